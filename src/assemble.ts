@@ -1,0 +1,94 @@
+/**
+ * The composition root: reads the configuration, picks the transports, and lists the stages in order.
+ * This is the one file that knows the order of the pipeline.
+ *
+ * Request hooks run top to bottom, response hooks bottom to top:
+ *   audit → log → policy → pin → redact
+ * Audit is outermost so it records the final answer, including a refusal by any stage below it and the
+ * redaction counts of the response it lets out.
+ */
+import type { Logger } from './log/logger.js';
+import { loggingStage } from './log/stage.js';
+import type { ServerConfig, WardenConfig } from './config/config.js';
+import { Pipeline } from './pipeline/pipeline.js';
+import type { Stage } from './pipeline/types.js';
+import { ChildUpstream } from './transports/child.js';
+import { HttpUpstream } from './transports/http-client.js';
+import type { Upstream } from './transports/types.js';
+
+export type Mode = 'wrap' | 'serve';
+
+export interface Assembly {
+  pipeline: Pipeline;
+  stages: Stage[];
+  close(): Promise<void>;
+}
+
+export interface AssembleOptions {
+  mode: Mode;
+  log: Logger;
+}
+
+export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly {
+  const stages: Stage[] = [loggingStage(opts.log)];
+  const pipeline = new Pipeline(stages);
+  return {
+    pipeline,
+    stages,
+    close: () => pipeline.close(),
+  };
+}
+
+const LOCALE_VARS = /^(LANG|LANGUAGE|LC_[A-Z]+|TZ)$/;
+const WINDOWS_BASE = ['SYSTEMROOT', 'SystemRoot', 'WINDIR', 'COMSPEC', 'ComSpec', 'PATHEXT', 'TEMP', 'TMP', 'APPDATA', 'LOCALAPPDATA', 'USERPROFILE', 'ProgramFiles', 'ProgramData'];
+
+/**
+ * The environment a child gets.
+ * wrap: what the host gave us (hosts put server tokens there) minus our own `MCP_WARDEN_*`, plus the entry's env.
+ * serve: only the entry's env plus PATH, HOME and the locale — a gateway's own secrets never reach a child.
+ */
+export function childEnv(mode: Mode, server: ServerConfig, base: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (mode === 'wrap') {
+    for (const [k, v] of Object.entries(base)) if (v !== undefined && !k.startsWith('MCP_WARDEN_')) env[k] = v;
+  } else {
+    for (const [k, v] of Object.entries(base)) {
+      if (v === undefined) continue;
+      if (k === 'PATH' || k === 'Path' || k === 'HOME' || LOCALE_VARS.test(k)) env[k] = v;
+      else if (process.platform === 'win32' && WINDOWS_BASE.includes(k)) env[k] = v;
+    }
+  }
+  Object.assign(env, server.env);
+  return env;
+}
+
+export interface UpstreamDeps {
+  mode: Mode;
+  log: Logger;
+  maxMessageBytes: number;
+  requestTimeoutMs: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A factory for fresh connections to one configured server. */
+export function upstreamFactory(server: ServerConfig, deps: UpstreamDeps): () => Upstream {
+  if (server.url) {
+    const url = server.url;
+    return () =>
+      new HttpUpstream({
+        url,
+        transport: server.transport ?? 'streamable-http',
+        headers: server.headers,
+        maxMessageBytes: deps.maxMessageBytes,
+        requestTimeoutMs: deps.requestTimeoutMs,
+        log: deps.log,
+        server: server.name,
+      });
+  }
+  const env = childEnv(deps.mode, server, deps.env);
+  return () =>
+    new ChildUpstream(
+      { command: server.command!, args: server.args, env, cwd: server.cwd },
+      { maxMessageBytes: deps.maxMessageBytes, graceMs: server.shutdownGraceMs, log: deps.log, server: server.name },
+    );
+}

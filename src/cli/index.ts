@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+/**
+ * The `mcp-warden` command. Each subcommand lives in its own file and is loaded only when used, so `wrap`
+ * starts fast inside a desktop host.
+ */
+import { Command, Option } from 'commander';
+import { WardenError } from '../errors.js';
+import { VERSION } from '../version.js';
+
+function collect(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
+}
+
+export function buildProgram(): Command {
+  const program = new Command('mcp-warden')
+    .description('Security proxy and auditing firewall for the Model Context Protocol')
+    .version(VERSION)
+    .enablePositionalOptions()
+    .showHelpAfterError();
+
+  program
+    .command('wrap')
+    .description('run a stdio MCP server (or reach a remote one) through the proxy: wrap -- CMD ARGS | wrap --url URL')
+    .option('--config <file>', 'config file (default: $MCP_WARDEN_CONFIG, else the user config file; never the current directory)')
+    .option('--policy <file>', 'policy file (repeatable; replaces the config policy list)', collect)
+    .option('--audit-db <file>', 'audit database')
+    .option('--name <name>', 'server name used in policy and audit (default: derived from the command)')
+    .option('--url <url>', 'remote MCP server (Streamable HTTP, falls back to HTTP+SSE; ws:// for WebSocket)')
+    .addOption(new Option('--transport <kind>', 'remote transport').choices(['streamable-http', 'sse', 'websocket']))
+    .argument('[command...]', 'server command and arguments, after --')
+    .passThroughOptions()
+    .action(async (command: string[], opts: { config?: string; policy?: string[]; auditDb?: string; name?: string; url?: string; transport?: 'streamable-http' | 'sse' | 'websocket' }) => {
+      const { runWrap } = await import('./wrap.js');
+      if (command.length === 0 && !opts.url && !opts.name && !opts.config) throw new WardenUsage('wrap needs a server command after --, or --url');
+      if (command.length > 0 && opts.url) throw new WardenUsage('wrap takes either a command or --url, not both');
+      process.exitCode = await runWrap({ ...opts, command });
+    });
+
+  program
+    .command('serve')
+    .description('HTTP gateway for the configured servers (Streamable HTTP, legacy SSE)')
+    .option('--config <file>', 'config file')
+    .option('--insecure-no-auth', 'allow a non-loopback address without auth')
+    .option('--host <host>', 'override listen.host')
+    .option('--port <port>', 'override listen.port', (v) => Number(v))
+    .action(async (opts: { config?: string; insecureNoAuth?: boolean; host?: string; port?: number }) => {
+      const { runServe } = await import('./serve.js');
+      process.exitCode = await runServe(opts);
+    });
+
+  return program;
+}
+
+class WardenUsage extends WardenError {
+  override readonly code = 'USAGE';
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number; message?: string };
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
+      process.exitCode = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
+      return;
+    }
+    if (err instanceof WardenError) {
+      process.stderr.write(`mcp-warden: ${err.message}\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    process.stderr.write(`mcp-warden: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exitCode = 70;
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,63 @@
+/**
+ * `mcp-warden serve`: the HTTP gateway. Listens on 127.0.0.1 unless told otherwise, and refuses a non-loopback
+ * address without `auth` unless `--insecure-no-auth` is given.
+ */
+import { assemble, upstreamFactory } from '../assemble.js';
+import { findConfig } from '../config/config.js';
+import { ConfigError, UsageError } from '../errors.js';
+import { createLogger } from '../log/logger.js';
+import { Gateway } from '../proxy/gateway.js';
+import { isLoopbackHost } from '../transports/http-server.js';
+import type { Upstream } from '../transports/types.js';
+
+export interface ServeOptions {
+  config?: string;
+  insecureNoAuth?: boolean;
+  host?: string;
+  port?: number;
+}
+
+export async function runServe(o: ServeOptions): Promise<number> {
+  const { config } = findConfig(o.config);
+  if (config.servers.length === 0) throw new ConfigError(`${config.file ?? 'configuration'}: serve needs at least one entry under "servers"`, config.file);
+  if (o.host) config.listen.host = o.host;
+  if (o.port !== undefined) {
+    if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new UsageError(`--port must be 0-65535`);
+    config.listen.port = o.port;
+  }
+  const hasAuth = config.raw['auth'] !== undefined;
+  if (!isLoopbackHost(config.listen.host) && !hasAuth && !o.insecureNoAuth) {
+    throw new UsageError(
+      `refusing to listen on ${config.listen.host} without "auth": anyone who reaches it could use every server. ` +
+        'Configure auth, listen on 127.0.0.1, or pass --insecure-no-auth if something else authenticates callers.',
+    );
+  }
+  const log = createLogger({ level: config.log.level, file: config.log.file, pretty: false });
+  const assembly = assemble(config, { mode: 'serve', log });
+  const upstreams = new Map<string, () => Upstream>();
+  for (const s of config.servers) {
+    upstreams.set(s.name, upstreamFactory(s, { mode: 'serve', log, maxMessageBytes: config.limits.maxMessageBytes, requestTimeoutMs: config.limits.requestTimeoutMs }));
+  }
+  const gateway = new Gateway({ config, pipeline: assembly.pipeline, log, upstreams });
+  const addr = await gateway.listen(config.listen.host, config.listen.port);
+  const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const base = `http://${shown}:${addr.port}`;
+  if (gateway.anyHostAccepted) log.warn({}, 'listening on a non-loopback address with no public_url or allowed_hosts: the Host header is not checked');
+  log.info({ url: base, servers: config.servers.map((s) => s.name) }, 'listening');
+  process.stderr.write(
+    `mcp-warden serving on ${base}\n${config.servers.map((s) => `  ${s.name}: ${base}/${s.name}/mcp${config.servers.length === 1 ? ` (also ${base}/mcp)` : ''}`).join('\n')}\n`,
+  );
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal: sig }, 'draining and shutting down');
+      void gateway
+        .close()
+        .then(() => assembly.close())
+        .finally(() => resolve(0));
+    };
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => stop(sig));
+  });
+}

@@ -1,0 +1,148 @@
+/**
+ * `mcp-warden wrap [opts] -- CMD [ARGS...]` and `wrap --url URL`: a stdio host on one side, one server on the
+ * other, every message through the pipeline. stdout belongs to the protocol; logs go to stderr or a file.
+ */
+import path from 'node:path';
+import { assemble, upstreamFactory } from '../assemble.js';
+import { findConfig, type ServerConfig, type WardenConfig } from '../config/config.js';
+import { UsageError } from '../errors.js';
+import { createLogger } from '../log/logger.js';
+import type { Principal } from '../pipeline/types.js';
+import { Session } from '../proxy/session.js';
+import { peekId } from '../protocol/frame.js';
+import { ErrorCode } from '../protocol/jsonrpc.js';
+import { openStdout, StdioHost } from '../transports/stdio-host.js';
+
+export interface WrapOptions {
+  config?: string;
+  policy?: string[];
+  auditDb?: string;
+  name?: string;
+  url?: string;
+  transport?: 'streamable-http' | 'sse' | 'websocket';
+  command: string[];
+}
+
+/** The server name when none is given: the package or program name, e.g. `server-filesystem`. */
+export function deriveName(command: string[]): string {
+  const skip = new Set(['npx', 'uvx', 'node', 'python', 'python3', 'bunx', 'pnpm', 'dlx', 'exec', 'run', 'docker', 'deno', 'bun', 'sh', 'bash', 'cmd']);
+  const generic = new Set(['index', 'main', 'cli', 'server', 'dist', 'build', 'lib', 'bin', 'src', 'out']);
+  for (const part of command) {
+    if (part.startsWith('-')) continue;
+    const noExt = part.replace(/\.(cmd|exe|js|mjs|cjs|ts|py)$/i, '');
+    if (skip.has(path.basename(noExt))) continue;
+    // A path into a package: prefer the package name over index.js.
+    const segs = noExt.split(/[\\/]/).filter(Boolean);
+    let pick = segs[segs.length - 1] ?? '';
+    for (let i = segs.length - 1; i >= 0 && generic.has(pick); i--) pick = segs[i]!;
+    const pkg = pick.replace(/^@[^/]+\//, '').replace(/@[^@]*$/, '');
+    const clean = pkg.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+    if (clean) return clean;
+  }
+  return 'server';
+}
+
+function pickServer(cfg: WardenConfig, o: WrapOptions): ServerConfig {
+  const fromConfig = o.name ? cfg.servers.find((s) => s.name === o.name) : undefined;
+  const base: Omit<ServerConfig, 'name' | 'raw'> = {
+    args: [],
+    env: {},
+    headers: {},
+    isolation: 'per-session',
+    maxSessions: 1,
+    maxInflight: 64,
+    idleTimeoutMs: 0,
+    shutdownGraceMs: 2000,
+    maxRestarts: 3,
+  };
+  if (o.command.length > 0) {
+    const [command, ...args] = o.command;
+    const name = o.name ?? deriveName(o.command);
+    return { ...base, ...fromConfig, name, command, args, url: undefined, raw: fromConfig?.raw ?? {}, env: fromConfig?.env ?? {} };
+  }
+  if (o.url) {
+    const name = o.name ?? new URL(o.url).hostname;
+    return { ...base, ...fromConfig, name, url: o.url, command: undefined, transport: o.transport ?? fromConfig?.transport ?? 'streamable-http', raw: fromConfig?.raw ?? {} };
+  }
+  if (fromConfig) return fromConfig;
+  if (cfg.servers.length === 1) return cfg.servers[0]!;
+  throw new UsageError('wrap needs a server: `wrap -- CMD ARGS`, `wrap --url URL`, or --name of a server in the config');
+}
+
+export async function runWrap(o: WrapOptions): Promise<number> {
+  const { config, source } = findConfig(o.config);
+  const log = createLogger({ level: config.log.level, file: config.log.file });
+  const server = pickServer(config, o);
+  if (source === 'none') log.info({ server: server.name }, 'no config file found; running the bundled default policy');
+  const limits = config.limits;
+  const assembly = assemble(config, { mode: 'wrap', log });
+  const makeUpstream = upstreamFactory(server, { mode: 'wrap', log, maxMessageBytes: limits.maxMessageBytes, requestTimeoutMs: limits.requestTimeoutMs });
+  const principal: Principal = { sub: config.localIdentity.sub, kind: 'local', scopes: config.localIdentity.scopes, claims: {} };
+
+  let session: Session | undefined;
+  let ending = false;
+  const stdout = openStdout();
+  const host = new StdioHost(
+    process.stdin,
+    stdout,
+    limits.maxMessageBytes,
+    {
+      line: (text, bytes) => session?.receiveFromClient(text, bytes),
+      invalid: (bytes) => session?.badClientInput(ErrorCode.ParseError, 'Parse error: the message is not valid UTF-8', null, bytes),
+      oversize: (prefix, bytes) =>
+        session?.badClientInput(ErrorCode.LimitExceeded, `Message of ${bytes} bytes exceeds the limit of ${limits.maxMessageBytes} bytes`, peekId(prefix), bytes),
+    },
+    () => void shutdown('the host closed stdin', 0),
+  );
+  host.pauseInput();
+
+  const upstream = makeUpstream();
+  try {
+    await upstream.start();
+  } catch (err) {
+    log.error({ server: server.name }, (err as Error).message);
+    process.stderr.write(`mcp-warden: ${(err as Error).message}\n`);
+    await assembly.close();
+    return 1;
+  }
+  log.info({ server: server.name, upstream: upstream.label, pid: upstream.pid }, 'wrapping');
+  session = new Session({
+    server: server.name,
+    transport: 'stdio',
+    principal,
+    pipeline: assembly.pipeline,
+    upstream,
+    downstream: host,
+    limits: { maxMessageBytes: limits.maxMessageBytes, maxJsonDepth: limits.maxJsonDepth, requestTimeoutMs: limits.requestTimeoutMs, maxInflight: server.maxInflight },
+    log,
+    onUpstreamLoss: 'replay',
+    restartUpstream: makeUpstream,
+    maxRestarts: server.maxRestarts,
+  });
+  const s = session;
+  host.onpressure = () => s.pauseUpstream();
+  host.onrelief = () => s.resumeUpstream();
+  host.resumeInput();
+
+  let resolveDone: (code: number) => void;
+  const done = new Promise<number>((r) => (resolveDone = r));
+  s.onended = (reason) => {
+    if (!ending) void shutdown(reason, 1);
+  };
+
+  async function shutdown(reason: string, code: number): Promise<void> {
+    if (ending) return;
+    ending = true;
+    log.info({ server: server.name, reason }, 'shutting down');
+    try {
+      await session?.close(reason);
+      await host.flush();
+      await assembly.close();
+    } finally {
+      resolveDone(code);
+    }
+  }
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(sig, () => void shutdown(`received ${sig}`, 0));
+  return done;
+}
+

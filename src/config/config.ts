@@ -1,0 +1,187 @@
+/**
+ * The configuration file: lookup (SPEC §2), validation against the shipped JSON Schema, defaults.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError } from '../errors.js';
+import { packagePath, userConfigFile } from './paths.js';
+import { keyNode, lineOf, readYamlFile, validateYaml, type LoadedYaml } from './yaml.js';
+
+export interface ServerConfig {
+  name: string;
+  command?: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd?: string;
+  url?: string;
+  transport?: 'streamable-http' | 'sse' | 'websocket';
+  headers: Record<string, string>;
+  isolation: 'per-session' | 'shared';
+  maxSessions: number;
+  maxInflight: number;
+  idleTimeoutMs: number;
+  shutdownGraceMs: number;
+  maxRestarts: number;
+  /** The raw entry, for stages that read their own keys. */
+  raw: Record<string, unknown>;
+}
+
+export interface Limits {
+  maxMessageBytes: number;
+  requestTimeoutMs: number;
+  maxJsonDepth: number;
+  maxHeaderBytes: number;
+}
+
+export interface ListenConfig {
+  host: string;
+  port: number;
+  publicUrl: string | undefined;
+  allowedHosts: string[];
+  allowedOrigins: string[];
+}
+
+export interface WardenConfig {
+  /** The file it came from, or undefined for built-in defaults. */
+  file: string | undefined;
+  servers: ServerConfig[];
+  listen: ListenConfig;
+  limits: Limits;
+  localIdentity: { sub: string; scopes: string[] };
+  log: { level?: string; file?: string };
+  /** The validated document, for sections later stages read. */
+  raw: Record<string, unknown>;
+}
+
+let schemaCache: object | undefined;
+export function configSchema(): object {
+  schemaCache ??= JSON.parse(readFileSync(packagePath('schemas', 'config.schema.json'), 'utf8')) as object;
+  return schemaCache;
+}
+
+type Raw = Record<string, unknown>;
+
+function obj(v: unknown): Raw {
+  return typeof v === 'object' && v !== null ? (v as Raw) : {};
+}
+
+function num(v: unknown, d: number): number {
+  return typeof v === 'number' ? v : d;
+}
+
+export function defaultLocalSub(): string {
+  let user = 'user';
+  try {
+    user = os.userInfo().username || user;
+  } catch {
+    /* no passwd entry (containers) */
+  }
+  return `local:${user}`;
+}
+
+export function buildConfig(value: unknown, file: string | undefined): WardenConfig {
+  const raw = obj(value);
+  const servers: ServerConfig[] = Object.entries(obj(raw['servers'])).map(([name, v]) => {
+    const s = obj(v);
+    return {
+      name,
+      command: s['command'] as string | undefined,
+      args: (s['args'] as string[] | undefined) ?? [],
+      env: (s['env'] as Record<string, string> | undefined) ?? {},
+      cwd: s['cwd'] as string | undefined,
+      url: s['url'] as string | undefined,
+      transport: s['transport'] as ServerConfig['transport'],
+      headers: (s['headers'] as Record<string, string> | undefined) ?? {},
+      isolation: (s['isolation'] as ServerConfig['isolation']) ?? 'per-session',
+      maxSessions: num(s['max_sessions'], 100),
+      maxInflight: num(s['max_inflight'], 64),
+      idleTimeoutMs: num(s['idle_timeout_s'], 900) * 1000,
+      shutdownGraceMs: num(s['shutdown_grace_ms'], 2000),
+      maxRestarts: num(s['max_restarts'], 3),
+      raw: s,
+    };
+  });
+  const listen = obj(raw['listen']);
+  const limits = obj(raw['limits']);
+  const li = obj(raw['local_identity']);
+  const log = obj(raw['log']);
+  return {
+    file,
+    servers,
+    listen: {
+      host: (listen['host'] as string | undefined) ?? '127.0.0.1',
+      port: num(listen['port'], 8080),
+      publicUrl: listen['public_url'] as string | undefined,
+      allowedHosts: (listen['allowed_hosts'] as string[] | undefined) ?? [],
+      allowedOrigins: (listen['allowed_origins'] as string[] | undefined) ?? [],
+    },
+    limits: {
+      maxMessageBytes: num(limits['max_message_bytes'], 16 * 1024 * 1024),
+      requestTimeoutMs: num(limits['request_timeout_s'], 120) * 1000,
+      maxJsonDepth: num(limits['max_json_depth'], 64),
+      maxHeaderBytes: num(limits['max_header_bytes'], 16 * 1024),
+    },
+    localIdentity: { sub: (li['sub'] as string | undefined) ?? defaultLocalSub(), scopes: (li['scopes'] as string[] | undefined) ?? [] },
+    log: { level: log['level'] as string | undefined, file: log['file'] as string | undefined },
+    raw,
+  };
+}
+
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): WardenConfig {
+  const loaded: LoadedYaml = readYamlFile(file, env);
+  if (loaded.value === null || loaded.value === undefined) loaded.value = {};
+  validateYaml(loaded, configSchema());
+  checkServers(loaded);
+  const cfg = buildConfig(loaded.value, path.resolve(file));
+  resolveRelativePaths(cfg);
+  return cfg;
+}
+
+/** Rules the schema cannot say clearly: a server is a command or a URL, never both. */
+function checkServers(loaded: LoadedYaml): void {
+  const servers = obj(obj(loaded.value)['servers']);
+  const problems: string[] = [];
+  for (const [name, v] of Object.entries(servers)) {
+    const s = obj(v);
+    const line = lineOf(loaded, keyNode(loaded.doc, ['servers'], name));
+    const local = ['command', 'args', 'cwd'].filter((k) => k in s);
+    if (s['url'] === undefined && s['command'] === undefined) problems.push(`${loaded.file}:${line}: servers.${name}: needs "command" (a local server) or "url" (a remote one)`);
+    else if (s['url'] !== undefined && local.length > 0) problems.push(`${loaded.file}:${line}: servers.${name}: "url" cannot be combined with ${local.map((k) => `"${k}"`).join(', ')}`);
+    else if (s['url'] === undefined && (s['transport'] !== undefined || s['headers'] !== undefined)) problems.push(`${loaded.file}:${line}: servers.${name}: "transport" and "headers" apply only to a "url" server`);
+    if (typeof s['url'] === 'string' && /^wss?:/.test(s['url']) && s['transport'] !== undefined && s['transport'] !== 'websocket') problems.push(`${loaded.file}:${line}: servers.${name}: a ws:// url needs transport: websocket`);
+  }
+  if (problems.length) {
+    const m = /:(\d+):/.exec(problems[0]!);
+    throw new ConfigError(problems.join('\n'), loaded.file, m ? Number(m[1]) : undefined);
+  }
+}
+
+/** Paths in a config file are relative to that file. */
+function resolveRelativePaths(cfg: WardenConfig): void {
+  if (!cfg.file) return;
+  const dir = path.dirname(cfg.file);
+  for (const s of cfg.servers) if (s.cwd && !path.isAbsolute(s.cwd)) s.cwd = path.resolve(dir, s.cwd);
+  if (cfg.log.file && !path.isAbsolute(cfg.log.file)) cfg.log.file = path.resolve(dir, cfg.log.file);
+}
+
+export type ConfigSource = 'flag' | 'env' | 'user' | 'none';
+
+/**
+ * SPEC §2 lookup: `--config`, else `$MCP_WARDEN_CONFIG`, else the user's config file. Never the current
+ * directory. A missing explicit file is an error; a missing user file means built-in defaults.
+ */
+export function findConfig(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): { config: WardenConfig; source: ConfigSource } {
+  if (flag) {
+    if (!existsSync(flag)) throw new ConfigError(`${flag}: config file not found`, flag);
+    return { config: loadConfigFile(flag, env), source: 'flag' };
+  }
+  const fromEnv = env['MCP_WARDEN_CONFIG'];
+  if (fromEnv) {
+    if (!existsSync(fromEnv)) throw new ConfigError(`${fromEnv}: config file not found (from MCP_WARDEN_CONFIG)`, fromEnv);
+    return { config: loadConfigFile(fromEnv, env), source: 'env' };
+  }
+  const user = userConfigFile();
+  if (existsSync(user)) return { config: loadConfigFile(user, env), source: 'user' };
+  return { config: buildConfig({}, undefined), source: 'none' };
+}

@@ -1,0 +1,143 @@
+/**
+ * YAML files checked against a JSON Schema, with errors that name the file, the line and the key.
+ * Used for the config file and for policy files. `${VAR}` is replaced from the environment in string values
+ * (`$${` writes a literal `${`); a variable that is not set is an error, not an empty string.
+ */
+import { readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import YAML, { isMap, isPair, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
+import { ConfigError } from '../errors.js';
+
+export interface LoadedYaml {
+  file: string;
+  value: unknown;
+  doc: Document;
+  lines: LineCounter;
+}
+
+const ENV_RE = /\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+export function substituteEnv(text: string, env: NodeJS.ProcessEnv, where: () => string): string {
+  return text.replace(ENV_RE, (_m, escaped: string, name: string) => {
+    if (escaped) return `\${${name}}`;
+    const v = env[name];
+    if (v === undefined) throw new ConfigError(`${where()}: environment variable ${name} is not set`);
+    return v;
+  });
+}
+
+export function parseYaml(text: string, file: string, env: NodeJS.ProcessEnv | undefined = process.env): LoadedYaml {
+  const lines = new LineCounter();
+  const doc = YAML.parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const line = e.linePos?.[0]?.line ?? lines.linePos(e.pos[0]).line;
+    throw new ConfigError(`${file}:${line}: ${e.message.split('\n')[0]}`, file, line);
+  }
+  if (env) {
+    YAML.visit(doc, {
+      Scalar(key, node) {
+        if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
+        const line = node.range ? lines.linePos(node.range[0]).line : 0;
+        node.value = substituteEnv(node.value, env, () => `${file}:${line}`);
+      },
+    });
+  }
+  return { file, value: doc.toJS({ maxAliasCount: 100 }) as unknown, doc, lines };
+}
+
+export function readYamlFile(file: string, env?: NodeJS.ProcessEnv): LoadedYaml {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, file);
+  }
+  return parseYaml(text, file, env);
+}
+
+/** The node at a JSON pointer path, or for a missing/extra key the map that holds it. */
+export function nodeAt(doc: Document, segments: string[]): Node | undefined {
+  let node: unknown = doc.contents;
+  for (const seg of segments) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === seg);
+      if (!pair) return node as Node;
+      node = pair.value ?? pair.key;
+    } else if (isSeq(node)) {
+      const item = node.items[Number(seg)];
+      if (item === undefined) return node as Node;
+      node = item;
+    } else break;
+  }
+  return node as Node | undefined;
+}
+
+export function keyNode(doc: Document, segments: string[], key: string): Node | undefined {
+  const map = nodeAt(doc, segments);
+  if (isMap(map)) {
+    const pair = map.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === key);
+    if (pair && isScalar(pair.key)) return pair.key as Node;
+  }
+  return map;
+}
+
+export function lineOf(loaded: LoadedYaml, node: Node | undefined): number {
+  const r = node?.range;
+  return r ? loaded.lines.linePos(r[0]).line : 1;
+}
+
+function pointerSegments(p: string): string[] {
+  return p === '' ? [] : p.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+export function describeErrors(loaded: LoadedYaml, errors: ErrorObject[]): string[] {
+  const out: string[] = [];
+  for (const e of errors) {
+    const segs = pointerSegments(e.instancePath);
+    const keyPath = segs.join('.') || '(top level)';
+    let line: number;
+    let msg: string;
+    if (e.keyword === 'additionalProperties') {
+      const extra = String((e.params as { additionalProperty: string }).additionalProperty);
+      line = lineOf(loaded, keyNode(loaded.doc, segs, extra));
+      msg = `${segs.length ? `${keyPath}.` : ''}${extra}: unknown key`;
+    } else if (e.keyword === 'required') {
+      line = lineOf(loaded, nodeAt(loaded.doc, segs));
+      msg = `${keyPath}: missing required key "${(e.params as { missingProperty: string }).missingProperty}"`;
+    } else if (e.keyword === 'enum') {
+      line = lineOf(loaded, nodeAt(loaded.doc, segs));
+      msg = `${keyPath}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+    } else {
+      line = lineOf(loaded, nodeAt(loaded.doc, segs));
+      msg = `${keyPath}: ${e.message ?? e.keyword}`;
+    }
+    const text = `${loaded.file}:${line}: ${msg}`;
+    if (!out.includes(text)) out.push(text);
+  }
+  return out;
+}
+
+const ajvCache = new Map<object, ValidateFunction>();
+
+export function schemaValidator(schema: object): ValidateFunction {
+  let v = ajvCache.get(schema);
+  if (!v) {
+    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+    v = ajv.compile(schema);
+    ajvCache.set(schema, v);
+  }
+  return v;
+}
+
+/** Validates and throws one ConfigError listing every problem, each with file:line. */
+export function validateYaml(loaded: LoadedYaml, schema: object, ErrorType: new (m: string, f?: string, l?: number) => ConfigError = ConfigError): void {
+  const validate = schemaValidator(schema);
+  if (validate(loaded.value)) return;
+  // Report the most specific errors: drop oneOf/anyOf summaries when a branch error explains them.
+  const errors = (validate.errors ?? []).filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf' && e.keyword !== 'if');
+  const lines = describeErrors(loaded, errors.length ? errors : (validate.errors ?? []));
+  const first = lines[0] ?? `${loaded.file}: invalid`;
+  const m = /^.*?:(\d+):/.exec(first);
+  throw new ErrorType(lines.join('\n'), loaded.file, m ? Number(m[1]) : undefined);
+}

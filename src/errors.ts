@@ -1,0 +1,28 @@
+/**
+ * Typed errors. A file that caused an error is named with its line; messages never carry tokens or secrets.
+ */
+export class WardenError extends Error {
+  readonly code: string = 'WARDEN_ERROR';
+  /** Process exit code for the CLI. */
+  readonly exitCode: number = 2;
+}
+
+export class ConfigError extends WardenError {
+  override readonly code: string = 'CONFIG_INVALID';
+  constructor(message: string, readonly file?: string, readonly line?: number) {
+    super(message);
+  }
+}
+
+export class UsageError extends WardenError {
+  override readonly code: string = 'USAGE';
+}
+
+export class PolicyError extends ConfigError {
+  override readonly code: string = 'POLICY_INVALID';
+}
+
+export class StartError extends WardenError {
+  override readonly code: string = 'START_FAILED';
+  override readonly exitCode: number = 1;
+}

@@ -1,0 +1,129 @@
+/**
+ * The stage contract. Every message crosses one ordered list of stages (the list lives in `assemble.ts`).
+ *
+ * An exchange is one request with its response, or one notification. `request(ex)` runs in list order when the
+ * request (or notification) arrives; `response(ex)` runs in reverse order before the response leaves. A stage
+ * may pass (return nothing), rewrite `ex.message` in place (then call `markDirty`), or answer in place of the
+ * peer by returning `{ answer }`; then the response hooks of the stages before it — and only those — run on that
+ * answer. Stages never import each other, the session or a transport: what they share travels here.
+ */
+import type { Frame } from '../protocol/frame.js';
+import type { JsonRpcErrorObject, JsonRpcId } from '../protocol/jsonrpc.js';
+import type { Era } from '../protocol/eras.js';
+
+export interface Principal {
+  /** Stable subject: `local:<user>` over stdio, the token's `sub` over HTTP. */
+  sub: string;
+  kind: 'local' | 'oauth' | 'anonymous';
+  clientId?: string;
+  issuer?: string;
+  scopes: string[];
+  claims: Record<string, unknown>;
+  /** The token's `jti`, or a SHA-256 prefix of it; never the token. */
+  tokenRef?: string;
+  /** Seconds since the epoch when the credential stops being valid. */
+  expiresAt?: number;
+}
+
+export type Direction = 'to-server' | 'to-client';
+export type TransportKind = 'stdio' | 'http' | 'sse' | 'websocket';
+
+/** One tool as the upstream last listed it (unfiltered), for stages that check arguments or pins. */
+export interface ToolEntry {
+  name: string;
+  definition: Record<string, unknown>;
+}
+
+export interface SessionInfo {
+  readonly id: string;
+  /** The configured server name. */
+  readonly server: string;
+  readonly transport: TransportKind;
+  readonly principal: Principal;
+  era: Era | undefined;
+  protocolVersion: string | undefined;
+  clientInfo: { name?: string; version?: string } | undefined;
+  clientCapabilities: Record<string, unknown> | undefined;
+  serverInfo: { name?: string; version?: string } | undefined;
+  serverCapabilities: Record<string, unknown> | undefined;
+  instructions: string | undefined;
+  /** Tools from the upstream's last `tools/list` pages, by name. */
+  readonly tools: Map<string, ToolEntry>;
+  /** Per-session state a stage keeps, under its own name. */
+  readonly state: Map<string, unknown>;
+}
+
+export type PeerAnswer = { result: Record<string, unknown> } | { error: JsonRpcErrorObject };
+
+export interface SessionServices {
+  /** Sends a request of the proxy's own to the server; the pipeline is not run on it. */
+  requestUpstream(method: string, params: Record<string, unknown>, timeoutMs?: number): Promise<PeerAnswer>;
+  /** Sends a request of the proxy's own to the client (an approval prompt), on the stream of `related`. */
+  requestDownstream(method: string, params: Record<string, unknown>, related: Exchange | undefined, timeoutMs: number): Promise<PeerAnswer>;
+  /** Sends a notification of the proxy's own to the client. */
+  notifyDownstream(method: string, params: Record<string, unknown>): void;
+}
+
+export type Session = SessionInfo & SessionServices;
+
+export type Outcome = 'ok' | 'error' | 'denied' | 'timeout' | 'cancelled' | 'failed' | 'dropped';
+
+export interface Decision {
+  effect: 'allow' | 'deny' | 'ask';
+  rule?: string;
+  reason?: string;
+  /** `shadow`: decided and recorded, not enforced. */
+  mode?: 'enforce' | 'shadow';
+}
+
+/** Fields stages add for the audit record. Counts and ids only — never a token or a matched value. */
+export interface ExchangeNotes {
+  target?: string;
+  redactions?: Record<string, number>;
+  inboundRedactions?: Record<string, number>;
+  pin?: { violation: string; tools?: string[] };
+  policyVersion?: string;
+  approval?: 'approved' | 'declined' | 'timeout' | 'unavailable';
+  [key: string]: unknown;
+}
+
+export interface Exchange {
+  readonly session: Session;
+  readonly direction: Direction;
+  readonly kind: 'request' | 'notification';
+  readonly method: string;
+  /** The request or notification; stages may change `message.message` and must then call `markDirty`. */
+  readonly message: Frame;
+  /** The id the sending peer chose (requests only). */
+  readonly peerId: JsonRpcId | undefined;
+  /** The response, when response hooks run. */
+  response: Frame | undefined;
+  outcome: Outcome | undefined;
+  /** The stage that answered in place of the peer, if any. */
+  answeredBy: string | undefined;
+  decision: Decision | undefined;
+  readonly notes: ExchangeNotes;
+  /** `performance.now()` at arrival. */
+  readonly startedAt: number;
+  endedAt: number | undefined;
+  /** Request headers of an HTTP exchange, lower-cased (modern era: the mirrored `Mcp-*` headers). */
+  readonly headers: Readonly<Record<string, string>> | undefined;
+  /** Bytes of the request and of the response on the wire. */
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export type StageResult = void | undefined | { answer: PeerAnswer; outcome?: Outcome } | { drop: true };
+
+export interface Stage {
+  readonly name: string;
+  request?(ex: Exchange): StageResult | Promise<StageResult>;
+  response?(ex: Exchange): void | Promise<void>;
+  /** Called once when a session ends (state cleanup). */
+  sessionEnded?(session: SessionInfo): void;
+  close?(): void | Promise<void>;
+}
+
+export function markDirty(frame: Frame): void {
+  frame.dirty = true;
+}

@@ -1,0 +1,216 @@
+/**
+ * One JSON-RPC message as it crossed a transport: its original text, the parsed value, and where its top-level
+ * `id` sits in that text. Frames are forwarded as their original bytes (with the id spliced) unless a stage
+ * changed them, so an untouched message costs no re-serialisation and keeps every byte the peer sent.
+ *
+ * `parseFrame` refuses what `JSON.parse` would silently accept: duplicate keys anywhere (the last one would win,
+ * so two readers could see two messages) and nesting deeper than the configured limit.
+ */
+import { classify, ErrorCode, isValidId, type JsonRpcId, type JsonRpcMessage, type MessageKind } from './jsonrpc.js';
+
+export interface Frame {
+  /** The text as received (one message; a batch is split into frames without `raw`). */
+  raw: string | undefined;
+  message: JsonRpcMessage;
+  kind: MessageKind;
+  /** Offsets of the top-level id value in `raw`. */
+  idStart: number;
+  idEnd: number;
+  /** Set by whoever changes `message`; a dirty frame is re-serialised. */
+  dirty: boolean;
+  /** Size in bytes on the wire, for limits and audit. */
+  bytes: number;
+}
+
+export interface ParseLimits {
+  maxDepth: number;
+}
+
+export type ParseResult =
+  | { ok: true; frames: Frame[]; batch: boolean }
+  | { ok: false; code: number; message: string; id: JsonRpcId | null };
+
+interface ScanResult {
+  keys: number;
+  idStart: number;
+  idEnd: number;
+  tooDeep: boolean;
+}
+
+const QUOTE = 34;
+const BACKSLASH = 92;
+const COLON = 58;
+const LBRACE = 123;
+const RBRACE = 125;
+const LBRACKET = 91;
+const RBRACKET = 93;
+
+function isWs(c: number): boolean {
+  return c === 32 || c === 10 || c === 13 || c === 9;
+}
+
+/** Index of the quote that closes the string opened at `open`, or -1. */
+function stringEnd(text: string, open: number): number {
+  let j = open + 1;
+  for (;;) {
+    const k = text.indexOf('"', j);
+    if (k < 0) return -1;
+    let b = 0;
+    while (text.charCodeAt(k - 1 - b) === BACKSLASH) b++;
+    if ((b & 1) === 0) return k;
+    j = k + 1;
+  }
+}
+
+/**
+ * One pass over the text outside strings: counts object keys, finds the deepest nesting, and records the span of
+ * the top-level `id` value. It does not validate JSON (JSON.parse does); on malformed text its answer is ignored.
+ */
+function scan(text: string, maxDepth: number): ScanResult {
+  let depth = 0;
+  let keys = 0;
+  let idStart = -1;
+  let idEnd = -1;
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      const end = stringEnd(text, i);
+      if (end < 0) break;
+      let p = end + 1;
+      while (p < n && isWs(text.charCodeAt(p))) p++;
+      if (text.charCodeAt(p) === COLON) {
+        keys++;
+        if (depth === 1 && end - i === 3 && text.charCodeAt(i + 1) === 105 && text.charCodeAt(i + 2) === 100) {
+          let v = p + 1;
+          while (v < n && isWs(text.charCodeAt(v))) v++;
+          const vc = text.charCodeAt(v);
+          if (vc === QUOTE) {
+            const ve = stringEnd(text, v);
+            if (ve > 0) {
+              idStart = v;
+              idEnd = ve + 1;
+            }
+          } else if (vc === 45 || (vc >= 48 && vc <= 57)) {
+            let ve = v + 1;
+            for (; ve < n; ve++) {
+              const d = text.charCodeAt(ve);
+              if (!((d >= 48 && d <= 57) || d === 46 || d === 101 || d === 69 || d === 43 || d === 45)) break;
+            }
+            idStart = v;
+            idEnd = ve;
+          }
+        }
+        i = p + 1;
+      } else {
+        i = end + 1;
+      }
+      continue;
+    }
+    if (c === LBRACE || c === LBRACKET) {
+      depth++;
+      if (depth > maxDepth) return { keys, idStart, idEnd, tooDeep: true };
+    } else if (c === RBRACE || c === RBRACKET) {
+      depth--;
+    }
+    i++;
+  }
+  return { keys, idStart, idEnd, tooDeep: false };
+}
+
+function countKeys(v: unknown): number {
+  if (typeof v !== 'object' || v === null) return 0;
+  let n = 0;
+  if (Array.isArray(v)) {
+    for (const x of v) if (typeof x === 'object' && x !== null) n += countKeys(x);
+    return n;
+  }
+  for (const k in v) {
+    n++;
+    const x = (v as Record<string, unknown>)[k];
+    if (typeof x === 'object' && x !== null) n += countKeys(x);
+  }
+  return n;
+}
+
+/**
+ * Best-effort id of a message that will be refused (too large, malformed), so the refusal can name the request
+ * the peer is waiting on. Reads only a prefix; never trusted for anything but addressing an error.
+ */
+export function peekId(prefix: string): JsonRpcId | null {
+  const s = scan(prefix, 1_000_000);
+  if (s.idStart < 0) return null;
+  try {
+    const v: unknown = JSON.parse(prefix.slice(s.idStart, s.idEnd));
+    return isValidId(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+export function parseFrame(text: string, limits: ParseLimits, bytes = text.length): ParseResult {
+  const s = scan(text, limits.maxDepth);
+  if (s.tooDeep) {
+    return { ok: false, code: ErrorCode.InvalidRequest, message: `Invalid Request: JSON nested deeper than ${limits.maxDepth} levels`, id: peekId(text.slice(0, 4096)) };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, code: ErrorCode.ParseError, message: 'Parse error: invalid JSON', id: null };
+  }
+  if (countKeys(value) !== s.keys) {
+    const id = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>)['id'] : null;
+    return { ok: false, code: ErrorCode.InvalidRequest, message: 'Invalid Request: duplicate keys in a JSON object', id: isValidId(id) ? id : null };
+  }
+  if (Array.isArray(value)) {
+    if (value.length === 0) return { ok: false, code: ErrorCode.InvalidRequest, message: 'Invalid Request: empty batch', id: null };
+    const frames: Frame[] = [];
+    for (const el of value) {
+      const c = classify(el);
+      if (!c.ok) return c;
+      frames.push({ raw: undefined, message: c.message, kind: c.kind, idStart: -1, idEnd: -1, dirty: true, bytes: Math.ceil(bytes / value.length) });
+    }
+    return { ok: true, frames, batch: true };
+  }
+  const c = classify(value);
+  if (!c.ok) return c;
+  return { ok: true, batch: false, frames: [{ raw: text, message: c.message, kind: c.kind, idStart: s.idStart, idEnd: s.idEnd, dirty: false, bytes }] };
+}
+
+/** Builds a frame for a message the proxy itself creates. */
+export function newFrame(message: JsonRpcMessage, kind: MessageKind): Frame {
+  return { raw: undefined, message, kind, idStart: -1, idEnd: -1, dirty: true, bytes: 0 };
+}
+
+/** The JSON text of an id, as it must be written back to the peer that chose it. */
+export function idText(frame: Frame): string {
+  if (frame.raw !== undefined && frame.idStart >= 0) return frame.raw.slice(frame.idStart, frame.idEnd);
+  return JSON.stringify((frame.message as { id: JsonRpcId }).id);
+}
+
+/**
+ * Serialises a frame with its id replaced by `id` (JSON text). An untouched frame keeps its original bytes around
+ * the id; a changed one is re-serialised with the id first, as peers expect.
+ */
+export function serializeWithId(frame: Frame, id: string | undefined): string {
+  if (!frame.dirty && frame.raw !== undefined) {
+    if (id === undefined || frame.idStart < 0) return frame.raw;
+    return frame.raw.slice(0, frame.idStart) + id + frame.raw.slice(frame.idEnd);
+  }
+  const m = frame.message as unknown as Record<string, unknown>;
+  if (id === undefined || !Object.hasOwn(m, 'id')) return JSON.stringify(m);
+  let out = `{"jsonrpc":"2.0","id":${id}`;
+  for (const k of Object.keys(m)) {
+    if (k === 'jsonrpc' || k === 'id') continue;
+    const v = m[k];
+    if (v === undefined) continue;
+    out += `,${JSON.stringify(k)}:${JSON.stringify(v)}`;
+  }
+  return `${out}}`;
+}
+
+export function serialize(frame: Frame): string {
+  return serializeWithId(frame, undefined);
+}

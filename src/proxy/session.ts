@@ -1,0 +1,887 @@
+/**
+ * A session pairs one client connection with one upstream connection and owns everything in flight between them.
+ *
+ * - Ids: every request gets a fresh id on the other side (proxy-chosen integers), in both directions, so a host
+ *   that reuses ids, concurrent clients behind one upstream, and the proxy's own requests never collide. Fields
+ *   that refer to ids follow: `notifications/cancelled.requestId`, the 2026 `subscriptionId`, and (for shared
+ *   upstreams) `progressToken`.
+ * - Routing: a message from the server that belongs to a client request (its response, its progress, anything the
+ *   HTTP upstream sent on that request's stream) goes to that request's reply stream; the rest go to the session's
+ *   default channel.
+ * - Faults: a request times out with an error; if the upstream goes away every request in flight gets an error.
+ * - The pipeline runs on every exchange; this class is the only one that knows about eras.
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../log/logger.js';
+import { eraOfMessage, envelopeVersion, isModernVersion, META, type Era } from '../protocol/eras.js';
+import { idText, newFrame, parseFrame, peekId, serializeWithId, type Frame } from '../protocol/frame.js';
+import {
+  ErrorCode,
+  errorResponse,
+  isObject,
+  type JsonRpcErrorResponse,
+  type JsonRpcId,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+} from '../protocol/jsonrpc.js';
+import { targetOf } from '../protocol/mcp.js';
+import type { Pipeline, RequestStep } from '../pipeline/pipeline.js';
+import type {
+  Exchange,
+  ExchangeNotes,
+  Outcome,
+  PeerAnswer,
+  Principal,
+  Session as SessionApi,
+  ToolEntry,
+  TransportKind,
+} from '../pipeline/types.js';
+import type { Downstream, Reply, Upstream, UpstreamCloseInfo, UpstreamFailure } from '../transports/types.js';
+
+export interface SessionLimits {
+  maxMessageBytes: number;
+  maxJsonDepth: number;
+  requestTimeoutMs: number;
+  /** Requests from the client that may be in flight at once. */
+  maxInflight: number;
+}
+
+/** Who an event is about, when it is not an exchange. */
+export interface EventSource {
+  server: string;
+  session?: string;
+  principal?: Principal;
+  transport?: TransportKind;
+}
+
+export interface SessionEvents {
+  /** Something the audit trail must hear about that is not an exchange (bad input, upstream exit, session start). */
+  event(kind: string, source: EventSource, fields: Record<string, unknown>): void;
+}
+
+export interface SessionOptions {
+  server: string;
+  transport: TransportKind;
+  principal: Principal;
+  pipeline: Pipeline;
+  upstream: Upstream;
+  downstream: Downstream;
+  limits: SessionLimits;
+  log: Logger;
+  events?: SessionEvents;
+  /**
+   * What to do when the upstream goes away: `replay` restarts it through `restartUpstream` and replays the
+   * legacy handshake (stdio front, where the host cannot be told to re-initialize); `end` ends the session.
+   */
+  onUpstreamLoss: 'replay' | 'end';
+  restartUpstream?: () => Upstream;
+  maxRestarts?: number;
+  /** Several sessions share this upstream: rewrite progress tokens too. */
+  sharedUpstream?: boolean;
+  id?: string;
+}
+
+interface Outgoing {
+  upId: number;
+  /** JSON text of the client's id, written back verbatim. */
+  downIdText: string;
+  downId: JsonRpcId;
+  method: string;
+  ex: Exchange | undefined;
+  reply: Reply | undefined;
+  timer: NodeJS.Timeout | undefined;
+  progressToken: string | number | undefined;
+  /** A request of the proxy's own: resolved here, never sent to the client. */
+  internal: ((answer: PeerAnswer) => void) | undefined;
+  cancelled: boolean;
+  /** Modern era: a `subscriptions/listen` stream, kept open. */
+  listen: boolean;
+}
+
+interface Incoming {
+  downId: number;
+  /** JSON text of the server's id, written back verbatim. */
+  upIdText: string;
+  method: string;
+  ex: Exchange | undefined;
+  timer: NodeJS.Timeout | undefined;
+  internal: ((answer: PeerAnswer) => void) | undefined;
+}
+
+export type SessionState = 'open' | 'restarting' | 'closed';
+
+export class Session implements SessionApi {
+  readonly id: string;
+  readonly server: string;
+  readonly transport: TransportKind;
+  readonly principal: Principal;
+  era: Era | undefined;
+  protocolVersion: string | undefined;
+  clientInfo: { name?: string; version?: string } | undefined;
+  clientCapabilities: Record<string, unknown> | undefined;
+  serverInfo: { name?: string; version?: string } | undefined;
+  serverCapabilities: Record<string, unknown> | undefined;
+  instructions: string | undefined;
+  readonly tools = new Map<string, ToolEntry>();
+  readonly state = new Map<string, unknown>();
+
+  state_: SessionState = 'open';
+  lastActivity = Date.now();
+  /** Called once when the session ends, for whoever owns it. */
+  onended: ((reason: string) => void) | undefined;
+
+  private upstream: Upstream;
+  private readonly downstream: Downstream;
+  private readonly pipeline: Pipeline;
+  private readonly limits: SessionLimits;
+  private readonly log: Logger;
+  private readonly opts: SessionOptions;
+  private nextUpId = 1;
+  private nextDownId = 1;
+  private readonly outgoing = new Map<number, Outgoing>();
+  private readonly incoming = new Map<number, Incoming>();
+  /** Latest request per client id text, for `notifications/cancelled` from the client. */
+  private readonly byDownId = new Map<string, Outgoing>();
+  private readonly byProgress = new Map<string | number, Outgoing>();
+  private clientRequests = 0;
+  private restarts = 0;
+  /** The legacy handshake, kept to replay on a restarted upstream. */
+  private initializeText: string | undefined;
+  private initializedText: string | undefined;
+  private pendingWhileRestarting: (() => void)[] = [];
+  private envelope: Record<string, unknown> | undefined;
+  private toolsGeneration = 0;
+
+  constructor(opts: SessionOptions) {
+    this.opts = opts;
+    this.id = opts.id ?? randomUUID();
+    this.server = opts.server;
+    this.transport = opts.transport;
+    this.principal = opts.principal;
+    this.pipeline = opts.pipeline;
+    this.upstream = opts.upstream;
+    this.downstream = opts.downstream;
+    this.limits = opts.limits;
+    this.log = opts.log;
+    this.attachUpstream(this.upstream);
+  }
+
+  get inflight(): number {
+    return this.outgoing.size + this.incoming.size;
+  }
+
+  source(): EventSource {
+    return { server: this.server, session: this.id, principal: this.principal, transport: this.transport };
+  }
+
+  pauseUpstream(): void {
+    this.upstream.pause?.();
+  }
+
+  resumeUpstream(): void {
+    this.upstream.resume?.();
+  }
+
+  get upstreamPid(): number | undefined {
+    return this.upstream.pid;
+  }
+
+  private attachUpstream(up: Upstream): void {
+    up.onmessage = (text, bytes, related) => this.fromUpstream(text, bytes, related);
+    up.onbadmessage = (reason, prefix, bytes) => this.upstreamBadMessage(reason, prefix, bytes);
+    up.onrequestfailed = (upId, failure) => this.upstreamRequestFailed(upId, failure);
+    up.onclose = (info) => this.upstreamClosed(up, info);
+    up.ondrain = () => undefined;
+  }
+
+  // ───────────────────────────── client → proxy ─────────────────────────────
+
+  /**
+   * One message from the client. `reply` is the stream the client waits on (HTTP POST); without it the default
+   * downstream channel answers. `bytes` is the size on the wire.
+   */
+  receiveFromClient(text: string, bytes: number, reply?: Reply, headers?: Record<string, string>): void {
+    this.lastActivity = Date.now();
+    if (this.state_ === 'closed') {
+      const id = peekId(text.slice(0, 4096));
+      if (id !== null) this.sendToClient(JSON.stringify(errorResponse(id, ErrorCode.UpstreamFailed, 'Session closed')), reply, true);
+      return;
+    }
+    const parsed = parseFrame(text, { maxDepth: this.limits.maxJsonDepth }, bytes);
+    if (!parsed.ok) {
+      this.badClientInput(parsed.code, parsed.message, parsed.id, bytes, reply);
+      return;
+    }
+    for (const frame of parsed.frames) this.clientFrame(frame, reply, headers);
+  }
+
+  /** Input refused before any stage ran (parse error, envelope, limits): answered and recorded. */
+  badClientInput(code: number, message: string, id: JsonRpcId | null, bytes: number, reply?: Reply): void {
+    this.opts.events?.event('bad_input', this.source(), { from: 'client', code, reason: message, bytes });
+    this.log.warn({ session: this.id, code, bytes }, message);
+    this.sendToClient(JSON.stringify(errorResponse(id, code, message)), reply, true);
+  }
+
+  /** A frame the HTTP front has already parsed and checked. */
+  clientFrame(frame: Frame, reply?: Reply, headers?: Record<string, string>): void {
+    this.lastActivity = Date.now();
+    if (this.state_ === 'restarting') {
+      this.pendingWhileRestarting.push(() => this.clientFrame(frame, reply, headers));
+      return;
+    }
+    switch (frame.kind) {
+      case 'request':
+        this.clientRequest(frame, reply, headers);
+        return;
+      case 'notification':
+        this.clientNotification(frame, headers);
+        return;
+      case 'response':
+        this.clientResponse(frame);
+        return;
+    }
+  }
+
+  private newExchange(direction: Exchange['direction'], kind: Exchange['kind'], frame: Frame, headers?: Record<string, string>): Exchange {
+    const m = frame.message as JsonRpcRequest;
+    return {
+      session: this,
+      direction,
+      kind,
+      method: m.method,
+      message: frame,
+      peerId: kind === 'request' ? m.id : undefined,
+      response: undefined,
+      outcome: undefined,
+      answeredBy: undefined,
+      decision: undefined,
+      notes: { target: targetOf(m.method, m.params) } as ExchangeNotes,
+      startedAt: performance.now(),
+      endedAt: undefined,
+      headers,
+      bytesIn: frame.bytes,
+      bytesOut: 0,
+    };
+  }
+
+  private noteEra(req: JsonRpcRequest): void {
+    const params = req.params;
+    if (req.method === 'initialize') {
+      this.era = 'legacy';
+      if (isObject(params)) {
+        if (typeof params['protocolVersion'] === 'string') this.protocolVersion = params['protocolVersion'];
+        if (isObject(params['clientInfo'])) this.clientInfo = params['clientInfo'] as { name?: string };
+        if (isObject(params['capabilities'])) this.clientCapabilities = params['capabilities'];
+      }
+      return;
+    }
+    const v = envelopeVersion(params);
+    if (v !== undefined && isModernVersion(v)) {
+      this.era = 'modern';
+      this.protocolVersion = v;
+      const meta = (params as { _meta: Record<string, unknown> })._meta;
+      const caps = meta[META.clientCapabilities];
+      if (isObject(caps)) this.clientCapabilities = caps;
+      const info = meta[META.clientInfo];
+      if (isObject(info)) this.clientInfo = info as { name?: string };
+      this.envelope = { [META.protocolVersion]: v, [META.clientCapabilities]: isObject(caps) ? caps : {} };
+    }
+  }
+
+  private clientRequest(frame: Frame, reply: Reply | undefined, headers: Record<string, string> | undefined): void {
+    const req = frame.message as JsonRpcRequest;
+    if (this.clientRequests >= this.limits.maxInflight) {
+      this.sendToClient(JSON.stringify(errorResponse(req.id, ErrorCode.Overloaded, `Too many requests in flight (limit ${this.limits.maxInflight})`)), reply, true);
+      this.opts.events?.event('overloaded', this.source(), { method: req.method, limit: this.limits.maxInflight });
+      return;
+    }
+    this.noteEra(req);
+    if (req.method === 'initialize') this.initializeText = frame.raw ?? JSON.stringify(req);
+    const ex = this.newExchange('to-server', 'request', frame, headers);
+    this.clientRequests++;
+    if (reply) this.pendingReplies.set(ex, reply);
+    const step = this.pipeline.request(ex);
+    if (step instanceof Promise) {
+      step.then(
+        (s) => this.afterClientRequestStages(ex, frame, s, reply),
+        (err: unknown) => this.stageFailed(ex, frame, err, reply),
+      );
+    } else this.afterClientRequestStages(ex, frame, step, reply);
+  }
+
+  private stageFailed(ex: Exchange, frame: Frame, err: unknown, reply: Reply | undefined): void {
+    this.log.error({ session: this.id, method: ex.method, err: (err as Error)?.message }, 'a pipeline stage failed; refusing the request');
+    this.afterClientRequestStages(ex, frame, { kind: 'answer', index: this.pipeline.stages.length, answer: { error: { code: ErrorCode.InternalError, message: 'Internal error in mcp-warden; the request was not forwarded' } }, outcome: 'failed' }, reply);
+  }
+
+  private afterClientRequestStages(ex: Exchange, frame: Frame, step: RequestStep, reply: Reply | undefined): void {
+    this.pendingReplies.delete(ex);
+    const downIdText = idText(frame);
+    const req = frame.message as JsonRpcRequest;
+    if (step.kind !== 'pass') {
+      const answer: PeerAnswer = step.kind === 'answer' ? step.answer : { error: { code: ErrorCode.PolicyDenied, message: 'Request dropped' } };
+      ex.outcome = step.kind === 'answer' ? (step.outcome ?? ('error' in answer ? 'denied' : 'ok')) : 'dropped';
+      this.finishClientExchange(ex, answerFrame(req.id, answer), downIdText, reply, step.index);
+      return;
+    }
+    if (this.state_ === 'closed') {
+      ex.outcome = 'failed';
+      this.finishClientExchange(ex, answerFrame(req.id, { error: { code: ErrorCode.UpstreamFailed, message: 'Upstream server is not available' } }), downIdText, reply);
+      return;
+    }
+    const upId = this.nextUpId++;
+    const out: Outgoing = {
+      upId,
+      downIdText,
+      downId: req.id,
+      method: req.method,
+      ex,
+      reply,
+      timer: undefined,
+      progressToken: undefined,
+      internal: undefined,
+      cancelled: false,
+      listen: req.method === 'subscriptions/listen',
+    };
+    const params = req.params;
+    const meta = isObject(params) ? params['_meta'] : undefined;
+    if (isObject(meta)) {
+      const token = meta['progressToken'];
+      if (typeof token === 'string' || typeof token === 'number') {
+        out.progressToken = token;
+        if (this.opts.sharedUpstream) {
+          meta['progressToken'] = `${this.id}:${token}`;
+          frame.dirty = true;
+          this.byProgress.set(`${this.id}:${token}`, out);
+        } else this.byProgress.set(token, out);
+      }
+    }
+    this.outgoing.set(upId, out);
+    this.byDownId.set(JSON.stringify(req.id), out);
+    if (reply) reply.onabort = () => this.clientAborted(out);
+    if (!out.listen) this.armTimer(out);
+    this.sendUpstream(serializeWithId(frame, String(upId)), { kind: 'request', method: req.method, upId, headers: ex.headers, params: req.params });
+  }
+
+  private sendUpstream(
+    text: string,
+    o: { kind: 'request' | 'notification' | 'response'; method: string | undefined; upId: number | undefined; headers?: Record<string, string> | undefined; params?: unknown },
+  ): void {
+    const era: Era = o.method !== undefined && o.params !== undefined ? eraOfMessage(o.method, o.params) : (this.era ?? 'legacy');
+    const headers = o.headers ? pickParamHeaders(o.headers) : undefined;
+    const modern = era === 'modern';
+    const ok = this.upstream.send(text, {
+      kind: o.kind,
+      method: o.method,
+      upId: o.upId,
+      era,
+      headers,
+      protocolVersion: modern ? (envelopeVersion(o.params) ?? this.protocolVersion) : undefined,
+      mcpName: modern && o.method ? targetOf(o.method, o.params) : undefined,
+    });
+    if (!ok) this.log.debug({ session: this.id }, 'upstream is slow to read');
+  }
+
+  private armTimer(out: Outgoing): void {
+    if (out.timer) clearTimeout(out.timer);
+    out.timer = setTimeout(() => this.requestTimedOut(out), this.limits.requestTimeoutMs);
+    out.timer.unref?.();
+  }
+
+  private requestTimedOut(out: Outgoing): void {
+    if (!this.outgoing.has(out.upId)) return;
+    const secs = Math.round(this.limits.requestTimeoutMs / 1000);
+    this.cancelUpstream(out, `timed out after ${secs}s`);
+    this.failOutgoing(out, ErrorCode.RequestTimeout, `Request timed out after ${secs}s`, 'timeout');
+  }
+
+  private cancelUpstream(out: Outgoing, reason: string): void {
+    if (out.method === 'initialize') return;
+    const note: JsonRpcNotification = { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: out.upId, reason } };
+    if (this.era === 'modern' && this.envelope) (note.params as Record<string, unknown>)['_meta'] = { ...this.envelope };
+    this.sendUpstream(JSON.stringify(note), { kind: 'notification', method: note.method, upId: out.upId, params: note.params });
+  }
+
+  /** The client went away before its answer (an HTTP response stream closed). 2026: that is cancellation. */
+  private clientAborted(out: Outgoing): void {
+    if (!this.outgoing.has(out.upId)) return;
+    if (this.era === 'modern' || out.listen) {
+      this.cancelUpstream(out, 'client closed the response stream');
+      this.failOutgoing(out, ErrorCode.RequestTimeout, 'Cancelled: the client closed the response stream', 'cancelled');
+    }
+  }
+
+  private clientNotification(frame: Frame, headers: Record<string, string> | undefined): void {
+    const note = frame.message as JsonRpcNotification;
+    if (note.method === 'notifications/initialized') this.initializedText = frame.raw ?? JSON.stringify(note);
+    if (note.method === 'notifications/cancelled' && isObject(note.params)) {
+      const rid = note.params['requestId'];
+      const out = rid === undefined ? undefined : this.byDownId.get(JSON.stringify(rid));
+      if (!out || !this.outgoing.has(out.upId)) return;
+      out.cancelled = true;
+      note.params['requestId'] = out.upId;
+      frame.dirty = true;
+    }
+    const ex = this.newExchange('to-server', 'notification', frame, headers);
+    this.runNotification(ex, () => this.sendUpstream(serializeWithId(frame, undefined), { kind: 'notification', method: note.method, upId: undefined, headers, params: note.params ?? {} }));
+  }
+
+  private runNotification(ex: Exchange, forward: () => void): void {
+    const done = (step: RequestStep) => {
+      if (step.kind === 'pass') {
+        ex.outcome = 'ok';
+        forward();
+      } else ex.outcome = 'dropped';
+      ex.endedAt = performance.now();
+      const r = this.pipeline.response(ex, step.kind === 'pass' ? undefined : step.index);
+      if (r instanceof Promise) r.catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'notification hook failed'));
+    };
+    const step = this.pipeline.request(ex);
+    if (step instanceof Promise) step.then(done, (err: unknown) => this.log.error({ err: (err as Error)?.message }, 'notification stage failed; dropped'));
+    else done(step);
+  }
+
+  /** The client answered a request the server (or the proxy) sent. */
+  private clientResponse(frame: Frame): void {
+    const id = (frame.message as JsonRpcResponse).id;
+    const inc = typeof id === 'number' ? this.incoming.get(id) : undefined;
+    if (!inc) {
+      this.log.debug({ session: this.id }, 'client answered an unknown request; dropped');
+      return;
+    }
+    this.incoming.delete(inc.downId);
+    if (inc.timer) clearTimeout(inc.timer);
+    const msg = frame.message as JsonRpcResponse;
+    if (inc.internal) {
+      inc.internal('result' in msg ? { result: msg.result } : { error: (msg as JsonRpcErrorResponse).error });
+      return;
+    }
+    const ex = inc.ex!;
+    ex.response = frame;
+    ex.bytesOut = frame.bytes;
+    ex.outcome = 'error' in msg ? 'error' : 'ok';
+    ex.endedAt = performance.now();
+    this.afterResponseHooks(ex, undefined, () => this.sendUpstream(serializeWithId(frame, inc.upIdText), { kind: 'response', method: undefined, upId: undefined }));
+  }
+
+  // ───────────────────────────── server → proxy ─────────────────────────────
+
+  private fromUpstream(text: string, bytes: number, related: number | undefined): void {
+    this.lastActivity = Date.now();
+    const parsed = parseFrame(text, { maxDepth: this.limits.maxJsonDepth }, bytes);
+    if (!parsed.ok) {
+      this.upstreamInvalid(parsed.message, parsed.id, bytes);
+      return;
+    }
+    for (const frame of parsed.frames) {
+      switch (frame.kind) {
+        case 'response':
+          this.upstreamResponse(frame);
+          break;
+        case 'request':
+          this.upstreamRequest(frame, related);
+          break;
+        case 'notification':
+          this.upstreamNotification(frame, related);
+          break;
+      }
+    }
+  }
+
+  private upstreamInvalid(reason: string, id: JsonRpcId | null, bytes: number): void {
+    this.opts.events?.event('bad_input', this.source(), { from: 'server', reason, bytes });
+    this.log.warn({ session: this.id, server: this.server, bytes }, `server sent a message that was refused: ${reason}`);
+    const out = typeof id === 'number' ? this.outgoing.get(id) : undefined;
+    if (out) this.failOutgoing(out, ErrorCode.UpstreamFailed, `The server sent an invalid response: ${reason}`, 'failed');
+  }
+
+  private upstreamBadMessage(reason: 'oversize' | 'invalid-utf8', prefix: string, bytes: number): void {
+    const why = reason === 'oversize' ? `message of ${bytes} bytes exceeds the limit of ${this.limits.maxMessageBytes}` : 'message is not valid UTF-8';
+    this.upstreamInvalid(why, reason === 'oversize' ? peekId(prefix) : null, bytes);
+  }
+
+  private upstreamRequestFailed(upId: number, failure: UpstreamFailure): void {
+    const out = this.outgoing.get(upId);
+    if (!out) return;
+    this.failOutgoing(out, failure.code, failure.message, 'failed');
+  }
+
+  private upstreamResponse(frame: Frame): void {
+    const id = (frame.message as JsonRpcResponse).id;
+    const out = typeof id === 'number' ? this.outgoing.get(id) : undefined;
+    if (!out) {
+      this.log.debug({ session: this.id }, 'server answered an unknown request; dropped');
+      return;
+    }
+    this.settleOutgoing(out);
+    const msg = frame.message as JsonRpcResponse;
+    if (out.internal) {
+      out.internal('result' in msg ? { result: msg.result } : { error: (msg as JsonRpcErrorResponse).error });
+      return;
+    }
+    if ('result' in msg) this.learnFromResult(out, msg.result);
+    const ex = out.ex!;
+    ex.response = frame;
+    ex.bytesOut = frame.bytes;
+    ex.outcome = out.cancelled ? 'cancelled' : 'error' in msg ? 'error' : 'ok';
+    this.finishClientExchange(ex, frame, out.downIdText, out.reply);
+  }
+
+  private settleOutgoing(out: Outgoing): void {
+    this.outgoing.delete(out.upId);
+    this.upstream.requestDone?.(out.upId);
+    if (out.timer) clearTimeout(out.timer);
+    const key = JSON.stringify(out.downId);
+    if (this.byDownId.get(key) === out) this.byDownId.delete(key);
+    if (out.progressToken !== undefined) {
+      const key = this.opts.sharedUpstream ? `${this.id}:${out.progressToken}` : out.progressToken;
+      if (this.byProgress.get(key) === out) this.byProgress.delete(key);
+    }
+    if (out.reply) out.reply.onabort = undefined;
+  }
+
+  /** What the session must know from results: the negotiated version, capabilities, and the tool catalogue. */
+  private learnFromResult(out: Outgoing, result: Record<string, unknown>): void {
+    if (out.method === 'initialize') {
+      if (typeof result['protocolVersion'] === 'string') {
+        this.protocolVersion = result['protocolVersion'];
+        this.upstream.setProtocolVersion?.(result['protocolVersion']);
+      }
+      if (isObject(result['capabilities'])) this.serverCapabilities = result['capabilities'];
+      if (isObject(result['serverInfo'])) this.serverInfo = result['serverInfo'] as { name?: string };
+      if (typeof result['instructions'] === 'string') this.instructions = result['instructions'];
+    } else if (out.method === 'server/discover') {
+      if (isObject(result['capabilities'])) this.serverCapabilities = result['capabilities'];
+      if (isObject(result['serverInfo'])) this.serverInfo = result['serverInfo'] as { name?: string };
+      if (typeof result['instructions'] === 'string') this.instructions = result['instructions'];
+    } else if (out.method === 'tools/list' && Array.isArray(result['tools'])) {
+      const req = out.ex?.message.message as JsonRpcRequest | undefined;
+      const firstPage = !isObject(req?.params) || req.params['cursor'] === undefined;
+      if (firstPage) {
+        this.tools.clear();
+        this.toolsGeneration++;
+      }
+      for (const t of result['tools']) {
+        if (isObject(t) && typeof t['name'] === 'string') this.tools.set(t['name'], { name: t['name'], definition: t });
+      }
+    }
+  }
+
+  /** Runs response hooks (from `from` down) and sends the response to the client. */
+  private finishClientExchange(ex: Exchange, response: Frame, downIdText: string, reply: Reply | undefined, from?: number): void {
+    ex.response = response;
+    if (ex.endedAt === undefined) ex.endedAt = performance.now();
+    this.afterResponseHooks(
+      ex,
+      from,
+      () => {
+        this.clientRequests--;
+        const text = serializeWithId(response, downIdText);
+        ex.bytesOut = ex.bytesOut || Buffer.byteLength(text);
+        this.sendToClient(text, reply, true);
+      },
+      (err) => {
+        // A response stage refused to let the answer out (the audit store failed with on_failure: deny).
+        this.clientRequests--;
+        const e = err as { rpcCode?: number; message?: string };
+        const message = e?.rpcCode ? String(e.message) : 'Internal error in mcp-warden; the response was withheld';
+        const refusal = newFrame(errorResponse(ex.peerId ?? null, e?.rpcCode ?? ErrorCode.InternalError, message), 'response');
+        this.sendToClient(serializeWithId(refusal, downIdText), reply, true);
+      },
+    );
+  }
+
+  private afterResponseHooks(ex: Exchange, from: number | undefined, send: () => void, fail?: (err: unknown) => void): void {
+    let r: void | Promise<void>;
+    try {
+      r = this.pipeline.response(ex, from);
+    } catch (err) {
+      r = Promise.reject(err);
+    }
+    if (r instanceof Promise) {
+      r.then(send, (err: unknown) => {
+        this.log.error({ session: this.id, method: ex.method, err: (err as Error)?.message }, 'a response stage failed; the message is withheld');
+        fail?.(err);
+      });
+    } else send();
+  }
+
+  private failOutgoing(out: Outgoing, code: number, message: string, outcome: Outcome): void {
+    if (!this.outgoing.has(out.upId)) return;
+    this.settleOutgoing(out);
+    if (out.internal) {
+      out.internal({ error: { code, message } });
+      return;
+    }
+    const ex = out.ex!;
+    ex.outcome = outcome;
+    this.finishClientExchange(ex, newFrame(errorResponse(out.downId, code, message), 'response'), out.downIdText, out.reply);
+  }
+
+  private upstreamRequest(frame: Frame, related: number | undefined): void {
+    const req = frame.message as JsonRpcRequest;
+    const upIdText = idText(frame);
+    const ex = this.newExchange('to-client', 'request', frame);
+    const relatedOut = this.relatedOutgoing(req.params, related);
+    const go = (step: RequestStep) => {
+      if (step.kind !== 'pass') {
+        const answer: PeerAnswer = step.kind === 'answer' ? step.answer : { error: { code: ErrorCode.PolicyDenied, message: 'Request refused by mcp-warden' } };
+        ex.outcome = step.kind === 'answer' ? (step.outcome ?? ('error' in answer ? 'denied' : 'ok')) : 'dropped';
+        const resp = answerFrame(req.id, answer);
+        ex.response = resp;
+        ex.endedAt = performance.now();
+        this.afterResponseHooks(ex, step.index, () => this.sendUpstream(serializeWithId(resp, upIdText), { kind: 'response', method: undefined, upId: undefined }));
+        return;
+      }
+      const downId = this.nextDownId++;
+      const inc: Incoming = { downId, upIdText, method: req.method, ex, timer: undefined, internal: undefined };
+      this.incoming.set(downId, inc);
+      inc.timer = setTimeout(() => this.incomingTimedOut(inc), this.limits.requestTimeoutMs);
+      inc.timer.unref?.();
+      this.sendToClient(serializeWithId(frame, String(downId)), relatedOut?.reply ?? this.guessReply(), false);
+    };
+    const step = this.pipeline.request(ex);
+    if (step instanceof Promise) step.then(go, (err: unknown) => go({ kind: 'answer', index: this.pipeline.stages.length, answer: { error: { code: ErrorCode.InternalError, message: `mcp-warden could not process the request: ${(err as Error)?.message}` } }, outcome: 'failed' }));
+    else go(step);
+  }
+
+  private incomingTimedOut(inc: Incoming): void {
+    if (!this.incoming.delete(inc.downId)) return;
+    const message = `The client did not answer within ${Math.round(this.limits.requestTimeoutMs / 1000)}s`;
+    if (inc.internal) {
+      inc.internal({ error: { code: ErrorCode.RequestTimeout, message } });
+      return;
+    }
+    const ex = inc.ex!;
+    ex.outcome = 'timeout';
+    const resp = newFrame(errorResponse(null, ErrorCode.RequestTimeout, message), 'response');
+    ex.response = resp;
+    ex.endedAt = performance.now();
+    this.afterResponseHooks(ex, undefined, () => this.sendUpstream(serializeWithId(resp, inc.upIdText), { kind: 'response', method: undefined, upId: undefined }));
+  }
+
+  private upstreamNotification(frame: Frame, related: number | undefined): void {
+    const note = frame.message as JsonRpcNotification;
+    const params = note.params;
+    let out: Outgoing | undefined;
+    if (note.method === 'notifications/progress' && isObject(params)) {
+      const token = params['progressToken'];
+      out = token === undefined ? undefined : this.byProgress.get(token as string | number);
+      if (out) {
+        if (this.opts.sharedUpstream) {
+          params['progressToken'] = out.progressToken;
+          frame.dirty = true;
+        }
+        if (!out.listen) this.armTimer(out);
+      }
+    } else if (note.method === 'notifications/cancelled' && isObject(params)) {
+      // The server gave up on a request it sent us: point the id at the one the client knows.
+      const rid = params['requestId'];
+      for (const inc of this.incoming.values()) {
+        if (inc.upIdText === JSON.stringify(rid)) {
+          this.incoming.delete(inc.downId);
+          if (inc.timer) clearTimeout(inc.timer);
+          params['requestId'] = inc.downId;
+          frame.dirty = true;
+          break;
+        }
+      }
+    }
+    if (!out) out = this.relatedOutgoing(params, related);
+    if (isObject(params) && isObject(params['_meta'])) {
+      const sub = params['_meta'][META.subscriptionId];
+      if (typeof sub === 'number') {
+        const listen = this.outgoing.get(sub);
+        if (listen) {
+          (params['_meta'] as Record<string, unknown>)[META.subscriptionId] = listen.downId;
+          frame.dirty = true;
+          out = listen;
+        }
+      }
+    }
+    const ex = this.newExchange('to-client', 'notification', frame);
+    const target = out;
+    this.runNotification(ex, () => this.sendToClient(serializeWithId(frame, undefined), target?.reply ?? this.guessReply(), false));
+  }
+
+  /** The client request a server message belongs to: by the HTTP stream it came on, or a related task. */
+  private relatedOutgoing(params: unknown, related: number | undefined): Outgoing | undefined {
+    if (related !== undefined) {
+      const out = this.outgoing.get(related);
+      if (out) return out;
+    }
+    return undefined;
+  }
+
+  /**
+   * A server message with no known relation (stdio upstreams do not say which request a sampling request or a
+   * log line belongs to). With exactly one client request open on a reply stream, it goes there, as a direct
+   * server would send it; otherwise the default channel takes it.
+   */
+  private guessReply(): Reply | undefined {
+    let found: Reply | undefined;
+    for (const out of this.outgoing.values()) {
+      if (!out.reply || !out.reply.open || out.internal || out.listen) continue;
+      if (found && found !== out.reply) return undefined;
+      found = out.reply;
+    }
+    return found;
+  }
+
+  // ───────────────────────────── to the client ─────────────────────────────
+
+  private sendToClient(text: string, reply: Reply | undefined, final: boolean): void {
+    if (reply) {
+      if (reply.open) reply.send(text, final);
+      else if (!final) this.downstream.send(text);
+      return;
+    }
+    this.downstream.send(text);
+  }
+
+  // ───────────────────────────── the proxy's own requests ─────────────────────────────
+
+  requestUpstream(method: string, params: Record<string, unknown>, timeoutMs = this.limits.requestTimeoutMs): Promise<PeerAnswer> {
+    return new Promise((resolve) => {
+      if (this.state_ === 'closed') {
+        resolve({ error: { code: ErrorCode.UpstreamFailed, message: 'Upstream server is not available' } });
+        return;
+      }
+      const upId = this.nextUpId++;
+      const p = { ...params };
+      if (this.era === 'modern' && this.envelope) {
+        const meta = isObject(p['_meta']) ? { ...p['_meta'] } : {};
+        p['_meta'] = { ...meta, ...this.envelope };
+      }
+      const out: Outgoing = {
+        upId,
+        downIdText: '',
+        downId: upId,
+        method,
+        ex: undefined,
+        reply: undefined,
+        timer: undefined,
+        progressToken: undefined,
+        internal: resolve,
+        cancelled: false,
+        listen: false,
+      };
+      this.outgoing.set(upId, out);
+      out.timer = setTimeout(() => this.failOutgoing(out, ErrorCode.RequestTimeout, `Request timed out after ${timeoutMs}ms`, 'timeout'), timeoutMs);
+      out.timer.unref?.();
+      this.sendUpstream(JSON.stringify({ jsonrpc: '2.0', id: upId, method, params: p }), { kind: 'request', method, upId, params: p });
+    });
+  }
+
+  requestDownstream(method: string, params: Record<string, unknown>, related: Exchange | undefined, timeoutMs: number): Promise<PeerAnswer> {
+    return new Promise((resolve) => {
+      const downId = this.nextDownId++;
+      const inc: Incoming = { downId, upIdText: '', method, ex: undefined, timer: undefined, internal: resolve };
+      this.incoming.set(downId, inc);
+      inc.timer = setTimeout(() => this.incomingTimedOut(inc), timeoutMs);
+      inc.timer.unref?.();
+      const reply = related ? this.replyOf(related) : undefined;
+      this.sendToClient(JSON.stringify({ jsonrpc: '2.0', id: downId, method, params }), reply ?? this.guessReply(), false);
+    });
+  }
+
+  /** Replies of client requests still in their request stages (an `ask` waits there). */
+  private readonly pendingReplies = new Map<Exchange, Reply>();
+
+  /** The reply stream of a client exchange, whether it is still in its stages or already forwarded. */
+  private replyOf(ex: Exchange): Reply | undefined {
+    const pending = this.pendingReplies.get(ex);
+    if (pending) return pending;
+    for (const out of this.outgoing.values()) if (out.ex === ex) return out.reply;
+    return undefined;
+  }
+
+  notifyDownstream(method: string, params: Record<string, unknown>): void {
+    this.sendToClient(JSON.stringify({ jsonrpc: '2.0', method, params }), undefined, false);
+  }
+
+  // ───────────────────────────── upstream loss and shutdown ─────────────────────────────
+
+  private upstreamClosed(up: Upstream, info: UpstreamCloseInfo): void {
+    if (up !== this.upstream || this.state_ === 'closed') return;
+    this.log.warn({ session: this.id, server: this.server, reason: info.reason, unexpected: info.unexpected }, 'upstream closed');
+    if (!info.unexpected) return;
+    this.opts.events?.event(info.exitCode === 0 ? 'upstream_exit' : 'upstream_crash', this.source(), { reason: info.reason, exit_code: info.exitCode ?? null, signal: info.signal ?? null });
+    this.failAllInflight(`The upstream server ${info.reason}`);
+    if (this.opts.onUpstreamLoss === 'replay' && this.opts.restartUpstream && this.restarts < (this.opts.maxRestarts ?? 3)) {
+      this.restarts++;
+      void this.restart();
+    } else {
+      void this.close(`upstream ${info.reason}`);
+    }
+  }
+
+  private failAllInflight(message: string): void {
+    for (const out of [...this.outgoing.values()]) this.failOutgoing(out, ErrorCode.UpstreamFailed, message, 'failed');
+    for (const inc of [...this.incoming.values()]) {
+      this.incoming.delete(inc.downId);
+      if (inc.timer) clearTimeout(inc.timer);
+      if (inc.internal) inc.internal({ error: { code: ErrorCode.UpstreamFailed, message } });
+    }
+  }
+
+  private async restart(): Promise<void> {
+    this.state_ = 'restarting';
+    const up = this.opts.restartUpstream!();
+    this.upstream = up;
+    this.attachUpstream(up);
+    try {
+      await up.start();
+      this.opts.events?.event('upstream_spawn', this.source(), { restart: this.restarts, pid: up.pid ?? null });
+      if (this.era !== 'modern' && this.initializeText) {
+        // Replay the handshake the client already made; its answer is the proxy's, not the client's.
+        const parsed = parseFrame(this.initializeText, { maxDepth: this.limits.maxJsonDepth });
+        if (parsed.ok) {
+          const init = parsed.frames[0]!.message as JsonRpcRequest;
+          const answer = await this.requestUpstream('initialize', init.params ?? {});
+          if ('error' in answer) throw new Error(`the restarted server refused initialize: ${answer.error.message}`);
+          if (this.initializedText) this.sendUpstream(this.initializedText, { kind: 'notification', method: 'notifications/initialized', upId: undefined });
+        }
+      }
+      this.state_ = 'open';
+      this.log.info({ session: this.id, server: this.server, restarts: this.restarts }, 'upstream restarted');
+    } catch (err) {
+      this.log.error({ session: this.id, err: (err as Error).message }, 'upstream restart failed');
+      this.state_ = 'open';
+      await this.close(`upstream restart failed: ${(err as Error).message}`);
+    }
+    const pending = this.pendingWhileRestarting;
+    this.pendingWhileRestarting = [];
+    for (const run of pending) run();
+  }
+
+  async close(reason = 'closed'): Promise<void> {
+    if (this.state_ === 'closed') return;
+    this.state_ = 'closed';
+    this.failAllInflight(`Session ended: ${reason}`);
+    for (const run of this.pendingWhileRestarting) run();
+    this.pendingWhileRestarting = [];
+    try {
+      await this.upstream.close();
+    } finally {
+      this.pipeline.sessionEnded(this);
+      this.onended?.(reason);
+    }
+  }
+}
+
+function answerFrame(id: JsonRpcId, answer: PeerAnswer): Frame {
+  const msg: JsonRpcResponse = 'error' in answer ? errorResponse(id, answer.error.code, answer.error.message, answer.error.data) : { jsonrpc: '2.0', id, result: answer.result };
+  return newFrame(msg, 'response');
+}
+
+/** The `Mcp-Param-*` headers a client sent; the only ones that travel upstream (spec: intermediaries MUST forward them). */
+function pickParamHeaders(h: Record<string, string>): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined;
+  for (const k of Object.keys(h)) {
+    if (k.startsWith('mcp-param-')) (out ??= {})[k] = h[k]!;
+  }
+  return out;
+}

@@ -1,0 +1,99 @@
+/**
+ * Newline-delimited JSON framing (the MCP stdio transport): splits a byte stream into lines with a bound on how
+ * much is buffered. A line over the bound is not kept: its first bytes are handed on (so the refusal can name the
+ * request id) and the rest is skipped up to the next newline.
+ */
+import { isUtf8 } from 'node:buffer';
+
+export interface LineSink {
+  line(text: string, bytes: number): void;
+  /** A line that was not valid UTF-8. */
+  invalid(bytes: number): void;
+  /** A line longer than the limit; `prefix` holds its first bytes. */
+  oversize(prefix: string, bytes: number): void;
+}
+
+const PREFIX_BYTES = 64 * 1024;
+
+export class LineReader {
+  private parts: Buffer[] = [];
+  private size = 0;
+  private discarding = false;
+  private discarded = 0;
+  private prefix = '';
+
+  constructor(private readonly maxBytes: number, private readonly sink: LineSink) {}
+
+  push(chunk: Buffer): void {
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(10, start);
+      if (nl < 0) {
+        this.buffer(chunk, start, chunk.length);
+        return;
+      }
+      if (this.discarding) {
+        const bytes = this.discarded + (nl - start);
+        this.discarding = false;
+        this.discarded = 0;
+        this.sink.oversize(this.prefix, bytes);
+        this.prefix = '';
+      } else if (this.size === 0) {
+        this.emit(chunk.subarray(start, nl));
+      } else {
+        this.buffer(chunk, start, nl);
+        if (this.discarding) {
+          this.discarding = false;
+          this.sink.oversize(this.prefix, this.discarded);
+          this.discarded = 0;
+          this.prefix = '';
+        } else {
+          const whole = Buffer.concat(this.parts, this.size);
+          this.parts = [];
+          this.size = 0;
+          this.emit(whole);
+        }
+      }
+      start = nl + 1;
+    }
+  }
+
+  private buffer(chunk: Buffer, from: number, to: number): void {
+    if (from >= to) return;
+    if (this.discarding) {
+      this.discarded += to - from;
+      return;
+    }
+    const piece = chunk.subarray(from, to);
+    if (this.size + piece.length > this.maxBytes) {
+      const head = Buffer.concat([...this.parts, piece]);
+      this.prefix = head.subarray(0, PREFIX_BYTES).toString('utf8');
+      this.discarded = this.size + piece.length;
+      this.parts = [];
+      this.size = 0;
+      this.discarding = true;
+      return;
+    }
+    // Copy: the caller's chunk may be reused by the stream.
+    this.parts.push(Buffer.from(piece));
+    this.size += piece.length;
+  }
+
+  private emit(buf: Buffer): void {
+    let end = buf.length;
+    if (end > 0 && buf[end - 1] === 13) end--;
+    let i = 0;
+    while (i < end && (buf[i] === 32 || buf[i] === 9 || buf[i] === 13)) i++;
+    if (i === end) return;
+    if (end > this.maxBytes) {
+      this.sink.oversize(buf.subarray(0, PREFIX_BYTES).toString('utf8'), end);
+      return;
+    }
+    const slice = buf.subarray(0, end);
+    if (!isUtf8(slice)) {
+      this.sink.invalid(end);
+      return;
+    }
+    this.sink.line(slice.toString('utf8'), end);
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * The host side of `wrap`: the host writes JSON-RPC lines to our stdin and reads our stdout.
+ *
+ * Node writes to a pipe on stdout synchronously on Linux, so a host that stops reading would freeze the whole
+ * proxy (timers, the child's output). stdout is therefore opened as a non-blocking socket when it is a pipe or
+ * socket, and backpressure is passed on: while the host is not reading, the upstream is paused.
+ */
+import { fstatSync } from 'node:fs';
+import net from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+import { LineReader, type LineSink } from './lines.js';
+import type { Downstream } from './types.js';
+
+export function openStdout(): Writable {
+  try {
+    const st = fstatSync(1);
+    if (st.isFIFO() || st.isSocket()) return new net.Socket({ fd: 1, readable: false, writable: true });
+  } catch {
+    /* fall back */
+  }
+  return process.stdout;
+}
+
+export class StdioHost implements Downstream {
+  readonly kind = 'stdio' as const;
+  /** Called when the host stops reading (pause the upstream) and when it reads again. */
+  onpressure: (() => void) | undefined;
+  onrelief: (() => void) | undefined;
+  private blocked = false;
+  private closed = false;
+
+  constructor(private readonly input: Readable, private readonly output: Writable, maxBytes: number, sink: LineSink, onEnd: () => void) {
+    const reader = new LineReader(maxBytes, sink);
+    input.on('data', (chunk: Buffer) => reader.push(chunk));
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      onEnd();
+    };
+    input.on('end', end);
+    input.on('close', end);
+    input.on('error', end);
+    output.on('error', () => {
+      this.closed = true;
+      end();
+    });
+    output.on('drain', () => {
+      if (this.blocked) {
+        this.blocked = false;
+        this.onrelief?.();
+      }
+    });
+  }
+
+  send(text: string): boolean {
+    if (this.closed) return false;
+    const ok = this.output.write(`${text}\n`);
+    if (!ok && !this.blocked) {
+      this.blocked = true;
+      this.onpressure?.();
+    }
+    return ok;
+  }
+
+  pauseInput(): void {
+    this.input.pause();
+  }
+
+  resumeInput(): void {
+    this.input.resume();
+  }
+
+  /** Resolves once everything written has been handed to the OS. */
+  flush(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.closed || this.output.writableLength === 0) return resolve();
+      this.output.once('drain', () => resolve());
+      setTimeout(resolve, 2000).unref();
+    });
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * What a session needs from transports. Transports move JSON-RPC text and know nothing of policy.
+ */
+import type { Era } from '../protocol/eras.js';
+import type { MessageKind } from '../protocol/jsonrpc.js';
+import type { TransportKind } from '../pipeline/types.js';
+
+export interface UpstreamSendOptions {
+  kind: MessageKind;
+  method: string | undefined;
+  era: Era;
+  /** The proxy's id for a request (or the id a response answers). */
+  upId: number | undefined;
+  /** Headers the client sent that must travel on (modern `Mcp-Param-*`). */
+  headers?: Record<string, string> | undefined;
+  /** Modern era: the version the body's envelope claims, and the name `Mcp-Name` mirrors. */
+  protocolVersion?: string | undefined;
+  mcpName?: string | undefined;
+}
+
+export interface UpstreamCloseInfo {
+  reason: string;
+  /** True when the server went away unexpectedly (crash, exit, lost session), false on our own close. */
+  unexpected: boolean;
+  exitCode?: number | null;
+  signal?: string | null;
+}
+
+export interface UpstreamFailure {
+  code: number;
+  message: string;
+  status?: number;
+}
+
+export interface Upstream {
+  readonly kind: 'stdio' | 'http' | 'sse' | 'websocket';
+  /** Label for logs and audit (command or URL without credentials). */
+  readonly label: string;
+  start(): Promise<void>;
+  /** Returns false when the transport wants the sender to slow down (stdio backpressure). */
+  send(text: string, opts: UpstreamSendOptions): boolean;
+  close(): Promise<void>;
+  /** Legacy era: the version the server chose in its `initialize` result (sent as MCP-Protocol-Version). */
+  setProtocolVersion?(version: string): void;
+  pause?(): void;
+  resume?(): void;
+  /** The session has the answer to request `upId` (or gave up on it). */
+  requestDone?(upId: number): void;
+  ondrain?: () => void;
+  /** A message from the server; `related` is the proxy request id whose HTTP response stream carried it. */
+  onmessage?: (text: string, bytes: number, related: number | undefined) => void;
+  /** A line or event the server sent that is over the size limit or not UTF-8. */
+  onbadmessage?: (reason: 'oversize' | 'invalid-utf8', prefix: string, bytes: number) => void;
+  /** The exchange of one request failed below JSON-RPC (HTTP status, network). */
+  onrequestfailed?: (upId: number, failure: UpstreamFailure) => void;
+  onclose?: (info: UpstreamCloseInfo) => void;
+  /** Process id of a stdio child (for tests and logs). */
+  readonly pid?: number | undefined;
+}
+
+/** The stream on which a client waits for the answer to one of its requests (an HTTP POST response). */
+export interface Reply {
+  readonly open: boolean;
+  /** Writes one message; `final` marks the response that ends the exchange. */
+  send(text: string, final: boolean): void;
+  /** Set by the session: called if the client goes away before the final message. */
+  onabort: (() => void) | undefined;
+}
+
+/** The client side of a session: where messages go that belong to no open reply. */
+export interface Downstream {
+  readonly kind: TransportKind;
+  send(text: string): boolean;
+  ondrain?: () => void;
+}

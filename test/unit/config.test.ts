@@ -1,0 +1,92 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { childEnv } from '../../src/assemble.js';
+import { findConfig, loadConfigFile } from '../../src/config/config.js';
+import { ConfigError } from '../../src/errors.js';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'mcpw-config-'));
+function file(name: string, text: string): string {
+  const p = path.join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+function errorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config loading', () => {
+  it('loads a valid file with defaults', () => {
+    const cfg = loadConfigFile(file('ok.yaml', 'servers:\n  files:\n    command: npx\n    args: ["-y", "x"]\nlimits:\n  request_timeout_s: 5\n'));
+    expect(cfg.servers[0]).toMatchObject({ name: 'files', command: 'npx', args: ['-y', 'x'], isolation: 'per-session' });
+    expect(cfg.limits).toMatchObject({ requestTimeoutMs: 5000, maxJsonDepth: 64, maxMessageBytes: 16 * 1024 * 1024 });
+    expect(cfg.listen.host).toBe('127.0.0.1');
+  });
+
+  it('names the file, line and key of an unknown key', () => {
+    const f = file('unknown.yaml', 'servers:\n  files:\n    command: npx\n    comand: typo\n');
+    const e = errorOf(() => loadConfigFile(f));
+    expect(e.message).toBe(`${f}:4: servers.files.comand: unknown key`);
+    expect(e.line).toBe(4);
+  });
+
+  it('names the line of a wrong type and of a bad enum', () => {
+    const f = file('types.yaml', 'limits:\n  max_json_depth: "deep"\nservers:\n  a:\n    url: https://x.example/mcp\n    transport: carrier-pigeon\n');
+    const e = errorOf(() => loadConfigFile(f));
+    expect(e.message).toContain(`${f}:2: limits.max_json_depth: must be integer`);
+    expect(e.message).toContain(`${f}:6: servers.a.transport: must be one of "streamable-http", "sse", "websocket"`);
+  });
+
+  it('substitutes environment variables and refuses missing ones', () => {
+    const f = file('env.yaml', 'servers:\n  gh:\n    url: https://api.example.com/mcp\n    headers:\n      authorization: "Bearer ${GH_TOKEN}"\n      literal: "$${NOT_EXPANDED}"\n');
+    const cfg = loadConfigFile(f, { GH_TOKEN: 'abc' });
+    expect(cfg.servers[0]!.headers).toEqual({ authorization: 'Bearer abc', literal: '${NOT_EXPANDED}' });
+    expect(errorOf(() => loadConfigFile(f, {})).message).toBe(`${f}:5: environment variable GH_TOKEN is not set`);
+  });
+
+  it('refuses a server that is both a command and a url, or neither', () => {
+    expect(errorOf(() => loadConfigFile(file('both.yaml', 'servers:\n  x:\n    command: a\n    url: https://h/mcp\n'))).message).toMatch(/both\.yaml:2: servers\.x: "url" cannot be combined with "command"/);
+    expect(errorOf(() => loadConfigFile(file('none.yaml', 'servers:\n  x:\n    env: {}\n'))).message).toMatch(/none\.yaml:2: servers\.x: needs "command"/);
+  });
+
+  it('reports YAML syntax errors and duplicate keys with a line', () => {
+    expect(errorOf(() => loadConfigFile(file('dup.yaml', 'servers:\n  a:\n    command: x\n  a:\n    command: y\n'))).message).toMatch(/dup\.yaml:4:/);
+    expect(errorOf(() => loadConfigFile(file('syntax.yaml', 'servers:\n  a: [\n'))).message).toMatch(/syntax\.yaml:\d+:/);
+  });
+
+  it('never reads a config file from the current directory', () => {
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'mcpw-cwd-'));
+    writeFileSync(path.join(cwd, 'config.yaml'), 'servers: {x: {command: evil}}\n');
+    writeFileSync(path.join(cwd, 'mcp-warden.yaml'), 'servers: {x: {command: evil}}\n');
+    const prev = process.cwd();
+    process.chdir(cwd);
+    try {
+      const home = mkdtempSync(path.join(os.tmpdir(), 'mcpw-home-'));
+      const { source, config } = findConfig(undefined, { XDG_CONFIG_HOME: home, HOME: home });
+      expect(source).toBe('none');
+      expect(config.servers).toEqual([]);
+    } finally {
+      process.chdir(prev);
+    }
+  });
+});
+
+describe('child environment', () => {
+  const server = { env: { EXTRA: '1' } } as unknown as Parameters<typeof childEnv>[1];
+  it('wrap passes the host environment minus MCP_WARDEN_* plus the entry env', () => {
+    const env = childEnv('wrap', server, { PATH: '/bin', API_TOKEN: 't', MCP_WARDEN_CONFIG: '/x', MCP_WARDEN_SECRET: 's' });
+    expect(env).toEqual({ PATH: '/bin', API_TOKEN: 't', EXTRA: '1' });
+  });
+  it('serve passes only PATH, HOME, the locale and the entry env', () => {
+    const env = childEnv('serve', server, { PATH: '/bin', HOME: '/h', LANG: 'C.UTF-8', LC_ALL: 'C', AWS_SECRET_ACCESS_KEY: 'x', API_TOKEN: 't' });
+    expect(env).toEqual({ PATH: '/bin', HOME: '/h', LANG: 'C.UTF-8', LC_ALL: 'C', EXTRA: '1' });
+  });
+});
