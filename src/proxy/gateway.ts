@@ -29,6 +29,7 @@ import {
   headerMap,
   HttpReply,
   isLoopbackHost,
+  prefersEventStream,
   readBody,
   sendJson,
   sendStatus,
@@ -343,7 +344,7 @@ export class Gateway {
     for (const f of frames) if (f.kind !== 'request') entry.session.clientFrame(f, undefined, headers);
     if (requests.length === 0) return sendStatus(res, 202);
     if (requests.length === 1 && !batch) {
-      const reply = new HttpReply(res, {}, this.keepAliveMs);
+      const reply = new HttpReply(res, {}, this.keepAliveMs, undefined, undefined, prefersEventStream(headers['accept']));
       entry.session.clientFrame(requests[0]!, reply, headers);
       return;
     }
@@ -408,7 +409,7 @@ export class Gateway {
       channel.stream?.close();
       this.opts.events?.event('session_end', { server: ep.server.name, session: session.id, principal, transport: 'http' }, {});
     };
-    const reply = new HttpReply(res, { 'mcp-session-id': session.id }, this.keepAliveMs);
+    const reply = new HttpReply(res, { 'mcp-session-id': session.id }, this.keepAliveMs, undefined, undefined, prefersEventStream(headers['accept']));
     session.clientFrame(frame, reply, headers);
   }
 
@@ -418,13 +419,22 @@ export class Gateway {
     const id = isRequest ? msg.id : null;
     const version = envelopeVersion(msg.params);
     const meta = (msg.params as { _meta: Record<string, unknown> })._meta;
-    if (version === undefined) return this.badRequest(res, 400, ErrorCode.InvalidParams, `Invalid params: _meta["${META.protocolVersion}"] must be a string`, id, ep.server.name);
-    if (!(MODERN_VERSIONS as readonly string[]).includes(version)) {
-      const supported = [...MODERN_VERSIONS, ...LEGACY_VERSIONS.filter((v) => v !== '2024-10-07')];
-      return this.badRequest(res, 400, ErrorCode.UnsupportedProtocolVersion, `Unsupported protocol version: ${version}`, id, ep.server.name, { supported, requested: version });
+    // Ladder order (2026-07-28): header/body cross-check, envelope, supported version, header presence.
+    const hv = headers['mcp-protocol-version'];
+    if (hv !== undefined && version !== undefined && hv !== version) {
+      return this.badRequest(res, 400, ErrorCode.HeaderMismatch, `Bad Request: the request headers and body disagree: MCP-Protocol-Version is ${hv} but the body names ${version}`, id, ep.server.name);
     }
+    const hm = headers['mcp-method'];
+    if (hm !== undefined && hm !== msg.method) {
+      return this.badRequest(res, 400, ErrorCode.HeaderMismatch, `Bad Request: the request headers and body disagree: Mcp-Method is ${hm} but the body names ${msg.method}`, id, ep.server.name);
+    }
+    if (version === undefined) return this.badRequest(res, 400, ErrorCode.InvalidParams, `Invalid params: _meta["${META.protocolVersion}"] must be a string`, id, ep.server.name);
     if (isRequest && !isObject(meta[META.clientCapabilities])) {
       return this.badRequest(res, 400, ErrorCode.InvalidParams, `Invalid params: _meta["${META.clientCapabilities}"] must be an object`, id, ep.server.name);
+    }
+    if (!(MODERN_VERSIONS as readonly string[]).includes(version)) {
+      // Only the versions this path serves; legacy ones are reached through initialize.
+      return this.badRequest(res, 400, ErrorCode.UnsupportedProtocolVersion, `Unsupported protocol version: ${version}`, id, ep.server.name, { supported: [...MODERN_VERSIONS], requested: version });
     }
     const mismatch = checkStandardHeaders(headers, msg.method, msg.params, version, isRequest);
     if (mismatch) return this.badRequest(res, mismatch.status, mismatch.code, mismatch.message, id, ep.server.name);
@@ -449,7 +459,7 @@ export class Gateway {
       session.clientFrame(frame, undefined, headers);
       return sendStatus(res, 202);
     }
-    session.clientFrame(frame, new HttpReply(res, {}, this.keepAliveMs), headers);
+    session.clientFrame(frame, new HttpReply(res, {}, this.keepAliveMs, undefined, modernErrorStatus, prefersEventStream(headers['accept'])), headers);
   }
 
   private readonly modernStarting = new Map<string, Promise<Session>>();
@@ -568,6 +578,31 @@ export class Gateway {
     while (Date.now() < deadline && sessions().some((s) => s.inflight > 0)) await new Promise((r) => setTimeout(r, 50));
     await Promise.all(sessions().map((s) => s.close('gateway shutting down')));
     for (const s of this.sockets) s.destroy();
+  }
+}
+
+/**
+ * 2026-07-28 over HTTP: some JSON-RPC errors travel with an HTTP status (method not found is 404; malformed
+ * requests, header mismatches and version or capability problems are 400). A stdio upstream cannot set a status,
+ * so the proxy sets it from the error code; everything else stays in-band on 200.
+ */
+const MODERN_ERROR_STATUS: Record<number, number> = {
+  [ErrorCode.MethodNotFound]: 404,
+  [ErrorCode.ParseError]: 400,
+  [ErrorCode.InvalidRequest]: 400,
+  [ErrorCode.HeaderMismatch]: 400,
+  [-32021]: 400,
+  [ErrorCode.UnsupportedProtocolVersion]: 400,
+};
+
+function modernErrorStatus(text: string): number {
+  if (!text.includes('"error"')) return 200;
+  try {
+    const m = JSON.parse(text) as { error?: { code?: unknown } };
+    const code = m.error?.code;
+    return typeof code === 'number' ? (MODERN_ERROR_STATUS[code] ?? 200) : 200;
+  } catch {
+    return 200;
   }
 }
 

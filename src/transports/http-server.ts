@@ -49,8 +49,12 @@ export class HttpReply implements Reply {
     private readonly res: ServerResponse,
     private readonly headers: Record<string, string>,
     keepAliveMs: number,
-    /** Called with the final answer's size once the exchange is over. */
+    /** Called once the exchange is over. */
     private readonly onDone?: () => void,
+    /** HTTP status of a final answer sent as JSON (default 200). */
+    private readonly statusOf?: (text: string) => number,
+    /** The client ranks text/event-stream above application/json: always answer with a stream. */
+    private readonly preferStream = false,
   ) {
     res.on('close', () => {
       const wasOpen = this.mode !== 'done';
@@ -88,11 +92,11 @@ export class HttpReply implements Reply {
 
   send(text: string, final: boolean): void {
     if (!this.open) return;
-    if (this.mode === 'pending' && final) {
+    if (this.mode === 'pending' && final && !this.preferStream) {
       this.stop();
       this.mode = 'done';
       const body = Buffer.from(text, 'utf8');
-      this.res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, ...this.headers });
+      this.res.writeHead(this.statusOf ? this.statusOf(text) : 200, { 'content-type': 'application/json', 'content-length': body.length, ...this.headers });
       this.res.end(body);
       this.onDone?.();
       return;
@@ -106,6 +110,27 @@ export class HttpReply implements Reply {
       this.onDone?.();
     }
   }
+}
+
+/**
+ * Whether the client ranks text/event-stream above application/json in its Accept header (by q, then order).
+ * SDK clients send `application/json, text/event-stream` and get a single JSON body, the cheaper answer.
+ */
+export function prefersEventStream(accept: string | undefined): boolean {
+  if (!accept) return false;
+  let json: [number, number] | undefined;
+  let sse: [number, number] | undefined;
+  accept.split(',').forEach((part, i) => {
+    const [type, ...params] = part.trim().toLowerCase().split(';');
+    const qp = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    const q = qp ? Number(qp.slice(2)) : 1;
+    const rank: [number, number] = [Number.isFinite(q) ? q : 0, -i];
+    if (type === 'application/json') json ??= rank;
+    else if (type === 'text/event-stream') sse ??= rank;
+  });
+  if (!sse) return false;
+  if (!json) return true;
+  return sse[0] > json[0] || (sse[0] === json[0] && sse[1] > json[1]);
 }
 
 /** A long-lived SSE stream (legacy GET stream, legacy HTTP+SSE transport): bounded queue, keep-alives. */

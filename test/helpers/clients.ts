@@ -118,6 +118,13 @@ export async function connectClient(sdk: Sdk, target: Target, opts: ConnectOptio
       transport = t;
     } else if (target.kind === 'http') transport = new HttpV1(new URL(target.url), { requestInit: { headers: target.headers ?? {} } });
     else transport = new SSEClientTransport(new URL(target.url));
+    let negotiated: string | undefined;
+    const t = transport as { setProtocolVersion?: (v: string) => void };
+    const original = t.setProtocolVersion?.bind(t);
+    t.setProtocolVersion = (v: string) => {
+      negotiated = v;
+      original?.(v);
+    };
     await client.connect(transport);
     const o = (opts2?: CallOptions) => (opts2 ? { onprogress: opts2.onprogress, signal: opts2.signal, timeout: opts2.timeout } : undefined);
     return {
@@ -125,7 +132,7 @@ export async function connectClient(sdk: Sdk, target: Target, opts: ConnectOptio
       notifications,
       serverRequests,
       serverVersion: () => client.getServerVersion(),
-      protocolVersion: () => (transport as { protocolVersion?: string }).protocolVersion,
+      protocolVersion: () => negotiated,
       callTool: (name, args, opts2) => client.callTool({ name, arguments: args ?? {} }, undefined, o(opts2)) as Promise<Record<string, unknown>>,
       listTools: (cursor) => client.listTools(cursor ? { cursor } : undefined) as Promise<Record<string, unknown>>,
       listResources: (cursor) => client.listResources(cursor ? { cursor } : undefined) as Promise<Record<string, unknown>>,
