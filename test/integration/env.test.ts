@@ -1,0 +1,55 @@
+/**
+ * Issue 2, done-when 5: a server that needs a token from the `env` of its host-config entry works when that entry
+ * is wrapped. Also the environment rules: wrap strips MCP_WARDEN_*; serve gives a child only its configured env
+ * plus PATH, HOME and the locale.
+ */
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { connectClient } from '../helpers/clients.js';
+import { CLI, NODE, ROOT, startServe } from '../helpers/cli.js';
+
+const FAULT = path.join(ROOT, 'test/fixtures/fault-server.mjs');
+
+function text(r: Record<string, unknown>): string {
+  return (r['content'] as { text: string }[])[0]!.text;
+}
+
+describe('a host-config entry with a token in its env', () => {
+  // What a desktop host would have before and after wrapping the entry: only command and args change.
+  const entry = { command: NODE, args: [FAULT], env: { API_TOKEN: 'tok-123', PATH: process.env['PATH'] ?? '' } };
+  const wrapped = { command: NODE, args: [CLI, 'wrap', '--', entry.command, ...entry.args], env: { ...entry.env, MCP_WARDEN_LOG_LEVEL: 'warn' } };
+
+  for (const [label, e] of [
+    ['unwrapped', entry],
+    ['wrapped', wrapped],
+  ] as const) {
+    it(`works ${label}`, async () => {
+      const c = await connectClient('v1', { kind: 'stdio', command: e.command, args: e.args, env: e.env });
+      try {
+        expect(text(await c.callTool('env', { name: 'API_TOKEN' }))).toBe('set');
+        expect(text(await c.callTool('env', { name: 'MCP_WARDEN_LOG_LEVEL' }))).toBe('unset');
+      } finally {
+        await c.close();
+      }
+    });
+  }
+});
+
+describe('serve gives a child only its configured environment', () => {
+  it('configured variables and PATH reach the child; the gateway’s own secrets do not', async () => {
+    const gw = await startServe(`servers:\n  f:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(FAULT)}]\n    env:\n      SERVER_TOKEN: "\${SERVER_TOKEN_SOURCE}"\n`, {
+      env: { PATH: process.env['PATH'] ?? '', HOME: '/tmp', LANG: 'C.UTF-8', SERVER_TOKEN_SOURCE: 'from-gateway-env', AWS_SECRET_ACCESS_KEY: 'gateway-secret', XDG_CONFIG_HOME: '/nonexistent' },
+    });
+    const c = await connectClient('v1', { kind: 'http', url: `${gw.url}/f/mcp` });
+    try {
+      expect(text(await c.callTool('env', { name: 'SERVER_TOKEN' }))).toBe('set');
+      expect(text(await c.callTool('env', { name: 'PATH' }))).toBe('set');
+      expect(text(await c.callTool('env', { name: 'LANG' }))).toBe('set');
+      expect(text(await c.callTool('env', { name: 'AWS_SECRET_ACCESS_KEY' }))).toBe('unset');
+      expect(text(await c.callTool('env', { name: 'SERVER_TOKEN_SOURCE' }))).toBe('unset');
+    } finally {
+      await c.close();
+      await gw.stop();
+    }
+  });
+});

@@ -1,0 +1,284 @@
+/**
+ * Issue 2, done-when 3: faults and bad input, through wrap and through serve. Each is answered as SPEC §10
+ * says and the proxy keeps serving afterwards.
+ */
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isolatedEnv, NODE, ROOT, startServe, writeConfig, wrapArgs, type Running } from '../helpers/cli.js';
+import { RawStdio, text } from '../helpers/raw.js';
+
+const FAULT = path.join(ROOT, 'test/fixtures/fault-server.mjs');
+const LIMITS = 'limits:\n  request_timeout_s: 1.5\n';
+const MB20 = 20 * 1024 * 1024;
+
+function bigRequest(id: number, bytes: number): string {
+  return `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"echo","arguments":{"text":"${'a'.repeat(bytes)}"}}}\n`;
+}
+
+function deepRequest(id: number, depth: number): string {
+  return `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"echo","arguments":{"text":"x","deep":${'['.repeat(depth)}${']'.repeat(depth)}}}}\n`;
+}
+
+describe('wrap', () => {
+  let peer: RawStdio;
+
+  beforeAll(async () => {
+    const cfg = writeConfig(LIMITS);
+    peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--', NODE, FAULT), isolatedEnv());
+    const init = await peer.initialize();
+    expect(init.result?.['serverInfo']).toMatchObject({ name: 'fault-server' });
+  });
+
+  afterAll(async () => {
+    expect(await peer.close()).toBe(0);
+  });
+
+  const alive = async (id: number) => expect(text(await peer.call(id, 'echo', { text: `ok ${id}` }))).toBe(`echo: ok ${id}`);
+
+  it('answers invalid JSON with -32700 and carries on', async () => {
+    peer.write('{"jsonrpc":"2.0","id":1,"method":\n');
+    const r = await peer.waitFor((m) => m.error?.code === -32700);
+    expect(r.id).toBeNull();
+    await alive(2);
+  });
+
+  it('answers invalid UTF-8 with -32700', async () => {
+    peer.write(Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":3,"method":"ping","params":{"x":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}}\n')]));
+    await peer.waitFor((m) => m.error?.code === -32700 && m.id === null);
+    await alive(4);
+  });
+
+  it('refuses duplicate keys with -32600 naming the request', async () => {
+    peer.write('{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","name":"die","arguments":{}}}\n');
+    const r = await peer.reply(5);
+    expect(r.error?.code).toBe(-32600);
+    expect(r.error?.message).toMatch(/duplicate keys/);
+    await alive(6);
+  });
+
+  it('refuses a 1000-deep message with -32600 naming the request', async () => {
+    peer.write(deepRequest(7, 1000));
+    const r = await peer.reply(7);
+    expect(r.error?.code).toBe(-32600);
+    expect(r.error?.message).toMatch(/nested deeper than 64/);
+    await alive(8);
+  });
+
+  it('refuses a 20 MB message with -32012 naming the request', async () => {
+    peer.write(bigRequest(9, MB20));
+    const r = await peer.reply(9, 30_000);
+    expect(r.error?.code).toBe(-32012);
+    expect(r.error?.message).toMatch(/exceeds the limit of 16777216 bytes/);
+    await alive(10);
+  });
+
+  it('answers an envelope that is not JSON-RPC with -32600', async () => {
+    peer.write('{"jsonrpc":"2.0","id":11,"method":"tools/call","params":"nope"}\n');
+    expect((await peer.reply(11)).error?.code).toBe(-32600);
+    peer.write('[]\n');
+    await peer.waitFor((m) => m.id === null && m.error?.code === -32600);
+    await alive(12);
+  });
+
+  it('times out a request the server never answers, and carries on', async () => {
+    const started = Date.now();
+    const r = await peer.call(13, 'hang');
+    expect(r.error?.code).toBe(-32001);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
+    await alive(14);
+  });
+
+  it('skips garbage the server prints and still answers', async () => {
+    const r = await peer.call(15, 'garbage');
+    expect(text(r)).toBe('after garbage');
+    expect(peer.unparsed).toEqual([]);
+    // The duplicate-key notification among the garbage is refused, not relayed.
+    expect(peer.received.some((m) => m.method === 'notifications/message')).toBe(false);
+    await alive(16);
+  });
+
+  it('turns a server answer over the limit into an error for that request', async () => {
+    const r = await peer.call(17, 'big', { bytes: MB20 }, 30_000);
+    expect(r.error?.code).toBe(-32011);
+    expect(r.error?.message).toMatch(/exceeds the limit/);
+    await alive(18);
+  });
+
+  it('fails the call in flight when the server is killed, then restarts it', async () => {
+    const pid = Number(text(await peer.call(19, 'pid')));
+    const inflight = peer.call(20, 'hang');
+    await new Promise((r) => setTimeout(r, 200));
+    process.kill(pid, 'SIGKILL');
+    const r = await inflight;
+    expect(r.error?.code).toBe(-32011);
+    expect(r.error?.message).toMatch(/exited on SIGKILL/);
+    const newPid = Number(text(await peer.call(21, 'pid')));
+    expect(newPid).not.toBe(pid);
+    await alive(22);
+  });
+
+  it('fails the call when the server exits by itself mid-call', async () => {
+    const r = await peer.call(23, 'die', { code: 7 });
+    expect(r.error?.code).toBe(-32011);
+    expect(r.error?.message).toMatch(/exited with code 7/);
+    await alive(24);
+  });
+
+  it('keeps serving while the server floods stderr', async () => {
+    expect(text(await peer.call(25, 'flood', { lines: 20_000 }))).toBe('flooded');
+    await alive(26);
+  });
+
+  it('relays every page of a paginated list with its cursors', async () => {
+    const names: string[] = [];
+    let cursor: string | undefined;
+    let id = 100;
+    do {
+      const r = await peer.request(id++, 'tools/list', cursor ? { cursor } : {});
+      names.push(...(r.result?.['tools'] as { name: string }[]).map((t) => t.name));
+      cursor = r.result?.['nextCursor'] as string | undefined;
+    } while (cursor);
+    expect(names).toHaveLength(9);
+  });
+});
+
+describe('wrap start-up failures', () => {
+  it('a command that does not exist is a clear error, not a crash', async () => {
+    const peer = new RawStdio(NODE, wrapArgs('--', '/nonexistent/mcp-server'), isolatedEnv());
+    expect(await peer.exited).toBe(1);
+    expect(peer.stderr).toMatch(/could not start "\/nonexistent\/mcp-server": ENOENT \(command not found/);
+    expect(peer.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('an invalid config is refused with file and line', async () => {
+    const cfg = writeConfig('limits:\n  max_json_depth: lots\n');
+    const peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--', NODE, FAULT), isolatedEnv());
+    expect(await peer.exited).toBe(2);
+    expect(peer.stderr).toContain(`${cfg}:2: limits.max_json_depth: must be integer`);
+  });
+});
+
+describe('serve', () => {
+  let gw: Running;
+  let url: string;
+  let sid: string;
+  const H = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+  async function post(body: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown> | undefined; headers: Headers }> {
+    const res = await fetch(url, { method: 'POST', headers: { ...H, ...(sid ? { 'mcp-session-id': sid } : {}), ...headers }, body });
+    const t = await res.text();
+    let json: Record<string, unknown> | undefined;
+    try {
+      json = JSON.parse(t) as Record<string, unknown>;
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, json, headers: res.headers };
+  }
+
+  const call = (id: number, name: string, args: Record<string, unknown> = {}) => post(JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } }));
+  const alive = async (id: number) => {
+    const r = await call(id, 'echo', { text: `ok ${id}` });
+    expect(r.status).toBe(200);
+    expect(JSON.stringify(r.json)).toContain(`echo: ok ${id}`);
+  };
+  const error = (r: { json: Record<string, unknown> | undefined }) => r.json?.['error'] as { code: number; message: string } | undefined;
+
+  async function initialize(): Promise<void> {
+    sid = '';
+    const r = await post(JSON.stringify({ jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }));
+    expect(r.status).toBe(200);
+    sid = r.headers.get('mcp-session-id')!;
+    expect(sid).toMatch(/^[\x21-\x7e]{32,}$/);
+    expect((await post(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }))).status).toBe(202);
+  }
+
+  beforeAll(async () => {
+    gw = await startServe(`servers:\n  fault:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(FAULT)}]\n${LIMITS}`);
+    url = `${gw.url}/fault/mcp`;
+    await initialize();
+  });
+
+  afterAll(async () => {
+    expect(await gw.stop()).toBe(0);
+  });
+
+  it('answers invalid JSON with 400 -32700', async () => {
+    const r = await post('{"jsonrpc":');
+    expect([r.status, error(r)?.code]).toEqual([400, -32700]);
+    await alive(1);
+  });
+
+  it('refuses duplicate keys, deep nesting and bad envelopes with 400 -32600', async () => {
+    for (const body of ['{"jsonrpc":"2.0","id":2,"id":3,"method":"ping"}', deepRequest(4, 1000), '{"jsonrpc":"2.0","id":5,"method":"x","params":[]}']) {
+      const r = await post(body);
+      expect([r.status, error(r)?.code]).toEqual([400, -32600]);
+    }
+    await alive(6);
+  });
+
+  it('refuses a 20 MB body with 413', async () => {
+    const r = await post(bigRequest(7, MB20));
+    expect([r.status, error(r)?.code]).toEqual([413, -32012]);
+    await alive(8);
+  });
+
+  it('refuses a wrong content type (415) and an Accept without event streams (406)', async () => {
+    expect((await post('{}', { 'content-type': 'text/plain' })).status).toBe(415);
+    expect((await post('{}', { accept: 'application/json' })).status).toBe(406);
+  });
+
+  it('checks the session: missing 400, unknown 404; GET without one is 405', async () => {
+    const ping = JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'ping' });
+    const saved = sid;
+    sid = '';
+    expect((await post(ping)).status).toBe(400);
+    expect((await post(ping, { 'mcp-session-id': 'no-such-session' })).status).toBe(404);
+    sid = saved;
+    expect((await fetch(url, { method: 'GET', headers: { accept: 'text/event-stream' } })).status).toBe(405);
+  });
+
+  it('refuses a foreign Host or Origin with 403 (DNS rebinding)', async () => {
+    const ping = JSON.stringify({ jsonrpc: '2.0', id: 10, method: 'ping' });
+    expect((await post(ping, { origin: 'https://evil.example' })).status).toBe(403);
+    const { request } = await import('node:http');
+    const status = await new Promise<number>((resolve) => {
+      const u = new URL(url);
+      const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { ...H, host: 'evil.example', 'mcp-session-id': sid } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.end(ping);
+    });
+    expect(status).toBe(403);
+    expect((await post(ping, { origin: new URL(url).origin })).status).toBe(200);
+  });
+
+  it('times out a request the server never answers', async () => {
+    const r = await call(11, 'hang');
+    expect(error(r)?.code).toBe(-32001);
+    await alive(12);
+  });
+
+  it('skips garbage from the server and still answers', async () => {
+    expect(JSON.stringify((await call(13, 'garbage')).json)).toContain('after garbage');
+    await alive(14);
+  });
+
+  it('fails the call in flight when the server dies, ends the session, and a new one works', async () => {
+    const pid = Number(((await call(15, 'pid')).json?.['result'] as { content: { text: string }[] }).content[0]!.text);
+    const inflight = call(16, 'hang');
+    await new Promise((r) => setTimeout(r, 200));
+    process.kill(pid, 'SIGKILL');
+    const r = await inflight;
+    expect(error(r)?.code).toBe(-32011);
+    await new Promise((r2) => setTimeout(r2, 200));
+    expect((await call(17, 'echo')).status).toBe(404);
+    await initialize();
+    await alive(18);
+  });
+
+  it('is still healthy', async () => {
+    expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
+  });
+});
