@@ -1,0 +1,263 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: every lane measured in one run, against the same upstream, with the official SDK client as
+ * the driver, and docs/benchmarks.md rewritten with the results.
+ *
+ * Lanes: stdio direct, wrap; HTTP direct, serve, supergateway (stateful Streamable HTTP), mcp-proxy.
+ * Per lane: latency of sequential small calls (p50/p99), calls/s sequential and with 16 in flight, the time
+ * to receive a 1 MiB result, and the peak resident memory of the relay process (not the client, not the server).
+ *
+ * Options: --quick (fewer iterations, for a smoke run), --out FILE (default docs/benchmarks.md).
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const UPSTREAM = path.join(ROOT, 'bench/upstream.mjs');
+const CLI = path.join(ROOT, 'dist/cli/index.js');
+const NODE = process.execPath;
+const args = process.argv.slice(2);
+const QUICK = args.includes('--quick');
+const OUT = args.includes('--out') ? args[args.indexOf('--out') + 1] : path.join(ROOT, 'docs/benchmarks.md');
+const N = QUICK ? { warm: 100, seq: 300, conc: 800, big: 5 } : { warm: 500, seq: 3000, conc: 8000, big: 30 };
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'mcpw-bench-'));
+const benchEnv = { PATH: process.env.PATH, HOME: tmp, XDG_CONFIG_HOME: path.join(tmp, 'cfg'), XDG_STATE_HOME: path.join(tmp, 'state'), MCP_WARDEN_LOG_LEVEL: 'warn' };
+
+function pct(sorted, p) {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function peakRss(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = /VmHWM:\s+(\d+) kB/.exec(s);
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+function waitForLine(proc, re, ms = 30_000) {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const t = setTimeout(() => reject(new Error(`timeout waiting for ${re}: ${buf}`)), ms);
+    const on = (d) => {
+      buf += d.toString();
+      const m = buf.match(re);
+      if (m) {
+        clearTimeout(t);
+        resolve(m);
+      }
+    };
+    proc.stderr?.on('data', on);
+    proc.stdout?.on('data', on);
+    proc.once('exit', (c) => reject(new Error(`exited ${c}: ${buf}`)));
+  });
+}
+
+async function freePort() {
+  const net = await import('node:net');
+  return new Promise((r) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => r(p));
+    });
+  });
+}
+
+async function stop(proc) {
+  if (!proc || proc.exitCode !== null) return;
+  proc.kill('SIGTERM');
+  await new Promise((r) => {
+    const t = setTimeout(() => (proc.kill('SIGKILL'), r()), 5000);
+    proc.once('exit', () => (clearTimeout(t), r()));
+  });
+}
+
+async function measure(client, relayPid) {
+  const call = (name, a) => client.callTool({ name, arguments: a });
+  for (let i = 0; i < N.warm; i++) await call('echo', { text: 'warm' });
+  const lat = [];
+  const t0 = performance.now();
+  for (let i = 0; i < N.seq; i++) {
+    const s = performance.now();
+    await call('echo', { text: `hello ${i}` });
+    lat.push(performance.now() - s);
+  }
+  const seqSecs = (performance.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  let next = 0;
+  const c0 = performance.now();
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < N.conc) {
+        next++;
+        await call('echo', { text: 'c' });
+      }
+    }),
+  );
+  const concSecs = (performance.now() - c0) / 1000;
+  const big = [];
+  for (let i = 0; i < N.big; i++) {
+    const s = performance.now();
+    const r = await call('blob', { bytes: 1024 * 1024 });
+    big.push(performance.now() - s);
+    if (r.content[0].text.length !== 1024 * 1024) throw new Error('1 MiB result truncated');
+  }
+  big.sort((a, b) => a - b);
+  return {
+    p50: pct(lat, 50),
+    p99: pct(lat, 99),
+    seqRate: N.seq / seqSecs,
+    concRate: N.conc / concSecs,
+    mib: pct(big, 50),
+    rss: relayPid ? peakRss(relayPid) : NaN,
+  };
+}
+
+async function stdioLane(command, cmdArgs) {
+  const transport = new StdioClientTransport({ command, args: cmdArgs, env: benchEnv, stderr: 'ignore' });
+  const client = new Client({ name: 'bench', version: '1' });
+  await client.connect(transport);
+  try {
+    return await measure(client, command === NODE && cmdArgs[0] === CLI ? transport.pid : undefined);
+  } finally {
+    await client.close();
+  }
+}
+
+async function httpLane(url, relay) {
+  const client = new Client({ name: 'bench', version: '1' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  try {
+    return await measure(client, relay?.pid);
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+async function startRelay(kind, port) {
+  let proc;
+  if (kind === 'serve') {
+    const cfg = path.join(tmp, 'serve.yaml');
+    writeFileSync(cfg, `servers:\n  bench:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(UPSTREAM)}, stdio]\nlisten: { port: ${port} }\n`);
+    proc = spawn(NODE, [CLI, 'serve', '--config', cfg], { env: benchEnv, stdio: ['ignore', 'ignore', 'pipe'] });
+    await waitForLine(proc, /serving on/);
+    return { proc, url: `http://127.0.0.1:${port}/bench/mcp` };
+  }
+  if (kind === 'supergateway') {
+    const bin = path.join(ROOT, 'node_modules/supergateway/dist/index.js');
+    proc = spawn(NODE, [bin, '--stdio', `${NODE} ${UPSTREAM} stdio`, '--outputTransport', 'streamableHttp', '--stateful', '--port', String(port), '--logLevel', 'none'], { env: benchEnv, stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 1500));
+    return { proc, url: `http://127.0.0.1:${port}/mcp` };
+  }
+  if (kind === 'mcp-proxy') {
+    const bin = path.join(ROOT, 'node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs');
+    proc = spawn(NODE, [bin, '--port', String(port), '--host', '127.0.0.1', '--', NODE, UPSTREAM, 'stdio'], { env: benchEnv, stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 1500));
+    return { proc, url: `http://127.0.0.1:${port}/mcp` };
+  }
+  if (kind === 'direct') {
+    proc = spawn(NODE, [UPSTREAM, 'http'], { env: { ...benchEnv, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+    await waitForLine(proc, /listening on/);
+    return { proc: undefined, own: proc, url: `http://127.0.0.1:${port}/mcp` };
+  }
+  throw new Error(kind);
+}
+
+function versionOf(pkg) {
+  try {
+    return JSON.parse(readFileSync(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')).version;
+  } catch {
+    return '?';
+  }
+}
+
+const f = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '—');
+
+async function main() {
+  const results = [];
+  const lanes = [
+    ['stdio', 'direct (SDK client ⇄ server)', () => stdioLane(NODE, [UPSTREAM, 'stdio'])],
+    ['stdio', 'mcp-warden wrap', () => stdioLane(NODE, [CLI, 'wrap', '--', NODE, UPSTREAM, 'stdio'])],
+    ['http', 'direct (server speaks HTTP)', 'direct'],
+    ['http', 'mcp-warden serve', 'serve'],
+    ['http', `supergateway ${versionOf('supergateway')} (stateful)`, 'supergateway'],
+    ['http', `mcp-proxy ${versionOf('mcp-proxy')}`, 'mcp-proxy'],
+  ];
+  for (const [family, label, run] of lanes) {
+    process.stderr.write(`bench: ${label}…\n`);
+    let r;
+    if (typeof run === 'function') r = await run();
+    else {
+      const relay = await startRelay(run, await freePort());
+      try {
+        r = await httpLane(relay.url, relay.proc);
+      } finally {
+        await stop(relay.proc ?? relay.own);
+      }
+    }
+    results.push({ family, label, ...r });
+    process.stderr.write(`  p50 ${f(r.p50, 3)} ms  p99 ${f(r.p99, 3)} ms  seq ${f(r.seqRate, 0)}/s  16-in-flight ${f(r.concRate, 0)}/s  1MiB ${f(r.mib, 1)} ms  rss ${f(r.rss, 1)} MB\n`);
+  }
+  writeFileSync(OUT, render(results));
+  process.stderr.write(`bench: wrote ${path.relative(ROOT, OUT)}\n`);
+}
+
+function render(results) {
+  const cpu = (readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? os.cpus()[0]?.model ?? '?';
+  const byFamily = (fam) => results.filter((r) => r.family === fam);
+  const direct = (fam) => byFamily(fam)[0];
+  const table = (fam) =>
+    [
+      '| lane | p50 ms | p99 ms | added p50 ms | calls/s sequential | calls/s 16 in flight | share of direct (16 in flight) | 1 MiB result ms | relay peak RSS MB |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+      ...byFamily(fam).map((r) => {
+        const d = direct(fam);
+        const isDirect = r === d;
+        return `| ${r.label} | ${f(r.p50, 3)} | ${f(r.p99, 3)} | ${isDirect ? '—' : f(r.p50 - d.p50, 3)} | ${f(r.seqRate, 0)} | ${f(r.concRate, 0)} | ${isDirect ? '1.00' : f(r.concRate / d.concRate)} | ${f(r.mib, 1)} | ${isDirect ? '—' : f(r.rss, 1)} |`;
+      }),
+    ].join('\n');
+  return `# Benchmarks
+
+Produced by \`npm run bench\`${QUICK ? ' (--quick)' : ''} on ${new Date().toISOString().slice(0, 10)}. Every lane ran in the same
+process, one after the other, against the same hand-written upstream (\`bench/upstream.mjs\`: no SDK, constant cost),
+driven by the official SDK client (\`@modelcontextprotocol/sdk\` ${versionOf('@modelcontextprotocol/sdk')}).
+
+Machine: ${cpu}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; Node ${process.version}; ${os.type()} ${os.release()}.
+
+Method: ${N.warm} warm-up calls, then ${N.seq} sequential \`tools/call\` of a small echo (latency per call,
+p50/p99), ${N.conc} calls with 16 in flight (throughput), and ${N.big} calls returning a 1 MiB text (median time to the
+whole result). Peak RSS is the relay process's \`VmHWM\` after its lane (upstream and client not counted). The
+driver is the SDK client, which costs far more per call than the relays; issue 10 adds a lean HTTP load
+generator and fixed offered rates. mcp-warden ran with the stages assembled in this build (see
+\`src/assemble.ts\`).
+
+## stdio
+
+${table('stdio')}
+
+## Streamable HTTP
+
+${table('http')}
+
+Notes
+- "added p50" is the lane's p50 minus the direct lane's p50 in the same family and run.
+- supergateway runs \`--stateful\` (one child per session, like \`serve\`); mcp-proxy multiplexes every client onto
+  one upstream. Neither does any authentication, policy, redaction or audit.
+`;
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench failed: ${e.stack ?? e}\n`);
+  process.exit(1);
+});
