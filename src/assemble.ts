@@ -7,35 +7,66 @@
  * Audit is outermost so it records the final answer, including a refusal by any stage below it and the
  * redaction counts of the response it lets out.
  */
+import { auditEvents, auditStage } from './audit/stage.js';
+import { auditConfig, openAudit, type OpenAudit } from './audit/setup.js';
 import type { Logger } from './log/logger.js';
 import { loggingStage } from './log/stage.js';
 import type { ServerConfig, WardenConfig } from './config/config.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import type { Stage } from './pipeline/types.js';
+import type { SessionEvents } from './proxy/session.js';
 import { ChildUpstream } from './transports/child.js';
 import { HttpUpstream } from './transports/http-client.js';
 import type { Upstream } from './transports/types.js';
+import path from 'node:path';
 
 export type Mode = 'wrap' | 'serve';
 
 export interface Assembly {
   pipeline: Pipeline;
   stages: Stage[];
+  /** Where sessions and the HTTP front report lifecycle and fault events. */
+  events: SessionEvents | undefined;
+  audit: OpenAudit | undefined;
+  /** Undefined when ready; else why not. */
+  readiness(): string | undefined;
   close(): Promise<void>;
 }
 
 export interface AssembleOptions {
   mode: Mode;
   log: Logger;
+  /** `wrap --audit-db` */
+  auditDb?: string;
 }
 
 export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly {
-  const stages: Stage[] = [loggingStage(opts.log)];
+  const baseDir = config.file ? path.dirname(config.file) : undefined;
+  const ac = auditConfig(config.raw['audit'], baseDir, opts.auditDb);
+  const audit = ac.enabled ? openAudit(ac, opts.log) : undefined;
+  const stages: Stage[] = [];
+  if (audit) {
+    stages.push(
+      auditStage(audit.writer, {
+        capture: ac.capture,
+        captureMaxBytes: ac.captureMaxBytes,
+        onFailure: ac.onFailure,
+        waitForCommit: true,
+      }),
+    );
+  }
+  stages.push(loggingStage(opts.log));
   const pipeline = new Pipeline(stages);
   return {
     pipeline,
     stages,
-    close: () => pipeline.close(),
+    events: audit ? auditEvents(audit.writer) : undefined,
+    audit,
+    readiness: () => (audit && !audit.writer.healthy ? `audit store cannot write: ${audit.writer.lastError ?? 'unknown'}` : undefined),
+    close: async () => {
+      await pipeline.close();
+      await audit?.writer.close();
+    },
   };
 }
 

@@ -11,7 +11,7 @@ function collect(v: string, prev: string[] = []): string[] {
   return [...prev, v];
 }
 
-export function buildProgram(): Command {
+export async function buildProgram(): Promise<Command> {
   const program = new Command('mcp-warden')
     .description('Security proxy and auditing firewall for the Model Context Protocol')
     .version(VERSION)
@@ -48,6 +48,9 @@ export function buildProgram(): Command {
       process.exitCode = await runServe(opts);
     });
 
+  const { registerAudit } = await import('./audit.js');
+  registerAudit(program);
+
   return program;
 }
 
@@ -56,8 +59,9 @@ class WardenUsage extends WardenError {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
+  const program = await buildProgram();
   program.exitOverride();
+  for (const c of program.commands) c.exitOverride();
   try {
     await program.parseAsync(argv);
   } catch (err) {
@@ -75,5 +79,8 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = 70;
   }
 }
+
+// A file-size limit (ulimit -f) must turn into a write error the audit store can refuse calls on, not a kill.
+if (process.platform !== 'win32') process.on('SIGXFSZ', () => undefined);
 
 await main(process.argv);

@@ -38,7 +38,7 @@ export async function runServe(o: ServeOptions): Promise<number> {
   for (const s of config.servers) {
     upstreams.set(s.name, upstreamFactory(s, { mode: 'serve', log, maxMessageBytes: config.limits.maxMessageBytes, requestTimeoutMs: config.limits.requestTimeoutMs }));
   }
-  const gateway = new Gateway({ config, pipeline: assembly.pipeline, log, upstreams });
+  const gateway = new Gateway({ config, pipeline: assembly.pipeline, log, upstreams, events: assembly.events, hooks: { readiness: () => assembly.readiness() } });
   const addr = await gateway.listen(config.listen.host, config.listen.port);
   const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const base = `http://${shown}:${addr.port}`;

@@ -75,7 +75,7 @@ export async function runWrap(o: WrapOptions): Promise<number> {
   const server = pickServer(config, o);
   if (source === 'none') log.info({ server: server.name }, 'no config file found; running the bundled default policy');
   const limits = config.limits;
-  const assembly = assemble(config, { mode: 'wrap', log });
+  const assembly = assemble(config, { mode: 'wrap', log, auditDb: o.auditDb });
   const makeUpstream = upstreamFactory(server, { mode: 'wrap', log, maxMessageBytes: limits.maxMessageBytes, requestTimeoutMs: limits.requestTimeoutMs });
   const principal: Principal = { sub: config.localIdentity.sub, kind: 'local', scopes: config.localIdentity.scopes, claims: {} };
 
@@ -115,6 +115,7 @@ export async function runWrap(o: WrapOptions): Promise<number> {
     downstream: host,
     limits: { maxMessageBytes: limits.maxMessageBytes, maxJsonDepth: limits.maxJsonDepth, requestTimeoutMs: limits.requestTimeoutMs, maxInflight: server.maxInflight },
     log,
+    events: assembly.events,
     onUpstreamLoss: 'replay',
     restartUpstream: makeUpstream,
     maxRestarts: server.maxRestarts,

@@ -380,8 +380,6 @@ export class Gateway {
       events: this.opts.events,
       onUpstreamLoss: 'end',
     });
-    this.opts.events?.event('upstream_spawn', { server: server.name, session: session.id, principal, transport }, { upstream: upstream.label, pid: upstream.pid ?? null });
-    this.opts.events?.event('session_start', { server: server.name, session: session.id, principal, transport }, {});
     return session;
   }
 
@@ -407,7 +405,6 @@ export class Gateway {
     session.onended = () => {
       ep.legacy.delete(session.id);
       channel.stream?.close();
-      this.opts.events?.event('session_end', { server: ep.server.name, session: session.id, principal, transport: 'http' }, {});
     };
     const reply = new HttpReply(res, { 'mcp-session-id': session.id }, this.keepAliveMs, undefined, undefined, prefersEventStream(headers['accept']));
     session.clientFrame(frame, reply, headers);
@@ -474,7 +471,6 @@ export class Gateway {
         ep.modern.set(key, session);
         session.onended = () => {
           if (ep.modern.get(key) === session) ep.modern.delete(key);
-          this.opts.events?.event('session_end', { server: ep.server.name, session: session.id, principal, transport: 'http' }, {});
         };
         return session;
       },
@@ -536,7 +532,6 @@ export class Gateway {
     session.onended = () => {
       ep.legacy.delete(session.id);
       stream.close();
-      this.opts.events?.event('session_end', { server: ep.server.name, session: session.id, principal, transport: 'sse' }, {});
     };
   }
 

@@ -166,6 +166,7 @@ export class Session implements SessionApi {
     this.limits = opts.limits;
     this.log = opts.log;
     this.attachUpstream(this.upstream);
+    opts.events?.event('session_start', this.source(), { upstream: this.upstream.label, pid: this.upstream.pid ?? null });
   }
 
   get inflight(): number {
@@ -866,6 +867,7 @@ export class Session implements SessionApi {
     try {
       await this.upstream.close();
     } finally {
+      this.opts.events?.event('session_end', this.source(), { reason });
       this.pipeline.sessionEnded(this);
       this.onended?.(reason);
     }

@@ -1,0 +1,100 @@
+/**
+ * The audit chain: what an event is, how it is encoded for hashing, and how its hash and MAC are computed.
+ * Pure functions; the store and the verifier share them.
+ */
+import { createHash, createHmac } from 'node:crypto';
+
+/** One audit record, as stored (before the chain fields are added). */
+export interface AuditEvent {
+  id: string;
+  ts: string;
+  event: string;
+  session: string | null;
+  principal_sub: string | null;
+  client_id: string | null;
+  issuer: string | null;
+  server: string | null;
+  method: string | null;
+  target: string | null;
+  decision: string | null;
+  rule: string | null;
+  reason: string | null;
+  status: string | null;
+  latency_ms: number | null;
+  bytes_in: number | null;
+  bytes_out: number | null;
+  args: string | null;
+  args_sha256: string | null;
+  result_sha256: string | null;
+  redactions: string | null;
+  policy_version: string | null;
+  extra: string | null;
+}
+
+export interface StoredEvent extends AuditEvent {
+  seq: number;
+  prev_hash: string;
+  hash: string;
+  mac: string;
+}
+
+export const EVENT_FIELDS = [
+  'id',
+  'ts',
+  'event',
+  'session',
+  'principal_sub',
+  'client_id',
+  'issuer',
+  'server',
+  'method',
+  'target',
+  'decision',
+  'rule',
+  'reason',
+  'status',
+  'latency_ms',
+  'bytes_in',
+  'bytes_out',
+  'args',
+  'args_sha256',
+  'result_sha256',
+  'redactions',
+  'policy_version',
+  'extra',
+] as const satisfies readonly (keyof AuditEvent)[];
+
+export const GENESIS = '0'.repeat(64);
+const DOMAIN = Buffer.from('mcp-warden/audit/v1\0');
+
+/** Deterministic JSON: object keys sorted at every level. Used for `extra`, `redactions` and hashed arguments. */
+export function canonicalJson(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  const keys = Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] !== undefined).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+}
+
+/** The bytes an event's hash covers: its position and every field, in the schema's order. */
+export function canonicalEvent(seq: number, e: AuditEvent): string {
+  const values: unknown[] = [seq];
+  for (const f of EVENT_FIELDS) values.push(e[f] ?? null);
+  return JSON.stringify(values);
+}
+
+export function chainHash(prevHash: string, seq: number, e: AuditEvent): string {
+  return createHash('sha256').update(DOMAIN).update(prevHash, 'hex').update(canonicalEvent(seq, e)).digest('hex');
+}
+
+export function eventMac(macKey: Buffer, hash: string): string {
+  return createHmac('sha256', macKey).update(hash, 'hex').digest('hex');
+}
+
+export function sha256Hex(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** The text a checkpoint signs (C2SP signed-note style): origin, chain length, base64 head. */
+export function checkpointNote(origin: string, seq: number, headHex: string): string {
+  return `${origin}\n${seq}\n${Buffer.from(headHex, 'hex').toString('base64')}\n`;
+}

@@ -1,0 +1,91 @@
+/**
+ * The audit signing key: an Ed25519 key in a PEM file (mode 0600), created atomically on first use so several
+ * processes starting at once end up with one key. From it come the checkpoint signatures and, by HKDF, the key
+ * of the per-event MAC.
+ */
+import { createPrivateKey, createPublicKey, generateKeyPairSync, hkdfSync, createHash, sign, verify, type KeyObject } from 'node:crypto';
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { WardenError } from '../errors.js';
+
+export interface SigningKey {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  /** Hex of the first 4 bytes of SHA-256(name ‖ 0x0A ‖ 0x01 ‖ raw public key), as C2SP signed notes do. */
+  keyId: string;
+  /** Raw 32-byte public key, base64. */
+  publicRaw: string;
+  macKey: Buffer;
+}
+
+export class AuditKeyError extends WardenError {
+  override readonly code = 'AUDIT_KEY';
+}
+
+const KEY_NAME = 'mcp-warden-audit';
+
+function fromPrivate(privateKey: KeyObject): SigningKey {
+  const publicKey = createPublicKey(privateKey);
+  const jwk = publicKey.export({ format: 'jwk' }) as { x: string };
+  const raw = Buffer.from(jwk.x, 'base64url');
+  const keyId = createHash('sha256').update(Buffer.concat([Buffer.from(KEY_NAME), Buffer.from([0x0a, 0x01]), raw])).digest().subarray(0, 4).toString('hex');
+  const seed = Buffer.from((privateKey.export({ format: 'jwk' }) as { d: string }).d, 'base64url');
+  const macKey = Buffer.from(hkdfSync('sha256', seed, Buffer.from('mcp-warden'), Buffer.from('audit event mac v1'), 32));
+  return { privateKey, publicKey, keyId, publicRaw: raw.toString('base64'), macKey };
+}
+
+export function parsePrivateKey(pem: string, file: string): SigningKey {
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(pem);
+  } catch {
+    throw new AuditKeyError(`${file}: not a PEM private key`);
+  }
+  if (key.asymmetricKeyType !== 'ed25519') throw new AuditKeyError(`${file}: the audit signing key must be Ed25519`);
+  return fromPrivate(key);
+}
+
+/** Loads the key, creating it if absent. Creation is atomic: write a private temp file, then link it in place. */
+export function loadOrCreateKey(file: string): SigningKey {
+  try {
+    return parsePrivateKey(readFileSync(file, 'utf8'), file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(tmp, pem, { mode: 0o600, flag: 'wx' });
+  try {
+    linkSync(tmp, file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  } finally {
+    unlinkSync(tmp);
+  }
+  return parsePrivateKey(readFileSync(file, 'utf8'), file);
+}
+
+export function signNote(key: SigningKey, note: string): string {
+  return sign(null, Buffer.from(note), key.privateKey).toString('base64');
+}
+
+export function verifyNote(publicKey: KeyObject, note: string, signature: string): boolean {
+  try {
+    return verify(null, Buffer.from(note), publicKey, Buffer.from(signature, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
+/** A public key given as a PEM file or as the raw base64 printed by `audit key`. */
+export function loadPublicKey(text: string): KeyObject {
+  const t = text.trim();
+  if (t.startsWith('-----BEGIN')) {
+    const k = t.includes('PRIVATE') ? createPublicKey(createPrivateKey(t)) : createPublicKey(t);
+    return k;
+  }
+  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(t, 'base64').toString('base64url') }, format: 'jwk' });
+}

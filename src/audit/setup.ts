@@ -1,0 +1,83 @@
+/**
+ * Reads the `audit` section and opens the store, the signing key, the writer and the sink.
+ */
+import path from 'node:path';
+import { stateDir } from '../config/paths.js';
+import type { Logger } from '../log/logger.js';
+import { loadOrCreateKey, type SigningKey } from './keys.js';
+import { createSink, type SinkConfig } from './sink.js';
+import type { Capture } from './stage.js';
+import { AuditStore, type Durability } from './store.js';
+import { AuditWriter } from './writer.js';
+
+export interface AuditConfig {
+  enabled: boolean;
+  db: string;
+  capture: Capture;
+  captureMaxBytes: number;
+  durability: Durability;
+  onFailure: 'deny' | 'allow';
+  signingKey: string;
+  anchor: string;
+  checkpointEvery: number;
+  checkpointIntervalMs: number;
+  idleCheckpointMs: number;
+  sink: SinkConfig | undefined;
+}
+
+type Raw = Record<string, unknown>;
+
+export function defaultAuditDb(): string {
+  return path.join(stateDir(), 'audit.db');
+}
+
+export function auditConfig(raw: unknown, baseDir: string | undefined, dbOverride?: string): AuditConfig {
+  const a = (raw ?? {}) as Raw;
+  const rel = (p: string | undefined) => (p && baseDir && !path.isAbsolute(p) ? path.resolve(baseDir, p) : p);
+  const db = path.resolve(dbOverride ?? rel(a['db'] as string | undefined) ?? defaultAuditDb());
+  const cp = (a['checkpoint'] ?? {}) as Raw;
+  const sink = a['sink'] as Raw | undefined;
+  return {
+    enabled: a['enabled'] !== false,
+    db,
+    capture: (a['capture'] as Capture | undefined) ?? 'redacted',
+    captureMaxBytes: (a['capture_max_bytes'] as number | undefined) ?? 4096,
+    durability: (a['durability'] as Durability | undefined) ?? 'strict',
+    onFailure: (a['on_failure'] as 'deny' | 'allow' | undefined) ?? 'deny',
+    signingKey: path.resolve(rel(a['signing_key'] as string | undefined) ?? path.join(path.dirname(db), 'audit-signing.key')),
+    anchor: path.resolve(rel(a['anchor'] as string | undefined) ?? `${db}.anchor`),
+    checkpointEvery: (cp['every_events'] as number | undefined) ?? 1000,
+    checkpointIntervalMs: ((cp['every_s'] as number | undefined) ?? 60) * 1000,
+    idleCheckpointMs: ((cp['idle_s'] as number | undefined) ?? 2) * 1000,
+    sink: sink
+      ? {
+          syslog: sink['syslog'] as string | undefined,
+          https: sink['https'] as string | undefined,
+          ca: rel(sink['ca'] as string | undefined),
+          headers: sink['headers'] as Record<string, string> | undefined,
+          maxQueue: sink['max_queue'] as number | undefined,
+        }
+      : undefined,
+  };
+}
+
+export interface OpenAudit {
+  store: AuditStore;
+  key: SigningKey;
+  writer: AuditWriter;
+}
+
+export function openAudit(cfg: AuditConfig, log: Logger): OpenAudit {
+  const key = loadOrCreateKey(cfg.signingKey);
+  const store = new AuditStore(cfg.db, { durability: cfg.durability });
+  const writer = new AuditWriter(store, key, {
+    onFailure: cfg.onFailure,
+    checkpointEvery: cfg.checkpointEvery,
+    checkpointIntervalMs: cfg.checkpointIntervalMs,
+    idleCheckpointMs: cfg.idleCheckpointMs,
+    anchorFile: cfg.anchor,
+    sink: createSink(cfg.sink, log),
+    log,
+  });
+  return { store, key, writer };
+}

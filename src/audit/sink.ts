@@ -1,0 +1,212 @@
+/**
+ * Audit events and checkpoints sent off the machine, for a SIEM and as the copy an attacker on this host cannot
+ * rewrite. Syslog (RFC 5424, octet-counted framing per RFC 6587) over TCP or TLS, or JSON batches POSTed to an
+ * HTTPS endpoint. Best effort and bounded: the local database stays the durable record; if the receiver is down,
+ * the oldest queued lines are dropped (and counted in the log) rather than growing memory or stalling calls.
+ */
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import os from 'node:os';
+import tls from 'node:tls';
+import type { Logger } from '../log/logger.js';
+import type { StoredEvent } from './chain.js';
+import type { Checkpoint } from './store.js';
+import type { AuditSink } from './writer.js';
+
+export interface SinkConfig {
+  syslog?: string;
+  https?: string;
+  ca?: string;
+  headers?: Record<string, string>;
+  maxQueue?: number;
+}
+
+const HOST = os.hostname().replace(/[^\x21-\x7e]/g, '').slice(0, 255) || '-';
+
+function severity(e: StoredEvent): number {
+  if (e.status === 'denied' || e.event === 'auth_failure' || e.event === 'pin_violation') return 4;
+  if (e.status === 'failed' || e.event === 'upstream_crash') return 3;
+  return 6;
+}
+
+/** One RFC 5424 message: facility 13 (log audit), the event as JSON in MSG. */
+export function syslogLine(msgid: string, sev: number, ts: string, json: string): string {
+  const id = msgid.replace(/[^\x21-\x7e]/g, '').slice(0, 32) || '-';
+  const msg = `<${13 * 8 + sev}>1 ${ts} ${HOST} mcp-warden ${process.pid} ${id} - ${json}`;
+  return `${Buffer.byteLength(msg)} ${msg}`;
+}
+
+class Queue {
+  items: string[] = [];
+  dropped = 0;
+  constructor(private readonly max: number) {}
+  push(s: string): void {
+    if (this.items.length >= this.max) {
+      this.items.shift();
+      this.dropped++;
+    }
+    this.items.push(s);
+  }
+}
+
+export class SyslogSink implements AuditSink {
+  private socket: net.Socket | undefined;
+  private connecting = false;
+  private readonly queue: Queue;
+  private backoff = 500;
+  private closed = false;
+  private readonly url: URL;
+
+  constructor(target: string, private readonly cfg: SinkConfig, private readonly log: Logger) {
+    this.url = new URL(target);
+    if (this.url.protocol !== 'tcp:' && this.url.protocol !== 'tls:') throw new Error(`audit.sink.syslog must be tcp:// or tls://, not ${this.url.protocol}`);
+    this.queue = new Queue(cfg.maxQueue ?? 10_000);
+    this.connect();
+  }
+
+  private connect(): void {
+    if (this.closed || this.connecting || this.socket) return;
+    this.connecting = true;
+    const port = Number(this.url.port || (this.url.protocol === 'tls:' ? 6514 : 514));
+    const host = this.url.hostname.replace(/^\[|\]$/g, '');
+    const onConnect = () => {
+      this.connecting = false;
+      this.backoff = 500;
+      this.socket = sock;
+      this.drain();
+    };
+    const sock =
+      this.url.protocol === 'tls:'
+        ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ca: this.cfg.ca ? readFileSync(this.cfg.ca) : undefined }, onConnect)
+        : net.connect({ host, port }, onConnect);
+    sock.setKeepAlive(true, 30_000);
+    sock.on('error', (e) => this.log.warn({ err: e.message, sink: `${this.url.protocol}//${this.url.host}` }, 'audit syslog sink error'));
+    sock.on('close', () => {
+      this.socket = undefined;
+      this.connecting = false;
+      if (this.closed) return;
+      setTimeout(() => this.connect(), this.backoff).unref();
+      this.backoff = Math.min(this.backoff * 2, 30_000);
+    });
+    sock.on('drain', () => this.drain());
+  }
+
+  private drain(): void {
+    if (!this.socket) return;
+    if (this.queue.dropped) {
+      this.log.warn({ dropped: this.queue.dropped }, 'audit syslog sink dropped lines while the receiver was unreachable');
+      this.queue.dropped = 0;
+    }
+    while (this.queue.items.length) {
+      const line = this.queue.items.shift()!;
+      if (!this.socket.write(line)) break;
+    }
+  }
+
+  events(events: StoredEvent[]): void {
+    for (const e of events) this.queue.push(syslogLine(e.event, severity(e), e.ts, JSON.stringify(e)));
+    this.drain();
+  }
+
+  checkpoint(cp: Checkpoint, origin: string): void {
+    this.queue.push(syslogLine('checkpoint', 6, cp.ts, JSON.stringify({ type: 'checkpoint', origin, ...cp })));
+    this.drain();
+  }
+
+  async close(): Promise<void> {
+    this.drain();
+    const sock = this.socket;
+    this.closed = true;
+    if (!sock) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        sock.destroy();
+        resolve();
+      }, 2000);
+      sock.end(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+}
+
+export class HttpsSink implements AuditSink {
+  private readonly queue: Queue;
+  private sending = false;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly url: URL;
+
+  constructor(target: string, private readonly cfg: SinkConfig, private readonly log: Logger) {
+    this.url = new URL(target);
+    const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(this.url.hostname);
+    if (this.url.protocol !== 'https:' && !(this.url.protocol === 'http:' && loopback)) throw new Error('audit.sink.https must be an https:// URL (http:// only to loopback)');
+    this.queue = new Queue(cfg.maxQueue ?? 10_000);
+  }
+
+  events(events: StoredEvent[]): void {
+    for (const e of events) this.queue.push(JSON.stringify({ type: 'event', ...e }));
+    this.schedule();
+  }
+
+  checkpoint(cp: Checkpoint, origin: string): void {
+    this.queue.push(JSON.stringify({ type: 'checkpoint', origin, ...cp }));
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer || this.sending) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.send();
+    }, 50);
+    this.timer.unref();
+  }
+
+  private send(): Promise<void> {
+    if (this.sending || this.queue.items.length === 0) return Promise.resolve();
+    this.sending = true;
+    const batch = this.queue.items.splice(0, 500);
+    const body = `${batch.join('\n')}\n`;
+    const lib = this.url.protocol === 'https:' ? https : http;
+    return new Promise<void>((resolve) => {
+      const req = lib.request(this.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-ndjson', 'content-length': Buffer.byteLength(body), ...this.cfg.headers },
+        ca: this.cfg.ca ? readFileSync(this.cfg.ca) : undefined,
+        timeout: 10_000,
+      });
+      const done = (ok: boolean, why?: string) => {
+        this.sending = false;
+        if (!ok) {
+          this.log.warn({ err: why }, 'audit HTTPS sink failed; will retry');
+          this.queue.items.unshift(...batch.slice(0, Math.max(0, (this.cfg.maxQueue ?? 10_000) - this.queue.items.length)));
+          setTimeout(() => this.schedule(), 2_000).unref();
+        } else if (this.queue.items.length) this.schedule();
+        resolve();
+      };
+      req.on('response', (res) => {
+        res.resume();
+        done((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300, `HTTP ${res.statusCode}`);
+      });
+      req.on('error', (e) => done(false, e.message));
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.end(body);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (let i = 0; i < 5 && this.queue.items.length; i++) await this.send();
+  }
+}
+
+export function createSink(cfg: SinkConfig | undefined, log: Logger): AuditSink | undefined {
+  if (!cfg) return undefined;
+  if (cfg.syslog) return new SyslogSink(cfg.syslog, cfg, log);
+  if (cfg.https) return new HttpsSink(cfg.https, cfg, log);
+  return undefined;
+}

@@ -1,0 +1,144 @@
+/**
+ * The audit stage, outermost in the pipeline: it records the final answer of every exchange, including refusals
+ * by any stage below it and the redaction counts of what it lets out. With strict durability the response to a
+ * request leaves only after its event is committed. While the store cannot write, `on_failure: deny` refuses new
+ * requests with a clear error.
+ *
+ * What is recorded: names, decisions, sizes, latencies, hashes, counts. Arguments only per `capture`
+ * (`redacted` passes them through the redactor first, then caps their size). Never a token or a matched secret.
+ */
+import { performance } from 'node:perf_hooks';
+import { ErrorCode, isObject, type JsonRpcErrorResponse, type JsonRpcRequest } from '../protocol/jsonrpc.js';
+import { serialize } from '../protocol/frame.js';
+import type { EventSource, SessionEvents } from '../proxy/session.js';
+import type { Exchange, Stage } from '../pipeline/types.js';
+import { canonicalJson, sha256Hex, type AuditEvent } from './chain.js';
+import { blankEvent, newEventId, type AuditWriter } from './writer.js';
+
+export type Capture = 'none' | 'hash' | 'redacted';
+
+export interface AuditStageOptions {
+  capture: Capture;
+  captureMaxBytes: number;
+  onFailure: 'deny' | 'allow';
+  /** Wait for the commit before a response leaves (strict and fsync durability). */
+  waitForCommit: boolean;
+  /** Makes captured arguments safe to store (the redaction engine); without one, `redacted` stores only hashes. */
+  redactArgs?: (args: unknown) => unknown;
+}
+
+/** Wall-clock time of a performance.now() reading. */
+const ORIGIN = Date.now() - performance.now();
+
+function argsOf(ex: Exchange): unknown {
+  const params = (ex.message.message as JsonRpcRequest).params;
+  if (!isObject(params)) return undefined;
+  if (ex.method === 'tools/call') return params['arguments'];
+  if (ex.method === 'prompts/get') return params['arguments'];
+  if (ex.method === 'sampling/createMessage' || ex.method === 'elicitation/create') return params;
+  return undefined;
+}
+
+export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent {
+  const s = ex.session;
+  const start = ORIGIN + ex.startedAt;
+  const ev = blankEvent(ex.kind === 'notification' ? 'notification' : ex.direction === 'to-server' ? 'exchange' : 'server_request', new Date(start));
+  ev.session = s.id;
+  ev.principal_sub = s.principal.sub;
+  ev.client_id = s.principal.clientId ?? null;
+  ev.issuer = s.principal.issuer ?? null;
+  ev.server = s.server;
+  ev.method = ex.method;
+  ev.target = ex.notes.target ?? null;
+  if (ex.decision) {
+    ev.decision = ex.decision.mode === 'shadow' ? `shadow:${ex.decision.effect}` : ex.decision.effect;
+    ev.rule = ex.decision.rule ?? null;
+    ev.reason = ex.decision.reason ?? null;
+  }
+  ev.status = ex.outcome ?? null;
+  ev.latency_ms = ex.endedAt !== undefined ? Math.round((ex.endedAt - ex.startedAt) * 1000) / 1000 : null;
+  ev.bytes_in = ex.bytesIn;
+  ev.bytes_out = ex.bytesOut;
+  const args = argsOf(ex);
+  if (args !== undefined && opts.capture !== 'none') {
+    ev.args_sha256 = sha256Hex(canonicalJson(args));
+    if (opts.capture === 'redacted' && opts.redactArgs) {
+      const text = canonicalJson(opts.redactArgs(args));
+      ev.args = text.length > opts.captureMaxBytes ? `${text.slice(0, opts.captureMaxBytes)}…[truncated ${text.length} bytes]` : text;
+    }
+  }
+  const resp = ex.response;
+  if (resp) {
+    if (opts.capture !== 'none') ev.result_sha256 = sha256Hex(serialize(resp));
+    const err = (resp.message as JsonRpcErrorResponse).error;
+    if (err && !ev.reason) ev.reason = err.message.slice(0, 500);
+    if (err) ev.extra = JSON.stringify({ error_code: err.code });
+  }
+  if (ex.notes.redactions && Object.keys(ex.notes.redactions).length) ev.redactions = canonicalJson(ex.notes.redactions);
+  ev.policy_version = ex.notes.policyVersion ?? null;
+  const extra: Record<string, unknown> = { ...(ev.extra ? (JSON.parse(ev.extra) as object) : {}), direction: ex.direction, transport: s.transport };
+  if (s.era) extra['era'] = s.era;
+  if (ex.answeredBy) extra['answered_by'] = ex.answeredBy;
+  if (ex.notes.pin) extra['pin'] = ex.notes.pin;
+  if (ex.notes.approval) extra['approval'] = ex.notes.approval;
+  if (ex.notes.inboundRedactions && Object.keys(ex.notes.inboundRedactions).length) extra['inbound_redactions'] = ex.notes.inboundRedactions;
+  if (ex.decision?.mode === 'shadow') extra['mode'] = 'shadow';
+  ev.extra = canonicalJson(extra);
+  return ev;
+}
+
+export function auditStage(writer: AuditWriter, opts: AuditStageOptions): Stage {
+  return {
+    name: 'audit',
+    request(ex) {
+      if (!writer.healthy && opts.onFailure === 'deny' && ex.kind === 'request') {
+        return {
+          answer: {
+            error: {
+              code: ErrorCode.AuditUnavailable,
+              message: `mcp-warden cannot write its audit trail (${writer.lastError ?? 'store unavailable'}); calls are refused until it can (audit.on_failure: deny)`,
+            },
+          },
+          outcome: 'failed',
+        };
+      }
+      return undefined;
+    },
+    response(ex) {
+      const event = exchangeEvent(ex, opts);
+      if (ex.kind === 'request' && opts.waitForCommit && opts.onFailure === 'deny') return writer.enqueue(event);
+      if (ex.kind === 'request' && opts.waitForCommit) return writer.enqueue(event).catch(() => undefined);
+      writer.record(event);
+      return undefined;
+    },
+  };
+}
+
+/** Lifecycle and fault events from sessions and the HTTP front (not exchanges). */
+export function auditEvents(writer: AuditWriter): SessionEvents {
+  return {
+    event(kind: string, src: EventSource, fields: Record<string, unknown>) {
+      const ev = blankEvent(kind);
+      ev.server = src.server;
+      ev.session = src.session ?? null;
+      ev.principal_sub = src.principal?.sub ?? null;
+      ev.client_id = src.principal?.clientId ?? null;
+      ev.issuer = src.principal?.issuer ?? null;
+      const { reason, status, method, target, ...rest } = fields;
+      ev.reason = typeof reason === 'string' ? reason.slice(0, 500) : null;
+      ev.status = typeof status === 'string' ? status : null;
+      ev.method = typeof method === 'string' ? method : null;
+      ev.target = typeof target === 'string' ? target : null;
+      ev.extra = canonicalJson({ ...rest, ...(src.transport ? { transport: src.transport } : {}) });
+      if (kind === 'auth_failure' || kind === 'bad_input') {
+        // A flood from one source becomes counted events, not one row per request.
+        const source = typeof rest['source'] === 'string' ? rest['source'] : (src.session ?? 'unknown');
+        writer.aggregate(`${kind}\n${src.server}\n${source}\n${ev.reason ?? ''}`, ev);
+        return;
+      }
+      writer.record(ev);
+    },
+  };
+}
+
+export { newEventId };

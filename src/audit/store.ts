@@ -1,0 +1,189 @@
+/**
+ * The audit database (SQLite through better-sqlite3, WAL). Appends read the chain head inside their write
+ * transaction, never from memory, so several processes can share one database. Durability `strict` is WAL with
+ * synchronous=NORMAL (survives a crash of the proxy), `fsync` is synchronous=FULL (survives power loss).
+ */
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { packagePath } from '../config/paths.js';
+import { WardenError } from '../errors.js';
+import { chainHash, checkpointNote, EVENT_FIELDS, eventMac, GENESIS, type AuditEvent, type StoredEvent } from './chain.js';
+import { signNote, type SigningKey } from './keys.js';
+
+export const SCHEMA_VERSION = 1;
+
+export class AuditStoreError extends WardenError {
+  override readonly code = 'AUDIT_STORE';
+}
+
+export interface Checkpoint {
+  seq: number;
+  ts: string;
+  head: string;
+  key_id: string;
+  note: string;
+  signature: string;
+}
+
+export interface Head {
+  seq: number;
+  hash: string;
+}
+
+export type Durability = 'strict' | 'fsync';
+
+/** Migrations from version N-1 to N; index 0 creates version 1 from schema.sql. */
+const MIGRATIONS: ((db: Database.Database) => void)[] = [(db) => db.exec(readFileSync(packagePath('audit', 'schema.sql'), 'utf8'))];
+
+export class AuditStore {
+  readonly db: Database.Database;
+  readonly file: string;
+  /** A random name for this log, fixed at creation; part of every signed checkpoint. */
+  readonly origin: string;
+  private readonly insert: Database.Statement;
+  private readonly headStmt: Database.Statement;
+  private readonly appendTx: Database.Transaction<(events: AuditEvent[], key: SigningKey) => StoredEvent[]>;
+
+  constructor(file: string, opts: { durability?: Durability; readonly?: boolean } = {}) {
+    this.file = file;
+    if (!opts.readonly) {
+      mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+      // Create the file private before SQLite opens it (the WAL and SHM files inherit its mode).
+      closeSync(openSync(file, 'a', 0o600));
+    }
+    try {
+      this.db = new Database(file, { readonly: opts.readonly === true, fileMustExist: opts.readonly === true, timeout: 10_000 });
+    } catch (e) {
+      throw new AuditStoreError(`${file}: cannot open the audit database: ${(e as Error).message}`);
+    }
+    if (!opts.readonly) {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${opts.durability === 'fsync' ? 'FULL' : 'NORMAL'}`);
+      this.migrate();
+    }
+    const meta = this.db.prepare('SELECT value FROM meta WHERE key = ?');
+    const origin = meta.get('origin') as { value: string } | undefined;
+    if (!origin) throw new AuditStoreError(`${file}: not an mcp-warden audit database (no origin)`);
+    this.origin = origin.value;
+    const cols = EVENT_FIELDS.join(', ');
+    this.insert = this.db.prepare(`INSERT INTO events (seq, ${cols}, prev_hash, hash, mac) VALUES (@seq, ${EVENT_FIELDS.map((f) => `@${f}`).join(', ')}, @prev_hash, @hash, @mac)`);
+    this.headStmt = this.db.prepare('SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1');
+    this.appendTx = this.db.transaction((events: AuditEvent[], key: SigningKey) => {
+      let { seq, hash } = this.headInTx();
+      const stored: StoredEvent[] = [];
+      for (const e of events) {
+        seq++;
+        const h = chainHash(hash, seq, e);
+        const row: StoredEvent = { ...e, seq, prev_hash: hash, hash: h, mac: eventMac(key.macKey, h) };
+        this.insert.run(row);
+        stored.push(row);
+        hash = h;
+      }
+      return stored;
+    });
+  }
+
+  private migrate(): void {
+    const tx = this.db.transaction(() => {
+      this.db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT');
+      const row = this.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
+      let version = row ? Number(row.value) : 0;
+      if (version > SCHEMA_VERSION) throw new AuditStoreError(`${this.file}: written by a newer mcp-warden (schema ${version}; this one knows ${SCHEMA_VERSION})`);
+      while (version < SCHEMA_VERSION) {
+        MIGRATIONS[version]!(this.db);
+        version++;
+      }
+      this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(String(version));
+      this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('origin', ?)").run(`mcp-warden/${randomBytes(8).toString('hex')}`);
+    });
+    tx.immediate();
+  }
+
+  meta(key: string): string | undefined {
+    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+
+  /** Where the chain starts: genesis, or the last event removed by `prune`. */
+  base(): Head {
+    const seq = this.meta('base_seq');
+    return seq === undefined ? { seq: 0, hash: GENESIS } : { seq: Number(seq), hash: this.meta('base_hash')! };
+  }
+
+  private headInTx(): Head {
+    const row = this.headStmt.get() as Head | undefined;
+    return row ?? this.base();
+  }
+
+  head(): Head {
+    return this.headInTx();
+  }
+
+  /** Appends events in one IMMEDIATE transaction (the chain head is read under the write lock). */
+  append(events: AuditEvent[], key: SigningKey): StoredEvent[] {
+    return this.appendTx.immediate(events, key);
+  }
+
+  /** Signs the current head unless a checkpoint already covers it. */
+  checkpoint(key: SigningKey, now = new Date()): Checkpoint | undefined {
+    const tx = this.db.transaction(() => {
+      const head = this.headInTx();
+      if (head.seq === 0) return undefined;
+      const have = this.db.prepare('SELECT 1 FROM checkpoints WHERE seq = ?').get(head.seq);
+      if (have) return undefined;
+      const note = checkpointNote(this.origin, head.seq, head.hash);
+      const cp: Checkpoint = { seq: head.seq, ts: now.toISOString(), head: head.hash, key_id: key.keyId, note, signature: signNote(key, note) };
+      this.db.prepare('INSERT INTO checkpoints (seq, ts, head, key_id, note, signature) VALUES (@seq, @ts, @head, @key_id, @note, @signature)').run(cp);
+      return cp;
+    });
+    return tx.immediate();
+  }
+
+  /** Quick write check: can this process take the write lock and write? */
+  probe(): void {
+    this.db.transaction(() => this.db.prepare("INSERT INTO meta (key, value) VALUES ('last_probe', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(new Date().toISOString())).immediate();
+  }
+
+  *iterate(fromSeq = 0): IterableIterator<StoredEvent> {
+    yield* this.db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq').iterate(fromSeq) as IterableIterator<StoredEvent>;
+  }
+
+  checkpoints(): Checkpoint[] {
+    return this.db.prepare('SELECT * FROM checkpoints ORDER BY seq').all() as Checkpoint[];
+  }
+
+  count(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
+  }
+
+  /**
+   * Removes events older than `before`, keeping the rest verifiable: the last removed event becomes the chain's
+   * base (its seq and hash are kept, and a checkpoint is signed over it first).
+   */
+  prune(before: string, key: SigningKey): { removed: number; base: Head } {
+    const tx = this.db.transaction(() => {
+      const last = this.db.prepare('SELECT seq, hash FROM events WHERE ts < ? ORDER BY seq DESC LIMIT 1').get(before) as Head | undefined;
+      if (!last) return { removed: 0, base: this.base() };
+      const note = checkpointNote(this.origin, last.seq, last.hash);
+      this.db
+        .prepare('INSERT OR IGNORE INTO checkpoints (seq, ts, head, key_id, note, signature) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(last.seq, new Date().toISOString(), last.hash, key.keyId, note, signNote(key, note));
+      const removed = this.db.prepare('DELETE FROM events WHERE seq <= ?').run(last.seq).changes;
+      const put = this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
+      put.run('base_seq', String(last.seq));
+      put.run('base_hash', last.hash);
+      this.db.prepare('DELETE FROM checkpoints WHERE seq < ?').run(last.seq);
+      return { removed, base: last };
+    });
+    return tx.immediate();
+  }
+
+  close(): void {
+    try {
+      this.db.close();
+    } catch {
+      /* already closed */
+    }
+  }
+}

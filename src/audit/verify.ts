@@ -1,0 +1,202 @@
+/**
+ * `audit verify`: is this the log that was written?
+ *
+ * - the chain: every event's hash recomputed from its fields and its predecessor's hash; sequence numbers without
+ *   gaps from the base (genesis, or the signed point `prune` left);
+ * - the MAC of every event, when the signing key is at hand: it names the exact event an attacker edited even if
+ *   they recomputed the public chain;
+ * - checkpoint signatures, and that each checkpoint's head is the hash of the event it names;
+ * - the anchor file outside the database: a checkpoint there that the database cannot match means truncation or
+ *   an older copy;
+ * - optionally a copy of the events kept off the machine (what the SIEM received), compared event by event.
+ * An attacker holding the signing key and the anchor file can rewrite all of the above consistently; only the
+ * off-machine copy catches them.
+ */
+import { readFileSync } from 'node:fs';
+import type { KeyObject } from 'node:crypto';
+import { chainHash, checkpointNote, eventMac, type StoredEvent } from './chain.js';
+import { verifyNote, type SigningKey } from './keys.js';
+import type { AuditStore, Checkpoint } from './store.js';
+
+export interface VerifyOptions {
+  /** The signing key (checks MACs and signatures). */
+  key?: SigningKey;
+  /** A public key alone (checks signatures, not MACs). */
+  publicKey?: KeyObject;
+  anchorFile?: string;
+  /** Newline-delimited JSON of events (and checkpoints) as received off the machine. */
+  copyFile?: string;
+}
+
+export interface Problem {
+  seq: number;
+  id: string | undefined;
+  message: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  events: number;
+  head: number;
+  base: number;
+  checkpoints: number;
+  anchored: number;
+  copied: number;
+  macChecked: boolean;
+  signaturesChecked: boolean;
+  /** The earliest problem: the first event that cannot be trusted. */
+  firstBad: Problem | undefined;
+  problems: Problem[];
+}
+
+interface AnchorLine extends Checkpoint {
+  origin: string;
+}
+
+export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): VerifyResult {
+  const problems: Problem[] = [];
+  /** Problems the chain walk found name an exact event; other checks give a lower bound at best. */
+  const exact: Problem[] = [];
+  const pub = opts.publicKey ?? opts.key?.publicKey;
+  const base = store.base();
+  const hashes = new Map<number, { hash: string; id: string }>();
+  const add = (seq: number, id: string | undefined, message: string) => problems.push({ seq, id, message });
+
+  // 1. The chain.
+  let expected = base.seq + 1;
+  let prev = base.hash;
+  let count = 0;
+  let chainBroken = false;
+  const chainProblem = (seq: number, id: string | undefined, message: string) => {
+    add(seq, id, message);
+    exact.push(problems[problems.length - 1]!);
+  };
+  for (const e of store.iterate(0)) {
+    count++;
+    if (chainBroken) {
+      hashes.set(e.seq, { hash: e.hash, id: e.id });
+      continue;
+    }
+    if (e.seq !== expected) {
+      chainProblem(expected, undefined, e.seq > expected ? `event #${expected} is missing (the next stored event is #${e.seq})` : `event #${e.seq} is out of sequence (expected #${expected})`);
+      chainBroken = true;
+      hashes.set(e.seq, { hash: e.hash, id: e.id });
+      continue;
+    }
+    if (e.prev_hash !== prev) {
+      chainProblem(e.seq, e.id, `event #${e.seq} does not follow event #${e.seq - 1} (prev_hash differs): an event was removed, inserted or reordered`);
+      chainBroken = true;
+    } else {
+      const h = chainHash(prev, e.seq, e);
+      if (h !== e.hash) {
+        chainProblem(e.seq, e.id, `event #${e.seq} was changed after it was written (its hash does not match its fields)`);
+        chainBroken = true;
+      } else if (opts.key && eventMac(opts.key.macKey, e.hash) !== e.mac) {
+        chainProblem(e.seq, e.id, `event #${e.seq} was rewritten without the signing key (its MAC does not match; the chain after it was recomputed)`);
+        chainBroken = true;
+      }
+    }
+    hashes.set(e.seq, { hash: e.hash, id: e.id });
+    prev = e.hash;
+    expected = e.seq + 1;
+  }
+  const headSeq = expected - 1;
+
+  // 2. Checkpoints in the database.
+  const checkCp = (cp: Checkpoint, where: string, origin = store.origin) => {
+    if (cp.note !== checkpointNote(origin, cp.seq, cp.head)) {
+      add(cp.seq, undefined, `${where} checkpoint #${cp.seq} does not describe the chain it claims to`);
+      return;
+    }
+    if (pub && !verifyNote(pub, cp.note, cp.signature)) {
+      add(cp.seq, hashes.get(cp.seq)?.id, `${where} checkpoint #${cp.seq} has an invalid signature`);
+      return;
+    }
+    if (cp.seq <= base.seq) {
+      if (cp.seq === base.seq && cp.head !== base.hash) add(base.seq + 1, undefined, `the prune base #${base.seq} does not match its signed checkpoint`);
+      return;
+    }
+    const have = hashes.get(cp.seq);
+    if (!have) {
+      add(Math.min(headSeq + 1, cp.seq), undefined, `events after #${headSeq} are missing: ${where} checkpoint #${cp.seq} signed a longer chain (truncated, or an older copy of the database)`);
+      return;
+    }
+    const from = firstDifferent(cp.seq);
+    if (have.hash !== cp.head) add(from, hashes.get(from)?.id, `the chain up to #${cp.seq} differs from what ${where} checkpoint #${cp.seq} signed: events at or before #${cp.seq} were rewritten`);
+  };
+  // With a rewritten chain, the earliest event the checkpoint cannot vouch for is the one after the last
+  // checkpoint that still matches.
+  const cps = store.checkpoints();
+  const firstDifferent = (seq: number) => {
+    let good = base.seq;
+    for (const c of cps) if (c.seq < seq && hashes.get(c.seq)?.hash === c.head) good = Math.max(good, c.seq);
+    return good + 1;
+  };
+  if (base.seq > 0 && !cps.some((c) => c.seq === base.seq)) add(base.seq + 1, undefined, `the prune base #${base.seq} has no signed checkpoint`);
+  for (const cp of cps) checkCp(cp, 'database');
+
+  // 3. The anchor file.
+  let anchored = 0;
+  if (opts.anchorFile) {
+    let text = '';
+    try {
+      text = readFileSync(opts.anchorFile, 'utf8');
+    } catch (e) {
+      add(headSeq + 1, undefined, `cannot read the anchor file ${opts.anchorFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      let cp: AnchorLine;
+      try {
+        cp = JSON.parse(line) as AnchorLine;
+      } catch {
+        add(headSeq + 1, undefined, 'the anchor file has a line that is not JSON');
+        continue;
+      }
+      if (cp.origin !== store.origin) continue; // another log sharing the anchor file
+      anchored++;
+      checkCp(cp, 'anchored');
+    }
+  }
+
+  // 4. The off-machine copy.
+  let copied = 0;
+  if (opts.copyFile) {
+    const text = readFileSync(opts.copyFile, 'utf8');
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      let rec: Partial<StoredEvent> & { type?: string; origin?: string };
+      try {
+        rec = JSON.parse(line) as typeof rec;
+      } catch {
+        continue;
+      }
+      if (rec.type === 'checkpoint') {
+        if (rec.origin === store.origin) checkCp(rec as unknown as Checkpoint, 'off-machine');
+        continue;
+      }
+      if (typeof rec.seq !== 'number' || typeof rec.hash !== 'string' || rec.seq <= base.seq) continue;
+      copied++;
+      const have = hashes.get(rec.seq);
+      if (!have) chainProblem(rec.seq, rec.id, `event #${rec.seq} is in the off-machine copy but not in the database`);
+      else if (have.hash !== rec.hash || have.id !== rec.id) chainProblem(rec.seq, rec.id, `event #${rec.seq} differs from the off-machine copy`);
+    }
+  }
+
+  problems.sort((a, b) => a.seq - b.seq);
+  // The earliest exact finding wins; a checkpoint or copy mismatch only bounds where the damage starts.
+  const firstBad = exact.length ? [...exact].sort((a, b) => a.seq - b.seq)[0] : problems[0];
+  return {
+    ok: problems.length === 0,
+    events: count,
+    head: headSeq,
+    base: base.seq,
+    checkpoints: cps.length,
+    anchored,
+    copied,
+    macChecked: opts.key !== undefined,
+    signaturesChecked: pub !== undefined,
+    firstBad,
+    problems,
+  };
+}

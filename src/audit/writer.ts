@@ -1,0 +1,274 @@
+/**
+ * Writes audit events off the hot path. Events queue up and are committed together on the next turn of the event
+ * loop (group commit): one transaction for everything that arrived meanwhile. `enqueue` resolves once the event
+ * is committed, which is what strict durability waits for before a response goes out.
+ *
+ * If the store cannot write, the writer turns unhealthy: with `on_failure: deny` the audit stage refuses new calls
+ * until a probe write succeeds again. Checkpoints are signed every N events, every T seconds, after a quiet spell,
+ * and at close; each is appended to the anchor file and sent to the off-machine sink.
+ */
+import { appendFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../log/logger.js';
+import { ErrorCode } from '../protocol/jsonrpc.js';
+import type { AuditEvent, StoredEvent } from './chain.js';
+import type { SigningKey } from './keys.js';
+import type { AuditStore, Checkpoint } from './store.js';
+
+export interface AuditSink {
+  events(events: StoredEvent[]): void;
+  checkpoint(cp: Checkpoint, origin: string): void;
+  close(): Promise<void>;
+}
+
+export interface WriterOptions {
+  onFailure: 'deny' | 'allow';
+  checkpointEvery: number;
+  checkpointIntervalMs: number;
+  idleCheckpointMs: number;
+  anchorFile: string | undefined;
+  sink?: AuditSink | undefined;
+  log: Logger;
+  /** Largest batch per transaction. */
+  maxBatch?: number;
+}
+
+/** Thrown to a response hook when its event could not be committed; carries the JSON-RPC error to answer. */
+export class AuditUnavailableError extends Error {
+  readonly rpcCode = ErrorCode.AuditUnavailable;
+  constructor(reason: string) {
+    super(`mcp-warden could not record this call in its audit trail (${reason}); calls are refused until it can (audit.on_failure: deny)`);
+  }
+}
+
+interface Pending {
+  event: AuditEvent;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+export class AuditWriter {
+  healthy = true;
+  lastError: string | undefined;
+  /** Events committed by this process (metrics, tests). */
+  written = 0;
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private sinceCheckpoint = 0;
+  private readonly intervalTimer: NodeJS.Timeout;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly aggregates = new Map<string, { event: AuditEvent; count: number; timer: NodeJS.Timeout }>();
+
+  constructor(readonly store: AuditStore, private readonly key: SigningKey, private readonly opts: WriterOptions) {
+    this.intervalTimer = setInterval(() => this.checkpoint('interval'), opts.checkpointIntervalMs);
+    this.intervalTimer.unref();
+  }
+
+  get queueDepth(): number {
+    return this.queue.length;
+  }
+
+  /** Queues an event; resolves when it is committed, rejects with AuditUnavailableError if it cannot be. */
+  enqueue(event: AuditEvent): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ event, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Queues an event nobody waits for (notifications, lifecycle events); a failure is logged. */
+  record(event: AuditEvent): void {
+    this.queue.push({ event, resolve: noop, reject: noop });
+    this.schedule();
+  }
+
+  /**
+   * Counts repeated events with the same key (an authentication-failure flood from one source) into one event per
+   * window: the first is written at once, the rest as one event with `count` when the window closes. Bounded.
+   */
+  aggregate(key: string, event: AuditEvent, windowMs = 10_000, maxKeys = 10_000): void {
+    const have = this.aggregates.get(key);
+    if (have) {
+      have.count++;
+      return;
+    }
+    if (this.aggregates.size >= maxKeys) {
+      const overflow = this.aggregates.get('\0overflow');
+      if (overflow) overflow.count++;
+      else this.startAggregate('\0overflow', { ...event, reason: 'too many distinct sources; aggregated', session: null }, windowMs, 1);
+      return;
+    }
+    this.record(event);
+    this.startAggregate(key, event, windowMs, 0);
+  }
+
+  private startAggregate(key: string, event: AuditEvent, windowMs: number, count: number): void {
+    const timer = setTimeout(() => {
+      const a = this.aggregates.get(key);
+      this.aggregates.delete(key);
+      if (a && a.count > 0) {
+        const extra = { ...(a.event.extra ? (JSON.parse(a.event.extra) as object) : {}), count: a.count, window_ms: windowMs, aggregated: true };
+        this.record({ ...a.event, id: newEventId(), ts: new Date().toISOString(), extra: JSON.stringify(extra) });
+      }
+    }, windowMs);
+    timer.unref();
+    this.aggregates.set(key, { event, count, timer });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Commits everything queued. Synchronous (better-sqlite3); runs off the request path on the next tick. */
+  flush(): void {
+    this.scheduled = false;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.opts.maxBatch ?? 2000);
+      let stored: StoredEvent[];
+      try {
+        stored = this.store.append(
+          batch.map((p) => p.event),
+          this.key,
+        );
+      } catch (e) {
+        this.fail(e as Error);
+        const err = new AuditUnavailableError(this.lastError!);
+        for (const p of batch) p.reject(err);
+        for (const p of this.queue.splice(0)) p.reject(err);
+        return;
+      }
+      this.written += batch.length;
+      this.sinceCheckpoint += batch.length;
+      for (const p of batch) p.resolve();
+      this.opts.sink?.events(stored);
+    }
+    if (this.sinceCheckpoint >= this.opts.checkpointEvery) this.checkpoint('count');
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.checkpoint('idle'), this.opts.idleCheckpointMs);
+    this.idleTimer.unref();
+  }
+
+  private fail(e: Error): void {
+    const message = e.message.replace(/\s+/g, ' ').slice(0, 200);
+    if (this.healthy) this.opts.log.error({ err: message, db: this.store.file }, 'the audit store cannot write');
+    this.lastError = message;
+    this.healthy = false;
+    if (!this.probeTimer) {
+      this.probeTimer = setInterval(() => this.tryRecover(), 2_000);
+      this.probeTimer.unref();
+    }
+  }
+
+  private tryRecover(): void {
+    try {
+      this.store.probe();
+    } catch {
+      return;
+    }
+    this.healthy = true;
+    this.lastError = undefined;
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    this.probeTimer = undefined;
+    this.opts.log.info({ db: this.store.file }, 'the audit store can write again');
+    this.record({ ...blankEvent('audit_recovered'), reason: 'the audit store accepted writes again' });
+  }
+
+  /** Signs the head if it moved, appends the checkpoint to the anchor file and the sink. */
+  checkpoint(why: string): Checkpoint | undefined {
+    if (!this.healthy || this.closed) return undefined;
+    let cp: Checkpoint | undefined;
+    try {
+      cp = this.store.checkpoint(this.key);
+    } catch (e) {
+      this.fail(e as Error);
+      return undefined;
+    }
+    this.sinceCheckpoint = 0;
+    if (!cp) return undefined;
+    if (this.opts.anchorFile) {
+      try {
+        mkdirSync(path.dirname(this.opts.anchorFile), { recursive: true });
+        appendFileSync(this.opts.anchorFile, `${JSON.stringify({ origin: this.store.origin, ...cp })}\n`, { mode: 0o600 });
+      } catch (e) {
+        this.opts.log.error({ err: (e as Error).message, anchor: this.opts.anchorFile }, 'could not append to the audit anchor file');
+      }
+    }
+    this.opts.sink?.checkpoint(cp, this.store.origin);
+    this.opts.log.debug({ seq: cp.seq, why }, 'audit checkpoint');
+    return cp;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    for (const [key, a] of this.aggregates) {
+      clearTimeout(a.timer);
+      if (a.count > 0) {
+        const extra = { ...(a.event.extra ? (JSON.parse(a.event.extra) as object) : {}), count: a.count, aggregated: true };
+        this.record({ ...a.event, id: newEventId(), ts: new Date().toISOString(), extra: JSON.stringify(extra) });
+      }
+      this.aggregates.delete(key);
+    }
+    this.flush();
+    this.checkpoint('close');
+    this.closed = true;
+    clearInterval(this.intervalTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    await this.opts.sink?.close();
+    this.store.close();
+  }
+}
+
+function noop(): void {}
+
+let lastMs = 0;
+let counter = 0;
+/** A time-ordered id (UUID version 7 layout): sortable, unique across processes. */
+export function newEventId(now = Date.now()): string {
+  if (now === lastMs) counter++;
+  else {
+    lastMs = now;
+    counter = 0;
+  }
+  const b = Buffer.alloc(16);
+  b.writeUIntBE(now, 0, 6);
+  const rand = globalThis.crypto.getRandomValues(new Uint8Array(10));
+  b.set(rand, 6);
+  b[6] = 0x70 | ((counter >> 8) & 0x0f);
+  b[7] = counter & 0xff;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+export function blankEvent(event: string, now = new Date()): AuditEvent {
+  return {
+    id: newEventId(now.getTime()),
+    ts: now.toISOString(),
+    event,
+    session: null,
+    principal_sub: null,
+    client_id: null,
+    issuer: null,
+    server: null,
+    method: null,
+    target: null,
+    decision: null,
+    rule: null,
+    reason: null,
+    status: null,
+    latency_ms: null,
+    bytes_in: null,
+    bytes_out: null,
+    args: null,
+    args_sha256: null,
+    result_sha256: null,
+    redactions: null,
+    policy_version: null,
+    extra: null,
+  };
+}

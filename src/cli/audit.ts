@@ -1,0 +1,258 @@
+/**
+ * `mcp-warden audit tail | query | export | verify | stats | report | prune | key` — all take --db F (default:
+ * the state directory's audit.db). Output that shows server-controlled text escapes it for the terminal.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { auditConfig, defaultAuditDb } from '../audit/setup.js';
+import type { StoredEvent } from '../audit/chain.js';
+import { terminalSafe } from '../audit/escape.js';
+import { loadPublicKey, parsePrivateKey } from '../audit/keys.js';
+import { csvHeader, csvRow, exportRecord, normalizeTime, ocsfRecord, query, scorecard, type Filters } from '../audit/read.js';
+import { buildReportData, renderReport, verificationSummary } from '../audit/report.js';
+import { AuditStore } from '../audit/store.js';
+import { verifyStore } from '../audit/verify.js';
+import { findConfig } from '../config/config.js';
+import { UsageError, WardenError } from '../errors.js';
+
+interface DbOpts {
+  db?: string;
+  config?: string;
+}
+
+/** The database: --db, else the config's audit.db, else the default path. */
+function dbPath(o: DbOpts): string {
+  if (o.db) return path.resolve(o.db);
+  try {
+    const { config } = findConfig(o.config);
+    return auditConfig(config.raw['audit'], config.file ? path.dirname(config.file) : undefined).db;
+  } catch {
+    return defaultAuditDb();
+  }
+}
+
+/** The signing key: the config's audit.signing_key when it configures one, else the file next to the database. */
+function keyPath(o: DbOpts, db: string): string {
+  try {
+    const { config } = findConfig(o.config);
+    const a = config.raw['audit'] as Record<string, unknown> | undefined;
+    if (a && typeof a['signing_key'] === 'string') return auditConfig(a, config.file ? path.dirname(config.file) : undefined, o.db).signingKey;
+  } catch {
+    /* no usable config: the default next to the database */
+  }
+  return path.join(path.dirname(db), 'audit-signing.key');
+}
+
+function openRead(o: DbOpts): AuditStore {
+  const db = dbPath(o);
+  if (!existsSync(db)) throw new UsageError(`${db}: no audit database here (use --db)`);
+  return new AuditStore(db, { readonly: true });
+}
+
+function filtersOf(o: Record<string, unknown>): Filters {
+  const f: Filters = {};
+  for (const k of ['since', 'until', 'principal', 'server', 'tool', 'decision', 'status', 'event'] as const) if (typeof o[k] === 'string') f[k] = o[k] as string;
+  if (o['limit'] !== undefined) f.limit = Number(o['limit']);
+  try {
+    if (f.since) normalizeTime(f.since);
+    if (f.until) normalizeTime(f.until);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return f;
+}
+
+const TABLE_COLS: [string, (e: StoredEvent) => string][] = [
+  ['seq', (e) => String(e.seq)],
+  ['time', (e) => e.ts.replace('T', ' ').slice(0, 23)],
+  ['event', (e) => e.event],
+  ['server', (e) => e.server ?? ''],
+  ['target', (e) => e.target ?? e.method ?? ''],
+  ['principal', (e) => e.principal_sub ?? ''],
+  ['decision', (e) => e.decision ?? ''],
+  ['status', (e) => e.status ?? ''],
+  ['ms', (e) => (e.latency_ms === null ? '' : e.latency_ms.toFixed(1))],
+  ['rule/reason', (e) => [e.rule, e.reason].filter(Boolean).join(': ')],
+];
+
+function tableLine(e: StoredEvent): string {
+  return TABLE_COLS.map(([, f]) => terminalSafe(f(e))).join('  ');
+}
+
+function printRows(rows: StoredEvent[], format: string): void {
+  const out = process.stdout;
+  if (format === 'json') for (const e of rows) out.write(`${JSON.stringify(exportRecord(e))}\n`);
+  else if (format === 'csv') {
+    out.write(`${csvHeader()}\n`);
+    for (const e of rows) out.write(`${csvRow(e)}\n`);
+  } else {
+    const cells = rows.map((e) => TABLE_COLS.map(([, f]) => terminalSafe(f(e))));
+    const widths = TABLE_COLS.map(([h], i) => Math.min(40, Math.max(h.length, ...cells.map((c) => c[i]!.length))));
+    out.write(`${TABLE_COLS.map(([h], i) => h.padEnd(widths[i]!)).join('  ')}\n`);
+    for (const c of cells) out.write(`${c.map((v, i) => (i === c.length - 1 ? v : v.slice(0, widths[i]).padEnd(widths[i]!))).join('  ')}\n`);
+  }
+}
+
+export function registerAudit(program: Command): void {
+  const audit = program.command('audit').description('read, verify, export and report the audit trail');
+  const withDb = (c: Command) => c.option('--db <file>', 'audit database').option('--config <file>', 'config file (for audit.db and the signing key)');
+  const withFilters = (c: Command) =>
+    c
+      .option('--since <time>', 'RFC 3339 time, date, or relative (24h, 7d)')
+      .option('--until <time>', 'RFC 3339 time, date, or relative')
+      .option('--principal <sub>')
+      .option('--server <name>')
+      .option('--tool <name>')
+      .option('--decision <effect>', 'allow | deny | ask')
+      .option('--status <status>', 'ok | error | denied | timeout | cancelled | failed')
+      .option('--event <kind>', 'exchange | notification | auth_failure | …');
+
+  withDb(audit.command('tail'))
+    .description('the latest events; -f follows new ones')
+    .option('-n, --lines <n>', 'how many', '20')
+    .option('-f, --follow', 'keep printing new events')
+    .option('--format <f>', 'table | json', 'table')
+    .action(async (o: DbOpts & { lines: string; follow?: boolean; format: string }) => {
+      const store = openRead(o);
+      const rows = query(store, { limit: Number(o.lines) }, 'desc').reverse();
+      for (const e of rows) process.stdout.write(`${o.format === 'json' ? JSON.stringify(exportRecord(e)) : tableLine(e)}\n`);
+      if (!o.follow) return store.close();
+      let last = rows[rows.length - 1]?.seq ?? store.head().seq;
+      await new Promise<void>((resolve) => {
+        const t = setInterval(() => {
+          for (const e of store.iterate(last)) {
+            process.stdout.write(`${o.format === 'json' ? JSON.stringify(exportRecord(e)) : tableLine(e)}\n`);
+            last = e.seq;
+          }
+        }, 500);
+        const stop = () => {
+          clearInterval(t);
+          resolve();
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      store.close();
+    });
+
+  withFilters(withDb(audit.command('query')))
+    .description('events matching filters')
+    .option('--format <f>', 'table | json | csv', 'table')
+    .option('--limit <n>', 'at most this many')
+    .action((o: DbOpts & Record<string, unknown> & { format: string }) => {
+      if (!['table', 'json', 'csv'].includes(o.format)) throw new UsageError('--format must be table, json or csv');
+      const store = openRead(o);
+      printRows(query(store, filtersOf(o)), o.format);
+      store.close();
+    });
+
+  withFilters(withDb(audit.command('export')))
+    .description('all events for a SIEM: JSONL (SPEC §7 fields), CSV, or OCSF API Activity (class 6003)')
+    .requiredOption('--format <f>', 'jsonl | csv | ocsf')
+    .option('--out <file>', 'write here instead of stdout')
+    .action((o: DbOpts & Record<string, unknown> & { format: string; out?: string }) => {
+      const store = openRead(o);
+      const rows = query(store, filtersOf(o));
+      let text: string;
+      if (o.format === 'jsonl') text = rows.map((e) => JSON.stringify(exportRecord(e))).join('\n');
+      else if (o.format === 'csv') text = [csvHeader(), ...rows.map(csvRow)].join('\n');
+      else if (o.format === 'ocsf') text = rows.map((e) => JSON.stringify(ocsfRecord(e))).join('\n');
+      else throw new UsageError('--format must be jsonl, csv or ocsf');
+      text = rows.length || o.format === 'csv' ? `${text}\n` : '';
+      if (o.out) writeFileSync(o.out, text);
+      else process.stdout.write(text);
+      store.close();
+    });
+
+  withDb(audit.command('verify'))
+    .description('check the chain, MACs, signatures, the anchor file and an off-machine copy; exit 1 naming the first bad event')
+    .option('--anchor <file>', 'anchor file (default: the configured one, if it exists)')
+    .option('--key <file>', 'signing key (default: the configured one); checks MACs and signatures')
+    .option('--pubkey <file>', 'public key only (PEM or base64): checks signatures, not MACs')
+    .option('--copy <file>', 'events as received off the machine (newline-delimited JSON), compared event by event')
+    .option('--format <f>', 'text | json', 'text')
+    .action((o: DbOpts & { anchor?: string; key?: string; pubkey?: string; copy?: string; format: string }) => {
+      const store = openRead(o);
+      const ac = auditConfig(undefined, undefined, store.file);
+      let key;
+      const kp = o.key ?? keyPath(o, store.file);
+      if (!o.pubkey && existsSync(kp)) key = parsePrivateKey(readFileSync(kp, 'utf8'), kp);
+      const publicKey = o.pubkey ? loadPublicKey(readFileSync(o.pubkey, 'utf8')) : undefined;
+      const anchor = o.anchor ?? (existsSync(ac.anchor) ? ac.anchor : undefined);
+      const r = verifyStore(store, { key, publicKey, anchorFile: anchor, copyFile: o.copy });
+      store.close();
+      if (o.format === 'json') process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+      else {
+        process.stdout.write(`${terminalSafe(verificationSummary(r))}\n`);
+        for (const p of r.problems.slice(1, 20)) process.stdout.write(`  also at #${p.seq}: ${terminalSafe(p.message)}\n`);
+        if (!key && !publicKey) process.stdout.write('  note: no key was available, so signatures and MACs were not checked (use --key or --pubkey)\n');
+      }
+      process.exitCode = r.ok ? 0 : 1;
+    });
+
+  withFilters(withDb(audit.command('stats')))
+    .description('the scorecard per server and tool: calls, error and timeout rate, denials, p50/p95 latency, mean size and ≈ tokens')
+    .option('--format <f>', 'table | json | csv', 'table')
+    .action((o: DbOpts & Record<string, unknown> & { format: string }) => {
+      const store = openRead(o);
+      const rows = scorecard(store, filtersOf(o));
+      store.close();
+      if (o.format === 'json') return void process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+      const head = ['server', 'tool', 'calls', 'errors%', 'timeouts%', 'denials', 'p50ms', 'p95ms', 'mean_bytes', 'tokens'];
+      const lines = rows.map((r) => [r.server, r.tool, r.calls, (r.errorRate * 100).toFixed(1), (r.timeoutRate * 100).toFixed(1), r.denials, r.p50.toFixed(1), r.p95.toFixed(1), Math.round(r.meanBytes), Math.round(r.meanTokens)].map((v) => terminalSafe(String(v))));
+      if (o.format === 'csv') {
+        process.stdout.write(`${head.join(',')}\n${lines.map((l) => l.map((c) => (/[",\n]/.test(c) || /^[=+\-@]/.test(c) ? `"'${c.replace(/"/g, '""')}"` : c)).join(',')).join('\n')}\n`);
+        return;
+      }
+      const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+      process.stdout.write(`${head.map((h, i) => h.padEnd(widths[i]!)).join('  ')}\n`);
+      for (const l of lines) process.stdout.write(`${l.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
+    });
+
+  withFilters(withDb(audit.command('report')))
+    .description('one self-contained HTML page with charts, the scorecard and the verification result')
+    .requiredOption('--out <file>', 'the HTML file to write')
+    .action((o: DbOpts & Record<string, unknown> & { out: string }) => {
+      const store = openRead(o);
+      const kp = keyPath(o, store.file);
+      const key = existsSync(kp) ? parsePrivateKey(readFileSync(kp, 'utf8'), kp) : undefined;
+      const ac = auditConfig(undefined, undefined, store.file);
+      const v = verifyStore(store, { key, anchorFile: existsSync(ac.anchor) ? ac.anchor : undefined });
+      const html = renderReport(buildReportData(store, v, filtersOf(o)));
+      store.close();
+      writeFileSync(o.out, html);
+      process.stdout.write(`${path.resolve(o.out)}\n`);
+    });
+
+  withDb(audit.command('prune'))
+    .description('delete events before a time; what remains stays verifiable from a signed base')
+    .requiredOption('--before <time>', 'RFC 3339 time, date, or relative (90d)')
+    .action((o: DbOpts & { before: string }) => {
+      const db = dbPath(o);
+      if (!existsSync(db)) throw new UsageError(`${db}: no audit database here`);
+      const kp = keyPath(o, db);
+      if (!existsSync(kp)) throw new UsageError(`${kp}: the signing key is needed to prune (it signs the new base)`);
+      const key = parsePrivateKey(readFileSync(kp, 'utf8'), kp);
+      const store = new AuditStore(db);
+      let before: string;
+      try {
+        before = normalizeTime(o.before);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      const r = store.prune(before, key);
+      store.close();
+      process.stdout.write(`removed ${r.removed} events; the chain now starts after #${r.base.seq}\n`);
+    });
+
+  withDb(audit.command('key'))
+    .description('print the public key of the audit signing key (keep a copy off the machine for `verify --pubkey`)')
+    .action((o: DbOpts) => {
+      const db = dbPath(o);
+      const kp = keyPath(o, db);
+      if (!existsSync(kp)) throw new WardenError(`${kp}: no signing key yet (it is created with the first audit event)`);
+      const k = parsePrivateKey(readFileSync(kp, 'utf8'), kp);
+      process.stdout.write(`${k.publicRaw}\n`);
+    });
+}
