@@ -1,5 +1,5 @@
 -- mcp-warden audit store, schema version 1.
--- Events form a hash chain: hash = SHA-256("mcp-warden/audit/v1\0" || prev_hash || canonical(event)),
+-- Events form a hash chain: hash = SHA-256("mcp-warden/audit/v1\0" || prev_hash (hex text) || canonical(event)),
 -- where canonical(event) is the JSON array of the columns below from seq to extra, in this order.
 -- mac = HMAC-SHA-256(key derived from the signing key, hash): only the key holder can recompute it.
 -- Checkpoints sign the chain head with Ed25519 and are also appended to an anchor file outside this database.
@@ -11,7 +11,7 @@ CREATE TABLE IF NOT EXISTS meta (
 
 CREATE TABLE IF NOT EXISTS events (
   seq            INTEGER PRIMARY KEY,   -- 1, 2, 3 … without gaps (after the prune base)
-  id             TEXT    NOT NULL UNIQUE,
+  id             TEXT    NOT NULL,      -- time-ordered random id (UUIDv7 layout)
   ts             TEXT    NOT NULL,      -- RFC 3339, UTC, milliseconds
   event          TEXT    NOT NULL,      -- exchange | server_request | notification | bad_input | auth_failure | …
   session        TEXT,
@@ -41,8 +41,6 @@ CREATE TABLE IF NOT EXISTS events (
 
 CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
 CREATE INDEX IF NOT EXISTS events_server_target ON events (server, target);
-CREATE INDEX IF NOT EXISTS events_principal ON events (principal_sub);
-CREATE INDEX IF NOT EXISTS events_decision ON events (decision);
 
 CREATE TABLE IF NOT EXISTS checkpoints (
   seq        INTEGER PRIMARY KEY,       -- the chain length it covers (the last event's seq)

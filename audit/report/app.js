@@ -18,7 +18,8 @@
   function bar(id, labels, values, label) {
     var canvas = document.getElementById(id);
     if (!labels.length) {
-      canvas.parentNode.replaceChild(el('p', 'No data in this period.', 'empty'), canvas);
+      var box = canvas.parentNode;
+      box.parentNode.replaceChild(el('p', 'No data in this period.', 'empty'), box);
       return;
     }
     new Chart(canvas, {
@@ -29,7 +30,7 @@
   }
   var series = data.callsOverTime;
   var calls = document.getElementById('calls');
-  if (!series.labels.length) calls.parentNode.replaceChild(el('p', 'No calls in this period.', 'empty'), calls);
+  if (!series.labels.length) calls.parentNode.parentNode.replaceChild(el('p', 'No calls in this period.', 'empty'), calls.parentNode);
   else
     new Chart(calls, {
       type: 'line',

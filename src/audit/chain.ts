@@ -2,7 +2,7 @@
  * The audit chain: what an event is, how it is encoded for hashing, and how its hash and MAC are computed.
  * Pure functions; the store and the verifier share them.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, hash as oneShotHash } from 'node:crypto';
 
 /** One audit record, as stored (before the chain fields are added). */
 export interface AuditEvent {
@@ -65,7 +65,7 @@ export const EVENT_FIELDS = [
 ] as const satisfies readonly (keyof AuditEvent)[];
 
 export const GENESIS = '0'.repeat(64);
-const DOMAIN = Buffer.from('mcp-warden/audit/v1\0');
+const DOMAIN = 'mcp-warden/audit/v1\0';
 
 /** Deterministic JSON: object keys sorted at every level. Used for `extra`, `redactions` and hashed arguments. */
 export function canonicalJson(v: unknown): string {
@@ -82,16 +82,39 @@ export function canonicalEvent(seq: number, e: AuditEvent): string {
   return JSON.stringify(values);
 }
 
+/** SHA-256 over the domain tag, the previous hash (as its 64 hex characters) and the canonical event. */
 export function chainHash(prevHash: string, seq: number, e: AuditEvent): string {
-  return createHash('sha256').update(DOMAIN).update(prevHash, 'hex').update(canonicalEvent(seq, e)).digest('hex');
+  return oneShotHash('sha256', DOMAIN + prevHash + canonicalEvent(seq, e));
 }
 
+/**
+ * HMAC-SHA-256 of a 32-byte hash (given as hex) under a key of at most 64 bytes: RFC 2104 computed with two
+ * one-shot hashes over reused buffers, which costs half of `createHmac` on the append path.
+ */
+export function macFunction(key: Buffer): (hashHex: string) => string {
+  if (key.length > 64) throw new Error('MAC key longer than the SHA-256 block');
+  const inner = Buffer.alloc(96, 0x36);
+  const outer = Buffer.alloc(96, 0x5c);
+  for (let i = 0; i < key.length; i++) {
+    inner[i]! ^= key[i]!;
+    outer[i]! ^= key[i]!;
+  }
+  return (hashHex) => {
+    inner.write(hashHex, 64, 'hex');
+    (oneShotHash('sha256', inner, 'buffer') as unknown as Buffer).copy(outer, 64);
+    return oneShotHash('sha256', outer);
+  };
+}
+
+const macCache = new WeakMap<Buffer, (h: string) => string>();
 export function eventMac(macKey: Buffer, hash: string): string {
-  return createHmac('sha256', macKey).update(hash, 'hex').digest('hex');
+  let f = macCache.get(macKey);
+  if (!f) macCache.set(macKey, (f = macFunction(macKey)));
+  return f(hash);
 }
 
 export function sha256Hex(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
+  return typeof data === 'string' || data.length < 1 << 20 ? oneShotHash('sha256', data) : createHash('sha256').update(data).digest('hex');
 }
 
 /** The text a checkpoint signs (C2SP signed-note style): origin, chain length, base64 head. */

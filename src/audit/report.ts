@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { packagePath } from '../config/paths.js';
 import { VERSION } from '../version.js';
 import { terminalSafe } from './escape.js';
@@ -100,7 +101,7 @@ export function renderReport(data: Record<string, unknown>): string {
   const template = readFileSync(packagePath('audit', 'report', 'template.html'), 'utf8');
   const style = readFileSync(packagePath('audit', 'report', 'style.css'), 'utf8');
   const app = readFileSync(packagePath('audit', 'report', 'app.js'), 'utf8');
-  const chartjs = readFileSync(require.resolve('chart.js/dist/chart.umd.min.js'), 'utf8').replace(/<\/script/gi, '<\\/script');
+  const chartjs = readFileSync(path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.min.js'), 'utf8').replace(/<\/script/gi, '<\\/script');
   const csp = [
     "default-src 'none'",
     `script-src 'sha256-${sha256b64(chartjs)}' 'sha256-${sha256b64(app)}'`,

@@ -37,6 +37,20 @@ export type Durability = 'strict' | 'fsync';
 /** Migrations from version N-1 to N; index 0 creates version 1 from schema.sql. */
 const MIGRATIONS: ((db: Database.Database) => void)[] = [(db) => db.exec(readFileSync(packagePath('audit', 'schema.sql'), 'utf8'))];
 
+function retryBusy<T>(fn: () => T, ms = 15_000): T {
+  const end = Date.now() + ms;
+  for (let wait = 5; ; wait = Math.min(wait * 2, 200)) {
+    try {
+      return fn();
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? '';
+      if (!code.startsWith('SQLITE_BUSY') && !code.startsWith('SQLITE_LOCKED')) throw e;
+      if (Date.now() > end) throw new AuditStoreError(`the audit database stayed locked for ${ms / 1000}s`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
+    }
+  }
+}
+
 export class AuditStore {
   readonly db: Database.Database;
   readonly file: string;
@@ -59,16 +73,18 @@ export class AuditStore {
       throw new AuditStoreError(`${file}: cannot open the audit database: ${(e as Error).message}`);
     }
     if (!opts.readonly) {
-      this.db.pragma('journal_mode = WAL');
+      // Several processes may open a new database at once; switching to WAL and migrating can meet a lock
+      // SQLite does not wait for, so retry for a while.
+      retryBusy(() => this.db.pragma('journal_mode = WAL'));
       this.db.pragma(`synchronous = ${opts.durability === 'fsync' ? 'FULL' : 'NORMAL'}`);
-      this.migrate();
+      retryBusy(() => this.migrate());
     }
     const meta = this.db.prepare('SELECT value FROM meta WHERE key = ?');
     const origin = meta.get('origin') as { value: string } | undefined;
     if (!origin) throw new AuditStoreError(`${file}: not an mcp-warden audit database (no origin)`);
     this.origin = origin.value;
     const cols = EVENT_FIELDS.join(', ');
-    this.insert = this.db.prepare(`INSERT INTO events (seq, ${cols}, prev_hash, hash, mac) VALUES (@seq, ${EVENT_FIELDS.map((f) => `@${f}`).join(', ')}, @prev_hash, @hash, @mac)`);
+    this.insert = this.db.prepare(`INSERT INTO events (seq, ${cols}, prev_hash, hash, mac) VALUES (${new Array(EVENT_FIELDS.length + 4).fill('?').join(', ')})`);
     this.headStmt = this.db.prepare('SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1');
     this.appendTx = this.db.transaction((events: AuditEvent[], key: SigningKey) => {
       let { seq, hash } = this.headInTx();
@@ -76,9 +92,10 @@ export class AuditStore {
       for (const e of events) {
         seq++;
         const h = chainHash(hash, seq, e);
-        const row: StoredEvent = { ...e, seq, prev_hash: hash, hash: h, mac: eventMac(key.macKey, h) };
-        this.insert.run(row);
-        stored.push(row);
+        const mac = eventMac(key.macKey, h);
+        // Positional binding: measurably cheaper than named parameters on the append path.
+        this.insert.run(seq, e.id, e.ts, e.event, e.session, e.principal_sub, e.client_id, e.issuer, e.server, e.method, e.target, e.decision, e.rule, e.reason, e.status, e.latency_ms, e.bytes_in, e.bytes_out, e.args, e.args_sha256, e.result_sha256, e.redactions, e.policy_version, e.extra, hash, h, mac);
+        stored.push(Object.assign(e as StoredEvent, { seq, prev_hash: hash, hash: h, mac }));
         hash = h;
       }
       return stored;

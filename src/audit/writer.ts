@@ -7,6 +7,7 @@
  * until a probe write succeeds again. Checkpoints are signed every N events, every T seconds, after a quiet spell,
  * and at close; each is appended to the anchor file and sent to the off-machine sink.
  */
+import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log/logger.js';
@@ -227,6 +228,8 @@ function noop(): void {}
 
 let lastMs = 0;
 let counter = 0;
+let pool = randomBytes(8192);
+let poolAt = 0;
 /** A time-ordered id (UUID version 7 layout): sortable, unique across processes. */
 export function newEventId(now = Date.now()): string {
   if (now === lastMs) counter++;
@@ -234,10 +237,14 @@ export function newEventId(now = Date.now()): string {
     lastMs = now;
     counter = 0;
   }
-  const b = Buffer.alloc(16);
+  if (poolAt + 8 > pool.length) {
+    pool = randomBytes(8192);
+    poolAt = 0;
+  }
+  const b = Buffer.allocUnsafe(16);
   b.writeUIntBE(now, 0, 6);
-  const rand = globalThis.crypto.getRandomValues(new Uint8Array(10));
-  b.set(rand, 6);
+  pool.copy(b, 8, poolAt, poolAt + 8);
+  poolAt += 8;
   b[6] = 0x70 | ((counter >> 8) & 0x0f);
   b[7] = counter & 0xff;
   b[8] = (b[8]! & 0x3f) | 0x80;

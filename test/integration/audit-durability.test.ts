@@ -1,0 +1,118 @@
+/**
+ * Issue 6, done-when 2, 3 and 5: the audit trail under crashes, concurrency and a full disk.
+ */
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { canonicalJson, sha256Hex } from '../../src/audit/chain.js';
+import { loadOrCreateKey } from '../../src/audit/keys.js';
+import { query } from '../../src/audit/read.js';
+import { AuditStore } from '../../src/audit/store.js';
+import { verifyStore } from '../../src/audit/verify.js';
+import { CLI, isolatedEnv, NODE, ROOT, tmpDir, writeConfig, wrapArgs } from '../helpers/cli.js';
+import { RawStdio, type RawMessage } from '../helpers/raw.js';
+
+const UPSTREAM = path.join(ROOT, 'bench/upstream.mjs');
+
+function openDb(db: string): { store: AuditStore; verify: () => ReturnType<typeof verifyStore> } {
+  const store = new AuditStore(db, { readonly: true });
+  return { store, verify: () => verifyStore(store, { key: loadOrCreateKey(path.join(path.dirname(db), 'audit-signing.key')), anchorFile: `${db}.anchor` }) };
+}
+
+/** Keeps `inflight` echo calls going until stopped; collects every answer. */
+function load(peer: RawStdio, prefix: string, inflight: number): { stop: () => void; answers: Map<string, RawMessage>; sent: () => number } {
+  const answers = new Map<string, RawMessage>();
+  let n = 0;
+  let stopped = false;
+  const fire = () => {
+    if (stopped) return;
+    const id = `${prefix}-${n++}`;
+    peer.send({ id, method: 'tools/call', params: { name: 'echo', arguments: { text: id } } });
+    void peer.reply(id, 60_000).then(
+      (m) => {
+        answers.set(id, m);
+        fire();
+      },
+      () => undefined,
+    );
+  };
+  for (let i = 0; i < inflight; i++) fire();
+  return { stop: () => (stopped = true), answers, sent: () => n };
+}
+
+describe('the audit trail survives a crash of the proxy', () => {
+  it('every response the client received has its event, and verify passes', async () => {
+    const dir = tmpDir('mcpw-crash-');
+    const db = path.join(dir, 'audit.db');
+    const cfg = writeConfig(`audit:\n  db: ${db}\n`);
+    const peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--', NODE, UPSTREAM, 'stdio'), isolatedEnv());
+    await peer.initialize();
+    const run = load(peer, 'c', 16);
+    await new Promise((r) => setTimeout(r, 1500));
+    peer.proc.kill('SIGKILL');
+    await peer.exited;
+    run.stop();
+    const ok = [...run.answers].filter(([, m]) => m.result);
+    expect(ok.length).toBeGreaterThan(200);
+
+    const { store, verify } = openDb(db);
+    const hashes = new Set(query(store, { event: 'exchange' }).map((e) => e.args_sha256));
+    const missing = ok.filter(([id]) => !hashes.has(sha256Hex(canonicalJson({ text: id }))));
+    expect(missing).toEqual([]);
+    const v = verify();
+    store.close();
+    expect(v.ok).toBe(true);
+  });
+});
+
+describe('two wrap processes share one database', () => {
+  it('append under load at the same time, and the chain verifies', async () => {
+    const dir = tmpDir('mcpw-multi-');
+    const db = path.join(dir, 'audit.db');
+    const cfg = writeConfig(`audit:\n  db: ${db}\n  checkpoint:\n    every_events: 200\n`);
+    const peers = [0, 1].map(() => new RawStdio(NODE, wrapArgs('--config', cfg, '--', NODE, UPSTREAM, 'stdio'), isolatedEnv()));
+    await Promise.all(peers.map((p) => p.initialize()));
+    const runs = peers.map((p, i) => load(p, `p${i}`, 8));
+    await new Promise((r) => setTimeout(r, 2500));
+    for (const r of runs) r.stop();
+    await new Promise((r) => setTimeout(r, 500));
+    for (const p of peers) expect(await p.close()).toBe(0);
+    const answered = runs.reduce((n, r) => n + [...r.answers.values()].filter((m) => m.result).length, 0);
+    expect(answered).toBeGreaterThan(500);
+
+    const { store, verify } = openDb(db);
+    const ex = query(store, { event: 'exchange', tool: 'echo' });
+    const v = verify();
+    store.close();
+    expect(ex.length).toBeGreaterThanOrEqual(answered);
+    // Both processes' events interleave in one chain.
+    const sessions = new Set(ex.map((e) => e.session));
+    expect(sessions.size).toBe(2);
+    expect(v).toMatchObject({ ok: true });
+    expect(v.checkpoints).toBeGreaterThan(2);
+  });
+});
+
+describe('a store that cannot write refuses new calls', () => {
+  it('a full disk (file-size limit): calls are refused with a clear error, and the proxy stays up', async () => {
+    const dir = tmpDir('mcpw-full-');
+    const db = path.join(dir, 'audit.db');
+    const cfg = writeConfig(`audit:\n  db: ${db}\n`);
+    // 2048 blocks of 512 bytes (dash) = 1 MiB: the WAL outgrows it within a few hundred commits.
+    const cmd = `ulimit -f 2048; exec ${NODE} ${CLI} wrap --config ${cfg} -- ${NODE} ${UPSTREAM} stdio`;
+    const peer = new RawStdio('sh', ['-c', cmd], isolatedEnv());
+    await peer.initialize();
+    let refused: RawMessage | undefined;
+    for (let i = 0; i < 3000 && !refused; i++) {
+      const r = await peer.call(i, 'echo', { text: `fill ${i} ${'x'.repeat(200)}` });
+      if (r.error) refused = r;
+    }
+    expect(refused?.error?.code).toBe(-32013);
+    expect(refused?.error?.message).toMatch(/could not record this call in its audit trail \((database or disk is full|disk I\/O error)\)/);
+    // Later calls are refused at once (fail closed), and the process is still answering.
+    const again = await peer.call('after', 'echo', { text: 'again' });
+    expect(again.error?.code).toBe(-32013);
+    expect(again.error?.message).toMatch(/cannot write its audit trail \((database or disk is full|disk I\/O error)\); calls are refused until it can/);
+    expect(peer.proc.exitCode).toBeNull();
+    await peer.close();
+  });
+});

@@ -1,0 +1,134 @@
+/**
+ * Issue 6, done-when 1: a scripted session through wrap and through serve produces the expected events, count and
+ * fields, for every kind: exchanges (ok, error, timeout), notifications both ways, server-initiated requests, bad
+ * input, session start and end, upstream spawn and crash. (Denials, authentication failures, policy reloads and pin
+ * violations are checked where those stages are tested.)
+ */
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { StoredEvent } from '../../src/audit/chain.js';
+import { query } from '../../src/audit/read.js';
+import { AuditStore } from '../../src/audit/store.js';
+import { verifyStore } from '../../src/audit/verify.js';
+import { loadOrCreateKey } from '../../src/audit/keys.js';
+import { connectClient } from '../helpers/clients.js';
+import { isolatedEnv, NODE, ROOT, startServe, tmpDir, writeConfig, wrapArgs } from '../helpers/cli.js';
+import { RawStdio, text } from '../helpers/raw.js';
+
+const FAULT = path.join(ROOT, 'test/fixtures/fault-server.mjs');
+const DUAL = path.join(ROOT, 'test/fixtures/dual-era-server.mjs');
+
+function events(db: string): StoredEvent[] {
+  const store = new AuditStore(db, { readonly: true });
+  try {
+    return query(store, {});
+  } finally {
+    store.close();
+  }
+}
+
+function verified(db: string): boolean {
+  const store = new AuditStore(db, { readonly: true });
+  try {
+    return verifyStore(store, { key: loadOrCreateKey(path.join(path.dirname(db), 'audit-signing.key')), anchorFile: `${db}.anchor` }).ok;
+  } finally {
+    store.close();
+  }
+}
+
+const extra = (e: StoredEvent) => JSON.parse(e.extra ?? '{}') as Record<string, unknown>;
+
+describe('audit events through wrap', () => {
+  it('records every kind of event with its fields', async () => {
+    const dir = tmpDir('mcpw-ae-');
+    const db = path.join(dir, 'audit.db');
+    const cfg = writeConfig(`limits:\n  request_timeout_s: 1\naudit:\n  db: ${db}\nlocal_identity:\n  sub: "local:auditor"\n`);
+    const peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--name', 'faulty', '--', NODE, FAULT), isolatedEnv());
+    await peer.initialize();
+    expect(text(await peer.call(1, 'echo', { text: 'hello' }))).toBe('echo: hello');
+    expect((await peer.request(2, 'no/such/method')).error?.code).toBe(-32601);
+    expect((await peer.call(3, 'hang')).error?.code).toBe(-32001);
+    peer.write('{"jsonrpc":"2.0","id":4,"method":\n');
+    await peer.waitFor((m) => m.error?.code === -32700);
+    const pid = Number(text(await peer.call(5, 'pid')));
+    const crash = peer.call(6, 'hang');
+    await new Promise((r) => setTimeout(r, 200));
+    process.kill(pid, 'SIGKILL');
+    expect((await crash).error?.code).toBe(-32011);
+    expect(text(await peer.call(7, 'echo', { text: 'after restart' }))).toBe('echo: after restart');
+    expect(await peer.close()).toBe(0);
+
+    const ev = events(db);
+    const kinds = ev.map((e) => e.event);
+    expect(kinds[0]).toBe('session_start');
+    expect(kinds[kinds.length - 1]).toBe('session_end');
+    const byMethodTarget = (m: string, t?: string) => ev.filter((e) => e.event === 'exchange' && e.method === m && (t === undefined || e.target === t));
+    const echo = byMethodTarget('tools/call', 'echo')[0]!;
+    expect(echo).toMatchObject({ server: 'faulty', principal_sub: 'local:auditor', status: 'ok', decision: null, args: null });
+    expect(echo.latency_ms).toBeGreaterThan(0);
+    expect(echo.bytes_in).toBeGreaterThan(50);
+    expect(echo.bytes_out).toBeGreaterThan(30);
+    expect(echo.args_sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(echo.result_sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(extra(echo)).toMatchObject({ direction: 'to-server', transport: 'stdio', era: 'legacy' });
+    expect(byMethodTarget('no/such/method')[0]).toMatchObject({ status: 'error', reason: 'Method not found: no/such/method' });
+    expect(extra(byMethodTarget('no/such/method')[0]!)).toMatchObject({ error_code: -32601 });
+    expect(byMethodTarget('tools/call', 'hang').map((e) => e.status).sort()).toEqual(['failed', 'timeout']);
+    expect(byMethodTarget('initialize')[0]).toMatchObject({ status: 'ok' });
+    expect(ev.find((e) => e.event === 'notification' && e.method === 'notifications/initialized')).toMatchObject({ status: 'ok' });
+    expect(ev.find((e) => e.event === 'bad_input')).toMatchObject({ reason: 'Parse error: invalid JSON' });
+    expect(ev.find((e) => e.event === 'upstream_crash')).toMatchObject({ reason: 'exited on SIGKILL' });
+    expect(ev.find((e) => e.event === 'upstream_spawn')).toBeTruthy();
+    // Nothing the host sent as argument values is stored without a redactor: only hashes.
+    expect(JSON.stringify(ev)).not.toContain('after restart');
+    expect(verified(db)).toBe(true);
+  });
+
+  it('records server-initiated requests and their answers, and server notifications', async () => {
+    const dir = tmpDir('mcpw-ae-');
+    const db = path.join(dir, 'audit.db');
+    const cfg = writeConfig(`audit:\n  db: ${db}\n`);
+    const c = await connectClient('v1', { kind: 'stdio', command: NODE, args: wrapArgs('--config', cfg, '--', NODE, DUAL, 'stdio'), env: isolatedEnv() });
+    const progress: number[] = [];
+    await c.callTool('test_sampling', { prompt: 'hi' });
+    await c.callTool('test_tool_with_progress', {}, { onprogress: (p) => progress.push(p.progress) });
+    await c.callTool('test_tool_with_logging', {});
+    await c.close();
+    const ev = events(db);
+    const sampling = ev.find((e) => e.event === 'server_request' && e.method === 'sampling/createMessage')!;
+    expect(sampling).toMatchObject({ status: 'ok', server: 'dual-era-server' });
+    expect(extra(sampling)).toMatchObject({ direction: 'to-client' });
+    expect(ev.filter((e) => e.event === 'notification' && e.method === 'notifications/progress').length).toBeGreaterThanOrEqual(2);
+    expect(ev.filter((e) => e.event === 'notification' && e.method === 'notifications/message').length).toBe(3);
+    expect(extra(ev.find((e) => e.method === 'notifications/message')!)).toMatchObject({ direction: 'to-client' });
+    expect(verified(db)).toBe(true);
+  });
+});
+
+describe('audit events through serve', () => {
+  it('records sessions, exchanges, bad input and the principal', async () => {
+    const dir = tmpDir('mcpw-ae-');
+    const db = path.join(dir, 'audit.db');
+    const gw = await startServe(`servers:\n  dual:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(DUAL)}, stdio]\naudit:\n  db: ${db}\n`);
+    const url = `${gw.url}/dual/mcp`;
+    const legacy = await connectClient('v1', { kind: 'http', url });
+    await legacy.callTool('echo', { message: 'legacy' });
+    await legacy.close();
+    const modern = await connectClient('v2', { kind: 'http', url }, { negotiation: 'auto' });
+    await modern.callTool('echo', { message: 'modern' });
+    await modern.close();
+    const bad = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{"jsonrpc":' });
+    expect(bad.status).toBe(400);
+    expect(await gw.stop()).toBe(0);
+    const ev = events(db);
+    const calls = ev.filter((e) => e.event === 'exchange' && e.target === 'echo');
+    expect(calls).toHaveLength(2);
+    expect(calls.map((e) => extra(e)['era']).sort()).toEqual(['legacy', 'modern']);
+    for (const e of calls) expect(e).toMatchObject({ principal_sub: 'anonymous', server: 'dual', status: 'ok' });
+    expect(calls.every((e) => extra(e)['transport'] === 'http')).toBe(true);
+    expect(ev.filter((e) => e.event === 'session_start').length).toBeGreaterThanOrEqual(2);
+    expect(ev.filter((e) => e.event === 'session_end').length).toBe(ev.filter((e) => e.event === 'session_start').length);
+    expect(ev.find((e) => e.event === 'bad_input')).toMatchObject({ server: 'dual', reason: 'Parse error: invalid JSON' });
+    expect(verified(db)).toBe(true);
+  });
+});
