@@ -15,6 +15,11 @@ import type { ServerConfig, WardenConfig } from './config/config.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import type { Stage } from './pipeline/types.js';
 import type { SessionEvents } from './proxy/session.js';
+import { Approvals } from './policy/approvals.js';
+import { PolicyHolder } from './policy/holder.js';
+import { bundledPolicy } from './policy/load.js';
+import { MemoryLimiter } from './policy/rate.js';
+import { policyStage } from './policy/stage.js';
 import { ChildUpstream } from './transports/child.js';
 import { HttpUpstream } from './transports/http-client.js';
 import type { Upstream } from './transports/types.js';
@@ -28,6 +33,7 @@ export interface Assembly {
   /** Where sessions and the HTTP front report lifecycle and fault events. */
   events: SessionEvents | undefined;
   audit: OpenAudit | undefined;
+  policy: PolicyHolder;
   /** Undefined when ready; else why not. */
   readiness(): string | undefined;
   close(): Promise<void>;
@@ -38,6 +44,19 @@ export interface AssembleOptions {
   log: Logger;
   /** `wrap --audit-db` */
   auditDb?: string;
+  /** `wrap --policy` (replaces the config's list) */
+  policyFiles?: string[];
+}
+
+/** The policy files in force: --policy, else the config's `policy`, else the bundled default. */
+export function policyFiles(config: WardenConfig, override?: string[]): { files: string[]; reload: boolean; bundled: boolean } {
+  if (override?.length) return { files: override.map((f) => path.resolve(f)), reload: true, bundled: false };
+  const raw = config.raw['policy'];
+  const baseDir = config.file ? path.dirname(config.file) : process.cwd();
+  const list = Array.isArray(raw) ? (raw as string[]) : raw && typeof raw === 'object' ? ((raw as { files: string[] }).files ?? []) : [];
+  const reload = !(raw && typeof raw === 'object' && !Array.isArray(raw) && (raw as { reload?: boolean }).reload === false);
+  if (list.length === 0) return { files: [bundledPolicy('default')], reload: false, bundled: true };
+  return { files: list.map((f) => path.resolve(baseDir, f)), reload, bundled: false };
 }
 
 export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly {
@@ -56,14 +75,21 @@ export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly 
     );
   }
   stages.push(loggingStage(opts.log));
+  const events = audit ? auditEvents(audit.writer) : undefined;
+  const pf = policyFiles(config, opts.policyFiles);
+  const holder = new PolicyHolder(pf.files, opts.log, events);
+  if (pf.reload) holder.watch();
+  stages.push(policyStage({ policy: () => holder.policy, limiter: new MemoryLimiter(), approvals: new Approvals() }));
   const pipeline = new Pipeline(stages);
   return {
     pipeline,
     stages,
-    events: audit ? auditEvents(audit.writer) : undefined,
+    events,
     audit,
+    policy: holder,
     readiness: () => (audit && !audit.writer.healthy ? `audit store cannot write: ${audit.writer.lastError ?? 'unknown'}` : undefined),
     close: async () => {
+      holder.close();
       await pipeline.close();
       await audit?.writer.close();
     },

@@ -2,7 +2,7 @@
  * The audit chain: what an event is, how it is encoded for hashing, and how its hash and MAC are computed.
  * Pure functions; the store and the verifier share them.
  */
-import { createHash, hash as oneShotHash } from 'node:crypto';
+import { hash as oneShotHash } from 'node:crypto';
 
 /** One audit record, as stored (before the chain fields are added). */
 export interface AuditEvent {
@@ -67,13 +67,7 @@ export const EVENT_FIELDS = [
 export const GENESIS = '0'.repeat(64);
 const DOMAIN = 'mcp-warden/audit/v1\0';
 
-/** Deterministic JSON: object keys sorted at every level. Used for `extra`, `redactions` and hashed arguments. */
-export function canonicalJson(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  const keys = Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] !== undefined).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
-}
+export { canonicalJson, sha256Hex } from '../protocol/canonical.js';
 
 /** The bytes an event's hash covers: its position and every field, in the schema's order. */
 export function canonicalEvent(seq: number, e: AuditEvent): string {
@@ -113,9 +107,6 @@ export function eventMac(macKey: Buffer, hash: string): string {
   return f(hash);
 }
 
-export function sha256Hex(data: string | Buffer): string {
-  return typeof data === 'string' || data.length < 1 << 20 ? oneShotHash('sha256', data) : createHash('sha256').update(data).digest('hex');
-}
 
 /** The text a checkpoint signs (C2SP signed-note style): origin, chain length, base64 head. */
 export function checkpointNote(origin: string, seq: number, headHex: string): string {

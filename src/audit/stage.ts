@@ -50,10 +50,11 @@ export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent
   ev.server = s.server;
   ev.method = ex.method;
   ev.target = ex.notes.target ?? null;
+  const refusedOrShadow = ex.decision && (ex.decision.effect !== 'allow' || ex.decision.mode === 'shadow');
   if (ex.decision) {
     ev.decision = ex.decision.mode === 'shadow' ? `shadow:${ex.decision.effect}` : ex.decision.effect;
     ev.rule = ex.decision.rule ?? null;
-    ev.reason = ex.decision.reason ?? null;
+    if (refusedOrShadow) ev.reason = ex.decision.reason ?? null;
   }
   ev.status = ex.outcome ?? null;
   ev.latency_ms = ex.endedAt !== undefined ? Math.round((ex.endedAt - ex.startedAt) * 1000) / 1000 : null;
@@ -72,6 +73,7 @@ export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent
     if (opts.capture !== 'none') ev.result_sha256 = sha256Hex(serialize(resp));
     const err = (resp.message as JsonRpcErrorResponse).error;
     if (err && !ev.reason) ev.reason = err.message.slice(0, 500);
+    if (!ev.reason && ex.decision?.reason) ev.reason = ex.decision.reason;
     if (err) ev.extra = JSON.stringify({ error_code: err.code });
   }
   if (ex.notes.redactions && Object.keys(ex.notes.redactions).length) ev.redactions = canonicalJson(ex.notes.redactions);

@@ -73,9 +73,9 @@ export async function runWrap(o: WrapOptions): Promise<number> {
   const { config, source } = findConfig(o.config);
   const log = createLogger({ level: config.log.level, file: config.log.file });
   const server = pickServer(config, o);
-  if (source === 'none') log.info({ server: server.name }, 'no config file found; running the bundled default policy');
+  if (source === 'none' && !o.policy?.length) log.info({ server: server.name }, 'no config file found; running the bundled default policy (allow, audit; no sampling or URL elicitation)');
   const limits = config.limits;
-  const assembly = assemble(config, { mode: 'wrap', log, auditDb: o.auditDb });
+  const assembly = assemble(config, { mode: 'wrap', log, auditDb: o.auditDb, policyFiles: o.policy });
   const makeUpstream = upstreamFactory(server, { mode: 'wrap', log, maxMessageBytes: limits.maxMessageBytes, requestTimeoutMs: limits.requestTimeoutMs });
   const principal: Principal = { sub: config.localIdentity.sub, kind: 'local', scopes: config.localIdentity.scopes, claims: {} };
 

@@ -62,6 +62,11 @@ export interface SessionServices {
   requestDownstream(method: string, params: Record<string, unknown>, related: Exchange | undefined, timeoutMs: number): Promise<PeerAnswer>;
   /** Sends a notification of the proxy's own to the client. */
   notifyDownstream(method: string, params: Record<string, unknown>): void;
+  /**
+   * The server's tools, every page: what the client's lists showed if they were complete and current, else
+   * fetched by the proxy itself. Undefined if the server does not list tools.
+   */
+  catalog(): Promise<Map<string, ToolEntry> | undefined>;
 }
 
 export type Session = SessionInfo & SessionServices;
@@ -83,7 +88,7 @@ export interface ExchangeNotes {
   inboundRedactions?: Record<string, number>;
   pin?: { violation: string; tools?: string[] };
   policyVersion?: string;
-  approval?: 'approved' | 'declined' | 'timeout' | 'unavailable';
+  approval?: 'requested' | 'approved' | 'declined' | 'timeout' | 'unavailable';
   [key: string]: unknown;
 }
 

@@ -52,6 +52,8 @@ export interface GatewayHooks {
   route?(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> | boolean;
   /** Undefined when ready; else why not (shown on /readyz). */
   readiness?(): string | undefined;
+  /** WWW-Authenticate for a 403 insufficient_scope. */
+  scopeChallenge?(server: string, scopes: string[]): string;
 }
 
 export interface GatewayOptions {
@@ -252,6 +254,11 @@ export class Gateway {
     }
   }
 
+  /** The WWW-Authenticate value for a missing scope (the auth layer adds resource_metadata). */
+  private challenge(ep: Endpoint): (scopes: string[]) => string {
+    return (scopes) => this.opts.hooks?.scopeChallenge?.(ep.server.name, scopes) ?? `Bearer error="insufficient_scope", scope="${scopes.join(' ')}"`;
+  }
+
   private corsHeaders(req: IncomingMessage): Record<string, string> {
     const origin = req.headers.origin;
     if (!origin) return {};
@@ -344,7 +351,7 @@ export class Gateway {
     for (const f of frames) if (f.kind !== 'request') entry.session.clientFrame(f, undefined, headers);
     if (requests.length === 0) return sendStatus(res, 202);
     if (requests.length === 1 && !batch) {
-      const reply = new HttpReply(res, {}, this.keepAliveMs, undefined, undefined, prefersEventStream(headers['accept']));
+      const reply = new HttpReply(res, {}, this.keepAliveMs, undefined, (t) => answerStatus(t, false, this.challenge(ep)), prefersEventStream(headers['accept']));
       entry.session.clientFrame(requests[0]!, reply, headers);
       return;
     }
@@ -456,7 +463,7 @@ export class Gateway {
       session.clientFrame(frame, undefined, headers);
       return sendStatus(res, 202);
     }
-    session.clientFrame(frame, new HttpReply(res, {}, this.keepAliveMs, undefined, modernErrorStatus, prefersEventStream(headers['accept'])), headers);
+    session.clientFrame(frame, new HttpReply(res, {}, this.keepAliveMs, undefined, (t) => answerStatus(t, true, this.challenge(ep)), prefersEventStream(headers['accept'])), headers);
   }
 
   private readonly modernStarting = new Map<string, Promise<Session>>();
@@ -590,12 +597,20 @@ const MODERN_ERROR_STATUS: Record<number, number> = {
   [ErrorCode.UnsupportedProtocolVersion]: 400,
 };
 
-function modernErrorStatus(text: string): number {
+/**
+ * The HTTP status of an answer sent as JSON. A refusal for a missing scope becomes 403 insufficient_scope with
+ * every scope the operation needs, so the client can step up; in the 2026 era, ladder errors get their status.
+ */
+export function answerStatus(text: string, modern: boolean, challenge: (scopes: string[]) => string): number | { status: number; headers: Record<string, string> } {
   if (!text.includes('"error"')) return 200;
   try {
-    const m = JSON.parse(text) as { error?: { code?: unknown } };
+    const m = JSON.parse(text) as { error?: { code?: unknown; data?: { error?: unknown; scopes?: unknown } } };
+    const data = m.error?.data;
+    if (data?.error === 'insufficient_scope' && Array.isArray(data.scopes)) {
+      return { status: 403, headers: { 'www-authenticate': challenge(data.scopes.map(String)) } };
+    }
     const code = m.error?.code;
-    return typeof code === 'number' ? (MODERN_ERROR_STATUS[code] ?? 200) : 200;
+    return modern && typeof code === 'number' ? (MODERN_ERROR_STATUS[code] ?? 200) : 200;
   } catch {
     return 200;
   }

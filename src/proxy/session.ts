@@ -153,6 +153,9 @@ export class Session implements SessionApi {
   private pendingWhileRestarting: (() => void)[] = [];
   private envelope: Record<string, unknown> | undefined;
   private toolsGeneration = 0;
+  /** The tool map holds every page of a list the server has not announced as changed since. */
+  private toolsComplete = false;
+  private catalogPending: Promise<Map<string, ToolEntry> | undefined> | undefined;
 
   constructor(opts: SessionOptions) {
     this.opts = opts;
@@ -567,6 +570,7 @@ export class Session implements SessionApi {
       for (const t of result['tools']) {
         if (isObject(t) && typeof t['name'] === 'string') this.tools.set(t['name'], { name: t['name'], definition: t });
       }
+      this.toolsComplete = typeof result['nextCursor'] !== 'string';
     }
   }
 
@@ -666,6 +670,7 @@ export class Session implements SessionApi {
   private upstreamNotification(frame: Frame, related: number | undefined): void {
     const note = frame.message as JsonRpcNotification;
     const params = note.params;
+    if (note.method === 'notifications/tools/list_changed') this.toolsComplete = false;
     let out: Outgoing | undefined;
     if (note.method === 'notifications/progress' && isObject(params)) {
       const token = params['progressToken'];
@@ -797,6 +802,31 @@ export class Session implements SessionApi {
     if (pending) return pending;
     for (const out of this.outgoing.values()) if (out.ex === ex) return out.reply;
     return undefined;
+  }
+
+  catalog(): Promise<Map<string, ToolEntry> | undefined> {
+    if (this.toolsComplete) return Promise.resolve(this.tools);
+    this.catalogPending ??= this.fetchCatalog().finally(() => (this.catalogPending = undefined));
+    return this.catalogPending;
+  }
+
+  private async fetchCatalog(): Promise<Map<string, ToolEntry> | undefined> {
+    const fresh = new Map<string, ToolEntry>();
+    let cursor: string | undefined;
+    for (let page = 0; page < 100; page++) {
+      const answer = await this.requestUpstream('tools/list', cursor === undefined ? {} : { cursor });
+      if ('error' in answer) return this.tools.size ? this.tools : undefined;
+      const list = answer.result['tools'];
+      if (!Array.isArray(list)) return undefined;
+      for (const t of list) if (isObject(t) && typeof t['name'] === 'string') fresh.set(t['name'], { name: t['name'], definition: t });
+      cursor = typeof answer.result['nextCursor'] === 'string' ? answer.result['nextCursor'] : undefined;
+      if (cursor === undefined) break;
+    }
+    this.tools.clear();
+    for (const [k, v] of fresh) this.tools.set(k, v);
+    this.toolsComplete = cursor === undefined;
+    this.toolsGeneration++;
+    return this.tools;
   }
 
   notifyDownstream(method: string, params: Record<string, unknown>): void {

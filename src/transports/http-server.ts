@@ -51,8 +51,8 @@ export class HttpReply implements Reply {
     keepAliveMs: number,
     /** Called once the exchange is over. */
     private readonly onDone?: () => void,
-    /** HTTP status of a final answer sent as JSON (default 200). */
-    private readonly statusOf?: (text: string) => number,
+    /** HTTP status (and extra headers) of a final answer sent as JSON (default 200). */
+    private readonly statusOf?: (text: string) => number | { status: number; headers: Record<string, string> },
     /** The client ranks text/event-stream above application/json: always answer with a stream. */
     private readonly preferStream = false,
   ) {
@@ -96,7 +96,10 @@ export class HttpReply implements Reply {
       this.stop();
       this.mode = 'done';
       const body = Buffer.from(text, 'utf8');
-      this.res.writeHead(this.statusOf ? this.statusOf(text) : 200, { 'content-type': 'application/json', 'content-length': body.length, ...this.headers });
+      const meta = this.statusOf ? this.statusOf(text) : 200;
+      const status = typeof meta === 'number' ? meta : meta.status;
+      const extra = typeof meta === 'number' ? {} : meta.headers;
+      this.res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length, ...this.headers, ...extra });
       this.res.end(body);
       this.onDone?.();
       return;

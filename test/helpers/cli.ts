@@ -11,6 +11,8 @@ export const ROOT = path.resolve(__dirname, '../..');
 export const CLI = path.join(ROOT, 'dist/cli/index.js');
 export const EVERYTHING = path.join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 export const NODE = process.execPath;
+/** A policy that allows everything, server-initiated sampling included: for tests of the relay itself. */
+export const ALLOW_ALL = path.join(ROOT, 'test/fixtures/policies/allow-all.yaml');
 
 export function tmpDir(prefix = 'mcpw-'): string {
   return mkdtempSync(path.join(os.tmpdir(), prefix));

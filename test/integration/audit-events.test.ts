@@ -12,7 +12,7 @@ import { AuditStore } from '../../src/audit/store.js';
 import { verifyStore } from '../../src/audit/verify.js';
 import { loadOrCreateKey } from '../../src/audit/keys.js';
 import { connectClient } from '../helpers/clients.js';
-import { isolatedEnv, NODE, ROOT, startServe, tmpDir, writeConfig, wrapArgs } from '../helpers/cli.js';
+import { ALLOW_ALL, isolatedEnv, NODE, ROOT, startServe, tmpDir, writeConfig, wrapArgs } from '../helpers/cli.js';
 import { RawStdio, text } from '../helpers/raw.js';
 
 const FAULT = path.join(ROOT, 'test/fixtures/fault-server.mjs');
@@ -64,7 +64,8 @@ describe('audit events through wrap', () => {
     expect(kinds[kinds.length - 1]).toBe('session_end');
     const byMethodTarget = (m: string, t?: string) => ev.filter((e) => e.event === 'exchange' && e.method === m && (t === undefined || e.target === t));
     const echo = byMethodTarget('tools/call', 'echo')[0]!;
-    expect(echo).toMatchObject({ server: 'faulty', principal_sub: 'local:auditor', status: 'ok', decision: null, args: null });
+    expect(echo).toMatchObject({ server: 'faulty', principal_sub: 'local:auditor', status: 'ok', decision: 'allow', args: null });
+    expect(echo.policy_version).toMatch(/^[0-9a-f]{16}$/);
     expect(echo.latency_ms).toBeGreaterThan(0);
     expect(echo.bytes_in).toBeGreaterThan(50);
     expect(echo.bytes_out).toBeGreaterThan(30);
@@ -87,7 +88,7 @@ describe('audit events through wrap', () => {
   it('records server-initiated requests and their answers, and server notifications', async () => {
     const dir = tmpDir('mcpw-ae-');
     const db = path.join(dir, 'audit.db');
-    const cfg = writeConfig(`audit:\n  db: ${db}\n`);
+    const cfg = writeConfig(`audit:\n  db: ${db}\npolicy: [${JSON.stringify(ALLOW_ALL)}]\n`);
     const c = await connectClient('v1', { kind: 'stdio', command: NODE, args: wrapArgs('--config', cfg, '--', NODE, DUAL, 'stdio'), env: isolatedEnv() });
     const progress: number[] = [];
     await c.callTool('test_sampling', { prompt: 'hi' });

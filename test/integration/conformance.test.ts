@@ -7,7 +7,7 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, NODE, ROOT, startServe, stopProcess, tmpDir, waitForStderr, type Running } from '../helpers/cli.js';
+import { ALLOW_ALL, freePort, NODE, ROOT, startServe, stopProcess, tmpDir, waitForStderr, type Running } from '../helpers/cli.js';
 import { CONFORMANCE, ensureTools, NODE22 } from '../helpers/tools.js';
 
 const FIXTURE = path.join(ROOT, 'test/fixtures/dual-era-server.mjs');
@@ -49,7 +49,7 @@ beforeAll(async () => {
   directUrl = `http://127.0.0.1:${port}/mcp`;
   direct = { proc, url: directUrl, stderr: () => '', stop: (s) => stopProcess(proc, s) };
   gateway = await startServe(
-    `servers:\n  dual:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(FIXTURE)}, stdio]\n  remote:\n    url: ${directUrl}\n`,
+    `servers:\n  dual:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(FIXTURE)}, stdio]\n  remote:\n    url: ${directUrl}\npolicy: [${JSON.stringify(ALLOW_ALL)}]\n`,
   );
 }, 600_000);
 

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, type McpClient, type Sdk, type Target } from '../helpers/clients.js';
-import { freePort, isolatedEnv, NODE, ROOT, startServe, stopProcess, waitForStderr, wrapArgs, type Running } from '../helpers/cli.js';
+import { ALLOW_ALL, freePort, isolatedEnv, NODE, ROOT, startServe, stopProcess, waitForStderr, wrapArgs, type Running } from '../helpers/cli.js';
 
 const FIXTURE = path.join(ROOT, 'test/fixtures/dual-era-server.mjs');
 let gateway: Running;
@@ -18,7 +18,7 @@ beforeAll(async () => {
   const proc = spawn(NODE, [FIXTURE, 'http'], { env: { PATH: process.env['PATH'] ?? '', PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
   await waitForStderr(proc, /listening on/);
   upstream = { proc, url: `http://127.0.0.1:${port}/mcp`, stderr: () => '', stop: (s) => stopProcess(proc, s) };
-  gateway = await startServe(`servers:\n  dual:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(FIXTURE)}, stdio]\n  remote:\n    url: ${upstream.url}\n`);
+  gateway = await startServe(`servers:\n  dual:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(FIXTURE)}, stdio]\n  remote:\n    url: ${upstream.url}\npolicy: [${JSON.stringify(ALLOW_ALL)}]\n`);
 });
 
 afterAll(async () => {
@@ -61,7 +61,7 @@ const elicitation = (p: Record<string, unknown>) => {
 const targets: [string, () => Target][] = [
   ['serve → stdio child', () => ({ kind: 'http', url: `${gateway.url}/dual/mcp` })],
   ['serve → URL upstream', () => ({ kind: 'http', url: `${gateway.url}/remote/mcp` })],
-  ['wrap', () => ({ kind: 'stdio', command: NODE, args: wrapArgs('--', NODE, FIXTURE, 'stdio'), env: isolatedEnv() })],
+  ['wrap', () => ({ kind: 'stdio', command: NODE, args: wrapArgs('--policy', ALLOW_ALL, '--', NODE, FIXTURE, 'stdio'), env: isolatedEnv() })],
 ];
 
 describe.each(targets)('%s', (_label, target) => {

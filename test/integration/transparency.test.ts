@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, type Sdk, type Target } from '../helpers/clients.js';
-import { EVERYTHING, NODE, isolatedEnv, startEverythingHttp, startServe, wrapArgs, type Running } from '../helpers/cli.js';
+import { ALLOW_ALL, EVERYTHING, NODE, isolatedEnv, startEverythingHttp, startServe, wrapArgs, type Running } from '../helpers/cli.js';
 import { everythingSession } from '../helpers/everything-session.js';
 
 const SDKS: Sdk[] = ['v1', 'v2'];
@@ -14,7 +14,7 @@ let gateway: Running;
 
 beforeAll(async () => {
   everythingHttp = await startEverythingHttp();
-  gateway = await startServe(`servers:\n  everything:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(EVERYTHING)}, stdio]\n`);
+  gateway = await startServe(`servers:\n  everything:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(EVERYTHING)}, stdio]\npolicy: [${JSON.stringify(ALLOW_ALL)}]\n`);
 });
 
 afterAll(async () => {
@@ -43,7 +43,7 @@ describe.each(SDKS)('the %s SDK client sees the same session through every path'
   });
 
   it('through wrap (stdio ⇄ stdio child)', async () => {
-    const got = await run(sdk, { kind: 'stdio', command: NODE, args: wrapArgs('--', NODE, EVERYTHING, 'stdio'), env: isolatedEnv() });
+    const got = await run(sdk, { kind: 'stdio', command: NODE, args: wrapArgs('--policy', ALLOW_ALL, '--', NODE, EVERYTHING, 'stdio'), env: isolatedEnv() });
     expect(got).toEqual(baseline);
   });
 
@@ -53,7 +53,7 @@ describe.each(SDKS)('the %s SDK client sees the same session through every path'
   });
 
   it('through wrap --url (stdio ⇄ Streamable HTTP upstream)', async () => {
-    const got = await run(sdk, { kind: 'stdio', command: NODE, args: wrapArgs('--url', everythingHttp.url), env: isolatedEnv() });
+    const got = await run(sdk, { kind: 'stdio', command: NODE, args: wrapArgs('--policy', ALLOW_ALL, '--url', everythingHttp.url), env: isolatedEnv() });
     expect(got).toEqual(baseline);
   });
 

@@ -1,0 +1,59 @@
+/**
+ * Arguments are checked against the tool's inputSchema (from the server's last tools/list) before any argument
+ * rule runs: mistyped arguments are "can't decide". The schema comes from the server, so it is hostile input too:
+ * its `pattern`s run on RE2 (no ReDoS), its size is bounded, and a schema that cannot be compiled makes argument
+ * constraints undecidable rather than skipping them.
+ */
+import { createHash } from 'node:crypto';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import RE2 from 're2';
+import { isObject } from '../protocol/jsonrpc.js';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+const MAX_SCHEMA_BYTES = 256 * 1024;
+
+function make<T extends Ajv>(A: new (o: object) => T): T {
+  const ajv = new A({
+    strict: false,
+    allErrors: false,
+    validateSchema: false,
+    addUsedSchema: false,
+    loadSchema: undefined,
+    code: { regExp: (pattern: string, flags: string) => new RE2(pattern, flags) as unknown as RegExp },
+  });
+  addFormats(ajv);
+  return ajv;
+}
+
+let draft7: Ajv | undefined;
+let v2020: Ajv | undefined;
+const cache = new Map<string, ValidateFunction | 'invalid'>();
+
+export type ArgsCheck = { valid: true } | { valid: false; problem: string };
+
+export function checkArgs(schema: unknown, args: unknown): ArgsCheck {
+  if (!isObject(schema)) return { valid: true };
+  const text = JSON.stringify(schema);
+  if (text.length > MAX_SCHEMA_BYTES) return { valid: false, problem: 'the inputSchema is too large to check' };
+  const key = createHash('sha256').update(text).digest('hex');
+  let v = cache.get(key);
+  if (v === undefined) {
+    const dollar = typeof schema['$schema'] === 'string' ? schema['$schema'] : '';
+    const ajv = /draft-0[4-7]/.test(dollar) ? (draft7 ??= make(Ajv)) : (v2020 ??= make(Ajv2020 as unknown as new (o: object) => Ajv));
+    try {
+      // Remote $refs are never fetched (loadSchema is unset); the schema is compiled without its $id registered.
+      const { $id: _id, ...rest } = schema as Record<string, unknown>;
+      v = ajv.compile(rest);
+    } catch {
+      v = 'invalid';
+    }
+    if (cache.size > 2000) cache.clear();
+    cache.set(key, v);
+  }
+  if (v === 'invalid') return { valid: false, problem: 'the tool’s inputSchema cannot be checked safely' };
+  if (v(args ?? {})) return { valid: true };
+  const e = v.errors?.[0];
+  return { valid: false, problem: e ? `${e.instancePath || '(arguments)'} ${e.message ?? 'is invalid'}` : 'invalid' };
+}

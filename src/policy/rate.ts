@@ -1,0 +1,53 @@
+/**
+ * Rate limits: token buckets per (rule, principal | session | everyone). The limiter is an interface so a shared
+ * store (Redis, a database) can replace the in-memory one for several gateway replicas.
+ */
+import type { Rate } from './types.js';
+
+export interface Limiter {
+  /** Takes one token from each bucket if all have one; otherwise takes none and says when to retry. */
+  take(buckets: { key: string; rate: Rate }[], now?: number): { ok: true } | { ok: false; retryAfterMs: number; key: string };
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+export function capacityAndRefill(rate: Rate): { capacity: number; perMs: number; window: string; count: number } {
+  const [count, ms, window] =
+    rate.per_second !== undefined ? [rate.per_second, 1000, 'second'] : rate.per_minute !== undefined ? [rate.per_minute, 60_000, 'minute'] : [rate.per_hour ?? 1, 3_600_000, 'hour'];
+  return { capacity: rate.burst ?? Math.max(1, count), perMs: count / ms, window: window as string, count };
+}
+
+export class MemoryLimiter implements Limiter {
+  private readonly buckets = new Map<string, Bucket>();
+  constructor(private readonly maxKeys = 100_000) {}
+
+  private level(key: string, rate: Rate, now: number): { b: Bucket; capacity: number; perMs: number } {
+    const { capacity, perMs } = capacityAndRefill(rate);
+    let b = this.buckets.get(key);
+    if (!b) {
+      if (this.buckets.size >= this.maxKeys) {
+        // Drop the oldest entry (Map keeps insertion order): full buckets are the ones that matter least.
+        const first = this.buckets.keys().next().value;
+        if (first !== undefined) this.buckets.delete(first);
+      }
+      b = { tokens: capacity, at: now };
+      this.buckets.set(key, b);
+    } else {
+      b.tokens = Math.min(capacity, b.tokens + (now - b.at) * perMs);
+      b.at = now;
+    }
+    return { b, capacity, perMs };
+  }
+
+  take(buckets: { key: string; rate: Rate }[], now = Date.now()): { ok: true } | { ok: false; retryAfterMs: number; key: string } {
+    const levels = buckets.map((x) => ({ ...x, ...this.level(x.key, x.rate, now) }));
+    for (const l of levels) {
+      if (l.b.tokens < 1) return { ok: false, retryAfterMs: Math.ceil((1 - l.b.tokens) / l.perMs), key: l.key };
+    }
+    for (const l of levels) l.b.tokens -= 1;
+    return { ok: true };
+  }
+}
