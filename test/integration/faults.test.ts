@@ -138,7 +138,7 @@ describe('wrap', () => {
       names.push(...(r.result?.['tools'] as { name: string }[]).map((t) => t.name));
       cursor = r.result?.['nextCursor'] as string | undefined;
     } while (cursor);
-    expect(names).toHaveLength(9);
+    expect(names).toHaveLength(11);
   });
 });
 
