@@ -4,7 +4,9 @@
 export class WardenError extends Error {
   readonly code: string = 'WARDEN_ERROR';
   /** Process exit code for the CLI. */
-  readonly exitCode: number = 2;
+  get exitCode(): number {
+    return 2;
+  }
 }
 
 export class ConfigError extends WardenError {
@@ -24,5 +26,7 @@ export class PolicyError extends ConfigError {
 
 export class StartError extends WardenError {
   override readonly code: string = 'START_FAILED';
-  override readonly exitCode: number = 1;
+  override get exitCode(): number {
+    return 1;
+  }
 }

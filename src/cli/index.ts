@@ -50,6 +50,8 @@ export async function buildProgram(): Promise<Command> {
 
   const { registerAudit } = await import('./audit.js');
   registerAudit(program);
+  const { registerPolicy } = await import('./policy.js');
+  registerPolicy(program);
 
   return program;
 }

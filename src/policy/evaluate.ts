@@ -315,8 +315,16 @@ export function evaluate(policy: Policy, input: PolicyInput): Decision {
   const d = decide(enforced, policy.default, input);
   if (enforced.length === policy.rules.length && policy.shadowDefault === undefined) return d;
   const s = decide(policy.rules, policy.shadowDefault ?? policy.default, input);
-  if (s.effect === d.effect && s.rule === d.rule) return d;
+  if (s.effect === d.effect) return d;
   return { ...d, shadow: { effect: s.effect, rule: s.rule, reason: s.reason } };
+}
+
+/** For `policy explain`: each rule's verdict on the input and why. */
+export function traceRules(policy: Policy, input: PolicyInput): { rule: Rule; result: Tri; why: string; applies: boolean }[] {
+  return policy.rules.map((rule) => {
+    const m = matchRule(rule, input);
+    return { rule, result: m.verdict.result, why: m.verdict.why, applies: applies(rule.effect, m.verdict.result) };
+  });
 }
 
 /**

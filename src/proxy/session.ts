@@ -325,8 +325,12 @@ export class Session implements SessionApi {
     const downIdText = idText(frame);
     const req = frame.message as JsonRpcRequest;
     if (step.kind !== 'pass') {
-      const answer: PeerAnswer = step.kind === 'answer' ? step.answer : { error: { code: ErrorCode.PolicyDenied, message: 'Request dropped' } };
+      let answer: PeerAnswer = step.kind === 'answer' ? step.answer : { error: { code: ErrorCode.PolicyDenied, message: 'Request dropped' } };
       ex.outcome = step.kind === 'answer' ? (step.outcome ?? ('error' in answer ? 'denied' : 'ok')) : 'dropped';
+      // 2026-07-28 results carry resultType; the proxy's own answers too.
+      if ('result' in answer && answer.result['resultType'] === undefined && eraOfMessage(req.method, req.params) === 'modern') {
+        answer = { result: { resultType: 'complete', ...answer.result } };
+      }
       this.finishClientExchange(ex, answerFrame(req.id, answer), downIdText, reply, step.index);
       return;
     }

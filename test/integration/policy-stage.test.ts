@@ -1,0 +1,348 @@
+/**
+ * Issue 3, done-when 3–6: the policy stage through wrap and serve.
+ *  3. lists show only allowed tools; hidden and nonexistent tools get the same answer; a refused visible call
+ *     gets an actionable isError; the server never sees a refused call (a tap records what reaches it);
+ *  4. ask: approve, decline, no answer, and — in the 2026 era through input_required — replay, reuse, changed
+ *     arguments and expiry;
+ *  5. rate limits with a retry hint, and shadow mode;
+ *  6. policy check / test / explain exit codes, and hot reload (a good change applies, a bad one keeps the last
+ *     good policy).
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StoredEvent } from '../../src/audit/chain.js';
+import { query } from '../../src/audit/read.js';
+import { AuditStore } from '../../src/audit/store.js';
+import { connectClient, type McpClient, type Sdk, type Target } from '../helpers/clients.js';
+import { CLI, isolatedEnv, NODE, ROOT, startServe, tmpDir, writeConfig, wrapArgs, type Running } from '../helpers/cli.js';
+
+const DUAL = path.join(ROOT, 'test/fixtures/dual-era-server.mjs');
+const TAP = path.join(ROOT, 'test/fixtures/tap.mjs');
+
+const POLICY = `version: 1
+default: deny
+ask_timeout_s: 2
+rules:
+  - id: echo-short
+    effect: allow
+    tools: [echo]
+    args:
+      message: { max_length: 20 }
+  - id: simple
+    effect: allow
+    tools: [test_simple_text]
+  - id: lookup-eu
+    effect: allow
+    tools: [lookup]
+    args:
+      region: { one_of: [eu-west] }
+  - id: progress-rate
+    effect: allow
+    tools: [test_tool_with_progress]
+    rate: { per_second: 2 }
+  - id: approve-errors
+    effect: ask
+    tools: [test_error_handling]
+  - id: prompt
+    effect: allow
+    prompts: [test_simple_prompt]
+  - id: resources
+    effect: allow
+    resources: ["test://static-*"]
+`;
+const ALLOWED_TOOLS = ['echo', 'lookup', 'test_error_handling', 'test_simple_text', 'test_tool_with_progress'];
+
+function text(r: Record<string, unknown>): string {
+  return ((r['content'] as { text?: string }[] | undefined) ?? []).map((c) => c.text ?? '').join('');
+}
+
+function tapped(log: string): { name?: string; arguments?: Record<string, unknown> }[] {
+  let t = '';
+  try {
+    t = readFileSync(log, 'utf8');
+  } catch {
+    return [];
+  }
+  return t
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { method?: string; params?: { name?: string; arguments?: Record<string, unknown> } })
+    .filter((m) => m.method === 'tools/call')
+    .map((m) => m.params ?? {});
+}
+
+async function errorOf(p: Promise<unknown>): Promise<{ code?: number; message: string }> {
+  try {
+    await p;
+  } catch (e) {
+    return { code: (e as { code?: number }).code, message: (e as Error).message };
+  }
+  throw new Error('expected an error');
+}
+
+const dir = tmpDir('mcpw-ps-');
+const policyFile = path.join(dir, 'policy.yaml');
+writeFileSync(policyFile, POLICY);
+const tapLog = path.join(dir, 'tap.log');
+let gateway: Running;
+
+beforeAll(async () => {
+  gateway = await startServe(`servers:\n  dual:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(TAP)}, "--", ${JSON.stringify(NODE)}, ${JSON.stringify(DUAL)}, stdio]\n    env: { TAP_LOG: ${JSON.stringify(tapLog)} }\npolicy: [${JSON.stringify(policyFile)}]\naudit:\n  db: ${path.join(dir, 'serve-audit.db')}\n`);
+});
+
+afterAll(async () => {
+  await gateway?.stop();
+});
+
+const targets: [string, Sdk, () => Target][] = [
+  ['wrap (2025)', 'v1', () => ({ kind: 'stdio', command: NODE, args: wrapArgs('--config', writeConfig(`audit:\n  db: ${path.join(dir, 'wrap-audit.db')}\n`), '--policy', policyFile, '--', NODE, TAP, '--', NODE, DUAL, 'stdio'), env: isolatedEnv({ TAP_LOG: tapLog }) })],
+  ['wrap (2026)', 'v2', () => ({ kind: 'stdio', command: NODE, args: wrapArgs('--config', writeConfig(`audit:\n  db: ${path.join(dir, 'wrap-audit.db')}\n`), '--policy', policyFile, '--', NODE, TAP, '--', NODE, DUAL, 'stdio'), env: isolatedEnv({ TAP_LOG: tapLog }) })],
+  ['serve (2025)', 'v1', () => ({ kind: 'http', url: `${gateway.url}/dual/mcp` })],
+  ['serve (2026)', 'v2', () => ({ kind: 'http', url: `${gateway.url}/dual/mcp` })],
+];
+
+describe.each(targets)('least privilege through %s', (_label, sdk, target) => {
+  let c: McpClient;
+  beforeAll(async () => {
+    c = await connectClient(sdk, target(), { negotiation: 'auto', elicitation: () => ({ action: 'accept', content: { approve: true } }) });
+  });
+  afterAll(async () => {
+    await c?.close();
+  });
+
+  it('lists only the allowed tools, prompts and resources', async () => {
+    const tools = ((await c.listTools())['tools'] as { name: string }[]).map((t) => t.name).sort();
+    expect(tools).toEqual(ALLOWED_TOOLS);
+    expect(((await c.listPrompts())['prompts'] as { name: string }[]).map((p) => p.name)).toEqual(['test_simple_prompt']);
+    expect(((await c.listResources())['resources'] as { uri: string }[]).map((r) => r.uri).sort()).toEqual(['test://static-binary', 'test://static-text']);
+  });
+
+  it('answers a hidden tool and a nonexistent tool the same way, without reaching the server', async () => {
+    const before = tapped(tapLog).length;
+    const hidden = await errorOf(c.callTool('test_image_content'));
+    const missing = await errorOf(c.callTool('no_such_tool'));
+    expect(hidden.code).toBe(-32602);
+    expect(missing.code).toBe(-32602);
+    expect(hidden.message.replace('test_image_content', 'X')).toBe(missing.message.replace('no_such_tool', 'X'));
+    expect((await errorOf(c.getPrompt('test_prompt_with_image'))).code).toBe(-32602);
+    expect((await errorOf(c.readResource('test://watched-resource'))).code).toBe(-32602);
+    expect(tapped(tapLog).length).toBe(before);
+  });
+
+  it('refuses a visible call with an actionable isError, and the server never sees it', async () => {
+    const before = tapped(tapLog).length;
+    const r = await c.callTool('echo', { message: 'x'.repeat(30) });
+    expect(r['isError']).toBe(true);
+    expect(text(r)).toBe('mcp-warden refused this call: tool "echo" is not allowed with these arguments: `message` must be at most 20 long (got 30) (rule echo-short).');
+    const l = await c.callTool('lookup', { region: 'us-east', key: 'k' });
+    expect(text(l)).toMatch(/`region` must be one of "eu-west" \(got "us-east"\)/);
+    expect(tapped(tapLog).length).toBe(before);
+    // The allowed forms run.
+    expect(text(await c.callTool('echo', { message: 'short' }))).toBe('echo: short');
+    expect(text(await c.callTool('lookup', { region: 'eu-west', key: 'k' }))).toBe('k@eu-west');
+    expect(tapped(tapLog).length).toBe(before + 2);
+  });
+
+  it('asks a person: an approval runs the call', async () => {
+    const before = tapped(tapLog).length;
+    const r = await c.callTool('test_error_handling');
+    expect(text(r)).toBe('This tool intentionally returns an error for testing');
+    expect(tapped(tapLog).length).toBe(before + 1);
+  });
+
+  it('rate limit: the third call within the second is refused with a retry hint, later ones pass', async () => {
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(text(await c.callTool('test_tool_with_progress'))).toBe('Progress test completed');
+    expect(text(await c.callTool('test_tool_with_progress'))).toBe('Progress test completed');
+    const third = await c.callTool('test_tool_with_progress');
+    expect(third['isError']).toBe(true);
+    expect(text(third)).toMatch(/^mcp-warden: rate limit reached — at most 2 per second \(rule progress-rate\)\. Retry after 1 s\.$/);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(text(await c.callTool('test_tool_with_progress'))).toBe('Progress test completed');
+  });
+});
+
+describe('ask: refusals', () => {
+  const wrapTarget = (): Target => ({ kind: 'stdio', command: NODE, args: wrapArgs('--config', writeConfig(`audit:\n  db: ${path.join(dir, 'ask-audit.db')}\n`), '--policy', policyFile, '--', NODE, DUAL, 'stdio'), env: isolatedEnv() });
+
+  for (const sdk of ['v1', 'v2'] as Sdk[]) {
+    it(`a person who declines refuses the call (${sdk})`, async () => {
+      const c = await connectClient(sdk, wrapTarget(), { negotiation: 'auto', elicitation: () => ({ action: 'decline' }) });
+      try {
+        const r = await c.callTool('test_error_handling');
+        expect(r['isError']).toBe(true);
+        expect(text(r)).toMatch(/a person declined this call/);
+      } finally {
+        await c.close();
+      }
+    });
+  }
+
+  it('a host that declares elicitation and never answers is refused at the timeout', async () => {
+    const c = await connectClient('v1', wrapTarget(), { elicitation: () => new Promise(() => undefined) as never });
+    try {
+      const started = Date.now();
+      const r = await c.callTool('test_error_handling');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+      expect(text(r)).toMatch(/no approval for this call \(no answer within 2 s\)/);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('a host without elicitation cannot approve', async () => {
+    const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+    const { StdioClientTransport } = await import('@modelcontextprotocol/sdk/client/stdio.js');
+    const t = wrapTarget() as { command: string; args: string[]; env: Record<string, string> };
+    const c = new Client({ name: 'no-elicitation', version: '1' }, { capabilities: {} });
+    await c.connect(new StdioClientTransport({ command: t.command, args: t.args, env: t.env }));
+    try {
+      const r = (await c.callTool({ name: 'test_error_handling', arguments: {} })) as Record<string, unknown>;
+      expect(text(r)).toMatch(/cannot ask one \(it did not declare elicitation\)/);
+    } finally {
+      await c.close();
+    }
+  });
+
+  describe('2026-07-28 approval state over HTTP', () => {
+    const url = () => `${gateway.url}/dual/mcp`;
+    const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} } } };
+    let id = 1;
+    async function call(args: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+      const body = { jsonrpc: '2.0', id: id++, method: 'tools/call', params: { name: 'test_error_handling', arguments: args, _meta: meta, ...extra } };
+      const res = await fetch(url(), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'test_error_handling' },
+        body: JSON.stringify(body),
+      });
+      return ((await res.json()) as { result: Record<string, unknown> }).result;
+    }
+    const approve = { 'mcp-warden/approval': { action: 'accept', content: { approve: true } } };
+
+    it('an approval is single use, bound to the arguments, and cannot be forged or replayed', async () => {
+      const first = await call({});
+      expect(first['resultType']).toBe('input_required');
+      expect(Object.keys(first['inputRequests'] as object)).toEqual(['mcp-warden/approval']);
+      const token = first['requestState'] as string;
+      const ran = await call({}, { inputResponses: approve, requestState: token });
+      expect(text(ran)).toBe('This tool intentionally returns an error for testing');
+      const replay = await call({}, { inputResponses: approve, requestState: token });
+      expect(text(replay)).toMatch(/this approval cannot be used: the approval was already used/);
+      const second = (await call({}))['requestState'] as string;
+      const changed = await call({ extra: 'argument' }, { inputResponses: approve, requestState: second });
+      expect(text(changed)).toMatch(/the arguments changed since they were approved/);
+      const forged = `${second.slice(0, -4)}AAAA`;
+      expect(text(await call({}, { inputResponses: approve, requestState: forged }))).toMatch(/not issued by this proxy/);
+      const declined = await call({}, { inputResponses: { 'mcp-warden/approval': { action: 'decline' } }, requestState: (await call({}))['requestState'] });
+      expect(text(declined)).toMatch(/a person declined this call/);
+      // No answer from a person, even with a valid state, is not an approval.
+      expect(text(await call({}, { requestState: (await call({}))['requestState'] }))).toMatch(/declined/);
+    });
+
+    it('an approval expires', async () => {
+      const token = (await call({}))['requestState'] as string;
+      await new Promise((r) => setTimeout(r, 2100));
+      expect(text(await call({}, { inputResponses: approve, requestState: token }))).toMatch(/the approval expired/);
+    });
+  });
+});
+
+describe('shadow mode', () => {
+  it('lets every call through and audits what enforce mode would have refused', async () => {
+    const shadowFile = path.join(dir, 'shadow.yaml');
+    writeFileSync(shadowFile, POLICY.replace('version: 1\n', 'version: 1\nmode: shadow\n'));
+    const db = path.join(tmpDir('mcpw-sh-'), 'audit.db');
+    const c = await connectClient('v1', { kind: 'stdio', command: NODE, args: wrapArgs('--config', writeConfig(`audit:\n  db: ${db}\n`), '--policy', shadowFile, '--', NODE, DUAL, 'stdio'), env: isolatedEnv() });
+    try {
+      expect(((await c.listTools())['tools'] as unknown[]).length).toBeGreaterThan(ALLOWED_TOOLS.length);
+      expect(text(await c.callTool('test_image_content')).length).toBe(0);
+      expect(text(await c.callTool('echo', { message: 'x'.repeat(30) }))).toBe(`echo: ${'x'.repeat(30)}`);
+      expect(text(await c.callTool('echo', { message: 'fine' }))).toBe('echo: fine');
+    } finally {
+      await c.close();
+    }
+    const store = new AuditStore(db, { readonly: true });
+    const ev = query(store, { event: 'exchange' }).filter((e: StoredEvent) => e.method === 'tools/call');
+    store.close();
+    const byTarget = (t: string) => ev.filter((e) => e.target === t).map((e) => [e.decision, e.rule, e.status]);
+    expect(byTarget('test_image_content')).toEqual([['shadow:deny', null, 'ok']]);
+    expect(byTarget('echo')).toEqual([
+      ['shadow:deny', 'echo-short', 'ok'],
+      ['allow', null, 'ok'],
+    ]);
+  });
+});
+
+describe('policy CLI and hot reload', () => {
+  const cli = (...args: string[]) => spawnSync(NODE, [CLI, 'policy', ...args], { encoding: 'utf8', env: isolatedEnv() });
+
+  it('check: 0 for valid files, 1 with file:line for invalid ones, 2 for a missing file', () => {
+    expect(cli('check', policyFile).status).toBe(0);
+    const bad = path.join(dir, 'bad.yaml');
+    writeFileSync(bad, 'version: 1\nrules:\n  - id: x\n    effect: allow\n    tolls: [typo]\n  - id: y\n    effect: allow\n    args:\n      q: { pattern: "(?=lookahead)" }\n');
+    const r = cli('check', bad);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`${bad}:5: rules.0.tolls: unknown key`);
+    const r2 = cli('check', path.join(dir, 'nope.yaml'));
+    expect(r2.status).toBe(2);
+    const re2 = path.join(dir, 'bad-regex.yaml');
+    writeFileSync(re2, 'version: 1\nrules:\n  - id: y\n    effect: allow\n    args:\n      q: { pattern: "(?=lookahead)" }\n');
+    const r3 = cli('check', re2);
+    expect(r3.status).toBe(1);
+    expect(r3.stderr).toMatch(new RegExp(`${re2.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:6: rules\\[0\\] \\(y\\)\\.args\\.q\\.pattern: not a linear-time \\(RE2\\) expression`));
+  });
+
+  it('test: 0 when every case holds, 1 when one fails', () => {
+    const cases = path.join(dir, 'cases.yaml');
+    writeFileSync(cases, `policy: [policy.yaml]\ncases:\n  - { name: short echo, tool: echo, args: { message: hi }, expect: { effect: allow, rule: echo-short } }\n  - { name: long echo, tool: echo, args: { message: "${'y'.repeat(25)}" }, expect: deny }\n  - { name: approval, tool: test_error_handling, expect: ask }\n  - { name: hidden, tool: test_image_content, expect: deny, visible: false }\n`);
+    const ok = cli('test', cases);
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/4 passed, 0 failed/);
+    writeFileSync(cases, `policy: [policy.yaml]\ncases:\n  - { name: wrong, tool: echo, args: { message: hi }, expect: deny }\n`);
+    const bad = cli('test', cases);
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toMatch(/FAIL wrong: effect allow, expected deny/);
+  });
+
+  it('explain: the decision and each rule', () => {
+    const r = cli('explain', '--policy', policyFile, '--tool', 'lookup', '--args', '{"region":"us-east","key":"k"}');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^decision: deny \(rule lookup-eu\)/);
+    expect(r.stdout).toMatch(/lookup-eu +allow no +`region` must be one of "eu-west" \(got "us-east"\)/);
+    expect(cli('explain', '--policy', policyFile, '--tool', 'x', '--args', '{bad').status).toBe(2);
+  });
+
+  it('hot reload applies a good change and keeps the last good policy on a bad one', async () => {
+    const live = path.join(tmpDir('mcpw-hot-'), 'live.yaml');
+    writeFileSync(live, POLICY);
+    const db = path.join(tmpDir('mcpw-hot-'), 'audit.db');
+    const c = await connectClient('v1', { kind: 'stdio', command: NODE, args: wrapArgs('--config', writeConfig(`audit:\n  db: ${db}\n`), '--policy', live, '--', NODE, DUAL, 'stdio'), env: isolatedEnv() });
+    const until = async (check: () => Promise<boolean>) => {
+      for (let i = 0; i < 60; i++) {
+        if (await check()) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error('policy was not reloaded');
+    };
+    try {
+      expect(text(await c.callTool('echo', { message: 'hello' }))).toBe('echo: hello');
+      writeFileSync(live, POLICY.replace('max_length: 20', 'max_length: 3'));
+      await until(async () => (await c.callTool('echo', { message: 'hello' }))['isError'] === true);
+      writeFileSync(live, `${POLICY}  - id: broken\n    effect: maybe\n`);
+      await new Promise((r) => setTimeout(r, 1500));
+      // Still the last good policy: max_length 3.
+      expect((await c.callTool('echo', { message: 'hello' }))['isError']).toBe(true);
+      expect(text(await c.callTool('echo', { message: 'hi' }))).toBe('echo: hi');
+      writeFileSync(live, POLICY);
+      await until(async () => text(await c.callTool('echo', { message: 'hello' })) === 'echo: hello');
+    } finally {
+      await c.close();
+    }
+    const store = new AuditStore(db, { readonly: true });
+    const reloads = query(store, { event: 'policy_reload' }).map((e) => e.status);
+    store.close();
+    expect(reloads).toEqual(['ok', 'failed', 'ok']);
+  });
+});
