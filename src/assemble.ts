@@ -3,7 +3,7 @@
  * This is the one file that knows the order of the pipeline.
  *
  * Request hooks run top to bottom, response hooks bottom to top:
- *   audit → log → policy → pin → redact
+ *   audit → log → policy → binding → pin → redact
  * Audit is outermost so it records the final answer, including a refusal by any stage below it and the
  * redaction counts of the response it lets out.
  */
@@ -15,6 +15,7 @@ import type { ServerConfig, WardenConfig } from './config/config.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import type { Stage } from './pipeline/types.js';
 import type { SessionEvents } from './proxy/session.js';
+import { bindingStage } from './auth/binding.js';
 import { Approvals } from './policy/approvals.js';
 import { PolicyHolder } from './policy/holder.js';
 import { bundledPolicy } from './policy/load.js';
@@ -80,6 +81,7 @@ export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly 
   const holder = new PolicyHolder(pf.files, opts.log, events);
   if (pf.reload) holder.watch();
   stages.push(policyStage({ policy: () => holder.policy, limiter: new MemoryLimiter(), approvals: new Approvals() }));
+  stages.push(bindingStage());
   const pipeline = new Pipeline(stages);
   return {
     pipeline,

@@ -38,6 +38,7 @@ import {
 } from '../transports/http-server.js';
 import type { Downstream, Upstream } from '../transports/types.js';
 import { Session, type SessionEvents } from './session.js';
+import { SharedPort, SharedUpstream } from './shared.js';
 
 export interface AuthResult {
   principal?: Principal;
@@ -130,6 +131,8 @@ interface LegacyEntry {
 interface Endpoint {
   server: ServerConfig;
   makeUpstream: () => Upstream;
+  /** isolation: shared (command servers): one child for every session. */
+  shared: SharedUpstream | undefined;
   legacy: Map<string, LegacyEntry>;
   modern: Map<string, Session>;
   /** Sessions being created, so the cap counts them too. */
@@ -149,7 +152,9 @@ export class Gateway {
     const { config } = opts;
     this.keepAliveMs = opts.keepAliveMs ?? 15_000;
     for (const s of config.servers) {
-      this.endpoints.set(s.name, { server: s, makeUpstream: opts.upstreams.get(s.name)!, legacy: new Map(), modern: new Map(), starting: 0 });
+      const make = opts.upstreams.get(s.name)!;
+      const shared = s.isolation === 'shared' && s.command ? new SharedUpstream(make, opts.log) : undefined;
+      this.endpoints.set(s.name, { server: s, makeUpstream: shared ? () => shared.port() : make, shared, legacy: new Map(), modern: new Map(), starting: 0 });
     }
     const hosts = new Set(config.listen.allowedHosts.map((h) => h.toLowerCase()));
     const origins = new Set<string>();
@@ -386,7 +391,10 @@ export class Gateway {
       log: this.opts.log,
       events: this.opts.events,
       onUpstreamLoss: 'end',
+      sharedUpstream: ep.shared !== undefined,
+      allocateUpId: ep.shared?.allocateId,
     });
+    if (upstream instanceof SharedPort) upstream.sessionId = session.id;
     return session;
   }
 

@@ -80,6 +80,8 @@ export interface SessionOptions {
   maxRestarts?: number;
   /** Several sessions share this upstream: rewrite progress tokens too. */
   sharedUpstream?: boolean;
+  /** Where request ids come from (a shared upstream hands out ids unique across its sessions). */
+  allocateUpId?: () => number;
   id?: string;
 }
 
@@ -174,6 +176,10 @@ export class Session implements SessionApi {
 
   get inflight(): number {
     return this.outgoing.size + this.incoming.size;
+  }
+
+  private newUpId(): number {
+    return this.opts.allocateUpId ? this.opts.allocateUpId() : this.nextUpId++;
   }
 
   source(): EventSource {
@@ -339,7 +345,7 @@ export class Session implements SessionApi {
       this.finishClientExchange(ex, answerFrame(req.id, { error: { code: ErrorCode.UpstreamFailed, message: 'Upstream server is not available' } }), downIdText, reply);
       return;
     }
-    const upId = this.nextUpId++;
+    const upId = this.newUpId();
     const out: Outgoing = {
       upId,
       downIdText,
@@ -759,7 +765,7 @@ export class Session implements SessionApi {
         resolve({ error: { code: ErrorCode.UpstreamFailed, message: 'Upstream server is not available' } });
         return;
       }
-      const upId = this.nextUpId++;
+      const upId = this.newUpId();
       const p = { ...params };
       if (this.era === 'modern' && this.envelope) {
         const meta = isObject(p['_meta']) ? { ...p['_meta'] } : {};
