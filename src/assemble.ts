@@ -21,6 +21,8 @@ import { PolicyHolder } from './policy/holder.js';
 import { bundledPolicy } from './policy/load.js';
 import { MemoryLimiter } from './policy/rate.js';
 import { policyStage } from './policy/stage.js';
+import { redactionFromConfig, type Redaction } from './redact/setup.js';
+import { redactionStage } from './redact/stage.js';
 import { ChildUpstream } from './transports/child.js';
 import { HttpUpstream } from './transports/http-client.js';
 import type { Upstream } from './transports/types.js';
@@ -35,6 +37,7 @@ export interface Assembly {
   events: SessionEvents | undefined;
   audit: OpenAudit | undefined;
   policy: PolicyHolder;
+  redaction: Redaction | undefined;
   /** Undefined when ready; else why not. */
   readiness(): string | undefined;
   close(): Promise<void>;
@@ -63,8 +66,10 @@ export function policyFiles(config: WardenConfig, override?: string[]): { files:
 export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly {
   const baseDir = config.file ? path.dirname(config.file) : undefined;
   const ac = auditConfig(config.raw['audit'], baseDir, opts.auditDb);
+  const redaction = redactionFromConfig(config);
   const audit = ac.enabled ? openAudit(ac, opts.log) : undefined;
   const stages: Stage[] = [];
+  const masker = redaction?.masker;
   if (audit) {
     stages.push(
       auditStage(audit.writer, {
@@ -72,6 +77,12 @@ export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly 
         captureMaxBytes: ac.captureMaxBytes,
         onFailure: ac.onFailure,
         waitForCommit: true,
+        redactArgs: masker
+          ? (args: unknown) => {
+              const copy = structuredClone(args);
+              return masker.redact(copy).blocked ? '[REDACTED:too-many-findings]' : copy;
+            }
+          : undefined,
       }),
     );
   }
@@ -82,6 +93,7 @@ export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly 
   if (pf.reload) holder.watch();
   stages.push(policyStage({ policy: () => holder.policy, limiter: new MemoryLimiter(), approvals: new Approvals() }));
   stages.push(bindingStage());
+  if (redaction) stages.push(redactionStage({ redaction }));
   const pipeline = new Pipeline(stages);
   return {
     pipeline,
@@ -89,6 +101,7 @@ export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly 
     events,
     audit,
     policy: holder,
+    redaction,
     readiness: () => (audit && !audit.writer.healthy ? `audit store cannot write: ${audit.writer.lastError ?? 'unknown'}` : undefined),
     close: async () => {
       holder.close();

@@ -4,9 +4,8 @@
  * of the per-event MAC.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, hkdfSync, createHash, sign, verify, type KeyObject } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createOnce } from '../config/files.js';
 import { WardenError } from '../errors.js';
 
 export interface SigningKey {
@@ -53,18 +52,8 @@ export function loadOrCreateKey(file: string): SigningKey {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const { privateKey } = generateKeyPairSync('ed25519');
-  const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  writeFileSync(tmp, pem, { mode: 0o600, flag: 'wx' });
-  try {
-    linkSync(tmp, file);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-  } finally {
-    unlinkSync(tmp);
-  }
+  createOnce(file, privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
   return parsePrivateKey(readFileSync(file, 'utf8'), file);
 }
 

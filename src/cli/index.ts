@@ -52,6 +52,8 @@ export async function buildProgram(): Promise<Command> {
   registerAudit(program);
   const { registerPolicy } = await import('./policy.js');
   registerPolicy(program);
+  const { registerRedact } = await import('./redact.js');
+  registerRedact(program);
 
   return program;
 }

@@ -54,6 +54,14 @@ export interface WardenConfig {
   raw: Record<string, unknown>;
 }
 
+const shipped = new Map<string, object>();
+/** A schema from the package's schemas/ folder (parsed once). */
+export function shippedSchema(name: string): object {
+  let s = shipped.get(name);
+  if (!s) shipped.set(name, (s = JSON.parse(readFileSync(packagePath('schemas', name), 'utf8')) as object));
+  return s;
+}
+
 let schemaCache: object | undefined;
 export function configSchema(): object {
   schemaCache ??= JSON.parse(readFileSync(packagePath('schemas', 'config.schema.json'), 'utf8')) as object;
@@ -131,7 +139,7 @@ export function buildConfig(value: unknown, file: string | undefined): WardenCon
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): WardenConfig {
   const loaded: LoadedYaml = readYamlFile(file, env);
   if (loaded.value === null || loaded.value === undefined) loaded.value = {};
-  validateYaml(loaded, configSchema());
+  validateYaml(loaded, configSchema(), ConfigError, [shippedSchema('redaction.schema.json')]);
   checkServers(loaded);
   const cfg = buildConfig(loaded.value, path.resolve(file));
   resolveRelativePaths(cfg);

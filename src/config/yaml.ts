@@ -120,10 +120,12 @@ export function describeErrors(loaded: LoadedYaml, errors: ErrorObject[]): strin
 
 const ajvCache = new Map<object, ValidateFunction>();
 
-export function schemaValidator(schema: object): ValidateFunction {
+/** A validator for `schema`; `refs` are the other shipped schemas it `$ref`s (by their `$id`). */
+export function schemaValidator(schema: object, refs: object[] = []): ValidateFunction {
   let v = ajvCache.get(schema);
   if (!v) {
     const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+    for (const r of refs) ajv.addSchema(r);
     v = ajv.compile(schema);
     ajvCache.set(schema, v);
   }
@@ -131,8 +133,8 @@ export function schemaValidator(schema: object): ValidateFunction {
 }
 
 /** Validates and throws one ConfigError listing every problem, each with file:line. */
-export function validateYaml(loaded: LoadedYaml, schema: object, ErrorType: new (m: string, f?: string, l?: number) => ConfigError = ConfigError): void {
-  const validate = schemaValidator(schema);
+export function validateYaml(loaded: LoadedYaml, schema: object, ErrorType: new (m: string, f?: string, l?: number) => ConfigError = ConfigError, refs: object[] = []): void {
+  const validate = schemaValidator(schema, refs);
   if (validate(loaded.value)) return;
   // Report the most specific errors: drop oneOf/anyOf summaries when a branch error explains them.
   const errors = (validate.errors ?? []).filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf' && e.keyword !== 'if');

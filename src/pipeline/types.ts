@@ -111,8 +111,11 @@ export interface Exchange {
   /** `performance.now()` at arrival. */
   readonly startedAt: number;
   endedAt: number | undefined;
-  /** Request headers of an HTTP exchange, lower-cased (modern era: the mirrored `Mcp-*` headers). */
-  readonly headers: Readonly<Record<string, string>> | undefined;
+  /**
+   * Request headers of an HTTP exchange, lower-cased (modern era: the mirrored `Mcp-*` headers). A stage that
+   * changes mirrored arguments replaces this object with headers that match (the upstream gets these).
+   */
+  headers: Readonly<Record<string, string>> | undefined;
   /** Bytes of the request and of the response on the wire. */
   bytesIn: number;
   bytesOut: number;

@@ -59,6 +59,8 @@ export const ErrorCode = {
   AuditUnavailable: -32013,
   /** A cap on sessions or in-flight requests was reached. */
   Overloaded: -32014,
+  /** A response (or a tool's arguments) held a finding whose redaction action is `block`. */
+  RedactionBlocked: -32015,
   /** SEP-2243: HTTP headers disagree with the body. */
   HeaderMismatch: -32020,
   /** 2026-07-28: the requested protocol version is not supported. */

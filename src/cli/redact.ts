@@ -1,0 +1,72 @@
+/**
+ * `mcp-warden redact [--config F] [--format text|json]`: stdin → stdout through the configured detectors.
+ *
+ * text: the redacted text. json: `{text, findings: [{rule, category, action, start, end}]}` with offsets in
+ * Unicode code points of the input; a finding never carries the matched value. When a finding's action is
+ * `block`, nothing of the input is printed (json: `text: null`) and the exit code is 1.
+ */
+import type { Command } from 'commander';
+import { findConfig } from '../config/config.js';
+import { UsageError } from '../errors.js';
+import { DEFAULT_SETTINGS, buildRedaction, redactionSettings } from '../redact/setup.js';
+
+const MAX_INPUT = 256 * 1024 * 1024;
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of process.stdin) {
+    const b = c as Buffer;
+    size += b.length;
+    if (size > MAX_INPUT) throw new UsageError(`stdin: more than ${MAX_INPUT} bytes`);
+    chunks.push(b);
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new UsageError('stdin: not UTF-8 text');
+  }
+}
+
+/** UTF-16 offset → code point offset. */
+function codePointOffsets(text: string): (i: number) => number {
+  if (!/[\uD800-\uDFFF]/.test(text)) return (i) => i;
+  return (i) => {
+    let n = 0;
+    for (let k = 0; k < i; k++) {
+      const c = text.charCodeAt(k);
+      if (c >= 0xd800 && c <= 0xdbff && k + 1 < i) k++;
+      n++;
+    }
+    return n;
+  };
+}
+
+export function registerRedact(program: Command): void {
+  program
+    .command('redact')
+    .description('redact stdin to stdout with the configured detectors (--format json lists findings, never values)')
+    .option('--config <file>', 'config file (default: $MCP_WARDEN_CONFIG, then the user config)')
+    .option('--format <format>', 'text or json', 'text')
+    .action(async (opts: { config?: string; format: string }) => {
+      if (opts.format !== 'text' && opts.format !== 'json') throw new UsageError(`--format: "${opts.format}" is not text or json`);
+      const { config } = findConfig(opts.config);
+      const settings = redactionSettings(config) ?? { ...DEFAULT_SETTINGS, packs: [] };
+      const redaction = buildRedaction(settings, config.file);
+      const input = await readStdin();
+      const r = redaction.outbound.redactText(input);
+      const actionOf = new Map(redaction.rules.map((x) => [x.id, x]));
+      if (opts.format === 'json') {
+        const cp = codePointOffsets(input);
+        const findings = r.findings.map((f) => {
+          const rule = actionOf.get(f.rule);
+          return { rule: f.rule, category: f.category, action: rule ? redaction.actionOf(rule) : 'mask', start: cp(f.start), end: cp(f.end) };
+        });
+        process.stdout.write(`${JSON.stringify({ text: r.blocked ? null : r.text, findings, ...(r.blocked ? { blocked: r.blocked } : {}) })}\n`);
+      } else if (!r.blocked) process.stdout.write(r.text);
+      if (r.blocked) {
+        process.stderr.write(`mcp-warden: withheld: a finding of rule ${r.blocked.rule} has action block\n`);
+        process.exitCode = 1;
+      }
+    });
+}

@@ -1,0 +1,183 @@
+/**
+ * Detector packs: YAML files checked against schemas/redaction.schema.json, every pattern compiled with RE2.
+ * A pattern RE2 cannot compile (look-around, back-references, …) is refused at load with its file, line and rule
+ * id: a detector that silently does not run is worse than a config that does not start.
+ */
+import { readFileSync } from 'node:fs';
+import { isMap, isPair, isScalar, isSeq } from 'yaml';
+import RE2 from 're2';
+import { packagePath } from '../config/paths.js';
+import { shippedSchema } from '../config/config.js';
+import { lineOf, parseYaml, validateYaml, type LoadedYaml } from '../config/yaml.js';
+import { ConfigError } from '../errors.js';
+import { VALIDATORS, type ValidatorName } from './validators.js';
+
+export type Action = 'mask' | 'partial' | 'hash' | 'block' | 'detect';
+
+export interface RuleSpec {
+  id: string;
+  description?: string;
+  category?: string;
+  pattern?: string;
+  key?: string;
+  keywords?: string[];
+  trigger?: string;
+  exclude?: string;
+  entropy?: number;
+  min_length?: number;
+  validate?: ValidatorName;
+  allow?: string[];
+  action?: Action;
+  generic?: boolean;
+  enabled?: boolean;
+}
+
+export interface Rule {
+  id: string;
+  pack: string;
+  category: string;
+  description: string | undefined;
+  /** Global, with indices. */
+  re: RE2 | undefined;
+  /** Applies to values of properties whose name matches. */
+  key: RE2 | undefined;
+  /** Lower-cased literals; empty with no trigger = always runs. */
+  keywords: string[];
+  trigger: string | undefined;
+  /** Tested on the match and the 24 characters before it: a hit means the match is not reported. */
+  exclude: RE2 | undefined;
+  entropy: number | undefined;
+  minLength: number;
+  validate: ((s: string) => boolean) | undefined;
+  /** Anchored: a value matching one of these in full is not reported. */
+  allow: RE2[];
+  action: Action | undefined;
+  generic: boolean;
+  enabled: boolean;
+}
+
+export class RedactionRuleError extends ConfigError {
+  override readonly code: string = 'REDACTION_RULE_INVALID';
+}
+
+export function redactionSchema(): object {
+  return shippedSchema('redaction.schema.json');
+}
+
+export const BUNDLED_PACKS = ['secrets', 'pii'] as const;
+
+export function bundledPackFile(name: string): string {
+  return packagePath('rules', 'redaction', `${name}.yaml`);
+}
+
+function compile(source: string, flags: string, what: string): RE2 {
+  try {
+    return new RE2(source, flags);
+  } catch (e) {
+    throw new Error(`${what} is not a valid RE2 pattern (${(e as Error).message}); RE2 has no look-around or back-references`);
+  }
+}
+
+function anchored(patterns: string[] | undefined, what: string): RE2[] {
+  return (patterns ?? []).map((p, i) => compile(`^(?:${p})$`, '', `${what}[${i}]`));
+}
+
+/**
+ * Compiles one rule. `where` prefixes every error ("file:line: rule <id>").
+ * Throws plain Errors; callers turn them into RedactionRuleError with their location.
+ */
+export function compileRule(spec: RuleSpec, pack: string, defaults: { category: string; allow: RE2[] }, where: string): Rule {
+  if (spec.pattern === undefined && spec.key === undefined) throw new Error(`${where}: needs a pattern, a key, or both`);
+  if (spec.trigger !== undefined && /^\^|(?<!\\)\$$/.test(spec.trigger)) throw new Error(`${where}: trigger must not be anchored with ^ or $ (it runs over the whole message)`);
+  const re = spec.pattern !== undefined ? compile(spec.pattern, 'gd', `${where}: pattern`) : undefined;
+  if (re && re.test('')) throw new Error(`${where}: pattern matches the empty string`);
+  if (re) re.lastIndex = 0;
+  const key = spec.key !== undefined ? compile(spec.key, '', `${where}: key`) : undefined;
+  if (spec.trigger !== undefined) compile(spec.trigger, 'i', `${where}: trigger`);
+  return {
+    id: spec.id,
+    pack,
+    category: spec.category ?? defaults.category,
+    description: spec.description,
+    re,
+    key,
+    keywords: (spec.keywords ?? []).map((k) => k.toLowerCase()),
+    trigger: spec.trigger,
+    exclude: spec.exclude !== undefined ? compile(spec.exclude, '', `${where}: exclude`) : undefined,
+    entropy: spec.entropy,
+    minLength: spec.min_length ?? 1,
+    validate: spec.validate ? VALIDATORS[spec.validate] : undefined,
+    allow: [...anchored(spec.allow, `${where}: allow`), ...defaults.allow],
+    action: spec.action,
+    generic: spec.generic ?? false,
+    enabled: spec.enabled ?? true,
+  };
+}
+
+function ruleLine(loaded: LoadedYaml, path: string[], index: number): number {
+  let node = loaded.doc.contents as unknown;
+  for (const seg of path) {
+    if (!isMap(node)) return 1;
+    const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === seg);
+    node = pair && isPair(pair) ? pair.value : undefined;
+  }
+  if (isSeq(node) && node.items[index]) return lineOf(loaded, node.items[index] as never);
+  return 1;
+}
+
+function compileAll(specs: RuleSpec[], pack: string, defaults: { category: string; allow: RE2[] }, where: (i: number) => string): Rule[] {
+  const problems: string[] = [];
+  const rules: Rule[] = [];
+  const seen = new Set<string>();
+  specs.forEach((spec, i) => {
+    const at = `${where(i)}: rule ${spec.id}`;
+    if (seen.has(spec.id)) problems.push(`${at}: the id is used twice`);
+    seen.add(spec.id);
+    try {
+      rules.push(compileRule(spec, pack, defaults, at));
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  });
+  if (problems.length) {
+    const m = /:(\d+):/.exec(problems[0]!);
+    throw new RedactionRuleError(problems.join('\n'), undefined, m ? Number(m[1]) : undefined);
+  }
+  return rules;
+}
+
+export interface Pack {
+  name: string;
+  file: string;
+  rules: Rule[];
+}
+
+export function parsePackText(text: string, file: string): Pack {
+  const loaded = parseYaml(text, file, undefined);
+  if (loaded.value === null || loaded.value === undefined) throw new RedactionRuleError(`${file}:1: empty redaction pack (it needs version: 1, pack and rules)`, file, 1);
+  validateYaml(loaded, redactionSchema(), RedactionRuleError);
+  const v = loaded.value as { pack: string; category?: string; allow?: string[]; rules: RuleSpec[] };
+  let allow: RE2[];
+  try {
+    allow = anchored(v.allow, `${file}: allow`);
+  } catch (e) {
+    throw new RedactionRuleError((e as Error).message, file);
+  }
+  const rules = compileAll(v.rules, v.pack, { category: v.category ?? v.pack, allow }, (i) => `${file}:${ruleLine(loaded, ['rules'], i)}`);
+  return { name: v.pack, file, rules };
+}
+
+export function loadPackFile(file: string): Pack {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new RedactionRuleError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, file);
+  }
+  return parsePackText(text, file);
+}
+
+/** Rules a config file adds (`redaction.rules`); they were schema-checked with the config. */
+export function compileUserRules(specs: RuleSpec[], file: string, lineOfRule: (i: number) => number): Rule[] {
+  return compileAll(specs, 'config', { category: 'custom', allow: [] }, (i) => `${file}:${lineOfRule(i)}`);
+}

@@ -1,0 +1,157 @@
+/**
+ * The `redaction:` section of the config → the detectors and redactors the stage, the audit capture and the
+ * `redact` command use. Unknown rule ids in `actions`, `enable` or `disable` are errors (a typo must not leave a
+ * detector off silently).
+ */
+import path from 'node:path';
+import { statSync } from 'node:fs';
+import { isMap, isPair, isScalar, isSeq } from 'yaml';
+import type { WardenConfig } from '../config/config.js';
+import { loadOrCreateRandomKey } from '../config/files.js';
+import { stateDir } from '../config/paths.js';
+import { readYamlFile, lineOf } from '../config/yaml.js';
+import { Detector } from './detector.js';
+import { Redactor } from './redactor.js';
+import { BUNDLED_PACKS, bundledPackFile, compileUserRules, loadPackFile, RedactionRuleError, type Action, type Pack, type Rule, type RuleSpec } from './rules.js';
+
+export interface RedactionSettings {
+  packs: string[];
+  action: Action;
+  inbound: 'detect' | 'mask' | 'block';
+  actions: Record<string, Action>;
+  enable: string[];
+  disable: string[];
+  rules: RuleSpec[];
+  hashKey: string | undefined;
+  maxFindings: number;
+}
+
+export interface Redaction {
+  detector: Detector;
+  /** What flows to the client (and the model). */
+  outbound: Redactor;
+  /** Arguments and answers flowing to the server. */
+  inbound: Redactor;
+  inboundMode: RedactionSettings['inbound'];
+  /** The outbound action of a rule. */
+  actionOf(rule: Rule): Action;
+  /** Masks everything it finds: for what the audit trail keeps. */
+  masker: Redactor;
+  rules: readonly Rule[];
+  packs: string[];
+}
+
+export const DEFAULT_SETTINGS: RedactionSettings = {
+  packs: [...BUNDLED_PACKS],
+  action: 'mask',
+  inbound: 'detect',
+  actions: {},
+  enable: [],
+  disable: [],
+  rules: [],
+  hashKey: undefined,
+  maxFindings: 1000,
+};
+
+/** Settings from the config; undefined when redaction is off. */
+export function redactionSettings(config: WardenConfig): RedactionSettings | undefined {
+  const raw = config.raw['redaction'];
+  if (raw === false) return undefined;
+  const r = (raw ?? {}) as Record<string, unknown>;
+  if (r['enabled'] === false) return undefined;
+  return {
+    packs: (r['packs'] as string[] | undefined) ?? DEFAULT_SETTINGS.packs,
+    action: (r['action'] as Action | undefined) ?? 'mask',
+    inbound: (r['inbound'] as RedactionSettings['inbound'] | undefined) ?? 'detect',
+    actions: (r['actions'] as Record<string, Action> | undefined) ?? {},
+    enable: (r['enable'] as string[] | undefined) ?? [],
+    disable: (r['disable'] as string[] | undefined) ?? [],
+    rules: (r['rules'] as RuleSpec[] | undefined) ?? [],
+    hashKey: r['hash_key'] as string | undefined,
+    maxFindings: (r['max_findings'] as number | undefined) ?? 1000,
+  };
+}
+
+const packCache = new Map<string, { mtimeMs: number; pack: Pack }>();
+
+/** A pack by bundled name or path; parsed once per file version. */
+export function resolvePack(nameOrPath: string, baseDir: string | undefined): Pack {
+  const isName = (BUNDLED_PACKS as readonly string[]).includes(nameOrPath);
+  const file = isName ? bundledPackFile(nameOrPath) : path.resolve(baseDir ?? process.cwd(), nameOrPath);
+  let mtimeMs = 0;
+  try {
+    mtimeMs = statSync(file).mtimeMs;
+  } catch {
+    throw new RedactionRuleError(isName ? `${file}: bundled pack missing` : `${file}: redaction pack not found (packs take the bundled names ${BUNDLED_PACKS.join(', ')} or a file path)`, file);
+  }
+  const hit = packCache.get(file);
+  if (hit && hit.mtimeMs === mtimeMs) return hit.pack;
+  const pack = loadPackFile(file);
+  packCache.set(file, { mtimeMs, pack });
+  return pack;
+}
+
+/** Line of `redaction.rules[i]` in the config file, for errors. */
+function userRuleLine(configFile: string | undefined): (i: number) => number {
+  if (!configFile) return () => 1;
+  let loaded: ReturnType<typeof readYamlFile> | undefined;
+  return (i) => {
+    try {
+      loaded ??= readYamlFile(configFile, undefined);
+      const red = loaded.doc.get('redaction', true);
+      if (isMap(red)) {
+        const pair = red.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === 'rules');
+        if (pair && isPair(pair) && isSeq(pair.value) && pair.value.items[i]) return lineOf(loaded, pair.value.items[i] as never);
+      }
+    } catch {
+      /* the line is a courtesy */
+    }
+    return 1;
+  };
+}
+
+export function buildRedaction(settings: RedactionSettings, configFile?: string): Redaction {
+  const baseDir = configFile ? path.dirname(configFile) : undefined;
+  const packs = settings.packs.map((p) => resolvePack(p, baseDir));
+  const user = compileUserRules(settings.rules, configFile ?? '(config)', userRuleLine(configFile));
+  const all = [...packs.flatMap((p) => p.rules), ...user];
+  const ids = new Set(all.map((r) => r.id));
+  const categories = new Set(all.map((r) => r.category));
+  const where = configFile ?? '(config)';
+  const problems: string[] = [];
+  for (const id of [...settings.enable, ...settings.disable]) if (!ids.has(id)) problems.push(`${where}: redaction: no rule "${id}" in the packs in use`);
+  for (const k of Object.keys(settings.actions)) if (!ids.has(k) && !categories.has(k)) problems.push(`${where}: redaction.actions: "${k}" is neither a rule id nor a category in use`);
+  const dupes = user.filter((r) => packs.some((p) => p.rules.some((q) => q.id === r.id)));
+  for (const d of dupes) problems.push(`${where}: redaction.rules: "${d.id}" is already a rule of a pack (use actions/disable to change it)`);
+  if (problems.length) throw new RedactionRuleError(problems.join('\n'), configFile);
+  const enable = new Set(settings.enable);
+  const disable = new Set(settings.disable);
+  const rules = all.map((r) => (enable.has(r.id) || disable.has(r.id) ? { ...r, enabled: enable.has(r.id) && !disable.has(r.id) } : r));
+  const detector = new Detector(rules);
+  let key: Buffer | undefined;
+  const hashKey = (): Buffer => {
+    if (!key) {
+      if (settings.hashKey) key = Buffer.from(settings.hashKey, 'base64');
+      else key = loadOrCreateRandomKey(path.join(stateDir(), 'redaction-hash.key'));
+    }
+    return key;
+  };
+  const outboundAction = (r: Rule): Action => settings.actions[r.id] ?? settings.actions[r.category] ?? r.action ?? settings.action;
+  const inboundAction = (r: Rule): Action => (outboundAction(r) === 'detect' ? 'detect' : settings.inbound);
+  const mk = (actionOf: (r: Rule) => Action) => new Redactor(detector, { actionOf, hashKey, maxFindings: settings.maxFindings });
+  return {
+    detector,
+    outbound: mk(outboundAction),
+    inbound: mk(inboundAction),
+    inboundMode: settings.inbound,
+    actionOf: outboundAction,
+    masker: mk(() => 'mask'),
+    rules: detector.rules,
+    packs: packs.map((p) => p.name),
+  };
+}
+
+export function redactionFromConfig(config: WardenConfig): Redaction | undefined {
+  const s = redactionSettings(config);
+  return s ? buildRedaction(s, config.file) : undefined;
+}

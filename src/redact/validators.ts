@@ -1,0 +1,213 @@
+/**
+ * Checks that turn a pattern's candidate into a finding. A validator sees the captured value only and must be
+ * cheap: they run after the prefilter and the pattern, on a few candidates per message.
+ */
+import { isIP } from 'node:net';
+import { isValidPhoneNumber, type CountryCode } from 'libphonenumber-js/max';
+
+/** Shannon entropy in bits per character. */
+export function entropy(s: string): number {
+  if (s.length === 0) return 0;
+  const counts = new Map<number, number>();
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    counts.set(c, (counts.get(c) ?? 0) + 1);
+  }
+  let h = 0;
+  for (const n of counts.values()) {
+    const p = n / s.length;
+    h -= p * Math.log2(p);
+  }
+  return h;
+}
+
+function digitsOf(s: string): string {
+  return s.replace(/[^0-9]/g, '');
+}
+
+export function luhn(s: string): boolean {
+  const d = digitsOf(s);
+  if (d.length < 2) return false;
+  let sum = 0;
+  for (let i = 0; i < d.length; i++) {
+    let n = d.charCodeAt(d.length - 1 - i) - 48;
+    if (i % 2 === 1) {
+      n *= 2;
+      if (n > 9) n -= 9;
+    }
+    sum += n;
+  }
+  return sum % 10 === 0;
+}
+
+/** A payment card: issuer prefix (IIN) and length of a known network, and the Luhn check. */
+export function card(s: string): boolean {
+  // Mixed separators ("4111 1111-1111 1111") are not how cards are written.
+  if (/ /.test(s) && /-/.test(s)) return false;
+  const d = digitsOf(s);
+  const n = d.length;
+  if (n < 13 || n > 19) return false;
+  if (/^(\d)\1+$/.test(d)) return false;
+  const p2 = Number(d.slice(0, 2));
+  const p3 = Number(d.slice(0, 3));
+  const p4 = Number(d.slice(0, 4));
+  const p6 = Number(d.slice(0, 6));
+  const ok =
+    (d[0] === '4' && (n === 13 || n === 16 || n === 19)) || // Visa
+    (((p2 >= 51 && p2 <= 55) || (p6 >= 222100 && p6 <= 272099)) && n === 16) || // Mastercard
+    ((p2 === 34 || p2 === 37) && n === 15) || // American Express
+    ((p4 === 6011 || p2 === 65 || (p3 >= 644 && p3 <= 649) || (p6 >= 622126 && p6 <= 622925)) && n >= 16 && n <= 19) || // Discover
+    (p4 >= 3528 && p4 <= 3589 && n >= 16 && n <= 19) || // JCB
+    (((p3 >= 300 && p3 <= 305) || p2 === 36 || p2 === 38 || p2 === 39) && n >= 14 && n <= 19) || // Diners Club
+    (p2 === 62 && n >= 16 && n <= 19) || // UnionPay
+    ((p4 === 5018 || p4 === 5020 || p4 === 5038 || p4 === 5893 || p4 === 6304 || p4 === 6759 || p4 === 6761 || p4 === 6762 || p4 === 6763) && n >= 12 && n <= 19) || // Maestro
+    (p4 >= 2200 && p4 <= 2204 && n === 16); // Mir
+  return ok && luhn(d);
+}
+
+/** IBAN lengths by country (ISO 13616 registry). */
+const IBAN_LENGTHS: Record<string, number> = {
+  AD: 24, AE: 23, AL: 28, AT: 20, AZ: 28, BA: 20, BE: 16, BG: 22, BH: 22, BI: 27, BR: 29, BY: 28, CH: 21, CR: 22,
+  CY: 28, CZ: 24, DE: 22, DJ: 27, DK: 18, DO: 28, EE: 20, EG: 29, ES: 24, FI: 18, FK: 18, FO: 18, FR: 27, GB: 22,
+  GE: 22, GI: 23, GL: 18, GR: 27, GT: 28, HN: 28, HR: 21, HU: 28, IE: 22, IL: 23, IQ: 23, IS: 26, IT: 27, JO: 30,
+  KW: 30, KZ: 20, LB: 28, LC: 32, LI: 21, LT: 20, LU: 20, LV: 21, LY: 25, MC: 27, MD: 24, ME: 22, MK: 19, MN: 20,
+  MR: 27, MT: 31, MU: 30, NI: 28, NL: 18, NO: 15, OM: 23, PK: 24, PL: 28, PS: 29, PT: 25, QA: 29, RO: 24, RS: 22,
+  RU: 33, SA: 24, SC: 31, SD: 18, SE: 24, SI: 19, SK: 24, SM: 27, SO: 23, ST: 25, SV: 28, TL: 23, TN: 24, TR: 26,
+  UA: 29, VA: 22, VG: 24, XK: 20, YE: 30,
+};
+
+export function iban(s: string): boolean {
+  const v = s.replace(/[ -]/g, '').toUpperCase();
+  if (!/^[A-Z]{2}\d{2}[A-Z0-9]+$/.test(v)) return false;
+  if (IBAN_LENGTHS[v.slice(0, 2)] !== v.length) return false;
+  const r = v.slice(4) + v.slice(0, 4);
+  let rem = 0;
+  for (const ch of r) {
+    const code = ch.charCodeAt(0);
+    const val = code >= 65 ? String(code - 55) : ch;
+    for (const d of val) rem = (rem * 10 + (d.charCodeAt(0) - 48)) % 97;
+  }
+  return rem === 1;
+}
+
+/** US Social Security number: area 001-899 except 666, group 01-99, serial 0001-9999, not a known advertising number. */
+export function ssn(s: string): boolean {
+  const d = digitsOf(s);
+  if (d.length !== 9) return false;
+  const area = Number(d.slice(0, 3));
+  const group = Number(d.slice(3, 5));
+  const serial = Number(d.slice(5));
+  if (area === 0 || area === 666 || area >= 900 || group === 0 || serial === 0) return false;
+  if (d === '078051120' || d === '219099999' || d === '123456789') return false;
+  if (/^(\d)\1{8}$/.test(d)) return false;
+  return true;
+}
+
+/** US Individual Taxpayer Identification Number: 9XX-[50-65|70-88|90-92|94-99]-XXXX. */
+export function itin(s: string): boolean {
+  const d = digitsOf(s);
+  if (d.length !== 9 || d[0] !== '9') return false;
+  const g = Number(d.slice(3, 5));
+  return (g >= 50 && g <= 65) || (g >= 70 && g <= 88) || (g >= 90 && g <= 92) || (g >= 94 && g <= 99);
+}
+
+/** UK National Insurance number prefixes that are never issued. */
+export function nino(s: string): boolean {
+  const v = s.replace(/\s/g, '').toUpperCase();
+  if (!/^[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]$/.test(v)) return false;
+  return !['BG', 'GB', 'KN', 'NK', 'NT', 'TN', 'ZZ'].includes(v.slice(0, 2));
+}
+
+/** ABA routing number checksum (3-7-1 weights). */
+export function aba(s: string): boolean {
+  const d = digitsOf(s);
+  if (d.length !== 9 || /^0+$/.test(d)) return false;
+  const w = [3, 7, 1];
+  let sum = 0;
+  for (let i = 0; i < 9; i++) sum += (d.charCodeAt(i) - 48) * w[i % 3]!;
+  return sum % 10 === 0;
+}
+
+/** Verhoeff checksum (India Aadhaar). */
+const VD = [
+  [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 2, 3, 4, 0, 6, 7, 8, 9, 5], [2, 3, 4, 0, 1, 7, 8, 9, 5, 6], [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+  [4, 0, 1, 2, 3, 9, 5, 6, 7, 8], [5, 9, 8, 7, 6, 0, 4, 3, 2, 1], [6, 5, 9, 8, 7, 1, 0, 4, 3, 2], [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+  [8, 7, 6, 5, 9, 3, 2, 1, 0, 4], [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+];
+const VP = [
+  [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 5, 7, 6, 2, 8, 3, 0, 9, 4], [5, 8, 0, 3, 7, 9, 6, 1, 4, 2], [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
+  [9, 4, 5, 3, 1, 2, 6, 8, 7, 0], [4, 2, 8, 6, 5, 7, 3, 9, 0, 1], [2, 7, 9, 3, 8, 0, 6, 4, 1, 5], [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
+];
+export function aadhaar(s: string): boolean {
+  const d = digitsOf(s);
+  if (d.length !== 12 || d[0] === '0' || d[0] === '1') return false;
+  let c = 0;
+  for (let i = 0; i < 12; i++) c = VD[c]![VP[i % 8]![d.charCodeAt(11 - i) - 48]!]!;
+  return c === 0;
+}
+
+/** A phone number valid for its country (libphonenumber metadata); numbers without + are read as US/NANP. */
+export function phone(s: string, country: CountryCode = 'US'): boolean {
+  const d = digitsOf(s);
+  if (d.length < 7 || d.length > 15) return false;
+  try {
+    return isValidPhoneNumber(s, country);
+  } catch {
+    return false;
+  }
+}
+
+const FILE_TLDS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'js', 'mjs', 'cjs', 'ts', 'tsx', 'jsx', 'css', 'scss', 'html', 'htm', 'json', 'yaml', 'yml', 'md', 'txt', 'py', 'go', 'rs', 'java', 'kt', 'rb', 'php', 'lock', 'toml', 'xml', 'csv', 'log', 'map', 'wasm', 'zip', 'gz', 'tar', 'pdf', 'mp3', 'mp4', 'woff', 'woff2', 'ttf', 'so', 'dll', 'exe', 'bin', 'sh', 'c', 'h', 'cpp', 'hpp', 'cs', 'swift', 'vue', 'svelte', 'local', 'internal', 'invalid', 'test', 'localhost']);
+
+/** An e-mail address with a real-looking domain: not `icon@2x.png`, not `git@host` SSH syntax. */
+export function email(s: string): boolean {
+  const at = s.lastIndexOf('@');
+  if (at <= 0) return false;
+  const local = s.slice(0, at);
+  const domain = s.slice(at + 1).toLowerCase();
+  if (local === 'git' || /^\d+x$/.test(local)) return false;
+  const tld = domain.slice(domain.lastIndexOf('.') + 1);
+  if (FILE_TLDS.has(tld)) return false;
+  if (/^\d/.test(tld)) return false;
+  return true;
+}
+
+/** A JWT: three base64url parts whose first two decode to JSON objects, the first naming an `alg`. */
+export function jwt(s: string): boolean {
+  const parts = s.split('.');
+  if (parts.length < 3) return false;
+  try {
+    const header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as unknown;
+    const payload = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as unknown;
+    return typeof header === 'object' && header !== null && typeof (header as { alg?: unknown }).alg === 'string' && typeof payload === 'object' && payload !== null;
+  } catch {
+    return false;
+  }
+}
+
+export function ip(s: string): boolean {
+  const v = isIP(s);
+  if (v === 4) {
+    // Version-like quads (1.2.3.4 with every part < 10) and the unspecified address are noise.
+    if (s === '0.0.0.0' || /^\d\.\d\.\d\.\d$/.test(s)) return false;
+    return true;
+  }
+  return v === 6 && s.includes(':') && s.replace(/[^:]/g, '').length >= 2 && s !== '::';
+}
+
+export type ValidatorName = 'luhn' | 'card' | 'iban' | 'ssn' | 'itin' | 'nino' | 'aba' | 'aadhaar' | 'phone' | 'email' | 'jwt' | 'ip';
+
+export const VALIDATORS: Record<ValidatorName, (s: string) => boolean> = {
+  luhn,
+  card,
+  iban,
+  ssn,
+  itin,
+  nino,
+  aba,
+  aadhaar,
+  phone: (s) => phone(s),
+  email,
+  jwt,
+  ip,
+};

@@ -1,0 +1,266 @@
+/**
+ * The redaction engine on its own: the labelled corpus (recall and false positives), every shipped pattern
+ * compiled by RE2, the validators, actions, the JSON walk (numbers, blobs, protocol fields, key names),
+ * overlaps, limits and refusal of patterns RE2 cannot run.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildRedaction, DEFAULT_SETTINGS, type RedactionSettings } from '../../src/redact/setup.js';
+import { loadPackFile, bundledPackFile, parsePackText, RedactionRuleError } from '../../src/redact/rules.js';
+import { aadhaar, aba, card, email, entropy, iban, ip, itin, jwt, luhn, nino, phone, ssn } from '../../src/redact/validators.js';
+import { ROOT, writeTemp } from '../helpers/cli.js';
+
+interface Corpus {
+  positives: { rule: string; text: string; secret: string }[];
+  negatives: { kind: string; text: string }[];
+}
+
+const corpus = JSON.parse(readFileSync(path.join(ROOT, 'test/fixtures/redaction/corpus.json'), 'utf8')) as Corpus;
+const red = buildRedaction(DEFAULT_SETTINGS);
+const settings = (over: Partial<RedactionSettings>): RedactionSettings => ({ ...DEFAULT_SETTINGS, ...over });
+
+function covered(text: string, secret: string, findings: { start: number; end: number }[]): boolean {
+  const s = text.indexOf(secret);
+  let pos = s;
+  for (const f of [...findings].sort((a, b) => a.start - b.start)) if (f.start <= pos && f.end > pos) pos = f.end;
+  return pos >= s + secret.length;
+}
+
+describe('labelled corpus', () => {
+  it('has at least 300 positives over 60 rules and 300 hard negatives', () => {
+    expect(corpus.positives.length).toBeGreaterThanOrEqual(300);
+    expect(new Set(corpus.positives.map((p) => p.rule)).size).toBeGreaterThanOrEqual(60);
+    expect(corpus.negatives.length).toBeGreaterThanOrEqual(300);
+    const ids = new Set(red.rules.map((r) => r.id));
+    for (const p of corpus.positives) expect(ids, `corpus rule ${p.rule}`).toContain(p.rule);
+  });
+
+  it('recall ≥ 95 % and false positives ≤ 2 %, and the masked text no longer holds the value', () => {
+    const missed: string[] = [];
+    const perRule = new Map<string, { n: number; hit: number; exact: number }>();
+    for (const p of corpus.positives) {
+      const f = red.outbound.findings(p.text);
+      const stat = perRule.get(p.rule) ?? { n: 0, hit: 0, exact: 0 };
+      stat.n++;
+      if (covered(p.text, p.secret, f)) {
+        stat.hit++;
+        if (f.some((x) => x.rule === p.rule)) stat.exact++;
+        expect(red.outbound.redactText(p.text).text).not.toContain(p.secret);
+      } else missed.push(`${p.rule}: ${p.text.slice(0, 80)}`);
+      perRule.set(p.rule, stat);
+    }
+    const fps: string[] = [];
+    for (const n of corpus.negatives) {
+      const f = red.outbound.findings(n.text);
+      if (f.length) fps.push(`${n.kind} → ${f.map((x) => x.rule).join(',')}: ${n.text.slice(0, 80)}`);
+    }
+    const recall = 1 - missed.length / corpus.positives.length;
+    const fpRate = fps.length / corpus.negatives.length;
+    const exact = [...perRule.values()].reduce((a, s) => a + s.exact, 0) / corpus.positives.length;
+    mkdirSync(path.join(ROOT, 'test-artifacts'), { recursive: true });
+    writeFileSync(
+      path.join(ROOT, 'test-artifacts/redaction-corpus.json'),
+      JSON.stringify({ positives: corpus.positives.length, rules: perRule.size, negatives: corpus.negatives.length, recall, exactRule: exact, falsePositiveRate: fpRate, missed, falsePositives: fps }, null, 2),
+    );
+    expect(missed, 'missed positives').toEqual([]);
+    expect(recall).toBeGreaterThanOrEqual(0.95);
+    expect(fpRate, fps.join('\n')).toBeLessThanOrEqual(0.02);
+  });
+});
+
+describe('packs', () => {
+  it('ship ≥ 150 secret rules over the major providers, every pattern compiled by RE2', () => {
+    const secrets = loadPackFile(bundledPackFile('secrets'));
+    const pii = loadPackFile(bundledPackFile('pii'));
+    expect(secrets.rules.length).toBeGreaterThanOrEqual(150);
+    const ids = secrets.rules.map((r) => r.id).join(' ');
+    for (const p of ['aws', 'gcp', 'azure', 'github', 'gitlab', 'bitbucket', 'slack', 'discord', 'telegram', 'stripe', 'paypal', 'twilio', 'sendgrid', 'openai', 'anthropic', 'huggingface', 'npm', 'pypi', 'dockerhub', 'private-key', 'jwt', 'postgres', 'generic']) expect(ids).toContain(p);
+    for (const id of ['email', 'phone-international', 'credit-card', 'iban', 'us-ssn', 'ipv4-address', 'ipv6-address']) expect(pii.rules.map((r) => r.id)).toContain(id);
+    expect(pii.rules.find((r) => r.id === 'ipv4-address')!.enabled).toBe(false);
+    for (const r of [...secrets.rules, ...pii.rules]) expect(r.re ?? r.key, r.id).toBeDefined();
+  });
+
+  it('refuse a pattern RE2 cannot compile, naming file, line and rule', () => {
+    const file = writeTemp('bad-pack.yaml', 'version: 1\npack: mine\nrules:\n  - id: ok-rule\n    pattern: "abc[0-9]+"\n  - id: lookahead\n    pattern: "(?=secret)[a-z]+"\n');
+    let err: unknown;
+    try {
+      loadPackFile(file);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(RedactionRuleError);
+    expect(String((err as Error).message)).toMatch(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:6: rule lookahead: pattern is not a valid RE2 pattern`));
+    expect(() => parsePackText('version: 1\npack: x\nrules:\n  - id: backref\n    pattern: "(a)\\\\1"\n', 'inline.yaml')).toThrow(/inline\.yaml:4: rule backref/);
+    expect(() => parsePackText('version: 1\npack: x\nrules:\n  - id: e\n    pattern: "a*"\n', 'e.yaml')).toThrow(/matches the empty string/);
+    expect(() => parsePackText('version: 1\npack: x\nrules:\n  - id: t\n    pattern: "a+"\n    trigger: "^a"\n', 't.yaml')).toThrow(/must not be anchored/);
+    expect(() => parsePackText('version: 1\npack: x\nrules:\n  - id: u\n    pattern: "a+"\n    colour: red\n', 'u.yaml')).toThrow(/u\.yaml:6: rules\.0\.colour: unknown key/);
+  });
+
+  it('refuse a user rule RE2 cannot compile and unknown rule ids in the config', () => {
+    expect(() => buildRedaction(settings({ rules: [{ id: 'mine', pattern: '(?<=x)y' }] }), '/etc/warden.yaml')).toThrow(/warden\.yaml:1: rule mine: pattern is not a valid RE2 pattern/);
+    expect(() => buildRedaction(settings({ disable: ['no-such-rule'] }))).toThrow(/no rule "no-such-rule"/);
+    expect(() => buildRedaction(settings({ actions: { 'githb-pat': 'block' } }))).toThrow(/githb-pat/);
+  });
+});
+
+describe('validators', () => {
+  it.each([
+    [luhn, '4111111111111111', true],
+    [luhn, '4111111111111112', false],
+    [card, '4111 1111 1111 1111', true],
+    [card, '1234 5678 9012 3456', false],
+    [card, '4111 1111-1111 1111', false],
+    [card, '378282246310005', true],
+    [iban, 'DE89 3704 0044 0532 0130 00', true],
+    [iban, 'DE89 3704 0044 0532 0130 01', false],
+    [iban, 'GB82WEST12345698765432', true],
+    [iban, 'XX82WEST12345698765432', false],
+    [ssn, '536-22-1234', true],
+    [ssn, '000-12-3456', false],
+    [ssn, '666-12-3456', false],
+    [ssn, '912-45-6789', false],
+    [ssn, '536-00-1234', false],
+    [ssn, '536-22-0000', false],
+    [itin, '912-70-1234', true],
+    [itin, '912-45-1234', false],
+    [nino, 'AB 12 34 56 C', true],
+    [nino, 'GB 12 34 56 C', false],
+    [aba, '021000021', true],
+    [aba, '021000022', false],
+    [aadhaar, '234123412346', true],
+    [aadhaar, '234123412347', false],
+    [phone, '+44 20 7946 0958', true],
+    [phone, '(415) 555-2671', true],
+    [phone, '123-456-7890', false],
+    [email, 'ada@analytical.engine.org', true],
+    [email, 'icon@2x.png', false],
+    [email, 'git@github.com', false],
+    [jwt, 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl', true],
+    [jwt, 'eyJub3QiOiJqd3QifQ.eyJzdWIiOiIxIn0.c2ln', false],
+    [ip, '192.168.10.20', true],
+    [ip, '1.2.3.4', false],
+    [ip, '2001:db8::8a2e:370:7334', true],
+  ] as const)('%o(%s) = %s', (fn, value, want) => {
+    expect((fn as (s: string) => boolean)(value)).toBe(want);
+  });
+
+  it('entropy separates random tokens from words', () => {
+    expect(entropy('aaaaaaaaaaaaaaaa')).toBe(0);
+    expect(entropy('passwordpassword')).toBeLessThan(3);
+    expect(entropy('q8Xz2LmP0vR7tK4wN9sB')).toBeGreaterThan(4);
+  });
+});
+
+describe('redacting JSON payloads', () => {
+  const PAT = `ghp_${'aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5'}`;
+
+  it('masks strings, numbers as decimal text and textual blobs; leaves protocol fields and binary blobs alone', () => {
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]).toString('base64');
+    const v = {
+      content: [
+        { type: 'text', text: `token ${PAT} for ada@analytical-engine.org` },
+        { type: 'image', data: png, mimeType: 'image/png' },
+        { type: 'resource', resource: { uri: 'file:///notes.txt', mimeType: 'text/plain', blob: Buffer.from(`key: ${PAT}\n`).toString('base64') } },
+      ],
+      structuredContent: { card: 4111111111111111, nextCursor: PAT, owner: 'octo' },
+      _meta: { progressToken: PAT },
+    };
+    const r = red.outbound.redact(v);
+    expect(r.changed).toBe(true);
+    expect(r.counts).toEqual({ 'github-pat': 2, email: 1, 'credit-card': 1 });
+    expect(v.content[0]!.text).toBe('token [REDACTED:github-pat] for [REDACTED:email]');
+    expect(v.content[1]!.data).toBe(png);
+    expect(Buffer.from(v.content[2]!.resource!.blob, 'base64').toString()).toBe('key: [REDACTED:github-pat]\n');
+    expect(v.structuredContent.card).toBe('[REDACTED:credit-card]');
+    expect(v.structuredContent.nextCursor).toBe(PAT);
+    expect(v._meta.progressToken).toBe(PAT);
+  });
+
+  it('finds values by property name and leaves non-secret names alone', () => {
+    const v = { db: { password: 'Tr0ub4dor&3x', passwordMinLength: 'twelve-chars', client_secret: 'zK93-aQ_7pLm2' }, nextPageToken: 'CAESBggDEAEYAQ-long-page' };
+    red.outbound.redact(v);
+    expect(v.db.password).toBe('[REDACTED:secret-by-key-name]');
+    expect(v.db.client_secret).toBe('[REDACTED:secret-by-key-name]');
+    expect(v.db.passwordMinLength).toBe('twelve-chars');
+    expect(v.nextPageToken).toBe('CAESBggDEAEYAQ-long-page');
+  });
+
+  it('takes the raw fast path: no keyword in the bytes, nothing walked', () => {
+    const raw = JSON.stringify({ content: [{ type: 'text', text: 'The weather in Paris is mild.' }] });
+    const v = JSON.parse(raw) as unknown;
+    const r = red.outbound.redact(v, raw);
+    expect(r.changed).toBe(false);
+    expect(r.counts).toEqual({});
+    // A JSON escape can hide a keyword from the raw bytes: then the decoded strings are scanned.
+    const escaped = '{"text":"\\u0067hp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5"}';
+    const w = JSON.parse(escaped) as { text: string };
+    expect(red.outbound.redact(w, escaped).counts).toEqual({ 'github-pat': 1 });
+    expect(w.text).toBe('[REDACTED:github-pat]');
+  });
+
+  it('does not let a match run across two strings', () => {
+    const v = ['aws secret key =', 'AbCdEfGhIjKlMnOpQrStUvWxYz0123456789+/Ab'];
+    red.outbound.redact(v);
+    expect(v[1]).toBe('AbCdEfGhIjKlMnOpQrStUvWxYz0123456789+/Ab');
+  });
+
+  it('carries out each action; hash is stable and keyed; detect only counts; block withholds', () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const mk = (action: RedactionSettings['action']) => buildRedaction(settings({ action, hashKey: key })).outbound;
+    const text = `card 4111 1111 1111 1111 token ${PAT}`;
+    expect(mk('mask').redactText(text).text).toBe('card [REDACTED:credit-card] token [REDACTED:github-pat]');
+    expect(mk('partial').redactText(text).text).toBe('card [REDACTED:credit-card:****1111] token [REDACTED:github-pat:****xY5]'.replace('****xY5', `****${PAT.slice(-4)}`));
+    const h1 = mk('hash').redactText(text).text;
+    expect(h1).toMatch(/^card \[REDACTED:credit-card:[0-9a-f]{12}\] token \[REDACTED:github-pat:[0-9a-f]{12}\]$/);
+    expect(mk('hash').redactText(text).text).toBe(h1);
+    const other = buildRedaction(settings({ action: 'hash', hashKey: Buffer.alloc(32, 8).toString('base64') })).outbound;
+    expect(other.redactText(text).text).not.toBe(h1);
+    const d = mk('detect');
+    const dv = { text };
+    const dr = d.redact(dv);
+    expect(dr.changed).toBe(false);
+    expect(dr.counts).toEqual({ 'credit-card': 1, 'github-pat': 1 });
+    expect(dv.text).toBe(text);
+    const b = buildRedaction(settings({ actions: { 'github-pat': 'block' } })).outbound;
+    const bv = { text };
+    const br = b.redact(bv);
+    expect(br.blocked).toEqual({ rule: 'github-pat', category: 'secret' });
+    // Per category: pii detected only, secrets masked.
+    const cat = buildRedaction(settings({ actions: { pii: 'detect' } })).outbound.redactText(text);
+    expect(cat.text).toBe('card 4111 1111 1111 1111 token [REDACTED:github-pat]');
+  });
+
+  it('is idempotent: its own masks are never findings', () => {
+    const once = red.outbound.redactText(`token ${PAT}, password = "Zq8!vL2#pW"`).text;
+    expect(red.outbound.findings(once)).toEqual([]);
+  });
+
+  it('finds values that sit next to each other', () => {
+    expect(red.outbound.redactText('a@bcd.io c@def.io, 4111111111111111 5500000000000004').text).toBe('[REDACTED:email] [REDACTED:email], [REDACTED:credit-card] [REDACTED:credit-card]');
+  });
+
+  it('prefers a specific rule to a generic one on the same text', () => {
+    const f = red.outbound.findings(`api_key = ${PAT}`);
+    expect(f.map((x) => x.rule)).toEqual(['github-pat']);
+  });
+
+  it('withholds a payload with more findings than max_findings', () => {
+    const r = buildRedaction(settings({ maxFindings: 5 })).outbound;
+    const v = { list: Array.from({ length: 10 }, (_, i) => `user${i}@mail-host.org`) };
+    const out = r.redact(v);
+    expect(out.blocked?.rule).toBe('too-many-findings');
+  });
+
+  it('runs user rules from the config, with keywords and validators, and enables rules shipped off', () => {
+    const r = buildRedaction(settings({ rules: [{ id: 'employee-id', pattern: '\\b(EMP-[0-9]{6})\\b', keywords: ['emp-'] }], enable: ['ipv4-address'] })).outbound;
+    expect(r.redactText('badge EMP-004211 at 192.168.40.7').text).toBe('badge [REDACTED:employee-id] at [REDACTED:ipv4-address]');
+    expect(red.outbound.redactText('at 192.168.40.7').text).toBe('at 192.168.40.7');
+  });
+
+  it('stays linear on pathological input (every pattern is RE2)', () => {
+    // Long runs that make backtracking engines explode: no exception, a result.
+    const inputs = ['a'.repeat(200_000) + '!', `${'aws '.repeat(20_000)}`, `${'-----BEGIN PRIVATE KEY-----'.repeat(2000)}`, `${'1 '.repeat(100_000)}`, `${'x@'.repeat(50_000)}`];
+    for (const s of inputs) expect(Array.isArray(red.outbound.findings(s))).toBe(true);
+  });
+});
