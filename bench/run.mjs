@@ -194,8 +194,9 @@ async function main() {
   const results = [];
   const lanes = [
     ['stdio', 'direct (SDK client ⇄ server)', () => stdioLane(NODE, [UPSTREAM, 'stdio'])],
-    ['stdio', 'mcp-warden wrap, audit off', () => stdioLane(NODE, [CLI, 'wrap', '--config', configFile('noaudit.yaml', 'audit: { enabled: false }\n'), '--', NODE, UPSTREAM, 'stdio'])],
-    ['stdio', 'mcp-warden wrap, strict audit (default)', () => stdioLane(NODE, [CLI, 'wrap', '--config', configFile('strict.yaml', `audit: { db: ${JSON.stringify(path.join(tmp, 'wrap-audit.db'))} }\n`), '--', NODE, UPSTREAM, 'stdio'])],
+    ['stdio', 'mcp-warden wrap, policy only (redaction and audit off)', () => stdioLane(NODE, [CLI, 'wrap', '--config', configFile('bare.yaml', 'audit: { enabled: false }\nredaction: false\n'), '--', NODE, UPSTREAM, 'stdio'])],
+    ['stdio', 'mcp-warden wrap, policy + redaction (audit off)', () => stdioLane(NODE, [CLI, 'wrap', '--config', configFile('noaudit.yaml', 'audit: { enabled: false }\n'), '--', NODE, UPSTREAM, 'stdio'])],
+    ['stdio', 'mcp-warden wrap, full pipeline: policy + redaction + strict audit (default)', () => stdioLane(NODE, [CLI, 'wrap', '--config', configFile('strict.yaml', `audit: { db: ${JSON.stringify(path.join(tmp, 'wrap-audit.db'))} }\n`), '--', NODE, UPSTREAM, 'stdio'])],
     ['http', 'direct (server speaks HTTP)', 'direct'],
     ['http', 'mcp-warden serve', 'serve'],
     ['http', `supergateway ${versionOf('supergateway')} (stateful)`, 'supergateway'],
@@ -217,8 +218,45 @@ async function main() {
     process.stderr.write(`  p50 ${f(r.p50, 3)} ms  p99 ${f(r.p99, 3)} ms  seq ${f(r.seqRate, 0)}/s  16-in-flight ${f(r.concRate, 0)}/s  1MiB ${f(r.mib, 1)} ms  rss ${f(r.rss, 1)} MB\n`);
   }
   const audit = await auditBench();
-  writeFileSync(OUT, render(results, audit));
+  process.stderr.write('bench: redaction engine…\n');
+  const { redactionBench } = await import('./redaction.mjs');
+  const engine = await redactionBench();
+  process.stderr.write('bench: big results through wrap, redaction on and off…\n');
+  const big = await bigResults();
+  writeFileSync(OUT, render(results, audit, engine, big));
   process.stderr.write(`bench: wrote ${path.relative(ROOT, OUT)}\n`);
+}
+
+/** Median time to a 1 MiB and a 10 MiB result through wrap (audit off), redaction off vs on, clean vs dirty. */
+async function bigResults() {
+  const out = [];
+  const lanes = [
+    ['off', configFile('big-off.yaml', 'audit: { enabled: false }\nredaction: false\n')],
+    ['on', configFile('big-on.yaml', 'audit: { enabled: false }\n')],
+  ];
+  for (const [mode, cfg] of lanes) {
+    const transport = new StdioClientTransport({ command: NODE, args: [CLI, 'wrap', '--config', cfg, '--', NODE, UPSTREAM, 'stdio'], env: benchEnv, stderr: 'ignore' });
+    const client = new Client({ name: 'bench', version: '1' });
+    await client.connect(transport);
+    for (const bytes of [1024 * 1024, 10 * 1024 * 1024]) {
+      for (const dirty of [false, true]) {
+        const n = bytes > 2e6 ? (QUICK ? 3 : 8) : QUICK ? 5 : 20;
+        const times = [];
+        for (let i = 0; i < n + 1; i++) {
+          const s = performance.now();
+          const r = await client.callTool({ name: 'blob', arguments: { bytes, dirty } }, undefined, { timeout: 120_000 });
+          if (i > 0) times.push(performance.now() - s);
+          const text = r.content[0].text;
+          if (mode === 'on' && dirty && text.includes('ghp_')) throw new Error('redaction missed a token');
+        }
+        times.sort((a, b) => a - b);
+        out.push({ mode, bytes, dirty, ms: pct(times, 50) });
+        process.stderr.write(`  ${mode} ${bytes / 1048576} MiB ${dirty ? 'dirty' : 'clean'}: ${f(pct(times, 50), 1)} ms\n`);
+      }
+    }
+    await client.close();
+  }
+  return out;
 }
 
 /** Events/s appended with the hash chain and MAC, in group commits as the writer does them. */
@@ -266,7 +304,7 @@ async function auditBench() {
   return out;
 }
 
-function render(results, audit) {
+function render(results, audit, engine, big) {
   const cpu = (readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? os.cpus()[0]?.model ?? '?';
   const byFamily = (fam) => results.filter((r) => r.family === fam);
   const direct = (fam) => byFamily(fam)[0];
@@ -313,7 +351,33 @@ Appending events with the hash chain, the per-event MAC and checkpoints, through
 ${audit.map((a) => `| ${a.durability} (${a.durability === 'strict' ? 'WAL, synchronous=NORMAL' : 'WAL, synchronous=FULL'}) | ${a.n} | ${f(a.rate, 0)} |`).join('\n')}
 
 The latency strict audit adds to a call is the difference between the two \`wrap\` lanes above:
-${(() => { const off = results.find((r) => r.label.includes('audit off')); const on = results.find((r) => r.label.includes('strict audit')); return off && on ? `${f(on.p50 - off.p50, 3)} ms at p50 and ${f(on.p99 - off.p99, 3)} ms at p99` : '—'; })()}.
+${(() => { const off = results.find((r) => r.label.includes('policy + redaction (audit off)')); const on = results.find((r) => r.label.includes('strict audit')); return off && on ? `${f(on.p50 - off.p50, 3)} ms at p50 and ${f(on.p99 - off.p99, 3)} ms at p99` : '—'; })()}.
+
+## Redaction
+
+The engine alone (\`bench/redaction.mjs\`, one core): the stage's work on one \`tools/call\` result — a text block of
+log-like lines plus a structured copy of 2,000 of them — with the secrets and pii packs (${engine.linear.rules} patterns).
+"Clean" has no secret; "dirty" has a made-up token and e-mail address in one line in twenty. The JSON parse, which
+the proxy does for every message anyway, is timed apart and not counted.
+
+| input | message bytes | ms | MB/s |
+|---|---:|---:|---:|
+${engine.throughput.map((t) => `| ${t.kind} | ${t.bytes} | ${f(t.ms, 2)} | ${f(t.mbps, 0)} |`).join('\n')}
+
+Through \`wrap\` (audit off, same upstream): median time to the whole result, redaction off vs on.
+
+| result | clean: off ms | clean: on ms | clean: added ms | dirty: off ms | dirty: on ms | dirty: added ms |
+|---|---:|---:|---:|---:|---:|---:|
+${[1024 * 1024, 10 * 1024 * 1024].map((b) => { const g = (mode, dirty) => big.find((x) => x.bytes === b && x.mode === mode && x.dirty === dirty)?.ms ?? NaN; return `| ${b / 1048576} MiB | ${f(g('off', false), 1)} | ${f(g('on', false), 1)} | ${f(g('on', false) - g('off', false), 1)} | ${f(g('off', true), 1)} | ${f(g('on', true), 1)} | ${f(g('on', true) - g('off', true), 1)} |`; }).join('\n')}
+
+Linear time: every shipped pattern and a user-supplied \`${engine.linear.userPattern}\` ran on ${engine.linear.inputsPerRule}
+adversarial inputs each (long runs of one character, of the rule's keyword, of \`keyword=\` followed by a token
+alphabet, an unterminated PEM header, digit runs, \`x@\` runs) at ${engine.linear.n} and ${4 * engine.linear.n} bytes: the total
+time grew ${f(engine.linear.ratio, 2)}× for 4× the input (linear: 4×); the largest single ratio was
+${f(engine.linear.worst.ratio, 2)}× (${engine.linear.worst.rule}). For contrast, V8's backtracking engine took
+${f(engine.linear.v8ms22, 0)} ms for \`${engine.linear.v8Pattern}\` on 22 characters; RE2 took ${f(engine.linear.re2ms22, 3)} ms.
+
+Targets (SPEC §11): engine ≥ 100 MB/s on mostly clean text; 1 MiB result with redaction on: ≤ 15 ms added.
 
 Notes
 - "added p50" is the lane's p50 minus the direct lane's p50 in the same family and run.

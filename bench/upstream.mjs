@@ -3,20 +3,28 @@
  * The benchmark's MCP server: hand-written JSON-RPC, no SDK, so its own cost is small and constant.
  *   node bench/upstream.mjs stdio
  *   PORT=n node bench/upstream.mjs http      (minimal Streamable HTTP, JSON answers, one session id)
- * Tools: echo {text} → the text; blob {bytes} → a text of that many bytes (cached).
+ * Tools: echo {text} → the text; blob {bytes, dirty} → a text of that many bytes (cached); with dirty, a made-up
+ * token and e-mail address every 2 KiB (what redaction has to rewrite).
  */
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 
 const blobs = new Map();
-const blob = (n) => {
-  let s = blobs.get(n);
-  if (!s) blobs.set(n, (s = 'lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(Math.ceil(n / 57)).slice(0, n)));
+const PAT = ['ghp', '_', 'Rk7dW2pQ9sLx4Vb8Nc3Jm6Hf1Tg5Yz0AeUqK'].join('');
+const blob = (n, dirty) => {
+  const key = `${n}:${dirty ? 1 : 0}`;
+  let s = blobs.get(key);
+  if (!s) {
+    const unit = 'lorem ipsum dolor sit amet, consectetur adipiscing elit. ';
+    let text = unit.repeat(Math.ceil(n / unit.length));
+    if (dirty) text = text.match(/[\s\S]{1,2048}/g).map((c, i) => `${c.slice(0, 1900)} token=${PAT} owner=ada${i}@analytical-engine.org `).join('');
+    blobs.set(key, (s = text.slice(0, n)));
+  }
   return s;
 };
 const TOOLS = [
   { name: 'echo', description: 'echo', inputSchema: { type: 'object', properties: { text: { type: 'string' } } } },
-  { name: 'blob', description: 'blob', inputSchema: { type: 'object', properties: { bytes: { type: 'integer' } } } },
+  { name: 'blob', description: 'blob', inputSchema: { type: 'object', properties: { bytes: { type: 'integer' }, dirty: { type: 'boolean' } } } },
 ];
 
 function answer(msg) {
@@ -27,7 +35,7 @@ function answer(msg) {
   if (method === 'ping') return { jsonrpc: '2.0', id, result: {} };
   if (method === 'tools/call') {
     const a = params?.arguments ?? {};
-    const text = params?.name === 'blob' ? blob(a.bytes ?? 1024) : String(a.text ?? '');
+    const text = params?.name === 'blob' ? blob(a.bytes ?? 1024, a.dirty === true) : String(a.text ?? '');
     return { jsonrpc: '2.0', id, result: { content: [{ type: 'text', text }] } };
   }
   return { jsonrpc: '2.0', id, error: { code: -32601, message: 'Method not found' } };

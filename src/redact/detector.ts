@@ -22,6 +22,42 @@ export const SEPARATOR = '\u0000';
 
 const META = /[\\^$.*+?()[\]{}|]/g;
 
+/** Escapes other than \n, \r and \t in raw JSON text. */
+const UNSAFE_ESCAPE = /\\[^nrt]/;
+
+/** Whether a trigger can never match a newline, CR or tab: no dot, negated class, \s, \W, \D, \x, \p or \C. */
+export function controlSafe(source: string): boolean {
+  const stripped = source
+    .replace(/\\(.)/g, (_m, c: string) => ('sWDxpPCnrtvfaU'.includes(c) ? '\u0001' : 'x'))
+    .replace(/\[(?!\^)[^\]]*\]/g, (cls) => (cls.includes('\u0001') ? '\u0001' : 'x'));
+  return !/[.\u0001]|\[\^/.test(stripped);
+}
+
+/**
+ * Byte offset → UTF-16 offset for a UTF-8 buffer, in time proportional to the distance from a checkpoint
+ * (every 1 KiB). Offsets handed in are always at character boundaries (RE2 matches whole characters).
+ */
+function utf16Offsets(buf: Buffer): (byte: number) => number {
+  const STEP = 1024;
+  const marks = new Array<number>(Math.floor(buf.length / STEP) + 1);
+  let units = 0;
+  for (let i = 0; i < buf.length; i++) {
+    if (i % STEP === 0) marks[i / STEP] = units;
+    const c = buf[i]!;
+    if ((c & 0xc0) !== 0x80) units += c >= 0xf0 ? 2 : 1;
+  }
+  if (buf.length % STEP === 0) marks[buf.length / STEP] = units;
+  return (byte) => {
+    const k = Math.floor(byte / STEP);
+    let u = marks[k]!;
+    for (let i = k * STEP; i < byte; i++) {
+      const c = buf[i]!;
+      if ((c & 0xc0) !== 0x80) u += c >= 0xf0 ? 2 : 1;
+    }
+    return u;
+  };
+}
+
 function escapeLiteral(s: string): string {
   return s.replace(META, '\\$&');
 }
@@ -29,15 +65,22 @@ function escapeLiteral(s: string): string {
 /** An RE2.Set, split into several if one would exceed RE2's memory budget. */
 class PatternSets {
   private readonly sets: { set: ReturnType<typeof RE2.Set>; offset: number }[] = [];
+  private readonly flags: string;
 
-  constructor(patterns: string[]) {
+  constructor(patterns: string[], flags = '') {
+    this.flags = flags;
     this.build(patterns, 0);
+  }
+
+  test(text: string): boolean {
+    for (const { set } of this.sets) if (set.test(text)) return true;
+    return false;
   }
 
   private build(patterns: string[], offset: number): void {
     if (patterns.length === 0) return;
     try {
-      this.sets.push({ set: new RE2.Set(patterns, 'i'), offset });
+      this.sets.push({ set: new RE2.Set(patterns, this.flags), offset });
     } catch (e) {
       if (patterns.length === 1) throw e;
       const half = patterns.length >> 1;
@@ -62,33 +105,30 @@ export class Detector {
   private readonly sets: PatternSets | undefined;
   /** For each set entry, the rules it enables. */
   private readonly entryRules: Rule[][];
+  /** No trigger can match a newline, CR or tab, so raw text with those escapes can stand in for the decoded text. */
+  private readonly controlSafe: boolean;
   private readonly keyCache = new Map<string, Rule[]>();
 
   constructor(rules: readonly Rule[]) {
     this.rules = rules.filter((r) => r.enabled);
     this.always = this.rules.filter((r) => r.re && !r.key && r.keywords.length === 0 && r.trigger === undefined);
     this.keyRules = this.rules.filter((r) => r.key);
+    // One set, one pass: keywords as case-insensitive literals, triggers as written (a case-insensitive [A-Z]
+    // trigger would fire on every lower-case hex string).
     const entries = new Map<string, Rule[]>();
+    const add = (p: string, r: Rule) => {
+      let list = entries.get(p);
+      if (!list) entries.set(p, (list = []));
+      list.push(r);
+    };
     for (const r of this.rules) {
-      if (r.key) continue;
-      const pats = [...r.keywords.map(escapeLiteral), ...(r.trigger !== undefined ? [r.trigger] : [])];
-      for (const p of pats) {
-        let list = entries.get(p);
-        if (!list) entries.set(p, (list = []));
-        list.push(r);
-      }
-    }
-    // Key rules' keywords matter only where property names are part of the scanned text (the raw message).
-    for (const r of this.keyRules) {
-      for (const k of r.keywords) {
-        const p = escapeLiteral(k);
-        let list = entries.get(p);
-        if (!list) entries.set(p, (list = []));
-        list.push(r);
-      }
+      // Key rules' keywords matter only where property names are part of the scanned text (the raw message).
+      for (const k of r.keywords) add(`(?i)${escapeLiteral(k)}`, r);
+      if (r.trigger !== undefined && !r.key) add(r.trigger, r);
     }
     this.entryRules = [...entries.values()];
     this.sets = entries.size ? new PatternSets([...entries.keys()]) : undefined;
+    this.controlSafe = this.rules.every((r) => r.trigger === undefined || controlSafe(r.trigger));
   }
 
   /** The rules the text's keywords and triggers enable (key rules included when their keywords appear). */
@@ -98,10 +138,28 @@ export class Detector {
     return out;
   }
 
-  /** Whether anything at all could be found in this text (the fast path's question). */
+  /** Whether anything at all could be found in this text. */
   anyTriggered(text: string): boolean {
     if (this.always.length) return true;
-    return this.sets ? this.sets.match(text).length > 0 : false;
+    return this.sets?.test(text) ?? false;
+  }
+
+  /**
+   * The rules a message's raw JSON text enables, when that stands in for its decoded strings; undefined when it
+   * cannot. JSON escapes could hide a keyword (`\u0067hp_`, `\/`, `\"`), so only text whose escapes are \n, \r
+   * and \t qualifies — and only when no trigger could match those characters. Messages with base64 fields
+   * (blobs, image and audio data: decoded and scanned when they hold text) never qualify. Raw text holds the
+   * property names too, so this is a superset of what the decoded strings enable. An empty set is the fast
+   * path: nothing can be found, forward the original bytes.
+   */
+  rawTriggered(raw: string): Set<Rule> | undefined {
+    if (raw.indexOf('"blob"') >= 0 || (raw.indexOf('"data"') >= 0 && (raw.indexOf('"image"') >= 0 || raw.indexOf('"audio"') >= 0))) return undefined;
+    if (raw.indexOf('\\') >= 0 && (!this.controlSafe || UNSAFE_ESCAPE.test(raw))) return undefined;
+    return this.triggered(raw);
+  }
+
+  rawIsClean(raw: string): boolean {
+    return this.rawTriggered(raw)?.size === 0;
   }
 
   /** Key rules whose `key` matches this property name (cached: property names repeat). */
@@ -126,24 +184,37 @@ export class Detector {
 
   /** Runs `rules` (pattern rules) over `text`. Matches never extend past a SEPARATOR. */
   scanRules(text: string, rules: Iterable<Rule>, out: RawFinding[], limit: number): void {
+    // RE2 works on UTF-8: hand it one Buffer for all rules (a JS string would be converted on every exec, and
+    // each exec would re-count offsets from the start: quadratic in the number of matches).
+    let buf: Buffer | undefined;
+    let toChar: (byte: number) => number = (b) => b;
     for (const rule of rules) {
       const re = rule.re;
       if (!re || rule.key) continue;
+      if (!buf) {
+        buf = Buffer.from(text, 'utf8');
+        if (buf.length !== text.length) toChar = utf16Offsets(buf);
+      }
       re.lastIndex = 0;
       for (;;) {
-        const m = re.exec(text);
+        const m = re.exec(buf as unknown as string);
         if (!m) break;
         const span = m.indices![1] ?? m.indices![0]!;
-        let [start, end] = span;
+        const [bStart, bEnd] = span;
         // Resume right after the value, not after the match: the boundary a pattern consumed after one value
         // may be the boundary the next value needs before it ("a@b.io c@d.io").
-        re.lastIndex = Math.max(end, m.index + 1);
-        if (start === end) continue;
+        re.lastIndex = Math.max(bEnd, m.index + 1);
+        if (bStart === bEnd) continue;
+        const start = toChar(bStart);
+        let end = toChar(bEnd);
         const sep = text.indexOf(SEPARATOR, start);
         if (sep >= 0 && sep < end) end = sep;
         if (!this.accepts(rule, text.slice(start, end))) continue;
         // The label may be the tail of a longer name (nextPageToken): look a little before the match too.
-        if (rule.exclude && rule.exclude.test(text.slice(Math.max(0, m.index - 24), m.index + m[0].length))) continue;
+        if (rule.exclude) {
+          const from = toChar(m.index);
+          if (rule.exclude.test(text.slice(Math.max(0, from - 24), toChar(m.indices![0]![1])))) continue;
+        }
         out.push({ rule, start, end });
         if (out.length >= limit) return;
       }

@@ -127,13 +127,17 @@ export class Redactor {
   }
 
   /**
-   * Scans `root` in place. `raw`, when given, is the payload's original JSON text: if it has no escapes and no
-   * keyword or trigger appears in it, nothing can be found and the walk is skipped.
+   * Scans `root` in place. `raw`, when given, is the message's original JSON text: if it rules out any finding
+   * (Detector.rawTriggered), nothing is walked. `rules`: the rules a caller already found enabled (a superset).
+   * `skip`: objects not to descend into.
    */
-  redact(root: unknown, raw?: string, skip?: Set<unknown>): RedactOutcome {
+  redact(root: unknown, opts: { raw?: string | undefined; rules?: Set<Rule> | undefined; skip?: Set<unknown> | undefined } = {}): RedactOutcome {
     const det = this.detector;
-    if (raw !== undefined && raw.indexOf('\\') < 0 && raw.indexOf('"blob"') < 0 && raw.indexOf('"data"') < 0 && !det.anyTriggered(raw)) return NOTHING;
+    let pre = opts.rules;
+    if (pre === undefined && opts.raw !== undefined) pre = det.rawTriggered(opts.raw);
+    if (pre !== undefined && pre.size === 0) return NOTHING;
     if (root === null || typeof root !== 'object') return NOTHING;
+    const skip = opts.skip;
     const leaves = this.collect(root, skip);
     if (leaves.length === 0) return NOTHING;
     const limit = this.opts.maxFindings;
@@ -160,7 +164,7 @@ export class Redactor {
     // Pattern rules: over the joined text.
     const texts = leaves.map((l) => l.text);
     const joined = texts.length === 1 ? texts[0]! : texts.join(SEPARATOR);
-    const rules = det.triggered(joined);
+    const rules = pre ?? det.triggered(joined);
     if (rules.size) {
       const found: RawFinding[] = [];
       det.scanRules(joined, rules, found, limit + 1);

@@ -50,7 +50,7 @@ export const DEFAULT_SETTINGS: RedactionSettings = {
   disable: [],
   rules: [],
   hashKey: undefined,
-  maxFindings: 1000,
+  maxFindings: 10_000,
 };
 
 /** Settings from the config; undefined when redaction is off. */
@@ -68,7 +68,7 @@ export function redactionSettings(config: WardenConfig): RedactionSettings | und
     disable: (r['disable'] as string[] | undefined) ?? [],
     rules: (r['rules'] as RuleSpec[] | undefined) ?? [],
     hashKey: r['hash_key'] as string | undefined,
-    maxFindings: (r['max_findings'] as number | undefined) ?? 1000,
+    maxFindings: (r['max_findings'] as number | undefined) ?? 10_000,
   };
 }
 

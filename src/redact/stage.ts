@@ -19,6 +19,7 @@ import { markDirty, type Exchange, type Stage, type StageResult, type ToolEntry 
 import { checkArgs } from '../policy/input-schema.js';
 import { mergeCounts, type Redactor, type RedactOutcome } from './redactor.js';
 import type { Redaction } from './setup.js';
+import type { Rule } from './rules.js';
 
 /** Responses whose results are scanned (errors are scanned for every method). */
 const RESULT_METHODS = new Set(['tools/call', 'tasks/get', 'tasks/result', 'tasks/list', 'resources/read', 'prompts/get', 'completion/complete']);
@@ -83,9 +84,14 @@ export function redactionStage({ redaction }: RedactionStageOptions): Stage {
     return frame && !frame.dirty ? frame.raw : undefined;
   }
 
-  /** Whether the raw text rules out any finding (no escapes, no blobs, no keyword or trigger). */
-  function clean(raw: string | undefined): boolean {
-    return raw !== undefined && raw.indexOf('\\') < 0 && raw.indexOf('"blob"') < 0 && raw.indexOf('"data"') < 0 && !redaction.detector.anyTriggered(raw);
+  /**
+   * What the raw text says: 'clean' (nothing can be found: forward the original bytes), the rules it enables,
+   * or undefined (the decoded strings must be looked at). See Detector.rawTriggered.
+   */
+  function pretest(raw: string | undefined): 'clean' | Set<Rule> | undefined {
+    if (raw === undefined) return undefined;
+    const pre = redaction.detector.rawTriggered(raw);
+    return pre && pre.size === 0 ? 'clean' : pre;
   }
 
   function toolFor(ex: Exchange, name: unknown): ToolEntry | undefined | Promise<ToolEntry | undefined> {
@@ -105,8 +111,9 @@ export function redactionStage({ redaction }: RedactionStageOptions): Stage {
     else if (ex.method === 'completion/complete') target = { argument: params['argument'], context: params['context'] };
     else return;
     if (target === undefined || target === null || typeof target !== 'object') return;
-    if (clean(rawOf(ex.message))) return;
-    const r = inb.redact(target);
+    const pre = pretest(rawOf(ex.message));
+    if (pre === 'clean') return;
+    const r = inb.redact(target, { rules: pre });
     noteCounts(ex, 'inboundRedactions', r.counts);
     if (r.blocked) {
       ex.notes['redactionBlocked'] = r.blocked.rule;
@@ -135,8 +142,9 @@ export function redactionStage({ redaction }: RedactionStageOptions): Stage {
     if (ex.method === 'ping' || ex.method.endsWith('/list_changed')) return;
     const msg = ex.message.message as JsonRpcRequest;
     if (!isObject(msg.params)) return;
-    if (clean(rawOf(ex.message))) return;
-    const r = out.redact(msg.params);
+    const pre = pretest(rawOf(ex.message));
+    if (pre === 'clean') return;
+    const r = out.redact(msg.params, { rules: pre });
     noteCounts(ex, 'redactions', r.counts);
     if (r.blocked) {
       ex.notes['redactionBlocked'] = r.blocked.rule;
@@ -167,8 +175,9 @@ export function redactionStage({ redaction }: RedactionStageOptions): Stage {
     const frame = ex.response!;
     const resp = frame.message as JsonRpcResponse;
     if ('error' in resp) {
-      if (clean(rawOf(frame))) return;
-      const r = out.redact(resp.error);
+      const pre = pretest(rawOf(frame));
+      if (pre === 'clean') return;
+      const r = out.redact(resp.error, { rules: pre });
       noteCounts(ex, 'redactions', r.counts);
       if (r.blocked) {
         ex.notes['redactionBlocked'] = r.blocked.rule;
@@ -187,10 +196,11 @@ export function redactionStage({ redaction }: RedactionStageOptions): Stage {
       if (m.size > 10_000) m.clear();
       m.set(result['task']['taskId'], String(params['name']));
     }
-    if (clean(rawOf(frame))) return;
+    const pre = pretest(rawOf(frame));
+    if (pre === 'clean') return;
     const isToolResult = ex.method === 'tools/call' || ex.method === 'tasks/result';
     const mirrored = isToolResult ? mirrors(result) : [];
-    const r = out.redact(result, undefined, mirrored.length ? new Set(mirrored.map((m) => m.block)) : undefined);
+    const r = out.redact(result, { rules: pre, skip: mirrored.length ? new Set(mirrored.map((m) => m.block)) : undefined });
     noteCounts(ex, 'redactions', r.counts);
     if (r.blocked) {
       blockResponse(ex, resp, r.blocked, isToolResult);
@@ -226,8 +236,9 @@ export function redactionStage({ redaction }: RedactionStageOptions): Stage {
       // The client's answer to a server request (sampling, elicitation): inbound.
       const resp = ex.response.message as JsonRpcResponse;
       if (!('result' in resp) || !isObject(resp.result)) return;
-      if (clean(rawOf(ex.response))) return;
-      const r = inb.redact(resp.result);
+      const pre = pretest(rawOf(ex.response));
+      if (pre === 'clean') return;
+      const r = inb.redact(resp.result, { rules: pre });
       noteCounts(ex, 'inboundRedactions', r.counts);
       if (r.blocked) {
         ex.notes['redactionBlocked'] = r.blocked.rule;

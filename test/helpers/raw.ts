@@ -17,6 +17,8 @@ export class RawStdio {
   readonly proc: ChildProcess;
   readonly received: RawMessage[] = [];
   readonly unparsed: string[] = [];
+  /** Every line received, as sent. */
+  readonly lines: string[] = [];
   stderr = '';
   private buf = '';
   private waiters: { pred: (m: RawMessage) => boolean; resolve: (m: RawMessage) => void }[] = [];
@@ -30,6 +32,7 @@ export class RawStdio {
       while ((nl = this.buf.indexOf('\n')) >= 0) {
         const line = this.buf.slice(0, nl);
         this.buf = this.buf.slice(nl + 1);
+        this.lines.push(line);
         let msg: RawMessage;
         try {
           msg = JSON.parse(line) as RawMessage;

@@ -64,7 +64,7 @@ describe('audit events through wrap', () => {
     expect(kinds[kinds.length - 1]).toBe('session_end');
     const byMethodTarget = (m: string, t?: string) => ev.filter((e) => e.event === 'exchange' && e.method === m && (t === undefined || e.target === t));
     const echo = byMethodTarget('tools/call', 'echo')[0]!;
-    expect(echo).toMatchObject({ server: 'faulty', principal_sub: 'local:auditor', status: 'ok', decision: 'allow', args: null });
+    expect(echo).toMatchObject({ server: 'faulty', principal_sub: 'local:auditor', status: 'ok', decision: 'allow', args: '{"text":"hello"}' });
     expect(echo.policy_version).toMatch(/^[0-9a-f]{16}$/);
     expect(echo.latency_ms).toBeGreaterThan(0);
     expect(echo.bytes_in).toBeGreaterThan(50);
@@ -80,8 +80,10 @@ describe('audit events through wrap', () => {
     expect(ev.find((e) => e.event === 'bad_input')).toMatchObject({ reason: 'Parse error: invalid JSON' });
     expect(ev.find((e) => e.event === 'upstream_crash')).toMatchObject({ reason: 'exited on SIGKILL' });
     expect(ev.find((e) => e.event === 'upstream_spawn')).toBeTruthy();
-    // Nothing the host sent as argument values is stored without a redactor: only hashes.
-    expect(JSON.stringify(ev)).not.toContain('after restart');
+    // Argument values are stored only in `args`, after the redactor (capture: redacted), never anywhere else.
+    const leaked = ev.filter((e) => JSON.stringify({ ...e, args: null }).includes('after restart'));
+    expect(leaked).toEqual([]);
+    expect(ev.some((e) => e.args === '{"text":"after restart"}')).toBe(true);
     expect(verified(db)).toBe(true);
   });
 

@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+/**
+ * Redaction engine figures (in-process, one core): throughput on clean and dirty tool results, and linear time
+ * on pathological inputs for every shipped pattern and for a user-supplied one.
+ *
+ *   node bench/redaction.mjs [--quick]     prints JSON; bench/run.mjs includes it in docs/benchmarks.md
+ */
+import { fileURLToPath } from 'node:url';
+
+const QUICK = process.argv.includes('--quick');
+
+const WORDS = 'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna aliqua request completed status ok user session file path value'.split(' ');
+let seed = 42;
+const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+const pick = (a) => a[Math.floor(rand() * a.length)];
+const hex = (n) => Array.from({ length: n }, () => '0123456789abcdef'[Math.floor(rand() * 16)]).join('');
+
+/** Log-like lines: timestamps, ids, paths, hashes — what tool output looks like, with no secrets. */
+function cleanText(bytes) {
+  const lines = [];
+  let size = 0;
+  let i = 0;
+  while (size < bytes) {
+    const line = `2026-11-23T10:${String(i % 60).padStart(2, '0')}:00Z INFO ${Array.from({ length: 8 }, () => pick(WORDS)).join(' ')} id=${hex(8)}-${hex(4)} sha=${hex(40)} /srv/data/${pick(WORDS)}/${i}.json`;
+    lines.push(line);
+    size += line.length + 1;
+    i++;
+  }
+  return lines.join('\n').slice(0, bytes);
+}
+
+/** The same with a secret or personal value in about one line in twenty. */
+function dirtyText(bytes) {
+  const pat = ['ghp', '_', 'Rk7dW2pQ9sLx4Vb8Nc3Jm6Hf1Tg5Yz0AeUqK'].join('');
+  const lines = cleanText(bytes).split('\n');
+  for (let i = 0; i < lines.length; i += 20) lines[i] = `${lines[i].slice(0, 60)} token=${pat} owner=ada${i}@analytical-engine.org`;
+  return lines.join('\n').slice(0, bytes);
+}
+
+/** A tools/call result as the stage sees it: text + structured copy. */
+function result(text) {
+  const rows = text.split('\n').slice(0, 2000);
+  return { jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text }], structuredContent: { rows } } };
+}
+
+function time(fn, minMs = 300) {
+  let n = 0;
+  const t0 = performance.now();
+  let t = t0;
+  do {
+    fn();
+    n++;
+    t = performance.now();
+  } while (t - t0 < minMs);
+  return (t - t0) / n;
+}
+
+export async function redactionBench() {
+  const { buildRedaction, DEFAULT_SETTINGS } = await import('../dist/redact/setup.js');
+  const { compileRule } = await import('../dist/redact/rules.js');
+  const red = buildRedaction(DEFAULT_SETTINGS);
+  const out = { throughput: [], linear: [] };
+
+  // Throughput: the stage's work on one message (parse, walk, prefilter, rules, replace, serialise if changed).
+  for (const [kind, make] of [['clean', cleanText], ['dirty', dirtyText]]) {
+    for (const size of QUICK ? [10 * 1024, 1024 * 1024] : [10 * 1024, 1024 * 1024, 10 * 1024 * 1024]) {
+      const raw = JSON.stringify(result(make(size)));
+      const ms = time(() => {
+        const msg = JSON.parse(raw);
+        const r = red.outbound.redact(msg.result, { raw });
+        if (r.changed) JSON.stringify(msg);
+      }, size > 5e6 ? 1500 : 400);
+      out.throughput.push({ kind, bytes: raw.length, ms, mbps: raw.length / 1e6 / (ms / 1000) });
+    }
+  }
+  // The detector alone over plain text (what `mcp-warden redact` does).
+  for (const [kind, make] of [['clean', cleanText], ['dirty', dirtyText]]) {
+    const text = make(1024 * 1024);
+    const ms = time(() => red.outbound.redactText(text));
+    out.throughput.push({ kind: `${kind} text (redact command)`, bytes: text.length, ms, mbps: text.length / 1e6 / (ms / 1000) });
+  }
+
+  // Linear time: each rule on adversarial inputs of size n and 4n; the ratio of times stays near 4.
+  const adversarial = (rule, n) => {
+    const k = rule.keywords[0] ?? 'key';
+    return [
+      'a'.repeat(n),
+      `${k} `.repeat(Math.ceil(n / (k.length + 1))).slice(0, n),
+      `${k}=`.padEnd(n, 'A'),
+      `${'-----BEGIN PRIVATE KEY-----\n'}${'QUJD'.repeat(n / 4)}`.slice(0, n),
+      '1 '.repeat(n / 2),
+      'x@'.repeat(n / 2),
+    ];
+  };
+  const user = compileRule({ id: 'user-nested-quantifier', pattern: '((a+)+)+b', keywords: ['a'] }, 'bench', { category: 'custom', allow: [] }, 'bench');
+  const rules = [...red.rules.filter((r) => r.re), user];
+  const n = QUICK ? 16 * 1024 : 64 * 1024;
+  let worst = { ratio: 0, rule: '', ms4n: 0 };
+  let total1 = 0;
+  let total4 = 0;
+  for (const rule of rules) {
+    for (let i = 0; i < 6; i++) {
+      // As the engine runs them: on UTF-8 buffers.
+      const a = Buffer.from(adversarial(rule, n)[i]);
+      const b = Buffer.from(adversarial(rule, 4 * n)[i]);
+      const run = (s) => () => {
+        rule.re.lastIndex = 0;
+        let m;
+        let guard = 0;
+        while ((m = rule.re.exec(s)) && guard++ < 1e6) rule.re.lastIndex = Math.max(m.index + 1, (m.indices[1] ?? m.indices[0])[1]);
+      };
+      const t1 = time(run(a), 5);
+      const t4 = time(run(b), 5);
+      total1 += t1;
+      total4 += t4;
+      const ratio = t4 / Math.max(t1, 1e-3);
+      if (t4 > 0.5 && ratio > worst.ratio) worst = { ratio, rule: rule.id, ms4n: t4 };
+    }
+  }
+  // V8's backtracking engine on the user pattern, for contrast (bounded input: it is exponential).
+  const v8 = /(a+)+b/;
+  const t0 = performance.now();
+  v8.test('a'.repeat(22));
+  const v8ms = performance.now() - t0;
+  const t1 = performance.now();
+  user.re.lastIndex = 0;
+  user.re.exec('a'.repeat(22));
+  const re2ms = performance.now() - t1;
+  out.linear = { rules: rules.length, inputsPerRule: 6, n, totalMsN: total1, totalMs4N: total4, ratio: total4 / total1, worst, userPattern: '((a+)+)+b', v8Pattern: '(a+)+b', v8ms22: v8ms, re2ms22: re2ms };
+  return out;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  redactionBench().then((r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`));
+}

@@ -1,0 +1,309 @@
+/**
+ * Issue 5, done-when 2: secrets and personal data planted by an upstream in every message kind arrive masked at
+ * an SDK client, through wrap and serve; a message with nothing to redact arrives byte-identical apart from its
+ * id; a client that validates tool output against outputSchema never throws because of redaction; inbound
+ * detect / mask / block; the 2026-07-28 era (input_required, mirrored Mcp-Param headers rewritten).
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectClient, type McpClient, type Target } from '../helpers/clients.js';
+import { ALLOW_ALL, isolatedEnv, NODE, ROOT, startServe, tmpDir, waitForStderr, writeConfig, wrapArgs, type Running } from '../helpers/cli.js';
+import { RawStdio } from '../helpers/raw.js';
+import { AuditStore } from '../../src/audit/store.js';
+import { query } from '../../src/audit/read.js';
+import { spawn } from 'node:child_process';
+import { freePort, stopProcess } from '../helpers/cli.js';
+// @ts-expect-error a plain .mjs fixture
+import { CARD, EMAIL, PAT, PNG } from '../fixtures/leaky-values.mjs';
+
+const LEAKY = path.join(ROOT, 'test/fixtures/leaky-server.mjs');
+const DUAL = path.join(ROOT, 'test/fixtures/dual-era-server.mjs');
+const pat = PAT as string;
+const email = EMAIL as string;
+const cardNo = CARD as string;
+
+function texts(r: Record<string, unknown>): string {
+  return JSON.stringify(r);
+}
+
+function expectClean(v: unknown): void {
+  const s = JSON.stringify(v);
+  expect(s).not.toContain(pat);
+  expect(s).not.toContain(email);
+  expect(s).not.toContain(cardNo);
+  expect(s).not.toContain(cardNo.replace(/ /g, ''));
+}
+
+function redactionConfig(inbound = 'detect'): string {
+  return writeConfig(`policy: [${ALLOW_ALL}]\nredaction: { packs: [secrets, pii], action: mask, inbound: ${inbound} }\n`);
+}
+
+interface Lane {
+  name: string;
+  target: () => Target;
+  leakLog: string;
+  stop?: () => Promise<unknown>;
+}
+
+const leakLogs: string[] = [];
+function leakLog(): string {
+  const f = path.join(tmpDir('mcpw-leak-'), 'leak.log');
+  leakLogs.push(f);
+  return f;
+}
+
+async function wrapLane(inbound = 'detect'): Promise<Lane & { db: string }> {
+  const log = leakLog();
+  const cfg = redactionConfig(inbound);
+  const env = isolatedEnv({ LEAK_LOG: log });
+  const db = path.join(env['XDG_STATE_HOME']!, 'mcp-warden', 'audit.db');
+  return { name: `wrap (inbound ${inbound})`, leakLog: log, db, target: () => ({ kind: 'stdio', command: NODE, args: wrapArgs('--config', cfg, '--', NODE, LEAKY), env }) };
+}
+
+async function serveLane(): Promise<Lane & { running: Running }> {
+  const log = leakLog();
+  const running = await startServe(`servers:\n  leaky:\n    command: ${NODE}\n    args: [${LEAKY}]\n    env: { LEAK_LOG: "${log}" }\npolicy: [${ALLOW_ALL}]\nredaction: { packs: [secrets, pii] }\n`);
+  return { name: 'serve', leakLog: log, running, target: () => ({ kind: 'http', url: `${running.url}/mcp` }), stop: () => running.stop() };
+}
+
+function readLog(f: string): string {
+  return existsSync(f) ? readFileSync(f, 'utf8') : '';
+}
+
+describe.each([
+  ['wrap', wrapLane],
+  ['serve', serveLane],
+] as const)('every message kind through %s (2025 era, SDK 1.x client)', (_name, make) => {
+  let lane: Lane;
+  let c: McpClient;
+  const progress: Record<string, unknown>[] = [];
+
+  beforeAll(async () => {
+    lane = await make();
+    c = await connectClient('v1', lane.target());
+    await c.listTools();
+  });
+  afterAll(async () => {
+    await c?.close();
+    await lane?.stop?.();
+  });
+
+  it('tool result text', async () => {
+    const r = await c.callTool('leak_text');
+    expectClean(r);
+    expect(texts(r)).toContain('[REDACTED:github-pat]');
+    expect(texts(r)).toContain('[REDACTED:email]');
+  });
+
+  it('structuredContent and its text mirror agree, and the validating client accepts them', async () => {
+    const r = await c.callTool('leak_structured');
+    expectClean(r);
+    const sc = r['structuredContent'] as Record<string, string>;
+    expect(sc).toEqual({ owner: '[REDACTED:email]', token: '[REDACTED:github-pat]', note: 'rotated weekly' });
+    expect((r['content'] as { text: string }[])[0]!.text).toBe(JSON.stringify(sc));
+  });
+
+  it('a mask the outputSchema rejects withholds the result as isError instead of breaking the client', async () => {
+    for (const tool of ['leak_structured_strict', 'leak_number']) {
+      const r = await c.callTool(tool);
+      expectClean(r);
+      expect(r['isError'], tool).toBe(true);
+      expect(texts(r)).toMatch(/withheld this result/);
+    }
+  });
+
+  it('embedded resources and textual blobs are masked; binary blobs arrive untouched', async () => {
+    const r = await c.callTool('leak_resource');
+    expectClean(r);
+    const content = r['content'] as Record<string, Record<string, string> & { resource: Record<string, string> }>[];
+    expect(content[0]!.resource.text).toBe('owner [REDACTED:email]');
+    expect(Buffer.from(content[1]!.resource.blob, 'base64').toString()).toBe('token=[REDACTED:github-pat]\n');
+    expect(content[2]!.resource.blob).toBe(PNG);
+    expect(content[3]!['data']).toBe(PNG);
+    const decoded = Buffer.from(content[1]!.resource.blob, 'base64').toString();
+    expect(decoded).not.toContain(pat);
+  });
+
+  it('log and progress notifications', async () => {
+    await c.callTool('leak_log');
+    await c.callTool('leak_progress', {}, { onprogress: (p) => progress.push(p as Record<string, unknown>) });
+    const logs = c.notifications.filter((n) => n.method === 'notifications/message');
+    expect(logs.length).toBeGreaterThan(0);
+    expectClean(logs);
+    expect(JSON.stringify(logs)).toContain('auth with [REDACTED:github-pat]');
+    expect(progress.length).toBeGreaterThan(0);
+    expectClean(progress);
+    expect(progress[0]!['message']).toBe('uploading as [REDACTED:github-pat]');
+  });
+
+  it('server-initiated sampling and elicitation', async () => {
+    await c.callTool('leak_sampling');
+    await c.callTool('leak_elicitation');
+    const sampling = c.serverRequests.find((r) => r.method === 'sampling/createMessage');
+    const elicitation = c.serverRequests.find((r) => r.method === 'elicitation/create');
+    expect(JSON.stringify(sampling)).toContain('use token [REDACTED:github-pat]');
+    expect(elicitation?.params['message']).toBe('Confirm the account [REDACTED:email]');
+    expectClean(c.serverRequests);
+  });
+
+  it('error message and data', async () => {
+    let err: { message?: string; data?: unknown } | undefined;
+    try {
+      await c.callTool('leak_error');
+    } catch (e) {
+      err = e as typeof err;
+    }
+    expect(err).toBeDefined();
+    expect(err!.message).toContain('upstream rejected token [REDACTED:github-pat]');
+    expectClean([err!.message, err!.data]);
+    expect(err!.data).toEqual({ owner: '[REDACTED:email]', retry: false });
+  });
+
+  it('resources/read, prompts/get and completions', async () => {
+    const res = await c.readResource('leak://notes');
+    expect(JSON.stringify(res)).toContain('notes: card [REDACTED:credit-card], contact [REDACTED:email]');
+    const prompt = await c.getPrompt('leak_prompt');
+    expect(JSON.stringify(prompt)).toContain('Use [REDACTED:github-pat] to clone');
+    const comp = await c.complete({ type: 'ref/prompt', name: 'leak_prompt' }, { name: 'who', value: '' });
+    expect((comp['completion'] as { values: string[] }).values).toEqual(['[REDACTED:email]', 'someone-else']);
+    expectClean([res, prompt, comp]);
+  });
+
+  it('task-augmented calls: the task, tasks/get and tasks/result', async () => {
+    const created = await c.request('tools/call', { name: 'leak_structured', arguments: {}, task: { ttl: 60000 } });
+    const task = created['task'] as { taskId: string; statusMessage: string };
+    expect(task.statusMessage).toBe('started for [REDACTED:email]');
+    const got = await c.request('tasks/get', { taskId: task.taskId });
+    expect(got['statusMessage']).toBe('done for [REDACTED:email]');
+    const result = await c.request('tasks/result', { taskId: task.taskId });
+    expect(result['structuredContent']).toEqual({ owner: '[REDACTED:email]', token: '[REDACTED:github-pat]', note: 'rotated weekly' });
+    expect((result['content'] as { text: string }[])[0]!.text).toBe(JSON.stringify(result['structuredContent']));
+    expectClean([created, got, result]);
+  });
+
+  it('inbound: detect by default — arguments reach the server unchanged', async () => {
+    await c.callTool('echo_args', { note: `my key ${pat}` });
+    expect(readLog(lane.leakLog)).toContain(`echo_args {"note":"my key ${pat}"}`);
+  });
+});
+
+describe('inbound mask and block through wrap', () => {
+  it('mask: the server receives the masked argument', async () => {
+    const lane = await wrapLane('mask');
+    const c = await connectClient('v1', lane.target());
+    const r = await c.callTool('echo_args', { note: `my key ${pat}` });
+    await c.callTool('leak_text');
+    await c.close();
+    expect(readLog(lane.leakLog)).toContain('echo_args {"note":"my key [REDACTED:github-pat]"}');
+    expect(readLog(lane.leakLog)).not.toContain(pat);
+    expectClean(r);
+    // The audit trail: rule counts, never the values; captured arguments masked.
+    const store = new AuditStore(lane.db, { readonly: true });
+    try {
+      const calls = query(store, { event: 'exchange', tool: undefined }).filter((e) => e.method === 'tools/call');
+      const echo = calls.find((e) => e.target === 'echo_args')!;
+      const leak = calls.find((e) => e.target === 'leak_text')!;
+      expect(echo.args).toBe('{"note":"my key [REDACTED:github-pat]"}');
+      expect(JSON.parse(echo.extra ?? '{}')['inbound_redactions']).toEqual({ 'github-pat': 1 });
+      expect(JSON.parse(leak.redactions ?? '{}')).toEqual({ 'github-pat': 1, email: 1 });
+      expectClean(calls);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('block: the call is refused with isError and never reaches the server', async () => {
+    const lane = await wrapLane('block');
+    const c = await connectClient('v1', lane.target());
+    const r = await c.callTool('echo_args', { note: `my key ${pat}` });
+    const ok = await c.callTool('echo_args', { note: 'nothing secret' });
+    await c.close();
+    expect(r['isError']).toBe(true);
+    expect(texts(r)).toMatch(/withheld this request/);
+    expect(texts(r)).toContain('github-pat');
+    expect(readLog(lane.leakLog)).not.toContain(pat);
+    expect(readLog(lane.leakLog)).toContain('nothing secret');
+    expect(ok['isError']).toBeFalsy();
+  });
+});
+
+describe('a message with nothing to redact is forwarded as the server wrote it', () => {
+  async function lines(direct: boolean): Promise<string[]> {
+    const cfg = redactionConfig();
+    const raw = direct ? new RawStdio(NODE, [LEAKY], isolatedEnv()) : new RawStdio(NODE, wrapArgs('--config', cfg, '--', NODE, LEAKY), isolatedEnv());
+    await raw.initialize(1);
+    await raw.call(7, 'clean');
+    await raw.call(8, 'leak_text');
+    const out = [...raw.lines];
+    await raw.close();
+    return out;
+  }
+
+  it('through wrap: byte-identical for the clean result, rewritten for the leaky one', async () => {
+    const direct = await lines(true);
+    const proxied = await lines(false);
+    const clean = (ls: string[]) => ls.find((l) => l.includes('"id":7'));
+    const leaky = (ls: string[]) => ls.find((l) => l.includes('"id":8'));
+    expect(clean(direct)).toBeDefined();
+    expect(clean(proxied)).toBe(clean(direct));
+    expect(leaky(direct)).toContain(pat);
+    expect(leaky(proxied)).not.toContain(pat);
+    expect(leaky(proxied)).toContain('[REDACTED:github-pat]');
+  });
+});
+
+describe('2026-07-28 through serve (SDK v2 client, dual-era server)', () => {
+  let running: Running | undefined;
+  let upstream: { proc: ReturnType<typeof spawn>; url: string } | undefined;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    const proc = spawn(NODE, [DUAL, 'http'], { env: { PATH: process.env['PATH'] ?? '', PORT: String(port), DUAL_ERA_LEAKS: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    await waitForStderr(proc, /listening on/);
+    upstream = { proc, url: `http://127.0.0.1:${port}/mcp` };
+    running = await startServe(
+      `servers:\n  stdio:\n    command: ${NODE}\n    args: [${DUAL}, stdio]\n    env: { DUAL_ERA_LEAKS: "1" }\n  remote:\n    url: ${upstream.url}\npolicy: [${ALLOW_ALL}]\nredaction: { packs: [secrets, pii], inbound: mask }\n`,
+    );
+  });
+  afterAll(async () => {
+    await running?.stop();
+    if (upstream) await stopProcess(upstream.proc);
+  });
+
+  it.each(['stdio', 'remote'])('tool results, structured output, input_required and notifications (%s upstream)', async (name) => {
+    const c = await connectClient('v2', { kind: 'http', url: `${running!.url}/${name}/mcp` }, { negotiation: 'auto', elicitation: () => ({ action: 'accept', content: { ok: true } }) });
+    try {
+      expect(c.protocolVersion()).toBe('2026-07-28');
+      await c.listTools();
+      const t = await c.callTool('leak_text');
+      expect(texts(t)).toContain('[REDACTED:github-pat]');
+      const s = await c.callTool('leak_structured');
+      expect(s['structuredContent']).toEqual({ owner: '[REDACTED:email]', token: '[REDACTED:github-pat]' });
+      const strict = await c.callTool('leak_structured_strict');
+      expect(strict['isError']).toBe(true);
+      const asked = await c.callTool('leak_input_required');
+      expect(texts(asked)).toContain('confirmed');
+      const elicitation = c.serverRequests.find((r) => r.method === 'elicitation/create');
+      expect(elicitation?.params['message']).toBe('Is [REDACTED:email] your account?');
+      await c.callTool('leak_log');
+      const logs = c.notifications.filter((n) => n.method === 'notifications/message');
+      expect(JSON.stringify(logs)).toContain('[REDACTED:github-pat]');
+      expectClean([t, s, strict, asked, c.serverRequests, logs]);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('inbound mask rewrites the mirrored Mcp-Param header to match the masked body (remote upstream checks it)', async () => {
+    const c = await connectClient('v2', { kind: 'http', url: `${running!.url}/remote/mcp` }, { negotiation: 'auto' });
+    try {
+      await c.listTools();
+      const r = await c.callTool('lookup', { region: `eu-${pat}`, key: 'k' });
+      expect(r['isError']).toBeFalsy();
+      expect(texts(r)).toContain('k@eu-[REDACTED:github-pat]');
+    } finally {
+      await c.close();
+    }
+  });
+});
