@@ -232,10 +232,12 @@ async function bigResults() {
   const out = [];
   const lanes = [
     ['off', configFile('big-off.yaml', 'audit: { enabled: false }\nredaction: false\n')],
-    ['on', configFile('big-on.yaml', 'audit: { enabled: false }\n')],
+    // max_findings raised so the 10 MiB dirty result (15,000 findings) is redacted rather than withheld.
+    ['on', configFile('big-on.yaml', 'audit: { enabled: false }\nredaction: { max_findings: 100000 }\n')],
   ];
   for (const [mode, cfg] of lanes) {
-    const transport = new StdioClientTransport({ command: NODE, args: [CLI, 'wrap', '--config', cfg, '--', NODE, UPSTREAM, 'stdio'], env: benchEnv, stderr: 'ignore' });
+    // The SDK client reads at most 10 MiB per line by default.
+    const transport = new StdioClientTransport({ command: NODE, args: [CLI, 'wrap', '--config', cfg, '--', NODE, UPSTREAM, 'stdio'], env: benchEnv, stderr: 'ignore', maxBufferSize: 64 * 1024 * 1024 });
     const client = new Client({ name: 'bench', version: '1' });
     await client.connect(transport);
     for (const bytes of [1024 * 1024, 10 * 1024 * 1024]) {
@@ -247,7 +249,7 @@ async function bigResults() {
           const r = await client.callTool({ name: 'blob', arguments: { bytes, dirty } }, undefined, { timeout: 120_000 });
           if (i > 0) times.push(performance.now() - s);
           const text = r.content[0].text;
-          if (mode === 'on' && dirty && text.includes('ghp_')) throw new Error('redaction missed a token');
+          if (mode === 'on' && dirty && (text.includes('ghp_') || !text.includes('[REDACTED:github-pat]'))) throw new Error('redaction missed a token, or withheld the result');
         }
         times.sort((a, b) => a - b);
         out.push({ mode, bytes, dirty, ms: pct(times, 50) });
@@ -364,7 +366,9 @@ the proxy does for every message anyway, is timed apart and not counted.
 |---|---:|---:|---:|
 ${engine.throughput.map((t) => `| ${t.kind} | ${t.bytes} | ${f(t.ms, 2)} | ${f(t.mbps, 0)} |`).join('\n')}
 
-Through \`wrap\` (audit off, same upstream): median time to the whole result, redaction off vs on.
+Through \`wrap\` (audit off, same upstream): median time to the whole result, redaction off vs on. The SDK client's
+own parsing dominates these times and varies from run to run by several milliseconds, so a clean result (sent on
+as the original bytes: the prefilter finds nothing) can show a negative "added".
 
 | result | clean: off ms | clean: on ms | clean: added ms | dirty: off ms | dirty: on ms | dirty: added ms |
 |---|---:|---:|---:|---:|---:|---:|
@@ -377,7 +381,19 @@ time grew ${f(engine.linear.ratio, 2)}× for 4× the input (linear: 4×); the la
 ${f(engine.linear.worst.ratio, 2)}× (${engine.linear.worst.rule}). For contrast, V8's backtracking engine took
 ${f(engine.linear.v8ms22, 0)} ms for \`${engine.linear.v8Pattern}\` on 22 characters; RE2 took ${f(engine.linear.re2ms22, 3)} ms.
 
-Targets (SPEC §11): engine ≥ 100 MB/s on mostly clean text; 1 MiB result with redaction on: ≤ 15 ms added.
+Against the targets of SPEC §11:
+${(() => {
+  const clean = engine.throughput.filter((t) => t.kind === 'clean');
+  const lo = Math.min(...clean.map((t) => t.mbps));
+  const hi = Math.max(...clean.map((t) => t.mbps));
+  const g = (mode, dirty) => big.find((x) => x.bytes === 1024 * 1024 && x.mode === mode && x.dirty === dirty)?.ms ?? NaN;
+  const addClean = g('on', false) - g('off', false);
+  const addDirty = g('on', true) - g('off', true);
+  return [
+    `- engine ≥ 100 MB/s on mostly clean text: ${f(lo, 0)}–${f(hi, 0)} MB/s across message sizes — ${lo >= 100 ? 'met' : hi >= 100 ? 'met for small messages only' : 'not met'}.`,
+    `- 1 MiB result with redaction on, ≤ 15 ms added: clean ${f(addClean, 1)} ms — ${addClean <= 15 ? 'met' : 'not met'}; dirty (a secret every 2 KiB, ~1,000 rewrites) ${f(addDirty, 1)} ms — ${addDirty <= 15 ? 'met' : 'not met'}.`,
+  ].join('\n');
+})()}
 
 Notes
 - "added p50" is the lane's p50 minus the direct lane's p50 in the same family and run.

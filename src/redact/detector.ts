@@ -188,6 +188,22 @@ export class Detector {
     // each exec would re-count offsets from the start: quadratic in the number of matches).
     let buf: Buffer | undefined;
     let toChar: (byte: number) => number = (b) => b;
+    // Separator positions, found once: indexOf per finding would rescan long strings (quadratic).
+    let seps: number[] | undefined;
+    const nextSeparator = (from: number): number => {
+      if (!seps) {
+        seps = [];
+        for (let i = text.indexOf(SEPARATOR); i >= 0; i = text.indexOf(SEPARATOR, i + 1)) seps.push(i);
+      }
+      let lo = 0;
+      let hi = seps.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (seps[mid]! < from) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo < seps.length ? seps[lo]! : Infinity;
+    };
     for (const rule of rules) {
       const re = rule.re;
       if (!re || rule.key) continue;
@@ -207,8 +223,8 @@ export class Detector {
         if (bStart === bEnd) continue;
         const start = toChar(bStart);
         let end = toChar(bEnd);
-        const sep = text.indexOf(SEPARATOR, start);
-        if (sep >= 0 && sep < end) end = sep;
+        const sep = nextSeparator(start);
+        if (sep < end) end = sep;
         if (!this.accepts(rule, text.slice(start, end))) continue;
         // The label may be the tail of a longer name (nextPageToken): look a little before the match too.
         if (rule.exclude) {

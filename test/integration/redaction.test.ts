@@ -253,6 +253,65 @@ describe('a message with nothing to redact is forwarded as the server wrote it',
   });
 });
 
+describe('a clean message through serve is the bytes the server wrote', () => {
+  it('the JSON-RPC text of a clean result is identical to the direct one', async () => {
+    const direct = new RawStdio(NODE, [LEAKY], isolatedEnv());
+    await direct.initialize(1);
+    await direct.call(7, 'clean');
+    const directLine = direct.lines.find((l) => l.includes('"id":7'))!;
+    await direct.close();
+    const running = await startServe(`servers:\n  leaky:\n    command: ${NODE}\n    args: [${LEAKY}]\npolicy: [${ALLOW_ALL}]\n`);
+    try {
+      const post = async (body: unknown, sid?: string) => {
+        const res = await fetch(`${running.url}/mcp`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(sid ? { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' } : {}) },
+          body: JSON.stringify(body),
+        });
+        const text = await res.text();
+        const json = res.headers.get('content-type')?.includes('text/event-stream') ? text.split('\n').find((l) => l.startsWith('data: '))!.slice(6) : text;
+        return { sid: res.headers.get('mcp-session-id') ?? undefined, json };
+      };
+      const init = await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+      await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, init.sid);
+      const clean = await post({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'clean', arguments: {} } }, init.sid);
+      const leaky = await post({ jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'leak_text', arguments: {} } }, init.sid);
+      expect(clean.json).toBe(directLine);
+      expect(leaky.json).toContain('[REDACTED:github-pat]');
+      expect(leaky.json).not.toContain(pat);
+    } finally {
+      await running.stop();
+    }
+  });
+});
+
+describe('a detector RE2 cannot run stops the proxy at load', () => {
+  it('wrap and redact refuse a look-ahead pattern in the config, naming file, line and rule', async () => {
+    const cfg = writeConfig(`redaction:\n  rules:\n    - id: ok-rule\n      pattern: 'abc[0-9]+'\n    - id: sneaky\n      pattern: '(?=secret)[a-z]+'\n`);
+    const { spawnSync } = await import('node:child_process');
+    const w = spawnSync(NODE, wrapArgs('--config', cfg, '--', NODE, LEAKY), { env: isolatedEnv(), input: '', encoding: 'utf8', timeout: 20_000 });
+    expect(w.status).toBe(2);
+    expect(w.stderr).toContain(`${cfg}:5: rule sneaky: pattern is not a valid RE2 pattern`);
+    const r = spawnSync(NODE, [path.join(ROOT, 'dist/cli/index.js'), 'redact', '--config', cfg], { env: isolatedEnv(), input: 'x', encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('rule sneaky');
+  });
+
+  it('redact --format json lists findings with offsets and never the values', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const input = `key ${pat} for ${email}\n`;
+    const r = spawnSync(NODE, [path.join(ROOT, 'dist/cli/index.js'), 'redact', '--format', 'json'], { env: isolatedEnv(), input, encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout) as { text: string; findings: { rule: string; category: string; start: number; end: number }[] };
+    expect(out.text).toBe('key [REDACTED:github-pat] for [REDACTED:email]\n');
+    expect(out.findings).toEqual([
+      { rule: 'github-pat', category: 'secret', action: 'mask', start: 4, end: 4 + pat.length },
+      { rule: 'email', category: 'pii', action: 'mask', start: 9 + pat.length, end: 9 + pat.length + email.length },
+    ]);
+    expect(r.stdout).not.toContain(pat);
+  });
+});
+
 describe('2026-07-28 through serve (SDK v2 client, dual-era server)', () => {
   let running: Running | undefined;
   let upstream: { proc: ReturnType<typeof spawn>; url: string } | undefined;
