@@ -54,6 +54,8 @@ export async function buildProgram(): Promise<Command> {
   registerPolicy(program);
   const { registerRedact } = await import('./redact.js');
   registerRedact(program);
+  const { registerDemo } = await import('./demo.js');
+  registerDemo(program);
 
   return program;
 }
