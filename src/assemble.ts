@@ -22,6 +22,9 @@ import { bundledPolicy } from './policy/load.js';
 import { MemoryLimiter } from './policy/rate.js';
 import { policyStage } from './policy/stage.js';
 import { redactionFromConfig, type Redaction } from './redact/setup.js';
+import { pinStage, type PinSettings } from './pin/stage.js';
+import { screenDefinition } from './lint/screen.js';
+import { stateDir } from './config/paths.js';
 import { redactionStage } from './redact/stage.js';
 import { ChildUpstream } from './transports/child.js';
 import { HttpUpstream } from './transports/http-client.js';
@@ -50,6 +53,21 @@ export interface AssembleOptions {
   auditDb?: string;
   /** `wrap --policy` (replaces the config's list) */
   policyFiles?: string[];
+  /** The servers this process fronts (their identities key the pins). */
+  servers?: ServerConfig[];
+}
+
+/** The pin settings in force: the config's `pins`, else trust on first use in the state directory. */
+export function pinSettings(config: WardenConfig): PinSettings | undefined {
+  const raw = config.raw['pins'];
+  if (raw === false) return undefined;
+  const baseDir = config.file ? path.dirname(config.file) : process.cwd();
+  const o = typeof raw === 'string' ? { file: raw } : ((raw ?? {}) as { file?: string; on_change?: 'block' | 'warn' });
+  return { lockFile: o.file ? path.resolve(baseDir, o.file) : undefined, onChange: o.on_change ?? 'block', stateDir: stateDir() };
+}
+
+export function serverIdentity(s: ServerConfig): string {
+  return s.url ?? [s.command ?? '', ...s.args].join(' ');
 }
 
 /** The policy files in force: --policy, else the config's `policy`, else the bundled default. */
@@ -93,6 +111,11 @@ export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly 
   if (pf.reload) holder.watch();
   stages.push(policyStage({ policy: () => holder.policy, limiter: new MemoryLimiter(), approvals: new Approvals() }));
   stages.push(bindingStage());
+  const pins = pinSettings(config);
+  if (pins) {
+    const identities = new Map((opts.servers ?? config.servers).map((s) => [s.name, serverIdentity(s)]));
+    stages.push(pinStage({ settings: pins, identities, screen: screenDefinition, events, log: opts.log }));
+  }
   if (redaction) stages.push(redactionStage({ redaction }));
   const pipeline = new Pipeline(stages);
   return {

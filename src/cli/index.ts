@@ -54,6 +54,8 @@ export async function buildProgram(): Promise<Command> {
   registerPolicy(program);
   const { registerRedact } = await import('./redact.js');
   registerRedact(program);
+  const { registerLint } = await import('./lint.js');
+  registerLint(program);
   const { registerDemo } = await import('./demo.js');
   registerDemo(program);
 

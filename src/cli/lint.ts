@@ -1,0 +1,248 @@
+/**
+ * `mcp-warden lint [TARGET...] [--stdio 'CMD ARGS'] [--url URL] [--format text|json|sarif] [--fail-on SEV]
+ *                  [--ignore RULE,...] [--policy-out F] [--pin-out F] [--lock F]`
+ * `mcp-warden pin [--config F] [--out F] | --approve SERVER [TOOL]`
+ *
+ * Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it; 2 usage or unreadable input;
+ * 3 the live server could not be reached or listed.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { pinSettings, serverIdentity, upstreamFactory } from '../assemble.js';
+import { findConfig, type ServerConfig } from '../config/config.js';
+import { UsageError, WardenError } from '../errors.js';
+import { silentLogger } from '../log/logger.js';
+import { LintInputError, parseInput, type Parsed } from '../lint/inputs.js';
+import { fetchSnapshot, LiveError, splitCommand, type Snapshot } from '../lint/live.js';
+import { toJson, toSarif, toText } from '../lint/output.js';
+import { draftPolicy } from '../lint/policy-draft.js';
+import { lintParsed, type LintResult } from '../lint/run.js';
+import { driftRules } from '../lint/drift.js';
+import { SEVERITY_RANK, type Severity } from '../lint/types.js';
+import { definitionHash, emptyServerPins, readPinFile, textHash, tofuFile, writePinFile, type PinFile } from '../pin/pins.js';
+import { deriveName } from './wrap.js';
+
+class ExitError extends WardenError {
+  override readonly code = 'EXIT';
+  constructor(
+    message: string,
+    readonly exit: number,
+  ) {
+    super(message);
+  }
+  override get exitCode(): number {
+    return this.exit;
+  }
+}
+
+const FAIL_ON: Record<string, Severity> = { critical: 'CRIT', high: 'HIGH', medium: 'MED', low: 'LOW', info: 'INFO' };
+
+async function live(server: ServerConfig, timeoutMs: number): Promise<Snapshot> {
+  const up = upstreamFactory(server, { mode: 'serve', log: silentLogger(), maxMessageBytes: 64 * 1024 * 1024, requestTimeoutMs: timeoutMs, env: process.env })();
+  try {
+    return await fetchSnapshot(up, timeoutMs);
+  } catch (e) {
+    await up.close().catch(() => undefined);
+    throw new ExitError(`${server.url ?? server.command}: ${(e as Error).message}`, 3);
+  }
+}
+
+function liveServer(o: { stdio?: string; url?: string }): ServerConfig {
+  const base = { args: [], env: {}, headers: {}, isolation: 'per-session' as const, maxSessions: 1, maxInflight: 8, idleTimeoutMs: 0, shutdownGraceMs: 2000, maxRestarts: 0, raw: {} };
+  if (o.stdio) {
+    const argv = splitCommand(o.stdio);
+    if (!argv.length) throw new UsageError('--stdio: empty command');
+    // The child inherits this environment (a linter run by a person), as wrap does.
+    return { ...base, name: deriveName(argv), command: argv[0], args: argv.slice(1), env: Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined)) };
+  }
+  const url = new URL(o.url!);
+  return { ...base, name: url.hostname, url: o.url, transport: 'streamable-http' };
+}
+
+/** A pin file for servers whose lists were fetched or read. */
+function pinFileFrom(result: LintResult, identities: Map<string, string>): PinFile {
+  const pf: PinFile = { version: 1, generated: new Date().toISOString(), servers: {} };
+  const now = new Date().toISOString();
+  for (const s of result.servers) {
+    if (!s.tools.length && !s.prompts.length && !s.instructions) continue;
+    const sp = emptyServerPins(identities.get(s.name) ?? s.name);
+    sp.instructions = s.instructions ? textHash(s.instructions.text) : null;
+    for (const t of s.tools) sp.tools[t.name] = { ...definitionHash('tools', t.raw), pinnedAt: now, by: 'lock' };
+    for (const p of s.prompts) sp.prompts[p.name] = { ...definitionHash('prompts', p.raw), pinnedAt: now, by: 'lock' };
+    pf.servers[s.name] = sp;
+  }
+  return pf;
+}
+
+export function registerLint(program: Command): void {
+  program
+    .command('lint')
+    .description('check MCP manifests (tool lists, server.json, MCPB, host configs, Docker catalogs) or a live server')
+    .argument('[targets...]', 'files to lint')
+    .option('--stdio <command>', "launch this server (list methods only, never tools/call) and lint what it lists: --stdio 'npx -y pkg'")
+    .option('--url <url>', 'lint a remote server (Streamable HTTP, falling back to HTTP+SSE)')
+    .option('--name <name>', 'server name for a live target (default: derived from the command or host)')
+    .option('--format <format>', 'text | json | sarif', 'text')
+    .option('--fail-on <severity>', 'critical | high | medium | low | info', 'high')
+    .option('--ignore <rules>', 'rule ids to skip (comma-separated; TP0* style prefixes allowed)')
+    .option('--lock <file>', 'compare with this lock file and report drift (DR rules)')
+    .option('--policy-out <file>', 'write a least-privilege policy draft')
+    .option('--pin-out <file>', 'write a lock file of what was linted')
+    .option('--timeout <seconds>', 'per request, for live targets', '15')
+    .action(async (targets: string[], o: { stdio?: string; url?: string; name?: string; format: string; failOn: string; ignore?: string; lock?: string; policyOut?: string; pinOut?: string; timeout: string }) => {
+      if (!['text', 'json', 'sarif'].includes(o.format)) throw new UsageError(`--format: "${o.format}" is not text, json or sarif`);
+      const failOn = FAIL_ON[o.failOn.toLowerCase()];
+      if (!failOn) throw new UsageError(`--fail-on: "${o.failOn}" is not critical, high, medium, low or info`);
+      if (!targets.length && !o.stdio && !o.url) throw new UsageError('lint needs a file, --stdio or --url');
+      if (o.stdio && o.url) throw new UsageError('--stdio and --url cannot be combined');
+      const parsed: Parsed[] = [];
+      const identities = new Map<string, string>();
+      for (const t of targets) {
+        if (!existsSync(t)) throw new UsageError(`${t}: no such file`);
+        let text: string;
+        try {
+          text = readFileSync(t, 'utf8');
+        } catch (e) {
+          throw new UsageError(`${t}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        }
+        try {
+          parsed.push(parseInput(t, text));
+        } catch (e) {
+          if (e instanceof LintInputError) throw new UsageError(e.message);
+          throw e;
+        }
+      }
+      if (o.stdio || o.url) {
+        const server = liveServer(o);
+        if (o.name) server.name = o.name;
+        const timeout = Math.max(1, Number(o.timeout) || 15) * 1000;
+        let snap: Snapshot;
+        try {
+          snap = await live(server, timeout);
+        } catch (e) {
+          if (e instanceof LiveError) throw new ExitError(e.message, 3);
+          throw e;
+        }
+        const label = o.stdio ? `stdio:${o.stdio}` : (o.url as string);
+        const p = parseInput(label, JSON.stringify({ ...(snap.initialize ? { initialize: snap.initialize } : {}), ...(snap.discover ? { discover: snap.discover } : {}), tools: snap.tools, prompts: snap.prompts, resources: snap.resources, resourceTemplates: snap.resourceTemplates }, null, 2));
+        for (const s of p.servers) {
+          s.name = server.name;
+          s.format = 'live';
+        }
+        identities.set(server.name, serverIdentity(server));
+        parsed.push(p);
+      }
+      const lock = o.lock ? readPinFile(path.resolve(o.lock)) : undefined;
+      if (o.lock && !lock) throw new UsageError(`${o.lock}: no such lock file`);
+      const result = lintParsed(parsed, { ignore: o.ignore?.split(',').map((x) => x.trim()).filter(Boolean), extra: lock ? driftRules(lock) : [] });
+      const out = o.format === 'json' ? toJson(result.findings, result.documents.map((d) => d.file)) : o.format === 'sarif' ? toSarif(result.findings, process.cwd()) : toText(result.findings, { color: !!process.stdout.isTTY && !process.env['NO_COLOR'] });
+      process.stdout.write(out);
+      if (o.policyOut) {
+        const draft = draftPolicy({ servers: result.servers, documents: result.documents }, result.findings);
+        writeFileSync(o.policyOut, draft.yaml);
+        process.stderr.write(`mcp-warden: policy draft written to ${o.policyOut} (${draft.allow.length} allowed, ${draft.ask.length} ask, ${draft.deny.length} denied)\n`);
+      }
+      if (o.pinOut) {
+        writePinFile(path.resolve(o.pinOut), pinFileFrom(result, identities));
+        process.stderr.write(`mcp-warden: lock file written to ${o.pinOut}\n`);
+      }
+      const failing = result.findings.filter((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[failOn]).length;
+      process.exitCode = failing ? 1 : 0;
+    });
+
+  program
+    .command('pin')
+    .description('record the tools, prompts and instructions of configured servers in a lock file, or approve what changed')
+    .option('--config <file>', 'config file (default: $MCP_WARDEN_CONFIG, then the user config)')
+    .option('--out <file>', 'lock file to write (default: the config\'s pins file, else mcp-warden.lock.json)')
+    .option('--approve <server>', 'approve the pending definitions of a server (all, or the tool/prompt named after it)')
+    .argument('[name]', 'with --approve: the tool or prompt to approve')
+    .option('--list', 'show what is pending approval')
+    .option('--timeout <seconds>', 'per request', '15')
+    .action(async (name: string | undefined, o: { config?: string; out?: string; approve?: string; list?: boolean; timeout: string }) => {
+      const { config } = findConfig(o.config);
+      const settings = pinSettings(config);
+      if (o.list || o.approve) {
+        const { stateDir } = settings ?? { stateDir: '' };
+        if (!settings) throw new UsageError('pins are off in this config (pins: false)');
+        const servers = config.servers.length ? config.servers : [];
+        const pendingFiles = (server: string) => {
+          const s = servers.find((x) => x.name === server);
+          const tofu = tofuFile(stateDir, server, s ? serverIdentity(s) : server);
+          return { tofu, pending: settings.lockFile ? path.join(path.dirname(tofu), `pending-${path.basename(tofu)}`) : tofu };
+        };
+        if (o.list) {
+          const names = o.approve ? [o.approve] : servers.map((s) => s.name);
+          if (!names.length) throw new UsageError('no servers in the config; name one with --approve SERVER --list');
+          for (const n of names) {
+            const pf = readPinFile(pendingFiles(n).pending)?.servers[n];
+            const pend = pf ? [...Object.entries(pf.pending.tools).map(([k, v]) => `  tool ${k}: ${v.reason}${v.renamedFrom ? ` from ${v.renamedFrom}` : ''}${v.findings ? ` [${v.findings.join(', ')}]` : ''} (seen ${v.seenAt})`), ...Object.entries(pf.pending.prompts).map(([k, v]) => `  prompt ${k}: ${v.reason} (seen ${v.seenAt})`), ...(pf.pendingInstructions ? [`  instructions changed (seen ${pf.pendingInstructions.seenAt})`] : [])] : [];
+            process.stdout.write(`${n}: ${pend.length ? `${pend.length} pending\n${pend.join('\n')}` : 'nothing pending'}\n`);
+          }
+          return;
+        }
+        const server = o.approve!;
+        const files = pendingFiles(server);
+        // A TOFU server may have been pinned under an identity this config does not know: find its file by name.
+        const pendingPf = readPinFile(files.pending);
+        const sp = pendingPf?.servers[server];
+        if (!sp) throw new UsageError(`${server}: nothing recorded for this server in ${files.pending}`);
+        const target = settings.lockFile ?? files.tofu;
+        const lockPf: PinFile = readPinFile(target) ?? { version: 1, servers: {} };
+        const dest = lockPf.servers[server] ?? emptyServerPins(sp.identity);
+        const now = new Date().toISOString();
+        const approved: string[] = [];
+        for (const kind of ['tools', 'prompts'] as const) {
+          for (const [n, p] of Object.entries(sp.pending[kind])) {
+            if (name && n !== name) continue;
+            dest[kind][n] = { hash: p.hash, body: p.body, pinnedAt: now, by: 'approved' };
+            delete sp.pending[kind][n];
+            if (p.renamedFrom && !name) delete dest[kind][p.renamedFrom];
+            approved.push(`${kind === 'tools' ? 'tool' : 'prompt'} ${n}`);
+          }
+        }
+        if (sp.pendingInstructions && !name) {
+          dest.instructions = sp.pendingInstructions.hash;
+          delete sp.pendingInstructions;
+          approved.push('instructions');
+        }
+        if (!approved.length) throw new UsageError(`${server}: nothing pending${name ? ` for "${name}"` : ''}`);
+        if (target === files.pending) {
+          // TOFU: pending and pinned share one file.
+          dest.pending = sp.pending;
+          if (sp.pendingInstructions) dest.pendingInstructions = sp.pendingInstructions;
+          else delete dest.pendingInstructions;
+          lockPf.servers[server] = dest;
+          writePinFile(target, lockPf);
+        } else {
+          lockPf.servers[server] = { ...dest, pending: { tools: {}, prompts: {} } };
+          delete lockPf.servers[server]!.pendingInstructions;
+          writePinFile(target, lockPf);
+          pendingPf!.servers[server] = sp;
+          writePinFile(files.pending, pendingPf!);
+        }
+        process.stdout.write(`approved for ${server}: ${approved.join(', ')} (${target})\n`);
+        return;
+      }
+      // Record: fetch every configured server's lists.
+      if (!config.servers.length) throw new UsageError('pin needs servers in the config (or use `lint --stdio … --pin-out F`)');
+      const out = path.resolve(o.out ?? settings?.lockFile ?? 'mcp-warden.lock.json');
+      const timeout = Math.max(1, Number(o.timeout) || 15) * 1000;
+      const parsed: Parsed[] = [];
+      const identities = new Map<string, string>();
+      for (const s of config.servers) {
+        const snap = await live(s, timeout);
+        const p = parseInput(`${s.name}`, JSON.stringify({ ...(snap.initialize ? { initialize: snap.initialize } : {}), tools: snap.tools, prompts: snap.prompts }));
+        for (const m of p.servers) m.name = s.name;
+        identities.set(s.name, serverIdentity(s));
+        parsed.push(p);
+      }
+      const result = lintParsed(parsed);
+      const pf = pinFileFrom(result, identities);
+      for (const s of config.servers) pf.servers[s.name] ??= emptyServerPins(serverIdentity(s));
+      writePinFile(out, pf);
+      const counts = Object.entries(pf.servers).map(([n, s]) => `${n}: ${Object.keys(s.tools).length} tools, ${Object.keys(s.prompts).length} prompts`);
+      process.stdout.write(`wrote ${out}\n${counts.map((c) => `  ${c}`).join('\n')}\n`);
+    });
+}

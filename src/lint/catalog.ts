@@ -1,0 +1,86 @@
+/**
+ * Titles and help for every rule id the linter reports (rule modules may report several ids: the format rules
+ * report SJ/MB/CF ids, the capability rule reports one CAP-* id per label). Used for SARIF rule descriptors, the
+ * text output's legend and docs/lint.md. Ids are stable across releases.
+ */
+import { RULES } from './run.js';
+
+export interface RuleInfo {
+  id: string;
+  title: string;
+  help: string;
+  tags: string[];
+  /** OWASP MCP Top 10 (beta) item. */
+  owasp?: string;
+}
+
+const EXTRA: Omit<RuleInfo, 'tags'>[] = [
+  { id: 'CF001', title: 'Unreadable file or unknown shape', help: 'The input is neither a tools/prompts/resources list, a server.json, an MCPB manifest, a host config nor a Docker catalog.' },
+  { id: 'CF002', title: 'Plaintext secret in a host config', help: 'A token, key or password written into env, headers, args or a URL query. Use ${input:…}, ${env:…}, ${VAR} or a keychain.', owasp: 'MCP01' },
+  { id: 'CF003', title: 'Insecure or deprecated transport', help: 'http:// or ws:// to a non-loopback host (credentials and tool traffic in clear), or the deprecated HTTP+SSE transport.', owasp: 'MCP07' },
+  { id: 'CF004', title: 'Unpinned launch', help: 'npx/uvx/docker without a version or digest runs whatever is published next.', owasp: 'MCP04' },
+  { id: 'CF005', title: 'Shell wrapper or inline script', help: 'sh -c, cmd /c, pipes to a shell, && or $(…) in a server launch.', owasp: 'MCP05' },
+  { id: 'CF006', title: 'Dangerous launch', help: 'sudo, rm -rf, chmod 777, privileged docker, host network, Docker socket or credential folders mounted.', owasp: 'MCP05' },
+  { id: 'CF007', title: 'Command with embedded spaces', help: 'Clients split a command with spaces differently; put arguments in args.' },
+  { id: 'CF008', title: 'Filesystem server granted a whole root', help: '/, ~ or the whole home given to a filesystem server.', owasp: 'MCP02' },
+  { id: 'CF010', title: 'Auto-approval', help: 'alwaysAllow, autoApprove or enableAllProjectMcpServers let tools run without a person.', owasp: 'MCP02' },
+  { id: 'SJ001', title: 'server.json schema', help: 'Missing or unknown $schema, outdated schema date, missing required fields.' },
+  { id: 'SJ003', title: 'Server name not namespace/name', help: 'Reverse-DNS namespace, one slash, alphanumeric at both ends, at most 200 characters.' },
+  { id: 'SJ004', title: 'Description or title out of bounds', help: 'description 1–100 characters; title not only whitespace.' },
+  { id: 'SJ005', title: 'Version range, latest or placeholder', help: 'Server and package versions must be exact; ${…} placeholders must be resolved before publishing.', owasp: 'MCP04' },
+  { id: 'SJ006', title: 'Package version missing or latest', help: 'npm, PyPI and NuGet packages need an exact version.', owasp: 'MCP04' },
+  { id: 'SJ007', title: 'Package integrity', help: 'MCPB packages need fileSha256; OCI images need a tag (INFO: pin a digest).', owasp: 'MCP04' },
+  { id: 'SJ009', title: 'Remote URL', help: 'Remotes over https, not loopback or private addresses; a user-chosen host receiving secret headers.', owasp: 'MCP07' },
+  { id: 'SJ010', title: 'Transport mismatch', help: 'stdio with a url, or http/sse without one.' },
+  { id: 'SJ011', title: 'Undefined URL variable', help: 'Every {var} in a remote URL needs a definition in variables.' },
+  { id: 'SJ012', title: 'Argument problems', help: 'Positional arguments without value or valueHint, bad named-argument names, values starting with the flag, shell metacharacters.', owasp: 'MCP05' },
+  { id: 'SJ013', title: 'runtimeArguments without runtimeHint', help: 'Clients need the runtime (npx, uvx, docker) to apply runtime arguments.' },
+  { id: 'SJ014', title: 'Unreachable server', help: 'Neither packages nor remotes.' },
+  { id: 'SJ015', title: 'Secret input not marked', help: 'Secret-looking env, header or argument names need isSecret: true and no literal value or default.', owasp: 'MCP01' },
+  { id: 'SJ016', title: '_meta the registry drops', help: 'Only io.modelcontextprotocol.registry/publisher-provided is kept, up to 4 KB.' },
+  { id: 'SJ017', title: 'Icon hygiene', help: 'Icons over https; SVG can carry script.' },
+  { id: 'SJ018', title: 'Repository missing', help: 'A repository lets reviewers find the source (and the registry detect resurrection attacks).' },
+  { id: 'SJ019', title: 'Deprecated SSE transport', help: 'HTTP+SSE is deprecated since 2025-03-26.' },
+  { id: 'MB001', title: 'MCPB manifest fails its strict schema', help: 'Unknown keys, missing fields or bad values for the declared manifest_version (mcpb validate rejects them).' },
+  { id: 'MB002', title: 'manifest_version missing or unsupported', help: 'Supported: 0.1–0.4; dxt_version alone is deprecated.' },
+  { id: 'MB004', title: 'Secret passed in args', help: 'A sensitive user_config value interpolated into args is visible in process lists; use env.', owasp: 'MCP01' },
+  { id: 'MB005', title: 'Secret user_config not sensitive', help: 'api_key, token or password settings need sensitive: true.', owasp: 'MCP01' },
+  { id: 'MB006', title: 'Broad directory default', help: 'A directory or file setting defaulting to ${HOME}, / or a drive root.', owasp: 'MCP02' },
+  { id: 'DR001', title: 'Tool changed since pinning', help: 'The definition differs from the lock file (a rename is reported here too).', owasp: 'MCP03' },
+  { id: 'DR002', title: 'New tool since pinning', help: 'A tool the lock file does not know.', owasp: 'MCP02' },
+  { id: 'DR003', title: 'Tool removed since pinning', help: 'Informational: removing a tool takes no power away from anyone.' },
+  { id: 'DR005', title: 'Instructions changed since pinning', help: 'Server instructions reach the model before any tool is chosen.', owasp: 'MCP03' },
+  { id: 'CAP-EXEC', title: 'Runs commands or code', help: 'Shell commands, scripts or code evaluation: the widest capability a tool can have.', owasp: 'MCP05' },
+  { id: 'CAP-BROWSER', title: 'Automates a browser', help: 'Runs code or actions in the user\'s browser session.' },
+  { id: 'CAP-FS-READ', title: 'Reads files', help: 'Reads files or directories.' },
+  { id: 'CAP-FS-WRITE', title: 'Writes files', help: 'Creates, edits, moves files, or changes a git working tree.' },
+  { id: 'CAP-DESTRUCTIVE', title: 'Destructive', help: 'Deletes, resets, merges, pushes or overwrites.' },
+  { id: 'CAP-NET-EGRESS', title: 'Reaches the network', help: 'Fetches URLs the model chooses (SSRF-prone).' },
+  { id: 'CAP-NET-SEND', title: 'Sends or publishes', help: 'Sends messages, e-mail, comments, gists: a public sink.' },
+  { id: 'CAP-CRED', title: 'Touches credentials', help: 'Returns or handles secrets, tokens, passwords or the environment.', owasp: 'MCP01' },
+  { id: 'CAP-DB-WRITE', title: 'Writes a database', help: 'Changes database content.' },
+  { id: 'CAP-INFRA', title: 'Reads infrastructure', help: 'Kubernetes, cloud, Helm, Terraform, DNS.' },
+  { id: 'CAP-INFRA-WRITE', title: 'Changes infrastructure', help: 'Deletes, scales, installs or switches infrastructure.' },
+  { id: 'CAP-FIN', title: 'Moves money', help: 'Payments, transfers, refunds, trades.' },
+  { id: 'CAP-UNTRUSTED-INPUT', title: 'Returns content others wrote', help: 'Web pages, issues, comments, mail, chat: where prompt injections come from.', owasp: 'MCP06' },
+  { id: 'CAP-PRIVATE-DATA', title: 'Reads private data', help: 'Private repositories, files, mail, databases.' },
+];
+
+const OWASP: Record<string, string> = { TP: 'MCP03', NM: 'MCP09', TF: 'MCP06', DR: 'MCP03' };
+
+export function ruleInfo(id: string): RuleInfo {
+  const extra = EXTRA.find((e) => e.id === id);
+  const family = id.startsWith('CAP-') ? 'CAP' : id.slice(0, 2);
+  const tags = ['security', 'mcp', family];
+  if (extra) return { ...extra, tags: extra.owasp ? [...tags, `OWASP-${extra.owasp}`] : tags };
+  const r = RULES.find((x) => x.id === id);
+  const owasp = OWASP[family];
+  if (r) return { id, title: r.title, help: r.help, tags: owasp ? [...tags, `OWASP-${owasp}`] : tags, owasp };
+  return { id, title: id, help: '', tags };
+}
+
+/** Every id the linter can report, for docs and SARIF. */
+export function allRuleIds(): string[] {
+  const direct = RULES.filter((r) => !['CAP', 'SJ', 'MB', 'CF', 'DR'].includes(r.id)).map((r) => r.id);
+  return [...direct, ...EXTRA.map((e) => e.id)];
+}

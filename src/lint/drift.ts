@@ -1,0 +1,45 @@
+/**
+ * Drift against a lock file (DR rules): what changed since the definitions were pinned.
+ */
+import { definitionHash, textHash, type PinFile } from '../pin/pins.js';
+import { capabilities } from './rules/cap.js';
+import type { Finding, Rule } from './types.js';
+
+export function driftRules(lock: PinFile): Rule[] {
+  return [
+    {
+      id: 'DR',
+      title: 'Drift since pinning',
+      severity: 'MED',
+      family: 'DR',
+      help: 'Compared with the lock file: changed (DR001), new (DR002) and removed (DR003) tools, changed instructions (DR005); a new tool with the body of a removed one is a rename.',
+      check(ctx) {
+        const out: Finding[] = [];
+        const caps = capabilities(ctx);
+        for (const s of ctx.servers) {
+          const sp = lock.servers[s.name];
+          if (!sp) continue;
+          const f = (rule: string, severity: Finding['severity'], target: string, message: string, pointer: string) => out.push({ rule, severity, target: `${s.name}/${target}`, message, location: { file: s.file, pointer }, server: s.name });
+          const present = new Set(s.tools.map((t) => t.name));
+          for (const t of s.tools) {
+            const h = definitionHash('tools', t.raw);
+            const pinned = sp.tools[t.name];
+            if (pinned?.hash === h.hash) continue;
+            const c = caps.get(t)!;
+            if (pinned) {
+              f('DR001', c.has('CAP-EXEC') || c.has('CAP-CRED') ? 'HIGH' : 'MED', t.name, `${t.name} changed since it was pinned`, t.pointer);
+              continue;
+            }
+            const twin = Object.entries(sp.tools).find(([n, p]) => p.body === h.body && !present.has(n));
+            if (twin) f('DR001', 'MED', t.name, `${t.name} is ${twin[0]} renamed`, t.pointer);
+            else f('DR002', c.has('CAP-EXEC') || c.has('CAP-CRED') || c.has('CAP-FS-WRITE') ? 'HIGH' : 'MED', t.name, `${t.name} is new since the server was pinned${c.size ? ` (${[...c.keys()].join(', ')})` : ''}`, t.pointer);
+          }
+          for (const n of Object.keys(sp.tools)) if (!present.has(n)) f('DR003', 'INFO', n, `${n} was removed since pinning`, s.pointer);
+          if (s.instructions && sp.instructions !== textHash(s.instructions.text)) f('DR005', 'HIGH', 'instructions', 'server instructions changed since pinning', s.instructions.pointer);
+          else if (!s.instructions && sp.instructions && s.format === 'live') f('DR005', 'HIGH', 'instructions', 'server instructions were removed since pinning', s.pointer);
+        }
+        return out;
+      },
+    },
+  ];
+}

@@ -1,0 +1,266 @@
+/**
+ * Inputs, auto-detected and normalised: a tools/prompts/resources list (bare result, JSON-RPC envelope, array of
+ * tools, combined snapshot, all pages), an MCP Registry server.json (any dated schema, or the registry API's
+ * envelope), an MCPB/DXT manifest.json, a host config (Claude Desktop/Code and Cursor `mcpServers`, VS Code
+ * `servers` + `inputs`, `mcp.servers`, opencode `mcp`, flat maps), or a Docker catalog tools.json.
+ */
+import path from 'node:path';
+import { findNodeAtLocation, parseTree, type Node as JsonNode, type ParseError } from 'jsonc-parser';
+import { isObject } from '../protocol/jsonrpc.js';
+import type { InputFormat, LaunchModel, LintDocument, PromptModel, ResourceModel, ServerModel, ToolModel } from './types.js';
+
+export class LintInputError extends Error {
+  constructor(
+    message: string,
+    readonly file: string,
+  ) {
+    super(message);
+  }
+}
+
+const esc = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
+
+function segments(pointer: string): (string | number)[] {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+function positions(text: string, root: JsonNode | undefined): LintDocument['position'] {
+  const starts: number[] = [0];
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) starts.push(i + 1);
+  return (pointer) => {
+    if (!root) return undefined;
+    let segs = segments(pointer);
+    let node: JsonNode | undefined;
+    // A pointer to a missing key falls back to its nearest existing parent.
+    while (!(node = findNodeAtLocation(root, segs)) && segs.length) segs = segs.slice(0, -1);
+    if (!node) return undefined;
+    // For a property value, point at the key (what an editor shows).
+    const at = node.parent?.type === 'property' && node.parent.children?.[1] === node ? node.parent.offset : node.offset;
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= at) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, column: at - starts[lo]! + 1 };
+  };
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function toolsFrom(list: unknown, base: string): ToolModel[] {
+  if (!Array.isArray(list)) return [];
+  const out: ToolModel[] = [];
+  list.forEach((t, i) => {
+    if (!isObject(t) || typeof t['name'] !== 'string') return;
+    out.push({
+      name: t['name'],
+      title: str(t['title']),
+      description: str(t['description']),
+      inputSchema: t['inputSchema'],
+      outputSchema: t['outputSchema'],
+      annotations: isObject(t['annotations']) ? t['annotations'] : undefined,
+      raw: t,
+      pointer: `${base}/${i}`,
+    });
+  });
+  return out;
+}
+
+function promptsFrom(list: unknown, base: string): PromptModel[] {
+  if (!Array.isArray(list)) return [];
+  const out: PromptModel[] = [];
+  list.forEach((p, i) => {
+    if (!isObject(p) || typeof p['name'] !== 'string') return;
+    const args = Array.isArray(p['arguments']) ? p['arguments'] : [];
+    out.push({
+      name: p['name'],
+      title: str(p['title']),
+      description: str(p['description']),
+      text: str(p['text']),
+      arguments: args.flatMap((a, j) => (isObject(a) && typeof a['name'] === 'string' ? [{ name: a['name'], description: str(a['description']), pointer: `${base}/${i}/arguments/${j}` }] : typeof a === 'string' ? [{ name: a, pointer: `${base}/${i}/arguments/${j}` }] : [])),
+      raw: p,
+      pointer: `${base}/${i}`,
+    });
+  });
+  return out;
+}
+
+function resourcesFrom(list: unknown, base: string, key = 'uri'): ResourceModel[] {
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((r, i) => (isObject(r) && typeof r[key] === 'string' ? [{ uri: r[key] as string, name: str(r['name']), description: str(r['description']), pointer: `${base}/${i}` }] : []));
+}
+
+function serverName(file: string): string {
+  return path.basename(file).replace(/\.(tools|server|manifest)?\.?json$/i, '').replace(/\.$/, '') || 'server';
+}
+
+function emptyServer(name: string, file: string, format: InputFormat, pointer = ''): ServerModel {
+  return { name, file, format, tools: [], prompts: [], resources: [], partial: false, schemas: true, pointer };
+}
+
+/** A tools/prompts/resources list or snapshot at `base` (already unwrapped). */
+function fromList(v: Record<string, unknown>, base: string, file: string): ServerModel {
+  const s = emptyServer(serverName(file), file, 'tools-list', base);
+  s.tools = toolsFrom(v['tools'], `${base}/tools`);
+  s.prompts = promptsFrom(v['prompts'], `${base}/prompts`);
+  s.resources = [...resourcesFrom(v['resources'], `${base}/resources`), ...resourcesFrom(v['resourceTemplates'], `${base}/resourceTemplates`, 'uriTemplate')];
+  s.partial = typeof v['nextCursor'] === 'string';
+  if (v['resultType'] !== undefined || v['ttlMs'] !== undefined || v['cacheScope'] !== undefined) s.protocolVersion = '2026-07-28';
+  for (const k of ['initialize', 'discover']) {
+    const init = v[k];
+    if (isObject(init)) {
+      const r = isObject(init['result']) ? init['result'] : init;
+      const ptr = isObject(init['result']) ? `${base}/${k}/result` : `${base}/${k}`;
+      if (typeof r['instructions'] === 'string') s.instructions = { text: r['instructions'], pointer: `${ptr}/instructions` };
+      if (typeof r['protocolVersion'] === 'string') s.protocolVersion = r['protocolVersion'];
+      if (isObject(r['serverInfo']) && typeof r['serverInfo']['name'] === 'string') s.name = r['serverInfo']['name'];
+    }
+  }
+  if (typeof v['instructions'] === 'string') s.instructions = { text: v['instructions'], pointer: `${base}/instructions` };
+  return s;
+}
+
+/** Docker catalog: `[ {name, description, arguments: [{name, type, desc, optional}]} ]`. */
+function fromDocker(list: unknown[], base: string, file: string): ServerModel {
+  const s = emptyServer(serverName(file), file, 'docker-catalog', base);
+  list.forEach((t, i) => {
+    if (!isObject(t) || typeof t['name'] !== 'string') return;
+    const args = Array.isArray(t['arguments']) ? t['arguments'] : [];
+    const properties: Record<string, unknown> = {};
+    const required: string[] = [];
+    for (const a of args) {
+      if (!isObject(a) || typeof a['name'] !== 'string') continue;
+      properties[a['name']] = { ...(typeof a['type'] === 'string' ? { type: a['type'] } : {}), ...(typeof a['desc'] === 'string' && a['desc'] ? { description: a['desc'] } : {}) };
+      if (a['optional'] !== true) required.push(a['name']);
+    }
+    s.tools.push({ name: t['name'], description: str(t['description']), inputSchema: { type: 'object', properties, required }, raw: t, pointer: `${base}/${i}` });
+  });
+  return s;
+}
+
+function launchFrom(e: Record<string, unknown>, pointer: string): LaunchModel {
+  const cmd = e['command'];
+  const argv = Array.isArray(cmd) ? cmd.filter((x): x is string => typeof x === 'string') : undefined;
+  const url = str(e['url']) ?? str(e['serverUrl']) ?? str(e['httpUrl']);
+  const env = isObject(e['env']) ? e['env'] : isObject(e['environment']) ? e['environment'] : {};
+  return {
+    command: argv ? argv[0] : str(cmd),
+    args: argv ? argv.slice(1) : Array.isArray(e['args']) ? e['args'].map(String) : [],
+    env: Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])),
+    url,
+    type: str(e['type']) ?? str(e['transport']),
+    headers: isObject(e['headers']) ? Object.fromEntries(Object.entries(e['headers']).map(([k, v]) => [k, String(v)])) : {},
+    pointer,
+  };
+}
+
+function isServerEntry(v: unknown): v is Record<string, unknown> {
+  return isObject(v) && (typeof v['command'] === 'string' || Array.isArray(v['command']) || typeof v['url'] === 'string' || typeof v['serverUrl'] === 'string' || typeof v['httpUrl'] === 'string');
+}
+
+function fromConfig(map: Record<string, unknown>, base: string, file: string): ServerModel[] {
+  return Object.entries(map).flatMap(([name, e]) => {
+    if (!isServerEntry(e)) return [];
+    const s = emptyServer(name, file, 'client-config', `${base}/${esc(name)}`);
+    s.launch = launchFrom(e, `${base}/${esc(name)}`);
+    return [s];
+  });
+}
+
+export interface Parsed {
+  document: LintDocument;
+  servers: ServerModel[];
+  /** Input problems found while reading (unknown shape, JSON syntax). */
+  problems: { rule: string; message: string; pointer: string }[];
+}
+
+/** Detects the format of one file's text and normalises it. */
+export function parseInput(file: string, text: string): Parsed {
+  const errors: ParseError[] = [];
+  const root = parseTree(text, errors, { allowTrailingComma: true, disallowComments: false });
+  let value: unknown;
+  try {
+    value = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (e) {
+    if (!root || errors.length) throw new LintInputError(`${file}: not JSON (${(e as Error).message})`, file);
+    // JSONC (comments, trailing commas: VS Code configs) — take the tree's value.
+    value = treeValue(root);
+  }
+  const position = positions(text, root);
+  const mk = (format: InputFormat): LintDocument => ({ file, text, value, format, position });
+  const problems: Parsed['problems'] = [];
+
+  if (Array.isArray(value)) {
+    const docker = value.length === 0 || value.some((t) => isObject(t) && Array.isArray(t['arguments']) && t['inputSchema'] === undefined);
+    if (docker) return { document: mk('docker-catalog'), servers: [fromDocker(value, '', file)], problems };
+    return { document: mk('tools-list'), servers: [fromList({ tools: value }, '', file)], problems };
+  }
+  if (!isObject(value)) throw new LintInputError(`${file}: not a manifest (a JSON ${value === null ? 'null' : typeof value})`, file);
+  let v = value;
+  let base = '';
+  if (isObject(v['result']) && (v['jsonrpc'] !== undefined || v['id'] !== undefined)) {
+    v = v['result'];
+    base = '/result';
+  }
+  if (Array.isArray(v['tools']) || Array.isArray(v['prompts']) || Array.isArray(v['resources']) || Array.isArray(v['resourceTemplates'])) {
+    const tools = v['tools'];
+    if (Array.isArray(tools) && tools.some((t) => isObject(t) && Array.isArray(t['arguments']) && t['inputSchema'] === undefined) && v['manifest_version'] === undefined && v['dxt_version'] === undefined && v['server'] === undefined)
+      return { document: mk('docker-catalog'), servers: [fromDocker(tools, `${base}/tools`, file)], problems };
+    if (v['manifest_version'] === undefined && v['dxt_version'] === undefined && !isObject(v['server'])) return { document: mk('tools-list'), servers: [fromList(v, base, file)], problems };
+  }
+  // MCP Registry server.json (or the registry API envelope {server: {...}, _meta}).
+  const sj = isObject(v['server']) && typeof v['server']['name'] === 'string' && !isObject(v['server']['mcp_config']) ? v['server'] : v;
+  const sjBase = sj === v ? base : `${base}/server`;
+  const reverseDns = typeof sj['name'] === 'string' && /^[a-zA-Z0-9.-]+\/[a-zA-Z0-9._-]+$/.test(sj['name']);
+  if ((typeof sj['$schema'] === 'string' && /server\.schema\.json/.test(sj['$schema'])) || (reverseDns && (Array.isArray(sj['packages']) || Array.isArray(sj['remotes']) || (typeof sj['version'] === 'string' && typeof sj['description'] === 'string' && !isObject(sj['server']))))) {
+    const s = emptyServer(String(sj['name']), file, 'server-json', sjBase);
+    s.schemas = false;
+    return { document: mk('server-json'), servers: [s], problems };
+  }
+  // MCPB / DXT manifest.
+  if (v['manifest_version'] !== undefined || v['dxt_version'] !== undefined || (isObject(v['server']) && isObject(v['author']))) {
+    const s = emptyServer(typeof v['name'] === 'string' ? v['name'] : serverName(file), file, 'mcpb', base);
+    s.schemas = false;
+    s.tools = toolsFrom(v['tools'], `${base}/tools`);
+    s.prompts = promptsFrom(v['prompts'], `${base}/prompts`);
+    const server = v['server'];
+    if (isObject(server) && isObject(server['mcp_config'])) s.launch = launchFrom(server['mcp_config'], `${base}/server/mcp_config`);
+    return { document: mk('mcpb'), servers: [s], problems };
+  }
+  // Host configs.
+  for (const [key, ptr] of [['mcpServers', '/mcpServers'], ['servers', '/servers']] as const) {
+    const m = v[key];
+    if (isObject(m) && Object.values(m).some(isServerEntry)) return { document: mk('client-config'), servers: fromConfig(m, `${base}${ptr}`, file), problems };
+  }
+  const mcp = v['mcp'];
+  if (isObject(mcp)) {
+    const m = isObject(mcp['servers']) ? mcp['servers'] : mcp;
+    const ptr = isObject(mcp['servers']) ? `${base}/mcp/servers` : `${base}/mcp`;
+    if (Object.values(m).some(isServerEntry)) return { document: mk('client-config'), servers: fromConfig(m, ptr, file), problems };
+  }
+  if (Object.values(v).some(isServerEntry)) return { document: mk('client-config'), servers: fromConfig(v, base, file), problems };
+  problems.push({ rule: 'CF001', message: 'unknown shape: not a tools/prompts/resources list, server.json, MCPB manifest, host config or Docker catalog', pointer: base });
+  return { document: mk('client-config'), servers: [], problems };
+}
+
+function treeValue(n: JsonNode): unknown {
+  switch (n.type) {
+    case 'object':
+      return Object.fromEntries((n.children ?? []).map((p) => [p.children![0]!.value as string, p.children![1] ? treeValue(p.children![1]) : null]));
+    case 'array':
+      return (n.children ?? []).map(treeValue);
+    default:
+      return n.value;
+  }
+}
+
+export { segments as pointerSegments };

@@ -1,0 +1,71 @@
+/**
+ * A least-privilege policy drafted from capability labels and findings (`lint --policy-out`, `policy init
+ * --from`): deny tools that run commands or touch credentials, ask a person before writes, sends, destructive,
+ * infrastructure and money tools, allow what only reads — unless the linter found poisoning in it, which is
+ * denied too. Default deny, so tools that appear later are refused until the policy says otherwise. Annotations
+ * can make a tool stricter (destructiveHint: true → ask), never looser.
+ */
+import { stringify } from 'yaml';
+import { capabilities, type Capability } from './rules/cap.js';
+import { SEVERITY_RANK, type Finding, type LintContext, type ServerModel } from './types.js';
+
+const DENY: Capability[] = ['CAP-EXEC', 'CAP-CRED', 'CAP-BROWSER'];
+const ASK: Capability[] = ['CAP-FS-WRITE', 'CAP-DESTRUCTIVE', 'CAP-NET-SEND', 'CAP-DB-WRITE', 'CAP-INFRA-WRITE', 'CAP-FIN'];
+
+export interface Draft {
+  yaml: string;
+  deny: string[];
+  ask: string[];
+  allow: string[];
+}
+
+function ruleId(server: string, what: string): string {
+  return `${server.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'server'}-${what}`;
+}
+
+export function draftPolicy(ctx: LintContext, findings: Finding[], serverName?: (s: ServerModel) => string): Draft {
+  const caps = capabilities(ctx);
+  const rules: Record<string, unknown>[] = [];
+  const deny: string[] = [];
+  const ask: string[] = [];
+  const allow: string[] = [];
+  for (const s of ctx.servers) {
+    if (!s.tools.length) continue;
+    const name = serverName?.(s) ?? s.name;
+    const poisoned = new Set(findings.filter((f) => f.rule.startsWith('TP') && SEVERITY_RANK[f.severity] >= SEVERITY_RANK.MED && f.server === s.name).map((f) => f.target.split('/')[1]?.split('.')[0]));
+    const d: string[] = [];
+    const a: string[] = [];
+    const ok: string[] = [];
+    const why: string[] = [];
+    for (const t of s.tools) {
+      const c = caps.get(t)!;
+      if (poisoned.has(t.name)) {
+        d.push(t.name);
+        why.push(`${t.name}: poisoning findings`);
+      } else if (DENY.some((x) => c.has(x))) {
+        d.push(t.name);
+        why.push(`${t.name}: ${DENY.filter((x) => c.has(x)).join(', ')}`);
+      } else if (ASK.some((x) => c.has(x)) || t.annotations?.['destructiveHint'] === true) a.push(t.name);
+      else ok.push(t.name);
+    }
+    if (d.length) rules.push({ id: ruleId(name, 'deny'), effect: 'deny', servers: [name], tools: d, description: `runs commands, touches credentials or carries poisoning (${why.join('; ').slice(0, 300)})`, message: 'this tool is denied by the least-privilege policy drafted by mcp-warden lint' });
+    if (a.length) rules.push({ id: ruleId(name, 'ask'), effect: 'ask', servers: [name], tools: a, description: 'writes, sends, deletes or changes infrastructure: a person approves each call' });
+    if (ok.length) rules.push({ id: ruleId(name, 'read'), effect: 'allow', servers: [name], tools: ok, description: 'reads only (as classified by mcp-warden lint)' });
+    deny.push(...d);
+    ask.push(...a);
+    allow.push(...ok);
+  }
+  const doc = {
+    version: 1,
+    description: 'least-privilege draft from mcp-warden lint: review before use',
+    default: 'deny',
+    rules,
+  };
+  const header = [
+    '# yaml-language-server: $schema=https://raw.githubusercontent.com/mcp-warden/mcp-warden/main/schemas/policy.schema.json',
+    '#',
+    '# Drafted by `mcp-warden lint` from capability labels. Review it: add argument constraints (paths under your',
+    '# directories, allowed hosts) to the allow rules, and keep default: deny so tools that appear later are refused.',
+  ].join('\n');
+  return { yaml: `${header}\n${stringify(doc, { lineWidth: 120 })}`, deny, ask, allow };
+}

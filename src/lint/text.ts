@@ -1,0 +1,222 @@
+/**
+ * Every string a model sees, and the normalisation each is scanned through: NFKC, hidden characters removed (and
+ * Unicode tag characters decoded into the ASCII they shadow), ANSI escapes rendered visibly, whitespace
+ * collapsed. Rules match the normalised text, so a zero-width space cannot split a keyword; hidden characters,
+ * escapes and padding are reported on the raw text. Manifests are hostile input, so every pattern is RE2.
+ */
+import RE2 from 're2';
+import type { ServerModel } from './types.js';
+
+export type TextKind =
+  | 'instructions'
+  | 'tool-name'
+  | 'tool-title'
+  | 'tool-description'
+  | 'param-name'
+  | 'param-text'
+  | 'prompt'
+  | 'prompt-text'
+  | 'resource';
+
+export interface VisibleText {
+  server: ServerModel;
+  /** The tool, prompt or resource the text belongs to. */
+  owner?: string;
+  kind: TextKind;
+  text: string;
+  /** JSON Pointer of the string in its file. */
+  pointer: string;
+  /** Dotted target for findings: tool.inputSchema.properties.x.description */
+  target: string;
+}
+
+const esc = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
+
+/** Walks a JSON Schema: property names, descriptions, titles, defaults, examples, enum and const values. */
+function schemaTexts(schema: unknown, pointer: string, target: string, push: (kind: TextKind, text: string, p: string, t: string) => void, depth = 0): void {
+  if (depth > 32 || schema === null || typeof schema !== 'object' || Array.isArray(schema)) return;
+  const s = schema as Record<string, unknown>;
+  for (const k of ['description', 'title']) if (typeof s[k] === 'string') push('param-text', s[k] as string, `${pointer}/${k}`, `${target}.${k}`);
+  for (const k of ['default', 'const']) if (typeof s[k] === 'string') push('param-text', s[k] as string, `${pointer}/${k}`, `${target}.${k}`);
+  for (const k of ['enum', 'examples']) {
+    const list = s[k];
+    if (Array.isArray(list)) list.forEach((v, i) => typeof v === 'string' && push('param-text', v, `${pointer}/${k}/${i}`, `${target}.${k}[${i}]`));
+  }
+  const props = s['properties'];
+  if (props && typeof props === 'object' && !Array.isArray(props)) {
+    for (const [name, sub] of Object.entries(props as Record<string, unknown>)) {
+      const p = `${pointer}/properties/${esc(name)}`;
+      push('param-name', name, p, `${target}.properties.${name}`);
+      schemaTexts(sub, p, `${target}.properties.${name}`, push, depth + 1);
+    }
+  }
+  for (const k of ['items', 'additionalProperties', 'not', 'if', 'then', 'else']) schemaTexts(s[k], `${pointer}/${k}`, `${target}.${k}`, push, depth + 1);
+  for (const k of ['anyOf', 'oneOf', 'allOf', 'prefixItems']) {
+    const list = s[k];
+    if (Array.isArray(list)) list.forEach((sub, i) => schemaTexts(sub, `${pointer}/${k}/${i}`, `${target}.${k}[${i}]`, push, depth + 1));
+  }
+  for (const k of ['$defs', 'definitions']) {
+    const defs = s[k];
+    if (defs && typeof defs === 'object' && !Array.isArray(defs)) for (const [n, sub] of Object.entries(defs as Record<string, unknown>)) schemaTexts(sub, `${pointer}/${k}/${esc(n)}`, `${target}.${k}.${n}`, push, depth + 1);
+  }
+}
+
+export function visibleTexts(server: ServerModel): VisibleText[] {
+  const out: VisibleText[] = [];
+  const push = (owner: string | undefined) => (kind: TextKind, text: string, pointer: string, target: string) => out.push({ server, owner, kind, text, pointer, target });
+  if (server.instructions) out.push({ server, kind: 'instructions', text: server.instructions.text, pointer: server.instructions.pointer, target: 'instructions' });
+  for (const t of server.tools) {
+    const p = push(t.name);
+    p('tool-name', t.name, `${t.pointer}/name`, `${t.name}.name`);
+    if (t.title) p('tool-title', t.title, `${t.pointer}/title`, `${t.name}.title`);
+    if (t.description) p('tool-description', t.description, `${t.pointer}/description`, `${t.name}.description`);
+    const at = t.annotations?.['title'];
+    if (typeof at === 'string') p('tool-title', at, `${t.pointer}/annotations/title`, `${t.name}.annotations.title`);
+    schemaTexts(t.inputSchema, `${t.pointer}/inputSchema`, `${t.name}.inputSchema`, p);
+    schemaTexts(t.outputSchema, `${t.pointer}/outputSchema`, `${t.name}.outputSchema`, p);
+  }
+  for (const pr of server.prompts) {
+    const p = push(pr.name);
+    p('prompt', pr.name, `${pr.pointer}/name`, `prompt ${pr.name}.name`);
+    if (pr.title) p('prompt', pr.title, `${pr.pointer}/title`, `prompt ${pr.name}.title`);
+    if (pr.description) p('prompt', pr.description, `${pr.pointer}/description`, `prompt ${pr.name}.description`);
+    if (pr.text) p('prompt-text', pr.text, `${pr.pointer}/text`, `prompt ${pr.name}.text`);
+    for (const a of pr.arguments) {
+      p('prompt', a.name, `${a.pointer}/name`, `prompt ${pr.name}.arguments.${a.name}`);
+      if (a.description) p('prompt', a.description, `${a.pointer}/description`, `prompt ${pr.name}.arguments.${a.name}.description`);
+    }
+  }
+  for (const r of server.resources) {
+    const p = push(r.uri);
+    p('resource', r.uri, `${r.pointer}/uri`, `resource ${r.uri}`);
+    if (r.name) p('resource', r.name, `${r.pointer}/name`, `resource ${r.uri}.name`);
+    if (r.description) p('resource', r.description, `${r.pointer}/description`, `resource ${r.uri}.description`);
+  }
+  return out;
+}
+
+// ── Hidden characters ──────────────────────────────────────────────────────────────────────────────
+
+export interface Hidden {
+  /** Code points found, in order (capped). */
+  chars: number[];
+  count: number;
+  /** ASCII shadowed by Unicode tag characters (U+E0020–E007E). */
+  tagShadow: string;
+}
+
+function isHidden(cp: number): boolean {
+  return (
+    (cp >= 0xe0000 && cp <= 0xe007f) || // tags
+    cp === 0x200b || cp === 0x200c || cp === 0x200d || cp === 0x2060 || cp === 0xfeff || // zero width
+    cp === 0x200e || cp === 0x200f || // LRM, RLM
+    (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || // bidi
+    (cp >= 0xfe00 && cp <= 0xfe0e) || (cp >= 0xe0100 && cp <= 0xe01ef) || // variation selectors but VS16
+    cp === 0x00ad || cp === 0x180e || cp === 0x061c || (cp >= 0x2061 && cp <= 0x2064) || // soft hyphen, Mongolian VS, ALM, invisible operators
+    (cp >= 0xe000 && cp <= 0xf8ff) || (cp >= 0xf0000 && cp <= 0xffffd) || (cp >= 0x100000 && cp <= 0x10fffd) // private use
+  );
+}
+
+const EMOJI = /\p{Extended_Pictographic}/u;
+
+/** Hidden, format and bidi characters (ZWJ and VS16 inside emoji sequences are allowed). */
+export function hiddenChars(text: string): Hidden {
+  const chars: number[] = [];
+  let count = 0;
+  let tagShadow = '';
+  const cps = Array.from(text);
+  for (let i = 0; i < cps.length; i++) {
+    const cp = cps[i]!.codePointAt(0)!;
+    if (cp === 0xfe0f) continue;
+    if (!isHidden(cp)) continue;
+    if (cp === 0x200d && i > 0 && i + 1 < cps.length && (EMOJI.test(cps[i - 1]!) || cps[i - 1] === '\ufe0f') && EMOJI.test(cps[i + 1]!)) continue;
+    count++;
+    if (chars.length < 16) chars.push(cp);
+    if (cp >= 0xe0020 && cp <= 0xe007e) tagShadow += String.fromCharCode(cp - 0xe0000);
+  }
+  return { chars, count, tagShadow };
+}
+
+/** ANSI escape sequences and C0/C1 controls other than tab, newline and carriage return. */
+export function controlChars(text: string): { count: number; sample: string } {
+  let count = 0;
+  let sample = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < 32 && c !== 9 && c !== 10 && c !== 13) || c === 127 || (c >= 0x80 && c <= 0x9f)) {
+      count++;
+      if (sample.length < 60) sample += c === 27 ? 'ESC' + text.slice(i + 1, i + 5).replace(/[^\x20-\x7e]/g, '?') + ' ' : `\\x${c.toString(16).padStart(2, '0')} `;
+    }
+  }
+  return { count, sample: sample.trim() };
+}
+
+/** The text rules match: NFKC, hidden characters removed, tag shadow appended, ANSI rendered, spaces collapsed. */
+export function normalize(text: string): string {
+  let out = '';
+  let shadow = '';
+  for (const ch of text.normalize('NFKC')) {
+    const cp = ch.codePointAt(0)!;
+    if (cp >= 0xe0020 && cp <= 0xe007e) {
+      shadow += String.fromCharCode(cp - 0xe0000);
+      continue;
+    }
+    if (isHidden(cp) || cp === 0xfe0f) continue;
+    if (cp === 27) {
+      out += 'ESC';
+      continue;
+    }
+    out += ch;
+  }
+  if (shadow) out += ` ${shadow}`;
+  return out.replace(/[\s\u00a0]+/g, ' ').trim();
+}
+
+/** Terminal-safe excerpt: no control, bidi or hidden characters survive (they are shown as code points). */
+export function safeExcerpt(text: string, max = 120): string {
+  let out = '';
+  for (const ch of text) {
+    const cp = ch.codePointAt(0)!;
+    if (cp < 32 || cp === 127 || (cp >= 0x80 && cp <= 0x9f) || isHidden(cp)) out += cp === 10 ? ' ' : `<U+${cp.toString(16).toUpperCase().padStart(4, '0')}>`;
+    else out += ch;
+    if (out.length >= max) return `${out.slice(0, max)}…`;
+  }
+  return out.replace(/\s+/g, ' ').trim();
+}
+
+// ── Matching ─────────────────────────────────────────────────────────────────────────────────────
+
+const cache = new Map<string, RE2>();
+
+/** An RE2 pattern, case-insensitive unless `flags` says otherwise, compiled once. */
+export function re(source: string, flags = 'i'): RE2 {
+  const key = `${flags}/${source}`;
+  let r = cache.get(key);
+  if (!r) cache.set(key, (r = new RE2(source, flags)));
+  return r;
+}
+
+/** The first match's text, or undefined. */
+export function first(text: string, pattern: string, flags = 'i'): string | undefined {
+  const r = re(pattern, flags);
+  r.lastIndex = 0;
+  const m = r.exec(text);
+  return m ? m[0] : undefined;
+}
+
+export function count(text: string, pattern: string, flags = 'gi'): number {
+  const r = re(pattern, flags.includes('g') ? flags : `${flags}g`);
+  r.lastIndex = 0;
+  let n = 0;
+  while (r.exec(text)) n++;
+  return n;
+}
+
+/** snake_case, camelCase and kebab-case names as lower-case tokens. */
+export function nameTokens(name: string): string[] {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((t) => t.toLowerCase());
+}

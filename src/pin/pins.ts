@@ -1,0 +1,156 @@
+/**
+ * Pins: what a server's tools, prompts and instructions said when a person trusted them.
+ *
+ * A tool's hash is SHA-256 over the canonical JSON (RFC 8785 style) of its whole definition — name, title,
+ * description, inputSchema, outputSchema, annotations, execution — so a change anywhere a model or a client looks
+ * is a change. `body` is the same hash without the name: equal bodies under different names are a rename.
+ * Server instructions are hashed on their own.
+ *
+ * Two stores share one format: a lock file a team commits (`pins: mcp-warden.lock.json`), or, with none, trust
+ * on first use kept per server in the state directory. Writes are atomic (temp file + rename); the first pin of
+ * a server is created once even when several processes start together.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { canonicalJson } from '../protocol/canonical.js';
+import { isObject } from '../protocol/jsonrpc.js';
+import { createOnce } from '../config/files.js';
+import { WardenError } from '../errors.js';
+
+export const HASHED_TOOL_FIELDS = ['name', 'title', 'description', 'inputSchema', 'outputSchema', 'annotations', 'execution'] as const;
+export const HASHED_PROMPT_FIELDS = ['name', 'title', 'description', 'arguments'] as const;
+
+export type Kind = 'tools' | 'prompts';
+
+function pick(def: Record<string, unknown>, fields: readonly string[], withName: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of fields) if ((withName || f !== 'name') && def[f] !== undefined) out[f] = def[f];
+  return out;
+}
+
+export function definitionHash(kind: Kind, def: Record<string, unknown>): { hash: string; body: string } {
+  const fields = kind === 'tools' ? HASHED_TOOL_FIELDS : HASHED_PROMPT_FIELDS;
+  const sha = (v: unknown) => createHash('sha256').update(canonicalJson(v)).digest('hex');
+  return { hash: sha(pick(def, fields, true)), body: sha(pick(def, fields, false)) };
+}
+
+export function textHash(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+export interface PinnedEntry {
+  hash: string;
+  body: string;
+  pinnedAt: string;
+  /** `approved` by a person (pin --approve), or `tofu` (first seen, nothing alarming). */
+  by: 'tofu' | 'approved' | 'lock';
+}
+
+export interface PendingEntry {
+  hash: string;
+  body: string;
+  seenAt: string;
+  /** new | changed | rename | poisoned */
+  reason: string;
+  /** For a rename, the pinned name with the same body. */
+  renamedFrom?: string;
+  /** Lint findings that block a first-seen tool (rule ids and severities, no text). */
+  findings?: string[];
+  /** The definition as seen, for review before approving. */
+  definition: Record<string, unknown>;
+}
+
+export interface ServerPins {
+  /** How the server was launched or reached (command + args, or URL). */
+  identity: string;
+  instructions: string | null;
+  pendingInstructions?: { hash: string; seenAt: string; text: string };
+  tools: Record<string, PinnedEntry>;
+  prompts: Record<string, PinnedEntry>;
+  /** Trust on first use: whether the first complete prompts/list has been pinned (prompts have no catalogue fetch). */
+  promptsComplete?: boolean;
+  pending: { tools: Record<string, PendingEntry>; prompts: Record<string, PendingEntry> };
+}
+
+export interface PinFile {
+  version: 1;
+  generated?: string;
+  servers: Record<string, ServerPins>;
+}
+
+export class PinError extends WardenError {
+  override readonly code = 'PIN_INVALID';
+}
+
+export function emptyServerPins(identity: string): ServerPins {
+  return { identity, instructions: null, tools: {}, prompts: {}, pending: { tools: {}, prompts: {} } };
+}
+
+function normalize(raw: unknown, file: string): PinFile {
+  if (!isObject(raw) || raw['version'] !== 1 || !isObject(raw['servers'])) throw new PinError(`${file}: not an mcp-warden lock file (version 1 with servers)`);
+  const servers: Record<string, ServerPins> = {};
+  for (const [name, v] of Object.entries(raw['servers'])) {
+    if (!isObject(v)) throw new PinError(`${file}: servers.${name} is not an object`);
+    const s = v as unknown as Partial<ServerPins>;
+    servers[name] = {
+      identity: typeof s.identity === 'string' ? s.identity : '',
+      instructions: typeof s.instructions === 'string' ? s.instructions : null,
+      ...(s.pendingInstructions ? { pendingInstructions: s.pendingInstructions } : {}),
+      tools: isObject(s.tools) ? (s.tools as Record<string, PinnedEntry>) : {},
+      prompts: isObject(s.prompts) ? (s.prompts as Record<string, PinnedEntry>) : {},
+      ...(s.promptsComplete ? { promptsComplete: true } : {}),
+      pending: { tools: isObject(s.pending?.tools) ? s.pending!.tools : {}, prompts: isObject(s.pending?.prompts) ? s.pending!.prompts : {} },
+    };
+  }
+  return { version: 1, ...(typeof raw['generated'] === 'string' ? { generated: raw['generated'] } : {}), servers };
+}
+
+export function readPinFile(file: string): PinFile | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new PinError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  try {
+    return normalize(JSON.parse(text) as unknown, file);
+  } catch (e) {
+    if (e instanceof PinError) throw e;
+    throw new PinError(`${file}: not JSON: ${(e as Error).message}`);
+  }
+}
+
+export function writePinFile(file: string, pins: PinFile): void {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(pins, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, file);
+}
+
+/** Creates the file with `pins` only if it does not exist yet; returns what is there afterwards. */
+export function createPinFileOnce(file: string, pins: PinFile): PinFile {
+  try {
+    createOnce(file, `${JSON.stringify(pins, null, 2)}\n`);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  return readPinFile(file) ?? pins;
+}
+
+export function mtimeOf(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/** Where trust-on-first-use pins of a server live in the state directory. */
+export function tofuFile(stateDir: string, server: string, identity: string): string {
+  const safe = server.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64);
+  return path.join(stateDir, 'pins', `${safe}-${textHash(identity).slice(0, 12)}.json`);
+}
+
+export { existsSync };

@@ -1,0 +1,280 @@
+/**
+ * The pin stage (SPEC §6): at run time, a tool or prompt whose definition is not the pinned one is hidden from
+ * lists and its calls are refused until a person approves it (`mcp-warden pin --approve`), whether the change
+ * came with list_changed, silently, on a later page, or in a fresh child called before any list. Changed server
+ * instructions block the server. A removed tool is fine. `on_change: warn` records instead of blocking.
+ *
+ * With no lock file, the first full catalogue a server shows is pinned (trust on first use) after the poisoning
+ * and naming rules ran on it: a tool with a HIGH finding is pinned as pending instead, blocked until approved.
+ * Each violation is an audit event (`pin_violation`), once per definition and process.
+ */
+import path from 'node:path';
+import { ErrorCode, isObject, type JsonRpcRequest, type JsonRpcResponse } from '../protocol/jsonrpc.js';
+import { markDirty, type Exchange, type PeerAnswer, type Session, type Stage, type StageResult, type ToolEntry } from '../pipeline/types.js';
+import type { Logger } from '../log/logger.js';
+import type { SessionEvents } from '../proxy/session.js';
+import { createPinFileOnce, definitionHash, emptyServerPins, mtimeOf, readPinFile, textHash, tofuFile, writePinFile, type Kind, type PendingEntry, type PinFile, type ServerPins } from './pins.js';
+
+export interface PinSettings {
+  /** A lock file (explicit pins); undefined = trust on first use in the state directory. */
+  lockFile: string | undefined;
+  onChange: 'block' | 'warn';
+  stateDir: string;
+}
+
+export interface PinStageOptions {
+  settings: PinSettings;
+  /** server name → identity (command + args, or URL). */
+  identities: Map<string, string>;
+  /** Blocking findings (HIGH and above) of the poisoning and naming rules on a first-seen definition. */
+  screen: (kind: Kind, def: Record<string, unknown>) => string[];
+  events?: SessionEvents | undefined;
+  log: Logger;
+}
+
+type Verdict = { ok: true } | { ok: false; reason: string; renamedFrom?: string };
+
+const PROMPT_ALLOWED_WHILE_BLOCKED = new Set(['initialize', 'ping', 'server/discover', 'notifications/initialized']);
+
+/** Pins of one server: where they live, what is in them, and the pending file (always in the state directory). */
+class ServerStore {
+  private cache: { pins: ServerPins | undefined; mtime: number; checkedAt: number } | undefined;
+  constructor(
+    readonly server: string,
+    readonly identity: string,
+    readonly file: string,
+    readonly explicit: boolean,
+    readonly pendingFile: string,
+  ) {}
+
+  load(): ServerPins | undefined {
+    const now = Date.now();
+    if (this.cache && now - this.cache.checkedAt < 500) return this.cache.pins;
+    const mtime = mtimeOf(this.file) + mtimeOf(this.pendingFile);
+    if (this.cache && this.cache.mtime === mtime) {
+      this.cache.checkedAt = now;
+      return this.cache.pins;
+    }
+    const pins = readPinFile(this.file)?.servers[this.server];
+    if (pins && this.explicit) {
+      const pend = readPinFile(this.pendingFile)?.servers[this.server];
+      if (pend) pins.pending = pend.pending;
+    }
+    this.cache = { pins, mtime, checkedAt: now };
+    return pins;
+  }
+
+  invalidate(): void {
+    this.cache = undefined;
+  }
+
+  /** Records a pending definition (in the state directory's file for lock-file servers). */
+  addPending(kind: Kind, name: string, entry: PendingEntry): void {
+    const file = this.explicit ? this.pendingFile : this.file;
+    const pf: PinFile = readPinFile(file) ?? { version: 1, servers: {} };
+    const sp = pf.servers[this.server] ?? emptyServerPins(this.identity);
+    if (sp.pending[kind][name]?.hash === entry.hash) return;
+    sp.pending[kind][name] = entry;
+    pf.servers[this.server] = sp;
+    writePinFile(file, pf);
+    this.invalidate();
+  }
+
+  addPendingInstructions(text: string): void {
+    const file = this.explicit ? this.pendingFile : this.file;
+    const pf: PinFile = readPinFile(file) ?? { version: 1, servers: {} };
+    const sp = pf.servers[this.server] ?? emptyServerPins(this.identity);
+    const hash = textHash(text);
+    if (sp.pendingInstructions?.hash === hash) return;
+    sp.pendingInstructions = { hash, seenAt: new Date().toISOString(), text: text.slice(0, 65_536) };
+    pf.servers[this.server] = sp;
+    writePinFile(file, pf);
+    this.invalidate();
+  }
+
+  /** Trust on first use of prompts: pins (or holds, when screening found something) the prompts of one page. */
+  pinPromptsFirstUse(entries: { name: string; def: Record<string, unknown>; findings: string[] }[], complete: boolean): void {
+    const pf: PinFile = readPinFile(this.file) ?? { version: 1, servers: {} };
+    const sp = pf.servers[this.server];
+    if (!sp || sp.promptsComplete) return;
+    const now = new Date().toISOString();
+    for (const e of entries) {
+      if (sp.prompts[e.name] || sp.pending.prompts[e.name]) continue;
+      const h = definitionHash('prompts', e.def);
+      if (e.findings.length) sp.pending.prompts[e.name] = { ...h, seenAt: now, reason: 'poisoned', findings: e.findings, definition: e.def };
+      else sp.prompts[e.name] = { ...h, pinnedAt: now, by: 'tofu' };
+    }
+    if (complete) sp.promptsComplete = true;
+    writePinFile(this.file, pf);
+    this.invalidate();
+  }
+
+  /** First use: pins a whole catalogue at once (created once even with concurrent processes). */
+  firstUse(sp: ServerPins): ServerPins {
+    const pf = createPinFileOnce(this.file, { version: 1, generated: new Date().toISOString(), servers: { [this.server]: sp } });
+    this.invalidate();
+    return pf.servers[this.server] ?? sp;
+  }
+}
+
+export function pinStage(opts: PinStageOptions): Stage {
+  const stores = new Map<string, ServerStore>();
+  const reported = new Set<string>();
+  const block = opts.settings.onChange === 'block';
+
+  function store(server: string): ServerStore {
+    let s = stores.get(server);
+    if (!s) {
+      const identity = opts.identities.get(server) ?? server;
+      const tofu = tofuFile(opts.settings.stateDir, server, identity);
+      s = opts.settings.lockFile ? new ServerStore(server, identity, opts.settings.lockFile, true, path.join(path.dirname(tofu), `pending-${path.basename(tofu)}`)) : new ServerStore(server, identity, tofu, false, tofu);
+      stores.set(server, s);
+    }
+    return s;
+  }
+
+  function report(ex: Exchange, kind: Kind, name: string, hash: string, v: Extract<Verdict, { ok: false }>): void {
+    const key = `${ex.session.server}\n${kind}\n${name}\n${hash}`;
+    const tools = ex.notes.pin?.tools ?? [];
+    ex.notes.pin = { violation: ex.notes.pin?.violation ?? v.reason, tools: [...new Set([...tools, name])] };
+    if (reported.has(key)) return;
+    reported.add(key);
+    opts.log.warn({ server: ex.session.server, kind, name, reason: v.reason, renamedFrom: v.renamedFrom }, block ? 'definition not pinned: hidden and refused until approved' : 'definition not pinned (on_change: warn)');
+    opts.events?.event('pin_violation', { server: ex.session.server, session: ex.session.id, principal: ex.session.principal, transport: ex.session.transport }, { reason: `${kind === 'tools' ? 'tool' : 'prompt'} ${name}: ${v.reason}${v.renamedFrom ? ` (renamed from ${v.renamedFrom})` : ''}`, target: name, kind, hash: hash.slice(0, 16), on_change: opts.settings.onChange });
+  }
+
+  /** Pins of the server, creating them on first use (TOFU) from the complete catalogue. */
+  async function pinsFor(session: Session, st: ServerStore): Promise<ServerPins | undefined> {
+    const existing = st.load();
+    if (existing || st.explicit) return existing;
+    const catalog = await session.catalog();
+    const sp = emptyServerPins(st.identity);
+    const now = new Date().toISOString();
+    sp.instructions = session.instructions !== undefined ? textHash(session.instructions) : null;
+    for (const [name, t] of catalog ?? new Map<string, ToolEntry>()) {
+      const h = definitionHash('tools', t.definition);
+      const findings = opts.screen('tools', t.definition);
+      if (findings.length) sp.pending.tools[name] = { ...h, seenAt: now, reason: 'poisoned', findings, definition: t.definition };
+      else sp.tools[name] = { ...h, pinnedAt: now, by: 'tofu' };
+    }
+    opts.log.info({ server: session.server, tools: Object.keys(sp.tools).length, blocked: Object.keys(sp.pending.tools).length, file: st.file }, 'pinned on first use');
+    return st.firstUse(sp);
+  }
+
+  function verdict(sp: ServerPins | undefined, st: ServerStore, kind: Kind, name: string, def: Record<string, unknown>, present?: Set<string>): Verdict & { hash: string; body: string } {
+    const h = definitionHash(kind, def);
+    if (!sp) return { ok: false, reason: 'the server has no pins in the lock file', ...h };
+    const e = sp[kind][name];
+    if (e && e.hash === h.hash) return { ok: true, ...h };
+    const pend = sp.pending[kind][name];
+    if (!e && pend?.reason === 'poisoned' && pend.hash === h.hash) return { ok: false, reason: `first seen with findings (${(pend.findings ?? []).join(', ')}) and not yet approved`, ...h };
+    if (e) return { ok: false, reason: 'the definition changed since it was pinned', ...h };
+    const twin = Object.entries(sp[kind]).find(([n, p]) => p.body === h.body && n !== name && !(present?.has(n) ?? false));
+    if (twin) return { ok: false, reason: 'renamed', renamedFrom: twin[0], ...h };
+    return { ok: false, reason: 'new since the server was pinned', ...h };
+  }
+
+  function deny(ex: Exchange, text: string, toolCall: boolean): StageResult {
+    ex.decision = { effect: 'deny', rule: 'pin', reason: text, mode: 'enforce' };
+    const answer: PeerAnswer = toolCall ? { result: { content: [{ type: 'text', text }], isError: true } } : { error: { code: ErrorCode.PolicyDenied, message: text, data: { rule: 'pin' } } };
+    return { answer, outcome: 'denied' };
+  }
+
+  function serverBlocked(ex: Exchange): string | undefined {
+    return ex.session.state.get('pin.blocked') as string | undefined;
+  }
+
+  async function checkCall(ex: Exchange, kind: Kind, name: string): Promise<StageResult> {
+    const st = store(ex.session.server);
+    const sp = await pinsFor(ex.session, st);
+    let def: Record<string, unknown> | undefined;
+    if (kind === 'tools') {
+      // A fresh child called before any list: look at what it would list.
+      // catalog() refetches after list_changed; the session's map may hold the definition from before the change.
+      const known = (await ex.session.catalog())?.get(name) ?? ex.session.tools.get(name);
+      def = known?.definition;
+    } else {
+      const prompts = ex.session.state.get('pin.prompts') as Map<string, Record<string, unknown>> | undefined;
+      def = prompts?.get(name);
+      // A prompt never listed in this session, or prompts not yet pinned on first use: nothing to compare.
+      if (!def || (!st.explicit && !sp?.promptsComplete && !sp?.prompts[name])) return undefined;
+    }
+    if (!def) return undefined; // the server does not offer it: the server answers
+    const v = verdict(sp, st, kind, name, def);
+    if (v.ok) return undefined;
+    report(ex, kind, name, v.hash, v);
+    if (v.reason !== 'the server has no pins in the lock file' && !sp?.pending[kind][name]) st.addPending(kind, name, { hash: v.hash, body: v.body, seenAt: new Date().toISOString(), reason: v.renamedFrom ? 'rename' : v.reason.startsWith('the definition changed') ? 'changed' : 'new', ...(v.renamedFrom ? { renamedFrom: v.renamedFrom } : {}), definition: def });
+    if (!block) return undefined;
+    return deny(ex, `mcp-warden refused this call: ${kind === 'tools' ? 'the tool' : 'the prompt'} "${name}" is ${v.reason === 'renamed' ? `a renamed copy of "${v.renamedFrom}"` : v.reason}. A person can review and approve it with: mcp-warden pin --approve ${ex.session.server} ${name}`, kind === 'tools');
+  }
+
+  return {
+    name: 'pin',
+    request(ex) {
+      if (ex.direction !== 'to-server' || ex.kind !== 'request') return;
+      const blocked = serverBlocked(ex);
+      if (blocked && block && !PROMPT_ALLOWED_WHILE_BLOCKED.has(ex.method) && !ex.method.endsWith('/list')) return deny(ex, blocked, ex.method === 'tools/call');
+      const params = (ex.message.message as JsonRpcRequest).params;
+      if (!isObject(params) || typeof params['name'] !== 'string') return;
+      if (ex.method === 'tools/call') return checkCall(ex, 'tools', params['name']);
+      if (ex.method === 'prompts/get') return checkCall(ex, 'prompts', params['name']);
+      return undefined;
+    },
+    async response(ex) {
+      if (ex.direction !== 'to-server' || !ex.response || ex.answeredBy) return;
+      const resp = ex.response.message as JsonRpcResponse;
+      if (!('result' in resp) || !isObject(resp.result)) return;
+      const result = resp.result;
+      const st = store(ex.session.server);
+      if (ex.method === 'initialize' || ex.method === 'server/discover') {
+        const text = typeof result['instructions'] === 'string' ? result['instructions'] : undefined;
+        const sp = st.load();
+        if (!sp) return; // pinned with the first catalogue
+        const h = text === undefined ? null : textHash(text);
+        if (sp.instructions === h) return;
+        const reason = `mcp-warden blocked the server "${ex.session.server}": its instructions changed since they were pinned. A person can review and approve them with: mcp-warden pin --approve ${ex.session.server}`;
+        report(ex, 'tools', '(instructions)', h ?? 'none', { ok: false, reason: 'instructions changed' });
+        if (text !== undefined) st.addPendingInstructions(text);
+        if (!block) return;
+        ex.session.state.set('pin.blocked', reason);
+        delete result['instructions'];
+        markDirty(ex.response);
+        return;
+      }
+      const kind: Kind | undefined = ex.method === 'tools/list' ? 'tools' : ex.method === 'prompts/list' ? 'prompts' : undefined;
+      if (!kind) return;
+      const list = result[kind];
+      if (!Array.isArray(list)) return;
+      if (serverBlocked(ex) && block) {
+        result[kind] = [];
+        markDirty(ex.response);
+        return;
+      }
+      if (kind === 'prompts') {
+        let m = ex.session.state.get('pin.prompts') as Map<string, Record<string, unknown>> | undefined;
+        if (!m) ex.session.state.set('pin.prompts', (m = new Map()));
+        for (const p of list) if (isObject(p) && typeof p['name'] === 'string') m.set(p['name'], p);
+      }
+      let sp = await pinsFor(ex.session, st);
+      if (kind === 'prompts' && sp && !st.explicit && !sp.promptsComplete) {
+        // Prompts are pinned on first use page by page, until the first complete list.
+        const entries = list.filter(isObject).filter((p) => typeof p['name'] === 'string').map((p) => ({ name: String(p['name']), def: p, findings: opts.screen('prompts', p) }));
+        st.pinPromptsFirstUse(entries, typeof result['nextCursor'] !== 'string');
+        sp = st.load();
+      }
+      const present = new Set(list.filter(isObject).map((t) => String(t['name'])));
+      const kept = list.filter((item) => {
+        if (!isObject(item) || typeof item['name'] !== 'string') return true;
+        const v = verdict(sp, st, kind, item['name'], item, present);
+        if (v.ok) return true;
+        report(ex, kind, item['name'], v.hash, v);
+        if (sp && !sp.pending[kind][item['name']]) st.addPending(kind, item['name'], { hash: v.hash, body: v.body, seenAt: new Date().toISOString(), reason: v.renamedFrom ? 'rename' : v.reason.startsWith('the definition changed') ? 'changed' : 'new', ...(v.renamedFrom ? { renamedFrom: v.renamedFrom } : {}), definition: item });
+        return !block;
+      });
+      if (kept.length !== list.length) {
+        result[kind] = kept;
+        markDirty(ex.response);
+      }
+    },
+  };
+}
