@@ -106,6 +106,7 @@ export async function runDemo(opts: { keep?: boolean } = {}): Promise<number> {
   out(bold('mcp-warden demo'));
   out(dim(`  upstream: examples/demo-server.mjs — a careless server: it reads any path, returns personal data, leaks keys`));
   out(dim(`  policy:   examples/demo-policy.yaml — read only under /data, lookups allowed, deletes denied`));
+  out(dim(`  pins:     tool definitions pinned on first use; a changed definition is hidden and refused`));
   out(dim(`  running:  mcp-warden wrap --config ${config} -- node demo-server.mjs`));
   out();
 
@@ -144,6 +145,15 @@ export async function runDemo(opts: { keep?: boolean } = {}): Promise<number> {
     out(`${bold('6. A hidden tool, called anyway')}  delete_file(${JSON.stringify({ path: '/data/notes.txt' })})`);
     out(`   ${red('denied  ')}  ${oneLine(textOf(del))} (the same answer as for a tool that does not exist)`);
     rows.push({ step: 'delete_file {"path":"/data/notes.txt"}', outcome: 'denied', detail: textOf(del) });
+
+    // The server has quietly changed read_file's description (a rug pull): pinned definitions catch it.
+    const list2 = await c.request('tools/list', {});
+    const names2 = ((list2.result?.['tools'] as { name: string }[] | undefined) ?? []).map((t) => t.name);
+    out(`${bold('7. The server changes a tool behind your back')}  tools/list → ${names2.join(', ')}`);
+    if (!names2.includes('read_file')) out(`   ${red('blocked ')}  read_file's description changed since it was pinned on first use: hidden from the model`);
+    const rug = await c.request('tools/call', { name: 'read_file', arguments: { path: '/data/notes.txt' } });
+    out(`   ${rug.result?.['isError'] ? red('denied  ') : green('allowed ')}  ${oneLine(textOf(rug), 220)}`);
+    rows.push({ step: 'read_file after a rug pull', outcome: rug.result?.['isError'] ? 'blocked' : 'allowed', detail: textOf(rug) });
   } finally {
     await c.close();
   }
@@ -165,7 +175,7 @@ export async function runDemo(opts: { keep?: boolean } = {}): Promise<number> {
   out(dim(`  see every event: mcp-warden audit tail --db ${db}`));
   out();
   out(dim(`done in ${((performance.now() - started) / 1000).toFixed(1)} s${opts.keep === false ? '' : `; the files stay in ${dir}`}`));
-  const expected = rows.filter((r) => r.outcome === 'denied').length === 2 && rows.filter((r) => r.outcome === 'redacted').length === 2;
+  const expected = rows.filter((r) => r.outcome === 'denied').length === 2 && rows.filter((r) => r.outcome === 'redacted').length === 2 && rows.some((r) => r.outcome === 'blocked');
   return verify.status === 0 && expected ? 0 : 1;
 }
 

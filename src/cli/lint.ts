@@ -6,7 +6,7 @@
  * Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it; 2 usage or unreadable input;
  * 3 the live server could not be reached or listed.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { pinSettings, serverIdentity, upstreamFactory } from '../assemble.js';
@@ -139,7 +139,7 @@ export function registerLint(program: Command): void {
       const out = o.format === 'json' ? toJson(result.findings, result.documents.map((d) => d.file)) : o.format === 'sarif' ? toSarif(result.findings, process.cwd()) : toText(result.findings, { color: !!process.stdout.isTTY && !process.env['NO_COLOR'] });
       process.stdout.write(out);
       if (o.policyOut) {
-        const draft = draftPolicy({ servers: result.servers, documents: result.documents }, result.findings);
+        const draft = draftPolicy({ servers: result.servers, documents: result.documents }, result.findings, o.name ? () => o.name! : undefined);
         writeFileSync(o.policyOut, draft.yaml);
         process.stderr.write(`mcp-warden: policy draft written to ${o.policyOut} (${draft.allow.length} allowed, ${draft.ask.length} ask, ${draft.deny.length} denied)\n`);
       }
@@ -169,7 +169,14 @@ export function registerLint(program: Command): void {
         const servers = config.servers.length ? config.servers : [];
         const pendingFiles = (server: string) => {
           const s = servers.find((x) => x.name === server);
-          const tofu = tofuFile(stateDir, server, s ? serverIdentity(s) : server);
+          let tofu = tofuFile(stateDir, server, s ? serverIdentity(s) : server);
+          if (!s) {
+            // A server wrapped from a host config is not in this config: find its pins by name, newest first.
+            const safe = server.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64);
+            const dir = path.dirname(tofu);
+            const found = existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith(`${safe}-`) && f.endsWith('.json')).map((f) => path.join(dir, f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs) : [];
+            if (found.length) tofu = found[0]!;
+          }
           return { tofu, pending: settings.lockFile ? path.join(path.dirname(tofu), `pending-${path.basename(tofu)}`) : tofu };
         };
         if (o.list) {

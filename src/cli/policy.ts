@@ -4,7 +4,7 @@
  * Exit codes: 0 ok; 1 an invalid policy (check) or a failing case (test); 2 bad usage or a file that cannot be
  * read, with a message naming the file, line and field.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { policyFiles } from '../assemble.js';
@@ -213,5 +213,32 @@ export function registerPolicy(program: Command): void {
       for (const t of traceRules(pol, input)) {
         out.write(`  ${t.applies ? '✔' : '·'} ${t.rule.id.padEnd(24)} ${t.rule.effect.padEnd(5)} ${t.result.padEnd(7)} ${visibleText(t.why || (t.applies ? 'applies' : ''))}  ${t.rule.file}:${t.rule.line}${t.rule.mode === 'shadow' ? ' [shadow]' : ''}\n`);
       }
+    });
+
+  policy
+    .command('init')
+    .description('draft a least-privilege policy from a manifest (tools/list result, server.json, MCPB, host config)')
+    .requiredOption('--from <manifest>', 'the manifest to draft from')
+    .option('--server <name>', 'the server name the policy should name (default: the manifest\'s)')
+    .option('--out <file>', 'write the policy here instead of stdout')
+    .action(async (o: { from: string; server?: string; out?: string }) => {
+      const { parseInput, LintInputError } = await import('../lint/inputs.js');
+      const { lintParsed } = await import('../lint/run.js');
+      const { draftPolicy } = await import('../lint/policy-draft.js');
+      if (!existsSync(o.from)) throw new UsageError(`${o.from}: no such file`);
+      let parsed;
+      try {
+        parsed = parseInput(o.from, readFileSync(o.from, 'utf8'));
+      } catch (e) {
+        if (e instanceof LintInputError) throw new UsageError(e.message);
+        throw e;
+      }
+      const result = lintParsed([parsed]);
+      const draft = draftPolicy({ servers: result.servers, documents: result.documents }, result.findings, o.server ? () => o.server! : undefined);
+      if (!draft.allow.length && !draft.ask.length && !draft.deny.length) throw new UsageError(`${o.from}: no tools to draft a policy for`);
+      if (o.out) {
+        writeFileSync(o.out, draft.yaml);
+        process.stderr.write(`mcp-warden: policy draft written to ${o.out} (${draft.allow.length} allowed, ${draft.ask.length} ask, ${draft.deny.length} denied)\n`);
+      } else process.stdout.write(draft.yaml);
     });
 }

@@ -205,7 +205,9 @@ export function pinStage(opts: PinStageOptions): Stage {
     report(ex, kind, name, v.hash, v);
     if (v.reason !== 'the server has no pins in the lock file' && !sp?.pending[kind][name]) st.addPending(kind, name, { hash: v.hash, body: v.body, seenAt: new Date().toISOString(), reason: v.renamedFrom ? 'rename' : v.reason.startsWith('the definition changed') ? 'changed' : 'new', ...(v.renamedFrom ? { renamedFrom: v.renamedFrom } : {}), definition: def });
     if (!block) return undefined;
-    return deny(ex, `mcp-warden refused this call: ${kind === 'tools' ? 'the tool' : 'the prompt'} "${name}" is ${v.reason === 'renamed' ? `a renamed copy of "${v.renamedFrom}"` : v.reason}. A person can review and approve it with: mcp-warden pin --approve ${ex.session.server} ${name}`, kind === 'tools');
+    const phrase =
+      v.reason === 'renamed' ? `is a renamed copy of "${v.renamedFrom}"` : v.reason.startsWith('the definition changed') ? 'has changed since it was pinned' : v.reason.startsWith('new') ? `is ${v.reason}` : v.reason.startsWith('first seen') ? `was ${v.reason}` : `belongs to a server that has no pins in the lock file`;
+    return deny(ex, `mcp-warden refused this call: ${kind === 'tools' ? 'the tool' : 'the prompt'} "${name}" ${phrase}. A person can review and approve it with: mcp-warden pin --approve ${ex.session.server} ${name}`, kind === 'tools');
   }
 
   return {

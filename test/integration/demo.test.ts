@@ -22,7 +22,9 @@ describe('mcp-warden demo', () => {
     expect(out).toContain('payments_api_key: [REDACTED:stripe-secret-key]');
     expect(out).toContain('postgres://app:[REDACTED:postgres-url-password]@');
     expect(out).toMatch(/denied\s+Tool delete_file not found/);
-    expect(out).toMatch(/Verified: 10 events, chain intact/);
+    expect(out).toMatch(/7\. The server changes a tool behind your back\s+tools\/list → lookup_customer, get_deploy_config/);
+    expect(out).toMatch(/denied\s+mcp-warden refused this call: the tool "read_file" has changed since it was pinned/);
+    expect(Number(/Verified: (\d+) events, chain intact/.exec(out)?.[1])).toBeGreaterThanOrEqual(12);
     expect(out).not.toMatch(/sk_live_|4242 4242|dana\.whitfield@/);
     const report = /report:\s+(\S+)/.exec(out)?.[1];
     expect(report && existsSync(report)).toBe(true);

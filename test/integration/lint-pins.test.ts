@@ -1,0 +1,255 @@
+/**
+ * Issue 7, done-when 3–6: SARIF validates against the SARIF 2.1.0 schema; lint --stdio against server-everything
+ * reads every page and never calls a tool; a rug pull through wrap (with list_changed, silently, on page 2, in a
+ * fresh child called before any list; a rename reported; a removed tool accepted; a poisoned first-seen tool
+ * blocked until approved); lock files (pin, lint --pin-out, --lock drift, pin --approve); the policy drafted from
+ * the filesystem server's manifest.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AuditStore } from '../../src/audit/store.js';
+import { query } from '../../src/audit/read.js';
+import { connectClient, type McpClient } from '../helpers/clients.js';
+import { ALLOW_ALL, CLI, EVERYTHING, isolatedEnv, NODE, ROOT, tmpDir, writeConfig, wrapArgs } from '../helpers/cli.js';
+
+const SHIFTY = path.join(ROOT, 'test/fixtures/shifty-server.mjs');
+const TAP = path.join(ROOT, 'test/fixtures/tap.mjs');
+const CORPUS = path.resolve(ROOT, '../shared/corpus/manifests');
+const FS_SERVER = path.join(ROOT, 'node_modules/@modelcontextprotocol/server-filesystem/dist/index.js');
+
+function cli(args: string[], env: Record<string, string> = isolatedEnv(), input = '') {
+  return spawnSync(NODE, [CLI, ...args], { env, input, encoding: 'utf8', timeout: 60_000 });
+}
+
+const text = (r: Record<string, unknown>) => ((r['content'] as { text?: string }[] | undefined) ?? []).map((c) => c.text ?? '').join('');
+const names = async (c: McpClient) => {
+  const out: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const r = await c.listTools(cursor);
+    out.push(...(r['tools'] as { name: string }[]).map((t) => t.name));
+    cursor = r['nextCursor'] as string | undefined;
+  } while (cursor);
+  return out.sort();
+};
+
+describe('lint output and exit codes', () => {
+  it('SARIF validates against the SARIF 2.1.0 schema and carries what code scanning needs', () => {
+    const r = cli(['lint', '--format', 'sarif', path.join(CORPUS, 'mcp-shield__bad-mcp-server.tools.json'), path.join(CORPUS, 'acuvity-everything-wrong__compose-mcp-config.json')]);
+    expect(r.status, r.stderr).toBe(1);
+    const sarif = JSON.parse(r.stdout) as { version: string; runs: { tool: { driver: { rules: { id: string; properties: Record<string, unknown> }[] } }; results: { ruleId: string; locations: { physicalLocation: { region: { startLine: number }; artifactLocation: { uri: string } } }[]; partialFingerprints: Record<string, string> }[] }[] };
+    const require = createRequire(import.meta.url);
+    const Ajv04 = require('ajv-draft-04') as new (o: object) => { compile(s: object): ((d: unknown) => boolean) & { errors?: unknown } };
+    const addFormats = require('ajv-formats') as (a: unknown) => void;
+    const ajv = new Ajv04({ strict: false, allErrors: true, unicodeRegExp: false });
+    addFormats(ajv);
+    const validate = ajv.compile(require('@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json') as object);
+    expect(validate(sarif), JSON.stringify(validate.errors)).toBe(true);
+    expect(sarif.version).toBe('2.1.0');
+    const results = sarif.runs[0]!.results;
+    expect(results.length).toBeGreaterThan(10);
+    for (const res of results) {
+      expect(res.locations[0]!.physicalLocation.region.startLine).toBeGreaterThan(0);
+      expect(res.partialFingerprints['mcpWardenFinding/v1']).toMatch(/^[0-9a-f]{64}$/);
+    }
+    expect(results.some((x) => x.ruleId === 'TP007' && x.locations[0]!.physicalLocation.artifactLocation.uri.endsWith('mcp-shield__bad-mcp-server.tools.json'))).toBe(true);
+    for (const rule of sarif.runs[0]!.tool.driver.rules) expect(Number(rule.properties['security-severity'])).toBeGreaterThan(0);
+    // Nothing a hostile text carries reaches the terminal or the SARIF raw.
+    expect(r.stdout).not.toMatch(/[\u0000-\u0008\u001b\u202a-\u202e\u2066-\u2069]/);
+  });
+
+  it('exit codes: 0 below --fail-on, 1 at or above, 2 bad usage or input, 3 an unreachable server', () => {
+    const clean = path.join(CORPUS, 'mcp-servers__fetch.tools.json');
+    expect(cli(['lint', clean, '--fail-on', 'critical']).status).toBe(0);
+    expect(cli(['lint', path.join(CORPUS, 'invariant-injection-experiments__shadowing.tools.json')]).status).toBe(1);
+    expect(cli(['lint', clean, '--format', 'xml']).status).toBe(2);
+    expect(cli(['lint', path.join(tmpDir(), 'missing.json')]).status).toBe(2);
+    const bad = path.join(tmpDir(), 'bad.json');
+    writeFileSync(bad, '{not json');
+    const r = cli(['lint', bad]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/bad\.json: not JSON/);
+    const dead = cli(['lint', '--stdio', `${NODE} -e "process.exit(3)"`, '--timeout', '5']);
+    expect(dead.status).toBe(3);
+  });
+
+  it('lint --stdio reads every page of server-everything and never calls a tool', () => {
+    const log = path.join(tmpDir(), 'tap.log');
+    const r = cli(['lint', '--stdio', `${NODE} ${TAP} -- ${NODE} ${EVERYTHING}`, '--format', 'json', '--fail-on', 'critical'], isolatedEnv({ TAP_LOG: log }));
+    expect(r.status, r.stderr).toBe(0);
+    const received = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { method?: string; params?: { cursor?: string } });
+    const methods = received.map((m) => m.method).filter(Boolean);
+    expect(methods).toContain('tools/list');
+    expect(methods).not.toContain('tools/call');
+    expect(methods).not.toContain('resources/read');
+    expect(methods).not.toContain('prompts/get');
+    expect(methods.filter((m) => m === 'tools/list')).toHaveLength(1);
+    const out = JSON.parse(r.stdout) as { findings: { rule: string; target: string }[] };
+    expect(out.findings.some((f) => f.rule === 'CAP-CRED' && f.target.includes('get-env'))).toBe(true);
+  });
+
+  it('lint --stdio follows every nextCursor of a paginated server', () => {
+    const log = path.join(tmpDir(), 'tap.log');
+    const lock = path.join(tmpDir(), 'fault.lock.json');
+    const r = cli(['lint', '--stdio', `${NODE} ${TAP} -- ${NODE} ${path.join(ROOT, 'test/fixtures/fault-server.mjs')}`, '--name', 'fault', '--pin-out', lock, '--fail-on', 'critical'], isolatedEnv({ TAP_LOG: log }));
+    expect(r.status, r.stderr).toBe(0);
+    const pages = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { method?: string; params?: { cursor?: string } }).filter((m) => m.method === 'tools/list');
+    expect(pages.map((p) => p.params?.cursor ?? null)).toEqual([null, '1', '2', '3']);
+    const pinned = JSON.parse(readFileSync(lock, 'utf8')) as { servers: Record<string, { tools: Record<string, unknown> }> };
+    expect(Object.keys(pinned.servers['fault']!.tools)).toHaveLength(11);
+  });
+});
+
+describe('tool pinning through wrap (trust on first use)', () => {
+  function setup(state: Record<string, unknown>) {
+    const dir = tmpDir('mcpw-pin-');
+    const stateFile = path.join(dir, 'shift.json');
+    writeFileSync(stateFile, JSON.stringify({ version: 1, ...state }));
+    const env = isolatedEnv({ SHIFT_STATE: stateFile, SHIFT_LOG: path.join(dir, 'calls.log') });
+    const cfg = writeConfig(`policy: [${ALLOW_ALL}]\n`);
+    const connect = () => connectClient('v1', { kind: 'stdio', command: NODE, args: wrapArgs('--config', cfg, '--', NODE, SHIFTY), env });
+    const calls = () => (existsSync(path.join(dir, 'calls.log')) ? readFileSync(path.join(dir, 'calls.log'), 'utf8') : '');
+    const db = path.join(env['XDG_STATE_HOME']!, 'mcp-warden', 'audit.db');
+    return { dir, env, connect, calls, db, stateFile, cfg };
+  }
+
+  it('hides a changed, a new and a renamed tool after list_changed, refuses their calls, and accepts a removal', async () => {
+    const s = setup({ notify: true });
+    const c = await s.connect();
+    expect(await names(c)).toEqual(['add', 'flip', 'greet', 'read_data']);
+    expect(text(await c.callTool('greet', { name: 'Ada' }))).toBe('greet ran');
+    await c.callTool('flip');
+    expect(await names(c)).toEqual(['flip']);
+    for (const [tool, why] of [['greet', /changed since it was pinned/], ['exec_shell', /new since the server was pinned/], ['sum', /renamed copy of "add"/]] as const) {
+      const r = await c.callTool(tool, {});
+      expect(r['isError'], tool).toBe(true);
+      expect(text(r)).toMatch(why);
+      expect(text(r)).toContain(`mcp-warden pin --approve shifty-server ${tool}`);
+    }
+    await c.close();
+    // The server never saw the refused calls.
+    expect(s.calls().split('\n').filter((l) => l.startsWith('call ')).sort()).toEqual(['call flip', 'call greet']);
+    const store = new AuditStore(s.db, { readonly: true });
+    try {
+      const v = query(store, { event: 'pin_violation' });
+      const reasons = v.map((e) => e.reason ?? '');
+      expect(reasons.some((r) => /tool greet: the definition changed/.test(r))).toBe(true);
+      expect(reasons.some((r) => /tool sum: renamed \(renamed from add\)/.test(r))).toBe(true);
+      expect(reasons.some((r) => /tool exec_shell: new/.test(r))).toBe(true);
+      expect(reasons.some((r) => /read_data/.test(r))).toBe(false);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('catches a silent change at the next list, a change on page 2, and a fresh child called before any list', async () => {
+    const s = setup({ notify: false, pageSize: 2 });
+    const c = await s.connect();
+    expect(await names(c)).toEqual(['add', 'flip', 'greet', 'read_data']);
+    await c.callTool('flip');
+    // Silently: no notification; the next list (both pages) shows only what is pinned.
+    const page1 = await c.listTools();
+    const page2 = await c.listTools(page1['nextCursor'] as string);
+    expect((page1['tools'] as { name: string }[]).map((t) => t.name)).toEqual([]);
+    expect((page2['tools'] as { name: string }[]).map((t) => t.name)).toEqual(['flip']);
+    await c.close();
+    // A fresh child, called before any list.
+    const fresh = await s.connect();
+    const r = await fresh.callTool('greet', { name: 'Ada' });
+    expect(r['isError']).toBe(true);
+    expect(text(r)).toMatch(/changed since it was pinned/);
+    await fresh.close();
+    expect(s.calls()).not.toMatch(/call greet\n[\s\S]*call greet/);
+  });
+
+  it('blocks a poisoned tool seen for the first time until a person approves it', async () => {
+    const s = setup({ poisonFirst: true });
+    const c = await s.connect();
+    expect(await names(c)).toEqual(['add', 'flip', 'greet', 'read_data']);
+    const r = await c.callTool('helper', { note: 'x' });
+    expect(r['isError']).toBe(true);
+    expect(text(r)).toMatch(/first seen with findings \(.*TP0\d\d/);
+    await c.close();
+    const list = cli(['pin', '--list', '--approve', 'shifty-server', '--config', s.cfg], s.env);
+    expect(list.stdout).toMatch(/tool helper: poisoned/);
+    const ok = cli(['pin', '--approve', 'shifty-server', 'helper', '--config', s.cfg], s.env);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/approved for shifty-server: tool helper/);
+    const again = await s.connect();
+    expect(await names(again)).toContain('helper');
+    expect(text(await again.callTool('helper', { note: 'x' }))).toBe('helper ran');
+    await again.close();
+  });
+});
+
+describe('lock files', () => {
+  it('lint --pin-out records a server, lint --lock reports drift, and wrap enforces the lock file until pin --approve', async () => {
+    const dir = tmpDir('mcpw-lock-');
+    const stateFile = path.join(dir, 'shift.json');
+    writeFileSync(stateFile, JSON.stringify({ version: 1 }));
+    const env = isolatedEnv({ SHIFT_STATE: stateFile });
+    const lock = path.join(dir, 'mcp-warden.lock.json');
+    const rec = cli(['lint', '--stdio', `${NODE} ${SHIFTY}`, '--name', 'shifty', '--pin-out', lock, '--fail-on', 'critical'], env);
+    expect(rec.status, rec.stderr).toBe(0);
+    const pinned = JSON.parse(readFileSync(lock, 'utf8')) as { servers: Record<string, { tools: Record<string, unknown> }> };
+    expect(Object.keys(pinned.servers['shifty']!.tools).sort()).toEqual(['add', 'flip', 'greet', 'read_data']);
+    writeFileSync(stateFile, JSON.stringify({ version: 2 }));
+    const drift = cli(['lint', '--stdio', `${NODE} ${SHIFTY}`, '--name', 'shifty', '--lock', lock, '--format', 'json', '--fail-on', 'critical'], env);
+    const found = (JSON.parse(drift.stdout) as { findings: { rule: string; target: string; message: string }[] }).findings.filter((f) => f.rule.startsWith('DR'));
+    expect(found.map((f) => `${f.rule} ${f.target}`).sort()).toEqual(['DR001 shifty/greet', 'DR001 shifty/sum', 'DR002 shifty/exec_shell', 'DR003 shifty/add', 'DR003 shifty/read_data']);
+    expect(found.find((f) => f.target === 'shifty/sum')!.message).toMatch(/add renamed/);
+
+    // The lock file at run time: the changed tool is hidden until approved, and approval writes the lock file.
+    const cfg = writeConfig(`servers:\n  shifty:\n    command: ${NODE}\n    args: [${SHIFTY}]\npolicy: [${ALLOW_ALL}]\npins: { file: ${lock} }\n`);
+    const connect = () => connectClient('v1', { kind: 'stdio', command: NODE, args: wrapArgs('--config', cfg, '--name', 'shifty'), env });
+    const c = await connect();
+    expect(await names(c)).toEqual(['flip']);
+    expect((await c.callTool('greet', { name: 'x' }))['isError']).toBe(true);
+    await c.close();
+    const ok = cli(['pin', '--approve', 'shifty', 'greet', '--config', cfg], env);
+    expect(ok.status, ok.stderr).toBe(0);
+    const after = JSON.parse(readFileSync(lock, 'utf8')) as { servers: Record<string, { tools: Record<string, { by: string }> }> };
+    expect(after.servers['shifty']!.tools['greet']!.by).toBe('approved');
+    const c2 = await connect();
+    expect(await names(c2)).toEqual(['flip', 'greet']);
+    await c2.close();
+    // `pin` re-records everything the configured servers list now.
+    const repin = cli(['pin', '--config', cfg, '--out', path.join(dir, 'fresh.lock.json')], env);
+    expect(repin.status, repin.stderr).toBe(0);
+    expect(repin.stdout).toMatch(/shifty: 4 tools/);
+  });
+});
+
+describe('the policy drafted from the filesystem server', () => {
+  it('passes policy check and, through wrap, lets reads through and asks before writes', async () => {
+    const dir = tmpDir('mcpw-draft-');
+    const data = path.join(dir, 'data');
+    mkdirSync(data);
+    writeFileSync(path.join(data, 'notes.txt'), 'hello');
+    const policy = path.join(dir, 'draft.yaml');
+    const env = isolatedEnv();
+    const r = cli(['lint', '--stdio', `${NODE} ${FS_SERVER} ${data}`, '--name', 'files', '--policy-out', policy, '--fail-on', 'critical'], env);
+    expect(r.status, r.stderr).toBe(0);
+    expect(cli(['policy', 'check', policy]).status).toBe(0);
+    const fromFile = cli(['policy', 'init', '--from', path.join(CORPUS, 'mcp-servers__filesystem.tools.json'), '--server', 'files']);
+    expect(fromFile.status).toBe(0);
+    expect(fromFile.stdout).toMatch(/effect: ask[\s\S]*write_file/);
+    let asked = 0;
+    const c = await connectClient('v1', { kind: 'stdio', command: NODE, args: wrapArgs('--policy', policy, '--name', 'files', '--', NODE, FS_SERVER, data), env }, {
+      elicitation: () => {
+        asked++;
+        return { action: 'decline' };
+      },
+    });
+    const read = await c.callTool('read_text_file', { path: path.join(data, 'notes.txt') });
+    expect(text(read)).toBe('hello');
+    const write = await c.callTool('write_file', { path: path.join(data, 'evil.txt'), content: 'x' });
+    expect(write['isError']).toBe(true);
+    expect(asked).toBe(1);
+    await c.close();
+    expect(existsSync(path.join(data, 'evil.txt'))).toBe(false);
+  });
+});
