@@ -29,7 +29,18 @@ function pick(def: Record<string, unknown>, fields: readonly string[], withName:
   return out;
 }
 
+const hashMemo = new WeakMap<object, { hash: string; body: string }>();
+
+/** Hashes of a definition (memoised per object: a session keeps the listed definitions until the next list). */
 export function definitionHash(kind: Kind, def: Record<string, unknown>): { hash: string; body: string } {
+  const hit = hashMemo.get(def);
+  if (hit) return hit;
+  const h = computeHash(kind, def);
+  hashMemo.set(def, h);
+  return h;
+}
+
+function computeHash(kind: Kind, def: Record<string, unknown>): { hash: string; body: string } {
   const fields = kind === 'tools' ? HASHED_TOOL_FIELDS : HASHED_PROMPT_FIELDS;
   const sha = (v: unknown) => createHash('sha256').update(canonicalJson(v)).digest('hex');
   return { hash: sha(pick(def, fields, true)), body: sha(pick(def, fields, false)) };

@@ -184,22 +184,26 @@ export function pinStage(opts: PinStageOptions): Stage {
     return ex.session.state.get('pin.blocked') as string | undefined;
   }
 
-  async function checkCall(ex: Exchange, kind: Kind, name: string): Promise<StageResult> {
+  /** Judges a call; synchronous when the pins are loaded and the session knows the current catalogue. */
+  function checkCall(ex: Exchange, kind: Kind, name: string): StageResult | Promise<StageResult> {
     const st = store(ex.session.server);
-    const sp = await pinsFor(ex.session, st);
-    let def: Record<string, unknown> | undefined;
-    if (kind === 'tools') {
-      // A fresh child called before any list: look at what it would list.
-      // catalog() refetches after list_changed; the session's map may hold the definition from before the change.
-      const known = (await ex.session.catalog())?.get(name) ?? ex.session.tools.get(name);
-      def = known?.definition;
-    } else {
-      const prompts = ex.session.state.get('pin.prompts') as Map<string, Record<string, unknown>> | undefined;
-      def = prompts?.get(name);
-      // A prompt never listed in this session, or prompts not yet pinned on first use: nothing to compare.
-      if (!def || (!st.explicit && !sp?.promptsComplete && !sp?.prompts[name])) return undefined;
+    const loaded = st.load();
+    if ((loaded || st.explicit) && (kind === 'prompts' || ex.session.catalogComplete())) {
+      const def = kind === 'tools' ? ex.session.tools.get(name)?.definition : (ex.session.state.get('pin.prompts') as Map<string, Record<string, unknown>> | undefined)?.get(name);
+      return judge(ex, st, loaded, kind, name, def);
     }
-    if (!def) return undefined; // the server does not offer it: the server answers
+    return (async () => {
+      const sp = await pinsFor(ex.session, st);
+      // catalog() refetches after list_changed, or for a fresh child called before any list.
+      const def = kind === 'tools' ? ((await ex.session.catalog())?.get(name) ?? ex.session.tools.get(name))?.definition : (ex.session.state.get('pin.prompts') as Map<string, Record<string, unknown>> | undefined)?.get(name);
+      return judge(ex, st, sp, kind, name, def);
+    })();
+  }
+
+  function judge(ex: Exchange, st: ServerStore, sp: ServerPins | undefined, kind: Kind, name: string, def: Record<string, unknown> | undefined): StageResult {
+    if (!def) return undefined; // not offered by the server (or a prompt never listed): the server answers
+    // Prompts not yet pinned on first use: nothing to compare.
+    if (kind === 'prompts' && !st.explicit && !sp?.promptsComplete && !sp?.prompts[name]) return undefined;
     const v = verdict(sp, st, kind, name, def);
     if (v.ok) return undefined;
     report(ex, kind, name, v.hash, v);

@@ -67,6 +67,8 @@ export interface SessionServices {
    * fetched by the proxy itself. Undefined if the server does not list tools.
    */
   catalog(): Promise<Map<string, ToolEntry> | undefined>;
+  /** Whether `tools` holds the server's complete, current list (no list_changed since, every page seen). */
+  catalogComplete(): boolean;
 }
 
 export type Session = SessionInfo & SessionServices;

@@ -814,6 +814,10 @@ export class Session implements SessionApi {
     return undefined;
   }
 
+  catalogComplete(): boolean {
+    return this.toolsComplete;
+  }
+
   catalog(): Promise<Map<string, ToolEntry> | undefined> {
     if (this.toolsComplete) return Promise.resolve(this.tools);
     this.catalogPending ??= this.fetchCatalog().finally(() => (this.catalogPending = undefined));
