@@ -30,6 +30,11 @@ import { ChildUpstream } from './transports/child.js';
 import { HttpUpstream } from './transports/http-client.js';
 import type { Upstream } from './transports/types.js';
 import path from 'node:path';
+import { OAuthLogin } from './auth/login.js';
+import { TokenStore } from './auth/token-store.js';
+import { upstreamCredentials } from './auth/upstream.js';
+import { ConfigError } from './errors.js';
+import type { Principal } from './pipeline/types.js';
 
 export type Mode = 'wrap' | 'serve';
 
@@ -163,14 +168,35 @@ export interface UpstreamDeps {
   maxMessageBytes: number;
   requestTimeoutMs: number;
   env?: NodeJS.ProcessEnv;
+  /** The config file's folder (relative token_file, client_secret_file). */
+  baseDir?: string;
 }
 
 /** A factory for fresh connections to one configured server. */
-export function upstreamFactory(server: ServerConfig, deps: UpstreamDeps): () => Upstream {
+export function upstreamFactory(server: ServerConfig, deps: UpstreamDeps): (principal?: Principal) => Upstream {
   if (server.url) {
     const url = server.url;
-    return () =>
-      new HttpUpstream({
+    const baseDir = deps.baseDir ?? process.cwd();
+    const a = server.raw['auth'] as Record<string, unknown> | undefined;
+    // wrap: a person is at the host, so a server that asks for a login gets one (unless auth says otherwise).
+    const login =
+      deps.mode === 'wrap' && (a === undefined || a['type'] === 'oauth')
+        ? new OAuthLogin({
+            serverUrl: url,
+            server: server.name,
+            clientId: a?.['client_id'] as string | undefined,
+            clientSecret: a?.['client_secret'] as string | undefined,
+            scope: a?.['scope'] as string | undefined,
+            redirectPort: a?.['redirect_port'] as number | undefined,
+            allowPrivate: a?.['allow_private_networks'] === true,
+            store: new TokenStore(path.join(stateDir(), 'tokens')),
+            log: deps.log,
+          })
+        : undefined;
+    if (deps.mode === 'serve' && a?.['type'] === 'oauth') throw new ConfigError(`servers.${server.name}.auth: type oauth (a person's login) works with wrap only; serve needs bearer, header, client_credentials or token_exchange`);
+    return (principal?: Principal) => {
+      const provider = login ?? upstreamCredentials(server, { mode: deps.mode, log: deps.log, baseDir, principal });
+      return new HttpUpstream({
         url,
         transport: server.transport ?? 'streamable-http',
         headers: server.headers,
@@ -178,7 +204,10 @@ export function upstreamFactory(server: ServerConfig, deps: UpstreamDeps): () =>
         requestTimeoutMs: deps.requestTimeoutMs,
         log: deps.log,
         server: server.name,
+        credentials: provider ? () => provider.headers() : undefined,
+        unauthorized: provider?.unauthorized ? (c) => provider.unauthorized!(c) : undefined,
       });
+    };
   }
   const env = childEnv(deps.mode, server, deps.env);
   return () =>

@@ -9,6 +9,9 @@ import { createLogger } from '../log/logger.js';
 import { Gateway } from '../proxy/gateway.js';
 import { isLoopbackHost } from '../transports/http-server.js';
 import type { Upstream } from '../transports/types.js';
+import path from 'node:path';
+import { authSettings, ResourceServer } from '../auth/resource-server.js';
+import type { Principal } from '../pipeline/types.js';
 
 export interface ServeOptions {
   config?: string;
@@ -34,16 +37,30 @@ export async function runServe(o: ServeOptions): Promise<number> {
   }
   const log = createLogger({ level: config.log.level, file: config.log.file, pretty: false });
   const assembly = assemble(config, { mode: 'serve', log });
-  const upstreams = new Map<string, () => Upstream>();
+  const upstreams = new Map<string, (principal?: Principal) => Upstream>();
+  const baseDir = config.file ? path.dirname(config.file) : process.cwd();
   for (const s of config.servers) {
-    upstreams.set(s.name, upstreamFactory(s, { mode: 'serve', log, maxMessageBytes: config.limits.maxMessageBytes, requestTimeoutMs: config.limits.requestTimeoutMs }));
+    upstreams.set(s.name, upstreamFactory(s, { mode: 'serve', log, maxMessageBytes: config.limits.maxMessageBytes, requestTimeoutMs: config.limits.requestTimeoutMs, baseDir }));
   }
-  const gateway = new Gateway({ config, pipeline: assembly.pipeline, log, upstreams, events: assembly.events, hooks: { readiness: () => assembly.readiness() } });
+  const settings = authSettings(config);
+  if (settings?.jwksFile && !path.isAbsolute(settings.jwksFile)) settings.jwksFile = path.resolve(baseDir, settings.jwksFile);
+  const rs = settings ? new ResourceServer(settings, config.servers, { log, events: assembly.events, publicUrl: config.listen.publicUrl }) : undefined;
+  const gateway = new Gateway({
+    config,
+    pipeline: assembly.pipeline,
+    log,
+    upstreams,
+    events: assembly.events,
+    hooks: { readiness: () => assembly.readiness(), ...rs?.hooks() },
+    onListening: (base) => rs?.setBoundAddress(base),
+  });
   const addr = await gateway.listen(config.listen.host, config.listen.port);
   const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const base = `http://${shown}:${addr.port}`;
   if (gateway.anyHostAccepted) log.warn({}, 'listening on a non-loopback address with no public_url or allowed_hosts: the Host header is not checked');
-  log.info({ url: base, servers: config.servers.map((s) => s.name) }, 'listening');
+  log.info({ url: base, servers: config.servers.map((s) => s.name), auth: rs ? 'oauth' : 'none' }, 'listening');
+  // Discovery and keys load in the background; until they do, requests get 503 (never an unchecked pass).
+  rs?.start().catch((e: Error) => log.error({ err: e.message }, 'authorization server not reachable yet; requests are refused until it is'));
   process.stderr.write(
     `mcp-warden serving on ${base}\n${config.servers.map((s) => `  ${s.name}: ${base}/${s.name}/mcp${config.servers.length === 1 ? ` (also ${base}/mcp)` : ''}`).join('\n')}\n`,
   );

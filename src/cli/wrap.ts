@@ -76,7 +76,7 @@ export async function runWrap(o: WrapOptions): Promise<number> {
   if (source === 'none' && !o.policy?.length) log.info({ server: server.name }, 'no config file found; running the bundled default policy (allow, audit; no sampling or URL elicitation)');
   const limits = config.limits;
   const assembly = assemble(config, { mode: 'wrap', log, auditDb: o.auditDb, policyFiles: o.policy, servers: [server] });
-  const makeUpstream = upstreamFactory(server, { mode: 'wrap', log, maxMessageBytes: limits.maxMessageBytes, requestTimeoutMs: limits.requestTimeoutMs });
+  const makeUpstream = upstreamFactory(server, { mode: 'wrap', log, maxMessageBytes: limits.maxMessageBytes, requestTimeoutMs: limits.requestTimeoutMs, baseDir: config.file ? path.dirname(config.file) : process.cwd() });
   const principal: Principal = { sub: config.localIdentity.sub, kind: 'local', scopes: config.localIdentity.scopes, claims: {} };
 
   let session: Session | undefined;
@@ -117,7 +117,7 @@ export async function runWrap(o: WrapOptions): Promise<number> {
     log,
     events: assembly.events,
     onUpstreamLoss: 'replay',
-    restartUpstream: makeUpstream,
+    restartUpstream: () => makeUpstream(),
     maxRestarts: server.maxRestarts,
   });
   const s = session;

@@ -156,8 +156,17 @@ function checkServers(loaded: LoadedYaml): void {
     const local = ['command', 'args', 'cwd'].filter((k) => k in s);
     if (s['url'] === undefined && s['command'] === undefined) problems.push(`${loaded.file}:${line}: servers.${name}: needs "command" (a local server) or "url" (a remote one)`);
     else if (s['url'] !== undefined && local.length > 0) problems.push(`${loaded.file}:${line}: servers.${name}: "url" cannot be combined with ${local.map((k) => `"${k}"`).join(', ')}`);
-    else if (s['url'] === undefined && (s['transport'] !== undefined || s['headers'] !== undefined)) problems.push(`${loaded.file}:${line}: servers.${name}: "transport" and "headers" apply only to a "url" server`);
+    else if (s['url'] === undefined && (s['transport'] !== undefined || s['headers'] !== undefined || s['auth'] !== undefined)) problems.push(`${loaded.file}:${line}: servers.${name}: "transport", "headers" and "auth" apply only to a "url" server`);
+    const a = obj(s['auth']);
+    const one = (keys: string[]) => keys.filter((k) => a[k] !== undefined).length === 1;
+    if (a['type'] === 'bearer' && !one(['token', 'token_file'])) problems.push(`${loaded.file}:${line}: servers.${name}.auth: bearer needs exactly one of "token" or "token_file"`);
+    if (a['type'] === 'header' && !one(['value', 'value_file'])) problems.push(`${loaded.file}:${line}: servers.${name}.auth: header needs exactly one of "value" or "value_file"`);
+    if ((a['type'] === 'client_credentials' || a['type'] === 'token_exchange') && a['issuer'] === undefined && a['token_endpoint'] === undefined) problems.push(`${loaded.file}:${line}: servers.${name}.auth: ${String(a['type'])} needs "issuer" or "token_endpoint"`);
     if (typeof s['url'] === 'string' && /^wss?:/.test(s['url']) && s['transport'] !== undefined && s['transport'] !== 'websocket') problems.push(`${loaded.file}:${line}: servers.${name}: a ws:// url needs transport: websocket`);
+  }
+  const auth = obj(obj(loaded.value)['auth']);
+  if (obj(loaded.value)['auth'] !== undefined && !['issuer', 'jwks_uri', 'jwks_file', 'introspection'].some((k) => auth[k] !== undefined)) {
+    problems.push(`${loaded.file}:${lineOf(loaded, keyNode(loaded.doc, [], 'auth'))}: auth: needs "issuer", "jwks_uri", "jwks_file" or "introspection" to check tokens with`);
   }
   if (problems.length) {
     const m = /:(\d+):/.exec(problems[0]!);

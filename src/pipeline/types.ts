@@ -39,7 +39,7 @@ export interface SessionInfo {
   /** The configured server name. */
   readonly server: string;
   readonly transport: TransportKind;
-  readonly principal: Principal;
+  principal: Principal;
   era: Era | undefined;
   protocolVersion: string | undefined;
   clientInfo: { name?: string; version?: string } | undefined;

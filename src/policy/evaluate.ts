@@ -217,7 +217,8 @@ function matchPrincipal(rule: Rule, p: Principal, ignoreScopes: boolean): { verd
     if (have === undefined) out.push({ result: 'unknown', why: `the caller's \`${name}\` claim is absent or incomplete` });
     else if (!have.some((h) => wanted.includes(h as string))) out.push({ result: 'no', why: `needs ${name} ${wanted.join(' or ')}` });
   }
-  return { verdict: and(out), missingScopes: missing };
+  // A step-up challenge names every scope the operation needs, not only the missing ones (2026-07-28).
+  return { verdict: and(out), missingScopes: missing.length ? [...(spec.scopes ?? [])] : [] };
 }
 
 /** Spec defaults for absent annotations (2025-06-18 ToolAnnotations). */

@@ -61,10 +61,12 @@ export interface GatewayOptions {
   config: WardenConfig;
   pipeline: Pipeline;
   log: Logger;
-  upstreams: Map<string, () => Upstream>;
+  upstreams: Map<string, (principal?: Principal) => Upstream>;
   events?: SessionEvents;
   hooks?: GatewayHooks;
   keepAliveMs?: number;
+  /** Called with the bound base URL (resource URIs default to it when no public_url is configured). */
+  onListening?: (base: string) => void;
 }
 
 const ANONYMOUS: Principal = { sub: 'anonymous', kind: 'anonymous', scopes: [], claims: {} };
@@ -130,7 +132,7 @@ interface LegacyEntry {
 
 interface Endpoint {
   server: ServerConfig;
-  makeUpstream: () => Upstream;
+  makeUpstream: (principal?: Principal) => Upstream;
   /** isolation: shared (command servers): one child for every session. */
   shared: SharedUpstream | undefined;
   legacy: Map<string, LegacyEntry>;
@@ -206,7 +208,9 @@ export class Gateway {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         this.server.off('error', reject);
-        resolve(this.server.address() as AddressInfo);
+        const addr = this.server.address() as AddressInfo;
+        this.opts.onListening?.(`http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`);
+        resolve(addr);
       });
     });
   }
@@ -349,6 +353,7 @@ export class Gateway {
     if (!entry || entry.principal !== principalKey(principal)) {
       return sendJson(res, 404, errorResponse(id, -32001, 'Session not found'));
     }
+    entry.session.principal = principal;
     if (headerVersion !== undefined && !(LEGACY_VERSIONS as readonly string[]).includes(headerVersion)) {
       return this.badRequest(res, 400, -32000, `Bad Request: unsupported protocol version ${headerVersion}`, id, ep.server.name);
     }
@@ -369,7 +374,7 @@ export class Gateway {
     const { server } = ep;
     if (ep.legacy.size + ep.modern.size + ep.starting >= server.maxSessions) throw new CapError(`Too many sessions for ${server.name} (limit ${server.maxSessions})`);
     ep.starting++;
-    const upstream = ep.makeUpstream();
+    const upstream = ep.makeUpstream(principal);
     try {
       await upstream.start();
     } catch (e) {
@@ -467,6 +472,7 @@ export class Gateway {
         return this.startFailed(res, e, id, ep.server.name);
       }
     }
+    session.principal = principal;
     if (!isRequest) {
       session.clientFrame(frame, undefined, headers);
       return sendStatus(res, 202);
@@ -556,6 +562,7 @@ export class Gateway {
     if (!entry || entry.channel.kind !== 'sse' || entry.principal !== principalKey(principal)) {
       return sendJson(res, 404, errorResponse(null, -32001, 'Session not found'));
     }
+    entry.session.principal = principal;
     const read = await this.readFrames(ep, req, res);
     if (!read) return;
     sendStatus(res, 202);

@@ -118,7 +118,8 @@ export class Session implements SessionApi {
   readonly id: string;
   readonly server: string;
   readonly transport: TransportKind;
-  readonly principal: Principal;
+  /** The caller, as of its latest authenticated request (scopes can grow by step-up; the subject cannot change). */
+  principal: Principal;
   era: Era | undefined;
   protocolVersion: string | undefined;
   clientInfo: { name?: string; version?: string } | undefined;

@@ -30,6 +30,8 @@ export interface HttpUpstreamOptions {
   server: string;
   /** Credential headers obtained per request (OAuth client credentials, token exchange); never the client's token. */
   credentials?: () => Promise<Record<string, string>> | Record<string, string>;
+  /** The upstream answered 401: get a fresh credential (refresh, new login); true = send the request once more. */
+  unauthorized?: (challenge: string | undefined) => Promise<boolean>;
 }
 
 interface OpenRequest {
@@ -131,7 +133,7 @@ export class HttpUpstream implements Upstream {
     if (open.res && !open.res.readableEnded) open.req.destroy();
   }
 
-  private async post(text: string, o: UpstreamSendOptions): Promise<void> {
+  private async post(text: string, o: UpstreamSendOptions, retried = false): Promise<void> {
     let headers: Record<string, string>;
     try {
       headers = await this.baseHeaders();
@@ -158,6 +160,28 @@ export class HttpUpstream implements Upstream {
     if (isRequest) this.open.set(o.upId!, entry);
     req.on('response', (res) => {
       entry.res = res;
+      if (res.statusCode === 401 && !retried && this.opts.unauthorized) {
+        res.resume();
+        const challenge = res.headers['www-authenticate'];
+        this.opts.unauthorized(typeof challenge === 'string' ? challenge : undefined).then(
+          (again) => {
+            if (again && !this.closed) return this.post(text, o, true);
+            if (isRequest && this.open.get(o.upId!) === entry) {
+              this.open.delete(o.upId!);
+              this.onrequestfailed?.(o.upId!, { code: ErrorCode.UpstreamFailed, message: 'Upstream answered HTTP 401 (the proxy has no valid credential for it)', status: 401 });
+            }
+            return undefined;
+          },
+          (err: Error) => {
+            this.opts.log.warn({ server: this.opts.server, err: err.message }, 'could not obtain an upstream credential');
+            if (isRequest && this.open.get(o.upId!) === entry) {
+              this.open.delete(o.upId!);
+              this.onrequestfailed?.(o.upId!, { code: ErrorCode.UpstreamFailed, message: `Upstream needs a login that did not complete: ${err.message}`, status: 401 });
+            }
+          },
+        );
+        return;
+      }
       this.onPostResponse(res, text, o, entry);
     });
     req.on('error', (err) => {

@@ -1,0 +1,91 @@
+/**
+ * Fetches the proxy makes as an OAuth client (discovery, JWKS, introspection, token endpoints, registration):
+ * HTTPS only, except to a loopback address; no private, link-local or unique-local destinations unless the
+ * configuration allows them; redirects are not followed. Metadata documents name further URLs, so each one is
+ * checked, not only the configured one (SSRF, spec-sdk.md §2.5).
+ *
+ * Known limit: the name is resolved here and again by fetch, so a DNS answer that changes between the two
+ * (rebinding) is not caught; put an egress proxy in front when the authorization server is not trusted.
+ */
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+
+export interface EgressPolicy {
+  /** Allow 10/8, 172.16/12, 192.168/16, 169.254/16, fc00::/7, fe80::/10, 100.64/10 (an internal identity provider). */
+  allowPrivate: boolean;
+  /** Allow loopback addresses (always allowed over plain HTTP too). */
+  allowLoopback: boolean;
+}
+
+export class EgressError extends Error {}
+
+function v4(ip: string): number[] {
+  return ip.split('.').map(Number);
+}
+
+export function isLoopbackAddress(ip: string): boolean {
+  if (isIP(ip) === 4) return v4(ip)[0] === 127;
+  const l = ip.toLowerCase();
+  if (l.startsWith('::ffff:')) return isLoopbackAddress(l.slice(7));
+  return l === '::1';
+}
+
+export function isPrivateAddress(ip: string): boolean {
+  if (isIP(ip) === 4) {
+    const [a, b] = v4(ip) as [number, number];
+    return a === 10 || a === 0 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254) || (a === 100 && b >= 64 && b <= 127) || a >= 224;
+  }
+  const l = ip.toLowerCase();
+  if (l.startsWith('::ffff:')) return isPrivateAddress(l.slice(7));
+  return /^f[cd]/.test(l) || /^fe[89ab]/.test(l) || l === '::' || /^ff/.test(l);
+}
+
+function hostOf(u: URL): string {
+  return u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+}
+
+/** Throws EgressError when the URL may not be fetched under the policy. */
+export async function checkEgress(raw: string | URL, policy: EgressPolicy): Promise<URL> {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new EgressError(`not a URL: ${String(raw).slice(0, 200)}`);
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new EgressError(`${u.protocol} URLs are not fetched`);
+  if (u.username || u.password) throw new EgressError('URLs with credentials are not fetched');
+  const host = hostOf(u);
+  const addrs = isIP(host) ? [host] : host === 'localhost' ? ['127.0.0.1'] : (await lookup(host, { all: true }).catch(() => [])).map((a) => a.address);
+  if (addrs.length === 0) throw new EgressError(`${host} does not resolve`);
+  const loop = addrs.every(isLoopbackAddress);
+  if (u.protocol === 'http:' && !loop) throw new EgressError(`plain HTTP is refused except to loopback: ${u.origin}`);
+  for (const a of addrs) {
+    if (isLoopbackAddress(a)) {
+      if (!policy.allowLoopback) throw new EgressError(`${host} is a loopback address (not allowed for this server)`);
+    } else if (isPrivateAddress(a) && !policy.allowPrivate) {
+      throw new EgressError(`${host} resolves to a private address (${a}); set allow_private_networks to allow it`);
+    }
+  }
+  return u;
+}
+
+/** A fetch for openid-client / jose that checks every URL and never follows redirects. */
+export function guardedFetch(policy: EgressPolicy, timeoutMs = 10_000): (url: string, init?: RequestInit) => Promise<Response> {
+  return async (url, init) => {
+    await checkEgress(url, policy);
+    const signal = init?.signal ?? AbortSignal.timeout(timeoutMs);
+    return fetch(url, { ...init, redirect: 'manual', signal });
+  };
+}
+
+/** True when the URL's host is a loopback address or localhost. */
+export function loopbackUrl(u: string | undefined): boolean {
+  if (!u) return false;
+  try {
+    const h = new URL(u).hostname.replace(/^\[|\]$/g, '');
+    return h === 'localhost' || isLoopbackAddress(h);
+  } catch {
+    return false;
+  }
+}
+

@@ -1,0 +1,202 @@
+/**
+ * Credentials the proxy presents to a remote server (`servers.<name>.auth`). The caller's own token is never one
+ * of them (no token passthrough, MCP authorization §Access Token Privilege Restriction):
+ *
+ *   { type: bearer, token | token_file }                      a static token from the environment or a file
+ *   { type: header, name, value | value_file }                any static header (API keys)
+ *   { type: client_credentials, issuer | token_endpoint, client_id, client_secret | client_secret_file,
+ *     scope?, resource?, audience? }                          the proxy's own token, RFC 8707 resource = upstream URL
+ *   { type: token_exchange, … same …, audience? }            RFC 8693: the caller's token is the subject token,
+ *                                                             exchanged for one whose audience is the upstream
+ *   { type: oauth, client_id?, client_secret?, scope?, redirect_port? }   wrap --url: a person's login (login.ts)
+ *
+ * Every fetch goes through the egress guard (HTTPS except loopback, no private ranges unless allowed).
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import * as oidc from 'openid-client';
+import type { ServerConfig } from '../config/config.js';
+import type { Logger } from '../log/logger.js';
+import type { Principal } from '../pipeline/types.js';
+import { guardedFetch, loopbackUrl, type EgressPolicy } from './egress.js';
+export { loopbackUrl };
+import { callerToken } from './resource-server.js';
+
+export interface CredentialProvider {
+  /** Headers for the next request to the upstream. */
+  headers(): Promise<Record<string, string>>;
+  /** The upstream answered 401: obtain a fresh credential; true when the request should be sent once more. */
+  unauthorized?(challenge: string | undefined): Promise<boolean>;
+}
+
+type Raw = Record<string, unknown>;
+
+export interface CredentialContext {
+  mode: 'wrap' | 'serve';
+  log: Logger;
+  baseDir: string;
+  /** The principal a session runs for (token exchange). */
+  principal?: Principal;
+}
+
+function secretFrom(a: Raw, key: string, baseDir: string): string | undefined {
+  const v = a[key];
+  if (typeof v === 'string') return v;
+  const f = a[`${key}_file`];
+  if (typeof f === 'string') return readFileSync(path.resolve(baseDir, f), 'utf8').trim();
+  return undefined;
+}
+
+/** Token endpoint client for client_credentials and token_exchange, shared per server. */
+class OAuthClient {
+  private config: Promise<oidc.Configuration> | undefined;
+  readonly egress: EgressPolicy;
+
+  constructor(private readonly a: Raw, private readonly baseDir: string) {
+    const first = (a['token_endpoint'] as string | undefined) ?? (a['issuer'] as string | undefined);
+    this.egress = { allowLoopback: loopbackUrl(first), allowPrivate: a['allow_private_networks'] === true };
+  }
+
+  configuration(): Promise<oidc.Configuration> {
+    this.config ??= this.load().catch((e: Error) => {
+      this.config = undefined;
+      throw e;
+    });
+    return this.config;
+  }
+
+  private async load(): Promise<oidc.Configuration> {
+    const a = this.a;
+    const clientId = a['client_id'] as string;
+    const secret = secretFrom(a, 'client_secret', this.baseDir);
+    const auth = secret ? oidc.ClientSecretPost(secret) : oidc.None();
+    const customFetch = guardedFetch(this.egress) as oidc.CustomFetch;
+    let config: oidc.Configuration;
+    const tokenEndpoint = a['token_endpoint'] as string | undefined;
+    if (tokenEndpoint) {
+      config = new oidc.Configuration({ issuer: (a['issuer'] as string | undefined) ?? new URL(tokenEndpoint).origin, token_endpoint: tokenEndpoint }, clientId, undefined, auth);
+      if (new URL(tokenEndpoint).protocol === 'http:') oidc.allowInsecureRequests(config);
+    } else {
+      const issuer = new URL(a['issuer'] as string);
+      const options: oidc.DiscoveryRequestOptions = { [oidc.customFetch]: customFetch, execute: issuer.protocol === 'http:' ? [oidc.allowInsecureRequests] : [] };
+      try {
+        config = await oidc.discovery(issuer, clientId, undefined, auth, options);
+      } catch {
+        config = await oidc.discovery(issuer, clientId, undefined, auth, { ...options, algorithm: 'oauth2' });
+      }
+    }
+    config[oidc.customFetch] = customFetch;
+    return config;
+  }
+}
+
+interface Cached {
+  token: string;
+  until: number;
+}
+
+function bearer(token: string): Record<string, string> {
+  return { authorization: `Bearer ${token}` };
+}
+
+const clients = new Map<string, OAuthClient>();
+function clientFor(server: ServerConfig, a: Raw, baseDir: string): OAuthClient {
+  let c = clients.get(server.name);
+  if (!c) clients.set(server.name, (c = new OAuthClient(a, baseDir)));
+  return c;
+}
+
+/** Tokens obtained by client credentials, one per server (all sessions share it). */
+const ccTokens = new Map<string, Promise<Cached> | Cached>();
+/** Tokens obtained by exchange, per server and subject token. */
+const exTokens = new Map<string, Cached>();
+const MAX_EXCHANGED = 10_000;
+
+function expiry(r: { expires_in?: number }): number {
+  const s = typeof r.expires_in === 'number' && r.expires_in > 0 ? r.expires_in : 300;
+  return Date.now() + Math.max(5, s - 30) * 1000;
+}
+
+export function upstreamCredentials(server: ServerConfig, ctx: CredentialContext): CredentialProvider | undefined {
+  const a = server.raw['auth'] as Raw | undefined;
+  if (!a) return undefined;
+  const type = a['type'];
+  if (type === 'bearer') {
+    const token = secretFrom(a, 'token', ctx.baseDir);
+    if (!token) throw new Error(`servers.${server.name}.auth: bearer needs token or token_file`);
+    return { headers: async () => bearer(token) };
+  }
+  if (type === 'header') {
+    const value = secretFrom(a, 'value', ctx.baseDir);
+    if (!value) throw new Error(`servers.${server.name}.auth: header needs value or value_file`);
+    const name = String(a['name']).toLowerCase();
+    return { headers: async () => ({ [name]: value }) };
+  }
+  const resource = (a['resource'] as string | undefined) ?? server.url;
+  if (type === 'client_credentials') {
+    const client = clientFor(server, a, ctx.baseDir);
+    const fetchToken = async (): Promise<Cached> => {
+      const config = await client.configuration();
+      const params: Record<string, string> = {};
+      if (typeof a['scope'] === 'string') params['scope'] = a['scope'];
+      if (resource) params['resource'] = resource;
+      if (typeof a['audience'] === 'string') params['audience'] = a['audience'];
+      const r = await oidc.clientCredentialsGrant(config, params);
+      ctx.log.info({ server: server.name }, 'obtained an upstream token (client credentials)');
+      return { token: r.access_token, until: expiry(r) };
+    };
+    const current = async (): Promise<Cached> => {
+      const c = ccTokens.get(server.name);
+      if (c && !(c instanceof Promise) && c.until > Date.now()) return c;
+      if (c instanceof Promise) return c;
+      const p = fetchToken();
+      ccTokens.set(server.name, p);
+      try {
+        const got = await p;
+        ccTokens.set(server.name, got);
+        return got;
+      } catch (e) {
+        ccTokens.delete(server.name);
+        throw e;
+      }
+    };
+    return {
+      headers: async () => bearer((await current()).token),
+      unauthorized: async () => {
+        ccTokens.delete(server.name);
+        return true;
+      },
+    };
+  }
+  if (type === 'token_exchange') {
+    const client = clientFor(server, a, ctx.baseDir);
+    const principal = ctx.principal;
+    const exchange = async (): Promise<string> => {
+      const subject = principal ? callerToken(principal) : undefined;
+      if (!subject) throw new Error('token exchange needs the caller\'s access token, and this session has none (a stdio host or an expired token)');
+      const key = `${server.name}\n${createHash('sha256').update(subject).digest('base64url')}`;
+      const hit = exTokens.get(key);
+      if (hit && hit.until > Date.now()) return hit.token;
+      const config = await client.configuration();
+      const params: Record<string, string> = {
+        subject_token: subject,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        requested_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      };
+      if (resource) params['resource'] = resource;
+      params['audience'] = (a['audience'] as string | undefined) ?? resource ?? '';
+      if (!params['audience']) delete params['audience'];
+      if (typeof a['scope'] === 'string') params['scope'] = a['scope'];
+      const r = await oidc.genericGrantRequest(config, 'urn:ietf:params:oauth:grant-type:token-exchange', params);
+      // The exchanged token must not outlive the caller's.
+      const until = Math.min(expiry(r), principal?.expiresAt ? principal.expiresAt * 1000 : Infinity);
+      exTokens.set(key, { token: r.access_token, until });
+      while (exTokens.size > MAX_EXCHANGED) exTokens.delete(exTokens.keys().next().value!);
+      ctx.log.info({ server: server.name, sub: principal?.sub }, 'exchanged the caller\'s token for an upstream token (RFC 8693)');
+      return r.access_token;
+    };
+    return { headers: async () => bearer(await exchange()) };
+  }
+  return undefined;
+}
