@@ -23,9 +23,18 @@ function v4(ip: string): number[] {
   return ip.split('.').map(Number);
 }
 
+/** `::ffff:a00:1` (how URL writes a mapped address) → `10.0.0.1`. */
+function unmapHex(l: string): string {
+  const m = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(l);
+  if (!m) return l;
+  const hi = parseInt(m[1]!, 16);
+  const lo = parseInt(m[2]!, 16);
+  return `::ffff:${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+}
+
 export function isLoopbackAddress(ip: string): boolean {
   if (isIP(ip) === 4) return v4(ip)[0] === 127;
-  const l = ip.toLowerCase();
+  const l = unmapHex(ip.toLowerCase());
   if (l.startsWith('::ffff:')) return isLoopbackAddress(l.slice(7));
   return l === '::1';
 }
@@ -35,7 +44,7 @@ export function isPrivateAddress(ip: string): boolean {
     const [a, b] = v4(ip) as [number, number];
     return a === 10 || a === 0 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254) || (a === 100 && b >= 64 && b <= 127) || a >= 224;
   }
-  const l = ip.toLowerCase();
+  const l = unmapHex(ip.toLowerCase());
   if (l.startsWith('::ffff:')) return isPrivateAddress(l.slice(7));
   return /^f[cd]/.test(l) || /^fe[89ab]/.test(l) || l === '::' || /^ff/.test(l);
 }
@@ -55,6 +64,7 @@ export async function checkEgress(raw: string | URL, policy: EgressPolicy): Prom
   if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new EgressError(`${u.protocol} URLs are not fetched`);
   if (u.username || u.password) throw new EgressError('URLs with credentials are not fetched');
   const host = hostOf(u);
+  if (u.protocol === 'http:' && !(host === 'localhost' || (isIP(host) && isLoopbackAddress(host)))) throw new EgressError(`plain HTTP is refused except to loopback: ${u.origin}`);
   const addrs = isIP(host) ? [host] : host === 'localhost' ? ['127.0.0.1'] : (await lookup(host, { all: true }).catch(() => [])).map((a) => a.address);
   if (addrs.length === 0) throw new EgressError(`${host} does not resolve`);
   const loop = addrs.every(isLoopbackAddress);

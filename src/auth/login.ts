@@ -47,6 +47,7 @@ interface Record_ {
   accessToken?: string;
   refreshToken?: string;
   expiresAt?: number;
+  obtainedAt?: number;
   scope?: string;
 }
 
@@ -90,7 +91,9 @@ export class OAuthLogin implements CredentialProvider {
     if (this.busy) await this.busy.catch(() => false);
     const r = this.record;
     if (!r?.accessToken) return {};
-    if (r.expiresAt !== undefined && r.expiresAt - 30_000 < Date.now() && r.refreshToken) {
+    // Refresh a little before expiry: 30 s, or a quarter of a short lifetime.
+    const margin = r.expiresAt !== undefined && r.obtainedAt !== undefined ? Math.min(30_000, (r.expiresAt - r.obtainedAt) / 4) : 30_000;
+    if (r.expiresAt !== undefined && r.expiresAt - margin < Date.now() && r.refreshToken) {
       await this.serialised(() => this.refresh()).catch(() => false);
     }
     return this.record?.accessToken ? { authorization: `Bearer ${this.record.accessToken}` } : {};
@@ -145,6 +148,7 @@ export class OAuthLogin implements CredentialProvider {
       r.accessToken = t.access_token;
       if (t.refresh_token) r.refreshToken = t.refresh_token;
       r.expiresAt = typeof t.expires_in === 'number' ? Date.now() + t.expires_in * 1000 : undefined;
+      r.obtainedAt = Date.now();
       this.stats.refreshes++;
       this.save();
       this.o.log.info({ server: this.o.server }, 'refreshed the upstream access token');
@@ -237,6 +241,7 @@ export class OAuthLogin implements CredentialProvider {
         accessToken: tokens.access_token,
         refreshToken: tokens.refresh_token,
         expiresAt: typeof tokens.expires_in === 'number' ? Date.now() + tokens.expires_in * 1000 : undefined,
+        obtainedAt: Date.now(),
         scope: tokens.scope,
       };
       this.save();

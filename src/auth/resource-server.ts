@@ -269,15 +269,17 @@ export class ResourceServer {
     return `${this.base ?? ''}/.well-known/oauth-protected-resource${path}`;
   }
 
+  /**
+   * The `WWW-Authenticate` value, laid out as the MCP authorization spec's examples: without a token
+   * `Bearer resource_metadata="…", scope="…"`; with one `Bearer error="…", scope="…", resource_metadata="…",
+   * error_description="…"`.
+   */
   challenge(server: string, path: string, e?: TokenError, scopes?: string[]): string {
-    const parts = [`Bearer resource_metadata=${quote(this.metadataUrl(path))}`];
     const sc = scopes ?? this.scopesSupported(server);
-    if (sc.length) parts.push(`scope=${quote(sc.join(' '))}`);
-    if (e) {
-      parts.push(`error=${quote(e.error)}`);
-      parts.push(`error_description=${quote(e.message)}`);
-    }
-    return parts.join(', ');
+    const rm = `resource_metadata=${quote(this.metadataUrl(path))}`;
+    const scope = sc.length ? [`scope=${quote(sc.join(' '))}`] : [];
+    if (!e) return `Bearer ${[rm, ...scope].join(', ')}`;
+    return `Bearer ${[`error=${quote(e.error)}`, ...scope, rm, `error_description=${quote(e.message)}`].join(', ')}`;
   }
 
   /** The hooks the gateway calls. */
@@ -300,7 +302,7 @@ export class ResourceServer {
     this.opts.events?.event('auth_failure', { server, transport: 'http' }, { reason, status: String(status), source: req.socket.remoteAddress ?? 'unknown', method: req.method });
     this.opts.log.info({ server, path, status, reason }, 'request refused by auth');
     const message = status === 401 ? (e ? `Unauthorized: ${e.message}` : 'Unauthorized: a bearer token is required') : status === 403 ? `Forbidden: ${e!.message}` : e!.message;
-    sendJson(res, status, errorResponse(null, -32001, message), headers);
+    sendJson(res, status, errorResponse(null, -32000, message), headers);
     return { refused: true };
   }
 

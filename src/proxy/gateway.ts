@@ -522,6 +522,7 @@ export class Gateway {
       return sendJson(res, 409, errorResponse(null, -32000, 'Conflict: only one GET stream per session'));
     }
     const stream = new SseStream(res, { 'mcp-session-id': entry.session.id }, this.keepAliveMs);
+    closeAtExpiry(stream, principal);
     entry.channel.attach(stream);
   }
 
@@ -550,6 +551,7 @@ export class Gateway {
     const base = (req.url ?? '').split('?')[0]!.replace(/\/sse$/, '/message');
     stream.send(`${base}?sessionId=${encodeURIComponent(session.id)}`, 'endpoint');
     stream.onclose = () => void session.close('client closed the SSE stream');
+    closeAtExpiry(stream, principal);
     session.onended = () => {
       ep.legacy.delete(session.id);
       stream.close();
@@ -629,6 +631,22 @@ export function answerStatus(text: string, modern: boolean, challenge: (scopes: 
   } catch {
     return 200;
   }
+}
+
+/**
+ * A stream outlives the request that opened it; it must not outlive the token that authorised it. The client
+ * reconnects with a fresh token (a legacy SSE session ends with its stream, as the transport defines).
+ */
+function closeAtExpiry(stream: SseStream, principal: Principal): void {
+  if (principal.expiresAt === undefined) return;
+  const ms = principal.expiresAt * 1000 - Date.now();
+  const t = setTimeout(() => stream.close(), Math.max(0, Math.min(ms, 2 ** 31 - 1)));
+  t.unref();
+  const prev = stream.onclose;
+  stream.onclose = () => {
+    clearTimeout(t);
+    prev?.();
+  };
 }
 
 class CapError extends Error {}

@@ -3,8 +3,8 @@
  * (oidc-provider on loopback): discovery, JWT validation, introspection with revocation, RFC 9728 metadata and
  * challenges, an attack table, and upstream credentials that never include the caller's token.
  */
-import { createHash, generateKeyPairSync } from 'node:crypto';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -35,7 +35,9 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
   return { status: res.status, headers: res.headers, body: await res.text() };
 }
 
+const seenTokens = new Set<string>();
 function bearer(t: string): Record<string, string> {
+  if (t.length > 16) seenTokens.add(t);
   return { authorization: `Bearer ${t}` };
 }
 
@@ -116,7 +118,7 @@ pins: false
 `;
     writeFileSync(path.join(dir, 'api-key.txt'), 'static-api-key-for-tests\n');
     const cfg = writeTemp('gateway.yaml', yaml, dir);
-    const proc = spawn(NODE, [path.join(ROOT, 'dist/cli/index.js'), 'serve', '--config', cfg], { env: isolatedEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(NODE, [path.join(ROOT, 'dist/cli/index.js'), 'serve', '--config', cfg], { env: isolatedEnv({ MCP_WARDEN_LOG_LEVEL: 'debug' }), stdio: ['ignore', 'ignore', 'pipe'] });
     const { text } = await waitForStderr(proc, /mcp-warden serving on (http:\/\/\S+)/);
     gw = { proc, url: base, stderr: text, stop: (sig) => stopProcess(proc, sig) };
 
@@ -167,6 +169,22 @@ pins: false
     // The Host header never changes the resource (it is refused before, or ignored).
     const spoof = await fetch(`${base}/.well-known/oauth-protected-resource/files/mcp`, { headers: { 'x-forwarded-host': 'evil.example' } });
     expect(((await spoof.json()) as { resource: string }).resource).toBe(`${base}/files/mcp`);
+  });
+
+  it('lays out challenges as the MCP authorization examples do', async () => {
+    const none = await post(files(), INIT);
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toBe(`Bearer resource_metadata="${base}/.well-known/oauth-protected-resource/files/mcp", scope="files:read files:write notes:read"`);
+    const scoped = await post(notes(), INIT, bearer(await as.mint({ aud: notes(), sub: 'alice', scope: 'files:read' })));
+    expect(scoped.status).toBe(403);
+    expect(scoped.headers.get('www-authenticate')).toBe(
+      `Bearer error="insufficient_scope", scope="notes:read", resource_metadata="${base}/.well-known/oauth-protected-resource/notes/mcp", error_description="This server needs the scopes: notes:read"`,
+    );
+    const bad = await post(files(), INIT, bearer(await as.mint({ aud: files(), sub: 'alice', exp: Math.floor(Date.now() / 1000) - 3600, iat: Math.floor(Date.now() / 1000) - 7200 })));
+    expect(bad.headers.get('www-authenticate')).toBe(
+      `Bearer error="invalid_token", scope="files:read files:write notes:read", resource_metadata="${base}/.well-known/oauth-protected-resource/files/mcp", error_description="The access token expired"`,
+    );
+    expect(JSON.parse(bad.body)).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Unauthorized: The access token expired' } });
   });
 
   it('serves the root document too when a single server is configured', async () => {
@@ -400,6 +418,29 @@ pins: false
     });
   });
 
+  it('a GET stream opened with a token ends when that token expires', async () => {
+    const short = await as.mint({ aud: files(), sub: 'frank', scope: 'files:read', exp: Math.floor(Date.now() / 1000) + 2 });
+    const init = await post(files(), INIT, bearer(short));
+    const sid = init.headers.get('mcp-session-id')!;
+    await post(files(), { jsonrpc: '2.0', method: 'notifications/initialized' }, { ...bearer(short), 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' });
+    const t0 = Date.now();
+    const res = await fetch(files(), { headers: { ...bearer(short), accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' } });
+    expect(res.status).toBe(200);
+    await res.text(); // resolves when the proxy ends the stream
+    const took = Date.now() - t0;
+    expect(took).toBeGreaterThan(500);
+    expect(took).toBeLessThan(4000);
+  });
+
+  it('no token and no secret reaches the operational log', () => {
+    const log = gw.stderr();
+    expect(log.length).toBeGreaterThan(0);
+    for (const t of seenTokens) expect(log).not.toContain(t.length > 40 ? t.slice(-40) : t);
+    expect(log).not.toContain('upstream-secret-0123456789');
+    expect(log).not.toContain('rs-secret-0123456789');
+    expect(log).not.toContain('static-api-key-for-tests');
+  });
+
   describe('upstream credentials: the caller token never reaches the upstream', () => {
     function recorded(): { method: string; authorization: string | null; api_key: string | null }[] {
       return readFileSync(recordFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { method: string; authorization: string | null; api_key: string | null });
@@ -466,4 +507,3 @@ pins: false
   });
 });
 
-export { createHash, existsSync };

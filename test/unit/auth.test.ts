@@ -1,0 +1,123 @@
+/**
+ * The pieces of OAuth that need no network: the egress guard, the encrypted token store, configuration errors,
+ * and how a principal is read from claims (scope strings, Entra ID `scp` arrays, roles).
+ */
+import { readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import * as jose from 'jose';
+import { describe, expect, it } from 'vitest';
+import { checkEgress, isPrivateAddress, isLoopbackAddress } from '../../src/auth/egress.js';
+import { TokenStore } from '../../src/auth/token-store.js';
+import { ResourceServer, authSettings } from '../../src/auth/resource-server.js';
+import { buildConfig, loadConfigFile } from '../../src/config/config.js';
+import { createLogger } from '../../src/log/logger.js';
+import { tmpDir, writeTemp } from '../helpers/cli.js';
+
+describe('egress guard for fetches the proxy makes as an OAuth client', () => {
+  const strict = { allowLoopback: false, allowPrivate: false };
+  it.each([
+    ['http://example.com/.well-known/openid-configuration', /plain HTTP/],
+    ['file:///etc/passwd', /file: URLs/],
+    ['https://user:pw@example.com/', /credentials/],
+    ['https://10.0.0.5/token', /private address/],
+    ['https://192.168.1.1/token', /private address/],
+    ['https://172.20.0.1/token', /private address/],
+    ['https://169.254.169.254/latest/meta-data', /private address/],
+    ['https://[fd00::1]/token', /private address/],
+    ['https://[fe80::1]/token', /private address/],
+    ['https://[::ffff:10.0.0.1]/token', /private address/],
+    ['https://127.0.0.1/token', /loopback/],
+    ['http://localhost:8080/token', /loopback/],
+  ])('refuses %s', async (url, why) => {
+    await expect(checkEgress(url, strict)).rejects.toThrow(why);
+  });
+
+  it('allows loopback over plain HTTP when the configuration named a loopback server, and private ranges when told', async () => {
+    await expect(checkEgress('http://127.0.0.1:9/x', { allowLoopback: true, allowPrivate: false })).resolves.toBeInstanceOf(URL);
+    await expect(checkEgress('https://10.1.2.3/x', { allowLoopback: false, allowPrivate: true })).resolves.toBeInstanceOf(URL);
+    await expect(checkEgress('http://10.1.2.3/x', { allowLoopback: false, allowPrivate: true })).rejects.toThrow(/plain HTTP/);
+    await expect(checkEgress('https://93.184.215.14/x', strict)).resolves.toBeInstanceOf(URL);
+  });
+
+  it('classifies addresses', () => {
+    expect(isLoopbackAddress('127.1.2.3')).toBe(true);
+    expect(isLoopbackAddress('::1')).toBe(true);
+    expect(isPrivateAddress('100.64.0.1')).toBe(true);
+    expect(isPrivateAddress('8.8.8.8')).toBe(false);
+    expect(isPrivateAddress('2606:4700::1111')).toBe(false);
+  });
+});
+
+describe('encrypted token store', () => {
+  it('round-trips, keeps files 0600, and refuses a tampered or foreign file', () => {
+    const dir = tmpDir('mcpw-tokens-');
+    const store = new TokenStore(dir, false);
+    store.write('login-a', { accessToken: 'AT-very-secret-value', refreshToken: 'RT-other-secret' });
+    expect(store.keySource).toBe('file');
+    const file = path.join(dir, 'login-a.enc');
+    const raw = readFileSync(file, 'utf8');
+    expect(raw).not.toContain('AT-very-secret-value');
+    expect(raw).not.toContain('RT-other-secret');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(path.join(dir, 'key')).mode & 0o777).toBe(0o600);
+    expect(new TokenStore(dir, false).read('login-a')).toEqual({ accessToken: 'AT-very-secret-value', refreshToken: 'RT-other-secret' });
+    // A flipped bit in the ciphertext fails authentication.
+    const doc = JSON.parse(raw) as { data: string };
+    const bytes = Buffer.from(doc.data, 'base64');
+    bytes[0] = bytes[0]! ^ 1;
+    writeFileSync(file, JSON.stringify({ ...doc, data: bytes.toString('base64') }));
+    expect(new TokenStore(dir, false).read('login-a')).toBeUndefined();
+    // A file copied under another server's name does not decrypt (the name is authenticated data).
+    store.write('login-b', { accessToken: 'B' });
+    writeFileSync(path.join(dir, 'login-c.enc'), readFileSync(path.join(dir, 'login-b.enc')));
+    expect(store.read('login-c')).toBeUndefined();
+    // Another key cannot read it.
+    const other = tmpDir('mcpw-tokens-');
+    writeFileSync(path.join(other, 'login-b.enc'), readFileSync(path.join(dir, 'login-b.enc')));
+    expect(new TokenStore(other, false).read('login-b')).toBeUndefined();
+    expect(readdirSync(dir).filter((f) => f.includes('.enc.')).length).toBe(0); // no temp files left
+  });
+});
+
+describe('auth configuration', () => {
+  const load = (yaml: string) => loadConfigFile(writeTemp('c.yaml', yaml, tmpDir('mcpw-authcfg-')), {});
+  it.each([
+    ['auth: { clock_tolerance_s: 5 }\nservers: { a: { command: x } }', /needs "issuer", "jwks_uri", "jwks_file" or "introspection"/],
+    ['auth: { issuer: "https://idp.example", algorithms: [HS256] }', /algorithms/],
+    ['auth: { issuer: "https://idp.example", algorithms: [none] }', /algorithms/],
+    ['auth: { issuer: "https://idp.example", introspection: { url: "https://idp.example/i" } }', /client_id/],
+    ['servers: { a: { url: "https://x.example/mcp", auth: { type: bearer } } }', /bearer needs exactly one of "token" or "token_file"/],
+    ['servers: { a: { url: "https://x.example/mcp", auth: { type: client_credentials, client_id: c } } }', /needs "issuer" or "token_endpoint"/],
+    ['servers: { a: { url: "https://x.example/mcp", auth: { type: passthrough } } }', /auth/],
+    ['servers: { a: { command: x, auth: { type: bearer, token: t } } }', /apply only to a "url" server/],
+  ])('rejects %s', (yaml, why) => {
+    expect(() => load(yaml)).toThrow(why);
+  });
+});
+
+describe('principal from claims', () => {
+  it('reads scope strings, scp arrays and roles; refuses a token without a subject', async () => {
+    const { privateKey, publicKey } = await jose.generateKeyPair('ES256', { extractable: true });
+    const jwk = { ...(await jose.exportJWK(publicKey)), kid: 'k' };
+    const dir = tmpDir('mcpw-jwks-');
+    const jwksFile = path.join(dir, 'jwks.json');
+    writeFileSync(jwksFile, JSON.stringify({ keys: [jwk] }));
+    const cfg = buildConfig({ servers: { files: { command: 'x' } }, listen: { public_url: 'https://gw.example' }, auth: { issuer: 'https://idp.example', jwks_file: jwksFile, algorithms: ['ES256'] } }, undefined);
+    const rs = new ResourceServer(authSettings(cfg)!, cfg.servers, { log: createLogger({ level: 'silent' }), publicUrl: 'https://gw.example' });
+    const sign = (claims: jose.JWTPayload) => new jose.SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'k' }).setIssuer('https://idp.example').setAudience('https://gw.example/files/mcp').setIssuedAt().setExpirationTime('5m').sign(privateKey);
+    const p1 = await rs.validate(await sign({ sub: 'u1', scope: 'a b', roles: ['admin', 3] }), 'files');
+    expect(p1).toMatchObject({ sub: 'u1', kind: 'oauth', issuer: 'https://idp.example', scopes: ['a', 'b'] });
+    expect(p1.claims['roles']).toEqual(['admin']);
+    expect(p1.tokenRef).toMatch(/^sha256:[0-9a-f]{16}$/);
+    const p2 = await rs.validate(await sign({ sub: 'u2', scp: ['Files.Read', 'Files.Write'], azp: 'app-1', jti: 'j-1' }), 'files');
+    expect(p2).toMatchObject({ scopes: ['Files.Read', 'Files.Write'], clientId: 'app-1', tokenRef: 'jti:j-1' });
+    const p3 = await rs.validate(await sign({ client_id: 'robot' }), 'files');
+    expect(p3.sub).toBe('client:robot');
+    await expect(rs.validate(await sign({ scope: 'a' }), 'files')).rejects.toThrow(/no subject/);
+    // The single-server alias /mcp is an accepted audience too; another path is not.
+    const alias = await new jose.SignJWT({ sub: 'u3' }).setProtectedHeader({ alg: 'ES256', kid: 'k' }).setIssuer('https://idp.example').setAudience('https://gw.example/mcp/').setIssuedAt().setExpirationTime('5m').sign(privateKey);
+    expect((await rs.validate(alias, 'files')).sub).toBe('u3');
+    const other = await new jose.SignJWT({ sub: 'u4' }).setProtectedHeader({ alg: 'ES256', kid: 'k' }).setIssuer('https://idp.example').setAudience('https://gw.example/').setIssuedAt().setExpirationTime('5m').sign(privateKey);
+    await expect(rs.validate(other, 'files')).rejects.toThrow(/audience/);
+  });
+});
