@@ -28,6 +28,7 @@ import { stateDir } from './config/paths.js';
 import { redactionStage } from './redact/stage.js';
 import { ChildUpstream } from './transports/child.js';
 import { HttpUpstream } from './transports/http-client.js';
+import { WsUpstream } from './transports/ws-client.js';
 import type { Upstream } from './transports/types.js';
 import path from 'node:path';
 import { OAuthLogin } from './auth/login.js';
@@ -60,6 +61,8 @@ export interface AssembleOptions {
   policyFiles?: string[];
   /** The servers this process fronts (their identities key the pins). */
   servers?: ServerConfig[];
+  /** Stages outside audit (metrics): their response hooks run last and see the final answer. */
+  outerStages?: Stage[];
 }
 
 /** The pin settings in force: the config's `pins`, else trust on first use in the state directory. */
@@ -91,7 +94,7 @@ export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly 
   const ac = auditConfig(config.raw['audit'], baseDir, opts.auditDb);
   const redaction = redactionFromConfig(config);
   const audit = ac.enabled ? openAudit(ac, opts.log) : undefined;
-  const stages: Stage[] = [];
+  const stages: Stage[] = [...(opts.outerStages ?? [])];
   const masker = redaction?.masker;
   if (audit) {
     stages.push(
@@ -167,6 +170,8 @@ export interface UpstreamDeps {
   log: Logger;
   maxMessageBytes: number;
   requestTimeoutMs: number;
+  /** WebSocket upstreams: keep-alive ping interval (0 = off). */
+  wsPingIntervalMs?: number;
   env?: NodeJS.ProcessEnv;
   /** The config file's folder (relative token_file, client_secret_file). */
   baseDir?: string;
@@ -176,13 +181,15 @@ export interface UpstreamDeps {
 export function upstreamFactory(server: ServerConfig, deps: UpstreamDeps): (principal?: Principal) => Upstream {
   if (server.url) {
     const url = server.url;
+    const websocket = server.transport === 'websocket' || /^wss?:/i.test(url);
     const baseDir = deps.baseDir ?? process.cwd();
     const a = server.raw['auth'] as Record<string, unknown> | undefined;
     // wrap: a person is at the host, so a server that asks for a login gets one (unless auth says otherwise).
     const login =
       deps.mode === 'wrap' && (a === undefined || a['type'] === 'oauth')
         ? new OAuthLogin({
-            serverUrl: url,
+            // OAuth names resources by their http(s) URL; a WebSocket server's is the same address.
+            serverUrl: url.replace(/^ws(s?):/i, 'http$1:'),
             server: server.name,
             clientId: a?.['client_id'] as string | undefined,
             clientSecret: a?.['client_secret'] as string | undefined,
@@ -196,17 +203,17 @@ export function upstreamFactory(server: ServerConfig, deps: UpstreamDeps): (prin
     if (deps.mode === 'serve' && a?.['type'] === 'oauth') throw new ConfigError(`servers.${server.name}.auth: type oauth (a person's login) works with wrap only; serve needs bearer, header, client_credentials or token_exchange`);
     return (principal?: Principal) => {
       const provider = login ?? upstreamCredentials(server, { mode: deps.mode, log: deps.log, baseDir, principal });
-      return new HttpUpstream({
+      const common = {
         url,
-        transport: server.transport ?? 'streamable-http',
         headers: server.headers,
         maxMessageBytes: deps.maxMessageBytes,
-        requestTimeoutMs: deps.requestTimeoutMs,
         log: deps.log,
         server: server.name,
         credentials: provider ? () => provider.headers() : undefined,
-        unauthorized: provider?.unauthorized ? (c) => provider.unauthorized!(c) : undefined,
-      });
+        unauthorized: provider?.unauthorized ? (c: string | undefined) => provider.unauthorized!(c) : undefined,
+      };
+      if (websocket) return new WsUpstream({ ...common, pingIntervalMs: deps.wsPingIntervalMs });
+      return new HttpUpstream({ ...common, transport: server.transport ?? 'streamable-http', requestTimeoutMs: deps.requestTimeoutMs });
     };
   }
   const env = childEnv(deps.mode, server, deps.env);

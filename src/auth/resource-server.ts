@@ -244,7 +244,7 @@ export class ResourceServer {
   resources(server: string): string[] {
     const base = this.base ?? '';
     const out = [`${base}/${server}/mcp`, `${base}/${server}/sse`, `${base}/${server}/message`, `${base}/${server}/ws`];
-    if (this.single === server) out.unshift(`${base}/mcp`);
+    if (this.single === server) out.unshift(`${base}/mcp`, `${base}/ws`);
     return out;
   }
 
@@ -470,9 +470,9 @@ export class ResourceServer {
     if (m && this.servers.some((s) => s.name === m[1])) {
       server = m[1];
       resourcePath = rest;
-    } else if ((rest === '/mcp' || rest === '') && this.single) {
+    } else if ((rest === '/mcp' || rest === '/ws' || rest === '') && this.single) {
       server = this.single;
-      resourcePath = '/mcp';
+      resourcePath = rest === '/ws' ? '/ws' : '/mcp';
     }
     if (!server) {
       sendJson(res, 404, { error: 'not_found' });

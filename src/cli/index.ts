@@ -38,7 +38,7 @@ export async function buildProgram(): Promise<Command> {
 
   program
     .command('serve')
-    .description('HTTP gateway for the configured servers (Streamable HTTP, legacy SSE)')
+    .description('HTTP gateway for the configured servers (Streamable HTTP, legacy SSE, WebSocket)')
     .option('--config <file>', 'config file')
     .option('--insecure-no-auth', 'allow a non-loopback address without auth')
     .option('--host <host>', 'override listen.host')

@@ -12,6 +12,8 @@ import type { Upstream } from '../transports/types.js';
 import path from 'node:path';
 import { authSettings, ResourceServer } from '../auth/resource-server.js';
 import type { Principal } from '../pipeline/types.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isLoopbackHost as loopbackPeer } from '../transports/http-server.js';
 
 export interface ServeOptions {
   config?: string;
@@ -36,22 +38,31 @@ export async function runServe(o: ServeOptions): Promise<number> {
     );
   }
   const log = createLogger({ level: config.log.level, file: config.log.file, pretty: false });
-  const assembly = assemble(config, { mode: 'serve', log });
+  const mc = (config.raw['metrics'] ?? {}) as { enabled?: boolean; remote?: boolean };
+  let gateway: Gateway | undefined;
+  let metrics: import('../ops/metrics.js').Metrics | undefined;
+  if (mc.enabled !== false) {
+    const { Metrics } = await import('../ops/metrics.js');
+    metrics = new Metrics({ servers: config.servers.map((s) => s.name), sessions: (s) => gateway?.sessionCount(s) ?? 0 });
+  }
+  const assembly = assemble(config, { mode: 'serve', log, outerStages: metrics ? [metrics.stage()] : [] });
+  if (metrics && assembly.audit) metrics.attachAudit(assembly.audit.writer);
+  const events = metrics ? metrics.wrapEvents(assembly.events) : assembly.events;
   const upstreams = new Map<string, (principal?: Principal) => Upstream>();
   const baseDir = config.file ? path.dirname(config.file) : process.cwd();
   for (const s of config.servers) {
-    upstreams.set(s.name, upstreamFactory(s, { mode: 'serve', log, maxMessageBytes: config.limits.maxMessageBytes, requestTimeoutMs: config.limits.requestTimeoutMs, baseDir }));
+    upstreams.set(s.name, upstreamFactory(s, { mode: 'serve', log, maxMessageBytes: config.limits.maxMessageBytes, requestTimeoutMs: config.limits.requestTimeoutMs, wsPingIntervalMs: config.limits.wsPingIntervalMs, baseDir }));
   }
   const settings = authSettings(config);
   if (settings?.jwksFile && !path.isAbsolute(settings.jwksFile)) settings.jwksFile = path.resolve(baseDir, settings.jwksFile);
-  const rs = settings ? new ResourceServer(settings, config.servers, { log, events: assembly.events, publicUrl: config.listen.publicUrl }) : undefined;
-  const gateway = new Gateway({
+  const rs = settings ? new ResourceServer(settings, config.servers, { log, events, publicUrl: config.listen.publicUrl }) : undefined;
+  gateway = new Gateway({
     config,
     pipeline: assembly.pipeline,
     log,
     upstreams,
-    events: assembly.events,
-    hooks: { readiness: () => assembly.readiness(), ...rs?.hooks() },
+    events,
+    hooks: { readiness: () => assembly.readiness(), ...rs?.hooks(), metrics: metrics ? (req, res) => serveMetrics(metrics!, !!mc.remote, req, res) : undefined },
     onListening: (base) => rs?.setBoundAddress(base),
   });
   const addr = await gateway.listen(config.listen.host, config.listen.port);
@@ -70,11 +81,29 @@ export async function runServe(o: ServeOptions): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.info({ signal: sig }, 'draining and shutting down');
-      void gateway
+      // Stop taking requests, let in-flight calls finish, end sessions and children, then flush the audit trail
+      // and sign a final checkpoint (assembly.close → the writer's close).
+      void gateway!
         .close()
         .then(() => assembly.close())
+        .then(() => log.info({}, 'stopped: audit trail flushed and checkpointed'))
         .finally(() => resolve(0));
     };
     for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => stop(sig));
   });
+}
+
+/** `/metrics`: loopback scrapers only, unless `metrics.remote: true` (then protect it at the network). */
+async function serveMetrics(m: import('../ops/metrics.js').Metrics, remote: boolean, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const peer = req.socket.remoteAddress ?? '';
+  if (!remote && !loopbackPeer(peer.replace(/^::ffff:/, ''))) {
+    res.writeHead(403, { 'content-type': 'text/plain' }).end('metrics are served to loopback clients only (metrics.remote: true to change)\n');
+    return;
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { allow: 'GET' }).end();
+    return;
+  }
+  const { contentType, body } = await m.text();
+  res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' }).end(body);
 }

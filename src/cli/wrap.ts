@@ -62,7 +62,7 @@ function pickServer(cfg: WardenConfig, o: WrapOptions): ServerConfig {
   }
   if (o.url) {
     const name = o.name ?? new URL(o.url).hostname;
-    return { ...base, ...fromConfig, name, url: o.url, command: undefined, transport: o.transport ?? fromConfig?.transport ?? 'streamable-http', raw: fromConfig?.raw ?? {} };
+    return { ...base, ...fromConfig, name, url: o.url, command: undefined, transport: o.transport ?? fromConfig?.transport ?? (/^wss?:/i.test(o.url) ? 'websocket' : 'streamable-http'), raw: fromConfig?.raw ?? {} };
   }
   if (fromConfig) return fromConfig;
   if (cfg.servers.length === 1) return cfg.servers[0]!;
@@ -76,7 +76,7 @@ export async function runWrap(o: WrapOptions): Promise<number> {
   if (source === 'none' && !o.policy?.length) log.info({ server: server.name }, 'no config file found; running the bundled default policy (allow, audit; no sampling or URL elicitation)');
   const limits = config.limits;
   const assembly = assemble(config, { mode: 'wrap', log, auditDb: o.auditDb, policyFiles: o.policy, servers: [server] });
-  const makeUpstream = upstreamFactory(server, { mode: 'wrap', log, maxMessageBytes: limits.maxMessageBytes, requestTimeoutMs: limits.requestTimeoutMs, baseDir: config.file ? path.dirname(config.file) : process.cwd() });
+  const makeUpstream = upstreamFactory(server, { mode: 'wrap', log, maxMessageBytes: limits.maxMessageBytes, requestTimeoutMs: limits.requestTimeoutMs, wsPingIntervalMs: limits.wsPingIntervalMs, baseDir: config.file ? path.dirname(config.file) : process.cwd() });
   const principal: Principal = { sub: config.localIdentity.sub, kind: 'local', scopes: config.localIdentity.scopes, claims: {} };
 
   let session: Session | undefined;

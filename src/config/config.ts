@@ -32,6 +32,8 @@ export interface Limits {
   requestTimeoutMs: number;
   maxJsonDepth: number;
   maxHeaderBytes: number;
+  /** WebSocket keep-alive: a ping this often, and no pong by the next one ends the connection (0 = off). */
+  wsPingIntervalMs: number;
 }
 
 export interface ListenConfig {
@@ -129,6 +131,7 @@ export function buildConfig(value: unknown, file: string | undefined): WardenCon
       requestTimeoutMs: num(limits['request_timeout_s'], 120) * 1000,
       maxJsonDepth: num(limits['max_json_depth'], 64),
       maxHeaderBytes: num(limits['max_header_bytes'], 16 * 1024),
+      wsPingIntervalMs: num(limits['ws_ping_interval_s'], 30) * 1000,
     },
     localIdentity: { sub: (li['sub'] as string | undefined) ?? defaultLocalSub(), scopes: (li['scopes'] as string[] | undefined) ?? [] },
     log: { level: log['level'] as string | undefined, file: log['file'] as string | undefined },
@@ -163,6 +166,7 @@ function checkServers(loaded: LoadedYaml): void {
     if (a['type'] === 'header' && !one(['value', 'value_file'])) problems.push(`${loaded.file}:${line}: servers.${name}.auth: header needs exactly one of "value" or "value_file"`);
     if ((a['type'] === 'client_credentials' || a['type'] === 'token_exchange') && a['issuer'] === undefined && a['token_endpoint'] === undefined) problems.push(`${loaded.file}:${line}: servers.${name}.auth: ${String(a['type'])} needs "issuer" or "token_endpoint"`);
     if (typeof s['url'] === 'string' && /^wss?:/.test(s['url']) && s['transport'] !== undefined && s['transport'] !== 'websocket') problems.push(`${loaded.file}:${line}: servers.${name}: a ws:// url needs transport: websocket`);
+    if (typeof s['url'] === 'string' && /^https?:/.test(s['url']) && s['transport'] === 'websocket') problems.push(`${loaded.file}:${line}: servers.${name}: transport websocket needs a ws:// or wss:// url`);
   }
   const auth = obj(obj(loaded.value)['auth']);
   if (obj(loaded.value)['auth'] !== undefined && !['issuer', 'jwks_uri', 'jwks_file', 'introspection'].some((k) => auth[k] !== undefined)) {

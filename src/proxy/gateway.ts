@@ -3,7 +3,8 @@
  *
  *   /<name>/mcp      Streamable HTTP, both eras on one endpoint (and /mcp when only one server is configured)
  *   /<name>/sse      legacy HTTP+SSE stream, with /<name>/message for its POSTs
- *   /healthz /readyz liveness and readiness
+ *   /<name>/ws       WebSocket (subprotocol `mcp`), both eras, one session per connection (and /ws with one server)
+ *   /healthz /readyz liveness and readiness; /metrics (Prometheus)
  *
  * Era is decided per message from the body (an `initialize` is legacy; a `_meta` envelope is modern); headers are
  * only a cross-check. Legacy sessions get a random id and are bound to the principal that opened them; modern
@@ -37,6 +38,8 @@ import {
   type OriginPolicy,
 } from '../transports/http-server.js';
 import type { Downstream, Upstream } from '../transports/types.js';
+import { offeredProtocols, upgradeResponse, WsClose, WsDownstream } from '../transports/ws-server.js';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { Session, type SessionEvents } from './session.js';
 import { SharedPort, SharedUpstream } from './shared.js';
 
@@ -53,6 +56,8 @@ export interface GatewayHooks {
   route?(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> | boolean;
   /** Undefined when ready; else why not (shown on /readyz). */
   readiness?(): string | undefined;
+  /** `/metrics` (Prometheus text); answered before the Host check, like /healthz, for loopback scrapers. */
+  metrics?(req: IncomingMessage, res: ServerResponse): Promise<void>;
   /** WWW-Authenticate for a 403 insufficient_scope. */
   scopeChallenge?(server: string, scopes: string[]): string;
 }
@@ -137,6 +142,8 @@ interface Endpoint {
   shared: SharedUpstream | undefined;
   legacy: Map<string, LegacyEntry>;
   modern: Map<string, Session>;
+  /** One session per WebSocket connection. */
+  ws: Map<string, Session>;
   /** Sessions being created, so the cap counts them too. */
   starting: number;
 }
@@ -149,6 +156,8 @@ export class Gateway {
   private draining = false;
   private readonly sockets = new Set<Socket>();
   private readonly keepAliveMs: number;
+  private readonly wss: WebSocketServer;
+  private readonly wsConnections = new Set<WsDownstream>();
 
   constructor(private readonly opts: GatewayOptions) {
     const { config } = opts;
@@ -156,7 +165,7 @@ export class Gateway {
     for (const s of config.servers) {
       const make = opts.upstreams.get(s.name)!;
       const shared = s.isolation === 'shared' && s.command ? new SharedUpstream(make, opts.log) : undefined;
-      this.endpoints.set(s.name, { server: s, makeUpstream: shared ? () => shared.port() : make, shared, legacy: new Map(), modern: new Map(), starting: 0 });
+      this.endpoints.set(s.name, { server: s, makeUpstream: shared ? () => shared.port() : make, shared, legacy: new Map(), modern: new Map(), ws: new Map(), starting: 0 });
     }
     const hosts = new Set(config.listen.allowedHosts.map((h) => h.toLowerCase()));
     const origins = new Set<string>();
@@ -195,6 +204,14 @@ export class Gateway {
         socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       } else socket.destroy();
     });
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: config.limits.maxMessageBytes,
+      handleProtocols: (offered) => (offered.has('mcp') ? 'mcp' : false),
+    });
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.upgrade(req, socket, head));
     this.reaper = setInterval(() => this.reap(), 5_000);
     this.reaper.unref();
   }
@@ -218,7 +235,7 @@ export class Gateway {
   /** Sessions per server (for metrics and tests). */
   sessionCount(name?: string): number {
     let n = 0;
-    for (const [k, ep] of this.endpoints) if (!name || k === name) n += ep.legacy.size + ep.modern.size;
+    for (const [k, ep] of this.endpoints) if (!name || k === name) n += ep.legacy.size + ep.modern.size + ep.ws.size;
     return n;
   }
 
@@ -230,6 +247,7 @@ export class Gateway {
         const why = this.draining ? 'shutting down' : this.opts.hooks?.readiness?.();
         return sendJson(res, why ? 503 : 200, why ? { status: 'unavailable', reason: why } : { status: 'ready' });
       }
+      if (path === '/metrics' && this.opts.hooks?.metrics) return await this.opts.hooks.metrics(req, res);
       const bad = checkHostAndOrigin(req, this.origin);
       if (bad) {
         this.opts.log.warn({ path, reason: bad }, 'request refused (DNS-rebinding protection)');
@@ -261,6 +279,121 @@ export class Gateway {
       if (!res.headersSent) sendJson(res, 500, errorResponse(null, ErrorCode.InternalError, 'Internal error'));
       else res.end();
     }
+  }
+
+  // ───────────── WebSocket ─────────────
+
+  /**
+   * An upgrade request is checked like any other request (path, Host and Origin, draining, the bearer token) and
+   * the upstream is started before the 101 goes out, so every refusal is an ordinary HTTP answer.
+   */
+  private async upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    const res = upgradeResponse(req, socket);
+    try {
+      const path = (req.url ?? '/').split('?')[0]!;
+      const m = /^\/(?:([A-Za-z0-9][A-Za-z0-9._-]{0,63})\/)?ws$/.exec(path);
+      if (!m) return sendJson(res, 404, errorResponse(null, -32000, 'Not found: WebSocket connections go to /<server>/ws'));
+      if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || req.method !== 'GET') {
+        return sendJson(res, 400, errorResponse(null, -32000, 'Bad Request: only WebSocket upgrades are accepted here'));
+      }
+      const bad = checkHostAndOrigin(req, this.origin);
+      if (bad) {
+        this.opts.log.warn({ path, reason: bad }, 'WebSocket upgrade refused (DNS-rebinding protection)');
+        return sendJson(res, 403, errorResponse(null, -32000, `Forbidden: ${bad}`));
+      }
+      const ep = this.endpointFor(m[1]);
+      if (!ep) return sendJson(res, 404, errorResponse(null, -32000, m[1] ? `No server named ${JSON.stringify(m[1])}` : 'Not found: use /<server>/ws'));
+      if (this.draining) return sendJson(res, 503, errorResponse(null, ErrorCode.Overloaded, 'Shutting down'), { 'retry-after': '5' });
+      const auth = this.opts.hooks?.authenticate ? await this.opts.hooks.authenticate(req, res, { server: ep.server.name, path }) : { principal: ANONYMOUS };
+      if (auth.refused || !auth.principal) return;
+      const principal = auth.principal;
+      if (!offeredProtocols(req).includes('mcp')) {
+        return this.badRequest(res, 400, -32000, 'Bad Request: a WebSocket client must offer the subprotocol "mcp" (Sec-WebSocket-Protocol)', null, ep.server.name);
+      }
+      if (typeof req.headers['sec-websocket-key'] !== 'string' || req.headers['sec-websocket-version'] !== '13') {
+        return this.badRequest(res, 400, -32000, 'Bad Request: not a valid WebSocket handshake (version 13 with a key)', null, ep.server.name);
+      }
+      let downstream: WsDownstream | undefined;
+      const channel: Downstream = { kind: 'websocket', send: (text) => downstream?.send(text) ?? false };
+      let session: Session;
+      try {
+        session = await this.newSession(ep, principal, 'websocket', channel);
+      } catch (e) {
+        return this.startFailed(res, e, null, ep.server.name);
+      }
+      if (socket.destroyed || !socket.writable || this.draining) {
+        await session.close(this.draining ? 'gateway shutting down' : 'client went away during the handshake');
+        return void socket.destroy();
+      }
+      res.detachSocket(socket);
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.attachWebSocket(ep, session, ws, (d) => (downstream = d), principal));
+    } catch (err) {
+      this.opts.log.error({ err: (err as Error).message }, 'WebSocket upgrade failed');
+      if (!res.headersSent && !socket.destroyed) sendJson(res, 500, errorResponse(null, ErrorCode.InternalError, 'Internal error'));
+      else socket.destroy();
+    }
+  }
+
+  private attachWebSocket(ep: Endpoint, session: Session, ws: WebSocket, bind: (d: WsDownstream) => void, principal: Principal): void {
+    const server = ep.server.name;
+    const pingMs = this.opts.config.limits.wsPingIntervalMs;
+    const down = new WsDownstream(ws, pingMs > 0 ? 2 * pingMs : 60_000);
+    bind(down);
+    this.wsConnections.add(down);
+    ep.ws.set(session.id, session);
+    down.onpressure = () => {
+      ws.pause();
+      session.pauseUpstream();
+    };
+    down.onrelief = () => {
+      ws.resume();
+      session.resumeUpstream();
+    };
+    let alive = true;
+    const pinger =
+      pingMs > 0
+        ? setInterval(() => {
+            if (!alive) {
+              this.opts.log.warn({ server, session: session.id }, 'WebSocket client missed its pong; ending the connection');
+              return void ws.terminate();
+            }
+            alive = false;
+            ws.ping();
+          }, pingMs)
+        : undefined;
+    pinger?.unref();
+    const expiry =
+      principal.expiresAt !== undefined
+        ? setTimeout(() => down.close(WsClose.TokenExpired, 'access token expired: reconnect with a fresh token'), Math.max(0, Math.min(principal.expiresAt * 1000 - Date.now(), 2 ** 31 - 1)))
+        : undefined;
+    expiry?.unref();
+    ws.on('pong', () => (alive = true));
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      alive = true;
+      if (isBinary) {
+        this.opts.events?.event('bad_input', { server, transport: 'websocket', session: session.id, principal }, { from: 'client', code: ErrorCode.InvalidRequest, reason: 'binary WebSocket frame', bytes: data.length });
+        return down.close(WsClose.Unsupported, 'binary frames are not MCP messages: send one JSON-RPC message per text frame');
+      }
+      session.receiveFromClient(data.toString('utf8'), data.length);
+    });
+    ws.on('error', (err: Error & { code?: string }) => {
+      const reason =
+        err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? `message over the limit of ${this.opts.config.limits.maxMessageBytes} bytes` : err.code === 'WS_ERR_INVALID_UTF8' ? 'text frame is not valid UTF-8' : err.message;
+      this.opts.events?.event('bad_input', { server, transport: 'websocket', session: session.id, principal }, { from: 'client', code: err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? ErrorCode.LimitExceeded : ErrorCode.ParseError, reason });
+      this.opts.log.warn({ server, session: session.id, reason }, 'WebSocket connection ended on bad input');
+    });
+    ws.on('close', () => {
+      if (pinger) clearInterval(pinger);
+      if (expiry) clearTimeout(expiry);
+      this.wsConnections.delete(down);
+      void session.close('client closed the WebSocket');
+    });
+    session.onended = (reason) => {
+      ep.ws.delete(session.id);
+      const code = reason === 'gateway shutting down' ? WsClose.GoingAway : reason.startsWith('upstream') ? WsClose.UpstreamLost : WsClose.Normal;
+      down.close(code, reason);
+    };
   }
 
   /** The WWW-Authenticate value for a missing scope (the auth layer adds resource_metadata). */
@@ -372,7 +505,7 @@ export class Gateway {
 
   private async newSession(ep: Endpoint, principal: Principal, transport: TransportKind, downstream: Downstream): Promise<Session> {
     const { server } = ep;
-    if (ep.legacy.size + ep.modern.size + ep.starting >= server.maxSessions) throw new CapError(`Too many sessions for ${server.name} (limit ${server.maxSessions})`);
+    if (ep.legacy.size + ep.modern.size + ep.ws.size + ep.starting >= server.maxSessions) throw new CapError(`Too many sessions for ${server.name} (limit ${server.maxSessions})`);
     ep.starting++;
     const upstream = ep.makeUpstream(principal);
     try {
@@ -573,12 +706,16 @@ export class Gateway {
 
   // ───────────── lifecycle ─────────────
 
+  private sessionsOf(ep: Endpoint): Session[] {
+    return [...[...ep.legacy.values()].map((e) => e.session), ...ep.modern.values(), ...ep.ws.values()];
+  }
+
   private reap(): void {
     const now = Date.now();
     for (const ep of this.endpoints.values()) {
       const idle = ep.server.idleTimeoutMs;
       if (!idle) continue;
-      for (const s of [...[...ep.legacy.values()].map((e) => e.session), ...ep.modern.values()]) {
+      for (const s of this.sessionsOf(ep)) {
         if (s.inflight === 0 && now - s.lastActivity > idle) {
           this.opts.log.info({ server: ep.server.name, session: s.id }, 'idle session reaped');
           void s.close('idle timeout');
@@ -592,7 +729,7 @@ export class Gateway {
     this.draining = true;
     clearInterval(this.reaper);
     this.server.close();
-    const sessions = () => [...this.endpoints.values()].flatMap((ep) => [...[...ep.legacy.values()].map((e) => e.session), ...ep.modern.values()]);
+    const sessions = () => [...this.endpoints.values()].flatMap((ep) => this.sessionsOf(ep));
     const deadline = Date.now() + drainMs;
     while (Date.now() < deadline && sessions().some((s) => s.inflight > 0)) await new Promise((r) => setTimeout(r, 50));
     await Promise.all(sessions().map((s) => s.close('gateway shutting down')));

@@ -512,8 +512,9 @@ export class Session implements SessionApi {
     if (out) this.failOutgoing(out, ErrorCode.UpstreamFailed, `The server sent an invalid response: ${reason}`, 'failed');
   }
 
-  private upstreamBadMessage(reason: 'oversize' | 'invalid-utf8', prefix: string, bytes: number): void {
-    const why = reason === 'oversize' ? `message of ${bytes} bytes exceeds the limit of ${this.limits.maxMessageBytes}` : 'message is not valid UTF-8';
+  private upstreamBadMessage(reason: 'oversize' | 'invalid-utf8' | 'binary', prefix: string, bytes: number): void {
+    const why =
+      reason === 'oversize' ? `message of ${bytes} bytes exceeds the limit of ${this.limits.maxMessageBytes}` : reason === 'binary' ? 'a binary WebSocket frame is not an MCP message' : 'message is not valid UTF-8';
     this.upstreamInvalid(why, reason === 'oversize' ? peekId(prefix) : null, bytes);
   }
 
@@ -909,6 +910,9 @@ export class Session implements SessionApi {
     this.failAllInflight(`Session ended: ${reason}`);
     for (const run of this.pendingWhileRestarting) run();
     this.pendingWhileRestarting = [];
+    // The errors just written pass the response stages (audit first) before they reach the client; the owner
+    // closes the client's channel in onended, so give them a moment to get out.
+    for (let waited = 0; this.clientRequests > 0 && waited < 2000; waited += 10) await new Promise((r) => setTimeout(r, 10));
     try {
       await this.upstream.close();
     } finally {

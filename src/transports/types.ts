@@ -50,7 +50,7 @@ export interface Upstream {
   /** A message from the server; `related` is the proxy request id whose HTTP response stream carried it. */
   onmessage?: (text: string, bytes: number, related: number | undefined) => void;
   /** A line or event the server sent that is over the size limit or not UTF-8. */
-  onbadmessage?: (reason: 'oversize' | 'invalid-utf8', prefix: string, bytes: number) => void;
+  onbadmessage?: (reason: 'oversize' | 'invalid-utf8' | 'binary', prefix: string, bytes: number) => void;
   /** The exchange of one request failed below JSON-RPC (HTTP status, network). */
   onrequestfailed?: (upId: number, failure: UpstreamFailure) => void;
   onclose?: (info: UpstreamCloseInfo) => void;

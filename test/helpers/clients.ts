@@ -7,6 +7,8 @@ import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StdioClientTransport as StdioV1 } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport as HttpV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/websocket.js';
+import { WebSocket as NodeWebSocket } from 'ws';
 import {
   CreateMessageRequestSchema,
   ElicitRequestSchema,
@@ -26,7 +28,8 @@ export type Sdk = 'v1' | 'v2';
 export type Target =
   | { kind: 'stdio'; command: string; args: string[]; env?: Record<string, string>; cwd?: string }
   | { kind: 'http'; url: string; headers?: Record<string, string> }
-  | { kind: 'sse'; url: string };
+  | { kind: 'sse'; url: string }
+  | { kind: 'ws'; url: string };
 
 export interface CallOptions {
   onprogress?: (p: { progress: number; total?: number }) => void;
@@ -117,7 +120,12 @@ export async function connectClient(sdk: Sdk, target: Target, opts: ConnectOptio
       t.stderr?.on('data', (d: Buffer) => (stderrText += d.toString()));
       transport = t;
     } else if (target.kind === 'http') transport = new HttpV1(new URL(target.url), { requestInit: { headers: target.headers ?? {} } });
-    else transport = new SSEClientTransport(new URL(target.url));
+    else if (target.kind === 'ws') {
+      // The SDK's WebSocket transport uses the global WebSocket, which Node 20 does not have without a flag.
+      const g = globalThis as { WebSocket?: unknown };
+      g.WebSocket ??= NodeWebSocket;
+      transport = new WebSocketClientTransport(new URL(target.url));
+    } else transport = new SSEClientTransport(new URL(target.url));
     let negotiated: string | undefined;
     const t = transport as { setProtocolVersion?: (v: string) => void };
     const original = t.setProtocolVersion?.bind(t);
@@ -177,7 +185,7 @@ export async function connectClient(sdk: Sdk, target: Target, opts: ConnectOptio
     t.stderr?.on('data', (d: Buffer) => (stderrText += d.toString()));
     transport = t;
   } else if (target.kind === 'http') transport = new HttpV2(new URL(target.url), { requestInit: { headers: target.headers ?? {} } });
-  else throw new Error('the v2 SDK has no SSE client transport');
+  else throw new Error(`the v2 SDK has no ${target.kind} client transport`);
   await client.connect(transport as never);
   const o = (opts2?: CallOptions) => (opts2 ? { onprogress: opts2.onprogress, signal: opts2.signal, timeout: opts2.timeout } : undefined);
   const cl = client as unknown as Record<string, (...a: unknown[]) => Promise<Record<string, unknown>>>;

@@ -83,7 +83,9 @@ pins: false
     // The client's redirect target: a loopback page that only records what it was given.
     let redirected: URL | undefined;
     const cb = http.createServer((req, res) => {
-      redirected = new URL(req.url ?? '/', 'http://127.0.0.1');
+      // Only the callback: the browser also asks for /favicon.ico after it.
+      const u = new URL(req.url ?? '/', 'http://127.0.0.1');
+      if (u.pathname === '/callback') redirected = u;
       res.end('ok');
     });
     await new Promise<void>((r) => cb.listen(0, '127.0.0.1', () => r()));
@@ -118,7 +120,7 @@ pins: false
     expect(authUrl!.searchParams.get('code_challenge_method')).toBe('S256');
     expect(authUrl!.searchParams.get('scope')).toBe('files:read');
     await signIn(browser, authUrl!.href, 'alice');
-    expect(redirected?.searchParams.get('code')).toBeTruthy();
+    expect(redirected?.searchParams.get('code'), String(redirected)).toBeTruthy();
     await first.finishAuth(redirected!.searchParams.get('code')!);
     expect(tokens?.access_token).toBeTruthy();
     const claims = jose.decodeJwt(tokens!.access_token);

@@ -1,0 +1,148 @@
+/**
+ * Issue 8, done-when 4: `/metrics` is scraped and shows calls by server, tool and decision, latency histograms,
+ * redactions by rule, the audit queue, sessions and upstream failures; SIGTERM during calls loses no audit event and
+ * ends with a final checkpoint that covers every event.
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectClient, type McpClient } from '../helpers/clients.js';
+import { ALLOW_ALL, CLI, EVERYTHING, isolatedEnv, NODE, ROOT, startServe, tmpDir, writeTemp, type Running } from '../helpers/cli.js';
+
+const DEMO = path.join(ROOT, 'examples/demo-server.mjs');
+const FAULT = path.join(ROOT, 'test/fixtures/fault-server.mjs');
+
+function metricValue(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const m = /^[^{ ]+(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) continue;
+    const have = Object.fromEntries([...(m[1] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[2]);
+  }
+  return undefined;
+}
+
+describe('/metrics', () => {
+  let gw: Running;
+  let demo: McpClient;
+  let fault: McpClient;
+
+  beforeAll(async () => {
+    const dir = tmpDir('mcpw-metrics-');
+    const policy = writeTemp(
+      'policy.yaml',
+      `version: 1
+default: deny
+rules:
+  - { id: lookups, effect: allow, servers: [demo], tools: [lookup_customer, get_deploy_config] }
+  - { id: no-deletes, effect: deny, servers: [demo], tools: [delete_file] }
+  - { id: faults, effect: allow, servers: [fault], tools: ["*"] }
+`,
+      dir,
+    );
+    gw = await startServe(`servers:
+  demo: { command: ${JSON.stringify(NODE)}, args: [${JSON.stringify(DEMO)}] }
+  fault: { command: ${JSON.stringify(NODE)}, args: [${JSON.stringify(FAULT)}] }
+policy: [${JSON.stringify(policy)}]
+redaction: { packs: [secrets, pii], action: mask }
+audit: { db: ${JSON.stringify(path.join(dir, 'audit.db'))} }
+pins: false
+`);
+    demo = await connectClient('v1', { kind: 'http', url: `${gw.url}/demo/mcp` });
+    fault = await connectClient('v1', { kind: 'http', url: `${gw.url}/fault/mcp` });
+  });
+
+  afterAll(async () => {
+    await demo?.close().catch(() => undefined);
+    await fault?.close().catch(() => undefined);
+    await gw?.stop();
+  });
+
+  it('shows calls by server, tool and decision, latency, redactions by rule, audit queue, sessions and upstream failures', async () => {
+    const looked = await demo.callTool('lookup_customer', { id: 'C-1042' });
+    expect(JSON.stringify(looked)).toContain('[REDACTED');
+    await demo.callTool('lookup_customer', { id: 'C-1042' });
+    const cfg = await demo.callTool('get_deploy_config', { env: 'prod' });
+    expect(JSON.stringify(cfg)).toContain('[REDACTED');
+    const denied = await demo.callTool('delete_file', { path: '/data/x' }).catch((e: Error) => ({ thrown: e.message }));
+    // A tool the policy denies outright is hidden, and a call to it is answered as for an unknown tool.
+    expect(JSON.stringify(denied)).toContain('Tool delete_file not found');
+    await fault.callTool('echo', { text: 'hi' });
+    await fault.callTool('die', { code: 3 }).catch(() => undefined);
+
+    const res = await fetch(`${gw.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    if (process.env['SHOW_METRICS']) console.log(text.split('\n').filter((l) => l.startsWith('mcp_warden_') && !l.startsWith('mcp_warden_process') && !l.startsWith('mcp_warden_nodejs')).join('\n'));
+
+    expect(metricValue(text, 'mcp_warden_calls_total', { server: 'demo', method: 'tools/call', tool: 'lookup_customer', decision: 'allow', outcome: 'ok' })).toBe(2);
+    expect(metricValue(text, 'mcp_warden_calls_total', { server: 'demo', method: 'tools/call', tool: 'get_deploy_config', decision: 'allow', outcome: 'ok' })).toBe(1);
+    const deny = text.split('\n').find((l) => l.startsWith('mcp_warden_calls_total{') && l.includes('tool="delete_file"'));
+    expect(deny).toContain('decision="deny"');
+    expect(Number(deny!.split(' ').pop())).toBe(1);
+    expect(metricValue(text, 'mcp_warden_calls_total', { server: 'fault', tool: 'echo', decision: 'allow', outcome: 'ok' })).toBe(1);
+
+    expect(metricValue(text, 'mcp_warden_call_duration_seconds_count', { server: 'demo', method: 'tools/call' })).toBe(4);
+    expect(metricValue(text, 'mcp_warden_call_duration_seconds_bucket', { server: 'demo', method: 'tools/call', le: '+Inf' })).toBe(4);
+
+    const redactionLines = text.split('\n').filter((l) => l.startsWith('mcp_warden_redactions_total{') && l.includes('server="demo"'));
+    expect(redactionLines.length).toBeGreaterThan(1);
+    expect(redactionLines.every((l) => /rule="[\w.:-]+"/.test(l) && l.includes('direction="outbound"'))).toBe(true);
+    // Counts and rule names only: no matched value is ever a label.
+    expect(text).not.toMatch(/Dana|Whitfield|@example|AKIA|sk_live/);
+
+    expect(metricValue(text, 'mcp_warden_audit_queue_depth', {})).toBeGreaterThanOrEqual(0);
+    expect(metricValue(text, 'mcp_warden_audit_events_committed', {})).toBeGreaterThan(5);
+    expect(metricValue(text, 'mcp_warden_sessions', { server: 'demo' })).toBe(1);
+    expect(metricValue(text, 'mcp_warden_upstream_failures_total', { server: 'fault', kind: 'crash' })).toBe(1);
+    expect(metricValue(text, 'mcp_warden_events_total', { event: 'session_start', server: 'demo' })).toBe(1);
+    expect(text).toContain('# TYPE mcp_warden_upstream_restarts_total counter');
+    expect(metricValue(text, 'mcp_warden_process_resident_memory_bytes', {})).toBeGreaterThan(10 * 2 ** 20);
+  });
+
+  it('/healthz and /readyz answer', async () => {
+    expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${gw.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready' });
+  });
+});
+
+describe('SIGTERM during calls', () => {
+  it('drains in-flight calls, loses no audit event and ends with a final checkpoint covering every event', async () => {
+    const dir = tmpDir('mcpw-drain-');
+    const db = path.join(dir, 'audit.db');
+    const gw = await startServe(`servers:
+  everything: { command: ${JSON.stringify(NODE)}, args: [${JSON.stringify(EVERYTHING)}, stdio] }
+policy: [${JSON.stringify(ALLOW_ALL)}]
+audit: { db: ${JSON.stringify(db)}, signing_key: ${JSON.stringify(path.join(dir, 'signing.key'))}, anchor: ${JSON.stringify(path.join(dir, 'anchor'))} }
+pins: false
+`);
+    const clients = await Promise.all([0, 1, 2, 3, 4].map(() => connectClient('v1', { kind: 'http', url: `${gw.url}/everything/mcp` })));
+    const calls = clients.map((c, i) => c.callTool('trigger-long-running-operation', { duration: 1.5, steps: 3 }).then((r) => ({ ok: true, i, r }), (e: Error) => ({ ok: false, i, e: e.message })));
+    await new Promise((r) => setTimeout(r, 400));
+    const exit = gw.stop('SIGTERM');
+    const results = await Promise.all(calls);
+    expect(await exit).toBe(0);
+    for (const r of results) expect(r).toMatchObject({ ok: true });
+    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+
+    const d = new Database(db, { readonly: true });
+    try {
+      const done = d.prepare(`SELECT count(*) AS n FROM events WHERE method = 'tools/call' AND target = 'trigger-long-running-operation' AND status = 'ok'`).get() as { n: number };
+      expect(done.n).toBe(5);
+      const ends = d.prepare(`SELECT count(*) AS n FROM events WHERE event = 'session_end'`).get() as { n: number };
+      expect(ends.n).toBe(5);
+      const last = d.prepare(`SELECT max(seq) AS seq FROM events`).get() as { seq: number };
+      const cp = d.prepare(`SELECT max(seq) AS seq FROM checkpoints`).get() as { seq: number };
+      expect(cp.seq).toBe(last.seq);
+    } finally {
+      d.close();
+    }
+    const verify = spawnSync(NODE, [CLI, 'audit', 'verify', '--db', db, '--key', path.join(dir, 'signing.key'), '--anchor', path.join(dir, 'anchor')], { env: isolatedEnv(), encoding: 'utf8' });
+    expect(verify.status, verify.stdout + verify.stderr).toBe(0);
+  });
+});
