@@ -2,6 +2,7 @@
  * `mcp-warden audit tail | query | export | verify | stats | report | prune | key` — all take --db F (default:
  * the state directory's audit.db). Output that shows server-controlled text escapes it for the terminal.
  */
+import { progress } from './progress.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -152,13 +153,20 @@ export function registerAudit(program: Command): void {
     .requiredOption('--format <f>', 'jsonl | csv | ocsf')
     .option('--out <file>', 'write here instead of stdout')
     .action((o: DbOpts & Record<string, unknown> & { format: string; out?: string }) => {
+      if (!['jsonl', 'csv', 'ocsf'].includes(o.format)) throw new UsageError('--format must be jsonl, csv or ocsf');
       const store = openRead(o);
+      const bar = progress('reading events');
       const rows = query(store, filtersOf(o));
+      bar.phase('exporting', rows.length);
+      const each = <T,>(f: (e: (typeof rows)[number]) => T) => (e: (typeof rows)[number], i: number) => {
+        if (i % 1000 === 999) bar.tick(1000);
+        return f(e);
+      };
       let text: string;
-      if (o.format === 'jsonl') text = rows.map((e) => JSON.stringify(exportRecord(e))).join('\n');
-      else if (o.format === 'csv') text = [csvHeader(), ...rows.map(csvRow)].join('\n');
-      else if (o.format === 'ocsf') text = rows.map((e) => JSON.stringify(ocsfRecord(e))).join('\n');
-      else throw new UsageError('--format must be jsonl, csv or ocsf');
+      if (o.format === 'jsonl') text = rows.map(each((e) => JSON.stringify(exportRecord(e)))).join('\n');
+      else if (o.format === 'csv') text = [csvHeader(), ...rows.map(each(csvRow))].join('\n');
+      else text = rows.map(each((e) => JSON.stringify(ocsfRecord(e)))).join('\n');
+      bar.done();
       text = rows.length || o.format === 'csv' ? `${text}\n` : '';
       if (o.out) writeFileSync(o.out, text);
       else process.stdout.write(text);
@@ -218,8 +226,11 @@ export function registerAudit(program: Command): void {
       const kp = keyPath(o, store.file);
       const key = existsSync(kp) ? parsePrivateKey(readFileSync(kp, 'utf8'), kp) : undefined;
       const ac = auditConfig(undefined, undefined, store.file);
+      const bar = progress('verifying the audit trail');
       const v = verifyStore(store, { key, anchorFile: existsSync(ac.anchor) ? ac.anchor : undefined });
+      bar.phase('building the report');
       const html = renderReport(buildReportData(store, v, filtersOf(o)));
+      bar.done();
       store.close();
       writeFileSync(o.out, html);
       process.stdout.write(`${path.resolve(o.out)}\n`);

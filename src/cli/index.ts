@@ -56,6 +56,8 @@ export async function buildProgram(): Promise<Command> {
   registerRedact(program);
   const { registerLint } = await import('./lint.js');
   registerLint(program);
+  const { registerInstall } = await import('./install.js');
+  registerInstall(program);
   const { registerDemo } = await import('./demo.js');
   registerDemo(program);
 

@@ -6,6 +6,7 @@
  * Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it; 2 usage or unreadable input;
  * 3 the live server could not be reached or listed.
  */
+import { progress } from './progress.js';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -98,8 +99,13 @@ export function registerLint(program: Command): void {
       if (o.stdio && o.url) throw new UsageError('--stdio and --url cannot be combined');
       const parsed: Parsed[] = [];
       const identities = new Map<string, string>();
+      const bar = progress('linting', targets.length);
       for (const t of targets) {
-        if (!existsSync(t)) throw new UsageError(`${t}: no such file`);
+        bar.tick();
+        if (!existsSync(t)) {
+          bar.done();
+          throw new UsageError(`${t}: no such file`);
+        }
         let text: string;
         try {
           text = readFileSync(t, 'utf8');
@@ -113,6 +119,7 @@ export function registerLint(program: Command): void {
           throw e;
         }
       }
+      bar.done();
       if (o.stdio || o.url) {
         const server = liveServer(o);
         if (o.name) server.name = o.name;

@@ -1,0 +1,305 @@
+/**
+ * `mcp-warden install --host H` / `uninstall --host H`: rewrite a host's own MCP config so each chosen stdio
+ * server runs through `wrap`, and back.
+ *
+ * Only `command` and `args` of a chosen entry change; `env` (with VS Code `${input:…}` references), `type`,
+ * comments, key order and everything else stay as they are (jsonc-parser edits, not a re-serialisation). Before the
+ * first change a backup is written beside the file; `uninstall` puts the original bytes back when nothing else in
+ * the file changed since, and otherwise unwraps the entries in place (keeping the other edits). A diff is printed.
+ */
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { applyEdits, modify, parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import { UsageError, WardenError } from '../errors.js';
+
+export const HOSTS = ['claude-desktop', 'claude-code', 'cursor', 'vscode'] as const;
+export type Host = (typeof HOSTS)[number];
+
+type Entry = Record<string, unknown>;
+
+export interface HostPaths {
+  cwd: string;
+  home: string;
+  platform: NodeJS.Platform;
+  env: NodeJS.ProcessEnv;
+}
+
+/** The config file a host reads, and the key its servers live under. */
+export function hostConfig(host: Host, p: HostPaths = { cwd: process.cwd(), home: os.homedir(), platform: process.platform, env: process.env }): { file: string; key: 'mcpServers' | 'servers' } {
+  const j = p.platform === 'win32' ? path.win32.join : path.join;
+  switch (host) {
+    case 'claude-desktop':
+      if (p.platform === 'darwin') return { file: j(p.home, 'Library', 'Application Support', 'Claude', 'claude_desktop_config.json'), key: 'mcpServers' };
+      if (p.platform === 'win32') return { file: j(p.env['APPDATA'] ?? j(p.home, 'AppData', 'Roaming'), 'Claude', 'claude_desktop_config.json'), key: 'mcpServers' };
+      return { file: j(p.env['XDG_CONFIG_HOME'] || j(p.home, '.config'), 'Claude', 'claude_desktop_config.json'), key: 'mcpServers' };
+    case 'claude-code': {
+      const project = j(p.cwd, '.mcp.json');
+      return { file: existsSync(project) ? project : j(p.home, '.claude.json'), key: 'mcpServers' };
+    }
+    case 'cursor': {
+      const project = j(p.cwd, '.cursor', 'mcp.json');
+      return { file: existsSync(project) ? project : j(p.home, '.cursor', 'mcp.json'), key: 'mcpServers' };
+    }
+    case 'vscode':
+      return { file: j(p.cwd, '.vscode', 'mcp.json'), key: 'servers' };
+  }
+}
+
+export interface Launcher {
+  command: string;
+  args: string[];
+}
+
+/** How the host should start mcp-warden: this very installation (absolute paths), or `npx -y mcp-warden`. */
+export function launcher(kind: 'auto' | 'node' | 'npx' = 'auto'): Launcher {
+  const cli = fileURLToPath(new URL('./index.js', import.meta.url));
+  const ephemeral = /[\\/]_npx[\\/]/.test(cli);
+  if (kind === 'npx' || (kind === 'auto' && ephemeral)) return { command: 'npx', args: ['-y', 'mcp-warden'] };
+  return { command: process.execPath, args: [cli] };
+}
+
+/** The position of `wrap` in an entry that runs through mcp-warden, else -1. */
+function wrapIndex(entry: Entry): number {
+  const args = entry['args'];
+  if (!Array.isArray(args) || typeof entry['command'] !== 'string') return -1;
+  const i = args.indexOf('wrap');
+  if (i < 0 || !args.slice(i + 1).includes('--')) return -1;
+  const before = args.slice(0, i).map(String);
+  const last = before[before.length - 1] ?? path.basename(String(entry['command']));
+  return /(^|[\\/@])mcp-warden(@[^\\/]*)?$|[\\/]dist[\\/]cli[\\/]index\.js$/.test(last) ? i : -1;
+}
+
+export function isWrapped(entry: Entry): boolean {
+  return wrapIndex(entry) >= 0;
+}
+
+export function wrapEntry(name: string, entry: Entry, l: Launcher, config?: string): { command: string; args: string[] } {
+  const orig = [String(entry['command']), ...((entry['args'] as unknown[] | undefined) ?? []).map(String)];
+  return { command: l.command, args: [...l.args, 'wrap', '--name', name, ...(config ? ['--config', config] : []), '--', ...orig] };
+}
+
+export function unwrapEntry(entry: Entry): { command: string; args: string[] | undefined } {
+  const args = (entry['args'] as unknown[]).map(String);
+  const i = wrapIndex(entry);
+  const dash = args.indexOf('--', i);
+  const rest = args.slice(dash + 1);
+  return { command: rest[0]!, args: rest.length > 1 ? rest.slice(1) : undefined };
+}
+
+function parseJsonc(text: string, file: string): Record<string, unknown> {
+  const errors: ParseError[] = [];
+  const v = parse(text, errors, { allowTrailingComma: true, disallowComments: false });
+  if (errors.length > 0) {
+    const e = errors[0]!;
+    const line = text.slice(0, e.offset).split('\n').length;
+    throw new WardenError(`${file}:${line}: ${printParseErrorCode(e.error)}; not changed`);
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new WardenError(`${file}: not a JSON object; not changed`);
+  return v as Record<string, unknown>;
+}
+
+function indentOf(text: string): { tabSize: number; insertSpaces: boolean; eol: string } {
+  const m = /\n([ \t]+)\S/.exec(text);
+  const eol = text.includes('\r\n') ? '\r\n' : '\n';
+  if (m && m[1]!.startsWith('\t')) return { tabSize: 1, insertSpaces: false, eol };
+  return { tabSize: m ? m[1]!.length : 2, insertSpaces: true, eol };
+}
+
+function setValue(text: string, at: (string | number)[], value: unknown): string {
+  const fo = indentOf(text);
+  return applyEdits(text, modify(text, at, value, { formattingOptions: fo }));
+}
+
+export interface PlanItem {
+  server: string;
+  action: 'wrap' | 'unwrap' | 'skip';
+  why?: string;
+}
+
+export interface InstallResult {
+  file: string;
+  before: string;
+  after: string;
+  items: PlanItem[];
+  backup: string;
+  restoredFromBackup?: boolean;
+}
+
+export function backupPath(file: string): string {
+  return `${file}.mcp-warden.bak`;
+}
+
+function pick(servers: Record<string, Entry>, only: string[] | undefined, file: string): string[] {
+  const names = Object.keys(servers);
+  if (!only?.length) return names;
+  const missing = only.filter((n) => !names.includes(n));
+  if (missing.length) throw new UsageError(`${file} has no server named ${missing.map((m) => JSON.stringify(m)).join(', ')} (it has: ${names.join(', ') || 'none'})`);
+  return only;
+}
+
+/** Computes the install; writes nothing. */
+export function planInstall(text: string, file: string, key: string, o: { servers?: string[]; launcher: Launcher; config?: string }): { after: string; items: PlanItem[] } {
+  const doc = parseJsonc(text, file);
+  const servers = (doc[key] ?? {}) as Record<string, Entry>;
+  if (typeof servers !== 'object' || Array.isArray(servers)) throw new WardenError(`${file}: "${key}" is not an object; not changed`);
+  let after = text;
+  const items: PlanItem[] = [];
+  for (const name of pick(servers, o.servers, file)) {
+    const e = servers[name]!;
+    if (!e || typeof e !== 'object') items.push({ server: name, action: 'skip', why: 'not an object' });
+    else if (isWrapped(e)) items.push({ server: name, action: 'skip', why: 'already runs through mcp-warden' });
+    else if (typeof e['command'] !== 'string') items.push({ server: name, action: 'skip', why: typeof e['url'] === 'string' ? 'a remote server (url): put it behind `mcp-warden serve`, or use `wrap --url`' : 'no command' });
+    else if (e['type'] !== undefined && e['type'] !== 'stdio') items.push({ server: name, action: 'skip', why: `type ${JSON.stringify(e['type'])} is not stdio` });
+    else {
+      const w = wrapEntry(name, e, o.launcher, o.config);
+      after = setValue(after, [key, name, 'command'], w.command);
+      after = setValue(after, [key, name, 'args'], w.args);
+      items.push({ server: name, action: 'wrap' });
+    }
+  }
+  return { after, items };
+}
+
+/** Computes the uninstall; writes nothing. */
+export function planUninstall(text: string, file: string, key: string, o: { servers?: string[] }): { after: string; items: PlanItem[] } {
+  const doc = parseJsonc(text, file);
+  const servers = (doc[key] ?? {}) as Record<string, Entry>;
+  let after = text;
+  const items: PlanItem[] = [];
+  for (const name of pick(servers, o.servers, file)) {
+    const e = servers[name];
+    if (!e || typeof e !== 'object' || !isWrapped(e)) {
+      items.push({ server: name, action: 'skip', why: 'does not run through mcp-warden' });
+      continue;
+    }
+    const u = unwrapEntry(e);
+    after = setValue(after, [key, name, 'command'], u.command);
+    after = setValue(after, [key, name, 'args'], u.args);
+    items.push({ server: name, action: 'unwrap' });
+  }
+  return { after, items };
+}
+
+function writeAtomic(file: string, text: string): void {
+  const tmp = `${file}.mcp-warden.tmp`;
+  const mode = existsSync(file) ? statSync(file).mode & 0o777 : 0o600;
+  writeFileSync(tmp, text, { mode });
+  renameSync(tmp, file);
+}
+
+function deepEqual(a: unknown, b: unknown): boolean {
+  return JSON.stringify(canon(a)) === JSON.stringify(canon(b));
+}
+
+function canon(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canon);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])]));
+  return v;
+}
+
+export function install(file: string, key: string, o: { servers?: string[]; launcher: Launcher; config?: string; dryRun?: boolean }): InstallResult {
+  if (!existsSync(file)) throw new WardenError(`no host config at ${file} (add a server in the host first, or give --file)`);
+  const before = readFileSync(file, 'utf8');
+  const { after, items } = planInstall(before, file, key, o);
+  const backup = backupPath(file);
+  if (!o.dryRun && after !== before) {
+    // Keep the pristine original: a second install (more servers) must not overwrite it.
+    if (!existsSync(backup)) writeFileSync(backup, before, { mode: statSync(file).mode & 0o777 });
+    writeAtomic(file, after);
+  }
+  return { file, before, after, items, backup };
+}
+
+export function uninstall(file: string, key: string, o: { servers?: string[]; dryRun?: boolean }): InstallResult {
+  if (!existsSync(file)) throw new WardenError(`no host config at ${file}`);
+  const before = readFileSync(file, 'utf8');
+  let { after, items } = planUninstall(before, file, key, o);
+  const backup = backupPath(file);
+  let restoredFromBackup = false;
+  if (existsSync(backup)) {
+    const original = readFileSync(backup, 'utf8');
+    // Nothing else changed since install: the original bytes, exactly (formatting, key order, comments).
+    if (deepEqual(parse(after, [], { allowTrailingComma: true }), parse(original, [], { allowTrailingComma: true }))) {
+      after = original;
+      restoredFromBackup = true;
+    }
+  }
+  if (!o.dryRun && after !== before) writeAtomic(file, after);
+  if (!o.dryRun && restoredFromBackup) rmSync(backup, { force: true });
+  return { file, before, after, items, backup, restoredFromBackup };
+}
+
+/** A unified-style line diff (small files: host configs). */
+export function lineDiff(a: string, b: string, label: string): string {
+  if (a === b) return '';
+  const x = a.split('\n');
+  const y = b.split('\n');
+  if (x.length * y.length > 4_000_000) return `--- ${label}\n+++ ${label}\n(changed; too large to show)\n`;
+  const dp: number[][] = Array.from({ length: x.length + 1 }, () => new Array<number>(y.length + 1).fill(0));
+  for (let i = x.length - 1; i >= 0; i--) for (let j = y.length - 1; j >= 0; j--) dp[i]![j] = x[i] === y[j] ? dp[i + 1]![j + 1]! + 1 : Math.max(dp[i + 1]![j]!, dp[i]![j + 1]!);
+  const out: string[] = [`--- ${label}`, `+++ ${label}`];
+  let i = 0;
+  let j = 0;
+  while (i < x.length || j < y.length) {
+    if (i < x.length && j < y.length && x[i] === y[j]) {
+      i++;
+      j++;
+    } else if (i < x.length && (j >= y.length || dp[i + 1]![j]! >= dp[i]![j + 1]!)) out.push(`-${x[i++]}`);
+    else out.push(`+${y[j++]}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function report(r: InstallResult, verb: 'install' | 'uninstall', dryRun: boolean): void {
+  const w = (s: string) => process.stdout.write(s);
+  w(lineDiff(r.before, r.after, r.file));
+  for (const it of r.items) w(`${it.action === 'skip' ? 'skipped' : it.action === 'wrap' ? 'wrapped' : 'unwrapped'}  ${it.server}${it.why ? `: ${it.why}` : ''}\n`);
+  if (dryRun) w('dry run: nothing written\n');
+  else if (r.after === r.before) w(`${r.file}: no change\n`);
+  else if (verb === 'install') w(`${r.file}: updated; the original is kept at ${r.backup}. Restart the host to apply.\n`);
+  else w(`${r.file}: ${r.restoredFromBackup ? 'restored byte for byte from the backup' : `unwrapped in place (the file changed since install; the backup ${r.backup} was kept)`}. Restart the host to apply.\n`);
+}
+
+function hostOf(v: string): Host {
+  if (!(HOSTS as readonly string[]).includes(v)) throw new UsageError(`--host must be one of ${HOSTS.join(', ')}`);
+  return v as Host;
+}
+
+export function registerInstall(program: Command): void {
+  const collect = (v: string, prev: string[] = []) => [...prev, v];
+  program
+    .command('install')
+    .description(`make a host run its servers through mcp-warden wrap (${HOSTS.join(', ')})`)
+    .requiredOption('--host <host>', HOSTS.join(' | '))
+    .option('--server <name>', 'only this server (repeatable; default: every stdio server)', collect)
+    .option('--file <path>', "the host's config file (default: where the host keeps it)")
+    .option('--config <file>', 'a mcp-warden config for wrap to use (absolute path recorded)')
+    .option('--launcher <kind>', 'how the host starts mcp-warden: auto (this installation, or npx when run through npx) | node | npx', 'auto')
+    .option('--dry-run', 'show the change, write nothing')
+    .action((opts: { host: string; server?: string[]; file?: string; config?: string; launcher: string; dryRun?: boolean }) => {
+      const hc = hostConfig(hostOf(opts.host));
+      if (!['auto', 'node', 'npx'].includes(opts.launcher)) throw new UsageError('--launcher must be auto, node or npx');
+      const r = install(opts.file ? path.resolve(opts.file) : hc.file, hc.key, {
+        servers: opts.server,
+        launcher: launcher(opts.launcher as 'auto'),
+        config: opts.config ? path.resolve(opts.config) : undefined,
+        dryRun: opts.dryRun,
+      });
+      report(r, 'install', !!opts.dryRun);
+    });
+  program
+    .command('uninstall')
+    .description('undo install: the host runs its servers directly again')
+    .requiredOption('--host <host>', HOSTS.join(' | '))
+    .option('--server <name>', 'only this server (repeatable; default: every wrapped server)', collect)
+    .option('--file <path>', "the host's config file (default: where the host keeps it)")
+    .option('--dry-run', 'show the change, write nothing')
+    .action((opts: { host: string; server?: string[]; file?: string; dryRun?: boolean }) => {
+      const hc = hostConfig(hostOf(opts.host));
+      const r = uninstall(opts.file ? path.resolve(opts.file) : hc.file, hc.key, { servers: opts.server, dryRun: opts.dryRun });
+      report(r, 'uninstall', !!opts.dryRun);
+    });
+}

@@ -1,0 +1,212 @@
+/**
+ * Issue 8, done-when 3: `install` then `uninstall` on sample configs of each host (written for these tests) leaves
+ * an equivalent wrapped config, then the original byte for byte; a server that needs a token from its `env` still
+ * works wrapped, started the way a host starts it (only the entry's env, cwd /).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'jsonc-parser';
+import { describe, expect, it } from 'vitest';
+import { connectClient } from '../helpers/clients.js';
+import { CLI, NODE, ROOT, tmpDir } from '../helpers/cli.js';
+
+const FAULT = path.join(ROOT, 'test/fixtures/fault-server.mjs');
+
+function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(NODE, [CLI, ...args], { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', HOME: tmpDir('mcpw-home-') } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+interface Sample {
+  host: string;
+  file: string;
+  key: 'mcpServers' | 'servers';
+  text: (state: string) => string;
+  stdio: string[];
+  skipped: string[];
+}
+
+const samples: Sample[] = [
+  {
+    host: 'claude-desktop',
+    file: 'claude_desktop_config.json',
+    key: 'mcpServers',
+    text: (state) => `{
+  "mcpServers": {
+    "tokens": {
+      "command": ${JSON.stringify(NODE)},
+      "args": [${JSON.stringify(FAULT)}],
+      "env": { "API_TOKEN": "tok-from-host-config", "XDG_STATE_HOME": ${JSON.stringify(state)}, "XDG_CONFIG_HOME": ${JSON.stringify(state)} }
+    },
+    "files": {
+      "command": "npx",
+      "args": ["-y", "@modelcontextprotocol/server-filesystem", "/Users/me/Documents"]
+    },
+    "remote": { "url": "https://mcp.example.com/mcp" }
+  },
+  "globalShortcut": "Ctrl+Space"
+}
+`,
+    stdio: ['tokens', 'files'],
+    skipped: ['remote'],
+  },
+  {
+    host: 'cursor',
+    file: 'mcp.json',
+    key: 'mcpServers',
+    text: () => `{
+    "mcpServers": {
+        "git": {
+            "command": "uvx",
+            "args": ["mcp-server-git", "--repository", "."],
+            "env": {"GIT_TOKEN": "\${env:GIT_TOKEN}"}
+        },
+        "noargs": { "command": "my-server" }
+    }
+}
+`,
+    stdio: ['git', 'noargs'],
+    skipped: [],
+  },
+  {
+    host: 'vscode',
+    file: 'mcp.json',
+    key: 'servers',
+    text: () => `// VS Code MCP servers (JSON with comments)
+{
+\t"inputs": [
+\t\t{ "type": "promptString", "id": "github-token", "description": "GitHub token", "password": true }
+\t],
+\t"servers": {
+\t\t// the GitHub server, token from an input
+\t\t"github": {
+\t\t\t"type": "stdio",
+\t\t\t"command": "npx",
+\t\t\t"args": ["-y", "@modelcontextprotocol/server-github"],
+\t\t\t"env": { "GITHUB_PERSONAL_ACCESS_TOKEN": "\${input:github-token}" },
+\t\t},
+\t\t"docs": { "type": "http", "url": "https://docs.example.com/mcp" }
+\t}
+}
+`,
+    stdio: ['github'],
+    skipped: ['docs'],
+  },
+  {
+    host: 'claude-code',
+    file: '.mcp.json',
+    key: 'mcpServers',
+    text: () => `{
+  "mcpServers": {
+    "db": { "type": "stdio", "command": "node", "args": ["db-server.js", "--readonly"], "env": { "DB_URL": "\${DB_URL}" } },
+    "search": { "type": "sse", "url": "https://search.example.com/sse" }
+  }
+}
+`,
+    stdio: ['db'],
+    skipped: ['search'],
+  },
+];
+
+describe.each(samples)('install / uninstall --host $host', (s) => {
+  it('wraps every stdio entry (only command and args change), skips the rest, then restores the original byte for byte', () => {
+    const dir = tmpDir('mcpw-install-');
+    const file = path.join(dir, s.file);
+    const original = s.text(path.join(dir, 'state'));
+    writeFileSync(file, original);
+    const before = parse(original, [], { allowTrailingComma: true }) as Record<string, Record<string, Record<string, unknown>>>;
+
+    const inst = cli('install', '--host', s.host, '--file', file);
+    expect(inst.status, inst.stderr).toBe(0);
+    expect(inst.stdout).toContain(`--- ${file}`);
+    expect(inst.stdout).toMatch(/^\+.*"wrap"/m);
+    for (const n of s.stdio) expect(inst.stdout).toContain(`wrapped  ${n}`);
+    for (const n of s.skipped) expect(inst.stdout).toContain(`skipped  ${n}`);
+    expect(readFileSync(`${file}.mcp-warden.bak`, 'utf8')).toBe(original);
+
+    const wrappedText = readFileSync(file, 'utf8');
+    const after = parse(wrappedText, [], { allowTrailingComma: true }) as typeof before;
+    // Everything outside the chosen entries' command and args is untouched.
+    for (const k of Object.keys(before)) if (k !== s.key) expect(after[k]).toEqual(before[k]);
+    for (const [name, entry] of Object.entries(before[s.key]!)) {
+      const got = after[s.key]![name]!;
+      if (!s.stdio.includes(name)) {
+        expect(got).toEqual(entry);
+        continue;
+      }
+      expect(got['command']).toBe(NODE);
+      expect(got['args']).toEqual([CLI, 'wrap', '--name', name, '--', entry['command'], ...((entry['args'] as string[]) ?? [])]);
+      const { command: _c, args: _a, ...rest } = got;
+      const { command: _c2, args: _a2, ...restBefore } = entry;
+      expect(rest).toEqual(restBefore);
+      expect(Object.keys(got)).toEqual(Object.keys(entry).includes('args') ? Object.keys(entry) : [...Object.keys(entry), 'args']);
+    }
+    if (s.host === 'vscode') {
+      expect(wrappedText).toContain('// the GitHub server, token from an input');
+      expect(wrappedText).toContain('${input:github-token}');
+    }
+
+    const again = cli('install', '--host', s.host, '--file', file);
+    expect(again.status).toBe(0);
+    expect(again.stdout).toContain('no change');
+    expect(readFileSync(file, 'utf8')).toBe(wrappedText);
+
+    const un = cli('uninstall', '--host', s.host, '--file', file);
+    expect(un.status, un.stderr).toBe(0);
+    expect(un.stdout).toContain('restored byte for byte');
+    expect(readFileSync(file, 'utf8')).toBe(original);
+    expect(existsSync(`${file}.mcp-warden.bak`)).toBe(false);
+  });
+});
+
+describe('install edge cases', () => {
+  it('an edit made after install is kept: uninstall unwraps in place and keeps the backup', () => {
+    const dir = tmpDir('mcpw-install-');
+    const file = path.join(dir, 'claude_desktop_config.json');
+    const original = samples[0]!.text(dir);
+    writeFileSync(file, original);
+    expect(cli('install', '--host', 'claude-desktop', '--file', file, '--server', 'files').status).toBe(0);
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { mcpServers: Record<string, unknown> };
+    doc.mcpServers['added'] = { command: 'later', args: ['x'] };
+    writeFileSync(file, JSON.stringify(doc, null, 2));
+    const un = cli('uninstall', '--host', 'claude-desktop', '--file', file);
+    expect(un.stdout).toContain('unwrapped in place');
+    const now = JSON.parse(readFileSync(file, 'utf8')) as typeof doc;
+    expect(now.mcpServers['added']).toEqual({ command: 'later', args: ['x'] });
+    expect(now.mcpServers['files']).toEqual(JSON.parse(original).mcpServers.files);
+    expect(now.mcpServers['tokens']).toEqual(JSON.parse(original).mcpServers.tokens);
+    expect(existsSync(`${file}.mcp-warden.bak`)).toBe(true);
+  });
+
+  it('refuses a file that does not parse, an unknown server and an unknown host, changing nothing', () => {
+    const dir = tmpDir('mcpw-install-');
+    const file = path.join(dir, 'mcp.json');
+    writeFileSync(file, '{ "mcpServers": { "a": { "command": "x" }, }');
+    const bad = cli('install', '--host', 'cursor', '--file', file);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/mcp\.json:1: .*not changed/);
+    writeFileSync(file, '{ "mcpServers": { "a": { "command": "x" } } }');
+    const unknown = cli('install', '--host', 'cursor', '--file', file, '--server', 'nope');
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain('no server named "nope"');
+    expect(cli('install', '--host', 'emacs', '--file', file).status).toBe(2);
+    expect(readFileSync(file, 'utf8')).toBe('{ "mcpServers": { "a": { "command": "x" } } }');
+    expect(existsSync(`${file}.mcp-warden.bak`)).toBe(false);
+  });
+
+  it('the wrapped entry that needs a token from its env works, started as a host starts it', async () => {
+    const dir = tmpDir('mcpw-install-');
+    const file = path.join(dir, 'claude_desktop_config.json');
+    writeFileSync(file, samples[0]!.text(path.join(dir, 'state')));
+    expect(cli('install', '--host', 'claude-desktop', '--file', file, '--server', 'tokens').status).toBe(0);
+    const entry = (JSON.parse(readFileSync(file, 'utf8')) as { mcpServers: { tokens: { command: string; args: string[]; env: Record<string, string> } } }).mcpServers.tokens;
+    const c = await connectClient('v1', { kind: 'stdio', command: entry.command, args: entry.args, env: entry.env, cwd: '/' });
+    try {
+      const r = (await c.callTool('env', { name: 'API_TOKEN' })) as { content: { text: string }[] };
+      expect(r.content[0]!.text).toBe('set');
+    } finally {
+      await c.close();
+    }
+  });
+});

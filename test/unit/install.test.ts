@@ -1,0 +1,77 @@
+/**
+ * Where each host keeps its MCP config, per platform, and the install helpers' edge cases.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { hostConfig, isWrapped, lineDiff, planInstall, planUninstall, unwrapEntry, wrapEntry } from '../../src/cli/install.js';
+
+const home = '/home/ada';
+
+describe('hostConfig', () => {
+  it('claude-desktop on each platform', () => {
+    expect(hostConfig('claude-desktop', { cwd: '/w', home: '/Users/ada', platform: 'darwin', env: {} }).file).toBe('/Users/ada/Library/Application Support/Claude/claude_desktop_config.json');
+    expect(hostConfig('claude-desktop', { cwd: 'C:\\w', home: 'C:\\Users\\ada', platform: 'win32', env: { APPDATA: 'C:\\Users\\ada\\AppData\\Roaming' } }).file).toBe('C:\\Users\\ada\\AppData\\Roaming\\Claude\\claude_desktop_config.json');
+    expect(hostConfig('claude-desktop', { cwd: '/w', home, platform: 'linux', env: {} })).toEqual({ file: `${home}/.config/Claude/claude_desktop_config.json`, key: 'mcpServers' });
+    expect(hostConfig('claude-desktop', { cwd: '/w', home, platform: 'linux', env: { XDG_CONFIG_HOME: '/cfg' } }).file).toBe('/cfg/Claude/claude_desktop_config.json');
+  });
+
+  it('project files win over user files for claude-code and cursor; vscode is per workspace', () => {
+    const cwd = fsTmp();
+    expect(hostConfig('claude-code', { cwd, home, platform: 'linux', env: {} }).file).toBe(`${home}/.claude.json`);
+    expect(hostConfig('cursor', { cwd, home, platform: 'linux', env: {} }).file).toBe(`${home}/.cursor/mcp.json`);
+    writeFileSync(path.join(cwd, '.mcp.json'), '{}');
+    mkdirSync(path.join(cwd, '.cursor'));
+    writeFileSync(path.join(cwd, '.cursor', 'mcp.json'), '{}');
+    expect(hostConfig('claude-code', { cwd, home, platform: 'linux', env: {} }).file).toBe(path.join(cwd, '.mcp.json'));
+    expect(hostConfig('cursor', { cwd, home, platform: 'linux', env: {} }).file).toBe(path.join(cwd, '.cursor', 'mcp.json'));
+    expect(hostConfig('vscode', { cwd, home, platform: 'linux', env: {} })).toEqual({ file: path.join(cwd, '.vscode', 'mcp.json'), key: 'servers' });
+  });
+});
+
+describe('wrap and unwrap of one entry', () => {
+  const l = { command: '/usr/bin/node', args: ['/opt/mcp-warden/dist/cli/index.js'] };
+  it('round-trips command and args, including arguments that look like options', () => {
+    const e = { command: 'npx', args: ['-y', 'pkg', '--', 'wrap', '--name', 'x'] };
+    const w = wrapEntry('s', e, l, '/etc/w.yaml');
+    expect(w.args).toEqual(['/opt/mcp-warden/dist/cli/index.js', 'wrap', '--name', 's', '--config', '/etc/w.yaml', '--', 'npx', '-y', 'pkg', '--', 'wrap', '--name', 'x']);
+    expect(isWrapped(w)).toBe(true);
+    expect(unwrapEntry(w)).toEqual({ command: 'npx', args: e.args });
+    expect(isWrapped(e)).toBe(false);
+  });
+  it('recognises the npx launcher, and not other programs that happen to take "wrap"', () => {
+    expect(isWrapped({ command: 'npx', args: ['-y', 'mcp-warden', 'wrap', '--', 'x'] })).toBe(true);
+    expect(isWrapped({ command: 'npx', args: ['-y', 'mcp-warden@0.1.0', 'wrap', '--', 'x'] })).toBe(true);
+    expect(isWrapped({ command: 'tool', args: ['wrap', '--', 'x'] })).toBe(false);
+    expect(isWrapped({ command: 'npx', args: ['-y', 'other-warden', 'wrap', '--', 'x'] })).toBe(false);
+  });
+  it('an entry without args gets none back', () => {
+    const w = wrapEntry('s', { command: 'srv' }, l);
+    expect(unwrapEntry(w)).toEqual({ command: 'srv', args: undefined });
+  });
+});
+
+describe('plans', () => {
+  const l = { command: 'npx', args: ['-y', 'mcp-warden'] };
+  it('keeps CRLF line ends and tab indentation', () => {
+    const text = '{\r\n\t"mcpServers": {\r\n\t\t"a": { "command": "x", "args": ["1"] }\r\n\t}\r\n}\r\n';
+    const { after } = planInstall(text, 'f', 'mcpServers', { launcher: l });
+    expect(after).toContain('\r\n');
+    expect(after).not.toMatch(/[^\r]\n/);
+    const back = planUninstall(after, 'f', 'mcpServers', {}).after;
+    expect(JSON.parse(back)).toEqual(JSON.parse(text));
+    expect(back).not.toMatch(/[^\r]\n/);
+    expect(back).toContain('\t\t"a"');
+  });
+  it('a diff shows removed and added lines', () => {
+    expect(lineDiff('a\nb\nc', 'a\nB\nc', 'f')).toBe('--- f\n+++ f\n-b\n+B\n');
+    expect(lineDiff('same', 'same', 'f')).toBe('');
+  });
+});
+
+function fsTmp(): string {
+  const d = path.join(os.tmpdir(), `mcpw-host-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  mkdirSync(d);
+  return d;
+}
