@@ -24,7 +24,8 @@ import { policyStage } from './policy/stage.js';
 import { redactionFromConfig, type Redaction } from './redact/setup.js';
 import { pinStage, type PinSettings } from './pin/stage.js';
 import { screenDefinition } from './lint/screen.js';
-import { stateDir } from './config/paths.js';
+import { configDir, stateDir } from './config/paths.js';
+import type { SandboxSpec } from './transports/sandbox.js';
 import { redactionStage } from './redact/stage.js';
 import { ChildUpstream } from './transports/child.js';
 import { HttpUpstream } from './transports/http-client.js';
@@ -175,6 +176,16 @@ export interface UpstreamDeps {
   env?: NodeJS.ProcessEnv;
   /** The config file's folder (relative token_file, client_secret_file). */
   baseDir?: string;
+  /** The proxy's own files and folders, hidden from sandboxed children. */
+  hide?: string[];
+}
+
+/** What a sandboxed child must not see: the state and config folders, the audit folder, key and anchor, the config. */
+export function protectedPaths(config: WardenConfig, auditDb?: string): string[] {
+  const ac = auditConfig(config.raw['audit'], config.file ? path.dirname(config.file) : undefined, auditDb);
+  const out = [stateDir(), configDir(), path.dirname(ac.db), path.dirname(ac.signingKey), path.dirname(ac.anchor)];
+  if (config.file) out.push(config.file);
+  return out;
 }
 
 /** A factory for fresh connections to one configured server. */
@@ -219,7 +230,7 @@ export function upstreamFactory(server: ServerConfig, deps: UpstreamDeps): (prin
   const env = childEnv(deps.mode, server, deps.env);
   return () =>
     new ChildUpstream(
-      { command: server.command!, args: server.args, env, cwd: server.cwd },
+      { command: server.command!, args: server.args, env, cwd: server.cwd, sandbox: server.raw['sandbox'] as SandboxSpec | undefined, hide: deps.hide },
       { maxMessageBytes: deps.maxMessageBytes, graceMs: server.shutdownGraceMs, log: deps.log, server: server.name },
     );
 }

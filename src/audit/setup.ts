@@ -15,6 +15,8 @@ export interface AuditConfig {
   db: string;
   capture: Capture;
   captureMaxBytes: number;
+  /** A cap on the database's size; past it writes fail as on a full disk (and `on_failure` applies). */
+  maxDbBytes: number | undefined;
   durability: Durability;
   onFailure: 'deny' | 'allow';
   signingKey: string;
@@ -42,6 +44,7 @@ export function auditConfig(raw: unknown, baseDir: string | undefined, dbOverrid
     db,
     capture: (a['capture'] as Capture | undefined) ?? 'redacted',
     captureMaxBytes: (a['capture_max_bytes'] as number | undefined) ?? 4096,
+    maxDbBytes: a['max_db_mb'] !== undefined ? Math.floor((a['max_db_mb'] as number) * 1024 * 1024) : undefined,
     durability: (a['durability'] as Durability | undefined) ?? 'strict',
     onFailure: (a['on_failure'] as 'deny' | 'allow' | undefined) ?? 'deny',
     signingKey: path.resolve(rel(a['signing_key'] as string | undefined) ?? path.join(path.dirname(db), 'audit-signing.key')),
@@ -69,7 +72,7 @@ export interface OpenAudit {
 
 export function openAudit(cfg: AuditConfig, log: Logger): OpenAudit {
   const key = loadOrCreateKey(cfg.signingKey);
-  const store = new AuditStore(cfg.db, { durability: cfg.durability });
+  const store = new AuditStore(cfg.db, { durability: cfg.durability, maxBytes: cfg.maxDbBytes });
   const writer = new AuditWriter(store, key, {
     onFailure: cfg.onFailure,
     checkpointEvery: cfg.checkpointEvery,

@@ -60,7 +60,7 @@ export class AuditStore {
   private readonly headStmt: Database.Statement;
   private readonly appendTx: Database.Transaction<(events: AuditEvent[], key: SigningKey) => StoredEvent[]>;
 
-  constructor(file: string, opts: { durability?: Durability; readonly?: boolean } = {}) {
+  constructor(file: string, opts: { durability?: Durability; readonly?: boolean; maxBytes?: number } = {}) {
     this.file = file;
     if (!opts.readonly) {
       mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
@@ -78,6 +78,11 @@ export class AuditStore {
       retryBusy(() => this.db.pragma('journal_mode = WAL'));
       this.db.pragma(`synchronous = ${opts.durability === 'fsync' ? 'FULL' : 'NORMAL'}`);
       retryBusy(() => this.migrate());
+      if (opts.maxBytes) {
+        // SQLite answers SQLITE_FULL past this many pages, exactly as on a full disk.
+        const pageSize = Number(this.db.pragma('page_size', { simple: true }));
+        this.db.pragma(`max_page_count = ${Math.max(1, Math.floor(opts.maxBytes / pageSize))}`);
+      }
     }
     const meta = this.db.prepare('SELECT value FROM meta WHERE key = ?');
     const origin = meta.get('origin') as { value: string } | undefined;

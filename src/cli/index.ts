@@ -27,9 +27,10 @@ export async function buildProgram(): Promise<Command> {
     .option('--name <name>', 'server name used in policy and audit (default: derived from the command)')
     .option('--url <url>', 'remote MCP server (Streamable HTTP, falls back to HTTP+SSE; ws:// for WebSocket)')
     .addOption(new Option('--transport <kind>', 'remote transport').choices(['streamable-http', 'sse', 'websocket']))
+    .addOption(new Option('--sandbox <type>', 'run the server in a sandbox that hides the proxy\'s environment, state and keys (Linux: bubblewrap)').choices(['bwrap']))
     .argument('[command...]', 'server command and arguments, after --')
     .passThroughOptions()
-    .action(async (command: string[], opts: { config?: string; policy?: string[]; auditDb?: string; name?: string; url?: string; transport?: 'streamable-http' | 'sse' | 'websocket' }) => {
+    .action(async (command: string[], opts: { config?: string; policy?: string[]; auditDb?: string; name?: string; url?: string; transport?: 'streamable-http' | 'sse' | 'websocket'; sandbox?: 'bwrap' }) => {
       const { runWrap } = await import('./wrap.js');
       if (command.length === 0 && !opts.url && !opts.name && !opts.config) throw new WardenUsage('wrap needs a server command after --, or --url');
       if (command.length > 0 && opts.url) throw new WardenUsage('wrap takes either a command or --url, not both');

@@ -2,7 +2,7 @@
  * `mcp-warden serve`: the HTTP gateway. Listens on 127.0.0.1 unless told otherwise, and refuses a non-loopback
  * address without `auth` unless `--insecure-no-auth` is given.
  */
-import { assemble, upstreamFactory } from '../assemble.js';
+import { assemble, protectedPaths, upstreamFactory } from '../assemble.js';
 import { findConfig } from '../config/config.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
@@ -50,8 +50,9 @@ export async function runServe(o: ServeOptions): Promise<number> {
   const events = metrics ? metrics.wrapEvents(assembly.events) : assembly.events;
   const upstreams = new Map<string, (principal?: Principal) => Upstream>();
   const baseDir = config.file ? path.dirname(config.file) : process.cwd();
+  const hide = protectedPaths(config);
   for (const s of config.servers) {
-    upstreams.set(s.name, upstreamFactory(s, { mode: 'serve', log, maxMessageBytes: config.limits.maxMessageBytes, requestTimeoutMs: config.limits.requestTimeoutMs, wsPingIntervalMs: config.limits.wsPingIntervalMs, baseDir }));
+    upstreams.set(s.name, upstreamFactory(s, { mode: 'serve', log, maxMessageBytes: config.limits.maxMessageBytes, requestTimeoutMs: config.limits.requestTimeoutMs, wsPingIntervalMs: config.limits.wsPingIntervalMs, baseDir, hide }));
   }
   const settings = authSettings(config);
   if (settings?.jwksFile && !path.isAbsolute(settings.jwksFile)) settings.jwksFile = path.resolve(baseDir, settings.jwksFile);

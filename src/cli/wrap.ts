@@ -3,7 +3,7 @@
  * other, every message through the pipeline. stdout belongs to the protocol; logs go to stderr or a file.
  */
 import path from 'node:path';
-import { assemble, upstreamFactory } from '../assemble.js';
+import { assemble, protectedPaths, upstreamFactory } from '../assemble.js';
 import { findConfig, type ServerConfig, type WardenConfig } from '../config/config.js';
 import { UsageError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
@@ -20,6 +20,8 @@ export interface WrapOptions {
   name?: string;
   url?: string;
   transport?: 'streamable-http' | 'sse' | 'websocket';
+  /** --sandbox: run the command in a sandbox (overrides the config's `sandbox`). */
+  sandbox?: 'bwrap';
   command: string[];
 }
 
@@ -58,7 +60,8 @@ function pickServer(cfg: WardenConfig, o: WrapOptions): ServerConfig {
   if (o.command.length > 0) {
     const [command, ...args] = o.command;
     const name = o.name ?? deriveName(o.command);
-    return { ...base, ...fromConfig, name, command, args, url: undefined, raw: fromConfig?.raw ?? {}, env: fromConfig?.env ?? {} };
+    const raw = o.sandbox ? { ...(fromConfig?.raw ?? {}), sandbox: { ...((fromConfig?.raw['sandbox'] as object | undefined) ?? {}), type: o.sandbox } } : (fromConfig?.raw ?? {});
+    return { ...base, ...fromConfig, name, command, args, url: undefined, raw, env: fromConfig?.env ?? {} };
   }
   if (o.url) {
     const name = o.name ?? new URL(o.url).hostname;
@@ -76,7 +79,7 @@ export async function runWrap(o: WrapOptions): Promise<number> {
   if (source === 'none' && !o.policy?.length) log.info({ server: server.name }, 'no config file found; running the bundled default policy (allow, audit; no sampling or URL elicitation)');
   const limits = config.limits;
   const assembly = assemble(config, { mode: 'wrap', log, auditDb: o.auditDb, policyFiles: o.policy, servers: [server] });
-  const makeUpstream = upstreamFactory(server, { mode: 'wrap', log, maxMessageBytes: limits.maxMessageBytes, requestTimeoutMs: limits.requestTimeoutMs, wsPingIntervalMs: limits.wsPingIntervalMs, baseDir: config.file ? path.dirname(config.file) : process.cwd() });
+  const makeUpstream = upstreamFactory(server, { mode: 'wrap', log, maxMessageBytes: limits.maxMessageBytes, requestTimeoutMs: limits.requestTimeoutMs, wsPingIntervalMs: limits.wsPingIntervalMs, baseDir: config.file ? path.dirname(config.file) : process.cwd(), hide: protectedPaths(config, o.auditDb) });
   const principal: Principal = { sub: config.localIdentity.sub, kind: 'local', scopes: config.localIdentity.scopes, claims: {} };
 
   let session: Session | undefined;

@@ -160,6 +160,8 @@ function checkServers(loaded: LoadedYaml): void {
     if (s['url'] === undefined && s['command'] === undefined) problems.push(`${loaded.file}:${line}: servers.${name}: needs "command" (a local server) or "url" (a remote one)`);
     else if (s['url'] !== undefined && local.length > 0) problems.push(`${loaded.file}:${line}: servers.${name}: "url" cannot be combined with ${local.map((k) => `"${k}"`).join(', ')}`);
     else if (s['url'] === undefined && (s['transport'] !== undefined || s['headers'] !== undefined || s['auth'] !== undefined)) problems.push(`${loaded.file}:${line}: servers.${name}: "transport", "headers" and "auth" apply only to a "url" server`);
+    if (s['sandbox'] !== undefined && s['command'] === undefined) problems.push(`${loaded.file}:${line}: servers.${name}: "sandbox" applies only to a "command" server`);
+    if (obj(s['sandbox'])['type'] === 'user' && obj(s['sandbox'])['uid'] === undefined) problems.push(`${loaded.file}:${line}: servers.${name}.sandbox: type user needs "uid"`);
     const a = obj(s['auth']);
     const one = (keys: string[]) => keys.filter((k) => a[k] !== undefined).length === 1;
     if (a['type'] === 'bearer' && !one(['token', 'token_file'])) problems.push(`${loaded.file}:${line}: servers.${name}.auth: bearer needs exactly one of "token" or "token_file"`);

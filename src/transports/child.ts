@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Logger } from '../log/logger.js';
 import { signalTree, treeMembers, TREE_TAG_VAR } from '../proxy/tree.js';
 import { LineReader } from './lines.js';
+import { bwrapCommand, SandboxError, type SandboxSpec } from './sandbox.js';
 import type { Upstream, UpstreamSendOptions } from './types.js';
 
 export interface ChildSpec {
@@ -18,6 +19,9 @@ export interface ChildSpec {
   /** The child's whole environment (the caller decides what goes in). */
   env: Record<string, string>;
   cwd?: string;
+  /** Run the server in a sandbox (see sandbox.ts); `hide` lists the proxy's own files and folders. */
+  sandbox?: SandboxSpec;
+  hide?: string[];
 }
 
 export interface ChildOptions {
@@ -85,13 +89,22 @@ export class ChildUpstream implements Upstream {
   start(): Promise<void> {
     const { spec, opts } = this;
     const env = { ...spec.env, [TREE_TAG_VAR]: this.tag };
-    const cmd = process.platform === 'win32' ? windowsCommand(spec) : { command: spec.command, args: spec.args };
+    let cmd = process.platform === 'win32' ? windowsCommand(spec) : { command: spec.command, args: spec.args };
+    const sb = spec.sandbox;
+    if (sb?.type === 'bwrap') {
+      try {
+        cmd = bwrapCommand(spec.command, spec.args, sb, spec.hide ?? [], spec.cwd, spec.env['PATH']);
+      } catch (e) {
+        return Promise.reject(new SpawnError(`could not sandbox ${JSON.stringify(spec.command)}: ${(e as SandboxError).message}`));
+      }
+    }
     return new Promise((resolve, reject) => {
       let child: ChildProcess;
       try {
         child = spawn(cmd.command, cmd.args, {
           env,
           cwd: spec.cwd,
+          ...(sb?.type === 'user' ? { uid: sb.uid, gid: sb.gid ?? sb.uid } : {}),
           stdio: ['pipe', 'pipe', 'pipe'],
           detached: process.platform !== 'win32',
           windowsHide: true,

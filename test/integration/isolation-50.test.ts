@@ -1,0 +1,116 @@
+/**
+ * Issue 9: 50 concurrent sessions of 50 principals, all reusing the same JSON-RPC ids and the same progress token,
+ * through one shared child (`isolation: shared`, the hardest case: the proxy rewrites every id and token). Nobody
+ * receives another's results, progress notifications or list view (admins see a tool the others must not).
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as jose from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NODE, ROOT, startServe, tmpDir, writeTemp, type Running } from '../helpers/cli.js';
+
+const DUAL = path.join(ROOT, 'test/fixtures/dual-era-server.mjs');
+const ISSUER = 'https://issuer.test.invalid/';
+const N = 50;
+
+interface Message {
+  id?: unknown;
+  method?: string;
+  params?: Record<string, unknown>;
+  result?: Record<string, unknown>;
+  error?: unknown;
+}
+
+/** The JSON-RPC messages of a response body, JSON or an SSE stream. */
+function messages(contentType: string | null, body: string): Message[] {
+  if (contentType?.includes('text/event-stream')) {
+    return body
+      .split(/\n\n/)
+      .map((ev) => ev.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n'))
+      .filter(Boolean)
+      .map((d) => JSON.parse(d) as Message);
+  }
+  return body ? [JSON.parse(body) as Message] : [];
+}
+
+describe(`isolation under concurrency: ${N} principals, one shared child, the same ids`, () => {
+  let gw: Running;
+  let key: jose.CryptoKey;
+  let base: string;
+
+  beforeAll(async () => {
+    const dir = tmpDir('mcpw-iso50-');
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    key = privateKey as unknown as jose.CryptoKey;
+    const jwk = { ...(await jose.exportJWK(publicKey as unknown as jose.CryptoKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
+    writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [jwk] }));
+    const policy = writeTemp(
+      'policy.yaml',
+      `version: 1
+default: deny
+rules:
+  - { id: everyone, effect: allow, tools: [echo, test_tool_with_progress] }
+  - { id: admins, effect: allow, tools: [test_error_handling], principal: { scopes: [admin] }, hidden: true }
+`,
+      dir,
+    );
+    gw = await startServe(
+      `servers:
+  dual: { command: ${JSON.stringify(NODE)}, args: [${JSON.stringify(DUAL)}, stdio], isolation: shared, max_sessions: 200 }
+auth: { issuer: ${ISSUER}, jwks_file: ${JSON.stringify(path.join(dir, 'jwks.json'))}, audiences: [mcp-gateway] }
+policy: [${JSON.stringify(policy)}]
+pins: false
+audit: { db: ${JSON.stringify(path.join(dir, 'audit.db'))} }
+`,
+    );
+    base = `${gw.url}/dual/mcp`;
+  });
+
+  afterAll(async () => gw?.stop());
+
+  async function session(i: number): Promise<{ sub: string; admin: boolean; tools: string[]; echo: string; progress: Message[]; other: Message[] }> {
+    const sub = `user-${i}`;
+    const admin = i % 3 === 0;
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new jose.SignJWT({ sub, scope: admin ? 'admin' : 'basic' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(ISSUER).setAudience('mcp-gateway').setIssuedAt(now).setExpirationTime(now + 600).sign(key);
+    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` };
+    const post = async (body: unknown) => {
+      const res = await fetch(base, { method: 'POST', headers, body: JSON.stringify(body) });
+      const text = await res.text();
+      expect(res.status, text.slice(0, 200)).toBeLessThan(300);
+      return { sid: res.headers.get('mcp-session-id'), msgs: messages(res.headers.get('content-type'), text) };
+    };
+    const init = await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: sub, version: '1' } } });
+    headers['mcp-session-id'] = init.sid!;
+    await post({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    const [list, echo, prog] = await Promise.all([
+      post({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} }),
+      post({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'echo', arguments: { message: sub } } }),
+      post({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'test_tool_with_progress', arguments: {}, _meta: { progressToken: 'same-token' } } }),
+    ]);
+    const answer = (msgs: Message[], id: number) => msgs.find((m) => m.id === id && (m.result || m.error));
+    const tools = ((answer(list.msgs, 2)?.result?.['tools'] as { name: string }[]) ?? []).map((t) => t.name);
+    const echoText = ((answer(echo.msgs, 3)?.result?.['content'] as { text: string }[]) ?? [])[0]?.text ?? '';
+    const progress = prog.msgs.filter((m) => m.method === 'notifications/progress');
+    const other = [...list.msgs, ...echo.msgs, ...prog.msgs].filter((m) => m.method !== 'notifications/progress' && ![2, 3, 4].includes(m.id as number));
+    expect(answer(prog.msgs, 4)?.result).toBeDefined();
+    return { sub, admin, tools, echo: echoText, progress, other };
+  }
+
+  it('every session sees only its own results, progress and list view', async () => {
+    const all = await Promise.all(Array.from({ length: N }, (_, i) => session(i)));
+    const progressCounts = new Set<number>();
+    for (const s of all) {
+      expect(s.echo, s.sub).toBe(`echo: ${s.sub}`);
+      expect(s.tools.includes('test_error_handling'), `${s.sub} admin=${s.admin}`).toBe(s.admin);
+      expect(s.tools).toContain('echo');
+      expect(s.progress.length, s.sub).toBeGreaterThan(0);
+      for (const p of s.progress) expect(p.params?.['progressToken'], s.sub).toBe('same-token');
+      progressCounts.add(s.progress.length);
+      expect(s.other, s.sub).toEqual([]);
+    }
+    // The server reports the same number of steps for every call: a session that got someone else's would differ.
+    expect(progressCounts.size).toBe(1);
+  });
+});
