@@ -362,6 +362,12 @@ export class ResourceServer {
       });
       payload = r.payload;
     } catch (e) {
+      if (keySourceFailed(e)) {
+        // Not the token's fault: the keys could not be fetched. Refuse (fail closed) with 503, so the client retries
+        // rather than throwing its token away.
+        this.opts.log.error({ err: (e as Error).message }, 'signing keys could not be fetched: requests are refused until they can');
+        throw new TokenError('The authorization server\'s signing keys cannot be fetched; try again shortly', 'temporarily_unavailable', 503);
+      }
       throw new TokenError(jwtReason(e));
     }
     if (!s.issuer && typeof payload.iss !== 'string') throw new TokenError('The access token has no issuer');
@@ -490,6 +496,15 @@ export class ResourceServer {
     sendJson(res, 200, doc, { 'cache-control': 'public, max-age=300', 'access-control-allow-origin': '*' });
     return true;
   }
+}
+
+/** The JWKS endpoint failed (timeout, HTTP error, network, not a key set), as opposed to the token being bad. */
+function keySourceFailed(e: unknown): boolean {
+  if (e instanceof jose.errors.JWKSTimeout || e instanceof jose.errors.JWKSInvalid) return true;
+  const tokenErrors = [jose.errors.JWTExpired, jose.errors.JWTClaimValidationFailed, jose.errors.JWTInvalid, jose.errors.JWSInvalid, jose.errors.JOSEAlgNotAllowed, jose.errors.JWKSNoMatchingKey, jose.errors.JWKSMultipleMatchingKeys, jose.errors.JWSSignatureVerificationFailed, jose.errors.JOSENotSupported, jose.errors.JWKInvalid];
+  if (tokenErrors.some((c) => e instanceof c)) return false;
+  // jose's own "Expected 200 OK from the JSON Web Key Set HTTP response", and fetch's network errors.
+  return e instanceof Error && (/JSON Web Key Set|fetch failed|ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|refused|egress/i.test(e.message) || e.name === 'AbortError' || e.name === 'TimeoutError');
 }
 
 function jwtReason(e: unknown): string {

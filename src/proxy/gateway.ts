@@ -188,6 +188,9 @@ export class Gateway {
         maxHeaderSize: config.limits.maxHeaderBytes,
         headersTimeout: 10_000,
         requestTimeout: 60_000,
+        // Node enforces the two timeouts above only when it checks, every 30 s by default: a slow-loris client
+        // would hold its socket up to 40 s. Check every second.
+        connectionsCheckingInterval: 1_000,
         keepAliveTimeout: 5_000,
       },
       (req, res) => void this.handle(req, res),

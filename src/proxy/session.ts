@@ -487,7 +487,8 @@ export class Session implements SessionApi {
     this.lastActivity = Date.now();
     const parsed = parseFrame(text, { maxDepth: this.limits.maxJsonDepth }, bytes);
     if (!parsed.ok) {
-      this.upstreamInvalid(parsed.message, parsed.id, bytes);
+      // Over HTTP the stream a message came on names the request it belongs to, even when its id cannot be read.
+      this.upstreamInvalid(parsed.message, parsed.id ?? related ?? null, bytes);
       return;
     }
     for (const frame of parsed.frames) {

@@ -17,6 +17,10 @@ export interface RawFinding {
   end: number;
 }
 
+/** Characters that render as nothing and can be slipped into a secret (linear-time character classes). */
+const INVISIBLE = /[\u00ad\u200b-\u200d\u2060\ufeff]/;
+const INVISIBLE_ALL = /[\u00ad\u200b-\u200d\u2060\ufeff]+/g;
+
 /** Separator between the strings of one message when they are scanned together. */
 export const SEPARATOR = '\u0000';
 
@@ -237,11 +241,32 @@ export class Detector {
     }
   }
 
-  /** Scans one text: prefilter, then the enabled rules. */
+  /**
+   * Scans one text: prefilter, then the enabled rules. Invisible characters (zero-width spaces and joiners, word
+   * joiner, BOM, soft hyphen) inserted into a secret would hide it from every pattern, so a text holding any is
+   * scanned a second time without them and those findings are mapped back onto the original (covering the
+   * inserted characters too).
+   */
   scan(text: string, limit = 100_000): RawFinding[] {
     const out: RawFinding[] = [];
-    if (!this.anyTriggered(text)) return out;
-    this.scanRules(text, this.triggered(text), out, limit);
+    if (this.anyTriggered(text)) this.scanRules(text, this.triggered(text), out, limit);
+    if (!INVISIBLE.test(text)) return out;
+    const keep: number[] = [];
+    const parts: string[] = [];
+    let from = 0;
+    INVISIBLE_ALL.lastIndex = 0;
+    for (let m = INVISIBLE_ALL.exec(text); m; m = INVISIBLE_ALL.exec(text)) {
+      parts.push(text.slice(from, m.index));
+      for (let i = from; i < m.index; i++) keep.push(i);
+      from = m.index + m[0].length;
+    }
+    parts.push(text.slice(from));
+    for (let i = from; i < text.length; i++) keep.push(i);
+    const stripped = parts.join('');
+    if (!this.anyTriggered(stripped)) return out;
+    const inner: RawFinding[] = [];
+    this.scanRules(stripped, this.triggered(stripped), inner, limit);
+    for (const f of inner) if (f.end > f.start) out.push({ rule: f.rule, start: keep[f.start]!, end: keep[f.end - 1]! + 1 });
     return out;
   }
 

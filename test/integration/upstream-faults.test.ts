@@ -1,0 +1,142 @@
+/**
+ * Issue 9 (faults): a remote upstream that answers 500, 404, nothing at all, or is not there; an identity provider
+ * whose JWKS endpoint goes down or stalls. Every request gets an answer within its timeout, the proxy keeps
+ * running, and an unusable key source means refusal (503/401), never an unchecked pass.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import * as jose from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ALLOW_ALL, freePort, isolatedEnv, NODE, ROOT, startServe, wrapArgs, writeConfig } from '../helpers/cli.js';
+import { RawStdio } from '../helpers/raw.js';
+
+const DUAL = path.join(ROOT, 'test/fixtures/dual-era-server.mjs');
+
+describe('a misbehaving HTTP upstream, through wrap --url', () => {
+  let srv: http.Server;
+  let base: string;
+  beforeAll(async () => {
+    srv = http.createServer((req, res) => {
+      if (req.url?.startsWith('/500')) res.writeHead(500, { 'content-type': 'text/plain' }).end('internal error with a stack trace');
+      else if (req.url?.startsWith('/404')) res.writeHead(404).end();
+      else if (req.url?.startsWith('/garbage')) res.writeHead(200, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","id":');
+      // /nothing: never answers
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    base = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+  });
+  afterAll(() => {
+    srv.closeAllConnections();
+    srv.close();
+  });
+
+  async function initializeThrough(url: string): Promise<{ code: number | undefined; message: string; ms: number; peer: RawStdio }> {
+    const cfg = writeConfig(`limits: { request_timeout_s: 2 }\npolicy: [${JSON.stringify(ALLOW_ALL)}]\npins: false\naudit: { enabled: false }\nservers:\n  remote: { url: ${JSON.stringify(url)}, auth: { type: header, name: X-Unused, value: none } }\n`);
+    const peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--name', 'remote'), isolatedEnv());
+    const t = Date.now();
+    const r = await peer.request(1, 'initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'f', version: '1' } }, 15_000);
+    return { code: r.error?.code, message: r.error?.message ?? '', ms: Date.now() - t, peer };
+  }
+
+  it.each([
+    ['/500/mcp', /HTTP 500/],
+    ['/404/mcp', /404|not found|session/i],
+    ['/garbage/mcp', /invalid|parse|JSON/i],
+  ])('%s: the request gets a JSON-RPC error naming the cause, and the proxy keeps running', async (p, why) => {
+    const { code, message, peer } = await initializeThrough(`${base}${p}`);
+    expect(code).toBeDefined();
+    expect(message).toMatch(why);
+    expect(message).not.toContain('stack trace');
+    const again = await peer.request(2, 'ping', {}, 15_000);
+    expect(again.error ?? again.result).toBeDefined();
+    expect(await peer.close()).toBe(0);
+  });
+
+  it('an upstream that never answers: an error within the request timeout', async () => {
+    const { code, ms, peer } = await initializeThrough(`${base}/nothing/mcp`);
+    expect(code).toBeDefined();
+    expect(ms).toBeLessThan(10_000);
+    expect(await peer.close()).toBe(0);
+  });
+
+  it('an upstream that is not there: "unreachable", at once', async () => {
+    const { code, message, peer } = await initializeThrough(`http://127.0.0.1:${await freePort()}/mcp`);
+    expect(code).toBe(-32011);
+    expect(message).toMatch(/unreachable|ECONNREFUSED/i);
+    expect(await peer.close()).toBe(0);
+  });
+});
+
+describe('an identity provider whose JWKS endpoint fails', () => {
+  let jwks: http.Server;
+  let mode: 'ok' | 'down' | 'stall' = 'ok';
+  let key: jose.CryptoKey;
+  let publicJwk: jose.JWK;
+
+  beforeAll(async () => {
+    const kp = await jose.generateKeyPair('ES256', { extractable: true });
+    key = kp.privateKey;
+    publicJwk = { ...(await jose.exportJWK(kp.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
+    jwks = http.createServer((_req, res) => {
+      if (mode === 'ok') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [publicJwk] }));
+      else if (mode === 'down') res.writeHead(503).end();
+      // stall: never answers
+    });
+    await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', () => r()));
+  });
+  afterAll(() => {
+    jwks.closeAllConnections();
+    jwks.close();
+  });
+
+  const token = (kid = 'k1') => {
+    const now = Math.floor(Date.now() / 1000);
+    return new jose.SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'ES256', kid }).setIssuer('https://idp.test').setAudience('gw').setIssuedAt(now).setExpirationTime(now + 300).sign(key);
+  };
+
+  async function call(url: string, t: string): Promise<number> {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${t}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'j', version: '1' } } }),
+      signal: AbortSignal.timeout(20_000),
+    });
+    await res.text();
+    return res.status;
+  }
+
+  it('down from the start: every request refused (503), never let through', async () => {
+    mode = 'down';
+    const uri = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`;
+    const gw = await startServe(`servers:\n  d: { command: ${JSON.stringify(NODE)}, args: [${JSON.stringify(DUAL)}, stdio] }\nauth: { issuer: https://idp.test, jwks_uri: ${uri}, audiences: [gw], algorithms: [ES256] }\npolicy: [${JSON.stringify(ALLOW_ALL)}]\npins: false\naudit: { enabled: false }\n`);
+    try {
+      for (let i = 0; i < 3; i++) expect(await call(`${gw.url}/d/mcp`, await token())).toBe(503);
+      // It comes back: the next request is checked and served.
+      mode = 'ok';
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await call(`${gw.url}/d/mcp`, await token())).toBe(200);
+      // It goes down again: cached keys keep working for known kids; an unknown kid is refused.
+      mode = 'down';
+      expect(await call(`${gw.url}/d/mcp`, await token())).toBe(200);
+      const unknown = await call(`${gw.url}/d/mcp`, await token('k2'));
+      expect([401, 503]).toContain(unknown);
+    } finally {
+      await gw.stop();
+    }
+  }, 60_000);
+
+  it('stalled: requests are refused within the key-fetch timeout, not held forever', async () => {
+    mode = 'stall';
+    const uri = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`;
+    const gw = await startServe(`servers:\n  d: { command: ${JSON.stringify(NODE)}, args: [${JSON.stringify(DUAL)}, stdio] }\nauth: { issuer: https://idp.test, jwks_uri: ${uri}, audiences: [gw], algorithms: [ES256] }\npolicy: [${JSON.stringify(ALLOW_ALL)}]\npins: false\naudit: { enabled: false }\n`);
+    try {
+      const t = Date.now();
+      const status = await call(`${gw.url}/d/mcp`, await token());
+      expect(status).toBe(503);
+      expect(Date.now() - t).toBeLessThan(15_000);
+    } finally {
+      await gw.stop();
+    }
+  }, 60_000);
+});
