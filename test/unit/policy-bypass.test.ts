@@ -1,0 +1,97 @@
+/**
+ * Issue 9: policy bypass suite for names and encodings (paths and URLs have their own canary suite,
+ * test/integration/policy-canary.test.ts). A rule that allows `read_file` on server `files` allows exactly that:
+ * case changes, look-alike letters, invisible characters, whitespace, NUL, glob characters and prefixes of the name
+ * do not match, and neither do look-alike server names or argument keys.
+ */
+import { describe, expect, it } from 'vitest';
+import { evaluate, type PolicyInput } from '../../src/policy/evaluate.js';
+import { composePolicy, parsePolicyText } from '../../src/policy/load.js';
+import type { Principal } from '../../src/pipeline/types.js';
+
+const P = composePolicy([
+  parsePolicyText(
+    `
+version: 1
+default: deny
+rules:
+  - id: read
+    effect: allow
+    servers: [files]
+    tools: [read_file]
+    args:
+      path: { under: [/srv/data] }
+  - id: fetch
+    effect: allow
+    servers: [web]
+    tools: [fetch]
+    args:
+      url: { hosts: [api.example.com], schemes: [https] }
+`,
+    'p.yaml',
+  ),
+]);
+const anyone: Principal = { sub: 'u', kind: 'oauth', scopes: [], claims: {} };
+const decide = (over: Partial<PolicyInput>) => evaluate(P, { server: 'files', method: 'tools/call', tool: 'read_file', args: { path: '/srv/data/a' }, principal: anyone, annotations: {}, ...over }).effect;
+
+describe('names', () => {
+  it('the exact name is allowed (control)', () => expect(decide({})).toBe('allow'));
+  it.each([
+    ['upper case', 'READ_FILE'],
+    ['mixed case', 'Read_File'],
+    ['Cyrillic a', 're\u0430d_file'],
+    ['fullwidth', '\uff52\uff45\uff41\uff44_file'],
+    ['zero-width space', 'read\u200b_file'],
+    ['zero-width joiner at the end', 'read_file\u200d'],
+    ['trailing space', 'read_file '],
+    ['leading space', ' read_file'],
+    ['NUL', 'read_file\u0000'],
+    ['newline', 'read_file\n'],
+    ['glob star', 'read_*'],
+    ['prefix', 'read_fil'],
+    ['suffix', 'read_file_and_delete'],
+    ['namespace prefix', 'files__read_file'],
+    ['dot segment', 'read_file/..'],
+    ['right-to-left override', 'read_\u202efile'],
+  ])('%s: %j is denied', (_label, tool) => expect(decide({ tool })).toBe('deny'));
+
+  it.each([
+    ['upper case', 'FILES'],
+    ['look-alike', 'fi\u04cfes'],
+    ['trailing space', 'files '],
+    ['glob', 'file*'],
+  ])('server %s: %j is denied', (_label, server) => expect(decide({ server })).toBe('deny'));
+});
+
+describe('argument keys and types', () => {
+  it.each([
+    ['key in another case', { PATH: '/srv/data/a' }],
+    ['key with a zero-width space', { 'pa\u200bth': '/srv/data/a' }],
+    ['path as an array', { path: ['/srv/data/a', '/etc/passwd'] }],
+    ['path as an object', { path: { toString: '/srv/data/a' } }],
+    ['path as a number', { path: 7 }],
+    ['prototype key', JSON.parse('{"__proto__": {"path": "/srv/data/a"}}') as Record<string, unknown>],
+    ['duplicate meaning: path plus an extra key', { path: '/etc/passwd', path_: '/srv/data/a' }],
+  ])('%s is denied', (_label, args) => expect(decide({ args })).toBe('deny'));
+});
+
+describe('URL encodings', () => {
+  const url = (u: string) => evaluate(P, { server: 'web', method: 'tools/call', tool: 'fetch', args: { url: u }, principal: anyone, annotations: {} }).effect;
+  it('the allowed host over https (control)', () => expect(url('https://api.example.com/v1')).toBe('allow'));
+  it('a percent-encoded spelling of the allowed host is that host (WHATWG URL parsing), so it is allowed', () => expect(url('https://api%2eexample%2ecom/')).toBe('allow'));
+  it.each([
+    'https://api.example.com.evil.test/',
+    'https://api.example.com@evil.test/',
+    'https://evil.test/?https://api.example.com',
+    'https://evil.test#@api.example.com',
+    'https://xn--api-example-com.test/',
+    'https://API.EXAMPLE.COM.evil.test/',
+    'http://api.example.com/',
+    'HTTPS://evil.test/',
+    'https://api.example.com\\@evil.test/',
+    'https:/\\/evil.test/',
+    'javascript:alert(1)//api.example.com',
+    'https://api.example.com%00.evil.test/',
+    '//api.example.com/',
+  ])('%s is denied', (u) => expect(url(u)).toBe('deny'));
+});
