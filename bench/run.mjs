@@ -223,8 +223,57 @@ async function main() {
   const engine = await redactionBench();
   process.stderr.write('bench: big results through wrap, redaction on and off…\n');
   const big = await bigResults();
-  writeFileSync(OUT, render(results, audit, engine, big));
+  process.stderr.write('bench: memory per serve session (URL upstream)…\n');
+  const sessions = await sessionMemory();
+  writeFileSync(OUT, render(results, audit, engine, big, sessions));
   process.stderr.write(`bench: wrote ${path.relative(ROOT, OUT)}\n`);
+}
+
+function currentRss(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Resident memory of `serve` itself with 1 … 1000 open legacy sessions to a URL upstream (so no child per session
+ * is counted): each session initialized and one call made, then RSS read after a pause.
+ */
+async function sessionMemory() {
+  const up = spawn(NODE, [UPSTREAM, 'http'], { env: { ...benchEnv, PORT: String(await freePort()) }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const upPort = (await waitForLine(up, /listening on (\d+)/))[1];
+  const port = await freePort();
+  const cfg = configFile('sessions.yaml', `servers:\n  bench: { url: "http://127.0.0.1:${upPort}/mcp", max_sessions: 5000, idle_timeout_s: 3600 }\nlisten: { port: ${port} }\n`);
+  const gw = spawn(NODE, [CLI, 'serve', '--config', cfg], { env: benchEnv, stdio: ['ignore', 'ignore', 'pipe'] });
+  await waitForLine(gw, /serving on/);
+  const url = `http://127.0.0.1:${port}/bench/mcp`;
+  const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+  const open = async (i) => {
+    const r = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: `s${i}`, version: '1' } } }) });
+    await r.text();
+    const sid = r.headers.get('mcp-session-id');
+    const h = { ...headers, 'mcp-session-id': sid };
+    await (await fetch(url, { method: 'POST', headers: h, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) })).text();
+    await (await fetch(url, { method: 'POST', headers: h, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x' } } }) })).text();
+  };
+  const out = [];
+  let opened = 0;
+  for (const target of [0, 1, 10, 100, 1000]) {
+    while (opened < target) {
+      const batch = Math.min(25, target - opened);
+      await Promise.all(Array.from({ length: batch }, (_, k) => open(opened + k)));
+      opened += batch;
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    out.push({ sessions: target, rss: currentRss(gw.pid) });
+    process.stderr.write(`  ${target} sessions: ${f(currentRss(gw.pid) / 2 ** 20, 1)} MB\n`);
+  }
+  await stop(gw);
+  await stop(up);
+  return out;
 }
 
 /** Median time to a 1 MiB and a 10 MiB result through wrap (audit off), redaction off vs on, clean vs dirty. */
@@ -306,7 +355,7 @@ async function auditBench() {
   return out;
 }
 
-function render(results, audit, engine, big) {
+function render(results, audit, engine, big, sessions = []) {
   const cpu = (readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? os.cpus()[0]?.model ?? '?';
   const byFamily = (fam) => results.filter((r) => r.family === fam);
   const direct = (fam) => byFamily(fam)[0];
@@ -399,6 +448,16 @@ Notes
 - "added p50" is the lane's p50 minus the direct lane's p50 in the same family and run.
 - supergateway runs \`--stateful\` (one child per session, like \`serve\`); mcp-proxy multiplexes every client onto
   one upstream. Neither does any authentication, policy, redaction or audit.
+
+
+## Memory per session (\`serve\`)
+
+\`serve\` in front of a URL upstream (so no child process per session), legacy sessions opened, each initialized and
+used for one call; resident memory of the proxy process a moment later.
+
+| open sessions | proxy RSS MB | KiB per session since the previous row |
+|---:|---:|---:|
+${sessions.map((x, i) => `| ${x.sessions} | ${f(x.rss / 2 ** 20, 1)} | ${i === 0 ? '—' : f((x.rss - sessions[i - 1].rss) / 1024 / Math.max(1, x.sessions - sessions[i - 1].sessions), 1)} |`).join('\n')}
 `;
 }
 

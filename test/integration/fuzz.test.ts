@@ -5,6 +5,7 @@
  * exactly the requests and the bad frames that were sent.
  */
 import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +15,7 @@ import { RawStdio, type RawMessage } from '../helpers/raw.js';
 
 const FAULT = path.join(ROOT, 'test/fixtures/fault-server.mjs');
 const DUAL = path.join(ROOT, 'test/fixtures/dual-era-server.mjs');
+const FUZZ_SERVER = path.join(ROOT, 'test/fixtures/fuzz-server.mjs');
 const SEED = Number(process.env['FUZZ_SEED'] ?? Date.now() % 2 ** 31);
 const MODERN_META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'fuzz', version: '1' } };
 
@@ -291,4 +293,59 @@ describe(`seeded frame fuzzing (FUZZ_SEED=${SEED})`, () => {
     expect(await gw.stop()).toBe(0);
     console.log(`serve fuzz: ${statuses} POSTs answered below 500, seed ${SEED}`);
   }, 180_000);
+
+  it('the server side: a server that wraps 6,000+ junk frames around its answers, through wrap and through serve', async () => {
+    // wrap: every call answered with the server's first answer, in order, whatever junk surrounds it.
+    const cfg = writeConfig(`limits: { request_timeout_s: 3 }\naudit: { enabled: false }\npolicy: [${JSON.stringify(ALLOW_ALL)}]\npins: false\n`);
+    const countFile = path.join(tmpDir('mcpw-fuzz-'), 'count');
+    const env = isolatedEnv({ FUZZ_SEED: String(SEED), FUZZ_JUNK: '10', FUZZ_COUNT_FILE: countFile });
+    const peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--', NODE, FUZZ_SERVER), env);
+    await peer.initialize();
+    // Each call gets its own answer — or, when the junk happened to carry that request's id in a malformed
+    // envelope, an error saying the server's answer was invalid. Never another call's answer or a second answer.
+    let invalid = 0;
+    for (let i = 0; i < 300; i++) {
+      const r = await peer.call(`w${i}`, 'echo', { text: `n${i}` }, 10_000);
+      if (r.error) {
+        expect(r.error, `call ${i}, FUZZ_SEED=${SEED}`).toMatchObject({ code: -32011, message: expect.stringMatching(/invalid/i) });
+        invalid++;
+      } else expect(JSON.stringify(r.result), `call ${i}, FUZZ_SEED=${SEED}`).toContain(`echo: n${i}`);
+    }
+    expect(invalid).toBeLessThan(30);
+    expect(peer.received.some((m) => JSON.stringify(m).includes('SECOND ANSWER'))).toBe(false);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+    expect(peer.stderr).not.toMatch(/Unhandled|TypeError|RangeError|ReferenceError|FATAL/);
+    expect(await peer.close()).toBe(0);
+    const wrote = Number(readFileSync(countFile, 'utf8').trim());
+
+    // serve: two sessions on one server each get their own answers.
+    const gw = await startServe(`servers:\n  f: { command: ${JSON.stringify(NODE)}, args: [${JSON.stringify(FUZZ_SERVER)}], env: { FUZZ_SEED: "${SEED}", FUZZ_JUNK: "10" } }\nlimits: { request_timeout_s: 3 }\naudit: { enabled: false }\npolicy: [${JSON.stringify(ALLOW_ALL)}]\npins: false\n`);
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const post = async (body: unknown, sid?: string) => {
+      const res = await fetch(`${gw.url}/f/mcp`, { method: 'POST', headers: sid ? { ...headers, 'mcp-session-id': sid } : headers, body: JSON.stringify(body) });
+      return { status: res.status, text: await res.text(), sid: res.headers.get('mcp-session-id') ?? undefined };
+    };
+    const sids: string[] = [];
+    for (const name of ['a', 'b']) {
+      const r = await post({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name, version: '1' } } });
+      sids.push(r.sid!);
+      await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, r.sid);
+    }
+    await Promise.all(
+      sids.map(async (sid, k) => {
+        for (let i = 0; i < 150; i++) {
+          const r = await post({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'echo', arguments: { text: `${k}-${i}` } } }, sid);
+          expect(r.status).toBe(200);
+          if (r.text.includes('"error"')) expect(r.text, `session ${k} call ${i}`).toMatch(/-32011.*invalid/i);
+          else expect(r.text, `session ${k} call ${i}`).toContain(`echo: ${k}-${i}`);
+          expect(r.text).not.toContain('SECOND ANSWER');
+        }
+      }),
+    );
+    expect((await fetch(`${gw.url}/readyz`)).status).toBe(200);
+    expect(gw.stderr()).not.toMatch(/Unhandled|TypeError|RangeError|ReferenceError/);
+    expect(await gw.stop()).toBe(0);
+    console.log(`server-side fuzz: wrap took ${wrote} server frames (≈ the same again through serve), seed ${SEED}`);
+    expect(wrote).toBeGreaterThan(3000);
+  }, 120_000);
 });
