@@ -56,6 +56,15 @@ export function bwrapCommand(command: string, args: string[], sb: SandboxSpec, h
   const a = ['--die-with-parent', '--new-session', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try'];
   if (sb.network === false) a.push('--unshare-net');
   a.push('--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
+  // The private /tmp must not hide the server itself: a program, script or working folder under /tmp stays visible
+  // (read-only, its top folder under /tmp), while everything else there is gone.
+  const own = new Set<string>();
+  for (const p of [command, ...args, ...(cwd ? [cwd] : [])]) {
+    if (!path.isAbsolute(p)) continue;
+    const m = /^\/tmp\/([^/]+)/.exec(path.resolve(p));
+    if (m && existsSync(`/tmp/${m[1]}`)) own.add(`/tmp/${m[1]}`);
+  }
+  for (const p of own) a.push('--ro-bind', p, p);
   for (const w of sb.write ?? []) {
     const p = path.resolve(expand(w));
     if (!existsSync(p)) throw new SandboxError(`sandbox.write: ${p} does not exist`);
