@@ -158,16 +158,14 @@ export function registerAudit(program: Command): void {
       const bar = progress('reading events');
       const rows = query(store, filtersOf(o));
       bar.phase('exporting', rows.length);
-      const each = <T,>(f: (e: (typeof rows)[number]) => T) => (e: (typeof rows)[number], i: number) => {
+      const line = o.format === 'jsonl' ? (e: (typeof rows)[number]) => JSON.stringify(exportRecord(e)) : o.format === 'csv' ? csvRow : (e: (typeof rows)[number]) => JSON.stringify(ocsfRecord(e));
+      const lines = o.format === 'csv' ? [csvHeader()] : [];
+      rows.forEach((e, i) => {
+        lines.push(line(e));
         if (i % 1000 === 999) bar.tick(1000);
-        return f(e);
-      };
-      let text: string;
-      if (o.format === 'jsonl') text = rows.map(each((e) => JSON.stringify(exportRecord(e)))).join('\n');
-      else if (o.format === 'csv') text = [csvHeader(), ...rows.map(each(csvRow))].join('\n');
-      else text = rows.map(each((e) => JSON.stringify(ocsfRecord(e)))).join('\n');
+      });
       bar.done();
-      text = rows.length || o.format === 'csv' ? `${text}\n` : '';
+      const text = lines.length ? `${lines.join('\n')}\n` : '';
       if (o.out) writeFileSync(o.out, text);
       else process.stdout.write(text);
       store.close();

@@ -100,26 +100,26 @@ export function registerLint(program: Command): void {
       const parsed: Parsed[] = [];
       const identities = new Map<string, string>();
       const bar = progress('linting', targets.length);
-      for (const t of targets) {
-        bar.tick();
-        if (!existsSync(t)) {
-          bar.done();
-          throw new UsageError(`${t}: no such file`);
+      try {
+        for (const t of targets) {
+          bar.tick();
+          if (!existsSync(t)) throw new UsageError(`${t}: no such file`);
+          let text: string;
+          try {
+            text = readFileSync(t, 'utf8');
+          } catch (e) {
+            throw new UsageError(`${t}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+          }
+          try {
+            parsed.push(parseInput(t, text));
+          } catch (e) {
+            if (e instanceof LintInputError) throw new UsageError(e.message);
+            throw e;
+          }
         }
-        let text: string;
-        try {
-          text = readFileSync(t, 'utf8');
-        } catch (e) {
-          throw new UsageError(`${t}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-        }
-        try {
-          parsed.push(parseInput(t, text));
-        } catch (e) {
-          if (e instanceof LintInputError) throw new UsageError(e.message);
-          throw e;
-        }
+      } finally {
+        bar.done();
       }
-      bar.done();
       if (o.stdio || o.url) {
         const server = liveServer(o);
         if (o.name) server.name = o.name;

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { authSettings, ResourceServer } from '../auth/resource-server.js';
 import type { Principal } from '../pipeline/types.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isLoopbackHost as loopbackPeer } from '../transports/http-server.js';
+import type { Metrics } from '../ops/metrics.js';
 
 export interface ServeOptions {
   config?: string;
@@ -40,7 +40,7 @@ export async function runServe(o: ServeOptions): Promise<number> {
   const log = createLogger({ level: config.log.level, file: config.log.file, pretty: false });
   const mc = (config.raw['metrics'] ?? {}) as { enabled?: boolean; remote?: boolean };
   let gateway: Gateway | undefined;
-  let metrics: import('../ops/metrics.js').Metrics | undefined;
+  let metrics: Metrics | undefined;
   if (mc.enabled !== false) {
     const { Metrics } = await import('../ops/metrics.js');
     metrics = new Metrics({ servers: config.servers.map((s) => s.name), sessions: (s) => gateway?.sessionCount(s) ?? 0 });
@@ -95,9 +95,9 @@ export async function runServe(o: ServeOptions): Promise<number> {
 }
 
 /** `/metrics`: loopback scrapers only, unless `metrics.remote: true` (then protect it at the network). */
-async function serveMetrics(m: import('../ops/metrics.js').Metrics, remote: boolean, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serveMetrics(m: Metrics, remote: boolean, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const peer = req.socket.remoteAddress ?? '';
-  if (!remote && !loopbackPeer(peer.replace(/^::ffff:/, ''))) {
+  if (!remote && !isLoopbackHost(peer.replace(/^::ffff:/, ''))) {
     res.writeHead(403, { 'content-type': 'text/plain' }).end('metrics are served to loopback clients only (metrics.remote: true to change)\n');
     return;
   }

@@ -38,6 +38,7 @@ import {
   type OriginPolicy,
 } from '../transports/http-server.js';
 import type { Downstream, Upstream } from '../transports/types.js';
+import { keepAlive } from '../transports/ws-common.js';
 import { offeredProtocols, upgradeResponse, WsClose, WsDownstream } from '../transports/ws-server.js';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Session, type SessionEvents } from './session.js';
@@ -157,7 +158,6 @@ export class Gateway {
   private readonly sockets = new Set<Socket>();
   private readonly keepAliveMs: number;
   private readonly wss: WebSocketServer;
-  private readonly wsConnections = new Set<WsDownstream>();
 
   constructor(private readonly opts: GatewayOptions) {
     const { config } = opts;
@@ -251,11 +251,7 @@ export class Gateway {
         return sendJson(res, why ? 503 : 200, why ? { status: 'unavailable', reason: why } : { status: 'ready' });
       }
       if (path === '/metrics' && this.opts.hooks?.metrics) return await this.opts.hooks.metrics(req, res);
-      const bad = checkHostAndOrigin(req, this.origin);
-      if (bad) {
-        this.opts.log.warn({ path, reason: bad }, 'request refused (DNS-rebinding protection)');
-        return sendJson(res, 403, errorResponse(null, -32000, `Forbidden: ${bad}`));
-      }
+      if (this.foreignHostOrOrigin(req, res, path)) return;
       const cors = this.corsHeaders(req);
       for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
       if (req.method === 'OPTIONS') return sendStatus(res, 204, { 'access-control-max-age': '600' });
@@ -284,6 +280,15 @@ export class Gateway {
     }
   }
 
+  /** DNS-rebinding protection: refuses (403) a Host or Origin this gateway does not answer to; true when refused. */
+  private foreignHostOrOrigin(req: IncomingMessage, res: ServerResponse, path: string): boolean {
+    const bad = checkHostAndOrigin(req, this.origin);
+    if (!bad) return false;
+    this.opts.log.warn({ path, reason: bad, upgrade: req.headers.upgrade !== undefined }, 'request refused (DNS-rebinding protection)');
+    sendJson(res, 403, errorResponse(null, -32000, `Forbidden: ${bad}`));
+    return true;
+  }
+
   // ───────────── WebSocket ─────────────
 
   /**
@@ -300,11 +305,7 @@ export class Gateway {
       if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || req.method !== 'GET') {
         return sendJson(res, 400, errorResponse(null, -32000, 'Bad Request: only WebSocket upgrades are accepted here'));
       }
-      const bad = checkHostAndOrigin(req, this.origin);
-      if (bad) {
-        this.opts.log.warn({ path, reason: bad }, 'WebSocket upgrade refused (DNS-rebinding protection)');
-        return sendJson(res, 403, errorResponse(null, -32000, `Forbidden: ${bad}`));
-      }
+      if (this.foreignHostOrOrigin(req, res, path)) return;
       const ep = this.endpointFor(m[1]);
       if (!ep) return sendJson(res, 404, errorResponse(null, -32000, m[1] ? `No server named ${JSON.stringify(m[1])}` : 'Not found: use /<server>/ws'));
       if (this.draining) return sendJson(res, 503, errorResponse(null, ErrorCode.Overloaded, 'Shutting down'), { 'retry-after': '5' });
@@ -317,11 +318,11 @@ export class Gateway {
       if (typeof req.headers['sec-websocket-key'] !== 'string' || req.headers['sec-websocket-version'] !== '13') {
         return this.badRequest(res, 400, -32000, 'Bad Request: not a valid WebSocket handshake (version 13 with a key)', null, ep.server.name);
       }
-      let downstream: WsDownstream | undefined;
-      const channel: Downstream = { kind: 'websocket', send: (text) => downstream?.send(text) ?? false };
+      const pingMs = this.opts.config.limits.wsPingIntervalMs;
+      const down = new WsDownstream(pingMs > 0 ? 2 * pingMs : 60_000);
       let session: Session;
       try {
-        session = await this.newSession(ep, principal, 'websocket', channel);
+        session = await this.newSession(ep, principal, 'websocket', down);
       } catch (e) {
         return this.startFailed(res, e, null, ep.server.name);
       }
@@ -330,7 +331,7 @@ export class Gateway {
         return void socket.destroy();
       }
       res.detachSocket(socket);
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.attachWebSocket(ep, session, ws, (d) => (downstream = d), principal));
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.attachWebSocket(ep, session, ws, down, principal));
     } catch (err) {
       this.opts.log.error({ err: (err as Error).message }, 'WebSocket upgrade failed');
       if (!res.headersSent && !socket.destroyed) sendJson(res, 500, errorResponse(null, ErrorCode.InternalError, 'Internal error'));
@@ -338,12 +339,9 @@ export class Gateway {
     }
   }
 
-  private attachWebSocket(ep: Endpoint, session: Session, ws: WebSocket, bind: (d: WsDownstream) => void, principal: Principal): void {
+  private attachWebSocket(ep: Endpoint, session: Session, ws: WebSocket, down: WsDownstream, principal: Principal): void {
     const server = ep.server.name;
-    const pingMs = this.opts.config.limits.wsPingIntervalMs;
-    const down = new WsDownstream(ws, pingMs > 0 ? 2 * pingMs : 60_000);
-    bind(down);
-    this.wsConnections.add(down);
+    down.attach(ws);
     ep.ws.set(session.id, session);
     down.onpressure = () => {
       ws.pause();
@@ -353,29 +351,15 @@ export class Gateway {
       ws.resume();
       session.resumeUpstream();
     };
-    let alive = true;
-    const pinger =
-      pingMs > 0
-        ? setInterval(() => {
-            if (!alive) {
-              this.opts.log.warn({ server, session: session.id }, 'WebSocket client missed its pong; ending the connection');
-              return void ws.terminate();
-            }
-            alive = false;
-            ws.ping();
-          }, pingMs)
-        : undefined;
-    pinger?.unref();
-    const expiry =
-      principal.expiresAt !== undefined
-        ? setTimeout(() => down.close(WsClose.TokenExpired, 'access token expired: reconnect with a fresh token'), Math.max(0, Math.min(principal.expiresAt * 1000 - Date.now(), 2 ** 31 - 1)))
-        : undefined;
-    expiry?.unref();
-    ws.on('pong', () => (alive = true));
+    const stopKeepAlive = keepAlive(ws, this.opts.config.limits.wsPingIntervalMs, () => {
+      this.opts.log.warn({ server, session: session.id }, 'WebSocket client missed its pong; ending the connection');
+      ws.terminate();
+    });
+    const cancelExpiry = atExpiry(principal, () => down.close(WsClose.TokenExpired, 'access token expired: reconnect with a fresh token'));
+    const source = { server, transport: 'websocket' as const, session: session.id, principal };
     ws.on('message', (data: Buffer, isBinary: boolean) => {
-      alive = true;
       if (isBinary) {
-        this.opts.events?.event('bad_input', { server, transport: 'websocket', session: session.id, principal }, { from: 'client', code: ErrorCode.InvalidRequest, reason: 'binary WebSocket frame', bytes: data.length });
+        this.opts.events?.event('bad_input', source, { from: 'client', code: ErrorCode.InvalidRequest, reason: 'binary WebSocket frame', bytes: data.length });
         return down.close(WsClose.Unsupported, 'binary frames are not MCP messages: send one JSON-RPC message per text frame');
       }
       session.receiveFromClient(data.toString('utf8'), data.length);
@@ -383,13 +367,12 @@ export class Gateway {
     ws.on('error', (err: Error & { code?: string }) => {
       const reason =
         err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? `message over the limit of ${this.opts.config.limits.maxMessageBytes} bytes` : err.code === 'WS_ERR_INVALID_UTF8' ? 'text frame is not valid UTF-8' : err.message;
-      this.opts.events?.event('bad_input', { server, transport: 'websocket', session: session.id, principal }, { from: 'client', code: err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? ErrorCode.LimitExceeded : ErrorCode.ParseError, reason });
+      this.opts.events?.event('bad_input', source, { from: 'client', code: err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? ErrorCode.LimitExceeded : ErrorCode.ParseError, reason });
       this.opts.log.warn({ server, session: session.id, reason }, 'WebSocket connection ended on bad input');
     });
     ws.on('close', () => {
-      if (pinger) clearInterval(pinger);
-      if (expiry) clearTimeout(expiry);
-      this.wsConnections.delete(down);
+      stopKeepAlive();
+      cancelExpiry();
       void session.close('client closed the WebSocket');
     });
     session.onended = (reason) => {
@@ -778,15 +761,20 @@ export function answerStatus(text: string, modern: boolean, challenge: (scopes: 
  * reconnects with a fresh token (a legacy SSE session ends with its stream, as the transport defines).
  */
 function closeAtExpiry(stream: SseStream, principal: Principal): void {
-  if (principal.expiresAt === undefined) return;
-  const ms = principal.expiresAt * 1000 - Date.now();
-  const t = setTimeout(() => stream.close(), Math.max(0, Math.min(ms, 2 ** 31 - 1)));
-  t.unref();
+  const cancel = atExpiry(principal, () => stream.close());
   const prev = stream.onclose;
   stream.onclose = () => {
-    clearTimeout(t);
+    cancel();
     prev?.();
   };
+}
+
+/** Runs `expire` when the principal's token expires (never, for a token without `exp`); returns a cancel. */
+function atExpiry(principal: Principal, expire: () => void): () => void {
+  if (principal.expiresAt === undefined) return () => undefined;
+  const t = setTimeout(expire, Math.max(0, Math.min(principal.expiresAt * 1000 - Date.now(), 2 ** 31 - 1)));
+  t.unref();
+  return () => clearTimeout(t);
 }
 
 class CapError extends Error {}

@@ -38,7 +38,7 @@ import type {
   ToolEntry,
   TransportKind,
 } from '../pipeline/types.js';
-import type { Downstream, Reply, Upstream, UpstreamCloseInfo, UpstreamFailure } from '../transports/types.js';
+import type { BadMessageReason, Downstream, Reply, Upstream, UpstreamCloseInfo, UpstreamFailure } from '../transports/types.js';
 
 export interface SessionLimits {
   maxMessageBytes: number;
@@ -513,7 +513,7 @@ export class Session implements SessionApi {
     if (out) this.failOutgoing(out, ErrorCode.UpstreamFailed, `The server sent an invalid response: ${reason}`, 'failed');
   }
 
-  private upstreamBadMessage(reason: 'oversize' | 'invalid-utf8' | 'binary', prefix: string, bytes: number): void {
+  private upstreamBadMessage(reason: BadMessageReason, prefix: string, bytes: number): void {
     const why =
       reason === 'oversize' ? `message of ${bytes} bytes exceeds the limit of ${this.limits.maxMessageBytes}` : reason === 'binary' ? 'a binary WebSocket frame is not an MCP message' : 'message is not valid UTF-8';
     this.upstreamInvalid(why, reason === 'oversize' ? peekId(prefix) : null, bytes);

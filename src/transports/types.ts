@@ -32,6 +32,9 @@ export interface UpstreamFailure {
   status?: number;
 }
 
+/** Why a message from the server was refused before parsing. */
+export type BadMessageReason = 'oversize' | 'invalid-utf8' | 'binary';
+
 export interface Upstream {
   readonly kind: 'stdio' | 'http' | 'sse' | 'websocket';
   /** Label for logs and audit (command or URL without credentials). */
@@ -50,7 +53,7 @@ export interface Upstream {
   /** A message from the server; `related` is the proxy request id whose HTTP response stream carried it. */
   onmessage?: (text: string, bytes: number, related: number | undefined) => void;
   /** A line or event the server sent that is over the size limit or not UTF-8. */
-  onbadmessage?: (reason: 'oversize' | 'invalid-utf8' | 'binary', prefix: string, bytes: number) => void;
+  onbadmessage?: (reason: BadMessageReason, prefix: string, bytes: number) => void;
   /** The exchange of one request failed below JSON-RPC (HTTP status, network). */
   onrequestfailed?: (upId: number, failure: UpstreamFailure) => void;
   onclose?: (info: UpstreamCloseInfo) => void;

@@ -11,6 +11,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Logger } from '../log/logger.js';
 import { redactUrl } from './http-client.js';
 import type { Upstream, UpstreamCloseInfo, UpstreamSendOptions } from './types.js';
+import { keepAlive, SendGauge } from './ws-common.js';
 
 export interface WsUpstreamOptions {
   url: string;
@@ -37,10 +38,8 @@ export class WsUpstream implements Upstream {
   ondrain?: () => void;
   private ws: WebSocket | undefined;
   private closed = false;
-  private pending = 0;
-  private pressured = false;
-  private pinger: NodeJS.Timeout | undefined;
-  private alive = true;
+  private readonly gauge = new SendGauge(HIGH_WATER, () => undefined, () => this.ondrain?.());
+  private stopKeepAlive: () => void = () => undefined;
 
   constructor(private readonly opts: WsUpstreamOptions) {
     this.label = redactUrl(opts.url);
@@ -55,29 +54,18 @@ export class WsUpstream implements Upstream {
         ws.close(1003, 'binary frames are not MCP messages');
         return;
       }
-      this.alive = true;
       this.onmessage?.(data.toString('utf8'), data.length, undefined);
     });
-    ws.on('pong', () => (this.alive = true));
     ws.on('error', (err: Error & { code?: string }) => {
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.onbadmessage?.('oversize', '', this.opts.maxMessageBytes + 1);
       else if (err.code === 'WS_ERR_INVALID_UTF8') this.onbadmessage?.('invalid-utf8', '', 0);
       this.opts.log.warn({ server: this.opts.server, err: err.message }, 'upstream WebSocket error');
     });
     ws.on('close', (code: number, reason: Buffer) => this.ended(`closed its WebSocket (${code}${reason.length ? ` ${reason.toString('utf8').slice(0, 120)}` : ''})`));
-    const every = this.opts.pingIntervalMs ?? 30_000;
-    if (every > 0) {
-      this.pinger = setInterval(() => {
-        if (!this.alive) {
-          this.opts.log.warn({ server: this.opts.server }, 'upstream WebSocket missed its pong; ending the connection');
-          ws.terminate();
-          return;
-        }
-        this.alive = false;
-        ws.ping();
-      }, every);
-      this.pinger.unref();
-    }
+    this.stopKeepAlive = keepAlive(ws, this.opts.pingIntervalMs ?? 30_000, () => {
+      this.opts.log.warn({ server: this.opts.server }, 'upstream WebSocket missed its pong; ending the connection');
+      ws.terminate();
+    });
   }
 
   private async connect(retried: boolean): Promise<WebSocket> {
@@ -115,17 +103,7 @@ export class WsUpstream implements Upstream {
   send(text: string, _o: UpstreamSendOptions): boolean {
     const ws = this.ws;
     if (this.closed || !ws || ws.readyState !== WebSocket.OPEN) return true;
-    const n = Buffer.byteLength(text);
-    this.pending += n;
-    ws.send(text, (err) => {
-      this.pending -= n;
-      if (!err && this.pressured && this.pending < HIGH_WATER / 2) {
-        this.pressured = false;
-        this.ondrain?.();
-      }
-    });
-    if (this.pending > HIGH_WATER) this.pressured = true;
-    return !this.pressured;
+    return this.gauge.send(ws, text);
   }
 
   pause(): void {
@@ -137,7 +115,7 @@ export class WsUpstream implements Upstream {
   }
 
   private ended(reason: string): void {
-    if (this.pinger) clearInterval(this.pinger);
+    this.stopKeepAlive();
     const unexpected = !this.closed;
     this.closed = true;
     const info: UpstreamCloseInfo = { reason, unexpected };
@@ -147,7 +125,7 @@ export class WsUpstream implements Upstream {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.pinger) clearInterval(this.pinger);
+    this.stopKeepAlive();
     const ws = this.ws;
     if (!ws || ws.readyState === WebSocket.CLOSED) return;
     await new Promise<void>((resolve) => {

@@ -1,16 +1,17 @@
 /**
  * The client side of a WebSocket connection to `serve` (`/<server>/ws`, subprotocol `mcp`): a session's downstream.
  *
- * Backpressure: bytes handed to the socket but not yet written are counted. Above the high-water mark the
- * connection is "pressured": the owner pauses the upstream and stops reading the client (so a client that sends
- * requests but never reads answers cannot make the proxy buffer without bound); below half of it, both resume.
- * A connection that stays pressured for `stallMs` is closed with 1008.
+ * Backpressure (SendGauge): above the high-water mark of bytes queued on the socket the connection is "pressured":
+ * the owner pauses the upstream and stops reading the client (so a client that sends requests but never reads
+ * answers cannot make the proxy buffer without bound); below half of it, both resume. A connection that stays
+ * pressured for `stallMs` is closed with 1008.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import type { Downstream } from './types.js';
+import { SendGauge } from './ws-common.js';
 
 /** Close codes the proxy uses (1000–1015 are RFC 6455's; 4401 is ours). */
 export const WsClose = {
@@ -30,51 +31,45 @@ export class WsDownstream implements Downstream {
   readonly kind = 'websocket' as const;
   onpressure: (() => void) | undefined;
   onrelief: (() => void) | undefined;
-  private pending = 0;
-  private pressured = false;
+  private ws: WebSocket | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
-  /** The most bytes ever queued towards this client (measured by tests). */
-  peakPending = 0;
+  private readonly gauge = new SendGauge(
+    WS_HIGH_WATER,
+    () => {
+      this.onpressure?.();
+      this.stallTimer = setTimeout(() => {
+        if (this.gauge.pressured) this.close(WsClose.Policy, 'the client is not reading its messages');
+      }, this.stallMs);
+      this.stallTimer.unref();
+    },
+    () => {
+      if (this.stallTimer) clearTimeout(this.stallTimer);
+      this.stallTimer = undefined;
+      this.onrelief?.();
+    },
+  );
 
-  constructor(private readonly ws: WebSocket, private readonly stallMs: number) {}
+  /** Created with the session, before the upgrade completes; `attach` gives it the socket. */
+  constructor(private readonly stallMs: number) {}
 
-  get buffered(): number {
-    return this.pending;
+  attach(ws: WebSocket): void {
+    this.ws = ws;
   }
 
   send(text: string): boolean {
-    if (this.ws.readyState !== WebSocket.OPEN) return false;
-    const n = Buffer.byteLength(text);
-    this.pending += n;
-    if (this.pending > this.peakPending) this.peakPending = this.pending;
-    this.ws.send(text, () => {
-      this.pending -= n;
-      if (this.pressured && this.pending < WS_HIGH_WATER / 2) {
-        this.pressured = false;
-        if (this.stallTimer) clearTimeout(this.stallTimer);
-        this.stallTimer = undefined;
-        this.onrelief?.();
-      }
-    });
-    if (!this.pressured && this.pending > WS_HIGH_WATER) {
-      this.pressured = true;
-      this.onpressure?.();
-      this.stallTimer = setTimeout(() => {
-        if (this.pressured) this.close(WsClose.Policy, 'the client is not reading its messages');
-      }, this.stallMs);
-      this.stallTimer.unref();
-    }
-    return !this.pressured;
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    return this.gauge.send(this.ws, text);
   }
 
   close(code: number, reason: string): void {
     if (this.stallTimer) clearTimeout(this.stallTimer);
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
-      this.ws.close(code, reason.slice(0, 120));
+    const ws = this.ws;
+    if (ws && (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING)) {
+      ws.close(code, reason.slice(0, 120));
       // A peer that does not answer the close handshake (or does not read) is cut off.
-      const t = setTimeout(() => this.ws.terminate(), 3000);
+      const t = setTimeout(() => ws.terminate(), 3000);
       t.unref();
-      this.ws.once('close', () => clearTimeout(t));
+      ws.once('close', () => clearTimeout(t));
     }
   }
 }
