@@ -173,7 +173,11 @@ pins: false
     expect(plain.accessToken.split('.').length).toBe(3);
     expect(plain.refreshToken).toBeTruthy();
     for (const secret of [plain.accessToken, plain.refreshToken, plain.accessToken.split('.')[1]!, plain.accessToken.split('.')[2]!]) expect(onDisk).not.toContain(secret);
-    expect(onDisk).not.toMatch(/eyJ|access_?token|refresh/i);
+    // The envelope holds only these fields; its clear parts name no token (the ciphertext is random base64, so a
+    // pattern search over it would fail by chance — the exact secrets above are what it must not contain).
+    expect(Object.keys(doc).sort()).toEqual(['alg', 'data', 'iv', 'tag', 'v']);
+    expect(JSON.stringify({ ...doc, data: undefined, iv: undefined, tag: undefined })).not.toMatch(/eyJ|access_?token|refresh/i);
+    expect(doc.data).toMatch(/^[A-Za-z0-9+/]+=*$/);
     expect(raw.stderr).not.toContain(plain.accessToken);
     expect(raw.stderr).not.toContain(plain.refreshToken);
 
