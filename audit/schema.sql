@@ -1,4 +1,4 @@
--- mcp-warden audit store, schema version 1.
+-- mcp-warden audit store, schema version 2.
 -- Events form a hash chain: hash = SHA-256("mcp-warden/audit/v1\0" || prev_hash (hex text) || canonical(event)),
 -- where canonical(event) is the JSON array of the columns below from seq to extra, in this order.
 -- mac = HMAC-SHA-256(key derived from the signing key, hash): only the key holder can recompute it.
@@ -39,8 +39,8 @@ CREATE TABLE IF NOT EXISTS events (
   mac            TEXT    NOT NULL
 ) STRICT;
 
-CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
-CREATE INDEX IF NOT EXISTS events_server_target ON events (server, target);
+-- No secondary index: each one costs a B-tree page written on every commit, on the path of every call under
+-- strict durability (schema version 2 dropped the two of version 1). Reviews scan in seq order instead.
 
 CREATE TABLE IF NOT EXISTS checkpoints (
   seq        INTEGER PRIMARY KEY,       -- the chain length it covers (the last event's seq)

@@ -42,7 +42,7 @@ function argsOf(ex: Exchange): unknown {
 export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent {
   const s = ex.session;
   const start = ORIGIN + ex.startedAt;
-  const ev = blankEvent(ex.kind === 'notification' ? 'notification' : ex.direction === 'to-server' ? 'exchange' : 'server_request', new Date(start));
+  const ev = blankEvent(ex.kind === 'notification' ? 'notification' : ex.direction === 'to-server' ? 'exchange' : 'server_request', start);
   ev.session = s.id;
   ev.principal_sub = s.principal.sub;
   ev.client_id = s.principal.clientId ?? null;
@@ -62,23 +62,28 @@ export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent
   ev.bytes_out = ex.bytesOut;
   const args = argsOf(ex);
   if (args !== undefined && opts.capture !== 'none') {
-    ev.args_sha256 = sha256Hex(canonicalJson(args));
+    const canonical = canonicalJson(args);
+    ev.args_sha256 = sha256Hex(canonical);
     if (opts.capture === 'redacted' && opts.redactArgs) {
-      const text = canonicalJson(opts.redactArgs(args));
+      // The redaction prefilter already found nothing in exactly this request text: nothing to mask again.
+      const clean = ex.notes.cleanRequestText !== undefined && !ex.message.dirty && ex.message.raw === ex.notes.cleanRequestText;
+      const text = clean ? canonical : canonicalJson(opts.redactArgs(args));
       ev.args = text.length > opts.captureMaxBytes ? `${text.slice(0, opts.captureMaxBytes)}…[truncated ${text.length} bytes]` : text;
     }
   }
   const resp = ex.response;
+  let errorCode: number | undefined;
   if (resp) {
     if (opts.capture !== 'none') ev.result_sha256 = sha256Hex(serialize(resp));
     const err = (resp.message as JsonRpcErrorResponse).error;
     if (err && !ev.reason) ev.reason = err.message.slice(0, 500);
     if (!ev.reason && ex.decision?.reason) ev.reason = ex.decision.reason;
-    if (err) ev.extra = JSON.stringify({ error_code: err.code });
+    if (err) errorCode = err.code;
   }
   if (ex.notes.redactions && Object.keys(ex.notes.redactions).length) ev.redactions = canonicalJson(ex.notes.redactions);
   ev.policy_version = ex.notes.policyVersion ?? null;
-  const extra: Record<string, unknown> = { ...(ev.extra ? (JSON.parse(ev.extra) as object) : {}), direction: ex.direction, transport: s.transport };
+  const extra: Record<string, unknown> = { direction: ex.direction, transport: s.transport };
+  if (errorCode !== undefined) extra['error_code'] = errorCode;
   if (s.era) extra['era'] = s.era;
   if (ex.answeredBy) extra['answered_by'] = ex.answeredBy;
   if (ex.notes.pin) extra['pin'] = ex.notes.pin;

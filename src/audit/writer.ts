@@ -228,8 +228,8 @@ function noop(): void {}
 
 let lastMs = 0;
 let counter = 0;
-let pool = randomBytes(8192);
-let poolAt = 0;
+let hexPool = '';
+let hexAt = 0;
 /** A time-ordered id (UUID version 7 layout): sortable, unique across processes. */
 export function newEventId(now = Date.now()): string {
   if (now === lastMs) counter++;
@@ -237,25 +237,36 @@ export function newEventId(now = Date.now()): string {
     lastMs = now;
     counter = 0;
   }
-  if (poolAt + 8 > pool.length) {
-    pool = randomBytes(8192);
-    poolAt = 0;
+  // 8 random bytes as hex, cut from a pool filled 4 KiB at a time.
+  if (hexAt + 16 > hexPool.length) {
+    hexPool = randomBytes(4096).toString('hex');
+    hexAt = 0;
   }
-  const b = Buffer.allocUnsafe(16);
-  b.writeUIntBE(now, 0, 6);
-  pool.copy(b, 8, poolAt, poolAt + 8);
-  poolAt += 8;
-  b[6] = 0x70 | ((counter >> 8) & 0x0f);
-  b[7] = counter & 0xff;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  const r = hexPool.slice(hexAt, hexAt + 16);
+  hexAt += 16;
+  const t = now.toString(16).padStart(12, '0');
+  const ver = (0x7000 | (counter & 0x0fff)).toString(16);
+  const variant = ((parseInt(r.slice(0, 2), 16) & 0x3f) | 0x80).toString(16);
+  return `${t.slice(0, 8)}-${t.slice(8, 12)}-${ver}-${variant}${r.slice(2, 4)}-${r.slice(4)}`;
 }
 
-export function blankEvent(event: string, now = new Date()): AuditEvent {
+let isoMs = NaN;
+let isoText = '';
+/** RFC 3339 UTC with milliseconds; many events share a millisecond, so the last one is reused. */
+function isoTime(ms: number): string {
+  const whole = Math.floor(ms);
+  if (whole !== isoMs) {
+    isoMs = whole;
+    isoText = new Date(whole).toISOString();
+  }
+  return isoText;
+}
+
+export function blankEvent(event: string, now: Date | number = Date.now()): AuditEvent {
+  const ms = typeof now === 'number' ? now : now.getTime();
   return {
-    id: newEventId(now.getTime()),
-    ts: now.toISOString(),
+    id: newEventId(Math.floor(ms)),
+    ts: isoTime(ms),
     event,
     session: null,
     principal_sub: null,

@@ -91,6 +91,11 @@ export interface ExchangeNotes {
   pin?: { violation: string; tools?: string[] };
   policyVersion?: string;
   approval?: 'requested' | 'approved' | 'declined' | 'timeout' | 'unavailable';
+  /**
+   * The request text the redaction prefilter found nothing in (set only then): while the message is still exactly
+   * this text, its arguments hold nothing any rule matches, and the audit capture need not redact them again.
+   */
+  cleanRequestText?: string;
   [key: string]: unknown;
 }
 

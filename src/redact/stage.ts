@@ -111,8 +111,12 @@ export function redactionStage({ redaction }: RedactionStageOptions): Stage {
     else if (ex.method === 'completion/complete') target = { argument: params['argument'], context: params['context'] };
     else return;
     if (target === undefined || target === null || typeof target !== 'object') return;
-    const pre = pretest(rawOf(ex.message));
-    if (pre === 'clean') return;
+    const raw = rawOf(ex.message);
+    const pre = pretest(raw);
+    if (pre === 'clean') {
+      ex.notes.cleanRequestText = raw;
+      return;
+    }
     const r = inb.redact(target, { rules: pre });
     noteCounts(ex, 'inboundRedactions', r.counts);
     if (r.blocked) {

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log/logger.js';
 import { signalTree, treeMembers, TREE_TAG_VAR } from '../proxy/tree.js';
-import { LineReader } from './lines.js';
+import { LineReader, writeLine } from './lines.js';
 import { bwrapCommand, SandboxError, type SandboxSpec } from './sandbox.js';
 import type { Upstream, UpstreamSendOptions } from './types.js';
 
@@ -186,7 +186,7 @@ export class ChildUpstream implements Upstream {
   send(text: string, _opts: UpstreamSendOptions): boolean {
     const stdin = this.child?.stdin;
     if (!stdin || stdin.destroyed || this.exited) return true;
-    return stdin.write(`${text}\n`);
+    return writeLine(stdin, text);
   }
 
   pause(): void {

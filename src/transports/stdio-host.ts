@@ -8,7 +8,7 @@
 import { fstatSync } from 'node:fs';
 import net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { LineReader, type LineSink } from './lines.js';
+import { LineReader, writeLine, type LineSink } from './lines.js';
 import type { Downstream } from './types.js';
 
 export function openStdout(): Writable {
@@ -55,7 +55,7 @@ export class StdioHost implements Downstream {
 
   send(text: string): boolean {
     if (this.closed) return false;
-    const ok = this.output.write(`${text}\n`);
+    const ok = writeLine(this.output, text);
     if (!ok && !this.blocked) {
       this.blocked = true;
       this.onpressure?.();

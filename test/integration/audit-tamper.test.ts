@@ -227,3 +227,30 @@ describe('prune', () => {
     expect(r2.out).toMatch(/prune base/);
   });
 });
+
+describe('schema migration', () => {
+  it('a version-1 database (with its two indexes) is migrated on open: indexes gone, every event kept and verifiable', async () => {
+    const log = await makeLog(25);
+    // Put the database back to what version 1 wrote.
+    const db = raw(log);
+    db.exec('CREATE INDEX events_ts ON events (ts); CREATE INDEX events_server_target ON events (server, target)');
+    db.prepare("UPDATE meta SET value = '1' WHERE key = 'schema_version'").run();
+    db.close();
+    const key = loadOrCreateKey(log.keyFile);
+    const store = new AuditStore(log.db);
+    expect(store.meta('schema_version')).toBe('2');
+    const indexes = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND name NOT LIKE 'sqlite_%'").all();
+    expect(indexes).toEqual([]);
+    const e = blankEvent('exchange');
+    e.server = 'files';
+    e.target = 'after_migration';
+    store.append([e], key);
+    store.close();
+    const check = new AuditStore(log.db, { readonly: true });
+    const r = verifyStore(check, { key, anchorFile: log.anchor });
+    const q = check.db.prepare('SELECT COUNT(*) AS n FROM events WHERE server = ? AND target LIKE ?').get('files', 'tool_%') as { n: number };
+    check.close();
+    expect(r).toMatchObject({ ok: true, events: 26, head: 26 });
+    expect(q.n).toBe(25);
+  });
+});

@@ -185,6 +185,19 @@ describe.each([
   it('inbound: detect by default — arguments reach the server unchanged', async () => {
     await c.callTool('echo_args', { note: `my key ${pat}` });
     expect(readLog(lane.leakLog)).toContain(`echo_args {"note":"my key ${pat}"}`);
+    await c.callTool('echo_args', { note: 'nothing secret here' });
+    const db = (lane as Partial<{ db: string }>).db;
+    if (!db) return; // serve's audit trail lives in its own state directory; wrap's is checked here
+    // The audit capture masks what reached the server in clear; arguments the prefilter found clean are stored as sent.
+    const store = new AuditStore(db, { readonly: true });
+    try {
+      const echoes = query(store, { event: 'exchange', tool: 'echo_args' }).map((e) => e.args);
+      expect(echoes).toContain('{"note":"my key [REDACTED:github-pat]"}');
+      expect(echoes).toContain('{"note":"nothing secret here"}');
+      expect(echoes.join('\n')).not.toContain(pat);
+    } finally {
+      store.close();
+    }
   });
 });
 

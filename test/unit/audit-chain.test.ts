@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { blankEvent } from '../../src/audit/writer.js';
+import { blankEvent, newEventId } from '../../src/audit/writer.js';
 import { canonicalJson, chainHash, GENESIS, macFunction } from '../../src/audit/chain.js';
 
 describe('the audit MAC', () => {
@@ -25,5 +25,25 @@ describe('the chain hash', () => {
 
   it('canonical JSON sorts keys at every level', () => {
     expect(canonicalJson({ b: 1, a: { d: [2, { y: 1, x: 2 }], c: null } })).toBe('{"a":{"c":null,"d":[2,{"x":2,"y":1}]},"b":1}');
+  });
+});
+
+describe('event ids and times', () => {
+  it('ids have the UUID version 7 layout, carry their millisecond, sort in order and do not repeat', () => {
+    const ms = Date.UTC(2026, 11, 1, 1, 2, 3, 456);
+    const ids = Array.from({ length: 5000 }, (_, i) => newEventId(ms + Math.floor(i / 1000)));
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(parseInt(ids[0]!.replace(/-/g, '').slice(0, 12), 16)).toBe(ms);
+    expect(parseInt(ids[4999]!.replace(/-/g, '').slice(0, 12), 16)).toBe(ms + 4);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...ids].sort()).toEqual(ids);
+  });
+
+  it("an event's time is its millisecond in RFC 3339, also for fractional and shared milliseconds", () => {
+    const ms = Date.UTC(2026, 11, 1, 1, 2, 3, 456);
+    expect(blankEvent('x', ms + 0.9).ts).toBe('2026-12-01T01:02:03.456Z');
+    expect(blankEvent('x', ms).ts).toBe('2026-12-01T01:02:03.456Z');
+    expect(blankEvent('x', new Date(ms + 1)).ts).toBe('2026-12-01T01:02:03.457Z');
+    expect(blankEvent('x', ms).ts).toBe('2026-12-01T01:02:03.456Z');
   });
 });
