@@ -18,6 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { httpLoad } from './load-http.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const UPSTREAM = path.join(ROOT, 'bench/upstream.mjs');
@@ -27,6 +28,8 @@ const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
 const OUT = args.includes('--out') ? args[args.indexOf('--out') + 1] : path.join(ROOT, 'docs/benchmarks.md');
 const N = QUICK ? { warm: 100, seq: 300, conc: 800, big: 5 } : { warm: 500, seq: 3000, conc: 8000, big: 30 };
+/** The lean HTTP generator's run: saturation with 16 in flight, then a fixed offered rate every relay sustains. */
+const LEAN = QUICK ? { warm: 200, calls: 2000, concurrency: 16, rate: 300, seconds: 2 } : { warm: 500, calls: 12_000, concurrency: 16, rate: 300, seconds: 8 };
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'mcpw-bench-'));
 const benchEnv = { PATH: process.env.PATH, HOME: tmp, XDG_CONFIG_HOME: path.join(tmp, 'cfg'), XDG_STATE_HOME: path.join(tmp, 'state'), MCP_WARDEN_LOG_LEVEL: 'warn' };
@@ -210,6 +213,10 @@ async function main() {
       const relay = await startRelay(run, await freePort());
       try {
         r = await httpLane(relay.url, relay.proc);
+        // The same relay again, driven by the lean generator (a second session: for serve and supergateway, a
+        // second child).
+        r.lean = await httpLoad(relay.url, LEAN);
+        process.stderr.write(`  lean: ${f(r.lean.rate, 0)}/s at 16 in flight (p50 ${f(r.lean.satP50, 3)} ms); at ${LEAN.rate}/s offered p50 ${f(r.lean.fixedP50, 3)} ms p99 ${f(r.lean.fixedP99, 3)} ms\n`);
       } finally {
         await stop(relay.proc ?? relay.own);
       }
@@ -225,7 +232,10 @@ async function main() {
   const big = await bigResults();
   process.stderr.write('bench: memory per serve session (URL upstream)…\n');
   const sessions = await sessionMemory();
-  writeFileSync(OUT, render(results, audit, engine, big, sessions));
+  process.stderr.write('bench: profile of wrap, full pipeline, 16 in flight…\n');
+  const { profileWrap } = await import('./profile.mjs');
+  const profile = await profileWrap({ calls: QUICK ? 5000 : 30_000 });
+  writeFileSync(OUT, render(results, audit, engine, big, sessions, profile));
   process.stderr.write(`bench: wrote ${path.relative(ROOT, OUT)}\n`);
 }
 
@@ -355,7 +365,37 @@ async function auditBench() {
   return out;
 }
 
-function render(results, audit, engine, big, sessions = []) {
+/** Every figure of SPEC §11: target, measured, met. */
+function summary(results, audit, engine, big, sessions) {
+  const stdio = results.filter((r) => r.family === 'stdio');
+  const http = results.filter((r) => r.family === 'http');
+  const d = stdio[0];
+  const full = stdio.find((r) => r.label.includes('strict audit'));
+  const serve = http.find((r) => r.label === 'mcp-warden serve');
+  const sg = http.find((r) => r.label.startsWith('supergateway'));
+  const strict = audit.find((a) => a.durability === 'strict');
+  const clean = engine.throughput.filter((t) => t.kind === 'clean');
+  const lo = Math.min(...clean.map((t) => t.mbps));
+  const hi = Math.max(...clean.map((t) => t.mbps));
+  const g = (mode, dirty) => big.find((x) => x.bytes === 1024 * 1024 && x.mode === mode && x.dirty === dirty)?.ms ?? NaN;
+  const addClean = g('on', false) - g('off', false);
+  const addDirty = g('on', true) - g('off', true);
+  const last = sessions.length >= 2 ? (sessions.at(-1).rss - sessions.at(-2).rss) / 1024 / Math.max(1, sessions.at(-1).sessions - sessions.at(-2).sessions) : NaN;
+  const met = (ok) => (ok ? 'met' : '**not met**');
+  const rows = [
+    ['`wrap`, full pipeline: added p50 per `tools/call`', '≤ 0.15 ms', full && d ? `${f(full.p50 - d.p50, 3)} ms` : '—', met(full && d && full.p50 - d.p50 <= 0.15)],
+    ['`wrap`, full pipeline: throughput, 16 in flight, share of direct', '≥ 0.6', full && d ? f(full.concRate / d.concRate) : '—', met(full && d && full.concRate / d.concRate >= 0.6)],
+    ['`serve` vs supergateway (stateful), lean load generator', '≥ 2×', serve?.lean && sg?.lean ? `${f(serve.lean.rate / sg.lean.rate)}× (${f(serve.lean.rate, 0)} vs ${f(sg.lean.rate, 0)} calls/s)` : '—', met(serve?.lean && sg?.lean && serve.lean.rate / sg.lean.rate >= 2)],
+    ['1 MiB result with redaction on: added time', '≤ 15 ms', `clean ${f(addClean, 1)} ms; dirty (~1,000 rewrites) ${f(addDirty, 1)} ms`, addClean <= 15 && addDirty <= 15 ? 'met' : addClean <= 15 ? 'met for clean; **not met** for dirty' : '**not met**'],
+    ['redaction engine, secrets + pii, mostly clean text', '≥ 100 MB/s', `${f(lo, 0)}–${f(hi, 0)} MB/s`, lo >= 100 ? 'met' : hi >= 100 ? 'met for some sizes; **not met** for all' : '**not met**'],
+    ['audit append with hash chain (strict)', '≥ 50,000 events/s', strict ? `${f(strict.rate, 0)} events/s` : '—', met(strict && strict.rate >= 50_000)],
+    ['resident memory of the proxy under load', '≤ 100 MB', `wrap ${f(full?.rss, 1)} MB; serve ${f(serve?.rss, 1)} MB`, met(full?.rss <= 100 && serve?.rss <= 100)],
+    ['memory per extra HTTP session (URL upstream)', '≤ 256 KiB', `${f(last, 1)} KiB at ${sessions.at(-1)?.sessions ?? '?'} sessions`, met(last <= 256)],
+  ];
+  return ['## Against SPEC §11', '', '| figure | target | measured | |', '|---|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+function render(results, audit, engine, big, sessions = [], profile = undefined) {
   const cpu = (readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? os.cpus()[0]?.model ?? '?';
   const byFamily = (fam) => results.filter((r) => r.family === fam);
   const direct = (fam) => byFamily(fam)[0];
@@ -377,12 +417,13 @@ driven by the official SDK client (\`@modelcontextprotocol/sdk\` ${versionOf('@m
 
 Machine: ${cpu}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; Node ${process.version}; ${os.type()} ${os.release()}.
 
+${summary(results, audit, engine, big, sessions)}
+
 Method: ${N.warm} warm-up calls, then ${N.seq} sequential \`tools/call\` of a small echo (latency per call,
 p50/p99), ${N.conc} calls with 16 in flight (throughput), and ${N.big} calls returning a 1 MiB text (median time to the
 whole result). Peak RSS is the relay process's \`VmHWM\` after its lane (upstream and client not counted). The
-driver is the SDK client, which costs far more per call than the relays; issue 10 adds a lean HTTP load
-generator and fixed offered rates. mcp-warden ran with the stages assembled in this build (see
-\`src/assemble.ts\`).
+SDK client costs far more per call than the relays, so the HTTP relays are also driven by a lean load generator
+(below). mcp-warden ran with the stages assembled in this build (see \`src/assemble.ts\`).
 
 ## stdio
 
@@ -391,6 +432,15 @@ ${table('stdio')}
 ## Streamable HTTP
 
 ${table('http')}
+
+The same relays driven by the lean load generator (\`bench/load-http.mjs\`: raw \`node:http\` on kept-alive
+connections, one session, every answer checked), which costs far less per call than the SDK client: ${LEAN.calls}
+calls with 16 in flight (saturation), then an open loop at a fixed ${LEAN.rate} calls/s for ${LEAN.seconds} s, a rate every
+relay sustains, each call timed from its send.
+
+| lane | calls/s 16 in flight | p50 ms | p99 ms | share of direct | vs supergateway | p50 ms at ${LEAN.rate}/s | p99 ms at ${LEAN.rate}/s |
+|---|---:|---:|---:|---:|---:|---:|---:|
+${byFamily('http').filter((r) => r.lean).map((r) => { const d = direct('http').lean; const sg = byFamily('http').find((x) => x.label.startsWith('supergateway'))?.lean; return `| ${r.label} | ${f(r.lean.rate, 0)} | ${f(r.lean.satP50, 3)} | ${f(r.lean.satP99, 3)} | ${f(r.lean.rate / d.rate)} | ${sg ? f(r.lean.rate / sg.rate) : '—'} | ${f(r.lean.fixedP50, 3)} | ${f(r.lean.fixedP99, 3)} |`; }).join('\n')}
 
 ## Audit trail
 
@@ -450,7 +500,19 @@ Notes
   one upstream. Neither does any authentication, policy, redaction or audit.
 
 
-## Memory per session (\`serve\`)
+${profile ? `## Where the time goes (\`wrap\`, full pipeline)
+
+\`bench/profile.mjs\`: \`wrap\` with policy, secrets/pii redaction and strict audit under \`node --cpu-prof\`, driven by a
+lean stdio client (raw JSON lines) with ${profile.inFlight} calls in flight, ${profile.calls} calls; only the samples of that
+phase count. Each sample goes to the innermost stage on its stack (audit, redaction, policy), else to the innermost
+mcp-warden frame, so SQLite, hashing, RE2 and system calls count for the code that asked for them.
+${f(profile.rate, 0)} calls/s under the profiler; ${f(profile.busyPerCall, 1)} µs of CPU per call.
+
+| part | µs per call | share of the phase |
+|---|---:|---:|
+${profile.perCall.map((x) => `| ${x.label} | ${f(x.us, 1)} | ${f(100 * x.share, 1)}% |`).join('\n')}
+
+` : ''}## Memory per session (\`serve\`)
 
 \`serve\` in front of a URL upstream (so no child process per session), legacy sessions opened, each initialized and
 used for one call; resident memory of the proxy process a moment later.

@@ -1,0 +1,142 @@
+/**
+ * Where `wrap`'s time goes: the full pipeline (policy, secrets/pii redaction, strict audit) run under
+ * `node --cpu-prof`, driven by a lean stdio client (raw JSON lines, no SDK) with 16 calls in flight, and the
+ * profile's samples from the measured phase only (the start-up is left out) split by the part of mcp-warden
+ * that was running: each sample goes to the innermost stage (audit, redaction, policy) on its stack, else to the
+ * innermost mcp-warden frame, so native work (SQLite, hashing, RE2, system calls) and shared helpers count for
+ * the code that asked for them.
+ *
+ * Also usable alone: `node bench/profile.mjs [calls]` prints the table.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const NODE = process.execPath;
+
+/** What each source file of dist/ is, for the table. */
+const PARTS = [
+  [/^audit\/(store|chain|writer|keys)\.js$/, 'audit: hash chain, MAC, SQLite insert and commit'],
+  [/^audit\//, 'audit: building the event (hashes of arguments and result, capture)'],
+  [/^redact\//, 'redaction: prefilter and detectors (request arguments and result)'],
+  [/^policy\//, 'policy: rules and argument checks'],
+  [/^protocol\//, 'parsing and serialising JSON-RPC'],
+  [/^transports\//, 'reading and writing lines (stdio)'],
+  [/^(proxy|pipeline)\//, 'session: ids, exchanges, stage runner'],
+  [/^(log|pin|ops|auth)\//, 'logging, pins, binding'],
+  [/./, 'other mcp-warden code'],
+];
+
+/** A lean stdio client: `initialize`, then `calls` echo calls with `inFlight` outstanding. */
+async function drive(child, calls, inFlight) {
+  let buf = '';
+  const waiters = new Map();
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d) => {
+    buf += d;
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      const m = /"id":(\d+)/.exec(line);
+      const w = m && waiters.get(Number(m[1]));
+      if (w) {
+        waiters.delete(Number(m[1]));
+        if (!line.includes('"result"')) throw new Error(`call failed: ${line.slice(0, 200)}`);
+        w();
+      }
+    }
+  });
+  let id = 0;
+  const send = (method, params) =>
+    new Promise((resolve) => {
+      const i = ++id;
+      waiters.set(i, resolve);
+      child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: i, method, params })}\n`);
+    });
+  await send('initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'profile', version: '1' } });
+  child.stdin.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
+  await send('tools/list', {});
+  const call = () => send('tools/call', { name: 'echo', arguments: { text: 'hello world' } });
+  for (let i = 0; i < 2000; i++) await call();
+  const from = process.hrtime.bigint() / 1000n;
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next++ < calls) await call();
+    }),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  const to = process.hrtime.bigint() / 1000n;
+  return { from: Number(from), to: Number(to), rate: calls / secs };
+}
+
+function attribute(profileFile, from, to, calls) {
+  const p = JSON.parse(readFileSync(profileFile, 'utf8'));
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const dist = `${path.join(ROOT, 'dist')}/`;
+  const partOf = new Map();
+  const part = (id) => {
+    if (partOf.has(id)) return partOf.get(id);
+    // The innermost stage on the stack (audit, redaction, policy) owns the sample, so shared helpers (canonical
+    // JSON, hashing) count for the stage that called them; outside the stages, the innermost mcp-warden frame.
+    let label;
+    let stage;
+    for (let cur = id; cur !== undefined && !stage; cur = parent.get(cur)) {
+      const url = byId.get(cur).callFrame.url.replace(/^file:\/\//, '');
+      if (!url.startsWith(dist)) continue;
+      const rel = url.slice(dist.length);
+      const l = PARTS.find(([re]) => re.test(rel))[1];
+      label ??= l;
+      if (/^(audit|redact|policy)\//.test(rel)) stage = l;
+    }
+    label = stage ?? label;
+    if (!label) {
+      const name = byId.get(id).callFrame.functionName;
+      label = name === '(idle)' ? 'idle (waiting for the client or the server)' : name === '(garbage collector)' ? 'garbage collection' : 'Node.js and V8 outside mcp-warden code (event loop, streams, microtasks)';
+    }
+    partOf.set(id, label);
+    return label;
+  };
+  const us = new Map();
+  let t = p.startTime;
+  let total = 0;
+  for (let i = 0; i < p.samples.length; i++) {
+    const dt = p.timeDeltas[i] ?? 0;
+    t += dt;
+    if (t < from || t > to) continue;
+    const label = part(p.samples[i]);
+    us.set(label, (us.get(label) ?? 0) + dt);
+    total += dt;
+  }
+  const busy = total - (us.get('idle (waiting for the client or the server)') ?? 0);
+  return { perCall: [...us].sort((a, b) => b[1] - a[1]).map(([label, v]) => ({ label, us: v / calls, share: v / total })), busyPerCall: busy / calls };
+}
+
+/** Runs the profile; returns calls/s, CPU per call and the split. */
+export async function profileWrap({ calls = 30_000, inFlight = 16 } = {}) {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'mcpw-profile-'));
+  const cfg = path.join(tmp, 'strict.yaml');
+  writeFileSync(cfg, `audit: { db: ${JSON.stringify(path.join(tmp, 'audit.db'))} }\n`);
+  const profDir = path.join(tmp, 'prof');
+  const env = { PATH: process.env.PATH, HOME: tmp, XDG_CONFIG_HOME: path.join(tmp, 'cfg'), XDG_STATE_HOME: path.join(tmp, 'state'), MCP_WARDEN_LOG_LEVEL: 'warn' };
+  const child = spawn(NODE, ['--cpu-prof', '--cpu-prof-dir', profDir, path.join(ROOT, 'dist/cli/index.js'), 'wrap', '--config', cfg, '--', NODE, path.join(ROOT, 'bench/upstream.mjs'), 'stdio'], { env, stdio: ['pipe', 'pipe', 'ignore'] });
+  const run = await drive(child, calls, inFlight);
+  child.stdin.end();
+  await new Promise((r) => child.once('exit', r));
+  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error('no CPU profile written');
+  return { rate: run.rate, calls, inFlight, ...attribute(path.join(profDir, file), run.from, run.to, calls) };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const r = await profileWrap({ calls: Number(process.argv[2] ?? 30_000) });
+  console.log(`${r.rate.toFixed(0)} calls/s under the profiler; ${r.busyPerCall.toFixed(1)} µs of CPU per call`);
+  for (const x of r.perCall) console.log(`${x.us.toFixed(1).padStart(7)} µs ${(100 * x.share).toFixed(1).padStart(5)}%  ${x.label}`);
+}
