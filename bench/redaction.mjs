@@ -65,12 +65,17 @@ export async function redactionBench() {
   for (const [kind, make] of [['clean', cleanText], ['dirty', dirtyText]]) {
     for (const size of QUICK ? [10 * 1024, 1024 * 1024] : [10 * 1024, 1024 * 1024, 10 * 1024 * 1024]) {
       const raw = JSON.stringify(result(make(size)));
-      const ms = time(() => {
+      // The stage works in place, so every run needs a freshly parsed message; the parse, which the proxy does
+      // for every message whether redaction is on or not, is timed alone and taken out.
+      const minMs = size > 5e6 ? 1500 : 400;
+      const parseMs = time(() => JSON.parse(raw), minMs);
+      const totalMs = time(() => {
         const msg = JSON.parse(raw);
         const r = red.outbound.redact(msg.result, { raw });
         if (r.changed) JSON.stringify(msg);
-      }, size > 5e6 ? 1500 : 400);
-      out.throughput.push({ kind, bytes: raw.length, ms, mbps: raw.length / 1e6 / (ms / 1000) });
+      }, minMs);
+      const ms = Math.max(totalMs - parseMs, 1e-6);
+      out.throughput.push({ kind, bytes: raw.length, ms, parseMs, mbps: raw.length / 1e6 / (ms / 1000) });
     }
   }
   // The detector alone over plain text (what `mcp-warden redact` does).

@@ -26,8 +26,17 @@ export const SEPARATOR = '\u0000';
 
 const META = /[\\^$.*+?()[\]{}|]/g;
 
-/** Escapes other than \n, \r and \t in raw JSON text. */
-const UNSAFE_ESCAPE = /\\[^nrt]/;
+/**
+ * Whether JSON text holds an escape other than \n, \r and \t (what `/\\[^nrt]/` finds, a lone trailing backslash
+ * included), by jumping from backslash to backslash: the regular expression took 1 ms on a 1.4 MB result.
+ */
+function unsafeEscape(raw: string): boolean {
+  for (let i = raw.indexOf('\\'); i >= 0; i = raw.indexOf('\\', i + 2)) {
+    const c = raw.charCodeAt(i + 1);
+    if (c !== 110 && c !== 114 && c !== 116) return true;
+  }
+  return false;
+}
 
 /** Whether a trigger can never match a newline, CR or tab: no dot, negated class, \s, \W, \D, \x, \p or \C. */
 export function controlSafe(source: string): boolean {
@@ -76,8 +85,11 @@ class PatternSets {
     this.build(patterns, 0);
   }
 
-  test(text: string): boolean {
-    for (const { set } of this.sets) if (set.test(text)) return true;
+  // RE2 works on UTF-8: a Buffer made once costs far less than the string conversion node-re2 does per call
+  // (measured: 0.7 µs instead of 1.7 µs for a 90-byte message; 1 ms less for a 1.4 MB one).
+  test(text: string | Buffer): boolean {
+    const bytes = typeof text === 'string' ? Buffer.from(text) : text;
+    for (const { set } of this.sets) if (set.test(bytes)) return true;
     return false;
   }
 
@@ -93,10 +105,11 @@ class PatternSets {
     }
   }
 
-  match(text: string): number[] {
-    if (this.sets.length === 1) return this.sets[0]!.set.match(text);
+  match(text: string | Buffer): number[] {
+    const bytes = typeof text === 'string' ? Buffer.from(text) : text;
+    if (this.sets.length === 1) return this.sets[0]!.set.match(bytes);
     const out: number[] = [];
-    for (const { set, offset } of this.sets) for (const i of set.match(text)) out.push(i + offset);
+    for (const { set, offset } of this.sets) for (const i of set.match(bytes)) out.push(i + offset);
     return out;
   }
 }
@@ -136,7 +149,7 @@ export class Detector {
   }
 
   /** The rules the text's keywords and triggers enable (key rules included when their keywords appear). */
-  triggered(text: string): Set<Rule> {
+  triggered(text: string | Buffer): Set<Rule> {
     const out = new Set<Rule>(this.always);
     if (this.sets) for (const i of this.sets.match(text)) for (const r of this.entryRules[i]!) out.add(r);
     return out;
@@ -158,10 +171,11 @@ export class Detector {
    */
   rawTriggered(raw: string): Set<Rule> | undefined {
     if (raw.indexOf('"blob"') >= 0 || (raw.indexOf('"data"') >= 0 && (raw.indexOf('"image"') >= 0 || raw.indexOf('"audio"') >= 0))) return undefined;
-    if (raw.indexOf('\\') >= 0 && (!this.controlSafe || UNSAFE_ESCAPE.test(raw))) return undefined;
+    if (raw.indexOf('\\') >= 0 && (!this.controlSafe || unsafeEscape(raw))) return undefined;
     // Most messages enable nothing: a yes/no pass over the set is cheaper than collecting which entries match.
-    if (this.always.length === 0 && !(this.sets?.test(raw) ?? false)) return new Set();
-    return this.triggered(raw);
+    const bytes = Buffer.from(raw);
+    if (this.always.length === 0 && !(this.sets?.test(bytes) ?? false)) return new Set();
+    return this.triggered(bytes);
   }
 
   rawIsClean(raw: string): boolean {

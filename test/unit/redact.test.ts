@@ -211,6 +211,24 @@ describe('redacting JSON payloads', () => {
     expect(w.text).toBe('[REDACTED:github-pat]');
   });
 
+  it('uses the raw bytes only where their escapes are \\n, \\r or \\t (the same answer as /\\\\[^nrt]/)', () => {
+    const det = red.detector;
+    const pieces = ['\\n', '\\r', '\\t', '\\\\', '\\"', '\\/', '\\u0067', '\\b', 'ab', '\\\\n', 'n'];
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % pieces.length);
+    for (let i = 0; i < 400; i++) {
+      const body = Array.from({ length: 1 + (i % 7) }, () => pieces[rand()]).join('');
+      const raw = `{"text":"weather ${body} mild"}`;
+      const usable = !/\\[^nrt]/.test(raw);
+      expect(det.rawTriggered(raw) !== undefined, raw).toBe(usable);
+    }
+    // A secret after an escaped newline is found either way; one behind an escaped backslash is found by decoding.
+    for (const raw of [`{"text":"line\\n${PAT}"}`, `{"text":"a\\\\${PAT}"}`, `{"text":"\\\\n ${PAT}"}`]) {
+      const v = JSON.parse(raw) as { text: string };
+      expect(red.outbound.redact(v, { raw }).counts, raw).toEqual({ 'github-pat': 1 });
+    }
+  });
+
   it('does not let a match run across two strings', () => {
     const v = ['aws secret key =', 'AbCdEfGhIjKlMnOpQrStUvWxYz0123456789+/Ab'];
     red.outbound.redact(v);
