@@ -13,7 +13,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { performance } from 'node:perf_hooks';
+import { open } from './load-stdio.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const NODE = process.execPath;
@@ -30,50 +30,6 @@ const PARTS = [
   [/^(log|pin|ops|auth)\//, 'logging, pins, binding'],
   [/./, 'other mcp-warden code'],
 ];
-
-/** A lean stdio client: `initialize`, then `calls` echo calls with `inFlight` outstanding. */
-async function drive(child, calls, inFlight) {
-  let buf = '';
-  const waiters = new Map();
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (d) => {
-    buf += d;
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      const m = /"id":(\d+)/.exec(line);
-      const w = m && waiters.get(Number(m[1]));
-      if (w) {
-        waiters.delete(Number(m[1]));
-        if (!line.includes('"result"')) throw new Error(`call failed: ${line.slice(0, 200)}`);
-        w();
-      }
-    }
-  });
-  let id = 0;
-  const send = (method, params) =>
-    new Promise((resolve) => {
-      const i = ++id;
-      waiters.set(i, resolve);
-      child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: i, method, params })}\n`);
-    });
-  await send('initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'profile', version: '1' } });
-  child.stdin.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
-  await send('tools/list', {});
-  const call = () => send('tools/call', { name: 'echo', arguments: { text: 'hello world' } });
-  for (let i = 0; i < 2000; i++) await call();
-  const from = process.hrtime.bigint() / 1000n;
-  const t0 = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      while (next++ < calls) await call();
-    }),
-  );
-  const secs = (performance.now() - t0) / 1000;
-  const to = process.hrtime.bigint() / 1000n;
-  return { from: Number(from), to: Number(to), rate: calls / secs };
-}
 
 function attribute(profileFile, from, to, calls) {
   const p = JSON.parse(readFileSync(profileFile, 'utf8'));
@@ -127,7 +83,9 @@ export async function profileWrap({ calls = 30_000, inFlight = 16 } = {}) {
   const profDir = path.join(tmp, 'prof');
   const env = { PATH: process.env.PATH, HOME: tmp, XDG_CONFIG_HOME: path.join(tmp, 'cfg'), XDG_STATE_HOME: path.join(tmp, 'state'), MCP_WARDEN_LOG_LEVEL: 'warn' };
   const child = spawn(NODE, ['--cpu-prof', '--cpu-prof-dir', profDir, path.join(ROOT, 'dist/cli/index.js'), 'wrap', '--config', cfg, '--', NODE, path.join(ROOT, 'bench/upstream.mjs'), 'stdio'], { env, stdio: ['pipe', 'pipe', 'ignore'] });
-  const run = await drive(child, calls, inFlight);
+  const client = await open(child);
+  for (let i = 0; i < 2000; i++) await client.call('echo', { text: 'warm' });
+  const run = await client.run(calls, inFlight);
   child.stdin.end();
   await new Promise((r) => child.once('exit', r));
   const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));

@@ -133,12 +133,12 @@ function configFile(name, yaml) {
   return f;
 }
 
-async function stdioLane(command, cmdArgs) {
+async function stdioLane(command, cmdArgs, relay = command === NODE && cmdArgs[0] === CLI) {
   const transport = new StdioClientTransport({ command, args: cmdArgs, env: benchEnv, stderr: 'ignore' });
   const client = new Client({ name: 'bench', version: '1' });
   await client.connect(transport);
   try {
-    return await measure(client, command === NODE && cmdArgs[0] === CLI ? transport.pid : undefined);
+    return await measure(client, relay ? transport.pid : undefined);
   } finally {
     await client.close();
   }
@@ -197,6 +197,7 @@ async function main() {
   const results = [];
   const lanes = [
     ['stdio', 'direct (SDK client ⇄ server)', () => stdioLane(NODE, [UPSTREAM, 'stdio'])],
+    ['stdio', 'a bare byte pipe in Node (bench/pipe-relay.mjs: the floor of any stdio proxy)', () => stdioLane(NODE, [path.join(ROOT, 'bench/pipe-relay.mjs'), '--', NODE, UPSTREAM, 'stdio'], true)],
     ['stdio', 'mcp-warden wrap, policy only (redaction and audit off)', () => stdioLane(NODE, [CLI, 'wrap', '--config', configFile('bare.yaml', 'audit: { enabled: false }\nredaction: false\n'), '--', NODE, UPSTREAM, 'stdio'])],
     ['stdio', 'mcp-warden wrap, policy + redaction (audit off)', () => stdioLane(NODE, [CLI, 'wrap', '--config', configFile('noaudit.yaml', 'audit: { enabled: false }\n'), '--', NODE, UPSTREAM, 'stdio'])],
     ['stdio', 'mcp-warden wrap, full pipeline: policy + redaction + strict audit (default)', () => stdioLane(NODE, [CLI, 'wrap', '--config', configFile('strict.yaml', `audit: { db: ${JSON.stringify(path.join(tmp, 'wrap-audit.db'))} }\n`), '--', NODE, UPSTREAM, 'stdio'])],
@@ -232,10 +233,13 @@ async function main() {
   const big = await bigResults();
   process.stderr.write('bench: memory per serve session (URL upstream)…\n');
   const sessions = await sessionMemory();
+  process.stderr.write('bench: memory: the floor, each dependency, wrap under load with smaller young generations…\n');
+  const { memoryExperiment } = await import('./memory.mjs');
+  const memory = await memoryExperiment({ calls: QUICK ? 5000 : 20_000 });
   process.stderr.write('bench: profile of wrap, full pipeline, 16 in flight…\n');
   const { profileWrap } = await import('./profile.mjs');
   const profile = await profileWrap({ calls: QUICK ? 5000 : 30_000 });
-  writeFileSync(OUT, render(results, audit, engine, big, sessions, profile));
+  writeFileSync(OUT, render(results, audit, engine, big, sessions, profile, memory));
   process.stderr.write(`bench: wrote ${path.relative(ROOT, OUT)}\n`);
 }
 
@@ -395,7 +399,7 @@ function summary(results, audit, engine, big, sessions) {
   return ['## Against SPEC §11', '', '| figure | target | measured | |', '|---|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-function render(results, audit, engine, big, sessions = [], profile = undefined) {
+function render(results, audit, engine, big, sessions = [], profile = undefined, memory = undefined) {
   const cpu = (readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? os.cpus()[0]?.model ?? '?';
   const byFamily = (fam) => results.filter((r) => r.family === fam);
   const direct = (fam) => byFamily(fam)[0];
@@ -520,7 +524,20 @@ used for one call; resident memory of the proxy process a moment later.
 | open sessions | proxy RSS MB | KiB per session since the previous row |
 |---:|---:|---:|
 ${sessions.map((x, i) => `| ${x.sessions} | ${f(x.rss / 2 ** 20, 1)} | ${i === 0 ? '—' : f((x.rss - sessions[i - 1].rss) / 1024 / Math.max(1, x.sessions - sessions[i - 1].sessions), 1)} |`).join('\n')}
-`;
+${memory ? `
+## Where the memory goes (\`bench/memory.mjs\`)
+
+An empty Node ${process.version} process is resident at ${f(memory.empty, 1)} MB. Loaded alone, each large dependency adds:
+${memory.deps.map((d) => `${d.name} ${f(d.mb, 1)} MB`).join(', ')} (shared start-up costs make these overlap).
+
+\`wrap\` with the full pipeline, driven by the lean stdio client: resident memory once started, then its peak over
+16 calls in flight and ten 1 MiB results, with Node's default young generation and with smaller ones. The young
+generation (\`new_space\`) is most of the difference: Node sizes it for throughput, and a proxy's garbage is short-lived.
+
+| Node flags | idle RSS MB | peak RSS MB | calls/s (16 in flight) |
+|---|---:|---:|---:|
+${memory.wrap.map((w) => `| ${w.flags} | ${f(w.idle, 1)} | ${f(w.peak, 1)} | ${f(w.rate, 0)} |`).join('\n')}
+` : ''}`;
 }
 
 main().catch((e) => {

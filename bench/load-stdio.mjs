@@ -1,0 +1,52 @@
+/**
+ * A lean stdio client for benchmarks: raw JSON lines, no SDK. `open(child)` sends `initialize` and lists tools;
+ * `call(name, args)` resolves with the response line (a failed call rejects); `run(calls, inFlight)` keeps that
+ * many echo calls outstanding and reports calls/s with the monotonic start and end (µs) of the phase.
+ */
+import { performance } from 'node:perf_hooks';
+
+export async function open(child) {
+  let buf = '';
+  const waiters = new Map();
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d) => {
+    buf += d;
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      const m = /^\{"jsonrpc":"2\.0","id":(\d+)/.exec(line) ?? /"id":(\d+)/.exec(line);
+      const w = m && waiters.get(Number(m[1]));
+      if (w) {
+        waiters.delete(Number(m[1]));
+        if (line.includes('"result"')) w.resolve(line);
+        else w.reject(new Error(`call failed: ${line.slice(0, 200)}`));
+      }
+    }
+  });
+  let id = 0;
+  const send = (method, params) =>
+    new Promise((resolve, reject) => {
+      const i = ++id;
+      waiters.set(i, { resolve, reject });
+      child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: i, method, params })}\n`);
+    });
+  await send('initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench-lean', version: '1' } });
+  child.stdin.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
+  await send('tools/list', {});
+  const call = (name, args) => send('tools/call', { name, arguments: args });
+  return {
+    call,
+    async run(calls, inFlight) {
+      const from = Number(process.hrtime.bigint() / 1000n);
+      const t0 = performance.now();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: inFlight }, async () => {
+          while (next++ < calls) await call('echo', { text: 'hello world' });
+        }),
+      );
+      const secs = (performance.now() - t0) / 1000;
+      return { from, to: Number(process.hrtime.bigint() / 1000n), rate: calls / secs };
+    },
+  };
+}

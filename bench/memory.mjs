@@ -1,0 +1,63 @@
+/**
+ * Where the proxy's resident memory goes, and what moves it:
+ *
+ * - the floor: an empty Node process, and what each large dependency adds when loaded alone;
+ * - `wrap` with the full pipeline (lean stdio client): resident memory idle after start, and at its peak under
+ *   16 calls in flight plus ten 1 MiB results, with Node's default young generation and with a smaller one
+ *   (`--max-semi-space-size`), and the calls/s each kept.
+ *
+ *   node bench/memory.mjs        prints JSON; bench/run.mjs includes it in docs/benchmarks.md
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { open } from './load-stdio.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const NODE = process.execPath;
+const DEPENDENCIES = ['better-sqlite3', 're2', 'ajv', 'yaml', 'pino', 'jose', 'openid-client', 'prom-client', 'ws'];
+
+function status(pid, field) {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Resident MB of a fresh Node process after loading `mod` (or nothing). */
+function loaded(mod) {
+  const code = `${mod ? `require(${JSON.stringify(mod)});` : ''}setTimeout(() => process.stdout.write(String(process.memoryUsage().rss)), 300)`;
+  return Number(execFileSync(NODE, ['-e', code], { cwd: ROOT, encoding: 'utf8' })) / 2 ** 20;
+}
+
+async function wrapUnderLoad(flags, calls) {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'mcpw-mem-'));
+  const cfg = path.join(tmp, 'strict.yaml');
+  writeFileSync(cfg, `audit: { db: ${JSON.stringify(path.join(tmp, 'audit.db'))} }\n`);
+  const env = { PATH: process.env.PATH, HOME: tmp, XDG_CONFIG_HOME: path.join(tmp, 'cfg'), XDG_STATE_HOME: path.join(tmp, 'state'), MCP_WARDEN_LOG_LEVEL: 'warn' };
+  const child = spawn(NODE, [...flags, path.join(ROOT, 'dist/cli/index.js'), 'wrap', '--config', cfg, '--', NODE, path.join(ROOT, 'bench/upstream.mjs'), 'stdio'], { env, stdio: ['pipe', 'pipe', 'ignore'] });
+  try {
+    const client = await open(child);
+    await new Promise((r) => setTimeout(r, 500));
+    const idle = status(child.pid, 'VmRSS');
+    for (let i = 0; i < 1000; i++) await client.call('echo', { text: 'warm' });
+    const run = await client.run(calls, 16);
+    for (let i = 0; i < 10; i++) await client.call('blob', { bytes: 1024 * 1024 });
+    return { flags: flags.join(' ') || '(Node defaults)', idle, peak: status(child.pid, 'VmHWM'), rate: run.rate };
+  } finally {
+    child.stdin.end();
+    child.kill();
+  }
+}
+
+export async function memoryExperiment({ calls = 20_000 } = {}) {
+  const empty = loaded('');
+  const deps = DEPENDENCIES.map((d) => ({ name: d, mb: loaded(d) - empty }));
+  const wrap = [];
+  for (const flags of [[], ['--max-semi-space-size=4'], ['--max-semi-space-size=1']]) wrap.push(await wrapUnderLoad(flags, calls));
+  return { empty, deps, wrap };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  memoryExperiment().then((r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`));
+}
