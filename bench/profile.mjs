@@ -25,7 +25,9 @@ const PARTS = [
   [/^redact\//, 'redaction: prefilter and detectors (request arguments and result)'],
   [/^policy\//, 'policy: rules and argument checks'],
   [/^protocol\//, 'parsing and serialising JSON-RPC'],
+  [/^transports\/(http|sse)/, 'HTTP: requests and responses'],
   [/^transports\//, 'reading and writing lines (stdio)'],
+  [/^proxy\/gateway/, 'HTTP gateway: routing, Host/Origin, sessions'],
   [/^(proxy|pipeline)\//, 'session: ids, exchanges, stage runner'],
   [/^(log|pin|ops|auth)\//, 'logging, pins, binding'],
   [/./, 'other mcp-warden code'],
@@ -93,7 +95,51 @@ export async function profileWrap({ calls = 30_000, inFlight = 16 } = {}) {
   return { rate: run.rate, calls, inFlight, ...attribute(path.join(profDir, file), run.from, run.to, calls) };
 }
 
+/** The same for `serve` (full pipeline, one stdio child per session) under the lean HTTP load generator. */
+export async function profileServe({ calls = 20_000, inFlight = 16 } = {}) {
+  const { HttpLoad } = await import('./load-http.mjs');
+  const net = await import('node:net');
+  const port = await new Promise((r) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = srv.address().port;
+      srv.close(() => r(p));
+    });
+  });
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'mcpw-profile-'));
+  const cfg = path.join(tmp, 'serve.yaml');
+  writeFileSync(cfg, `servers:\n  bench:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(path.join(ROOT, 'bench/upstream.mjs'))}, stdio]\nlisten: { port: ${port} }\naudit: { db: ${JSON.stringify(path.join(tmp, 'audit.db'))} }\n`);
+  const profDir = path.join(tmp, 'prof');
+  const env = { PATH: process.env.PATH, HOME: tmp, XDG_CONFIG_HOME: path.join(tmp, 'cfg'), XDG_STATE_HOME: path.join(tmp, 'state'), MCP_WARDEN_LOG_LEVEL: 'warn' };
+  const gw = spawn(NODE, ['--cpu-prof', '--cpu-prof-dir', profDir, path.join(ROOT, 'dist/cli/index.js'), 'serve', '--config', cfg], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise((resolve, reject) => {
+    let buf = '';
+    gw.stderr.on('data', (d) => {
+      buf += d;
+      if (/serving on/.test(buf)) resolve();
+    });
+    gw.once('exit', (c) => reject(new Error(`serve exited ${c}: ${buf}`)));
+  });
+  const load = new HttpLoad(`http://127.0.0.1:${port}/bench/mcp`, { connections: inFlight });
+  await load.open();
+  for (let i = 0; i < 1000; i++) await load.call('warm');
+  const from = Number(process.hrtime.bigint() / 1000n);
+  const sat = await load.saturate(calls, inFlight);
+  const to = Number(process.hrtime.bigint() / 1000n);
+  load.close();
+  gw.kill('SIGTERM');
+  await new Promise((r) => gw.once('exit', r));
+  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error('no CPU profile written');
+  return { rate: sat.rate, calls, inFlight, ...attribute(path.join(profDir, file), from, to, calls) };
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (process.argv[2] === 'serve') {
+    const r = await profileServe({ calls: Number(process.argv[3] ?? 20_000) });
+    console.log(`${r.rate.toFixed(0)} calls/s under the profiler; ${r.busyPerCall.toFixed(1)} µs of CPU per call`);
+    for (const x of r.perCall) console.log(`${x.us.toFixed(1).padStart(7)} µs ${(100 * x.share).toFixed(1).padStart(5)}%  ${x.label}`);
+    process.exit(0);
+  }
   const r = await profileWrap({ calls: Number(process.argv[2] ?? 30_000) });
   console.log(`${r.rate.toFixed(0)} calls/s under the profiler; ${r.busyPerCall.toFixed(1)} µs of CPU per call`);
   for (const x of r.perCall) console.log(`${x.us.toFixed(1).padStart(7)} µs ${(100 * x.share).toFixed(1).padStart(5)}%  ${x.label}`);

@@ -154,11 +154,11 @@ async function httpLane(url, relay) {
   }
 }
 
-async function startRelay(kind, port) {
+async function startRelay(kind, port, extraYaml = '') {
   let proc;
   if (kind === 'serve') {
     const cfg = path.join(tmp, 'serve.yaml');
-    writeFileSync(cfg, `servers:\n  bench:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(UPSTREAM)}, stdio]\nlisten: { port: ${port} }\n`);
+    writeFileSync(cfg, `servers:\n  bench:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(UPSTREAM)}, stdio]\nlisten: { port: ${port} }\n${extraYaml}`);
     proc = spawn(NODE, [CLI, 'serve', '--config', cfg], { env: benchEnv, stdio: ['ignore', 'ignore', 'pipe'] });
     await waitForLine(proc, /serving on/);
     return { proc, url: `http://127.0.0.1:${port}/bench/mcp` };
@@ -225,6 +225,23 @@ async function main() {
     results.push({ family, label, ...r });
     process.stderr.write(`  p50 ${f(r.p50, 3)} ms  p99 ${f(r.p99, 3)} ms  seq ${f(r.seqRate, 0)}/s  16-in-flight ${f(r.concRate, 0)}/s  1MiB ${f(r.mib, 1)} ms  rss ${f(r.rss, 1)} MB\n`);
   }
+  // serve with stages taken away, lean generator only: what each costs over HTTP.
+  const ablation = [];
+  for (const [label, yaml] of [
+    ['serve, policy only (redaction and audit off)', 'audit: { enabled: false }\nredaction: false\n'],
+    ['serve, policy + redaction (audit off)', 'audit: { enabled: false }\n'],
+    ['serve, full pipeline (as above)', ''],
+  ]) {
+    process.stderr.write(`bench: ${label} (lean)…\n`);
+    const relay = await startRelay('serve', await freePort(), yaml);
+    try {
+      const r = await httpLoad(relay.url, { ...LEAN, seconds: 1 });
+      ablation.push({ label, rate: r.rate, p50: r.satP50 });
+      process.stderr.write(`  ${f(r.rate, 0)}/s\n`);
+    } finally {
+      await stop(relay.proc);
+    }
+  }
   const audit = await auditBench();
   process.stderr.write('bench: redaction engine…\n');
   const { redactionBench } = await import('./redaction.mjs');
@@ -239,7 +256,10 @@ async function main() {
   process.stderr.write('bench: profile of wrap, full pipeline, 16 in flight…\n');
   const { profileWrap } = await import('./profile.mjs');
   const profile = await profileWrap({ calls: QUICK ? 5000 : 30_000 });
-  writeFileSync(OUT, render(results, audit, engine, big, sessions, profile, memory));
+  process.stderr.write('bench: profile of serve, full pipeline, lean HTTP load…\n');
+  const { profileServe } = await import('./profile.mjs');
+  const serveProfile = await profileServe({ calls: QUICK ? 2000 : 12_000 });
+  writeFileSync(OUT, render(results, audit, engine, big, sessions, profile, memory, ablation, serveProfile));
   process.stderr.write(`bench: wrote ${path.relative(ROOT, OUT)}\n`);
 }
 
@@ -352,7 +372,8 @@ async function auditBench() {
       e.args_sha256 = 'a'.repeat(64);
       e.result_sha256 = 'b'.repeat(64);
       e.extra = '{"direction":"to-server","transport":"stdio"}';
-      
+      // One in fifty is what a reviewer looks for.
+      if (i % 50 === 0) Object.assign(e, { server: 'github', target: 'create_issue', decision: 'deny', status: 'denied' });
       return e;
     };
     // Events are built by the audit stage as exchanges end; the figure is the append: chain, MAC, insert, commit.
@@ -363,7 +384,21 @@ async function auditBench() {
     await Promise.all(Array.from({ length: 64 }, async () => { while (next < n) await writer.enqueue(events[next++]); }));
     const secs = (performance.now() - t0) / 1000;
     await writer.close();
-    out.push({ durability, n, rate: n / secs });
+    // What the missing secondary indexes cost a reviewer: filtered queries over the whole table.
+    let queries;
+    if (durability === 'strict') {
+      const { query } = await import('../dist/audit/read.js');
+      const ro = new AuditStore(path.join(dir, 'audit.db'), { readonly: true });
+      const since = events[Math.floor(n * 0.9)].ts;
+      const timed = (label, fl) => {
+        const q0 = performance.now();
+        const rows = query(ro, fl).length;
+        return { label, rows, ms: performance.now() - q0 };
+      };
+      queries = [timed('--server github --tool create_issue --decision deny', { server: 'github', tool: 'create_issue', decision: 'deny' }), timed(`--since (the last tenth)`, { since }), timed('--server github --limit 100', { server: 'github', limit: 100 })];
+      ro.close();
+    }
+    out.push({ durability, n, rate: n / secs, queries });
     process.stderr.write(`  audit ${durability}: ${f(n / secs, 0)} events/s\n`);
   }
   return out;
@@ -399,7 +434,7 @@ function summary(results, audit, engine, big, sessions) {
   return ['## Against SPEC §11', '', '| figure | target | measured | |', '|---|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-function render(results, audit, engine, big, sessions = [], profile = undefined, memory = undefined) {
+function render(results, audit, engine, big, sessions = [], profile = undefined, memory = undefined, ablation = [], serveProfile = undefined) {
   const cpu = (readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? os.cpus()[0]?.model ?? '?';
   const byFamily = (fam) => results.filter((r) => r.family === fam);
   const direct = (fam) => byFamily(fam)[0];
@@ -446,6 +481,12 @@ relay sustains, each call timed from its send.
 |---|---:|---:|---:|---:|---:|---:|---:|
 ${byFamily('http').filter((r) => r.lean).map((r) => { const d = direct('http').lean; const sg = byFamily('http').find((x) => x.label.startsWith('supergateway'))?.lean; return `| ${r.label} | ${f(r.lean.rate, 0)} | ${f(r.lean.satP50, 3)} | ${f(r.lean.satP99, 3)} | ${f(r.lean.rate / d.rate)} | ${sg ? f(r.lean.rate / sg.rate) : '—'} | ${f(r.lean.fixedP50, 3)} | ${f(r.lean.fixedP99, 3)} |`; }).join('\n')}
 
+\`serve\` with stages taken away, same generator (saturation only):
+
+| lane | calls/s 16 in flight | p50 ms | vs supergateway |
+|---|---:|---:|---:|
+${ablation.map((a) => { const sg = byFamily('http').find((x) => x.label.startsWith('supergateway'))?.lean; return `| ${a.label} | ${f(a.rate, 0)} | ${f(a.p50, 3)} | ${sg ? f(a.rate / sg.rate) : '—'} |`; }).join('\n')}
+
 ## Audit trail
 
 Appending events with the hash chain, the per-event MAC and checkpoints, through the writer (group commit:
@@ -454,6 +495,13 @@ Appending events with the hash chain, the per-event MAC and checkpoints, through
 | durability | events | events/s |
 |---|---:|---:|
 ${audit.map((a) => `| ${a.durability} (${a.durability === 'strict' ? 'WAL, synchronous=NORMAL' : 'WAL, synchronous=FULL'}) | ${a.n} | ${f(a.rate, 0)} |`).join('\n')}
+
+The table has no secondary index (each would cost a page write per commit on every call's path), so a review
+scans. \`audit query\` filters over the ${audit[0]?.n ?? '?'} strict events above (one in fifty matches the first):
+
+| query | rows | ms |
+|---|---:|---:|
+${(audit.find((a) => a.queries)?.queries ?? []).map((q) => `| \`${q.label}\` | ${q.rows} | ${f(q.ms, 0)} |`).join('\n')}
 
 The latency strict audit adds to a call is the difference between the two \`wrap\` lanes above:
 ${(() => { const off = results.find((r) => r.label.includes('policy + redaction (audit off)')); const on = results.find((r) => r.label.includes('strict audit')); return off && on ? `${f(on.p50 - off.p50, 3)} ms at p50 and ${f(on.p99 - off.p99, 3)} ms at p99` : '—'; })()}.
@@ -515,6 +563,15 @@ ${f(profile.rate, 0)} calls/s under the profiler; ${f(profile.busyPerCall, 1)} �
 | part | µs per call | share of the phase |
 |---|---:|---:|
 ${profile.perCall.map((x) => `| ${x.label} | ${f(x.us, 1)} | ${f(100 * x.share, 1)}% |`).join('\n')}
+
+` : ''}${serveProfile ? `## Where the time goes (\`serve\`, full pipeline)
+
+The same split for \`serve\` (one stdio child per session) under the lean HTTP generator, ${serveProfile.calls} calls with
+${serveProfile.inFlight} in flight: ${f(serveProfile.rate, 0)} calls/s under the profiler; ${f(serveProfile.busyPerCall, 1)} µs of CPU per call.
+
+| part | µs per call | share of the phase |
+|---|---:|---:|
+${serveProfile.perCall.map((x) => `| ${x.label} | ${f(x.us, 1)} | ${f(100 * x.share, 1)}% |`).join('\n')}
 
 ` : ''}## Memory per session (\`serve\`)
 
