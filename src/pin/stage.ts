@@ -214,6 +214,63 @@ export function pinStage(opts: PinStageOptions): Stage {
     return deny(ex, `mcp-warden refused this call: ${kind === 'tools' ? 'the tool' : 'the prompt'} "${name}" ${phrase}. A person can review and approve it with: mcp-warden pin --approve ${ex.session.server} ${name}`, kind === 'tools');
   }
 
+  async function checkListResponse(ex: Exchange): Promise<void> {
+    if (ex.direction !== 'to-server' || !ex.response || ex.answeredBy) return;
+    const resp = ex.response.message as JsonRpcResponse;
+    if (!('result' in resp) || !isObject(resp.result)) return;
+    const result = resp.result;
+    const st = store(ex.session.server);
+    if (ex.method === 'initialize' || ex.method === 'server/discover') {
+      const text = typeof result['instructions'] === 'string' ? result['instructions'] : undefined;
+      const sp = st.load();
+      if (!sp) return; // pinned with the first catalogue
+      const h = text === undefined ? null : textHash(text);
+      if (sp.instructions === h) return;
+      const reason = `mcp-warden blocked the server "${ex.session.server}": its instructions changed since they were pinned. A person can review and approve them with: mcp-warden pin --approve ${ex.session.server}`;
+      report(ex, 'tools', '(instructions)', h ?? 'none', { ok: false, reason: 'instructions changed' });
+      if (text !== undefined) st.addPendingInstructions(text);
+      if (!block) return;
+      ex.session.state.set('pin.blocked', reason);
+      delete result['instructions'];
+      markDirty(ex.response);
+      return;
+    }
+    const kind: Kind | undefined = ex.method === 'tools/list' ? 'tools' : ex.method === 'prompts/list' ? 'prompts' : undefined;
+    if (!kind) return;
+    const list = result[kind];
+    if (!Array.isArray(list)) return;
+    if (serverBlocked(ex) && block) {
+      result[kind] = [];
+      markDirty(ex.response);
+      return;
+    }
+    if (kind === 'prompts') {
+      let m = ex.session.state.get('pin.prompts') as Map<string, Record<string, unknown>> | undefined;
+      if (!m) ex.session.state.set('pin.prompts', (m = new Map()));
+      for (const p of list) if (isObject(p) && typeof p['name'] === 'string') m.set(p['name'], p);
+    }
+    let sp = await pinsFor(ex.session, st);
+    if (kind === 'prompts' && sp && !st.explicit && !sp.promptsComplete) {
+      // Prompts are pinned on first use page by page, until the first complete list.
+      const entries = list.filter(isObject).filter((p) => typeof p['name'] === 'string').map((p) => ({ name: String(p['name']), def: p, findings: opts.screen('prompts', p) }));
+      st.pinPromptsFirstUse(entries, typeof result['nextCursor'] !== 'string');
+      sp = st.load();
+    }
+    const present = new Set(list.filter(isObject).map((t) => String(t['name'])));
+    const kept = list.filter((item) => {
+      if (!isObject(item) || typeof item['name'] !== 'string') return true;
+      const v = verdict(sp, st, kind, item['name'], item, present);
+      if (v.ok) return true;
+      report(ex, kind, item['name'], v.hash, v);
+      if (sp && !sp.pending[kind][item['name']]) st.addPending(kind, item['name'], { hash: v.hash, body: v.body, seenAt: new Date().toISOString(), reason: v.renamedFrom ? 'rename' : v.reason.startsWith('the definition changed') ? 'changed' : 'new', ...(v.renamedFrom ? { renamedFrom: v.renamedFrom } : {}), definition: item });
+      return !block;
+    });
+    if (kept.length !== list.length) {
+      result[kind] = kept;
+      markDirty(ex.response);
+    }
+  }
+
   return {
     name: 'pin',
     request(ex) {
@@ -226,61 +283,11 @@ export function pinStage(opts: PinStageOptions): Stage {
       if (ex.method === 'prompts/get') return checkCall(ex, 'prompts', params['name']);
       return undefined;
     },
-    async response(ex) {
-      if (ex.direction !== 'to-server' || !ex.response || ex.answeredBy) return;
-      const resp = ex.response.message as JsonRpcResponse;
-      if (!('result' in resp) || !isObject(resp.result)) return;
-      const result = resp.result;
-      const st = store(ex.session.server);
-      if (ex.method === 'initialize' || ex.method === 'server/discover') {
-        const text = typeof result['instructions'] === 'string' ? result['instructions'] : undefined;
-        const sp = st.load();
-        if (!sp) return; // pinned with the first catalogue
-        const h = text === undefined ? null : textHash(text);
-        if (sp.instructions === h) return;
-        const reason = `mcp-warden blocked the server "${ex.session.server}": its instructions changed since they were pinned. A person can review and approve them with: mcp-warden pin --approve ${ex.session.server}`;
-        report(ex, 'tools', '(instructions)', h ?? 'none', { ok: false, reason: 'instructions changed' });
-        if (text !== undefined) st.addPendingInstructions(text);
-        if (!block) return;
-        ex.session.state.set('pin.blocked', reason);
-        delete result['instructions'];
-        markDirty(ex.response);
-        return;
-      }
-      const kind: Kind | undefined = ex.method === 'tools/list' ? 'tools' : ex.method === 'prompts/list' ? 'prompts' : undefined;
-      if (!kind) return;
-      const list = result[kind];
-      if (!Array.isArray(list)) return;
-      if (serverBlocked(ex) && block) {
-        result[kind] = [];
-        markDirty(ex.response);
-        return;
-      }
-      if (kind === 'prompts') {
-        let m = ex.session.state.get('pin.prompts') as Map<string, Record<string, unknown>> | undefined;
-        if (!m) ex.session.state.set('pin.prompts', (m = new Map()));
-        for (const p of list) if (isObject(p) && typeof p['name'] === 'string') m.set(p['name'], p);
-      }
-      let sp = await pinsFor(ex.session, st);
-      if (kind === 'prompts' && sp && !st.explicit && !sp.promptsComplete) {
-        // Prompts are pinned on first use page by page, until the first complete list.
-        const entries = list.filter(isObject).filter((p) => typeof p['name'] === 'string').map((p) => ({ name: String(p['name']), def: p, findings: opts.screen('prompts', p) }));
-        st.pinPromptsFirstUse(entries, typeof result['nextCursor'] !== 'string');
-        sp = st.load();
-      }
-      const present = new Set(list.filter(isObject).map((t) => String(t['name'])));
-      const kept = list.filter((item) => {
-        if (!isObject(item) || typeof item['name'] !== 'string') return true;
-        const v = verdict(sp, st, kind, item['name'], item, present);
-        if (v.ok) return true;
-        report(ex, kind, item['name'], v.hash, v);
-        if (sp && !sp.pending[kind][item['name']]) st.addPending(kind, item['name'], { hash: v.hash, body: v.body, seenAt: new Date().toISOString(), reason: v.renamedFrom ? 'rename' : v.reason.startsWith('the definition changed') ? 'changed' : 'new', ...(v.renamedFrom ? { renamedFrom: v.renamedFrom } : {}), definition: item });
-        return !block;
-      });
-      if (kept.length !== list.length) {
-        result[kind] = kept;
-        markDirty(ex.response);
-      }
+    // Only the lifecycle and list answers concern pins: every other response passes synchronously.
+    response(ex) {
+      if (ex.method !== 'initialize' && ex.method !== 'server/discover' && ex.method !== 'tools/list' && ex.method !== 'prompts/list') return undefined;
+      return checkListResponse(ex);
     },
   };
 }
+

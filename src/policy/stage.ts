@@ -13,7 +13,7 @@
 import { ErrorCode, isObject, type JsonRpcRequest, type JsonRpcResultResponse } from '../protocol/jsonrpc.js';
 import { envelopeVersion, isModernVersion, META } from '../protocol/eras.js';
 import { visibleText } from '../protocol/escape.js';
-import { markDirty, type Exchange, type PeerAnswer, type Stage, type StageResult } from '../pipeline/types.js';
+import { markDirty, type Exchange, type PeerAnswer, type Stage, type StageResult, type ToolEntry } from '../pipeline/types.js';
 import { APPROVAL_KEY, Approvals, argsHash } from './approvals.js';
 import { evaluate, visible, type Decision, type PolicyInput } from './evaluate.js';
 import { checkArgs } from './input-schema.js';
@@ -142,13 +142,18 @@ export function policyStage(opts: PolicyStageOptions): Stage {
     return { ok: true, approved: true };
   }
 
-  async function toolCall(ex: Exchange): Promise<StageResult> {
-    const policy = opts.policy();
+  /** Synchronous while the session holds the server's complete tool list (the pipeline then stays synchronous). */
+  function toolCall(ex: Exchange): StageResult | Promise<StageResult> {
     const p = params(ex);
     const name = p['name'];
     if (typeof name !== 'string') return { answer: { error: { code: ErrorCode.InvalidParams, message: 'Invalid params: tools/call needs a string "name"' } }, outcome: 'denied' };
+    if (ex.session.catalogComplete()) return decideToolCall(ex, p, name, ex.session.tools);
+    return ex.session.catalog().then((catalog) => decideToolCall(ex, p, name, catalog));
+  }
+
+  function decideToolCall(ex: Exchange, p: Record<string, unknown>, name: string, catalog: Map<string, ToolEntry> | undefined): StageResult | Promise<StageResult> {
+    const policy = opts.policy();
     const args = p['arguments'];
-    const catalog = await ex.session.catalog();
     const entry = catalog?.get(name);
     const annotations = isObject(entry?.definition['annotations']) ? (entry!.definition['annotations'] as Record<string, unknown>) : entry ? {} : undefined;
     const base = input(ex, { tool: name, args, annotations });
