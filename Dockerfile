@@ -28,7 +28,9 @@ RUN npm run build \
 
 # ── runtime: the compiled CLI, production dependencies and data files; no compiler, no sources ──
 FROM ${NODE_IMAGE}
+# A smaller young generation: about 40 MB less resident memory at peak, no measurable cost (docs/benchmarks.md).
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=4 \
     MCP_WARDEN_CONFIG=/etc/mcp-warden/config.yaml \
     MCP_WARDEN_STATE_DIR=/data \
     MCP_WARDEN_NO_KEYCHAIN=1 \
