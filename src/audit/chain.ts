@@ -71,9 +71,34 @@ export { canonicalJson, sha256Hex } from '../protocol/canonical.js';
 
 /** The bytes an event's hash covers: its position and every field, in the schema's order. */
 export function canonicalEvent(seq: number, e: AuditEvent): string {
-  const values: unknown[] = [seq];
-  for (const f of EVENT_FIELDS) values.push(e[f] ?? null);
-  return JSON.stringify(values);
+  // Field by field in EVENT_FIELDS order (a unit test holds the two together): a loop over the names made every
+  // read a megamorphic keyed load, a quarter of this function's time on the append path.
+  return JSON.stringify([
+    seq,
+    e.id ?? null,
+    e.ts ?? null,
+    e.event ?? null,
+    e.session ?? null,
+    e.principal_sub ?? null,
+    e.client_id ?? null,
+    e.issuer ?? null,
+    e.server ?? null,
+    e.method ?? null,
+    e.target ?? null,
+    e.decision ?? null,
+    e.rule ?? null,
+    e.reason ?? null,
+    e.status ?? null,
+    e.latency_ms ?? null,
+    e.bytes_in ?? null,
+    e.bytes_out ?? null,
+    e.args ?? null,
+    e.args_sha256 ?? null,
+    e.result_sha256 ?? null,
+    e.redactions ?? null,
+    e.policy_version ?? null,
+    e.extra ?? null,
+  ]);
 }
 
 /** SHA-256 over the domain tag, the previous hash (as its 64 hex characters) and the canonical event. */

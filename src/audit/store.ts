@@ -104,7 +104,12 @@ export class AuditStore {
         const mac = eventMac(key.macKey, h);
         // Positional binding: measurably cheaper than named parameters on the append path.
         this.insert.run(seq, e.id, e.ts, e.event, e.session, e.principal_sub, e.client_id, e.issuer, e.server, e.method, e.target, e.decision, e.rule, e.reason, e.status, e.latency_ms, e.bytes_in, e.bytes_out, e.args, e.args_sha256, e.result_sha256, e.redactions, e.policy_version, e.extra, hash, h, mac);
-        stored.push(Object.assign(e as StoredEvent, { seq, prev_hash: hash, hash: h, mac }));
+        const se = e as StoredEvent;
+        se.seq = seq;
+        se.prev_hash = hash;
+        se.hash = h;
+        se.mac = mac;
+        stored.push(se);
         hash = h;
       }
       return stored;

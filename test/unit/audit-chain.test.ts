@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { blankEvent, newEventId } from '../../src/audit/writer.js';
-import { canonicalJson, chainHash, GENESIS, macFunction } from '../../src/audit/chain.js';
+import { canonicalEvent, canonicalJson, chainHash, EVENT_FIELDS, GENESIS, macFunction } from '../../src/audit/chain.js';
 
 describe('the audit MAC', () => {
   it('is exactly HMAC-SHA-256', () => {
@@ -21,6 +21,15 @@ describe('the chain hash', () => {
     expect(chainHash('1'.repeat(64), 1, e)).not.toBe(base);
     for (const k of ['server', 'target', 'status', 'reason', 'extra'] as const) expect(chainHash(GENESIS, 1, { ...e, [k]: 'x' })).not.toBe(base);
     expect(chainHash(GENESIS, 1, { ...e, latency_ms: 1.5 })).not.toBe(chainHash(GENESIS, 1, { ...e, latency_ms: 1.50001 }));
+  });
+
+  it('the canonical event is seq and every field in schema order, null for what is missing', () => {
+    const e = { ...blankEvent('exchange'), server: 'files', latency_ms: 0.25, bytes_in: 0, extra: '{"a":1}', args: 'é\u2028"' };
+    const reference = (seq: number, ev: Record<string, unknown>) => JSON.stringify([seq, ...EVENT_FIELDS.map((f) => ev[f] ?? null)]);
+    expect(canonicalEvent(7, e)).toBe(reference(7, e));
+    const sparse = { id: 'x', ts: 't', event: 'e' } as unknown as Parameters<typeof canonicalEvent>[1];
+    expect(canonicalEvent(1, sparse)).toBe(reference(1, sparse as unknown as Record<string, unknown>));
+    expect(JSON.parse(canonicalEvent(3, e))).toHaveLength(EVENT_FIELDS.length + 1);
   });
 
   it('canonical JSON sorts keys at every level', () => {
