@@ -523,7 +523,10 @@ Method: ${N.warm} warm-up calls, then ${N.seq} sequential \`tools/call\` of a sm
 p50/p99), ${N.conc} calls with 16 in flight (throughput), and ${N.big} calls returning a 1 MiB text (median time to the
 whole result). Peak RSS is the relay process's \`VmHWM\` after its lane (upstream and client not counted). The
 SDK client costs far more per call than the relays, so the HTTP relays are also driven by a lean load generator
-(below). mcp-warden ran with the stages assembled in this build (see \`src/assemble.ts\`).
+(below). mcp-warden ran with the stages assembled in this build (see \`src/assemble.ts\`). This kind of machine's
+speed drifts by up to 1.6× within minutes, so the figures the summary judges near their targets are medians: the
+added latency of three back-to-back pairs (direct lane, then \`wrap\` with every stage on), the audit append of three
+runs, the redaction engine of its runs.
 
 ## stdio
 
