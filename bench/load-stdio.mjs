@@ -2,8 +2,35 @@
  * A lean stdio client for benchmarks: raw JSON lines, no SDK. `open(child)` sends `initialize` and lists tools;
  * `call(name, args)` resolves with the response line (a failed call rejects); `run(calls, inFlight)` keeps that
  * many echo calls outstanding and reports calls/s with the monotonic start and end (µs) of the phase.
+ * `benchHome` and `spawnWrap` start the processes it drives.
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const NODE = process.execPath;
+export const CLI = path.join(ROOT, 'dist/cli/index.js');
+export const UPSTREAM = path.join(ROOT, 'bench/upstream.mjs');
+
+/** A private folder for one benchmark process, an environment that points there, and its config file. */
+export function benchHome(prefix, configOf) {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), prefix));
+  const cfg = path.join(tmp, 'config.yaml');
+  writeFileSync(cfg, configOf(tmp));
+  const env = { PATH: process.env.PATH, HOME: tmp, XDG_CONFIG_HOME: path.join(tmp, 'cfg'), XDG_STATE_HOME: path.join(tmp, 'state'), MCP_WARDEN_LOG_LEVEL: 'warn' };
+  return { tmp, cfg, env };
+}
+
+/** `wrap` with every stage on (strict audit in its own folder) around the bench upstream, with extra Node flags. */
+export function spawnWrap(prefix, nodeFlags = []) {
+  const home = benchHome(prefix, (tmp) => `audit: { db: ${JSON.stringify(path.join(tmp, 'audit.db'))} }\n`);
+  const child = spawn(NODE, [...nodeFlags(home.tmp), CLI, 'wrap', '--config', home.cfg, '--', NODE, UPSTREAM, 'stdio'], { env: home.env, stdio: ['pipe', 'pipe', 'ignore'] });
+  return { ...home, child };
+}
 
 export async function open(child) {
   let buf = '';

@@ -8,15 +8,11 @@
  *
  *   node bench/memory.mjs        prints JSON; bench/run.mjs includes it in docs/benchmarks.md
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { open } from './load-stdio.mjs';
+import { NODE, open, ROOT, spawnWrap } from './load-stdio.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const NODE = process.execPath;
 const DEPENDENCIES = ['better-sqlite3', 're2', 'ajv', 'yaml', 'pino', 'jose', 'openid-client', 'prom-client', 'ws'];
 
 function status(pid, field) {
@@ -31,11 +27,7 @@ function loaded(mod) {
 }
 
 async function wrapUnderLoad(flags, calls) {
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'mcpw-mem-'));
-  const cfg = path.join(tmp, 'strict.yaml');
-  writeFileSync(cfg, `audit: { db: ${JSON.stringify(path.join(tmp, 'audit.db'))} }\n`);
-  const env = { PATH: process.env.PATH, HOME: tmp, XDG_CONFIG_HOME: path.join(tmp, 'cfg'), XDG_STATE_HOME: path.join(tmp, 'state'), MCP_WARDEN_LOG_LEVEL: 'warn' };
-  const child = spawn(NODE, [...flags, path.join(ROOT, 'dist/cli/index.js'), 'wrap', '--config', cfg, '--', NODE, path.join(ROOT, 'bench/upstream.mjs'), 'stdio'], { env, stdio: ['pipe', 'pipe', 'ignore'] });
+  const { child } = spawnWrap('mcpw-mem-', () => flags);
   try {
     const client = await open(child);
     await new Promise((r) => setTimeout(r, 500));

@@ -9,14 +9,10 @@
  * Also usable alone: `node bench/profile.mjs [calls]` prints the table.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { open } from './load-stdio.mjs';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const NODE = process.execPath;
+import { benchHome, CLI, NODE, open, ROOT, spawnWrap, UPSTREAM } from './load-stdio.mjs';
 
 /** What each source file of dist/ is, for the table. */
 const PARTS = [
@@ -79,12 +75,8 @@ function attribute(profileFile, from, to, calls) {
 
 /** Runs the profile; returns calls/s, CPU per call and the split. */
 export async function profileWrap({ calls = 30_000, inFlight = 16 } = {}) {
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'mcpw-profile-'));
-  const cfg = path.join(tmp, 'strict.yaml');
-  writeFileSync(cfg, `audit: { db: ${JSON.stringify(path.join(tmp, 'audit.db'))} }\n`);
+  const { tmp, child } = spawnWrap('mcpw-profile-', (dir) => ['--cpu-prof', '--cpu-prof-dir', path.join(dir, 'prof')]);
   const profDir = path.join(tmp, 'prof');
-  const env = { PATH: process.env.PATH, HOME: tmp, XDG_CONFIG_HOME: path.join(tmp, 'cfg'), XDG_STATE_HOME: path.join(tmp, 'state'), MCP_WARDEN_LOG_LEVEL: 'warn' };
-  const child = spawn(NODE, ['--cpu-prof', '--cpu-prof-dir', profDir, path.join(ROOT, 'dist/cli/index.js'), 'wrap', '--config', cfg, '--', NODE, path.join(ROOT, 'bench/upstream.mjs'), 'stdio'], { env, stdio: ['pipe', 'pipe', 'ignore'] });
   const client = await open(child);
   for (let i = 0; i < 2000; i++) await client.call('echo', { text: 'warm' });
   const run = await client.run(calls, inFlight);
@@ -105,12 +97,9 @@ export async function profileServe({ calls = 20_000, inFlight = 16 } = {}) {
       srv.close(() => r(p));
     });
   });
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'mcpw-profile-'));
-  const cfg = path.join(tmp, 'serve.yaml');
-  writeFileSync(cfg, `servers:\n  bench:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(path.join(ROOT, 'bench/upstream.mjs'))}, stdio]\nlisten: { port: ${port} }\naudit: { db: ${JSON.stringify(path.join(tmp, 'audit.db'))} }\n`);
+  const { tmp, cfg, env } = benchHome('mcpw-profile-', (dir) => `servers:\n  bench:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(UPSTREAM)}, stdio]\nlisten: { port: ${port} }\naudit: { db: ${JSON.stringify(path.join(dir, 'audit.db'))} }\n`);
   const profDir = path.join(tmp, 'prof');
-  const env = { PATH: process.env.PATH, HOME: tmp, XDG_CONFIG_HOME: path.join(tmp, 'cfg'), XDG_STATE_HOME: path.join(tmp, 'state'), MCP_WARDEN_LOG_LEVEL: 'warn' };
-  const gw = spawn(NODE, ['--cpu-prof', '--cpu-prof-dir', profDir, path.join(ROOT, 'dist/cli/index.js'), 'serve', '--config', cfg], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const gw = spawn(NODE, ['--cpu-prof', '--cpu-prof-dir', profDir, CLI, 'serve', '--config', cfg], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   await new Promise((resolve, reject) => {
     let buf = '';
     gw.stderr.on('data', (d) => {

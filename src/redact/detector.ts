@@ -155,10 +155,14 @@ export class Detector {
     return out;
   }
 
-  /** Whether anything at all could be found in this text. */
-  anyTriggered(text: string): boolean {
-    if (this.always.length) return true;
-    return this.sets?.test(text) ?? false;
+  /**
+   * The rules this text enables, empty when nothing can be found. One UTF-8 copy serves both passes, and most texts
+   * enable nothing, so a yes/no pass over the set comes first (cheaper than collecting which entries match).
+   */
+  enabled(text: string): Set<Rule> {
+    const bytes = Buffer.from(text);
+    if (this.always.length === 0 && !(this.sets?.test(bytes) ?? false)) return new Set();
+    return this.triggered(bytes);
   }
 
   /**
@@ -172,10 +176,7 @@ export class Detector {
   rawTriggered(raw: string): Set<Rule> | undefined {
     if (raw.indexOf('"blob"') >= 0 || (raw.indexOf('"data"') >= 0 && (raw.indexOf('"image"') >= 0 || raw.indexOf('"audio"') >= 0))) return undefined;
     if (raw.indexOf('\\') >= 0 && (!this.controlSafe || unsafeEscape(raw))) return undefined;
-    // Most messages enable nothing: a yes/no pass over the set is cheaper than collecting which entries match.
-    const bytes = Buffer.from(raw);
-    if (this.always.length === 0 && !(this.sets?.test(bytes) ?? false)) return new Set();
-    return this.triggered(bytes);
+    return this.enabled(raw);
   }
 
   rawIsClean(raw: string): boolean {
@@ -265,7 +266,8 @@ export class Detector {
    */
   scan(text: string, limit = 100_000): RawFinding[] {
     const out: RawFinding[] = [];
-    if (this.anyTriggered(text)) this.scanRules(text, this.triggered(text), out, limit);
+    const rules = this.enabled(text);
+    if (rules.size) this.scanRules(text, rules, out, limit);
     if (!INVISIBLE.test(text)) return out;
     const keep: number[] = [];
     const parts: string[] = [];
@@ -279,9 +281,10 @@ export class Detector {
     parts.push(text.slice(from));
     for (let i = from; i < text.length; i++) keep.push(i);
     const stripped = parts.join('');
-    if (!this.anyTriggered(stripped)) return out;
     const inner: RawFinding[] = [];
-    this.scanRules(stripped, this.triggered(stripped), inner, limit);
+    const strippedRules = this.enabled(stripped);
+    if (strippedRules.size === 0) return out;
+    this.scanRules(stripped, strippedRules, inner, limit);
     for (const f of inner) if (f.end > f.start) out.push({ rule: f.rule, start: keep[f.start]!, end: keep[f.end - 1]! + 1 });
     return out;
   }
