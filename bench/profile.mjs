@@ -29,7 +29,7 @@ const PARTS = [
   [/./, 'other mcp-warden code'],
 ];
 
-function attribute(profileFile, from, to, calls) {
+export function attribute(profileFile, from, to, calls) {
   const p = JSON.parse(readFileSync(profileFile, 'utf8'));
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map();

@@ -148,9 +148,12 @@ export class AuditWriter {
       this.opts.sink?.events(stored);
     }
     if (this.sinceCheckpoint >= this.opts.checkpointEvery) this.checkpoint('count');
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => this.checkpoint('idle'), this.opts.idleCheckpointMs);
-    this.idleTimer.unref();
+    // One timer, pushed back after every commit (re-armed if it already fired).
+    if (this.idleTimer) this.idleTimer.refresh();
+    else {
+      this.idleTimer = setTimeout(() => this.checkpoint('idle'), this.opts.idleCheckpointMs);
+      this.idleTimer.unref();
+    }
   }
 
   private fail(e: Error): void {

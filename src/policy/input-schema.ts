@@ -29,14 +29,30 @@ function make<T extends Ajv>(A: new (o: object) => T): T {
 
 let draft7: Ajv | undefined;
 let v2020: Ajv | undefined;
+/** Compiled validators by the schema's text (a tool list fetched again brings equal schemas in new objects). */
 const cache = new Map<string, ValidateFunction | 'invalid'>();
+/**
+ * The same by the schema object itself: a tool list is kept until the next tools/list and nothing changes its
+ * schemas, so every call to a tool finds its validator without serialising and hashing the schema again.
+ */
+const bySchema = new WeakMap<object, ValidateFunction | 'invalid' | 'too-large'>();
 
 export type ArgsCheck = { valid: true } | { valid: false; problem: string };
 
 export function checkArgs(schema: unknown, args: unknown): ArgsCheck {
   if (!isObject(schema)) return { valid: true };
+  let v = bySchema.get(schema);
+  if (v === undefined) bySchema.set(schema, (v = validatorFor(schema)));
+  if (v === 'too-large') return { valid: false, problem: 'the inputSchema is too large to check' };
+  if (v === 'invalid') return { valid: false, problem: 'the tool’s inputSchema cannot be checked safely' };
+  if (v(args ?? {})) return { valid: true };
+  const e = v.errors?.[0];
+  return { valid: false, problem: e ? `${e.instancePath || '(arguments)'} ${e.message ?? 'is invalid'}` : 'invalid' };
+}
+
+function validatorFor(schema: Record<string, unknown>): ValidateFunction | 'invalid' | 'too-large' {
   const text = JSON.stringify(schema);
-  if (text.length > MAX_SCHEMA_BYTES) return { valid: false, problem: 'the inputSchema is too large to check' };
+  if (text.length > MAX_SCHEMA_BYTES) return 'too-large';
   const key = createHash('sha256').update(text).digest('hex');
   let v = cache.get(key);
   if (v === undefined) {
@@ -52,8 +68,5 @@ export function checkArgs(schema: unknown, args: unknown): ArgsCheck {
     if (cache.size > 2000) cache.clear();
     cache.set(key, v);
   }
-  if (v === 'invalid') return { valid: false, problem: 'the tool’s inputSchema cannot be checked safely' };
-  if (v(args ?? {})) return { valid: true };
-  const e = v.errors?.[0];
-  return { valid: false, problem: e ? `${e.instancePath || '(arguments)'} ${e.message ?? 'is invalid'}` : 'invalid' };
+  return v;
 }

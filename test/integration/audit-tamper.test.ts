@@ -254,3 +254,33 @@ describe('schema migration', () => {
     expect(q.n).toBe(25);
   });
 });
+
+describe('checkpoints after a quiet spell', () => {
+  it('sign the head once the log has been idle, and again after later events (the idle timer re-arms)', async () => {
+    const dir = tmpDir('mcpw-idle-');
+    const key = loadOrCreateKey(path.join(dir, 'key'));
+    const store = new AuditStore(path.join(dir, 'audit.db'));
+    const writer = new AuditWriter(store, key, { onFailure: 'deny', checkpointEvery: 1000, checkpointIntervalMs: 60_000, idleCheckpointMs: 150, anchorFile: path.join(dir, 'anchor'), log: silentLogger() });
+    const burst = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        await writer.enqueue(blankEvent('exchange'));
+        // Events closer together than the idle time push the checkpoint back.
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    await burst(10);
+    expect(store.checkpoints()).toEqual([]);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(store.checkpoints().map((c) => c.seq)).toEqual([10]);
+    await burst(5);
+    expect(store.checkpoints().map((c) => c.seq)).toEqual([10]);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(store.checkpoints().map((c) => c.seq)).toEqual([10, 15]);
+    expect(readFileSync(path.join(dir, 'anchor'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([10, 15]);
+    // Closing signs nothing new: the idle checkpoint already covers the head.
+    await writer.close();
+    const check = new AuditStore(path.join(dir, 'audit.db'), { readonly: true });
+    expect(verifyStore(check, { key, anchorFile: path.join(dir, 'anchor') })).toMatchObject({ ok: true, events: 15, checkpoints: 2, anchored: 2 });
+    check.close();
+  });
+});

@@ -1,0 +1,116 @@
+/**
+ * `wrap`'s throughput with 16 calls in flight as a share of the direct lane, and where the machine's CPU goes.
+ *
+ * Measured in back-to-back pairs (the direct lane, then `wrap` with every stage on), three times, driven by the SDK
+ * client like the lane table, with longer runs than the lane table's; the median pair counts. For each run the CPU
+ * time each process spent per call is read from /proc: the client (this process), the relay and the server.
+ *
+ * Then the experiment that says what would move the share: a model proxy (bench/pipe-relay.mjs --burn-us N) that
+ * spends a known amount of CPU per call and does nothing else, run at several amounts; its share of the direct lane
+ * at each amount is the budget a stdio proxy has on this machine.
+ *
+ * Also usable alone: `node bench/share.mjs [--quick]` prints JSON.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { benchHome, CLI, NODE, ROOT, UPSTREAM } from './load-stdio.mjs';
+
+/** CPU time (user + system) a process and its threads have used, in µs; NaN once it is gone. */
+function cpuUs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+function childOf(pid) {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)[0]) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One lane: warm-up, then `calls` small calls with 16 in flight. Returns calls/s and the CPU µs per call of the
+ * client, the process the client started, and that process's child (the server behind a relay).
+ */
+async function lane(command, args, { calls, warm, env }) {
+  const client = new Client({ name: 'bench-share', version: '1' });
+  const transport = new StdioClientTransport({ command, args, env, stderr: 'ignore' });
+  await client.connect(transport);
+  try {
+    const first = transport.pid;
+    const second = childOf(first);
+    for (let i = 0; i < warm; i++) await client.callTool({ name: 'echo', arguments: { text: 'warm' } });
+    const c0 = process.cpuUsage();
+    const f0 = cpuUs(first);
+    const s0 = second ? cpuUs(second) : NaN;
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next++ < calls) {
+          const r = await client.callTool({ name: 'echo', arguments: { text: 'c' } });
+          if (r.content?.[0]?.text !== 'c') throw new Error('wrong answer under load');
+        }
+      }),
+    );
+    const secs = (performance.now() - t0) / 1000;
+    const c = process.cpuUsage(c0);
+    const firstUs = (cpuUs(first) - f0) / calls;
+    const secondUs = second ? (cpuUs(second) - s0) / calls : NaN;
+    // Through a relay the server is the relay's child; directly, the server is the process the client started.
+    return { rate: calls / secs, clientUs: (c.user + c.system) / calls, relayUs: second ? firstUs : NaN, serverUs: second ? secondUs : firstUs };
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+export async function shareBench({ quick = false } = {}) {
+  const opts = { calls: quick ? 4000 : 30_000, warm: quick ? 300 : 3000 };
+  const home = benchHome('mcpw-share-', (tmp) => `audit: { db: ${JSON.stringify(path.join(tmp, 'audit.db'))} }\n`);
+  const env = { ...home.env };
+  const pairs = [];
+  for (let r = 0; r < 3; r++) {
+    const direct = await lane(NODE, [UPSTREAM, 'stdio'], { ...opts, env });
+    const wrap = await lane(NODE, [CLI, 'wrap', '--config', home.cfg, '--', NODE, UPSTREAM, 'stdio'], { ...opts, env });
+    pairs.push({ direct, wrap, share: wrap.rate / direct.rate });
+    process.stderr.write(`  pair ${r + 1}: direct ${direct.rate.toFixed(0)}/s, wrap ${wrap.rate.toFixed(0)}/s, share ${(wrap.rate / direct.rate).toFixed(2)}; wrap ${wrap.relayUs.toFixed(1)} µs CPU per call\n`);
+  }
+  const median = [...pairs].sort((a, b) => a.share - b.share)[1];
+  // The same with stages taken away: what the CPU per call is without the audit trail, and without redaction too.
+  const ablation = [];
+  for (const [label, yaml] of [
+    ['policy only (redaction and audit off)', 'audit: { enabled: false }\nredaction: false\n'],
+    ['policy + redaction (audit off)', 'audit: { enabled: false }\n'],
+  ]) {
+    const cfg = path.join(home.tmp, `ablation-${ablation.length}.yaml`);
+    writeFileSync(cfg, yaml);
+    const direct = await lane(NODE, [UPSTREAM, 'stdio'], { ...opts, env });
+    const wrap = await lane(NODE, [CLI, 'wrap', '--config', cfg, '--', NODE, UPSTREAM, 'stdio'], { ...opts, env });
+    ablation.push({ label, direct, wrap, share: wrap.rate / direct.rate });
+    process.stderr.write(`  wrap, ${label}: share ${(wrap.rate / direct.rate).toFixed(2)}; ${wrap.relayUs.toFixed(1)} µs CPU per call\n`);
+  }
+  // The budget: a model proxy spending a known CPU time per call, each run paired with its own direct lane.
+  const budget = [];
+  for (const burnUs of quick ? [0, 30] : [0, 10, 20, 30, 45, 60]) {
+    const direct = await lane(NODE, [UPSTREAM, 'stdio'], { ...opts, env });
+    const model = await lane(NODE, [path.join(ROOT, 'bench/pipe-relay.mjs'), '--burn-us', String(burnUs), '--', NODE, UPSTREAM, 'stdio'], { ...opts, env });
+    budget.push({ burnUs, direct, model, share: model.rate / direct.rate });
+    process.stderr.write(`  model proxy, ${burnUs} µs burnt per call: ${model.relayUs.toFixed(1)} µs CPU per call, share ${(model.rate / direct.rate).toFixed(2)}\n`);
+  }
+  return { calls: opts.calls, pairs, median, ablation, budget };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const r = await shareBench({ quick: process.argv.includes('--quick') });
+  const out = process.argv.includes('--out') ? process.argv[process.argv.indexOf('--out') + 1] : undefined;
+  if (out) writeFileSync(out, JSON.stringify(r, null, 2));
+  else console.log(JSON.stringify(r, null, 2));
+}
