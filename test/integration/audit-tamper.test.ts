@@ -260,27 +260,28 @@ describe('checkpoints after a quiet spell', () => {
     const dir = tmpDir('mcpw-idle-');
     const key = loadOrCreateKey(path.join(dir, 'key'));
     const store = new AuditStore(path.join(dir, 'audit.db'));
-    const writer = new AuditWriter(store, key, { onFailure: 'deny', checkpointEvery: 1000, checkpointIntervalMs: 60_000, idleCheckpointMs: 150, anchorFile: path.join(dir, 'anchor'), log: silentLogger() });
+    const writer = new AuditWriter(store, key, { onFailure: 'deny', checkpointEvery: 1000, checkpointIntervalMs: 60_000, idleCheckpointMs: 500, anchorFile: path.join(dir, 'anchor'), log: silentLogger() });
     const burst = async (n: number) => {
       for (let i = 0; i < n; i++) {
         await writer.enqueue(blankEvent('exchange'));
-        // Events closer together than the idle time push the checkpoint back.
+        // Events closer together than the idle time (here 20 ms apart, against 500 ms) push the checkpoint back.
         await new Promise((r) => setTimeout(r, 20));
       }
     };
-    await burst(10);
+    // 30 events over ~600 ms, longer than the idle time: a timer that was not pushed back would fire mid-burst.
+    await burst(30);
     expect(store.checkpoints()).toEqual([]);
-    await new Promise((r) => setTimeout(r, 400));
-    expect(store.checkpoints().map((c) => c.seq)).toEqual([10]);
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(store.checkpoints().map((c) => c.seq)).toEqual([30]);
     await burst(5);
-    expect(store.checkpoints().map((c) => c.seq)).toEqual([10]);
-    await new Promise((r) => setTimeout(r, 400));
-    expect(store.checkpoints().map((c) => c.seq)).toEqual([10, 15]);
-    expect(readFileSync(path.join(dir, 'anchor'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([10, 15]);
+    expect(store.checkpoints().map((c) => c.seq)).toEqual([30]);
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(store.checkpoints().map((c) => c.seq)).toEqual([30, 35]);
+    expect(readFileSync(path.join(dir, 'anchor'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([30, 35]);
     // Closing signs nothing new: the idle checkpoint already covers the head.
     await writer.close();
     const check = new AuditStore(path.join(dir, 'audit.db'), { readonly: true });
-    expect(verifyStore(check, { key, anchorFile: path.join(dir, 'anchor') })).toMatchObject({ ok: true, events: 15, checkpoints: 2, anchored: 2 });
+    expect(verifyStore(check, { key, anchorFile: path.join(dir, 'anchor') })).toMatchObject({ ok: true, events: 35, checkpoints: 2, anchored: 2 });
     check.close();
   });
 });
