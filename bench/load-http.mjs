@@ -11,13 +11,9 @@
  */
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { pct } from './common.mjs';
 
 const PROTOCOL = '2025-06-18';
-
-function pct(sorted, p) {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 export class HttpLoad {
   constructor(url, { connections = 16 } = {}) {

@@ -9,16 +9,11 @@
  *   node bench/memory.mjs        prints JSON; bench/run.mjs includes it in docs/benchmarks.md
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { procStatusMb } from './common.mjs';
 import { NODE, open, ROOT, spawnWrap } from './load-stdio.mjs';
 
 const DEPENDENCIES = ['better-sqlite3', 're2', 'ajv', 'yaml', 'pino', 'jose', 'openid-client', 'prom-client', 'ws'];
-
-function status(pid, field) {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
 
 /** Resident MB of a fresh Node process after loading `mod` (or nothing). */
 function loaded(mod) {
@@ -31,11 +26,11 @@ async function wrapUnderLoad(flags, calls) {
   try {
     const client = await open(child);
     await new Promise((r) => setTimeout(r, 500));
-    const idle = status(child.pid, 'VmRSS');
+    const idle = procStatusMb(child.pid, 'VmRSS');
     for (let i = 0; i < 1000; i++) await client.call('echo', { text: 'warm' });
     const run = await client.run(calls, 16);
     for (let i = 0; i < 10; i++) await client.call('blob', { bytes: 1024 * 1024 });
-    return { flags: flags.join(' ') || '(Node defaults)', idle, peak: status(child.pid, 'VmHWM'), rate: run.rate };
+    return { flags: flags.join(' ') || '(Node defaults)', idle, peak: procStatusMb(child.pid, 'VmHWM'), rate: run.rate };
   } finally {
     child.stdin.end();
     child.kill();

@@ -18,9 +18,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { httpLoad } from './load-http.mjs';
+import { echoInFlight, pct, procStatusMb, withStdioClient } from './common.mjs';
 import { CLI, NODE, ROOT, UPSTREAM } from './load-stdio.mjs';
 const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
@@ -31,21 +31,6 @@ const LEAN = QUICK ? { warm: 200, calls: 2000, concurrency: 16, rate: 300, secon
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'mcpw-bench-'));
 const benchEnv = { PATH: process.env.PATH, HOME: tmp, XDG_CONFIG_HOME: path.join(tmp, 'cfg'), XDG_STATE_HOME: path.join(tmp, 'state'), MCP_WARDEN_LOG_LEVEL: 'warn' };
-
-function pct(sorted, p) {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-function peakRss(pid) {
-  try {
-    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const m = /VmHWM:\s+(\d+) kB/.exec(s);
-    return m ? Number(m[1]) / 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-}
 
 function waitForLine(proc, re, ms = 30_000) {
   return new Promise((resolve, reject) => {
@@ -101,17 +86,7 @@ async function sequential(client) {
 async function measure(client, relayPid) {
   const call = (name, a) => client.callTool({ name, arguments: a });
   const { lat, secs: seqSecs } = await sequential(client);
-  let next = 0;
-  const c0 = performance.now();
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      while (next < N.conc) {
-        next++;
-        await call('echo', { text: 'c' });
-      }
-    }),
-  );
-  const concSecs = (performance.now() - c0) / 1000;
+  const concSecs = await echoInFlight(client, N.conc);
   const big = [];
   for (let i = 0; i < N.big; i++) {
     const s = performance.now();
@@ -126,7 +101,7 @@ async function measure(client, relayPid) {
     seqRate: N.seq / seqSecs,
     concRate: N.conc / concSecs,
     mib: pct(big, 50),
-    rss: relayPid ? peakRss(relayPid) : NaN,
+    rss: relayPid ? procStatusMb(relayPid, 'VmHWM') : NaN,
   };
 }
 
@@ -137,24 +112,13 @@ function configFile(name, yaml) {
 }
 
 /** Starts a stdio lane with the SDK client, runs `work(client, pid)`, closes it. */
-async function withStdioClient(command, cmdArgs, work) {
-  const transport = new StdioClientTransport({ command, args: cmdArgs, env: benchEnv, stderr: 'ignore' });
-  const client = new Client({ name: 'bench', version: '1' });
-  await client.connect(transport);
-  try {
-    return await work(client, transport.pid);
-  } finally {
-    await client.close();
-  }
-}
-
 function stdioLane(command, cmdArgs, relay = command === NODE && cmdArgs[0] === CLI) {
-  return withStdioClient(command, cmdArgs, (client, pid) => measure(client, relay ? pid : undefined));
+  return withStdioClient(command, cmdArgs, benchEnv, (client, pid) => measure(client, relay ? pid : undefined));
 }
 
 /** p50 of sequential small calls through a freshly started stdio lane. */
 function seqP50(command, cmdArgs) {
-  return withStdioClient(command, cmdArgs, async (client) => pct((await sequential(client)).lat, 50));
+  return withStdioClient(command, cmdArgs, benchEnv, async (client) => pct((await sequential(client)).lat, 50));
 }
 
 /**
@@ -298,15 +262,6 @@ async function main() {
   process.stderr.write(`bench: wrote ${path.relative(ROOT, OUT)}\n`);
 }
 
-function currentRss(pid) {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-}
-
 /**
  * Resident memory of `serve` itself with 1 … 1000 open legacy sessions to a URL upstream (so no child per session
  * is counted): each session initialized and one call made, then RSS read after a pause.
@@ -337,8 +292,9 @@ async function sessionMemory() {
       opened += batch;
     }
     await new Promise((r) => setTimeout(r, 1500));
-    out.push({ sessions: target, rss: currentRss(gw.pid) });
-    process.stderr.write(`  ${target} sessions: ${f(currentRss(gw.pid) / 2 ** 20, 1)} MB\n`);
+    const mb = procStatusMb(gw.pid, 'VmRSS');
+    out.push({ sessions: target, rss: mb * 2 ** 20 });
+    process.stderr.write(`  ${target} sessions: ${f(mb, 1)} MB\n`);
   }
   await stop(gw);
   await stop(up);
@@ -355,26 +311,24 @@ async function bigResults() {
   ];
   for (const [mode, cfg] of lanes) {
     // The SDK client reads at most 10 MiB per line by default.
-    const transport = new StdioClientTransport({ command: NODE, args: [CLI, 'wrap', '--config', cfg, '--', NODE, UPSTREAM, 'stdio'], env: benchEnv, stderr: 'ignore', maxBufferSize: 64 * 1024 * 1024 });
-    const client = new Client({ name: 'bench', version: '1' });
-    await client.connect(transport);
-    for (const bytes of [1024 * 1024, 10 * 1024 * 1024]) {
-      for (const dirty of [false, true]) {
-        const n = bytes > 2e6 ? (QUICK ? 3 : 8) : QUICK ? 5 : 20;
-        const times = [];
-        for (let i = 0; i < n + 1; i++) {
-          const s = performance.now();
-          const r = await client.callTool({ name: 'blob', arguments: { bytes, dirty } }, undefined, { timeout: 120_000 });
-          if (i > 0) times.push(performance.now() - s);
-          const text = r.content[0].text;
-          if (mode === 'on' && dirty && (text.includes('ghp_') || !text.includes('[REDACTED:github-pat]'))) throw new Error('redaction missed a token, or withheld the result');
+    await withStdioClient(NODE, [CLI, 'wrap', '--config', cfg, '--', NODE, UPSTREAM, 'stdio'], benchEnv, async (client) => {
+      for (const bytes of [1024 * 1024, 10 * 1024 * 1024]) {
+        for (const dirty of [false, true]) {
+          const n = bytes > 2e6 ? (QUICK ? 3 : 8) : QUICK ? 5 : 20;
+          const times = [];
+          for (let i = 0; i < n + 1; i++) {
+            const s = performance.now();
+            const r = await client.callTool({ name: 'blob', arguments: { bytes, dirty } }, undefined, { timeout: 120_000 });
+            if (i > 0) times.push(performance.now() - s);
+            const text = r.content[0].text;
+            if (mode === 'on' && dirty && (text.includes('ghp_') || !text.includes('[REDACTED:github-pat]'))) throw new Error('redaction missed a token, or withheld the result');
+          }
+          times.sort((a, b) => a - b);
+          out.push({ mode, bytes, dirty, ms: pct(times, 50) });
+          process.stderr.write(`  ${mode} ${bytes / 1048576} MiB ${dirty ? 'dirty' : 'clean'}: ${f(pct(times, 50), 1)} ms\n`);
         }
-        times.sort((a, b) => a - b);
-        out.push({ mode, bytes, dirty, ms: pct(times, 50) });
-        process.stderr.write(`  ${mode} ${bytes / 1048576} MiB ${dirty ? 'dirty' : 'clean'}: ${f(pct(times, 50), 1)} ms\n`);
       }
-    }
-    await client.close();
+    }, { maxBufferSize: 64 * 1024 * 1024 });
   }
   return out;
 }

@@ -12,65 +12,30 @@
  *
  * Also usable alone: `node bench/share.mjs [--quick]` prints JSON.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { childOf, cpuUs, echoInFlight, withStdioClient } from './common.mjs';
 import { benchHome, CLI, NODE, ROOT, UPSTREAM } from './load-stdio.mjs';
-
-/** CPU time (user + system) a process and its threads have used, in µs; NaN once it is gone. */
-function cpuUs(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
-function childOf(pid) {
-  try {
-    return Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)[0]) || undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * One lane: warm-up, then `calls` small calls with 16 in flight. Returns calls/s and the CPU µs per call of the
  * client, the process the client started, and that process's child (the server behind a relay).
  */
-async function lane(command, args, { calls, warm, env }) {
-  const client = new Client({ name: 'bench-share', version: '1' });
-  const transport = new StdioClientTransport({ command, args, env, stderr: 'ignore' });
-  await client.connect(transport);
-  try {
-    const first = transport.pid;
+function lane(command, args, { calls, warm, env }) {
+  return withStdioClient(command, args, env, async (client, first) => {
     const second = childOf(first);
     for (let i = 0; i < warm; i++) await client.callTool({ name: 'echo', arguments: { text: 'warm' } });
     const c0 = process.cpuUsage();
     const f0 = cpuUs(first);
     const s0 = second ? cpuUs(second) : NaN;
-    let next = 0;
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: 16 }, async () => {
-        while (next++ < calls) {
-          const r = await client.callTool({ name: 'echo', arguments: { text: 'c' } });
-          if (r.content?.[0]?.text !== 'c') throw new Error('wrong answer under load');
-        }
-      }),
-    );
-    const secs = (performance.now() - t0) / 1000;
+    const secs = await echoInFlight(client, calls);
     const c = process.cpuUsage(c0);
     const firstUs = (cpuUs(first) - f0) / calls;
     const secondUs = second ? (cpuUs(second) - s0) / calls : NaN;
     // Through a relay the server is the relay's child; directly, the server is the process the client started.
     return { rate: calls / secs, clientUs: (c.user + c.system) / calls, relayUs: second ? firstUs : NaN, serverUs: second ? secondUs : firstUs };
-  } finally {
-    await client.close().catch(() => undefined);
-  }
+  });
 }
 
 export async function shareBench({ quick = false } = {}) {

@@ -290,4 +290,3 @@ export function pinStage(opts: PinStageOptions): Stage {
     },
   };
 }
-

@@ -164,7 +164,7 @@ export class Redactor {
     // Pattern rules: over the joined text.
     const texts = leaves.map((l) => l.text);
     const joined = texts.length === 1 ? texts[0]! : texts.join(SEPARATOR);
-    const rules = pre ?? det.triggered(joined);
+    const rules = pre ?? det.enabled(joined);
     if (rules.size) {
       const found: RawFinding[] = [];
       det.scanRules(joined, rules, found, limit + 1);
