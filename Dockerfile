@@ -13,7 +13,7 @@
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
-# ── build: compile TypeScript and the native addons (better-sqlite3, re2) with node-gyp ──
+# ── build: compile TypeScript and the native addons (better-sqlite3, re2) with node-gyp; prebuild packs and schemas ──
 FROM ${NODE_IMAGE} AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
@@ -23,6 +23,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The build also checks the bundled redaction packs and compiles the shipped schemas (scripts/build-assets.mjs).
+COPY scripts ./scripts
+COPY rules ./rules
+COPY schemas ./schemas
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 

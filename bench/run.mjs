@@ -250,6 +250,9 @@ async function main() {
   process.stderr.write('bench: memory: the floor, each dependency, wrap under load with smaller young generations…\n');
   const { memoryExperiment } = await import('./memory.mjs');
   const memory = await memoryExperiment({ calls: QUICK ? 5000 : 20_000 });
+  process.stderr.write('bench: start-up, direct and through wrap…\n');
+  const { startupBench } = await import('./startup.mjs');
+  memory.startup = await startupBench({ runs: QUICK ? 5 : 15 });
   process.stderr.write('bench: profile of wrap, full pipeline, 16 in flight…\n');
   const { profileWrap } = await import('./profile.mjs');
   const profile = await profileWrap({ calls: QUICK ? 5000 : 30_000 });
@@ -649,6 +652,14 @@ generation (\`new_space\`) is most of the difference: Node sizes it for throughp
 | Node flags | idle RSS MB | peak RSS MB | calls/s (16 in flight) |
 |---|---:|---:|---:|
 ${memory.wrap.map((w) => `| ${w.flags} | ${f(w.idle, 1)} | ${f(w.peak, 1)} | ${f(w.rate, 0)} |`).join('\n')}
+` : ''}${memory?.startup ? `
+## Start-up (\`bench/startup.mjs\`)
+
+From starting the server command to the answer to \`tools/list\` (after \`initialize\`), median of ${memory.startup.runs} runs each,
+alternating: the bench upstream directly ${f(memory.startup.direct, 0)} ms; through \`wrap\` with every stage on (a new audit
+database each time) ${f(memory.startup.wrap, 0)} ms, with ${f(memory.startup.wrapCpu, 0)} ms of CPU time in \`wrap\` itself (its threads
+together; the upstream not counted). The bundled redaction packs and the shipped schemas come prepared by the build
+(docs/architecture.md, "Start-up").
 ` : ''}`;
 }
 

@@ -28,14 +28,8 @@ import { configDir, stateDir } from './config/paths.js';
 import type { SandboxSpec } from './transports/sandbox.js';
 import { redactionStage } from './redact/stage.js';
 import { ChildUpstream } from './transports/child.js';
-import { HttpUpstream } from './transports/http-client.js';
-import { WsUpstream } from './transports/ws-client.js';
 import type { Upstream } from './transports/types.js';
 import path from 'node:path';
-import { OAuthLogin } from './auth/login.js';
-import { TokenStore } from './auth/token-store.js';
-import { upstreamCredentials } from './auth/upstream.js';
-import { ConfigError } from './errors.js';
 import type { Principal } from './pipeline/types.js';
 
 export type Mode = 'wrap' | 'serve';
@@ -188,45 +182,12 @@ export function protectedPaths(config: WardenConfig, auditDb?: string): string[]
   return out;
 }
 
-/** A factory for fresh connections to one configured server. */
-export function upstreamFactory(server: ServerConfig, deps: UpstreamDeps): (principal?: Principal) => Upstream {
-  if (server.url) {
-    const url = server.url;
-    const websocket = server.transport === 'websocket' || /^wss?:/i.test(url);
-    const baseDir = deps.baseDir ?? process.cwd();
-    const a = server.raw['auth'] as Record<string, unknown> | undefined;
-    // wrap: a person is at the host, so a server that asks for a login gets one (unless auth says otherwise).
-    const login =
-      deps.mode === 'wrap' && (a === undefined || a['type'] === 'oauth')
-        ? new OAuthLogin({
-            // OAuth names resources by their http(s) URL; a WebSocket server's is the same address.
-            serverUrl: url.replace(/^ws(s?):/i, 'http$1:'),
-            server: server.name,
-            clientId: a?.['client_id'] as string | undefined,
-            clientSecret: a?.['client_secret'] as string | undefined,
-            scope: a?.['scope'] as string | undefined,
-            redirectPort: a?.['redirect_port'] as number | undefined,
-            allowPrivate: a?.['allow_private_networks'] === true,
-            store: new TokenStore(path.join(stateDir(), 'tokens')),
-            log: deps.log,
-          })
-        : undefined;
-    if (deps.mode === 'serve' && a?.['type'] === 'oauth') throw new ConfigError(`servers.${server.name}.auth: type oauth (a person's login) works with wrap only; serve needs bearer, header, client_credentials or token_exchange`);
-    return (principal?: Principal) => {
-      const provider = login ?? upstreamCredentials(server, { mode: deps.mode, log: deps.log, baseDir, principal });
-      const common = {
-        url,
-        headers: server.headers,
-        maxMessageBytes: deps.maxMessageBytes,
-        log: deps.log,
-        server: server.name,
-        credentials: provider ? () => provider.headers() : undefined,
-        unauthorized: provider?.unauthorized ? (c: string | undefined) => provider.unauthorized!(c) : undefined,
-      };
-      if (websocket) return new WsUpstream({ ...common, pingIntervalMs: deps.wsPingIntervalMs });
-      return new HttpUpstream({ ...common, transport: server.transport ?? 'streamable-http', requestTimeoutMs: deps.requestTimeoutMs });
-    };
-  }
+/**
+ * A factory for fresh connections to one configured server. A URL upstream's modules (the HTTP and WebSocket
+ * clients, OAuth) are loaded only when a URL upstream is configured: a stdio `wrap` does not carry them.
+ */
+export async function upstreamFactory(server: ServerConfig, deps: UpstreamDeps): Promise<(principal?: Principal) => Upstream> {
+  if (server.url) return (await import('./upstream-url.js')).urlUpstreamFactory(server, server.url, deps);
   const env = childEnv(deps.mode, server, deps.env);
   return () =>
     new ChildUpstream(

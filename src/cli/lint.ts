@@ -40,7 +40,7 @@ class ExitError extends WardenError {
 const FAIL_ON: Record<string, Severity> = { critical: 'CRIT', high: 'HIGH', medium: 'MED', low: 'LOW', info: 'INFO' };
 
 async function live(server: ServerConfig, timeoutMs: number): Promise<Snapshot> {
-  const up = upstreamFactory(server, { mode: 'serve', log: silentLogger(), maxMessageBytes: 64 * 1024 * 1024, requestTimeoutMs: timeoutMs, env: process.env })();
+  const up = (await upstreamFactory(server, { mode: 'serve', log: silentLogger(), maxMessageBytes: 64 * 1024 * 1024, requestTimeoutMs: timeoutMs, env: process.env }))();
   try {
     return await fetchSnapshot(up, timeoutMs);
   } catch (e) {

@@ -52,7 +52,7 @@ export async function runServe(o: ServeOptions): Promise<number> {
   const baseDir = config.file ? path.dirname(config.file) : process.cwd();
   const hide = protectedPaths(config);
   for (const s of config.servers) {
-    upstreams.set(s.name, upstreamFactory(s, { mode: 'serve', log, maxMessageBytes: config.limits.maxMessageBytes, requestTimeoutMs: config.limits.requestTimeoutMs, wsPingIntervalMs: config.limits.wsPingIntervalMs, baseDir, hide }));
+    upstreams.set(s.name, await upstreamFactory(s, { mode: 'serve', log, maxMessageBytes: config.limits.maxMessageBytes, requestTimeoutMs: config.limits.requestTimeoutMs, wsPingIntervalMs: config.limits.wsPingIntervalMs, baseDir, hide }));
   }
   const settings = authSettings(config);
   if (settings?.jwksFile && !path.isAbsolute(settings.jwksFile)) settings.jwksFile = path.resolve(baseDir, settings.jwksFile);

@@ -79,7 +79,7 @@ export async function runWrap(o: WrapOptions): Promise<number> {
   if (source === 'none' && !o.policy?.length) log.info({ server: server.name }, 'no config file found; running the bundled default policy (allow, audit; no sampling or URL elicitation)');
   const limits = config.limits;
   const assembly = assemble(config, { mode: 'wrap', log, auditDb: o.auditDb, policyFiles: o.policy, servers: [server] });
-  const makeUpstream = upstreamFactory(server, { mode: 'wrap', log, maxMessageBytes: limits.maxMessageBytes, requestTimeoutMs: limits.requestTimeoutMs, wsPingIntervalMs: limits.wsPingIntervalMs, baseDir: config.file ? path.dirname(config.file) : process.cwd(), hide: protectedPaths(config, o.auditDb) });
+  const makeUpstream = await upstreamFactory(server, { mode: 'wrap', log, maxMessageBytes: limits.maxMessageBytes, requestTimeoutMs: limits.requestTimeoutMs, wsPingIntervalMs: limits.wsPingIntervalMs, baseDir: config.file ? path.dirname(config.file) : process.cwd(), hide: protectedPaths(config, o.auditDb) });
   const principal: Principal = { sub: config.localIdentity.sub, kind: 'local', scopes: config.localIdentity.scopes, claims: {} };
 
   let session: Session | undefined;

@@ -3,7 +3,10 @@
  * Used for the config file and for policy files. `${VAR}` is replaced from the environment in string values
  * (`$${` writes a literal `${`); a variable that is not set is an error, not an empty string.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import YAML, { isMap, isPair, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
 import { ConfigError } from '../errors.js';
@@ -120,13 +123,55 @@ export function describeErrors(loaded: LoadedYaml, errors: ErrorObject[]): strin
 
 const ajvCache = new Map<object, ValidateFunction>();
 
-/** A validator for `schema`; `refs` are the other shipped schemas it `$ref`s (by their `$id`). */
+/** How the shipped schemas are compiled, here and by the build (scripts/build-assets.mjs). */
+export const AJV_OPTIONS = { allErrors: true, strict: true, allowUnionTypes: true } as const;
+
+/** Names a schema and the schemas it refers to by content: a prebuilt validator is used only for the same text. */
+export function validatorKey(schema: object, refs: object[]): string {
+  return createHash('sha256').update(JSON.stringify([schema, ...refs])).digest('hex');
+}
+
+/** Where the build puts the shipped schemas' validators, compiled ahead of time (beside this module in dist/). */
+export function prebuiltValidatorsFile(): string {
+  return fileURLToPath(new URL('./validators.cjs', import.meta.url));
+}
+
+interface PrebuiltValidators {
+  keys: Record<string, string>;
+  [name: string]: unknown;
+}
+
+let prebuilt: PrebuiltValidators | null | undefined;
+
+/** The build's validators, or null (tests run from src/, or a build without them). */
+function prebuiltValidators(): PrebuiltValidators | null {
+  if (prebuilt === undefined) {
+    try {
+      const m = createRequire(import.meta.url)(prebuiltValidatorsFile()) as PrebuiltValidators;
+      prebuilt = m && typeof m.keys === 'object' ? m : null;
+    } catch {
+      prebuilt = null;
+    }
+  }
+  return prebuilt;
+}
+
+/**
+ * A validator for `schema`; `refs` are the other shipped schemas it `$ref`s (by their `$id`). The shipped schemas
+ * come compiled by the build (compiling the config schema at start-up cost more than a tenth of a second); any
+ * other schema, or a shipped one whose text differs from what the build compiled, is compiled here.
+ */
 export function schemaValidator(schema: object, refs: object[] = []): ValidateFunction {
   let v = ajvCache.get(schema);
   if (!v) {
-    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
-    for (const r of refs) ajv.addSchema(r);
-    v = ajv.compile(schema);
+    const built = prebuiltValidators();
+    const name = built?.keys[validatorKey(schema, refs)];
+    if (built && name && typeof built[name] === 'function') v = built[name] as ValidateFunction;
+    else {
+      const ajv = new Ajv(AJV_OPTIONS);
+      for (const r of refs) ajv.addSchema(r);
+      v = ajv.compile(schema);
+    }
     ajvCache.set(schema, v);
   }
   return v;

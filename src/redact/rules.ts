@@ -3,13 +3,16 @@
  * A pattern RE2 cannot compile (look-around, back-references, …) is refused at load with its file, line and rule
  * id: a detector that silently does not run is worse than a config that does not start.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { isMap, isPair, isScalar, isSeq } from 'yaml';
 import RE2 from 're2';
 import { packagePath } from '../config/paths.js';
 import { shippedSchema } from '../config/config.js';
 import { lineOf, parseYaml, validateYaml, type LoadedYaml } from '../config/yaml.js';
 import { ConfigError } from '../errors.js';
+import { isObject } from '../protocol/jsonrpc.js';
 import { VALIDATORS, type ValidatorName } from './validators.js';
 
 export type Action = 'mask' | 'partial' | 'hash' | 'block' | 'detect';
@@ -49,7 +52,7 @@ export interface Rule {
   entropy: number | undefined;
   minLength: number;
   validate: ((s: string) => boolean) | undefined;
-  /** Anchored: a value matching one of these in full is not reported. */
+  /** Anchored: a value matching one of these in full is not reported (the rule's and its pack's lists, combined into one). */
   allow: RE2[];
   action: Action | undefined;
   generic: boolean;
@@ -78,15 +81,41 @@ function compile(source: string, flags: string, what: string): RE2 {
   }
 }
 
-function anchored(patterns: string[] | undefined, what: string): RE2[] {
-  return (patterns ?? []).map((p, i) => compile(`^(?:${p})$`, '', `${what}[${i}]`));
+/** What a pack gives every rule in it. */
+interface PackDefaults {
+  category: string;
+  /** Allow-list patterns (sources) for every rule of the pack. */
+  allow: string[];
+  /** Combined allow-lists already compiled, by source: rules with the same list share one. */
+  allowCache: Map<string, RE2[]>;
+}
+
+/**
+ * One anchored RE2 for a whole allow-list: a value is allowed when it matches one pattern in full, which is exactly
+ * when it matches their alternation in full — one test per candidate instead of one per pattern. Each pattern
+ * stays in its own group, so an inline flag such as `(?i)` applies to that pattern only.
+ */
+function anchoredAny(patterns: string[], what: string, cache: Map<string, RE2[]>): RE2[] {
+  if (!patterns.length) return [];
+  const source = `^(?:${patterns.map((p) => `(?:${p})`).join('|')})$`;
+  let list = cache.get(source);
+  if (!list) {
+    try {
+      list = [new RE2(source)];
+    } catch {
+      // One pattern is at fault (named here), or the alternation is too large for RE2: then one test each.
+      list = patterns.map((p, i) => compile(`^(?:${p})$`, '', `${what}[${i}]`));
+    }
+    cache.set(source, list);
+  }
+  return list;
 }
 
 /**
  * Compiles one rule. `where` prefixes every error ("file:line: rule <id>").
  * Throws plain Errors; callers turn them into RedactionRuleError with their location.
  */
-export function compileRule(spec: RuleSpec, pack: string, defaults: { category: string; allow: RE2[] }, where: string): Rule {
+export function compileRule(spec: RuleSpec, pack: string, defaults: PackDefaults, where: string): Rule {
   if (spec.pattern === undefined && spec.key === undefined) throw new Error(`${where}: needs a pattern, a key, or both`);
   if (spec.trigger !== undefined && /^\^|(?<!\\)\$$/.test(spec.trigger)) throw new Error(`${where}: trigger must not be anchored with ^ or $ (it runs over the whole message)`);
   const re = spec.pattern !== undefined ? compile(spec.pattern, 'gd', `${where}: pattern`) : undefined;
@@ -107,7 +136,7 @@ export function compileRule(spec: RuleSpec, pack: string, defaults: { category: 
     entropy: spec.entropy,
     minLength: spec.min_length ?? 1,
     validate: spec.validate ? VALIDATORS[spec.validate] : undefined,
-    allow: [...anchored(spec.allow, `${where}: allow`), ...defaults.allow],
+    allow: anchoredAny([...(spec.allow ?? []), ...defaults.allow], `${where}: allow`, defaults.allowCache),
     action: spec.action,
     generic: spec.generic ?? false,
     enabled: spec.enabled ?? true,
@@ -125,7 +154,7 @@ function ruleLine(loaded: LoadedYaml, path: string[], index: number): number {
   return 1;
 }
 
-function compileAll(specs: RuleSpec[], pack: string, defaults: { category: string; allow: RE2[] }, where: (i: number) => string): Rule[] {
+function compileAll(specs: RuleSpec[], pack: string, defaults: PackDefaults, where: (i: number) => string): Rule[] {
   const problems: string[] = [];
   const rules: Rule[] = [];
   const seen = new Set<string>();
@@ -152,19 +181,68 @@ export interface Pack {
   rules: Rule[];
 }
 
-export function parsePackText(text: string, file: string): Pack {
-  const loaded = parseYaml(text, file, undefined);
-  if (loaded.value === null || loaded.value === undefined) throw new RedactionRuleError(`${file}:1: empty redaction pack (it needs version: 1, pack and rules)`, file, 1);
-  validateYaml(loaded, redactionSchema(), RedactionRuleError);
-  const v = loaded.value as { pack: string; category?: string; allow?: string[]; rules: RuleSpec[] };
-  let allow: RE2[];
+/**
+ * A bundled pack as the build left it (scripts/build-packs.mjs): the SHA-256 of its YAML text and the parsed,
+ * schema-checked value. Parsing the YAML and compiling its schema cost most of `wrap`'s start-up; a prebuilt pack
+ * is used only while its hash matches the file next to it, so an edited pack is read from its YAML again.
+ */
+export interface PrebuiltPack {
+  sha256: string;
+  value: unknown;
+}
+
+function textHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function packFrom(v: { pack: string; category?: string; allow?: string[]; rules: RuleSpec[] }, file: string, where: (i: number) => string): Pack {
+  const allow = v.allow ?? [];
+  const allowCache = new Map<string, RE2[]>();
   try {
-    allow = anchored(v.allow, `${file}: allow`);
+    anchoredAny(allow, `${file}: allow`, allowCache);
   } catch (e) {
     throw new RedactionRuleError((e as Error).message, file);
   }
-  const rules = compileAll(v.rules, v.pack, { category: v.category ?? v.pack, allow }, (i) => `${file}:${ruleLine(loaded, ['rules'], i)}`);
+  const rules = compileAll(v.rules, v.pack, { category: v.category ?? v.pack, allow, allowCache }, where);
   return { name: v.pack, file, rules };
+}
+
+/** Parses, checks and compiles a pack; with a `prebuilt` copy of exactly this text, skips the parse and the schema check. */
+export function parsePackText(text: string, file: string, prebuilt?: PrebuiltPack): Pack {
+  if (prebuilt && prebuilt.sha256 === textHash(text)) {
+    try {
+      return packFrom(prebuilt.value as never, file, () => file);
+    } catch {
+      // Not what the build checked (another RE2, a damaged file): the full load below says where and why.
+    }
+  }
+  const loaded = parseYaml(text, file, undefined);
+  if (loaded.value === null || loaded.value === undefined) throw new RedactionRuleError(`${file}:1: empty redaction pack (it needs version: 1, pack and rules)`, file, 1);
+  validateYaml(loaded, redactionSchema(), RedactionRuleError);
+  return packFrom(loaded.value as never, file, (i) => `${file}:${ruleLine(loaded, ['rules'], i)}`);
+}
+
+/** What the build stores for a bundled pack; throws as a load would if the pack is not valid. */
+export function prebuildPack(text: string, file: string): PrebuiltPack {
+  parsePackText(text, file);
+  return { sha256: textHash(text), value: parseYaml(text, file, undefined).value };
+}
+
+/** Where the build put the prebuilt copy of a bundled pack (beside this module in dist/). */
+export function prebuiltPackFile(name: string): string {
+  return fileURLToPath(new URL(`./packs/${name}.json`, import.meta.url));
+}
+
+/** The build's copy of a bundled pack file (never of a user's pack), if it is there and readable. */
+export function prebuiltPack(file: string): PrebuiltPack | undefined {
+  const name = BUNDLED_PACKS.find((n) => bundledPackFile(n) === file);
+  if (!name) return undefined;
+  try {
+    const p = JSON.parse(readFileSync(prebuiltPackFile(name), 'utf8')) as PrebuiltPack;
+    return typeof p.sha256 === 'string' && isObject(p.value) ? p : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function loadPackFile(file: string): Pack {
@@ -174,10 +252,10 @@ export function loadPackFile(file: string): Pack {
   } catch (e) {
     throw new RedactionRuleError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, file);
   }
-  return parsePackText(text, file);
+  return parsePackText(text, file, prebuiltPack(file));
 }
 
 /** Rules a config file adds (`redaction.rules`); they were schema-checked with the config. */
 export function compileUserRules(specs: RuleSpec[], file: string, lineOfRule: (i: number) => number): Rule[] {
-  return compileAll(specs, 'config', { category: 'custom', allow: [] }, (i) => `${file}:${lineOfRule(i)}`);
+  return compileAll(specs, 'config', { category: 'custom', allow: [], allowCache: new Map() }, (i) => `${file}:${lineOfRule(i)}`);
 }

@@ -3,7 +3,8 @@
  * cheap: they run after the prefilter and the pattern, on a few candidates per message.
  */
 import { isIP } from 'node:net';
-import { isValidPhoneNumber, type CountryCode } from 'libphonenumber-js/max';
+import { createRequire } from 'node:module';
+import type { CountryCode } from 'libphonenumber-js/max';
 
 /** Shannon entropy in bits per character. */
 export function entropy(s: string): number {
@@ -146,12 +147,21 @@ export function aadhaar(s: string): boolean {
   return c === 0;
 }
 
-/** A phone number valid for its country (libphonenumber metadata); numbers without + are read as US/NANP. */
+type PhoneLibrary = typeof import('libphonenumber-js/max');
+let phoneLibrary: PhoneLibrary | undefined;
+
+/**
+ * A phone number valid for its country (libphonenumber metadata); numbers without + are read as US/NANP.
+ * The full metadata takes longer to load than the rest of the redaction engine to compile, so it is loaded at the
+ * first phone-like candidate rather than at start-up. If it cannot be loaded, that throws (the message is refused)
+ * instead of letting phone numbers through.
+ */
 export function phone(s: string, country: CountryCode = 'US'): boolean {
   const d = digitsOf(s);
   if (d.length < 7 || d.length > 15) return false;
+  phoneLibrary ??= createRequire(import.meta.url)('libphonenumber-js/max') as PhoneLibrary;
   try {
-    return isValidPhoneNumber(s, country);
+    return phoneLibrary.isValidPhoneNumber(s, country);
   } catch {
     return false;
   }

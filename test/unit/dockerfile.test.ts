@@ -61,6 +61,10 @@ describe('Dockerfile (static checks)', () => {
     expect(runs).toMatch(/rm -rf \/var\/lib\/apt\/lists/);
     expect(runs).toMatch(/npm ci\b/);
     expect(runs).toMatch(/npm prune --omit=dev/);
+    // `npm run build` reads the redaction packs and schemas (scripts/build-assets.mjs): they must be in the builder first.
+    const buildRun = build.findIndex((i) => i.op === 'RUN' && /npm run build/.test(i.args));
+    const copied = build.slice(0, buildRun).filter((i) => i.op === 'COPY').flatMap((i) => i.args.split(/\s+/).slice(0, -1));
+    for (const need of ['src', 'scripts', 'rules', 'schemas']) expect(copied, `COPY ${need} before npm run build`).toContain(need);
     expect(runtime.filter((i) => i.op === 'RUN').map((i) => i.args).join('\n')).not.toMatch(/apt-get|npm (ci|install)|g\+\+/);
     expect(runtime.filter((i) => i.op === 'COPY' && i.args.includes('--from=build')).length).toBeGreaterThanOrEqual(2);
   });

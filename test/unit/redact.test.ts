@@ -93,6 +93,30 @@ describe('packs', () => {
     for (const r of [...secrets.rules, ...pii.rules]) expect(r.re ?? r.key, r.id).toBeDefined();
   });
 
+  it('test a rule allow-list and its pack allow-list as one anchored alternation, each pattern keeping its own flags', () => {
+    const pack = parsePackText(
+      'version: 1\npack: mine\nallow:\n  - "(?i)example.*"\n  - "XYZ[0-9]+"\nrules:\n  - id: own\n    pattern: "tok_([A-Za-z0-9]{8,})"\n    allow: ["(?i)aaaa.*"]\n  - id: plain\n    pattern: "key_([A-Za-z0-9]{8,})"\n  - id: plain-too\n    pattern: "pw_([A-Za-z0-9]{8,})"\n',
+      'allow.yaml',
+    );
+    const [own, plain, plainToo] = pack.rules;
+    expect(own!.allow).toHaveLength(1);
+    // Rules with the same list share one compiled pattern.
+    expect(plain!.allow[0]).toBe(plainToo!.allow[0]);
+    const allowed = (r: typeof own, v: string) => r!.allow.some((a) => a.test(v));
+    expect(allowed(own, 'EXAMPLEabc123')).toBe(true);
+    expect(allowed(own, 'AaAa1234567')).toBe(true);
+    expect(allowed(own, 'XYZ123')).toBe(true);
+    // (?i) belongs to its own pattern: XYZ stays case-sensitive; anchored in full.
+    expect(allowed(own, 'xyz123')).toBe(false);
+    expect(allowed(own, 'XYZ123abc')).toBe(false);
+    expect(allowed(own, 'realSecret99')).toBe(false);
+    expect(allowed(plain, 'AaAa1234567')).toBe(false);
+    expect(allowed(plain, 'example-token')).toBe(true);
+    // A bad allow pattern is still named by its place in the list.
+    expect(() => parsePackText('version: 1\npack: x\nrules:\n  - id: r\n    pattern: "a+"\n    allow: ["ok", "(?=no)"]\n', 'bad-allow.yaml')).toThrow(/rule r: allow\[1\] is not a valid RE2 pattern/);
+    expect(() => parsePackText('version: 1\npack: x\nallow: ["fine", "(?<=no)x"]\nrules:\n  - id: r\n    pattern: "a+"\n', 'bad-pack-allow.yaml')).toThrow(/bad-pack-allow\.yaml: allow\[1\] is not a valid RE2 pattern/);
+  });
+
   it('refuse a pattern RE2 cannot compile, naming file, line and rule', () => {
     const file = writeTemp('bad-pack.yaml', 'version: 1\npack: mine\nrules:\n  - id: ok-rule\n    pattern: "abc[0-9]+"\n  - id: lookahead\n    pattern: "(?=secret)[a-z]+"\n');
     let err: unknown;
