@@ -132,7 +132,6 @@ export function eventMac(macKey: Buffer, hash: string): string {
   return f(hash);
 }
 
-
 /** The text a checkpoint signs (C2SP signed-note style): origin, chain length, base64 head. */
 export function checkpointNote(origin: string, seq: number, headHex: string): string {
   return `${origin}\n${seq}\n${Buffer.from(headHex, 'hex').toString('base64')}\n`;

@@ -90,7 +90,7 @@ export async function runWrap(o: WrapOptions): Promise<number> {
     stdout,
     limits.maxMessageBytes,
     {
-      line: (text, bytes) => session?.receiveFromClient(text, bytes),
+      line: (text, bytes, utf8) => session?.receiveFromClient(text, bytes, undefined, undefined, utf8),
       invalid: (bytes) => session?.badClientInput(ErrorCode.ParseError, 'Parse error: the message is not valid UTF-8', null, bytes),
       oversize: (prefix, bytes) =>
         session?.badClientInput(ErrorCode.LimitExceeded, `Message of ${bytes} bytes exceeds the limit of ${limits.maxMessageBytes} bytes`, peekId(prefix), bytes),

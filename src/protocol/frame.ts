@@ -20,7 +20,15 @@ export interface Frame {
   dirty: boolean;
   /** Size in bytes on the wire, for limits and audit. */
   bytes: number;
+  /**
+   * The received bytes of `raw`, when the transport had them as valid UTF-8 and the message is at least
+   * KEEP_UTF8_BYTES long: the redaction prefilter scans these instead of encoding `raw` again.
+   */
+  utf8: Buffer | undefined;
 }
+
+/** From this size on, a message's received bytes are kept with its frame (below it, encoding again is cheap). */
+export const KEEP_UTF8_BYTES = 16 * 1024;
 
 export interface ParseLimits {
   maxDepth: number;
@@ -149,7 +157,8 @@ export function peekId(prefix: string): JsonRpcId | null {
   }
 }
 
-export function parseFrame(text: string, limits: ParseLimits, bytes = text.length): ParseResult {
+/** `utf8`: the bytes `text` was decoded from, if the caller has them and they were valid UTF-8. */
+export function parseFrame(text: string, limits: ParseLimits, bytes = text.length, utf8?: Buffer): ParseResult {
   const s = scan(text, limits.maxDepth);
   if (s.tooDeep) {
     return { ok: false, code: ErrorCode.InvalidRequest, message: `Invalid Request: JSON nested deeper than ${limits.maxDepth} levels`, id: peekId(text.slice(0, 4096)) };
@@ -170,18 +179,18 @@ export function parseFrame(text: string, limits: ParseLimits, bytes = text.lengt
     for (const el of value) {
       const c = classify(el);
       if (!c.ok) return c;
-      frames.push({ raw: undefined, message: c.message, kind: c.kind, idStart: -1, idEnd: -1, dirty: true, bytes: Math.ceil(bytes / value.length) });
+      frames.push({ raw: undefined, message: c.message, kind: c.kind, idStart: -1, idEnd: -1, dirty: true, bytes: Math.ceil(bytes / value.length), utf8: undefined });
     }
     return { ok: true, frames, batch: true };
   }
   const c = classify(value);
   if (!c.ok) return c;
-  return { ok: true, batch: false, frames: [{ raw: text, message: c.message, kind: c.kind, idStart: s.idStart, idEnd: s.idEnd, dirty: false, bytes }] };
+  return { ok: true, batch: false, frames: [{ raw: text, message: c.message, kind: c.kind, idStart: s.idStart, idEnd: s.idEnd, dirty: false, bytes, utf8: utf8 && utf8.length >= KEEP_UTF8_BYTES ? utf8 : undefined }] };
 }
 
 /** Builds a frame for a message the proxy itself creates. */
 export function newFrame(message: JsonRpcMessage, kind: MessageKind): Frame {
-  return { raw: undefined, message, kind, idStart: -1, idEnd: -1, dirty: true, bytes: 0 };
+  return { raw: undefined, message, kind, idStart: -1, idEnd: -1, dirty: true, bytes: 0, utf8: undefined };
 }
 
 /** The JSON text of an id, as it must be written back to the peer that chose it. */

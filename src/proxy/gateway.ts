@@ -362,7 +362,8 @@ export class Gateway {
         this.opts.events?.event('bad_input', source, { from: 'client', code: ErrorCode.InvalidRequest, reason: 'binary WebSocket frame', bytes: data.length });
         return down.close(WsClose.Unsupported, 'binary frames are not MCP messages: send one JSON-RPC message per text frame');
       }
-      session.receiveFromClient(data.toString('utf8'), data.length);
+      // ws checks that a text frame is valid UTF-8 (and closes the connection otherwise).
+      session.receiveFromClient(data.toString('utf8'), data.length, undefined, undefined, data);
     });
     ws.on('error', (err: Error & { code?: string }) => {
       const reason =
@@ -428,7 +429,7 @@ export class Gateway {
       return undefined;
     }
     const text = body.toString('utf8');
-    const parsed = parseFrame(text, { maxDepth: this.opts.config.limits.maxJsonDepth }, body.length);
+    const parsed = parseFrame(text, { maxDepth: this.opts.config.limits.maxJsonDepth }, body.length, body);
     if (!parsed.ok) {
       this.badRequest(res, 400, parsed.code, parsed.message, parsed.id, ep.server.name);
       return undefined;

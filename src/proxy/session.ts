@@ -200,7 +200,7 @@ export class Session implements SessionApi {
   }
 
   private attachUpstream(up: Upstream): void {
-    up.onmessage = (text, bytes, related) => this.fromUpstream(text, bytes, related);
+    up.onmessage = (text, bytes, related, utf8) => this.fromUpstream(text, bytes, related, utf8);
     up.onbadmessage = (reason, prefix, bytes) => this.upstreamBadMessage(reason, prefix, bytes);
     up.onrequestfailed = (upId, failure) => this.upstreamRequestFailed(upId, failure);
     up.onclose = (info) => this.upstreamClosed(up, info);
@@ -211,16 +211,17 @@ export class Session implements SessionApi {
 
   /**
    * One message from the client. `reply` is the stream the client waits on (HTTP POST); without it the default
-   * downstream channel answers. `bytes` is the size on the wire.
+   * downstream channel answers. `bytes` is the size on the wire; `utf8`, the bytes `text` was decoded from (valid
+   * UTF-8), when the transport has them.
    */
-  receiveFromClient(text: string, bytes: number, reply?: Reply, headers?: Record<string, string>): void {
+  receiveFromClient(text: string, bytes: number, reply?: Reply, headers?: Record<string, string>, utf8?: Buffer): void {
     this.lastActivity = Date.now();
     if (this.state_ === 'closed') {
       const id = peekId(text.slice(0, 4096));
       if (id !== null) this.sendToClient(JSON.stringify(errorResponse(id, ErrorCode.UpstreamFailed, 'Session closed')), reply, true);
       return;
     }
-    const parsed = parseFrame(text, { maxDepth: this.limits.maxJsonDepth }, bytes);
+    const parsed = parseFrame(text, { maxDepth: this.limits.maxJsonDepth }, bytes, utf8);
     if (!parsed.ok) {
       this.badClientInput(parsed.code, parsed.message, parsed.id, bytes, reply);
       return;
@@ -483,9 +484,9 @@ export class Session implements SessionApi {
 
   // ───────────────────────────── server → proxy ─────────────────────────────
 
-  private fromUpstream(text: string, bytes: number, related: number | undefined): void {
+  private fromUpstream(text: string, bytes: number, related: number | undefined, utf8?: Buffer): void {
     this.lastActivity = Date.now();
-    const parsed = parseFrame(text, { maxDepth: this.limits.maxJsonDepth }, bytes);
+    const parsed = parseFrame(text, { maxDepth: this.limits.maxJsonDepth }, bytes, utf8);
     if (!parsed.ok) {
       // Over HTTP the stream a message came on names the request it belongs to, even when its id cannot be read.
       this.upstreamInvalid(parsed.message, parsed.id ?? related ?? null, bytes);

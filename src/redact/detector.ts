@@ -151,8 +151,8 @@ export class Detector {
    * nothing can be found. One UTF-8 copy serves both passes, and most texts enable nothing, so a yes/no pass over
    * the set comes first (cheaper than collecting which entries match).
    */
-  enabled(text: string): Set<Rule> {
-    const bytes = Buffer.from(text);
+  enabled(text: string, utf8?: Buffer): Set<Rule> {
+    const bytes = utf8 ?? Buffer.from(text);
     if (this.always.length === 0 && !(this.sets?.test(bytes) ?? false)) return new Set();
     const out = new Set<Rule>(this.always);
     if (this.sets) for (const i of this.sets.match(bytes)) for (const r of this.entryRules[i]!) out.add(r);
@@ -165,12 +165,13 @@ export class Detector {
    * and \t qualifies — and only when no trigger could match those characters. Messages with base64 fields
    * (blobs, image and audio data: decoded and scanned when they hold text) never qualify. Raw text holds the
    * property names too, so this is a superset of what the decoded strings enable. An empty set is the fast
-   * path: nothing can be found, forward the original bytes.
+   * path: nothing can be found, forward the original bytes. `utf8`: the bytes `raw` was received as, when the
+   * transport kept them (a large message is then not encoded again).
    */
-  rawTriggered(raw: string): Set<Rule> | undefined {
+  rawTriggered(raw: string, utf8?: Buffer): Set<Rule> | undefined {
     if (raw.indexOf('"blob"') >= 0 || (raw.indexOf('"data"') >= 0 && (raw.indexOf('"image"') >= 0 || raw.indexOf('"audio"') >= 0))) return undefined;
     if (raw.indexOf('\\') >= 0 && (!this.controlSafe || unsafeEscape(raw))) return undefined;
-    return this.enabled(raw);
+    return this.enabled(raw, utf8);
   }
 
   /** Key rules whose `key` matches this property name (cached: property names repeat). */

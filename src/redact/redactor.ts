@@ -128,13 +128,13 @@ export class Redactor {
 
   /**
    * Scans `root` in place. `raw`, when given, is the message's original JSON text: if it rules out any finding
-   * (Detector.rawTriggered), nothing is walked. `rules`: the rules a caller already found enabled (a superset).
+   * (Detector.rawTriggered), nothing is walked; `rawUtf8`, the bytes it was received as. `rules`: the rules a caller already found enabled (a superset).
    * `skip`: objects not to descend into.
    */
-  redact(root: unknown, opts: { raw?: string | undefined; rules?: Set<Rule> | undefined; skip?: Set<unknown> | undefined } = {}): RedactOutcome {
+  redact(root: unknown, opts: { raw?: string | undefined; rawUtf8?: Buffer | undefined; rules?: Set<Rule> | undefined; skip?: Set<unknown> | undefined } = {}): RedactOutcome {
     const det = this.detector;
     let pre = opts.rules;
-    if (pre === undefined && opts.raw !== undefined) pre = det.rawTriggered(opts.raw);
+    if (pre === undefined && opts.raw !== undefined) pre = det.rawTriggered(opts.raw, opts.rawUtf8);
     if (pre !== undefined && pre.size === 0) return NOTHING;
     if (root === null || typeof root !== 'object') return NOTHING;
     const skip = opts.skip;

@@ -88,9 +88,10 @@ export function redactionStage({ redaction }: RedactionStageOptions): Stage {
    * What the raw text says: 'clean' (nothing can be found: forward the original bytes), the rules it enables,
    * or undefined (the decoded strings must be looked at). See Detector.rawTriggered.
    */
-  function pretest(raw: string | undefined): 'clean' | Set<Rule> | undefined {
+  function pretest(frame: Exchange['message'] | undefined): 'clean' | Set<Rule> | undefined {
+    const raw = rawOf(frame);
     if (raw === undefined) return undefined;
-    const pre = redaction.detector.rawTriggered(raw);
+    const pre = redaction.detector.rawTriggered(raw, frame!.utf8);
     return pre && pre.size === 0 ? 'clean' : pre;
   }
 
@@ -111,10 +112,9 @@ export function redactionStage({ redaction }: RedactionStageOptions): Stage {
     else if (ex.method === 'completion/complete') target = { argument: params['argument'], context: params['context'] };
     else return;
     if (target === undefined || target === null || typeof target !== 'object') return;
-    const raw = rawOf(ex.message);
-    const pre = pretest(raw);
+    const pre = pretest(ex.message);
     if (pre === 'clean') {
-      ex.notes.cleanRequestText = raw;
+      ex.notes.cleanRequestText = rawOf(ex.message);
       return;
     }
     const r = inb.redact(target, { rules: pre });
@@ -146,7 +146,7 @@ export function redactionStage({ redaction }: RedactionStageOptions): Stage {
     if (ex.method === 'ping' || ex.method.endsWith('/list_changed')) return;
     const msg = ex.message.message as JsonRpcRequest;
     if (!isObject(msg.params)) return;
-    const pre = pretest(rawOf(ex.message));
+    const pre = pretest(ex.message);
     if (pre === 'clean') return;
     const r = out.redact(msg.params, { rules: pre });
     noteCounts(ex, 'redactions', r.counts);
@@ -179,7 +179,7 @@ export function redactionStage({ redaction }: RedactionStageOptions): Stage {
     const frame = ex.response!;
     const resp = frame.message as JsonRpcResponse;
     if ('error' in resp) {
-      const pre = pretest(rawOf(frame));
+      const pre = pretest(frame);
       if (pre === 'clean') return;
       const r = out.redact(resp.error, { rules: pre });
       noteCounts(ex, 'redactions', r.counts);
@@ -200,7 +200,7 @@ export function redactionStage({ redaction }: RedactionStageOptions): Stage {
       if (m.size > 10_000) m.clear();
       m.set(result['task']['taskId'], String(params['name']));
     }
-    const pre = pretest(rawOf(frame));
+    const pre = pretest(frame);
     if (pre === 'clean') return;
     const isToolResult = ex.method === 'tools/call' || ex.method === 'tasks/result';
     const mirrored = isToolResult ? mirrors(result) : [];
@@ -240,7 +240,7 @@ export function redactionStage({ redaction }: RedactionStageOptions): Stage {
       // The client's answer to a server request (sampling, elicitation): inbound.
       const resp = ex.response.message as JsonRpcResponse;
       if (!('result' in resp) || !isObject(resp.result)) return;
-      const pre = pretest(rawOf(ex.response));
+      const pre = pretest(ex.response);
       if (pre === 'clean') return;
       const r = inb.redact(resp.result, { rules: pre });
       noteCounts(ex, 'inboundRedactions', r.counts);

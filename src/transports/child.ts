@@ -130,7 +130,7 @@ export class ChildUpstream implements Upstream {
         opts.log.warn({ server: opts.server, err: err.message }, 'child process error');
       });
       const reader = new LineReader(opts.maxMessageBytes, {
-        line: (text, bytes) => this.onmessage?.(text, bytes, undefined),
+        line: (text, bytes, utf8) => this.onmessage?.(text, bytes, undefined, utf8),
         invalid: (bytes) => this.onbadmessage?.('invalid-utf8', '', bytes),
         oversize: (prefix, bytes) => this.onbadmessage?.('oversize', prefix, bytes),
       });

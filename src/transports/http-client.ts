@@ -12,6 +12,7 @@
  *
  * Only the configured headers and credentials are sent: the client's own token never reaches the upstream.
  */
+import { isUtf8 } from 'node:buffer';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Logger } from '../log/logger.js';
@@ -211,7 +212,7 @@ export class HttpUpstream implements Upstream {
         this.readEventStream(res, upId, entry);
         return;
       }
-      this.readBody(res, this.opts.maxMessageBytes, (body, bytes) => {
+      this.readBody(res, this.opts.maxMessageBytes, (body, bytes, utf8) => {
         if (upId !== undefined) this.open.delete(upId);
         if (body === undefined) {
           if (upId !== undefined) this.onrequestfailed?.(upId, { code: ErrorCode.UpstreamFailed, message: `Upstream response exceeds ${this.opts.maxMessageBytes} bytes` });
@@ -221,7 +222,7 @@ export class HttpUpstream implements Upstream {
           if (upId !== undefined) this.onrequestfailed?.(upId, { code: ErrorCode.UpstreamFailed, message: `Upstream answered HTTP ${status} without a body` });
           return;
         }
-        this.onmessage?.(body, bytes, upId);
+        this.onmessage?.(body, bytes, upId, utf8);
       });
       return;
     }
@@ -261,7 +262,8 @@ export class HttpUpstream implements Upstream {
     });
   }
 
-  private readBody(res: IncomingMessage, max: number, done: (body: string | undefined, bytes: number) => void): void {
+  /** `utf8`: the body's bytes when they are valid UTF-8 (the text was decoded from them). */
+  private readBody(res: IncomingMessage, max: number, done: (body: string | undefined, bytes: number, utf8?: Buffer) => void): void {
     const parts: Buffer[] = [];
     let size = 0;
     let over = false;
@@ -278,7 +280,9 @@ export class HttpUpstream implements Upstream {
       parts.push(c);
     });
     res.on('end', () => {
-      if (!over) done(Buffer.concat(parts, size).toString('utf8'), size);
+      if (over) return;
+      const buf = Buffer.concat(parts, size);
+      done(buf.toString('utf8'), size, isUtf8(buf) ? buf : undefined);
     });
     res.on('error', () => {
       if (!over) done(Buffer.concat(parts, size).toString('utf8'), size);

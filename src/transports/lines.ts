@@ -5,9 +5,14 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { Writable } from 'node:stream';
+import { KEEP_UTF8_BYTES } from '../protocol/frame.js';
 
 export interface LineSink {
-  line(text: string, bytes: number): void;
+  /**
+   * `utf8`: for a line of KEEP_UTF8_BYTES or more, its bytes (valid UTF-8; `text` was decoded from them), in a
+   * buffer the reader no longer uses, so the frame can keep them.
+   */
+  line(text: string, bytes: number, utf8?: Buffer): void;
   /** A line that was not valid UTF-8. */
   invalid(bytes: number): void;
   /** A line longer than the limit; `prefix` holds its first bytes. */
@@ -40,7 +45,7 @@ export class LineReader {
         this.sink.oversize(this.prefix, bytes);
         this.prefix = '';
       } else if (this.size === 0) {
-        this.emit(chunk.subarray(start, nl));
+        this.emit(chunk.subarray(start, nl), false);
       } else {
         this.buffer(chunk, start, nl);
         if (this.discarding) {
@@ -52,7 +57,7 @@ export class LineReader {
           const whole = Buffer.concat(this.parts, this.size);
           this.parts = [];
           this.size = 0;
-          this.emit(whole);
+          this.emit(whole, true);
         }
       }
       start = nl + 1;
@@ -80,7 +85,8 @@ export class LineReader {
     this.size += piece.length;
   }
 
-  private emit(buf: Buffer): void {
+  /** `owned`: `buf` is the reader's own copy (else a view into the stream's chunk). */
+  private emit(buf: Buffer, owned: boolean): void {
     let end = buf.length;
     if (end > 0 && buf[end - 1] === 13) end--;
     let i = 0;
@@ -95,7 +101,7 @@ export class LineReader {
       this.sink.invalid(end);
       return;
     }
-    this.sink.line(slice.toString('utf8'), end);
+    this.sink.line(slice.toString('utf8'), end, end < KEEP_UTF8_BYTES ? undefined : owned ? slice : Buffer.from(slice));
   }
 }
 

@@ -51,7 +51,8 @@ export interface Upstream {
   requestDone?(upId: number): void;
   ondrain?: () => void;
   /** A message from the server; `related` is the proxy request id whose HTTP response stream carried it. */
-  onmessage?: (text: string, bytes: number, related: number | undefined) => void;
+  /** `utf8`: the bytes `text` was decoded from, when they were valid UTF-8 and the transport kept them. */
+  onmessage?: (text: string, bytes: number, related: number | undefined, utf8?: Buffer) => void;
   /** A line or event the server sent that is over the size limit or not UTF-8. */
   onbadmessage?: (reason: BadMessageReason, prefix: string, bytes: number) => void;
   /** The exchange of one request failed below JSON-RPC (HTTP status, network). */

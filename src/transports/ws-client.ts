@@ -54,7 +54,8 @@ export class WsUpstream implements Upstream {
         ws.close(1003, 'binary frames are not MCP messages');
         return;
       }
-      this.onmessage?.(data.toString('utf8'), data.length, undefined);
+      // ws checks that a text frame is valid UTF-8 (and closes the connection otherwise).
+      this.onmessage?.(data.toString('utf8'), data.length, undefined, data);
     });
     ws.on('error', (err: Error & { code?: string }) => {
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.onbadmessage?.('oversize', '', this.opts.maxMessageBytes + 1);

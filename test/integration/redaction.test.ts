@@ -96,6 +96,16 @@ describe.each([
     expect(texts(r)).toContain('[REDACTED:email]');
   });
 
+  it('long results (their received bytes kept for the prefilter) are masked too', async () => {
+    for (const tool of ['leak_large_20k', 'leak_large_300k']) {
+      const r = await c.callTool(tool);
+      expectClean(r);
+      expect(texts(r)).toContain('[REDACTED:github-pat]');
+      expect(texts(r)).toContain('[REDACTED:email]');
+      expect(texts(r)).toContain('completed in');
+    }
+  });
+
   it('structuredContent and its text mirror agree, and the validating client accepts them', async () => {
     const r = await c.callTool('leak_structured');
     expectClean(r);
@@ -224,6 +234,18 @@ describe('inbound mask and block through wrap', () => {
     } finally {
       store.close();
     }
+  });
+
+  it('mask: a long argument (its received bytes kept for the prefilter) is masked too', async () => {
+    const lane = await wrapLane('mask');
+    const c = await connectClient('v1', lane.target());
+    const note = `${'nothing to see here. '.repeat(2000)}my key ${pat}`;
+    expect(note.length).toBeGreaterThan(32 * 1024);
+    await c.callTool('echo_args', { note });
+    await c.close();
+    const log = readLog(lane.leakLog);
+    expect(log).toContain('my key [REDACTED:github-pat]');
+    expect(log).not.toContain(pat);
   });
 
   it('block: the call is refused with isError and never reaches the server', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { idText, parseFrame, peekId, serializeWithId } from '../../src/protocol/frame.js';
+import { idText, KEEP_UTF8_BYTES, parseFrame, peekId, serializeWithId } from '../../src/protocol/frame.js';
 import { ErrorCode } from '../../src/protocol/jsonrpc.js';
 
 const limits = { maxDepth: 64 };
@@ -14,6 +14,21 @@ describe('parseFrame', () => {
     expect(f.kind).toBe('request');
     expect(idText(f)).toBe('42');
     expect(serializeWithId(f, '7')).toBe('{"jsonrpc":"2.0", "id" : 7,"method":"tools/list","params":{}}');
+  });
+
+  it('keeps the received bytes of a long single message only', () => {
+    const long = `{"jsonrpc":"2.0","id":1,"result":{"t":"${'x'.repeat(KEEP_UTF8_BYTES)}"}}`;
+    const short = '{"jsonrpc":"2.0","id":1,"result":{}}';
+    const batch = `[${long},${long}]`;
+    const frame = (text: string) => {
+      const r = parseFrame(text, limits, Buffer.byteLength(text), Buffer.from(text));
+      if (!r.ok) throw new Error(r.message);
+      return r.frames;
+    };
+    expect(frame(long)[0]!.utf8?.toString()).toBe(long);
+    expect(frame(short)[0]!.utf8).toBeUndefined();
+    expect(frame(batch).map((f) => f.utf8)).toEqual([undefined, undefined]);
+    expect((parseFrame(long, limits) as { frames: { utf8: unknown }[] }).frames[0]!.utf8).toBeUndefined();
   });
 
   it('keeps a string id with escapes byte for byte', () => {

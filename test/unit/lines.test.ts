@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { KEEP_UTF8_BYTES } from '../../src/protocol/frame.js';
 import { LineReader } from '../../src/transports/lines.js';
 import { SseParser, sseEvent } from '../../src/transports/sse.js';
 
@@ -28,6 +29,36 @@ describe('LineReader', () => {
     expect(got[0]!.kind).toBe('oversize');
     expect(got[0]!.bytes).toBe(13 + 30 + 52);
     expect(got[1]).toEqual({ kind: 'line', text: '{"ok":1}', bytes: 8 });
+  });
+
+  it('hands over the bytes of a long line in a buffer of its own, and none for a short one', () => {
+    const kept: (Buffer | undefined)[] = [];
+    const texts: string[] = [];
+    const r = new LineReader(1 << 20, {
+      line: (text, _bytes, utf8) => {
+        texts.push(text);
+        kept.push(utf8);
+      },
+      invalid: () => undefined,
+      oversize: () => undefined,
+    });
+    const long = `{"t":"${'é'.repeat(KEEP_UTF8_BYTES)}"}`;
+    // One chunk holding a short line and a whole long line (a view would share the chunk), then a long line
+    // split over two chunks.
+    const chunk = Buffer.from(`{"a":1}\n${long}\n`);
+    r.push(chunk);
+    const split = Buffer.from(`${long}\n`);
+    r.push(split.subarray(0, 1000));
+    r.push(split.subarray(1000));
+    chunk.fill(0x20);
+    split.fill(0x20);
+    expect(texts).toEqual(['{"a":1}', long, long]);
+    expect(kept[0]).toBeUndefined();
+    for (const b of kept.slice(1)) {
+      expect(b).toBeInstanceOf(Buffer);
+      expect(b!.toString('utf8')).toBe(long);
+      expect(b!.equals(Buffer.from(long))).toBe(true);
+    }
   });
 
   it('reports invalid UTF-8', () => {

@@ -235,6 +235,18 @@ describe('redacting JSON payloads', () => {
     expect(w.text).toBe('[REDACTED:github-pat]');
   });
 
+  it('scans the bytes a message was received as, when given, instead of encoding its text again', () => {
+    const clean = JSON.stringify({ content: [{ type: 'text', text: 'The weather in Paris is mild. '.repeat(600) }] });
+    const dirty = JSON.stringify({ content: [{ type: 'text', text: `The weather in Paris is mild. ${PAT}`.padEnd(clean.length - 40, ' ') }] });
+    const det = red.detector;
+    expect(det.rawTriggered(clean, Buffer.from(clean))?.size).toBe(0);
+    expect([...(det.rawTriggered(dirty, Buffer.from(dirty)) ?? [])].map((r) => r.id)).toContain('github-pat');
+    // The bytes decide (the transports guarantee they are the text's own): a caller must never pass others.
+    expect([...(det.rawTriggered(clean, Buffer.from(dirty)) ?? [])].map((r) => r.id)).toContain('github-pat');
+    const v = JSON.parse(dirty) as unknown;
+    expect(red.outbound.redact(v, { raw: dirty, rawUtf8: Buffer.from(dirty) }).counts).toEqual({ 'github-pat': 1 });
+  });
+
   it('uses the raw bytes only where their escapes are \\n, \\r or \\t (the same answer as /\\\\[^nrt]/)', () => {
     const det = red.detector;
     const pieces = ['\\n', '\\r', '\\t', '\\\\', '\\"', '\\/', '\\u0067', '\\b', 'ab', '\\\\n', 'n'];
