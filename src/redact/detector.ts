@@ -26,6 +26,145 @@ export const SEPARATOR = '\u0000';
 
 const META = /[\\^$.*+?()[\]{}|]/g;
 
+/** What one anchored try costs besides the bytes it reads, in bytes of scanning (measured: ~0.4 µs per call). */
+const TRY_COST = 256;
+
+/** Characters that stand for themselves in a pattern outside a class, and punctuation an escape makes literal. */
+const LITERAL_CHAR = /^[A-Za-z0-9_\-@:/=~!%&'",<> ]$/;
+const ESCAPED_LITERAL = /^[.\-_/+*?()[\]{}|^$\\]$/;
+
+/** Index of the `)` closing the group opened at `open`, or -1 (escapes and character classes skipped). */
+function groupEnd(source: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') i++;
+    else if (c === '[') {
+      // A class whose first member is ']' reads differently in JS and RE2 syntax: not worth the doubt.
+      if (source[i + 1] === ']' || (source[i + 1] === '^' && source[i + 2] === ']')) return -1;
+      for (i++; i < source.length && source[i] !== ']'; i++) if (source[i] === '\\') i++;
+    } else if (c === '(') depth++;
+    else if (c === ')' && --depth === 0) return i;
+  }
+  return -1;
+}
+
+/**
+ * An upper bound on the bytes a match of a pattern spans (every character counted as four, UTF-8's longest), or
+ * Infinity when a repetition is unbounded or the syntax is not one this reads. Alternation takes the longest branch.
+ */
+export function maxMatchBytes(source: string): number {
+  let i = 0;
+  const seq = (): number => {
+    let best = 0;
+    let cur = 0;
+    while (i < source.length && source[i] !== ')') {
+      const c = source[i]!;
+      if (c === '|') {
+        best = Math.max(best, cur);
+        cur = 0;
+        i++;
+        continue;
+      }
+      let atom: number;
+      if (c === '(') {
+        i++;
+        if (source[i] === '?') {
+          const flags = /^\?([a-zA-Z-]*)([:)])/.exec(source.slice(i));
+          const named = /^\?P?<[A-Za-z_][A-Za-z0-9_]*>/.exec(source.slice(i));
+          if (named) i += named[0].length;
+          else if (flags) {
+            i += flags[0].length;
+            if (flags[2] === ')') continue; // (?i): sets flags, matches nothing
+          } else return Infinity;
+        }
+        atom = seq();
+        if (source[i] !== ')') return Infinity;
+        i++;
+      } else if (c === '[') {
+        let j = i + 1;
+        if (source[j] === '^') j++;
+        if (source[j] === ']') return Infinity;
+        for (; j < source.length && source[j] !== ']'; j++) if (source[j] === '\\') j++;
+        if (j >= source.length) return Infinity;
+        i = j + 1;
+        atom = 4;
+      } else if (c === '\\') {
+        const e = source[i + 1];
+        if (e === undefined || /[0-9kcpPxu]/.test(e)) return Infinity; // references, \x, \u, \p: not read here
+        i += 2;
+        atom = 'bB'.includes(e) ? 0 : 4;
+      } else {
+        i++;
+        atom = c === '^' || c === '$' ? 0 : 4;
+      }
+      let times = 1;
+      const q = source[i];
+      if (q === '*' || q === '+') {
+        if (atom > 0) return Infinity;
+        i++;
+      } else if (q === '?') i++;
+      else if (q === '{') {
+        const m = /^\{(\d+)(,(\d*))?\}/.exec(source.slice(i));
+        if (!m) return Infinity;
+        i += m[0].length;
+        times = m[2] === undefined ? Number(m[1]) : m[3] === '' ? Infinity : Number(m[3]);
+        if (!Number.isFinite(times) && atom > 0) return Infinity;
+      }
+      if (q !== undefined && '*+?{'.includes(q) && source[i] === '?') i++; // lazy
+      cur += atom === 0 ? 0 : atom * times;
+    }
+    return Math.max(best, cur);
+  };
+  const n = seq();
+  return i === source.length ? n : Infinity;
+}
+
+/**
+ * The literal text every match of a pattern starts with, or undefined when its shape does not show one. Only one
+ * shape qualifies, so the answer is sound without a regex parser: an optional leading \b; groups opened with ( or
+ * (?: that are not optional (no ?, * or {0 after their close); then literal characters, followed by a class, an
+ * escape, a group or a dot (a quantifier takes the last character back). No alternation anywhere, no inline flags
+ * before the literal, at least three characters. A match can then only start where the literal occurs.
+ */
+export function literalPrefix(source: string): string | undefined {
+  if (source.includes('|')) return undefined;
+  let i = source.startsWith('\\b') ? 2 : 0;
+  const opened: number[] = [];
+  while (source[i] === '(') {
+    opened.push(i);
+    if (source[i + 1] === '?') {
+      if (source[i + 2] !== ':') return undefined;
+      i += 3;
+    } else i++;
+  }
+  let lit = '';
+  for (;;) {
+    const c = source[i];
+    if (c !== undefined && LITERAL_CHAR.test(c)) {
+      lit += c;
+      i++;
+    } else if (c === '\\' && ESCAPED_LITERAL.test(source[i + 1] ?? '')) {
+      lit += source[i + 1];
+      i += 2;
+    } else break;
+  }
+  const next = source[i];
+  if (next === '?' || next === '*' || next === '+' || next === '{') lit = lit.slice(0, -1);
+  else if (next === undefined ? opened.length > 0 : !'[\\(.'.includes(next)) return undefined;
+  for (const open of opened) {
+    const close = groupEnd(source, open);
+    if (close < 0) return undefined;
+    const after = source[close + 1];
+    if (after === '?' || after === '*') return undefined;
+    if (after === '{') {
+      const min = /^\{(\d*)/.exec(source.slice(close + 1))![1]!;
+      if (min === '' || Number(min) === 0) return undefined;
+    }
+  }
+  return lit.length >= 3 ? lit : undefined;
+}
+
 /**
  * Whether JSON text holds an escape other than \n, \r and \t (what `/\\[^nrt]/` finds, a lone trailing backslash
  * included), by jumping from backslash to backslash: the regular expression took 1 ms on a 1.4 MB result.
@@ -124,7 +263,13 @@ export class Detector {
   private readonly controlSafe: boolean;
   private readonly keyCache = new Map<string, Rule[]>();
 
-  constructor(rules: readonly Rule[]) {
+  /** Per pattern rule: its literal prefix and an anchored copy of its pattern, or null (computed at first use). */
+  private readonly prefixes = new Map<Rule, { bytes: Buffer; sticky: RE2; bound: number } | null>();
+  private readonly usePrefixes: boolean;
+
+  /** `literalPrefixes: false` scans every rule over the whole text (the tests compare both ways). */
+  constructor(rules: readonly Rule[], opts: { literalPrefixes?: boolean } = {}) {
+    this.usePrefixes = opts.literalPrefixes ?? true;
     this.rules = rules.filter((r) => r.enabled);
     this.always = this.rules.filter((r) => r.re && !r.key && r.keywords.length === 0 && r.trigger === undefined);
     this.keyRules = this.rules.filter((r) => r.key);
@@ -194,6 +339,26 @@ export class Detector {
     return true;
   }
 
+  /**
+   * A pattern that can only match where a literal occurs (literalPrefix) and whose matches are bounded in length
+   * (maxMatchBytes) is tried at each occurrence, anchored: RE2 cannot skip ahead to a literal behind a leading \b,
+   * so a full scan costs ~2 ms per MiB per rule, while the occurrences of a literal are found at memory speed. The
+   * matches are the same: the leftmost match from a position starts at the first occurrence, from there on, where
+   * the anchored pattern matches. Each try reads at most the bound; once the tries could have cost as much as a
+   * plain scan of the text (a text dense with the literal), the rest is scanned the plain way: never much more than
+   * twice a plain scan, and linear.
+   */
+  private prefixOf(rule: Rule): { bytes: Buffer; sticky: RE2; bound: number } | null {
+    const have = this.prefixes.get(rule);
+    if (have !== undefined) return have;
+    const re = rule.re!;
+    const lit = this.usePrefixes && !re.flags.includes('i') ? literalPrefix(re.source) : undefined;
+    const bound = lit ? maxMatchBytes(re.source) : Infinity;
+    const p = lit && Number.isFinite(bound) ? { bytes: Buffer.from(lit), sticky: new RE2(re.source, 'dy'), bound } : null;
+    this.prefixes.set(rule, p);
+    return p;
+  }
+
   /** Runs `rules` (pattern rules) over `text`. Matches never extend past a SEPARATOR. */
   scanRules(text: string, rules: Iterable<Rule>, out: RawFinding[], limit: number): void {
     // RE2 works on UTF-8: hand it one Buffer for all rules (a JS string would be converted on every exec, and
@@ -223,15 +388,35 @@ export class Detector {
         buf = Buffer.from(text, 'utf8');
         if (buf.length !== text.length) toChar = utf16Offsets(buf);
       }
-      re.lastIndex = 0;
+      let lit = this.prefixOf(rule);
+      // What the anchored tries may cost before a plain scan takes over: one scan's worth of bytes, each try
+      // counted as its bound plus TRY_COST (a call into RE2 costs about as much as scanning that many bytes).
+      let budget = buf.length;
+      let resume = 0;
       for (;;) {
-        const m = re.exec(buf as unknown as string);
-        if (!m) break;
+        let m: RegExpExecArray | null;
+        if (lit && budget < 0) lit = null;
+        if (lit) {
+          // Every match starts where the literal does: try the pattern there only (anchored), not everywhere.
+          const at = buf.indexOf(lit.bytes, resume);
+          if (at < 0) break;
+          budget -= lit.bound + TRY_COST;
+          lit.sticky.lastIndex = at;
+          m = lit.sticky.exec(buf as unknown as string);
+          if (!m) {
+            resume = at + 1;
+            continue;
+          }
+        } else {
+          re.lastIndex = resume;
+          m = re.exec(buf as unknown as string);
+          if (!m) break;
+        }
         const span = m.indices![1] ?? m.indices![0]!;
         const [bStart, bEnd] = span;
         // Resume right after the value, not after the match: the boundary a pattern consumed after one value
         // may be the boundary the next value needs before it ("a@b.io c@d.io").
-        re.lastIndex = Math.max(bEnd, m.index + 1);
+        resume = Math.max(bEnd, m.index + 1);
         if (bStart === bEnd) continue;
         const start = toChar(bStart);
         let end = toChar(bEnd);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildRedaction, DEFAULT_SETTINGS, type RedactionSettings } from '../../src/redact/setup.js';
 import { loadPackFile, bundledPackFile, parsePackText, RedactionRuleError } from '../../src/redact/rules.js';
+import { Detector, literalPrefix, maxMatchBytes, SEPARATOR, type RawFinding } from '../../src/redact/detector.js';
 import { aadhaar, aba, card, email, entropy, iban, ip, itin, jwt, luhn, nino, phone, ssn } from '../../src/redact/validators.js';
 import { ROOT, writeTemp } from '../helpers/cli.js';
 
@@ -38,6 +39,88 @@ function covered(text: string, secret: string, findings: { start: number; end: n
   for (const f of [...findings].sort((a, b) => a.start - b.start)) if (f.start <= pos && f.end > pos) pos = f.end;
   return pos >= s + secret.length;
 }
+
+describe('patterns tried only where their literal prefix occurs', () => {
+  it('find a prefix only where every match must start with it', () => {
+    const cases: [string, string | undefined][] = [
+      ['\\b(ghp_[A-Za-z0-9]{36})\\b', 'ghp_'],
+      ['(?:sk-ant-api03-)[A-Za-z0-9_-]{90}', undefined], // a group closing after the literal: not looked into
+      ['(?:sk-ant-api03-[A-Za-z0-9_-]{90})', 'sk-ant-api03-'],
+      ['"auth"\\s*:\\s*"([A-Za-z0-9+/]{16,})"', '"auth"'],
+      ['(https:\\/\\/[a-f0-9]{32}@o\\d+)', 'https://'],
+      ['xoxb-[0-9]+', 'xoxb-'],
+      ['\\b(abcd)+x', undefined], // the group closes right after the literal
+      ['(abc[0-9])?x', undefined], // optional group
+      ['(abc[0-9])*x', undefined],
+      ['(abc[0-9]){0,2}x', undefined],
+      ['(abc[0-9]){,2}x', undefined],
+      ['(abc[0-9]){1,2}x', 'abc'],
+      ['(abc[0-9])+x', 'abc'],
+      ['abc|xyz[0-9]', undefined], // alternation anywhere
+      ['(?i)abcd[0-9]', undefined], // inline flags
+      ['(?i:abcd)[0-9]', undefined],
+      ['abcd?[0-9]', 'abc'], // a quantifier takes the last character back
+      ['abd?[0-9]', undefined], // then too short
+      ['ab[0-9]', undefined],
+      ['^abcd[0-9]', undefined],
+      ['[a]bcd[0-9]', undefined],
+      ['abcd', 'abcd'],
+      ['(abcd', undefined],
+      ['(ab[]]cd)[0-9]', undefined],
+    ];
+    for (const [source, want] of cases) expect(literalPrefix(source), source).toBe(want);
+  });
+
+  it('bound the length of a match, or say it has none', () => {
+    const cases: [string, number][] = [
+      ['\\b(ghp_[A-Za-z0-9]{36})\\b', 160],
+      ['(?:ab|cde){2}', 24],
+      ['x{2,5}?y', 24],
+      ['(?P<n>ab)c', 12],
+      ['a(?i)b', 8],
+      ['\\b+', 0],
+      ['a+', Infinity],
+      ['x{3,}', Infinity],
+      ['[a-z]*', Infinity],
+      ['(a|b+)', Infinity],
+      ['\\1', Infinity],
+      ['\\x41', Infinity],
+      ['a{', Infinity],
+      ['(ab', Infinity],
+      ['ab)', Infinity],
+    ];
+    for (const [source, want] of cases) expect(maxMatchBytes(source), source).toBe(want);
+  });
+
+  it('give exactly the findings of a full scan, on the corpus and on hard cases', () => {
+    const rules = red.rules.filter((r) => r.re && !r.key);
+    const withPrefix = rules.filter((r) => literalPrefix(r.re!.source) !== undefined);
+    expect(withPrefix.length).toBeGreaterThan(80);
+    const fast = new Detector(rules);
+    const full = new Detector(rules, { literalPrefixes: false });
+    // Positives as written, run together, with a word character or a multi-byte one glued on either side (\b),
+    // doubled, split by the string separator, and the negatives.
+    const texts: string[] = [];
+    for (const p of corpus.positives) {
+      texts.push(p.text, `x${p.secret}x`, `é${p.secret}é`, `${p.secret}${p.secret}`, `${p.secret} ${p.secret}`, `${p.secret.slice(0, 6)}${SEPARATOR}${p.secret}`, `${p.secret.slice(0, -1)}`);
+    }
+    texts.push(corpus.positives.map((p) => p.text).join(' '), corpus.positives.map((p) => p.secret).join(''), corpus.negatives.map((n) => n.text).join('\n'));
+    // Dense with a literal: the tries give up to a plain scan part way, and nothing is lost at the switch.
+    const gh = corpus.positives.find((p) => p.rule === 'github-pat')!.secret;
+    texts.push(`${'ghp_'.repeat(3000)} ${gh} ${'ghp_ '.repeat(3000)}${gh}`, `${gh} `.repeat(2000));
+    let found = 0;
+    for (const text of texts) {
+      const a: RawFinding[] = [];
+      const b: RawFinding[] = [];
+      fast.scanRules(text, rules, a, 100_000);
+      full.scanRules(text, rules, b, 100_000);
+      const view = (l: RawFinding[]) => l.map((f) => `${f.rule.id}@${f.start}-${f.end}`);
+      expect(view(a), text.slice(0, 80)).toEqual(view(b));
+      found += a.filter((f) => withPrefix.includes(f.rule)).length;
+    }
+    expect(found).toBeGreaterThan(300);
+  });
+});
 
 describe('labelled corpus', () => {
   it('has at least 300 positives over 60 rules and 300 hard negatives', () => {
