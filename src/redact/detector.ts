@@ -33,6 +33,18 @@ const TRY_COST = 256;
 const LITERAL_CHAR = /^[A-Za-z0-9_\-@:/=~!%&'",<> ]$/;
 const ESCAPED_LITERAL = /^[.\-_/+*?()[\]{}|^$\\]$/;
 
+/**
+ * Index of the `]` closing the character class opened at `open`, or -1. A class whose first member is ']' reads
+ * differently in JS and RE2 syntax: not worth the doubt (-1).
+ */
+function classEnd(source: string, open: number): number {
+  let j = open + 1;
+  if (source[j] === '^') j++;
+  if (source[j] === ']') return -1;
+  for (; j < source.length && source[j] !== ']'; j++) if (source[j] === '\\') j++;
+  return j < source.length ? j : -1;
+}
+
 /** Index of the `)` closing the group opened at `open`, or -1 (escapes and character classes skipped). */
 function groupEnd(source: string, open: number): number {
   let depth = 0;
@@ -40,9 +52,8 @@ function groupEnd(source: string, open: number): number {
     const c = source[i];
     if (c === '\\') i++;
     else if (c === '[') {
-      // A class whose first member is ']' reads differently in JS and RE2 syntax: not worth the doubt.
-      if (source[i + 1] === ']' || (source[i + 1] === '^' && source[i + 2] === ']')) return -1;
-      for (i++; i < source.length && source[i] !== ']'; i++) if (source[i] === '\\') i++;
+      i = classEnd(source, i);
+      if (i < 0) return -1;
     } else if (c === '(') depth++;
     else if (c === ')' && --depth === 0) return i;
   }
@@ -82,12 +93,9 @@ export function maxMatchBytes(source: string): number {
         if (source[i] !== ')') return Infinity;
         i++;
       } else if (c === '[') {
-        let j = i + 1;
-        if (source[j] === '^') j++;
-        if (source[j] === ']') return Infinity;
-        for (; j < source.length && source[j] !== ']'; j++) if (source[j] === '\\') j++;
-        if (j >= source.length) return Infinity;
-        i = j + 1;
+        const end = classEnd(source, i);
+        if (end < 0) return Infinity;
+        i = end + 1;
         atom = 4;
       } else if (c === '\\') {
         const e = source[i + 1];

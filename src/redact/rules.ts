@@ -182,7 +182,7 @@ export interface Pack {
 }
 
 /**
- * A bundled pack as the build left it (scripts/build-packs.mjs): the SHA-256 of its YAML text and the parsed,
+ * A bundled pack as the build left it (scripts/build-assets.mjs): the SHA-256 of its YAML text and the parsed,
  * schema-checked value. Parsing the YAML and compiling its schema cost most of `wrap`'s start-up; a prebuilt pack
  * is used only while its hash matches the file next to it, so an edited pack is read from its YAML again.
  */
@@ -216,16 +216,20 @@ export function parsePackText(text: string, file: string, prebuilt?: PrebuiltPac
       // Not what the build checked (another RE2, a damaged file): the full load below says where and why.
     }
   }
+  return checkedPack(text, file).pack;
+}
+
+/** The full load: parse, schema check, compile; errors name file and line. */
+function checkedPack(text: string, file: string): { value: unknown; pack: Pack } {
   const loaded = parseYaml(text, file, undefined);
   if (loaded.value === null || loaded.value === undefined) throw new RedactionRuleError(`${file}:1: empty redaction pack (it needs version: 1, pack and rules)`, file, 1);
   validateYaml(loaded, redactionSchema(), RedactionRuleError);
-  return packFrom(loaded.value as never, file, (i) => `${file}:${ruleLine(loaded, ['rules'], i)}`);
+  return { value: loaded.value, pack: packFrom(loaded.value as never, file, (i) => `${file}:${ruleLine(loaded, ['rules'], i)}`) };
 }
 
 /** What the build stores for a bundled pack; throws as a load would if the pack is not valid. */
 export function prebuildPack(text: string, file: string): PrebuiltPack {
-  parsePackText(text, file);
-  return { sha256: textHash(text), value: parseYaml(text, file, undefined).value };
+  return { sha256: textHash(text), value: checkedPack(text, file).value };
 }
 
 /** Where the build put the prebuilt copy of a bundled pack (beside this module in dist/). */

@@ -16,6 +16,7 @@ import { isUtf8 } from 'node:buffer';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Logger } from '../log/logger.js';
+import { KEEP_UTF8_BYTES } from '../protocol/frame.js';
 import { ErrorCode, errorResponse, isObject } from '../protocol/jsonrpc.js';
 import { encodeHeaderValue } from '../protocol/headers.js';
 import { SseParser } from './sse.js';
@@ -262,7 +263,7 @@ export class HttpUpstream implements Upstream {
     });
   }
 
-  /** `utf8`: the body's bytes when they are valid UTF-8 (the text was decoded from them). */
+  /** `utf8`: the body's bytes when a frame would keep them (long enough) and they are valid UTF-8. */
   private readBody(res: IncomingMessage, max: number, done: (body: string | undefined, bytes: number, utf8?: Buffer) => void): void {
     const parts: Buffer[] = [];
     let size = 0;
@@ -282,7 +283,7 @@ export class HttpUpstream implements Upstream {
     res.on('end', () => {
       if (over) return;
       const buf = Buffer.concat(parts, size);
-      done(buf.toString('utf8'), size, isUtf8(buf) ? buf : undefined);
+      done(buf.toString('utf8'), size, size >= KEEP_UTF8_BYTES && isUtf8(buf) ? buf : undefined);
     });
     res.on('error', () => {
       if (!over) done(Buffer.concat(parts, size).toString('utf8'), size);
