@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, isObject, type JsonRpcErrorResponse, type JsonRpcRequest } from '../protocol/jsonrpc.js';
-import { serialize } from '../protocol/frame.js';
+import { serializedBytes } from '../protocol/frame.js';
 import type { EventSource, SessionEvents } from '../proxy/session.js';
 import type { Exchange, Stage } from '../pipeline/types.js';
 import { canonicalJson, sha256Hex, type AuditEvent } from './chain.js';
@@ -74,7 +74,7 @@ export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent
   const resp = ex.response;
   let errorCode: number | undefined;
   if (resp) {
-    if (opts.capture !== 'none') ev.result_sha256 = sha256Hex(serialize(resp));
+    if (opts.capture !== 'none') ev.result_sha256 = sha256Hex(serializedBytes(resp));
     const err = (resp.message as JsonRpcErrorResponse).error;
     if (err && !ev.reason) ev.reason = err.message.slice(0, 500);
     if (!ev.reason && ex.decision?.reason) ev.reason = ex.decision.reason;

@@ -223,3 +223,49 @@ export function serializeWithId(frame: Frame, id: string | undefined): string {
 export function serialize(frame: Frame): string {
   return serializeWithId(frame, undefined);
 }
+
+/** The received bytes of an untouched frame whose text is ASCII (then character offsets are byte offsets). */
+function asciiBytes(frame: Frame): Buffer | undefined {
+  const u = frame.utf8;
+  // UTF-8 is as long as UTF-16 only when every code unit is ASCII.
+  return u !== undefined && !frame.dirty && frame.raw !== undefined && u.length === frame.raw.length ? u : undefined;
+}
+
+/**
+ * A large untouched message on its way out as the bytes it arrived in, with its id replaced: a transport that writes
+ * bytes sends these (no UTF-8 encoding of a long string, no flattening of the spliced one); any other reads it as
+ * text, exactly `serializeWithId` of the same frame and id.
+ */
+export class WireBytes {
+  readonly parts: readonly Buffer[];
+  readonly byteLength: number;
+  constructor(private readonly frame: Frame, private readonly id: string | undefined, bytes: Buffer) {
+    if (id === undefined || frame.idStart < 0) this.parts = [bytes];
+    else this.parts = [bytes.subarray(0, frame.idStart), Buffer.from(id), bytes.subarray(frame.idEnd)];
+    let n = 0;
+    for (const p of this.parts) n += p.length;
+    this.byteLength = n;
+  }
+
+  toString(): string {
+    return serializeWithId(this.frame, this.id);
+  }
+}
+
+/** What a session hands a transport: text, or the received bytes of a large untouched message. */
+export type Wire = string | WireBytes;
+
+/** `serializeWithId`, as bytes when the frame kept the ASCII bytes it arrived in. */
+export function wireWithId(frame: Frame, id: string | undefined): Wire {
+  const bytes = asciiBytes(frame);
+  return bytes ? new WireBytes(frame, id, bytes) : serializeWithId(frame, id);
+}
+
+export function wireLength(w: Wire): number {
+  return typeof w === 'string' ? Buffer.byteLength(w) : w.byteLength;
+}
+
+/** The bytes `serialize(frame)` encodes to, without encoding when the frame kept them (hashing a large result). */
+export function serializedBytes(frame: Frame): string | Buffer {
+  return frame.utf8 !== undefined && !frame.dirty && frame.raw !== undefined ? frame.utf8 : serialize(frame);
+}

@@ -19,7 +19,7 @@ import type { Socket } from 'node:net';
 import type { ServerConfig, WardenConfig } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import { envelopeVersion, hasEnvelopeClaim, isModernVersion, LEGACY_VERSIONS, META, MODERN_VERSIONS } from '../protocol/eras.js';
-import { parseFrame, type Frame } from '../protocol/frame.js';
+import { parseFrame, type Frame, type Wire } from '../protocol/frame.js';
 import { checkParamHeaders, checkStandardHeaders, headerDeclarations } from '../protocol/headers.js';
 import { ErrorCode, errorResponse, isObject, type JsonRpcId, type JsonRpcRequest } from '../protocol/jsonrpc.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
@@ -93,7 +93,9 @@ class SessionChannel implements Downstream {
     this.kind = kind;
   }
 
-  send(text: string): boolean {
+  send(wire: Wire): boolean {
+    // Server-sent events carry text.
+    const text = String(wire);
     if (this.stream && !this.stream.closed) {
       if (this.stream.buffered > this.maxQueued) {
         this.dropped++;
@@ -788,7 +790,7 @@ class BatchReply extends HttpReply {
     super(res, {}, keepAliveMs);
     this.left = count;
   }
-  override send(text: string, final: boolean): void {
+  override send(text: Wire, final: boolean): void {
     if (final) this.left--;
     super.send(text, final && this.left === 0);
   }

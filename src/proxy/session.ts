@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.js';
 import { eraOfMessage, envelopeVersion, isModernVersion, META, type Era } from '../protocol/eras.js';
-import { idText, newFrame, parseFrame, peekId, serializeWithId, type Frame } from '../protocol/frame.js';
+import { idText, newFrame, parseFrame, peekId, serializeWithId, wireLength, wireWithId, type Frame, type Wire } from '../protocol/frame.js';
 import {
   ErrorCode,
   errorResponse,
@@ -597,9 +597,9 @@ export class Session implements SessionApi {
       from,
       () => {
         this.clientRequests--;
-        const text = serializeWithId(response, downIdText);
-        ex.bytesOut = ex.bytesOut || Buffer.byteLength(text);
-        this.sendToClient(text, reply, true);
+        const wire = wireWithId(response, downIdText);
+        ex.bytesOut = ex.bytesOut || wireLength(wire);
+        this.sendToClient(wire, reply, true);
       },
       (err) => {
         // A response stage refused to let the answer out (the audit store failed with on_failure: deny).
@@ -752,7 +752,7 @@ export class Session implements SessionApi {
 
   // ───────────────────────────── to the client ─────────────────────────────
 
-  private sendToClient(text: string, reply: Reply | undefined, final: boolean): void {
+  private sendToClient(text: Wire, reply: Reply | undefined, final: boolean): void {
     if (reply) {
       if (reply.open) reply.send(text, final);
       else if (!final) this.downstream.send(text);

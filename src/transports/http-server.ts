@@ -3,6 +3,7 @@
  * SSE stream only if something must be sent before the answer, standalone SSE streams, bounded body reading, and
  * DNS-rebinding protection (Host and Origin).
  */
+import type { Wire } from '../protocol/frame.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import { sseEvent } from './sse.js';
@@ -90,12 +91,14 @@ export class HttpReply implements Reply {
     this.mode = 'sse';
   }
 
-  send(text: string, final: boolean): void {
+  send(wire: Wire, final: boolean): void {
     if (!this.open) return;
+    const text = String(wire);
     if (this.mode === 'pending' && final && !this.preferStream) {
       this.stop();
       this.mode = 'done';
-      const body = Buffer.from(text, 'utf8');
+      // The received bytes of a large untouched message are sent as they are, not encoded again.
+      const body = typeof wire === 'string' ? Buffer.from(text, 'utf8') : Buffer.concat(wire.parts, wire.byteLength);
       const meta = this.statusOf ? this.statusOf(text) : 200;
       const status = typeof meta === 'number' ? meta : meta.status;
       const extra = typeof meta === 'number' ? {} : meta.headers;

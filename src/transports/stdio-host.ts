@@ -5,6 +5,7 @@
  * proxy (timers, the child's output). stdout is therefore opened as a non-blocking socket when it is a pipe or
  * socket, and backpressure is passed on: while the host is not reading, the upstream is paused.
  */
+import type { Wire } from '../protocol/frame.js';
 import { fstatSync } from 'node:fs';
 import net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
@@ -53,7 +54,7 @@ export class StdioHost implements Downstream {
     });
   }
 
-  send(text: string): boolean {
+  send(text: Wire): boolean {
     if (this.closed) return false;
     const ok = writeLine(this.output, text);
     if (!ok && !this.blocked) {

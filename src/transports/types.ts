@@ -1,6 +1,7 @@
 /**
  * What a session needs from transports. Transports move JSON-RPC text and know nothing of policy.
  */
+import type { Wire } from '../protocol/frame.js';
 import type { Era } from '../protocol/eras.js';
 import type { MessageKind } from '../protocol/jsonrpc.js';
 import type { TransportKind } from '../pipeline/types.js';
@@ -66,7 +67,8 @@ export interface Upstream {
 export interface Reply {
   readonly open: boolean;
   /** Writes one message; `final` marks the response that ends the exchange. */
-  send(text: string, final: boolean): void;
+  // Property syntax: checked strictly, so an implementation that only takes strings does not compile.
+  send: (text: Wire, final: boolean) => void;
   /** Set by the session: called if the client goes away before the final message. */
   onabort: (() => void) | undefined;
 }
@@ -74,6 +76,6 @@ export interface Reply {
 /** The client side of a session: where messages go that belong to no open reply. */
 export interface Downstream {
   readonly kind: TransportKind;
-  send(text: string): boolean;
+  send: (text: Wire) => boolean;
   ondrain?: () => void;
 }

@@ -6,6 +6,7 @@
  * answers cannot make the proxy buffer without bound); below half of it, both resume. A connection that stays
  * pressured for `stallMs` is closed with 1008.
  */
+import type { Wire } from '../protocol/frame.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import http from 'node:http';
 import type { Socket } from 'node:net';
@@ -56,9 +57,9 @@ export class WsDownstream implements Downstream {
     this.ws = ws;
   }
 
-  send(text: string): boolean {
+  send(text: Wire): boolean {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
-    return this.gauge.send(this.ws, text);
+    return this.gauge.send(this.ws, String(text));
   }
 
   close(code: number, reason: string): void {

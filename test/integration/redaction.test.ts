@@ -270,6 +270,9 @@ describe('a message with nothing to redact is forwarded as the server wrote it',
     await raw.initialize(1);
     await raw.call(7, 'clean');
     await raw.call(8, 'leak_text');
+    // Long enough that wrap keeps their received bytes and, for the ASCII one, sends those bytes as they are.
+    await raw.call(9, 'clean_large_ascii');
+    await raw.call(10, 'clean_large_unicode');
     const out = [...raw.lines];
     await raw.close();
     return out;
@@ -285,6 +288,11 @@ describe('a message with nothing to redact is forwarded as the server wrote it',
     expect(leaky(direct)).toContain(pat);
     expect(leaky(proxied)).not.toContain(pat);
     expect(leaky(proxied)).toContain('[REDACTED:github-pat]');
+    for (const id of [9, 10]) {
+      const line = (ls: string[]) => ls.find((l) => l.endsWith(`"id":${id}}`));
+      expect(line(direct)!.length).toBeGreaterThan(300_000);
+      expect(line(proxied)).toBe(line(direct));
+    }
   });
 });
 
@@ -294,6 +302,9 @@ describe('a clean message through serve is the bytes the server wrote', () => {
     await direct.initialize(1);
     await direct.call(7, 'clean');
     const directLine = direct.lines.find((l) => l.includes('"id":7'))!;
+    await direct.call(9, 'clean_large_ascii');
+    await direct.call(10, 'clean_large_unicode');
+    const directLines = new Map([9, 10].map((id) => [id, direct.lines.find((l) => l.endsWith(`"id":${id}}`))!]));
     await direct.close();
     const running = await startServe(`servers:\n  leaky:\n    command: ${NODE}\n    args: [${LEAKY}]\npolicy: [${ALLOW_ALL}]\n`);
     try {
@@ -312,6 +323,11 @@ describe('a clean message through serve is the bytes the server wrote', () => {
       const clean = await post({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'clean', arguments: {} } }, init.sid);
       const leaky = await post({ jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'leak_text', arguments: {} } }, init.sid);
       expect(clean.json).toBe(directLine);
+      for (const [id, name] of [[9, 'clean_large_ascii'], [10, 'clean_large_unicode']] as const) {
+        const big = await post({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {} } }, init.sid);
+        expect(big.json.length).toBeGreaterThan(300_000);
+        expect(big.json).toBe(directLines.get(id));
+      }
       expect(leaky.json).toContain('[REDACTED:github-pat]');
       expect(leaky.json).not.toContain(pat);
     } finally {

@@ -1,6 +1,11 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { blankEvent, newEventId } from '../../src/audit/writer.js';
+import { loadOrCreateKey } from '../../src/audit/keys.js';
+import { AuditStore, WRITER_CACHE_KIB } from '../../src/audit/store.js';
 import { canonicalEvent, canonicalJson, chainHash, EVENT_FIELDS, GENESIS, macFunction } from '../../src/audit/chain.js';
 
 describe('the audit MAC', () => {
@@ -54,5 +59,26 @@ describe('event ids and times', () => {
     expect(blankEvent('x', ms).ts).toBe('2026-12-01T01:02:03.456Z');
     expect(blankEvent('x', new Date(ms + 1)).ts).toBe('2026-12-01T01:02:03.457Z');
     expect(blankEvent('x', ms).ts).toBe('2026-12-01T01:02:03.456Z');
+  });
+});
+
+describe('the audit store connection', () => {
+  it('an appending connection keeps a small page cache; a reading one keeps the driver default', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mcpw-cache-'));
+    try {
+      const file = path.join(dir, 'audit.db');
+      const writer = new AuditStore(file);
+      const key = loadOrCreateKey(path.join(dir, 'key.pem'));
+      writer.append([blankEvent('exchange')], key);
+      // Negative: KiB. better-sqlite3's default is -16000 (16 MB), which a busy proxy filled with pages it never reads.
+      expect(writer.db.pragma('cache_size', { simple: true })).toBe(-WRITER_CACHE_KIB);
+      expect(WRITER_CACHE_KIB).toBeLessThanOrEqual(4096);
+      const reader = new AuditStore(file, { readonly: true });
+      expect(reader.db.pragma('cache_size', { simple: true })).toBe(-16000);
+      reader.close();
+      writer.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

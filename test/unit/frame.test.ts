@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { idText, KEEP_UTF8_BYTES, parseFrame, peekId, serializeWithId } from '../../src/protocol/frame.js';
+import { createHash } from 'node:crypto';
+import { idText, KEEP_UTF8_BYTES, parseFrame, peekId, serialize, serializedBytes, serializeWithId, wireLength, wireWithId, WireBytes } from '../../src/protocol/frame.js';
 import { ErrorCode } from '../../src/protocol/jsonrpc.js';
 
 const limits = { maxDepth: 64 };
@@ -117,5 +118,58 @@ describe('peekId', () => {
   it('finds the id in the prefix of a truncated message', () => {
     expect(peekId('{"jsonrpc":"2.0","id":17,"method":"tools/call","params":{"arguments":{"x":"aaaa')).toBe(17);
     expect(peekId('{"jsonrpc":"2.0","method":"tools/call","params":{"x":"aaa')).toBeNull();
+  });
+});
+
+describe('a frame on its way out (wireWithId)', () => {
+  const frameOf = (text: string) => {
+    const r = parseFrame(text, limits, Buffer.byteLength(text), Buffer.from(text));
+    if (!r.ok) throw new Error(r.message);
+    return r.frames[0]!;
+  };
+  const big = 'x'.repeat(KEEP_UTF8_BYTES);
+  const texts = [
+    `{"jsonrpc":"2.0","id":1,"result":{"t":"${big}"}}`,
+    `{"jsonrpc":"2.0","result":{"t":"${big}"},"id":"abc"}`,
+    `{"result":{"t":"${big}"} , "id" : 12 ,"jsonrpc":"2.0"}`,
+    `{"jsonrpc":"2.0","method":"notifications/message","params":{"t":"${big}"}}`,
+  ];
+
+  it('is the received bytes of a long ASCII frame, with the id spliced, equal to serializeWithId', () => {
+    for (const text of texts) {
+      for (const id of ['7', '"down-1"', undefined]) {
+        const f = frameOf(text);
+        const w = wireWithId(f, id);
+        expect(w).toBeInstanceOf(WireBytes);
+        const bytes = Buffer.concat((w as WireBytes).parts);
+        expect(bytes.toString('utf8')).toBe(serializeWithId(f, id));
+        expect(String(w)).toBe(serializeWithId(f, id));
+        expect(wireLength(w)).toBe(Buffer.byteLength(serializeWithId(f, id)));
+        // The parts are the frame's own bytes, not a copy (the point of it).
+        expect((w as WireBytes).parts[0]!.buffer).toBe(f.utf8!.buffer);
+      }
+    }
+  });
+
+  it('is text for a frame that is not ASCII, was changed, or is short', () => {
+    const unicode = frameOf(`{"jsonrpc":"2.0","id":1,"result":{"t":"é${big}"}}`);
+    expect(typeof wireWithId(unicode, '7')).toBe('string');
+    expect(wireWithId(unicode, '7')).toBe(serializeWithId(unicode, '7'));
+    const changed = frameOf(texts[0]!);
+    (changed.message as { result: { t: string } }).result.t = 'masked';
+    changed.dirty = true;
+    expect(wireWithId(changed, '7')).toBe('{"jsonrpc":"2.0","id":7,"result":{"t":"masked"}}');
+    const short = frameOf('{"jsonrpc":"2.0","id":1,"result":{}}');
+    expect(wireWithId(short, '7')).toBe('{"jsonrpc":"2.0","id":7,"result":{}}');
+  });
+
+  it('hashes of a result are the same from its kept bytes as from its text', () => {
+    for (const text of [texts[1]!, `{"jsonrpc":"2.0","id":1,"result":{"t":"é€😀${big}"}}`]) {
+      const f = frameOf(text);
+      expect(Buffer.isBuffer(serializedBytes(f))).toBe(true);
+      expect(createHash('sha256').update(serializedBytes(f)).digest('hex')).toBe(createHash('sha256').update(serialize(f)).digest('hex'));
+      f.dirty = true;
+      expect(serializedBytes(f)).toBe(serialize(f));
+    }
   });
 });

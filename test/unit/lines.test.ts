@@ -76,6 +76,61 @@ describe('LineReader', () => {
   });
 });
 
+describe('LineReader: how a line waiting for its newline is held', () => {
+  /** Random cuts of `text` delivered as chunks the way `make` builds them; returns the lines read. */
+  function deliver(text: string, cuts: number[], make: (piece: Buffer) => Buffer, after?: (chunk: Buffer) => void): string[] {
+    const { r, got } = collect(1 << 22);
+    const bytes = Buffer.from(text);
+    let at = 0;
+    for (const cut of [...cuts, bytes.length]) {
+      const chunk = make(bytes.subarray(at, cut));
+      r.push(chunk);
+      after?.(chunk);
+      at = cut;
+    }
+    return got.map((g) => g.text!);
+  }
+
+  it('joins lines from chunks of every size correctly, whether the chunk owns its memory or is a reused view', () => {
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    for (const maxCut of [1, 7, 700, 5000, 20_000, 70_000]) {
+      // Lines below and above the size whose bytes are kept; fewer of them when the reads are tiny.
+      const lines = Array.from({ length: maxCut < 100 ? 6 : 40 }, (_, i) => JSON.stringify({ i, t: 'é'.repeat(rand(3) === 0 ? 20_000 + rand(30_000) : rand(300)) }));
+      const text = `${lines.join('\n')}\n`;
+      const size = Buffer.byteLength(text);
+      const cuts: number[] = [];
+      for (let at = rand(maxCut) + 1; at < size; at += rand(maxCut) + 1) cuts.push(at);
+      // Chunks that own their memory (as Node's streams deliver them), kept as views when large.
+      expect(deliver(text, cuts, (p) => Buffer.from(p))).toEqual(lines);
+      // Views into one shared buffer that the caller overwrites after every push: must be copied.
+      const shared = Buffer.alloc(size + 16);
+      expect(
+        deliver(
+          text,
+          cuts,
+          (p) => {
+            p.copy(shared, 8);
+            return shared.subarray(8, 8 + p.length);
+          },
+          (chunk) => chunk.fill(0x78),
+        ),
+      ).toEqual(lines);
+    }
+  });
+
+  it('a line trickled a byte per read is held in a few slabs, not one buffer per byte', () => {
+    const { r, got } = collect(1 << 22);
+    const line = JSON.stringify({ t: 'a'.repeat(200_000) });
+    for (const b of Buffer.from(line)) r.push(Buffer.from([b]));
+    // 16 KiB slabs: about 13 parts for 200 KB (one per byte before).
+    expect(r.bufferedParts).toBeLessThan(20);
+    r.push(Buffer.from('\n'));
+    expect(got).toEqual([{ kind: 'line', text: line, bytes: line.length }]);
+    expect(r.bufferedParts).toBe(0);
+  });
+});
+
 describe('SseParser', () => {
   it('parses events, comments, ids and retry across chunks', () => {
     const evs: unknown[] = [];
