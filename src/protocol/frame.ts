@@ -247,6 +247,11 @@ export class WireBytes {
     this.byteLength = n;
   }
 
+  /** A JSON-RPC error answer (the only kind whose HTTP status can differ from 200). */
+  get isError(): boolean {
+    return Object.hasOwn(this.frame.message, 'error');
+  }
+
   toString(): string {
     return serializeWithId(this.frame, this.id);
   }

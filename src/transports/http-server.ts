@@ -93,13 +93,13 @@ export class HttpReply implements Reply {
 
   send(wire: Wire, final: boolean): void {
     if (!this.open) return;
-    const text = String(wire);
     if (this.mode === 'pending' && final && !this.preferStream) {
       this.stop();
       this.mode = 'done';
-      // The received bytes of a large untouched message are sent as they are, not encoded again.
-      const body = typeof wire === 'string' ? Buffer.from(text, 'utf8') : Buffer.concat(wire.parts, wire.byteLength);
-      const meta = this.statusOf ? this.statusOf(text) : 200;
+      // The received bytes of a large untouched message are sent as they are, not encoded again; only an error
+      // answer can map to another status, so only then is its text looked at.
+      const body = typeof wire === 'string' ? Buffer.from(wire, 'utf8') : Buffer.concat(wire.parts, wire.byteLength);
+      const meta = this.statusOf && (typeof wire === 'string' || wire.isError) ? this.statusOf(String(wire)) : 200;
       const status = typeof meta === 'number' ? meta : meta.status;
       const extra = typeof meta === 'number' ? {} : meta.headers;
       this.res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length, ...this.headers, ...extra });
@@ -108,7 +108,7 @@ export class HttpReply implements Reply {
       return;
     }
     if (this.mode === 'pending') this.startStream();
-    this.res.write(sseEvent(text));
+    this.res.write(sseEvent(String(wire)));
     if (final) {
       this.stop();
       this.mode = 'done';
