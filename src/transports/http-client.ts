@@ -12,6 +12,7 @@
  *
  * Only the configured headers and credentials are sent: the client's own token never reaches the upstream.
  */
+import { ByteCollector } from './collect.js';
 import { isUtf8 } from 'node:buffer';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
@@ -265,28 +266,31 @@ export class HttpUpstream implements Upstream {
 
   /** `utf8`: the body's bytes when a frame would keep them (long enough) and they are valid UTF-8. */
   private readBody(res: IncomingMessage, max: number, done: (body: string | undefined, bytes: number, utf8?: Buffer) => void): void {
-    const parts: Buffer[] = [];
-    let size = 0;
+    // Collected in slabs: a server trickling a byte per packet must not cost an object per byte.
+    const body = new ByteCollector();
     let over = false;
     res.on('data', (c: Buffer) => {
       if (over) return;
-      size += c.length;
-      if (size > max) {
+      if (body.size + c.length > max) {
         over = true;
-        parts.length = 0;
+        const size = body.size + c.length;
+        body.clear();
         res.destroy();
         done(undefined, size);
         return;
       }
-      parts.push(c);
+      body.push(c);
     });
     res.on('end', () => {
       if (over) return;
-      const buf = Buffer.concat(parts, size);
+      const size = body.size;
+      const buf = body.take();
       done(buf.toString('utf8'), size, size >= KEEP_UTF8_BYTES && isUtf8(buf) ? buf : undefined);
     });
     res.on('error', () => {
-      if (!over) done(Buffer.concat(parts, size).toString('utf8'), size);
+      if (over) return;
+      const size = body.size;
+      done(body.take().toString('utf8'), size);
     });
   }
 

@@ -3,6 +3,7 @@
  * SSE stream only if something must be sent before the answer, standalone SSE streams, bounded body reading, and
  * DNS-rebinding protection (Host and Origin).
  */
+import { ByteCollector } from './collect.js';
 import type { Wire } from '../protocol/frame.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
@@ -190,22 +191,21 @@ export function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
       req.resume();
       return;
     }
-    const parts: Buffer[] = [];
-    let size = 0;
+    // Collected in slabs: a client trickling a byte per packet must not cost an object per byte.
+    const body = new ByteCollector();
     let failed = false;
     req.on('data', (c: Buffer) => {
       if (failed) return;
-      size += c.length;
-      if (size > max) {
+      if (body.size + c.length > max) {
         failed = true;
-        parts.length = 0;
+        body.clear();
         reject(new BodyError(413, `Request body exceeds the limit of ${max} bytes`));
         return;
       }
-      parts.push(c);
+      body.push(c);
     });
     req.on('end', () => {
-      if (!failed) resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts, size));
+      if (!failed) resolve(body.take());
     });
     req.on('error', (e) => {
       if (!failed) {

@@ -6,6 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Writable } from 'node:stream';
 import { KEEP_UTF8_BYTES, type Wire } from '../protocol/frame.js';
+import { ByteCollector } from './collect.js';
 
 export interface LineSink {
   /**
@@ -20,22 +21,12 @@ export interface LineSink {
 }
 
 const PREFIX_BYTES = 64 * 1024;
-/** Pieces at least this long of a chunk that owns its memory are kept as views. */
-const VIEW_BYTES = 4096;
-/** Pieces shorter than this are copied into a shared slab of this size. */
-const SLAB_BYTES = 16 * 1024;
 
 export class LineReader {
-  private parts: Buffer[] = [];
-  private size = 0;
+  private readonly pending = new ByteCollector();
   private discarding = false;
   private discarded = 0;
   private prefix = '';
-  /** Small pieces are copied here; `slabPart` is the part that ends at `slabUsed` (-1: start a new one). */
-  private slab: Buffer | undefined;
-  private slabUsed = 0;
-  private slabStart = 0;
-  private slabPart = -1;
 
   constructor(private readonly maxBytes: number, private readonly sink: LineSink) {}
 
@@ -53,7 +44,7 @@ export class LineReader {
         this.discarded = 0;
         this.sink.oversize(this.prefix, bytes);
         this.prefix = '';
-      } else if (this.size === 0) {
+      } else if (this.pending.size === 0) {
         this.emit(chunk.subarray(start, nl), false);
       } else {
         this.buffer(chunk, start, nl);
@@ -62,11 +53,7 @@ export class LineReader {
           this.sink.oversize(this.prefix, this.discarded);
           this.discarded = 0;
           this.prefix = '';
-        } else {
-          const whole = Buffer.concat(this.parts, this.size);
-          this.reset();
-          this.emit(whole, true);
-        }
+        } else this.emit(this.pending.take(), true);
       }
       start = nl + 1;
     }
@@ -79,57 +66,23 @@ export class LineReader {
       return;
     }
     const piece = chunk.subarray(from, to);
-    if (this.size + piece.length > this.maxBytes) {
-      const head = Buffer.concat([...this.parts, piece]);
-      this.prefix = head.subarray(0, PREFIX_BYTES).toString('utf8');
-      this.discarded = this.size + piece.length;
-      this.reset();
+    if (this.pending.size + piece.length > this.maxBytes) {
+      this.pending.push(piece.subarray(0, PREFIX_BYTES), chunk);
+      this.prefix = this.pending.head(PREFIX_BYTES).toString('utf8');
+      this.discarded = this.pending.size - Math.min(piece.length, PREFIX_BYTES) + piece.length;
+      this.pending.clear();
       this.discarding = true;
       return;
     }
-    this.size += piece.length;
-    // A large piece of a chunk that owns its memory (Node's pipes, sockets and files allocate one per read) is kept
-    // as a view: copying it here and again when the line is joined made two copies of every long line. Anything
-    // else is copied (the caller may reuse a shared buffer), small pieces into a slab, so a peer trickling a byte
-    // per read costs bytes, not one Buffer object per byte (~100 bytes of heap each: 1.6 GB for a 16 MiB line).
-    if (piece.length >= VIEW_BYTES && chunk.byteOffset === 0 && chunk.buffer.byteLength === chunk.length) {
-      this.parts.push(piece);
-      this.slabPart = -1;
-    } else if (piece.length >= SLAB_BYTES) {
-      this.parts.push(Buffer.from(piece));
-      this.slabPart = -1;
-    } else {
-      if (!this.slab || this.slabUsed + piece.length > this.slab.length) {
-        // A full slab stays with the parts that hold it.
-        this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
-        this.slabUsed = 0;
-        this.slabPart = -1;
-      }
-      if (this.slabPart < 0) {
-        this.slabPart = this.parts.length;
-        this.slabStart = this.slabUsed;
-        this.parts.push(piece);
-      }
-      piece.copy(this.slab, this.slabUsed);
-      this.slabUsed += piece.length;
-      this.parts[this.slabPart] = this.slab.subarray(this.slabStart, this.slabUsed);
-    }
-  }
-
-  /** The parts are gone (joined into a copy, or dropped): the slab is free again. */
-  private reset(): void {
-    this.parts = [];
-    this.size = 0;
-    this.slabUsed = 0;
-    this.slabPart = -1;
+    this.pending.push(piece, chunk);
   }
 
   /** How many pieces the line being read is held in (tests: a trickle must not make one per read). */
   get bufferedParts(): number {
-    return this.parts.length;
+    return this.pending.count;
   }
 
-  /** `owned`: `buf` is the reader's own copy (else a view into the stream's chunk). */
+  /** `owned`: nothing else writes to `buf` (taken from the collector; else a view into the caller's chunk). */
   private emit(buf: Buffer, owned: boolean): void {
     let end = buf.length;
     if (end > 0 && buf[end - 1] === 13) end--;

@@ -2,7 +2,7 @@
  * Server-Sent Events: a parser for what upstreams send and a writer for what `serve` sends.
  * The parser bounds the size of one event; a larger one is skipped and reported.
  */
-import { StringDecoder } from 'node:string_decoder';
+import { ByteCollector } from './collect.js';
 
 export interface SseEvent {
   event: string;
@@ -12,8 +12,12 @@ export interface SseEvent {
 }
 
 export class SseParser {
-  private decoder = new StringDecoder('utf8');
-  private buf = '';
+  /** The bytes of the line being read (lines are decoded whole: a line break never sits inside a UTF-8 sequence). */
+  private readonly pending = new ByteCollector();
+  /** The last chunk ended with CR: an LF at the start of the next one completes that line break. */
+  private afterCR = false;
+  /** The line being read went over the limit: drop it up to its end. */
+  private dropLine = false;
   private data: string[] = [];
   private dataBytes = 0;
   private event = '';
@@ -28,41 +32,63 @@ export class SseParser {
     private readonly onOversize: (bytes: number) => void,
   ) {}
 
+  /**
+   * Each byte is looked at once: the next LF and CR are searched natively and remembered (a long line arriving in
+   * many chunks used to be scanned again from its start at every chunk), and a partial line is held as bytes.
+   */
   push(chunk: Buffer): void {
-    this.buf += this.decoder.write(chunk);
-    this.drain();
-  }
-
-  end(): void {
-    this.buf += this.decoder.end();
-    this.drain();
-  }
-
-  private drain(): void {
     let start = 0;
-    const s = this.buf;
-    for (;;) {
-      let nl = -1;
-      for (let i = start; i < s.length; i++) {
-        const c = s.charCodeAt(i);
-        if (c === 10 || c === 13) {
-          nl = i;
-          break;
-        }
-      }
-      if (nl < 0) break;
-      // A CR at the very end may be the first half of CRLF: wait for the next chunk.
-      if (s.charCodeAt(nl) === 13 && nl === s.length - 1) break;
-      const line = s.slice(start, nl);
-      start = s.charCodeAt(nl) === 13 && s.charCodeAt(nl + 1) === 10 ? nl + 2 : nl + 1;
-      this.line(line);
+    if (this.afterCR && chunk.length > 0) {
+      this.afterCR = false;
+      if (chunk[0] === 10) start = 1;
     }
-    this.buf = start === 0 ? s : s.slice(start);
-    if (this.buf.length > this.maxEventBytes && !this.skipping) {
-      this.onOversize(this.buf.length);
+    let lf = -2;
+    let cr = -2;
+    while (start < chunk.length) {
+      if (lf !== -1 && lf < start) lf = chunk.indexOf(10, start);
+      if (cr !== -1 && cr < start) cr = chunk.indexOf(13, start);
+      const eol = lf < 0 ? cr : cr < 0 ? lf : Math.min(lf, cr);
+      if (eol < 0) {
+        this.hold(chunk, start, chunk.length);
+        return;
+      }
+      if (this.pending.size === 0 && !this.dropLine) this.line(chunk.toString('utf8', start, eol));
+      else {
+        this.hold(chunk, start, eol);
+        if (this.dropLine) this.dropLine = false;
+        else this.line(this.pending.take().toString('utf8'));
+      }
+      if (chunk[eol] === 13) {
+        if (eol + 1 === chunk.length) {
+          this.afterCR = true;
+          return;
+        }
+        start = chunk[eol + 1] === 10 ? eol + 2 : eol + 1;
+      } else start = eol + 1;
+    }
+  }
+
+  /** The stream ended: a line without its line break is not a line. */
+  end(): void {
+    this.pending.clear();
+    this.dropLine = false;
+  }
+
+  private hold(chunk: Buffer, from: number, to: number): void {
+    if (from >= to || this.dropLine) return;
+    if (this.pending.size + (to - from) > this.maxEventBytes) {
+      if (!this.skipping) this.onOversize(this.pending.size + (to - from));
       this.skipping = true;
-      this.buf = '';
-    } else if (this.skipping && this.buf.length > this.maxEventBytes) this.buf = '';
+      this.dropLine = true;
+      this.pending.clear();
+      return;
+    }
+    this.pending.push(chunk.subarray(from, to), chunk);
+  }
+
+  /** How many pieces the line being read is held in (tests). */
+  get bufferedParts(): number {
+    return this.pending.count;
   }
 
   private line(line: string): void {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { KEEP_UTF8_BYTES } from '../../src/protocol/frame.js';
 import { LineReader } from '../../src/transports/lines.js';
-import { SseParser, sseEvent } from '../../src/transports/sse.js';
+import { SseParser, sseEvent, type SseEvent } from '../../src/transports/sse.js';
+import { ByteCollector } from '../../src/transports/collect.js';
 
 function collect(max: number) {
   const got: { kind: string; text?: string; bytes: number }[] = [];
@@ -151,8 +152,117 @@ describe('SseParser', () => {
     expect(evs).toEqual(['oversize', 'ok']);
   });
 
+  it('reads the same events however the stream is cut: CRLF, CR and LF line breaks, multi-byte characters', () => {
+    let seed = 11;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const breaks = ['\n', '\r\n', '\r'];
+    // A line break after a line; a CR followed by an LF would be one CRLF break, so none starts with LF after a CR.
+    const br = () => {
+      const b = text.endsWith('\r') ? breaks[1 + rand(2)]! : breaks[rand(3)]!;
+      text += b;
+    };
+    let text = '';
+    const want: SseEvent[] = [];
+    for (let i = 0; i < 60; i++) {
+      const data = Array.from({ length: 1 + rand(3) }, (_, k) => `{"i":${i},"k":${k},"t":"${'é✓'.repeat(rand(4) === 0 ? 3000 : rand(20))}"}`);
+      if (rand(5) === 0) {
+        text += ': keep-alive';
+        br();
+      }
+      text += `id: e${i}`;
+      br();
+      for (const d of data) {
+        text += `data: ${d}`;
+        br();
+      }
+      br();
+      want.push({ event: 'message', data: data.join('\n'), id: `e${i}`, retry: undefined });
+    }
+    const bytes = Buffer.from(text);
+    for (const maxCut of [1, 2, 5, 100, 4000, 70_000]) {
+      const got: SseEvent[] = [];
+      const p = new SseParser(1 << 20, (e) => got.push(e), () => got.push({ event: 'oversize', data: '', id: undefined, retry: undefined }));
+      for (let at = 0; at < bytes.length; ) {
+        const n = 1 + rand(maxCut);
+        // Each chunk a buffer of its own, as Node's streams deliver them.
+        p.push(Buffer.from(bytes.subarray(at, at + n)));
+        at += n;
+      }
+      expect(got, `cuts up to ${maxCut}`).toEqual(want);
+    }
+  });
+
+  it('drops an event whose line goes over the limit while it arrives, and keeps the next', () => {
+    const evs: string[] = [];
+    const p = new SseParser(1000, (e) => evs.push(e.data), () => evs.push('oversize'));
+    const long = Buffer.from(`data: ${'z'.repeat(5000)}\ndata: tail\n\ndata: ok\n\n`);
+    for (let at = 0; at < long.length; at += 100) p.push(Buffer.from(long.subarray(at, at + 100)));
+    expect(evs).toEqual(['oversize', 'ok']);
+  });
+
+  it('a line trickled a byte per read is held in a few slabs', () => {
+    const evs: string[] = [];
+    const p = new SseParser(1 << 22, (e) => evs.push(e.data), () => evs.push('oversize'));
+    const data = 'x'.repeat(100_000);
+    for (const b of Buffer.from(`data: ${data}`)) p.push(Buffer.from([b]));
+    expect(p.bufferedParts).toBeLessThan(10);
+    p.push(Buffer.from('\r'));
+    p.push(Buffer.from('\n\n'));
+    expect(evs).toEqual([data]);
+  });
+
   it('writes events whose data cannot break the framing', () => {
     expect(sseEvent('a\nb')).toBe('data: a\ndata: b\n\n');
     expect(sseEvent('{}', { event: 'endpoint' })).toBe('event: endpoint\ndata: {}\n\n');
+  });
+});
+
+describe('ByteCollector', () => {
+  it('takes what was pushed, whatever the piece sizes and whether chunks own their memory', () => {
+    const c = new ByteCollector();
+    const src = Buffer.from(Array.from({ length: 300_000 }, (_, i) => i % 251));
+    for (const sizes of [[1], [3, 5000, 7], [20_000], [16_383, 16_385, 1]]) {
+      let at = 0;
+      let k = 0;
+      const shared = Buffer.alloc(40_000);
+      while (at < src.length) {
+        const n = sizes[k++ % sizes.length]!;
+        const piece = src.subarray(at, at + n);
+        if (k % 2) c.push(Buffer.from(piece));
+        else {
+          // A view into a buffer the caller overwrites right after (a chunk that owns its memory is never reused).
+          piece.copy(shared, 10);
+          const view = shared.subarray(10, 10 + piece.length);
+          c.push(view);
+          shared.fill(0);
+        }
+        at += n;
+      }
+      expect(c.size).toBe(src.length);
+      expect(c.take().equals(src)).toBe(true);
+      expect(c.size).toBe(0);
+      expect(c.count).toBe(0);
+    }
+  });
+
+  it('a taken buffer is not written to by what is pushed after it (the slab is reused only once taken)', () => {
+    const c = new ByteCollector();
+    c.push(Buffer.from('first'));
+    const first = c.take();
+    c.push(Buffer.from('SECOND'));
+    c.push(Buffer.from('!'));
+    expect(first.toString()).toBe('first');
+    expect(c.take().toString()).toBe('SECOND!');
+    c.push(Buffer.from('a'.repeat(5000)));
+    const big = c.take();
+    c.push(Buffer.from('b'.repeat(5000)));
+    expect(big.toString()).toBe('a'.repeat(5000));
+  });
+
+  it('a million one-byte pieces become a few dozen parts', () => {
+    const c = new ByteCollector();
+    for (let i = 0; i < 1_000_000; i++) c.push(Buffer.from([97]));
+    expect(c.count).toBeLessThan(70);
+    expect(c.take().length).toBe(1_000_000);
   });
 });
