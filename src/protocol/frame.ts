@@ -224,11 +224,16 @@ export function serialize(frame: Frame): string {
   return serializeWithId(frame, undefined);
 }
 
-/** The received bytes of an untouched frame whose text is ASCII (then character offsets are byte offsets). */
+/** The received bytes of a frame nobody changed: exactly what `serialize(frame)` encodes to. */
+function keptBytes(frame: Frame): Buffer | undefined {
+  return !frame.dirty && frame.raw !== undefined ? frame.utf8 : undefined;
+}
+
+/** The kept bytes of an untouched frame whose text is ASCII (then character offsets are byte offsets). */
 function asciiBytes(frame: Frame): Buffer | undefined {
-  const u = frame.utf8;
+  const u = keptBytes(frame);
   // UTF-8 is as long as UTF-16 only when every code unit is ASCII.
-  return u !== undefined && !frame.dirty && frame.raw !== undefined && u.length === frame.raw.length ? u : undefined;
+  return u !== undefined && u.length === frame.raw!.length ? u : undefined;
 }
 
 /**
@@ -272,5 +277,5 @@ export function wireLength(w: Wire): number {
 
 /** The bytes `serialize(frame)` encodes to, without encoding when the frame kept them (hashing a large result). */
 export function serializedBytes(frame: Frame): string | Buffer {
-  return frame.utf8 !== undefined && !frame.dirty && frame.raw !== undefined ? frame.utf8 : serialize(frame);
+  return keptBytes(frame) ?? serialize(frame);
 }

@@ -128,7 +128,8 @@ export class Redactor {
 
   /**
    * Scans `root` in place. `raw`, when given, is the message's original JSON text: if it rules out any finding
-   * (Detector.rawTriggered), nothing is walked; `rawUtf8`, the bytes it was received as. `rules`: the rules a caller already found enabled (a superset).
+   * (Detector.rawTriggered), nothing is walked; `rawUtf8`: the bytes it was received as. `rules`: the rules a caller
+   * already found enabled (a superset).
    * `skip`: objects not to descend into.
    */
   redact(root: unknown, opts: { raw?: string | undefined; rawUtf8?: Buffer | undefined; rules?: Set<Rule> | undefined; skip?: Set<unknown> | undefined } = {}): RedactOutcome {

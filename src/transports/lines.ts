@@ -66,10 +66,12 @@ export class LineReader {
       return;
     }
     const piece = chunk.subarray(from, to);
-    if (this.pending.size + piece.length > this.maxBytes) {
+    const total = this.pending.size + piece.length;
+    if (total > this.maxBytes) {
+      // Only the first bytes are kept, for the refusal to name the request id.
       this.pending.push(piece.subarray(0, PREFIX_BYTES), chunk);
       this.prefix = this.pending.head(PREFIX_BYTES).toString('utf8');
-      this.discarded = this.pending.size - Math.min(piece.length, PREFIX_BYTES) + piece.length;
+      this.discarded = total;
       this.pending.clear();
       this.discarding = true;
       return;
