@@ -26,8 +26,10 @@ export class RawStdio {
 
   constructor(command: string, args: string[], env: Record<string, string>) {
     this.proc = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    this.proc.stdout!.on('data', (d: Buffer) => {
-      this.buf += d.toString('utf8');
+    // Decoded across chunks: a read may end inside a multi-byte character.
+    this.proc.stdout!.setEncoding('utf8');
+    this.proc.stdout!.on('data', (d: string) => {
+      this.buf += d;
       let nl;
       while ((nl = this.buf.indexOf('\n')) >= 0) {
         const line = this.buf.slice(0, nl);
