@@ -144,17 +144,17 @@ describe('audit verify', () => {
   it('an attacker with the signing key and the anchor file passes verify; the off-machine copy catches them', async () => {
     const received: string[] = [];
     const server = net.createServer((sock) => {
-      let buf = '';
-      sock.on('data', (d) => {
-        buf += d.toString();
-        // RFC 6587 octet counting: "<len> <msg>"
+      let buf = Buffer.alloc(0);
+      sock.on('data', (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        // RFC 6587 octet counting: "<len> <msg>", the length in bytes (a message may hold multi-byte characters).
         for (;;) {
-          const sp = buf.indexOf(' ');
+          const sp = buf.indexOf(0x20);
           if (sp < 0) break;
-          const len = Number(buf.slice(0, sp));
+          const len = Number(buf.subarray(0, sp).toString('latin1'));
           if (buf.length < sp + 1 + len) break;
-          received.push(buf.slice(sp + 1, sp + 1 + len));
-          buf = buf.slice(sp + 1 + len);
+          received.push(buf.subarray(sp + 1, sp + 1 + len).toString('utf8'));
+          buf = buf.subarray(sp + 1 + len);
         }
       });
     });
