@@ -34,7 +34,7 @@ export async function buildProgram(): Promise<Command> {
       const { runWrap } = await import('./wrap.js');
       if (command.length === 0 && !opts.url && !opts.name && !opts.config) throw new WardenUsage('wrap needs a server command after --, or --url');
       if (command.length > 0 && opts.url) throw new WardenUsage('wrap takes either a command or --url, not both');
-      process.exitCode = await runWrap({ ...opts, command });
+      exitWhenIdle(await runWrap({ ...opts, command }));
     });
 
   program
@@ -46,7 +46,7 @@ export async function buildProgram(): Promise<Command> {
     .option('--port <port>', 'override listen.port', (v) => Number(v))
     .action(async (opts: { config?: string; insecureNoAuth?: boolean; host?: string; port?: number }) => {
       const { runServe } = await import('./serve.js');
-      process.exitCode = await runServe(opts);
+      exitWhenIdle(await runServe(opts));
     });
 
   const { registerAudit } = await import('./audit.js');
@@ -63,6 +63,15 @@ export async function buildProgram(): Promise<Command> {
   registerDemo(program);
 
   return program;
+}
+
+/**
+ * The proxy has shut down and recorded its last audit event: it exits as soon as nothing is pending, and at the
+ * latest after a grace period, so a handle nobody closed (a host's pipe, a sink's socket) cannot keep it running.
+ */
+function exitWhenIdle(code: number): void {
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), 3000).unref();
 }
 
 class WardenUsage extends WardenError {

@@ -138,11 +138,14 @@ export async function runWrap(o: WrapOptions): Promise<number> {
     if (ending) return;
     ending = true;
     log.info({ server: server.name, reason }, 'shutting down');
+    // Nothing read from now on can be served; an open stdin must not keep the process alive.
+    host.pauseInput();
     try {
       await session?.close(reason);
       await host.flush();
       await assembly.close();
     } finally {
+      host.closeInput();
       resolveDone(code);
     }
   }

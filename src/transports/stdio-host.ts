@@ -72,6 +72,15 @@ export class StdioHost implements Downstream {
     this.input.resume();
   }
 
+  /**
+   * Stops reading the host for good (at shutdown). A host that keeps our stdin open while it sends SIGTERM, or
+   * while the upstream is lost, would otherwise keep the process alive with nothing left to serve.
+   */
+  closeInput(): void {
+    this.input.removeAllListeners('data');
+    this.input.destroy();
+  }
+
   /** Resolves once everything written has been handed to the OS. */
   flush(): Promise<void> {
     return new Promise((resolve) => {

@@ -7,25 +7,16 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/audit/chain.js';
-import { query } from '../../src/audit/read.js';
 import { AuditStore } from '../../src/audit/store.js';
 import { verifyStore } from '../../src/audit/verify.js';
 import { loadOrCreateKey } from '../../src/audit/keys.js';
 import { connectClient } from '../helpers/clients.js';
 import { ALLOW_ALL, isolatedEnv, NODE, ROOT, startServe, tmpDir, writeConfig, wrapArgs } from '../helpers/cli.js';
 import { RawStdio, text } from '../helpers/raw.js';
+import { auditEvents as events } from '../helpers/audit.js';
 
 const FAULT = path.join(ROOT, 'test/fixtures/fault-server.mjs');
 const DUAL = path.join(ROOT, 'test/fixtures/dual-era-server.mjs');
-
-function events(db: string): StoredEvent[] {
-  const store = new AuditStore(db, { readonly: true });
-  try {
-    return query(store, {});
-  } finally {
-    store.close();
-  }
-}
 
 function verified(db: string): boolean {
   const store = new AuditStore(db, { readonly: true });
