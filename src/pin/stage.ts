@@ -10,7 +10,7 @@
  */
 import path from 'node:path';
 import { ErrorCode, isObject, type JsonRpcRequest, type JsonRpcResponse } from '../protocol/jsonrpc.js';
-import { markDirty, type Exchange, type PeerAnswer, type Session, type Stage, type StageResult, type ToolEntry } from '../pipeline/types.js';
+import { markDirty, type Exchange, type PeerAnswer, type Session, type Stage, type StageResult } from '../pipeline/types.js';
 import type { Logger } from '../log/logger.js';
 import type { SessionEvents } from '../proxy/session.js';
 import { createPinFileOnce, definitionHash, emptyServerPins, mtimeOf, readPinFile, textHash, tofuFile, writePinFile, type Kind, type PendingEntry, type PinFile, type ServerPins } from './pins.js';
@@ -117,6 +117,11 @@ class ServerStore {
   }
 }
 
+/** pinsFor could not pin on first use: the server's catalogue could not be read whole. */
+const NOT_PINNED = Symbol('not pinned');
+const NOT_PINNED_REFUSAL =
+  "mcp-warden refused this call: it could not read the server's whole tool list to pin it on first use, so nothing was pinned. Try again: the next request reads the list again.";
+
 export function pinStage(opts: PinStageOptions): Stage {
   const stores = new Map<string, ServerStore>();
   const reported = new Set<string>();
@@ -143,15 +148,24 @@ export function pinStage(opts: PinStageOptions): Stage {
     opts.events?.event('pin_violation', { server: ex.session.server, session: ex.session.id, principal: ex.session.principal, transport: ex.session.transport }, { reason: `${kind === 'tools' ? 'tool' : 'prompt'} ${name}: ${v.reason}${v.renamedFrom ? ` (renamed from ${v.renamedFrom})` : ''}`, target: name, kind, hash: hash.slice(0, 16), on_change: opts.settings.onChange });
   }
 
-  /** Pins of the server, creating them on first use (TOFU) from the complete catalogue. */
-  async function pinsFor(session: Session, st: ServerStore): Promise<ServerPins | undefined> {
+  /**
+   * Pins of the server, creating them on first use (TOFU) from the complete catalogue. When the catalogue cannot
+   * be read whole (an error, a page that fails, more pages than the proxy reads), nothing is written — pinning part
+   * of it, or none, would later refuse every tool left out — and NOT_PINNED says so: calls are refused and lists
+   * hidden (on_change: block) until a later request reads it whole.
+   */
+  async function pinsFor(session: Session, st: ServerStore): Promise<ServerPins | undefined | typeof NOT_PINNED> {
     const existing = st.load();
     if (existing || st.explicit) return existing;
     const catalog = await session.catalog();
+    if (!catalog || !session.catalogComplete()) {
+      opts.log.warn({ server: session.server }, 'could not read the whole tool list to pin it on first use; nothing was pinned');
+      return NOT_PINNED;
+    }
     const sp = emptyServerPins(st.identity);
     const now = new Date().toISOString();
     sp.instructions = session.instructions !== undefined ? textHash(session.instructions) : null;
-    for (const [name, t] of catalog ?? new Map<string, ToolEntry>()) {
+    for (const [name, t] of catalog) {
       const h = definitionHash('tools', t.definition);
       const findings = opts.screen('tools', t.definition);
       if (findings.length) sp.pending.tools[name] = { ...h, seenAt: now, reason: 'poisoned', findings, definition: t.definition };
@@ -194,6 +208,7 @@ export function pinStage(opts: PinStageOptions): Stage {
     }
     return (async () => {
       const sp = await pinsFor(ex.session, st);
+      if (sp === NOT_PINNED) return block ? deny(ex, NOT_PINNED_REFUSAL, kind === 'tools') : undefined;
       // catalog() refetches after list_changed, or for a fresh child called before any list.
       const def = kind === 'tools' ? ((await ex.session.catalog())?.get(name) ?? ex.session.tools.get(name))?.definition : (ex.session.state.get('pin.prompts') as Map<string, Record<string, unknown>> | undefined)?.get(name);
       return judge(ex, st, sp, kind, name, def);
@@ -249,7 +264,15 @@ export function pinStage(opts: PinStageOptions): Stage {
       if (!m) ex.session.state.set('pin.prompts', (m = new Map()));
       for (const p of list) if (isObject(p) && typeof p['name'] === 'string') m.set(p['name'], p);
     }
-    let sp = await pinsFor(ex.session, st);
+    const pins = await pinsFor(ex.session, st);
+    if (pins === NOT_PINNED) {
+      if (block && list.length > 0) {
+        result[kind] = [];
+        markDirty(ex.response);
+      }
+      return;
+    }
+    let sp = pins;
     if (kind === 'prompts' && sp && !st.explicit && !sp.promptsComplete) {
       // Prompts are pinned on first use page by page, until the first complete list.
       const entries = list.filter(isObject).filter((p) => typeof p['name'] === 'string').map((p) => ({ name: String(p['name']), def: p, findings: opts.screen('prompts', p) }));

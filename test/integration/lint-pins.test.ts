@@ -6,13 +6,14 @@
  * the filesystem server's manifest.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditStore } from '../../src/audit/store.js';
 import { query } from '../../src/audit/read.js';
 import { connectClient, type McpClient } from '../helpers/clients.js';
+import { RawStdio, text as rawText } from '../helpers/raw.js';
 import { ALLOW_ALL, CLI, EVERYTHING, isolatedEnv, NODE, ROOT, tmpDir, writeConfig, wrapArgs } from '../helpers/cli.js';
 
 const SHIFTY = path.join(ROOT, 'test/fixtures/shifty-server.mjs');
@@ -182,6 +183,48 @@ describe('tool pinning through wrap (trust on first use)', () => {
     expect(await names(again)).toContain('helper');
     expect(text(await again.callTool('helper', { note: 'x' }))).toBe('helper ran');
     await again.close();
+  });
+});
+
+describe('pinning on first use needs the whole catalogue', () => {
+  const FAULT = path.join(ROOT, 'test/fixtures/fault-server.mjs');
+  function start(fail: string) {
+    const env = isolatedEnv();
+    const cfg = writeConfig(`policy: [${ALLOW_ALL}]\nservers:\n  fault:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(FAULT)}]\n    env: { FAULT_LIST_FAIL: "${fail}" }\n`);
+    const peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--name', 'fault'), env);
+    const pinned = () => {
+      const dir = path.join(env['XDG_STATE_HOME']!, 'mcp-warden', 'pins');
+      const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json') && !f.startsWith('pending-')) : [];
+      return files.flatMap((f) => Object.values((JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as { servers: Record<string, { tools: Record<string, unknown> }> }).servers).flatMap((sp) => Object.keys(sp.tools)));
+    };
+    return { peer, pinned };
+  }
+
+  it('a tools/list that fails pins nothing and refuses the call; the next call pins every tool', async () => {
+    // Two failures: the policy stage asks for the catalogue first (and goes on without it), then the pin stage.
+    const { peer, pinned } = start('0:2');
+    await peer.initialize();
+    const refused = await peer.call(1, 'echo', { text: 'a' });
+    expect(refused.result?.['isError']).toBe(true);
+    expect(rawText(refused)).toMatch(/could not read the server's whole tool list .*nothing was pinned/);
+    expect(pinned()).toEqual([]);
+    expect(rawText(await peer.call(2, 'echo', { text: 'b' }))).toBe('echo: b');
+    expect(pinned()).toHaveLength(11);
+    expect(await peer.close()).toBe(0);
+  });
+
+  it('a page that fails after the host read page 1 does not pin page 1 alone', async () => {
+    const { peer, pinned } = start('2:1');
+    await peer.initialize();
+    // The host's own first page: the rest is fetched to pin the whole catalogue, and page 3 fails once.
+    const first = await peer.request(1, 'tools/list', {});
+    expect(pinned()).toEqual([]);
+    expect((first.result?.['tools'] as unknown[]).length).toBe(0);
+    // Later the catalogue is read whole: a tool from page 3 is pinned and callable like the rest.
+    expect(rawText(await peer.call(2, 'echo', { text: 'x' }))).toBe('echo: x');
+    expect(pinned()).toHaveLength(11);
+    expect(rawText(await peer.call(3, 'flood', { lines: 1 }))).toBe('flooded');
+    expect(await peer.close()).toBe(0);
   });
 });
 
