@@ -72,6 +72,9 @@ function pickServer(cfg: WardenConfig, o: WrapOptions): ServerConfig {
   throw new UsageError('wrap needs a server: `wrap -- CMD ARGS`, `wrap --url URL`, or --name of a server in the config');
 }
 
+/** How long a shutdown waits for requests already received to be answered (as `serve` on SIGTERM). */
+const DRAIN_MS = 10_000;
+
 export async function runWrap(o: WrapOptions): Promise<number> {
   const { config, source } = findConfig(o.config);
   const log = createLogger({ level: config.log.level, file: config.log.file });
@@ -95,7 +98,7 @@ export async function runWrap(o: WrapOptions): Promise<number> {
       oversize: (prefix, bytes) =>
         session?.badClientInput(ErrorCode.LimitExceeded, `Message of ${bytes} bytes exceeds the limit of ${limits.maxMessageBytes} bytes`, peekId(prefix), bytes),
     },
-    () => void shutdown('the host closed stdin', 0),
+    (reason, canAnswer) => void shutdown(reason, 0, canAnswer),
   );
   host.pauseInput();
 
@@ -134,13 +137,26 @@ export async function runWrap(o: WrapOptions): Promise<number> {
     if (!ending) void shutdown(reason, 1);
   };
 
-  async function shutdown(reason: string, code: number): Promise<void> {
+  let stopDraining: (() => void) | undefined;
+  /**
+   * Ends the session and exits. With `drain`, requests already received are answered first (up to DRAIN_MS, or
+   * until a signal arrives), as a server would answer them after its stdin closed: a host may send its last request
+   * and close stdin at once.
+   */
+  async function shutdown(reason: string, code: number, drain = false): Promise<void> {
     if (ending) return;
     ending = true;
-    log.info({ server: server.name, reason }, 'shutting down');
+    log.info({ server: server.name, reason, unanswered: session?.unanswered ?? 0 }, 'shutting down');
     // Nothing read from now on can be served; an open stdin must not keep the process alive.
     host.pauseInput();
     try {
+      if (drain && session) {
+        let stop = false;
+        stopDraining = () => (stop = true);
+        const deadline = Date.now() + DRAIN_MS;
+        while (!stop && session.state_ !== 'closed' && session.unanswered > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        stopDraining = undefined;
+      }
       await session?.close(reason);
       await host.flush();
       await assembly.close();
@@ -149,7 +165,16 @@ export async function runWrap(o: WrapOptions): Promise<number> {
       resolveDone(code);
     }
   }
-  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(sig, () => void shutdown(`received ${sig}`, 0));
+  // The first signal drains and shuts down; one that arrives while requests are being drained ends the wait. The
+  // rest of the shutdown is bounded (session close, the child's grace period, the audit store).
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      if (stopDraining) {
+        log.info({ server: server.name, signal: sig }, 'not waiting for the requests in flight');
+        stopDraining();
+      } else void shutdown(`received ${sig}`, 0, true);
+    });
+  }
   return done;
 }
 

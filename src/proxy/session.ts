@@ -179,6 +179,11 @@ export class Session implements SessionApi {
     return this.outgoing.size + this.incoming.size;
   }
 
+  /** Requests from the client not answered yet: in the stages, at the upstream, on the way back or held during a restart. */
+  get unanswered(): number {
+    return this.clientRequests + this.pendingWhileRestarting.length;
+  }
+
   private newUpId(): number {
     return this.opts.allocateUpId ? this.opts.allocateUpId() : this.nextUpId++;
   }

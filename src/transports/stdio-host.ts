@@ -30,21 +30,25 @@ export class StdioHost implements Downstream {
   private blocked = false;
   private closed = false;
 
-  constructor(private readonly input: Readable, private readonly output: Writable, maxBytes: number, sink: LineSink, onEnd: () => void) {
+  /**
+   * `onEnd` is called once, with why the host is gone (for the log and the audit trail's `session_end`) and whether
+   * answers can still reach it (stdin ended but stdout is open: a host that sent its last request and closed).
+   */
+  constructor(private readonly input: Readable, private readonly output: Writable, maxBytes: number, sink: LineSink, onEnd: (reason: string, canAnswer: boolean) => void) {
     const reader = new LineReader(maxBytes, sink);
     input.on('data', (chunk: Buffer) => reader.push(chunk));
     let ended = false;
-    const end = () => {
+    const end = (reason: string, canAnswer: boolean) => {
       if (ended) return;
       ended = true;
-      onEnd();
+      onEnd(reason, canAnswer && !this.closed);
     };
-    input.on('end', end);
-    input.on('close', end);
-    input.on('error', end);
-    output.on('error', () => {
+    input.on('end', () => end('the host closed stdin', true));
+    input.on('close', () => end('the host closed stdin', true));
+    input.on('error', (e: NodeJS.ErrnoException) => end(`reading stdin failed (${e.code ?? 'error'})`, true));
+    output.on('error', (e: NodeJS.ErrnoException) => {
       this.closed = true;
-      end();
+      end(`the host stopped reading stdout (${e.code ?? 'error'})`, false);
     });
     output.on('drain', () => {
       if (this.blocked) {
