@@ -83,6 +83,13 @@ export class HttpUpstream implements Upstream {
   private sseEndpoint: URL | undefined;
   private sseQueue: (() => void)[] = [];
   private fellBack = false;
+  /**
+   * Legacy Streamable HTTP: the session id comes with the answer to `initialize`. What the host sends before that
+   * answer (a host that writes initialize, initialized and a call at once, as it may over stdio) waits for it here;
+   * sent at once, it would reach the server without the session and be refused.
+   */
+  private initializing: number | undefined;
+  private heldForInit: (() => void)[] = [];
 
   constructor(private readonly opts: HttpUpstreamOptions) {
     this.url = new URL(opts.url);
@@ -114,6 +121,13 @@ export class HttpUpstream implements Upstream {
       else void this.postSse(text, o);
       return true;
     }
+    if (o.era !== 'modern' && this.mode === 'streamable') {
+      if (this.initializing !== undefined) {
+        this.heldForInit.push(() => this.send(text, o));
+        return true;
+      }
+      if (o.method === 'initialize' && o.kind === 'request' && o.upId !== undefined && !this.sessionId) this.initializing = o.upId;
+    }
     if (o.era === 'modern' && o.method === 'notifications/cancelled') {
       // 2026-07-28 over HTTP: cancelling is closing the request's response stream.
       const id = cancelledRequestId(text);
@@ -128,8 +142,17 @@ export class HttpUpstream implements Upstream {
     return true;
   }
 
+  /** Sends, in order, what waited for the answer to `initialize`. */
+  private releaseHeld(): void {
+    this.initializing = undefined;
+    const held = this.heldForInit;
+    this.heldForInit = [];
+    for (const run of held) run();
+  }
+
   /** The session got its answer (or gave up): drop any stream still open for it. */
   requestDone(upId: number): void {
+    if (upId === this.initializing) this.releaseHeld();
     const open = this.open.get(upId);
     if (!open) return;
     this.open.delete(upId);
@@ -202,6 +225,9 @@ export class HttpUpstream implements Upstream {
     if (typeof sid === 'string' && o.era !== 'modern' && /^[\x21-\x7e]{1,256}$/.test(sid)) this.sessionId = sid;
     const status = res.statusCode ?? 0;
     const upId = o.kind === 'request' ? o.upId : undefined;
+    // The session id is known (or the server gave none); unless the server is about to be retried over the legacy
+    // SSE transport, what waited can go. (Otherwise it goes when `initialize` is answered: requestDone.)
+    if (upId !== undefined && upId === this.initializing && !this.fallsBack(status, o)) this.releaseHeld();
     if (status === 202 || status === 204) {
       res.resume();
       if (upId !== undefined) this.open.delete(upId);
@@ -229,7 +255,7 @@ export class HttpUpstream implements Upstream {
       return;
     }
     // Not 2xx.
-    if (o.method === 'initialize' && o.era !== 'modern' && !this.fellBack && this.opts.transport === 'streamable-http' && (status === 400 || status === 404 || status === 405)) {
+    if (this.fallsBack(status, o)) {
       res.resume();
       if (upId !== undefined) this.open.delete(upId);
       this.fellBack = true;
@@ -262,6 +288,11 @@ export class HttpUpstream implements Upstream {
       if (upId !== undefined) this.onrequestfailed?.(upId, { code: ErrorCode.UpstreamFailed, message: `Upstream answered HTTP ${status}${why}`, status });
       else this.opts.log.warn({ server: this.opts.server, status, method: o.method }, 'upstream refused a message');
     });
+  }
+
+  /** A legacy `initialize` refused this way means the server speaks the older HTTP+SSE transport: try that. */
+  private fallsBack(status: number, o: UpstreamSendOptions): boolean {
+    return o.method === 'initialize' && o.era !== 'modern' && !this.fellBack && this.opts.transport === 'streamable-http' && (status === 400 || status === 404 || status === 405);
   }
 
   /** `utf8`: the body's bytes when a frame would keep them (long enough) and they are valid UTF-8. */
@@ -487,6 +518,7 @@ export class HttpUpstream implements Upstream {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.heldForInit = [];
     for (const o of this.open.values()) o.req.destroy();
     this.open.clear();
     this.getStream?.destroy();

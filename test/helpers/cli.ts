@@ -89,7 +89,7 @@ export async function startServe(yaml: string, opts: { env?: Record<string, stri
 export async function startEverythingHttp(mode: 'streamableHttp' | 'sse' = 'streamableHttp'): Promise<Running> {
   const port = await freePort();
   const proc = spawn(NODE, [EVERYTHING, mode], { env: { PATH: process.env['PATH'] ?? '', PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
-  await waitForStderr(proc, /listening on port|Server running|listening/i);
+  await waitForStderr(proc, /listening on port|Server (is )?running|listening/i);
   const url = mode === 'sse' ? `http://127.0.0.1:${port}/sse` : `http://127.0.0.1:${port}/mcp`;
   return { proc, url, stderr: () => '', stop: (sig) => stopProcess(proc, sig) };
 }

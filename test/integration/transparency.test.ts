@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, type Sdk, type Target } from '../helpers/clients.js';
 import { ALLOW_ALL, EVERYTHING, NODE, isolatedEnv, startEverythingHttp, startServe, wrapArgs, type Running } from '../helpers/cli.js';
 import { everythingSession } from '../helpers/everything-session.js';
+import { RawStdio, text } from '../helpers/raw.js';
 
 const SDKS: Sdk[] = ['v1', 'v2'];
 
@@ -61,4 +62,27 @@ describe.each(SDKS)('the %s SDK client sees the same session through every path'
     const got = await run(sdk, { kind: 'http', url: `${gateway.url}/everything/mcp` });
     expect(got).toEqual(baseline);
   });
+});
+
+describe('wrap --url: a host that writes initialize and its first messages at once (as it may over stdio)', () => {
+  for (const mode of ['streamableHttp', 'sse'] as const) {
+    it(mode === 'sse' ? 'legacy HTTP+SSE, found by falling back' : 'Streamable HTTP', async () => {
+      const up = mode === 'sse' ? await startEverythingHttp('sse') : everythingHttp;
+      try {
+        const peer = new RawStdio(NODE, wrapArgs('--policy', ALLOW_ALL, '--url', up.url), isolatedEnv());
+        peer.send({ id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+        peer.send({ method: 'notifications/initialized' });
+        peer.send({ id: 2, method: 'ping' });
+        peer.send({ id: 3, method: 'tools/call', params: { name: 'echo', arguments: { message: 'at once' } } });
+        expect((await peer.reply(1)).result?.['serverInfo']).toMatchObject({ name: 'mcp-servers/everything' });
+        expect(await peer.reply(2)).toMatchObject({ result: {} });
+        expect(text(await peer.reply(3))).toBe('Echo: at once');
+        // Sent before the session id was known, the notification was refused with HTTP 400 (logged as a warning).
+        expect(peer.stderr).not.toMatch(/upstream refused a message/);
+        expect(await peer.close()).toBe(0);
+      } finally {
+        if (mode === 'sse') await up.stop();
+      }
+    });
+  }
 });
