@@ -137,7 +137,8 @@ export async function runWrap(o: WrapOptions): Promise<number> {
     if (!ending) void shutdown(reason, 1);
   };
 
-  let stopDraining: (() => void) | undefined;
+  /** While a shutdown waits for requests already received: until when (0 when not waiting). */
+  let drainUntil = 0;
   /**
    * Ends the session and exits. With `drain`, requests already received are answered first (up to DRAIN_MS, or
    * until a signal arrives), as a server would answer them after its stdin closed: a host may send its last request
@@ -151,11 +152,9 @@ export async function runWrap(o: WrapOptions): Promise<number> {
     host.pauseInput();
     try {
       if (drain && session) {
-        let stop = false;
-        stopDraining = () => (stop = true);
-        const deadline = Date.now() + DRAIN_MS;
-        while (!stop && session.state_ !== 'closed' && session.unanswered > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-        stopDraining = undefined;
+        drainUntil = Date.now() + DRAIN_MS;
+        while (session.state_ !== 'closed' && session.unanswered > 0 && Date.now() < drainUntil) await new Promise((r) => setTimeout(r, 10));
+        drainUntil = 0;
       }
       await session?.close(reason);
       await host.flush();
@@ -169,9 +168,9 @@ export async function runWrap(o: WrapOptions): Promise<number> {
   // rest of the shutdown is bounded (session close, the child's grace period, the audit store).
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.on(sig, () => {
-      if (stopDraining) {
+      if (drainUntil) {
         log.info({ server: server.name, signal: sig }, 'not waiting for the requests in flight');
-        stopDraining();
+        drainUntil = 0;
       } else void shutdown(`received ${sig}`, 0, true);
     });
   }

@@ -38,17 +38,17 @@ export class StdioHost implements Downstream {
     const reader = new LineReader(maxBytes, sink);
     input.on('data', (chunk: Buffer) => reader.push(chunk));
     let ended = false;
-    const end = (reason: string, canAnswer: boolean) => {
+    const end = (reason: string) => {
       if (ended) return;
       ended = true;
-      onEnd(reason, canAnswer && !this.closed);
+      onEnd(reason, !this.closed);
     };
-    input.on('end', () => end('the host closed stdin', true));
-    input.on('close', () => end('the host closed stdin', true));
-    input.on('error', (e: NodeJS.ErrnoException) => end(`reading stdin failed (${e.code ?? 'error'})`, true));
+    input.on('end', () => end('the host closed stdin'));
+    input.on('close', () => end('the host closed stdin'));
+    input.on('error', (e: NodeJS.ErrnoException) => end(`reading stdin failed (${e.code ?? 'error'})`));
     output.on('error', (e: NodeJS.ErrnoException) => {
       this.closed = true;
-      end(`the host stopped reading stdout (${e.code ?? 'error'})`, false);
+      end(`the host stopped reading stdout (${e.code ?? 'error'})`);
     });
     output.on('drain', () => {
       if (this.blocked) {

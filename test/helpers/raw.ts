@@ -93,10 +93,17 @@ export class RawStdio {
 
   async close(): Promise<number | null> {
     this.proc.stdin!.end();
-    const t = setTimeout(() => this.proc.kill('SIGKILL'), 10_000);
-    const code = await this.exited;
-    clearTimeout(t);
-    return code;
+    return this.exitedWithin(10_000);
+  }
+
+  /** The exit code, waiting at most `ms`: a process still running then is killed, and its null code fails a check. */
+  async exitedWithin(ms: number): Promise<number | null> {
+    const t = setTimeout(() => this.proc.kill('SIGKILL'), ms);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(t);
+    }
   }
 }
 

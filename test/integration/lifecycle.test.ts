@@ -15,16 +15,6 @@ const FAULT = path.join(ROOT, 'test/fixtures/fault-server.mjs');
 /** Less than wrap's 10 s drain, far more than a shutdown takes (the child's grace period is 2 s). */
 const DRAIN_CUT_MS = 7_000;
 
-/** A bounded wait for the exit code: a proxy that hangs is killed, and its null code fails the assertion. */
-async function exitCode(peer: RawStdio, ms = 15_000): Promise<number | null> {
-  const t = setTimeout(() => peer.proc.kill('SIGKILL'), ms);
-  try {
-    return await peer.exited;
-  } finally {
-    clearTimeout(t);
-  }
-}
-
 function wrapWithAudit(prefix: string, env: Record<string, string> = {}): { peer: RawStdio; db: string } {
   const db = path.join(tmpDir(prefix), 'audit.db');
   const peer = new RawStdio(NODE, wrapArgs('--config', writeConfig(`audit:\n  db: ${db}\n`), '--', NODE, FAULT), isolatedEnv(env));
@@ -47,7 +37,7 @@ describe('wrap answers what the host sent before it closed stdin', () => {
     peer.send({ id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'last words' } } });
     peer.send({ id: 3, method: 'tools/list', params: {} });
     peer.proc.stdin!.end();
-    expect(await exitCode(peer)).toBe(0);
+    expect(await peer.exitedWithin(15_000)).toBe(0);
     expect((await peer.reply(1)).result?.['serverInfo']).toMatchObject({ name: 'fault-server' });
     expect(text(await peer.reply(2))).toBe('echo: last words');
     expect((await peer.reply(3)).result?.['tools']).toHaveLength(3);
@@ -68,7 +58,7 @@ describe('wrap answers what the host sent before it closed stdin', () => {
     expect(peer.stderr).toContain('"unanswered":1');
     peer.proc.kill('SIGTERM');
     // Well inside the 10 s the drain would otherwise wait: a proxy still waiting is killed and fails here.
-    expect(await exitCode(peer, DRAIN_CUT_MS)).toBe(0);
+    expect(await peer.exitedWithin(DRAIN_CUT_MS)).toBe(0);
     expect(await peer.reply(1)).toMatchObject({ error: { code: -32011, message: 'Session ended: the host closed stdin' } });
     expect(peer.stderr).toContain('not waiting for the requests in flight');
     expect(sessionEnds(db)).toEqual(['the host closed stdin']);
@@ -82,7 +72,7 @@ describe('wrap exits while the host keeps stdin open', () => {
     const spawned = JSON.parse(text(await peer.call(1, 'spawn'))) as { shChild: number; setsid: number };
     const tree = [...descendants(peer.proc.pid!)];
     peer.proc.kill('SIGTERM');
-    expect(await exitCode(peer)).toBe(0);
+    expect(await peer.exitedWithin(15_000)).toBe(0);
     expect(await gone([...tree, spawned.shChild, spawned.setsid])).toEqual([]);
     expect(sessionEnds(db)).toEqual(['received SIGTERM']);
   });
@@ -96,7 +86,7 @@ describe('wrap exits while the host keeps stdin open', () => {
     await shuttingDown(peer);
     expect(peer.stderr).toContain('"unanswered":1');
     peer.proc.kill('SIGTERM');
-    expect(await exitCode(peer, DRAIN_CUT_MS)).toBe(0);
+    expect(await peer.exitedWithin(DRAIN_CUT_MS)).toBe(0);
     expect(peer.stderr).toContain('not waiting for the requests in flight');
     expect(await peer.reply(1)).toMatchObject({ error: { code: -32011, message: 'Session ended: received SIGTERM' } });
     expect(sessionEnds(db)).toEqual(['received SIGTERM']);
@@ -108,7 +98,7 @@ describe('wrap exits while the host keeps stdin open', () => {
     peer.proc.stdout!.destroy();
     // Answers go nowhere now; writing them fails with EPIPE.
     for (let id = 1; id <= 3; id++) peer.write(`{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"echo","arguments":{"text":"${'x'.repeat(100_000)}"}}}\n`);
-    expect(await exitCode(peer)).toBe(0);
+    expect(await peer.exitedWithin(15_000)).toBe(0);
     expect(sessionEnds(db)).toEqual(['the host stopped reading stdout (EPIPE)']);
   });
 
@@ -118,7 +108,7 @@ describe('wrap exits while the host keeps stdin open', () => {
     const peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--name', 'fault'), isolatedEnv());
     await peer.initialize();
     expect((await peer.call(1, 'die', { code: 3 })).error?.message).toMatch(/exited with code 3/);
-    expect(await exitCode(peer)).toBe(1);
+    expect(await peer.exitedWithin(15_000)).toBe(1);
     expect(auditEvents(db, { event: 'upstream_crash' })).toMatchObject([{ reason: 'exited with code 3' }]);
     expect(sessionEnds(db)).toEqual(['upstream exited with code 3']);
   });

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditStore } from '../../src/audit/store.js';
 import { query } from '../../src/audit/read.js';
+import { readPinFile } from '../../src/pin/pins.js';
 import { connectClient, type McpClient } from '../helpers/clients.js';
 import { RawStdio, text as rawText } from '../helpers/raw.js';
 import { ALLOW_ALL, CLI, EVERYTHING, isolatedEnv, NODE, ROOT, tmpDir, writeConfig, wrapArgs } from '../helpers/cli.js';
@@ -195,7 +196,7 @@ describe('pinning on first use needs the whole catalogue', () => {
     const pinned = () => {
       const dir = path.join(env['XDG_STATE_HOME']!, 'mcp-warden', 'pins');
       const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json') && !f.startsWith('pending-')) : [];
-      return files.flatMap((f) => Object.values((JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as { servers: Record<string, { tools: Record<string, unknown> }> }).servers).flatMap((sp) => Object.keys(sp.tools)));
+      return files.flatMap((f) => Object.values(readPinFile(path.join(dir, f))!.servers).flatMap((sp) => Object.keys(sp.tools)));
     };
     return { peer, pinned };
   }
