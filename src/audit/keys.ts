@@ -24,11 +24,20 @@ export class AuditKeyError extends WardenError {
 
 const KEY_NAME = 'mcp-warden-audit';
 
+/** The key id of an Ed25519 public key (as checkpoints name it). */
+export function keyIdOf(publicKey: KeyObject): string {
+  return keyIdOfRaw(Buffer.from((publicKey.export({ format: 'jwk' }) as { x: string }).x, 'base64url'));
+}
+
+function keyIdOfRaw(raw: Buffer): string {
+  return createHash('sha256').update(Buffer.concat([Buffer.from(KEY_NAME), Buffer.from([0x0a, 0x01]), raw])).digest().subarray(0, 4).toString('hex');
+}
+
 function fromPrivate(privateKey: KeyObject): SigningKey {
   const publicKey = createPublicKey(privateKey);
   const jwk = publicKey.export({ format: 'jwk' }) as { x: string };
   const raw = Buffer.from(jwk.x, 'base64url');
-  const keyId = createHash('sha256').update(Buffer.concat([Buffer.from(KEY_NAME), Buffer.from([0x0a, 0x01]), raw])).digest().subarray(0, 4).toString('hex');
+  const keyId = keyIdOfRaw(raw);
   const seed = Buffer.from((privateKey.export({ format: 'jwk' }) as { d: string }).d, 'base64url');
   const macKey = Buffer.from(hkdfSync('sha256', seed, Buffer.from('mcp-warden'), Buffer.from('audit event mac v1'), 32));
   return { privateKey, publicKey, keyId, publicRaw: raw.toString('base64'), macKey };
@@ -50,11 +59,21 @@ export function loadOrCreateKey(file: string): SigningKey {
   try {
     return parsePrivateKey(readFileSync(file, 'utf8'), file);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if (e instanceof AuditKeyError) throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new AuditKeyError(`${file}: cannot read the audit signing key: ${errnoText(e)}`);
   }
   const { privateKey } = generateKeyPairSync('ed25519');
-  createOnce(file, privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
-  return parsePrivateKey(readFileSync(file, 'utf8'), file);
+  try {
+    createOnce(file, privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
+    return parsePrivateKey(readFileSync(file, 'utf8'), file);
+  } catch (e) {
+    if (e instanceof AuditKeyError) throw e;
+    throw new AuditKeyError(`${file}: cannot create the audit signing key: ${errnoText(e)}`);
+  }
+}
+
+function errnoText(e: unknown): string {
+  return (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 }
 
 export function signNote(key: SigningKey, note: string): string {

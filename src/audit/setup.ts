@@ -71,8 +71,15 @@ export interface OpenAudit {
 }
 
 export function openAudit(cfg: AuditConfig, log: Logger): OpenAudit {
-  const key = loadOrCreateKey(cfg.signingKey);
+  // The store first: a database that cannot be used (or is not ours) stops the start before a key file is made.
   const store = new AuditStore(cfg.db, { durability: cfg.durability, maxBytes: cfg.maxDbBytes });
+  let key: SigningKey;
+  try {
+    key = loadOrCreateKey(cfg.signingKey);
+  } catch (e) {
+    store.close();
+    throw e;
+  }
   const writer = new AuditWriter(store, key, {
     onFailure: cfg.onFailure,
     checkpointEvery: cfg.checkpointEvery,

@@ -70,56 +70,92 @@ export class AuditStore {
   constructor(file: string, opts: { durability?: Durability; readonly?: boolean; maxBytes?: number } = {}) {
     this.file = file;
     if (!opts.readonly) {
-      mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
-      // Create the file private before SQLite opens it (the WAL and SHM files inherit its mode).
-      closeSync(openSync(file, 'a', 0o600));
+      try {
+        mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+        // Create the file private before SQLite opens it (the WAL and SHM files inherit its mode).
+        closeSync(openSync(file, 'a', 0o600));
+      } catch (e) {
+        throw new AuditStoreError(`${file}: cannot create the audit database: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
     }
     try {
       this.db = new Database(file, { readonly: opts.readonly === true, fileMustExist: opts.readonly === true, timeout: 10_000 });
     } catch (e) {
       throw new AuditStoreError(`${file}: cannot open the audit database: ${(e as Error).message}`);
     }
-    if (!opts.readonly) {
-      // Several processes may open a new database at once; switching to WAL and migrating can meet a lock
-      // SQLite does not wait for, so retry for a while.
-      retryBusy(() => this.db.pragma('journal_mode = WAL'));
-      this.db.pragma(`synchronous = ${opts.durability === 'fsync' ? 'FULL' : 'NORMAL'}`);
-      // better-sqlite3 builds SQLite with a 16 MB page cache; an appender touches the right edge of one B-tree, and
-      // a proxy under load filled that cache with pages it never reads again (~16 MB resident for nothing).
-      this.db.pragma(`cache_size = -${WRITER_CACHE_KIB}`);
-      retryBusy(() => this.migrate());
-      if (opts.maxBytes) {
-        // SQLite answers SQLITE_FULL past this many pages, exactly as on a full disk.
-        const pageSize = Number(this.db.pragma('page_size', { simple: true }));
-        this.db.pragma(`max_page_count = ${Math.max(1, Math.floor(opts.maxBytes / pageSize))}`);
+    try {
+      // Before anything is written (switching to WAL rewrites the file's header): a database that holds anything
+      // but an mcp-warden audit trail is someone else's, and nothing of ours goes into it.
+      this.origin = this.ownOrigin(opts.readonly === true);
+      if (!opts.readonly) {
+        // Several processes may open a new database at once; switching to WAL and migrating can meet a lock
+        // SQLite does not wait for, so retry for a while.
+        retryBusy(() => this.db.pragma('journal_mode = WAL'));
+        this.db.pragma(`synchronous = ${opts.durability === 'fsync' ? 'FULL' : 'NORMAL'}`);
+        // better-sqlite3 builds SQLite with a 16 MB page cache; an appender touches the right edge of one B-tree, and
+        // a proxy under load filled that cache with pages it never reads again (~16 MB resident for nothing).
+        this.db.pragma(`cache_size = -${WRITER_CACHE_KIB}`);
+        retryBusy(() => this.migrate());
+        if (opts.maxBytes) {
+          // SQLite answers SQLITE_FULL past this many pages, exactly as on a full disk.
+          const pageSize = Number(this.db.pragma('page_size', { simple: true }));
+          this.db.pragma(`max_page_count = ${Math.max(1, Math.floor(opts.maxBytes / pageSize))}`);
+        }
+        this.origin = this.meta('origin')!;
+      }
+      const cols = EVENT_FIELDS.join(', ');
+      this.insert = this.db.prepare(`INSERT INTO events (seq, ${cols}, prev_hash, hash, mac) VALUES (${new Array(EVENT_FIELDS.length + 4).fill('?').join(', ')})`);
+      this.headStmt = this.db.prepare('SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1');
+      this.appendTx = this.db.transaction((events: AuditEvent[], key: SigningKey) => {
+        let { seq, hash } = this.headInTx();
+        const stored: StoredEvent[] = [];
+        for (const e of events) {
+          seq++;
+          const h = chainHash(hash, seq, e);
+          const mac = eventMac(key.macKey, h);
+          // Positional binding: measurably cheaper than named parameters on the append path.
+          this.insert.run(seq, e.id, e.ts, e.event, e.session, e.principal_sub, e.client_id, e.issuer, e.server, e.method, e.target, e.decision, e.rule, e.reason, e.status, e.latency_ms, e.bytes_in, e.bytes_out, e.args, e.args_sha256, e.result_sha256, e.redactions, e.policy_version, e.extra, hash, h, mac);
+          const se = e as StoredEvent;
+          se.seq = seq;
+          se.prev_hash = hash;
+          se.hash = h;
+          se.mac = mac;
+          stored.push(se);
+          hash = h;
+        }
+        return stored;
+      });
+    } catch (e) {
+      this.db.close();
+      if (e instanceof AuditStoreError) throw e;
+      throw new AuditStoreError(`${file}: ${sqliteTrouble(e)}`);
+    }
+  }
+
+  /**
+   * The log's origin when this database is an mcp-warden audit trail; '' when it is empty (a new file, which
+   * migrate() gives one).
+   * Anything else (another program's database, or ours with its origin removed) is refused.
+   */
+  private ownOrigin(readonly: boolean): string {
+    const names = this.db.prepare("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name").pluck().all() as string[];
+    if (names.length === 0) {
+      if (readonly) throw new AuditStoreError(`${this.file}: an empty database, not an mcp-warden audit trail`);
+      return '';
+    }
+    let origin: unknown;
+    if (names.includes('meta')) {
+      try {
+        origin = this.db.prepare("SELECT value FROM meta WHERE key = 'origin'").pluck().get();
+      } catch {
+        origin = undefined;
       }
     }
-    const meta = this.db.prepare('SELECT value FROM meta WHERE key = ?');
-    const origin = meta.get('origin') as { value: string } | undefined;
-    if (!origin) throw new AuditStoreError(`${file}: not an mcp-warden audit database (no origin)`);
-    this.origin = origin.value;
-    const cols = EVENT_FIELDS.join(', ');
-    this.insert = this.db.prepare(`INSERT INTO events (seq, ${cols}, prev_hash, hash, mac) VALUES (${new Array(EVENT_FIELDS.length + 4).fill('?').join(', ')})`);
-    this.headStmt = this.db.prepare('SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1');
-    this.appendTx = this.db.transaction((events: AuditEvent[], key: SigningKey) => {
-      let { seq, hash } = this.headInTx();
-      const stored: StoredEvent[] = [];
-      for (const e of events) {
-        seq++;
-        const h = chainHash(hash, seq, e);
-        const mac = eventMac(key.macKey, h);
-        // Positional binding: measurably cheaper than named parameters on the append path.
-        this.insert.run(seq, e.id, e.ts, e.event, e.session, e.principal_sub, e.client_id, e.issuer, e.server, e.method, e.target, e.decision, e.rule, e.reason, e.status, e.latency_ms, e.bytes_in, e.bytes_out, e.args, e.args_sha256, e.result_sha256, e.redactions, e.policy_version, e.extra, hash, h, mac);
-        const se = e as StoredEvent;
-        se.seq = seq;
-        se.prev_hash = hash;
-        se.hash = h;
-        se.mac = mac;
-        stored.push(se);
-        hash = h;
-      }
-      return stored;
-    });
+    if (typeof origin === 'string' && origin.startsWith('mcp-warden/')) return origin;
+    const shown = names.slice(0, 5).map((n) => JSON.stringify(n)).join(', ') + (names.length > 5 ? `, … (${names.length} in all)` : '');
+    throw new AuditStoreError(
+      `${this.file}: not an mcp-warden audit database (it holds ${shown}${names.includes('events') ? ' but no mcp-warden origin' : ''})` + (readonly ? '' : '; nothing was written to it. Point audit.db (or --audit-db) at a new file or at an audit database'),
+    );
   }
 
   private migrate(): void {
@@ -223,4 +259,15 @@ export class AuditStore {
       /* already closed */
     }
   }
+}
+
+/** What went wrong with a database file, in words (SQLite's own message kept, the stack not). */
+function sqliteTrouble(e: unknown): string {
+  const code = String((e as { code?: unknown }).code ?? '');
+  const message = ((e as Error)?.message ?? String(e)).replace(/\s+/g, ' ').slice(0, 200);
+  if (code === 'SQLITE_NOTADB') return 'not an SQLite database (is this the audit database?)';
+  if (code.startsWith('SQLITE_CORRUPT')) return `the database file is damaged (SQLite: ${message}); restore it from a copy, or point audit.db at a new file`;
+  if (code.startsWith('SQLITE_READONLY')) return `the audit database cannot be written (SQLite: ${message})`;
+  if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_IOERR')) return `cannot read or write the audit database (SQLite: ${message})`;
+  return `cannot use the audit database (SQLite: ${message})`;
 }

@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { chainHash, checkpointNote, eventMac, type StoredEvent } from './chain.js';
-import { verifyNote, type SigningKey } from './keys.js';
+import { keyIdOf, verifyNote, type SigningKey } from './keys.js';
 import type { AuditStore, Checkpoint } from './store.js';
 
 export interface VerifyOptions {
@@ -62,6 +62,18 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
   const hashes = new Map<number, { hash: string; id: string }>();
   const add = (seq: number, id: string | undefined, message: string) => problems.push({ seq, id, message });
 
+  // The checkpoints first: they name the key each part of the log was signed with.
+  let cps: Checkpoint[] = [];
+  try {
+    cps = store.checkpoints();
+  } catch (e) {
+    if ((e as Error)?.name !== 'SqliteError') throw e;
+    add(base.seq + 1, undefined, `the database's checkpoints cannot be read: it is damaged (SQLite: ${(e as Error).message})`);
+  }
+  const givenKeyId = opts.key?.keyId ?? (pub ? keyIdOf(pub) : undefined);
+  /** The key id the first checkpoint at or after `seq` names (the key that part of the log was written under). */
+  const keyIdAt = (seq: number) => cps.find((c) => c.seq >= seq)?.key_id;
+
   // 1. The chain.
   let expected = base.seq + 1;
   let prev = base.hash;
@@ -71,34 +83,50 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
     add(seq, id, message);
     exact.push(problems[problems.length - 1]!);
   };
-  for (const e of store.iterate(0)) {
-    count++;
-    if (chainBroken) {
-      hashes.set(e.seq, { hash: e.hash, id: e.id });
-      continue;
-    }
-    if (e.seq !== expected) {
-      chainProblem(expected, undefined, e.seq > expected ? `event #${expected} is missing (the next stored event is #${e.seq})` : `event #${e.seq} is out of sequence (expected #${expected})`);
-      chainBroken = true;
-      hashes.set(e.seq, { hash: e.hash, id: e.id });
-      continue;
-    }
-    if (e.prev_hash !== prev) {
-      chainProblem(e.seq, e.id, `event #${e.seq} does not follow event #${e.seq - 1} (prev_hash differs): an event was removed, inserted or reordered`);
-      chainBroken = true;
-    } else {
-      const h = chainHash(prev, e.seq, e);
-      if (h !== e.hash) {
-        chainProblem(e.seq, e.id, `event #${e.seq} was changed after it was written (its hash does not match its fields)`);
-        chainBroken = true;
-      } else if (opts.key && eventMac(opts.key.macKey, e.hash) !== e.mac) {
-        chainProblem(e.seq, e.id, `event #${e.seq} was rewritten without the signing key (its MAC does not match; the chain after it was recomputed)`);
-        chainBroken = true;
+  let lastRead = base.seq;
+  try {
+    for (const e of store.iterate(0)) {
+      count++;
+      lastRead = e.seq;
+      if (chainBroken) {
+        hashes.set(e.seq, { hash: e.hash, id: e.id });
+        continue;
       }
+      if (e.seq !== expected) {
+        chainProblem(expected, undefined, e.seq > expected ? `event #${expected} is missing (the next stored event is #${e.seq})` : `event #${e.seq} is out of sequence (expected #${expected})`);
+        chainBroken = true;
+        hashes.set(e.seq, { hash: e.hash, id: e.id });
+        continue;
+      }
+      if (e.prev_hash !== prev) {
+        chainProblem(e.seq, e.id, `event #${e.seq} does not follow event #${e.seq - 1} (prev_hash differs): an event was removed, inserted or reordered`);
+        chainBroken = true;
+      } else {
+        const h = chainHash(prev, e.seq, e);
+        if (h !== e.hash) {
+          chainProblem(e.seq, e.id, `event #${e.seq} was changed after it was written (its hash does not match its fields)`);
+          chainBroken = true;
+        } else if (opts.key && eventMac(opts.key.macKey, e.hash) !== e.mac) {
+          const named = keyIdAt(e.seq);
+          chainProblem(
+            e.seq,
+            e.id,
+            named !== undefined && named !== opts.key.keyId
+              ? `event #${e.seq}'s MAC does not match under the key given (key id ${opts.key.keyId}), and the checkpoint that covers it names key id ${named}: it was written under another signing key (verify with that key), or rewritten`
+              : `event #${e.seq} was rewritten without the signing key (its MAC does not match; the chain after it was recomputed)`,
+          );
+          chainBroken = true;
+        }
+      }
+      hashes.set(e.seq, { hash: e.hash, id: e.id });
+      prev = e.hash;
+      expected = e.seq + 1;
     }
-    hashes.set(e.seq, { hash: e.hash, id: e.id });
-    prev = e.hash;
-    expected = e.seq + 1;
+  } catch (e) {
+    // A damaged page: what comes after it cannot be read, so it cannot be vouched for.
+    if ((e as Error)?.name !== 'SqliteError') throw e;
+    chainProblem(lastRead + 1, undefined, `the database cannot be read after event #${lastRead}: it is damaged (SQLite: ${(e as Error).message})`);
+    chainBroken = true;
   }
   const headSeq = expected - 1;
 
@@ -109,7 +137,13 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
       return;
     }
     if (pub && !verifyNote(pub, cp.note, cp.signature)) {
-      add(cp.seq, hashes.get(cp.seq)?.id, `${where} checkpoint #${cp.seq} has an invalid signature`);
+      add(
+        cp.seq,
+        hashes.get(cp.seq)?.id,
+        cp.key_id !== givenKeyId
+          ? `${where} checkpoint #${cp.seq} names key id ${cp.key_id}, not the key given (${givenKeyId}): signed by another key (verify with it), or forged`
+          : `${where} checkpoint #${cp.seq} has an invalid signature`,
+      );
       return;
     }
     if (cp.seq <= base.seq) {
@@ -126,7 +160,6 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
   };
   // With a rewritten chain, the earliest event the checkpoint cannot vouch for is the one after the last
   // checkpoint that still matches.
-  const cps = store.checkpoints();
   const firstDifferent = (seq: number) => {
     let good = base.seq;
     for (const c of cps) if (c.seq < seq && hashes.get(c.seq)?.hash === c.head) good = Math.max(good, c.seq);

@@ -14,6 +14,7 @@ import { csvHeader, csvRow, exportRecord, normalizeTime, ocsfRecord, query, scor
 import { buildReportData, renderReport, verificationSummary } from '../audit/report.js';
 import { AuditStore } from '../audit/store.js';
 import { verifyStore } from '../audit/verify.js';
+import { whenStdoutCloses } from './stdout.js';
 import { findConfig } from '../config/config.js';
 import { UsageError, WardenError } from '../errors.js';
 
@@ -133,6 +134,7 @@ export function registerAudit(program: Command): void {
         };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
+        whenStdoutCloses(stop);
       });
       store.close();
     });

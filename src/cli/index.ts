@@ -82,6 +82,11 @@ export async function main(argv: string[]): Promise<void> {
   const program = await buildProgram();
   program.exitOverride();
   for (const c of program.commands) c.exitOverride();
+  program.hook('preAction', async (_root, action) => {
+    let top = action;
+    while (top.parent && top.parent !== program) top = top.parent;
+    if (top.name() !== 'wrap' && top.name() !== 'serve') (await import('./stdout.js')).guardStdout();
+  });
   try {
     await program.parseAsync(argv);
   } catch (err) {
@@ -93,6 +98,12 @@ export async function main(argv: string[]): Promise<void> {
     if (err instanceof WardenError) {
       process.stderr.write(`mcp-warden: ${err.message}\n`);
       process.exitCode = err.exitCode;
+      return;
+    }
+    if ((err as Error)?.name === 'SqliteError') {
+      // A database that went bad while it was read (a damaged page): the reason, not a stack trace.
+      process.stderr.write(`mcp-warden: the audit database could not be read (SQLite: ${(err as Error).message}, ${String((err as { code?: unknown }).code)})\n`);
+      process.exitCode = 2;
       return;
     }
     process.stderr.write(`mcp-warden: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);

@@ -1,0 +1,183 @@
+/**
+ * What the proxy and the audit commands do with a database file that is not a usable audit trail: another
+ * program's SQLite database, a file that is not SQLite, an empty database, one with a damaged page, and a log
+ * checked with the wrong signing key. Each gets its reason in words (exit 2, or 1 from `audit verify` when the log
+ * cannot be vouched for), never a stack trace; and nothing of ours is written into someone else's database.
+ * Also: a reader that stops early (`audit export | head -1`) ends a command quietly.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, openSync, readFileSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { loadOrCreateKey } from '../../src/audit/keys.js';
+import { AuditStore } from '../../src/audit/store.js';
+import { blankEvent } from '../../src/audit/writer.js';
+import { CLI, isolatedEnv, NODE, ROOT, tmpDir } from '../helpers/cli.js';
+
+const FAULT = path.join(ROOT, 'test/fixtures/fault-server.mjs');
+const PAGE = 4096;
+
+/** `n` events appended in batches of 100, a checkpoint, and everything moved from the WAL into the file. */
+function makeLog(n: number): { dir: string; db: string; keyFile: string } {
+  const dir = tmpDir('mcpw-badfiles-');
+  const db = path.join(dir, 'audit.db');
+  const keyFile = path.join(dir, 'audit-signing.key');
+  const key = loadOrCreateKey(keyFile);
+  const store = new AuditStore(db);
+  for (let done = 0; done < n; done += 100) {
+    store.append(
+      Array.from({ length: Math.min(100, n - done) }, (_, i) => ({ ...blankEvent('exchange'), server: 'files', method: 'tools/call', target: `tool_${done + i + 1}`, status: 'ok', reason: 'r'.repeat(100) })),
+      key,
+    );
+  }
+  store.checkpoint(key);
+  store.db.pragma('wal_checkpoint(TRUNCATE)');
+  store.close();
+  return { dir, db, keyFile };
+}
+
+function cli(args: string[], input?: string): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(NODE, [CLI, ...args], { encoding: 'utf8', input, env: isolatedEnv(), timeout: 30_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const NO_STACK = /unexpected error|\n\s+at |node:internal/;
+
+describe('wrap with an audit database it cannot use', () => {
+  it("refuses another program's database, writes nothing into it and makes no signing key", () => {
+    const dir = tmpDir('mcpw-foreign-');
+    const db = path.join(dir, 'app.db');
+    const foreign = new Database(db);
+    foreign.exec("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('keep me')");
+    foreign.close();
+    const before = readFileSync(db);
+    const r = cli(['wrap', '--audit-db', db, '--', NODE, FAULT], '{"jsonrpc":"2.0","id":1,"method":"ping"}\n');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${db}: not an mcp-warden audit database (it holds "notes"); nothing was written to it`);
+    expect(r.stderr).not.toMatch(NO_STACK);
+    expect(r.stdout).toBe(''); // nothing was answered: the proxy never started
+    expect(readFileSync(db).equals(before)).toBe(true);
+    expect(existsSync(`${db}-wal`)).toBe(false);
+    expect(existsSync(path.join(dir, 'audit-signing.key'))).toBe(false);
+  });
+
+  it('refuses a file that is not SQLite and a directory, naming each', () => {
+    const dir = tmpDir('mcpw-notdb-');
+    const notDb = path.join(dir, 'audit.db');
+    writeFileSync(notDb, 'these are my notes, not a database\n');
+    const r = cli(['wrap', '--audit-db', notDb, '--', NODE, FAULT], '');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${notDb}: not an SQLite database`);
+    expect(r.stderr).not.toMatch(NO_STACK);
+    expect(readFileSync(notDb, 'utf8')).toBe('these are my notes, not a database\n');
+    const d = cli(['wrap', '--audit-db', dir, '--', NODE, FAULT], '');
+    expect(d.code).toBe(2);
+    expect(d.stderr).toContain(`${dir}: cannot create the audit database: EISDIR`);
+    expect(d.stderr).not.toMatch(NO_STACK);
+  });
+});
+
+describe('the audit commands on a file that is not an audit trail', () => {
+  const dir = tmpDir('mcpw-notlog-');
+  const files: [string, string, RegExp][] = [];
+  const notDb = path.join(dir, 'notes.db');
+  writeFileSync(notDb, 'plain text\n');
+  files.push(['a text file', notDb, /not an SQLite database/]);
+  const empty = path.join(dir, 'empty.db');
+  writeFileSync(empty, '');
+  files.push(['an empty file', empty, /an empty database, not an mcp-warden audit trail/]);
+  const foreign = path.join(dir, 'app.db');
+  const f = new Database(foreign);
+  f.exec('CREATE TABLE events (x); CREATE TABLE meta (key TEXT, value TEXT)');
+  f.close();
+  files.push(["another program's database with tables named like ours", foreign, /not an mcp-warden audit database \(it holds "events", "meta" but no mcp-warden origin\)/]);
+
+  it.each(files)('%s: every reading command exits 2 with the reason', (_label, file, reason) => {
+    for (const args of [['verify'], ['tail'], ['query'], ['export', '--format', 'csv'], ['stats'], ['report', '--out', path.join(dir, 'r.html')]]) {
+      const r = cli(['audit', ...args, '--db', file]);
+      expect(r.code, `audit ${args[0]}`).toBe(2);
+      expect(r.stderr).toContain(`${file}: `);
+      expect(r.stderr).toMatch(reason);
+      expect(r.stderr).not.toMatch(NO_STACK);
+    }
+  });
+});
+
+describe('a damaged audit database', () => {
+  it('verify fails naming the last event it could read; the other commands give SQLite reason', () => {
+    const log = makeLog(2000);
+    // Overwrite one page in the middle of the events table (its header included) with a pattern.
+    const fd = openSync(log.db, 'r+');
+    writeSync(fd, Buffer.alloc(PAGE, 0xde), 0, PAGE, 40 * PAGE);
+    closeSync(fd);
+    const v = cli(['audit', 'verify', '--db', log.db, '--key', log.keyFile]);
+    expect(v.code).toBe(1);
+    const m = /^VERIFICATION FAILED at event #(\d+): the database cannot be read after event #(\d+): it is damaged \(SQLite: database disk image is malformed\)/.exec(v.stdout);
+    expect(m, v.stdout + v.stderr).not.toBeNull();
+    expect(Number(m![1])).toBe(Number(m![2]) + 1);
+    expect(Number(m![2])).toBeGreaterThan(100);
+    expect(Number(m![2])).toBeLessThan(2000);
+    // The checkpoint signed the whole chain, so the unreadable part is also reported as missing from it.
+    expect(v.stdout).toContain(`events after #${m![2]} are missing: database checkpoint #2000 signed a longer chain`);
+    expect(v.stderr).not.toMatch(NO_STACK);
+    const e = cli(['audit', 'export', '--format', 'jsonl', '--db', log.db]);
+    expect(e.code).toBe(2);
+    expect(e.stderr).toMatch(/^mcp-warden: the audit database could not be read \(SQLite: database disk image is malformed, SQLITE_CORRUPT\)/);
+    expect(e.stderr).not.toMatch(NO_STACK);
+  });
+});
+
+describe('verify with another signing key', () => {
+  it('says which key the log names, instead of calling every event rewritten', () => {
+    const log = makeLog(30);
+    const other = path.join(tmpDir('mcpw-otherkey-'), 'other.key');
+    const otherId = loadOrCreateKey(other).keyId;
+    const rightId = loadOrCreateKey(log.keyFile).keyId;
+    const v = cli(['audit', 'verify', '--db', log.db, '--key', other]);
+    expect(v.code).toBe(1);
+    expect(v.stdout).toContain(`event #1's MAC does not match under the key given (key id ${otherId}), and the checkpoint that covers it names key id ${rightId}: it was written under another signing key (verify with that key), or rewritten`);
+    expect(v.stdout).toContain(`database checkpoint #30 names key id ${rightId}, not the key given (${otherId})`);
+    expect(v.stdout).not.toContain('rewritten without the signing key');
+    // With the other key's public key alone (signatures only), the same words for the checkpoint.
+    const pub = path.join(path.dirname(other), 'other.pub');
+    writeFileSync(pub, loadOrCreateKey(other).publicKey.export({ format: 'pem', type: 'spki' }) as string);
+    const p = cli(['audit', 'verify', '--db', log.db, '--pubkey', pub]);
+    expect(p.code).toBe(1);
+    expect(p.stdout).toContain(`database checkpoint #30 names key id ${rightId}, not the key given (${otherId})`);
+    // The right key passes.
+    expect(cli(['audit', 'verify', '--db', log.db, '--key', log.keyFile]).code).toBe(0);
+  });
+});
+
+describe('a reader that stops early', () => {
+  it('`audit export | head -1` and `audit tail -n 2000 | head -1` end quietly', () => {
+    const log = makeLog(2000);
+    for (const args of [['export', '--format', 'jsonl'], ['tail', '-n', '2000']]) {
+      const r = spawnSync('bash', ['-c', `"$0" "$1" audit ${args.join(' ')} --db "$2" | head -1 >/dev/null; echo "status=\${PIPESTATUS[0]}"`, NODE, CLI, log.db], { encoding: 'utf8', env: isolatedEnv(), timeout: 30_000 });
+      expect(r.stdout.trim(), `audit ${args[0]}`).toBe('status=0');
+      expect(r.stderr, `audit ${args[0]}`).toBe('');
+    }
+  });
+
+  it('`audit tail -f | head -1` stops once it has something to print and nobody reads it', async () => {
+    const log = makeLog(10);
+    const child = spawn('bash', ['-c', `"$0" "$1" audit tail -f -n 1 --db "$2" | head -1 >/dev/null; echo "status=\${PIPESTATUS[0]}"`, NODE, CLI, log.db], { env: isolatedEnv() });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const ended = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    // head has read its line and gone; new events give tail -f something to write.
+    await new Promise((r) => setTimeout(r, 1500));
+    const key = loadOrCreateKey(log.keyFile);
+    const store = new AuditStore(log.db);
+    store.append(Array.from({ length: 50 }, () => ({ ...blankEvent('exchange'), server: 'files', target: 'later' })), key);
+    store.close();
+    const code = await Promise.race([ended, new Promise<string>((r) => setTimeout(() => r('still running'), 10_000))]);
+    if (code === 'still running') child.kill('SIGKILL');
+    expect(code).toBe(0);
+    expect(out.trim()).toBe('status=0');
+    expect(err).toBe('');
+  });
+});
