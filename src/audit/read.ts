@@ -34,21 +34,35 @@ export function query(store: AuditStore, f: Filters, order: 'asc' | 'desc' = 'as
   if (f.decision) params['shadowDecision'] = `shadow:${f.decision}`;
   add('status = @status', 'status', f.status);
   add('event = @event', 'event', f.event);
-  const sql = `SELECT * FROM events${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${order === 'desc' ? 'DESC' : 'ASC'}${f.limit ? ' LIMIT @limit' : ''}`;
-  if (f.limit) params['limit'] = f.limit;
+  const sql = `SELECT * FROM events${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${order === 'desc' ? 'DESC' : 'ASC'}${f.limit !== undefined ? ' LIMIT @limit' : ''}`;
+  if (f.limit !== undefined) params['limit'] = f.limit;
   return store.db.prepare(sql).all(params) as StoredEvent[];
 }
 
-/** Accepts full RFC 3339 times, dates, and relative forms like `24h` or `7d` (before now). */
+const TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?$/i;
+
+/**
+ * A time as the audit commands accept it: relative to now (`30s`, `15m`, `24h`, `7d`), a date (`2026-11-30`), or a
+ * date and time (`2026-11-30T14:05:00Z`, `2026-11-30 14:05:00.123` as `audit tail` prints it). A time without a
+ * zone is UTC, the audit trail's own zone, whatever the machine's is. Anything else is refused (`new Date` alone
+ * would read `90` as the year 1990 and a zone-less time in local time).
+ */
 export function normalizeTime(t: string): string {
   const rel = /^(\d+)([smhd])$/.exec(t);
   if (rel) {
     const n = Number(rel[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[rel[2] as 's' | 'm' | 'h' | 'd'];
     return new Date(Date.now() - n).toISOString();
   }
-  const d = new Date(t);
-  if (Number.isNaN(d.getTime())) throw new Error(`not a time: ${t}`);
-  return d.toISOString();
+  const m = TIME.exec(t.trim());
+  if (!m) throw new Error(`not a time: ${JSON.stringify(t)} (use 24h, 7d, 2026-11-30 or 2026-11-30T14:05:00Z)`);
+  const [, y, mo, d, h = '00', mi = '00', sec = '00', frac = '', zone = 'Z'] = m;
+  const date = new Date(`${y}-${mo}-${d}T${h}:${mi}:${sec}${frac.slice(0, 4)}${zone.toUpperCase()}`);
+  // Date rolls 2026-02-30 over to March; a day or hour that does not exist is a typo, not a time.
+  const check = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec)));
+  if (Number.isNaN(date.getTime()) || check.getUTCMonth() !== Number(mo) - 1 || check.getUTCDate() !== Number(d) || check.getUTCHours() !== Number(h) || check.getUTCMinutes() !== Number(mi) || check.getUTCSeconds() !== Number(sec)) {
+    throw new Error(`not a time: ${JSON.stringify(t)} (no such date or time of day)`);
+  }
+  return date.toISOString();
 }
 
 const JSON_COLUMNS = ['redactions', 'extra'] as const;

@@ -3,7 +3,7 @@
  * the state directory's audit.db). Output that shows server-controlled text escapes it for the terminal.
  */
 import { progress } from './progress.js';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { auditConfig, defaultAuditDb } from '../audit/setup.js';
@@ -14,7 +14,8 @@ import { csvHeader, csvRow, exportRecord, normalizeTime, ocsfRecord, query, scor
 import { buildReportData, renderReport, verificationSummary } from '../audit/report.js';
 import { AuditStore } from '../audit/store.js';
 import { verifyStore } from '../audit/verify.js';
-import { whenStdoutCloses } from './stdout.js';
+import { wholeNumber } from './args.js';
+import { whenStdoutCloses, writeOutput } from './stdout.js';
 import { findConfig } from '../config/config.js';
 import { UsageError, WardenError } from '../errors.js';
 
@@ -55,7 +56,7 @@ function openRead(o: DbOpts): AuditStore {
 function filtersOf(o: Record<string, unknown>): Filters {
   const f: Filters = {};
   for (const k of ['since', 'until', 'principal', 'server', 'tool', 'decision', 'status', 'event'] as const) if (typeof o[k] === 'string') f[k] = o[k] as string;
-  if (o['limit'] !== undefined) f.limit = Number(o['limit']);
+  if (typeof o['limit'] === 'number') f.limit = o['limit'];
   try {
     if (f.since) normalizeTime(f.since);
     if (f.until) normalizeTime(f.until);
@@ -112,12 +113,13 @@ export function registerAudit(program: Command): void {
 
   withDb(audit.command('tail'))
     .description('the latest events; -f follows new ones')
-    .option('-n, --lines <n>', 'how many', '20')
+    .option('-n, --lines <n>', 'how many', wholeNumber(), 20)
     .option('-f, --follow', 'keep printing new events')
     .option('--format <f>', 'table | json', 'table')
-    .action(async (o: DbOpts & { lines: string; follow?: boolean; format: string }) => {
+    .action(async (o: DbOpts & { lines: number; follow?: boolean; format: string }) => {
+      if (!['table', 'json'].includes(o.format)) throw new UsageError('--format must be table or json');
       const store = openRead(o);
-      const rows = query(store, { limit: Number(o.lines) }, 'desc').reverse();
+      const rows = query(store, { limit: o.lines }, 'desc').reverse();
       for (const e of rows) process.stdout.write(`${o.format === 'json' ? JSON.stringify(exportRecord(e)) : tableLine(e)}\n`);
       if (!o.follow) return store.close();
       let last = rows[rows.length - 1]?.seq ?? store.head().seq;
@@ -142,7 +144,7 @@ export function registerAudit(program: Command): void {
   withFilters(withDb(audit.command('query')))
     .description('events matching filters')
     .option('--format <f>', 'table | json | csv', 'table')
-    .option('--limit <n>', 'at most this many')
+    .option('--limit <n>', 'at most this many', wholeNumber())
     .action((o: DbOpts & Record<string, unknown> & { format: string }) => {
       if (!['table', 'json', 'csv'].includes(o.format)) throw new UsageError('--format must be table, json or csv');
       const store = openRead(o);
@@ -168,7 +170,7 @@ export function registerAudit(program: Command): void {
       });
       bar.done();
       const text = lines.length ? `${lines.join('\n')}\n` : '';
-      if (o.out) writeFileSync(o.out, text);
+      if (o.out) writeOutput(o.out, text);
       else process.stdout.write(text);
       store.close();
     });
@@ -181,6 +183,7 @@ export function registerAudit(program: Command): void {
     .option('--copy <file>', 'events as received off the machine (newline-delimited JSON), compared event by event')
     .option('--format <f>', 'text | json', 'text')
     .action((o: DbOpts & { anchor?: string; key?: string; pubkey?: string; copy?: string; format: string }) => {
+      if (!['text', 'json'].includes(o.format)) throw new UsageError('--format must be text or json');
       const store = openRead(o);
       const ac = auditConfig(undefined, undefined, store.file);
       let key;
@@ -203,6 +206,7 @@ export function registerAudit(program: Command): void {
     .description('the scorecard per server and tool: calls, error and timeout rate, denials, p50/p95 latency, mean size and ≈ tokens')
     .option('--format <f>', 'table | json | csv', 'table')
     .action((o: DbOpts & Record<string, unknown> & { format: string }) => {
+      if (!['table', 'json', 'csv'].includes(o.format)) throw new UsageError('--format must be table, json or csv');
       const store = openRead(o);
       const rows = scorecard(store, filtersOf(o));
       store.close();
@@ -232,7 +236,7 @@ export function registerAudit(program: Command): void {
       const html = renderReport(buildReportData(store, v, filtersOf(o)));
       bar.done();
       store.close();
-      writeFileSync(o.out, html);
+      writeOutput(o.out, html);
       process.stdout.write(`${path.resolve(o.out)}\n`);
     });
 
@@ -244,14 +248,17 @@ export function registerAudit(program: Command): void {
       if (!existsSync(db)) throw new UsageError(`${db}: no audit database here`);
       const kp = keyPath(o, db);
       if (!existsSync(kp)) throw new UsageError(`${kp}: the signing key is needed to prune (it signs the new base)`);
-      const key = parsePrivateKey(readFileSync(kp, 'utf8'), kp);
-      const store = new AuditStore(db);
       let before: string;
       try {
         before = normalizeTime(o.before);
       } catch (e) {
-        throw new UsageError((e as Error).message);
+        throw new UsageError(`--before: ${(e as Error).message}`);
       }
+      // Events are stamped with the time they are written: a time to come would remove them all, the ones being
+      // written now included. A typo in the year should not empty the trail.
+      if (Date.parse(before) > Date.now()) throw new UsageError(`--before: ${before} is in the future; nothing was removed (to remove everything written until now, use --before 0s)`);
+      const key = parsePrivateKey(readFileSync(kp, 'utf8'), kp);
+      const store = new AuditStore(db);
       const r = store.prune(before, key);
       store.close();
       process.stdout.write(`removed ${r.removed} events; the chain now starts after #${r.base.seq}\n`);

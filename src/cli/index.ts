@@ -6,6 +6,7 @@
 import { Command, Option } from 'commander';
 import { WardenError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { wholeNumber } from './args.js';
 
 function collect(v: string, prev: string[] = []): string[] {
   return [...prev, v];
@@ -43,7 +44,7 @@ export async function buildProgram(): Promise<Command> {
     .option('--config <file>', 'config file')
     .option('--insecure-no-auth', 'allow a non-loopback address without auth')
     .option('--host <host>', 'override listen.host')
-    .option('--port <port>', 'override listen.port', (v) => Number(v))
+    .option('--port <port>', 'override listen.port', wholeNumber(0, 65535))
     .action(async (opts: { config?: string; insecureNoAuth?: boolean; host?: string; port?: number }) => {
       const { runServe } = await import('./serve.js');
       exitWhenIdle(await runServe(opts));
@@ -80,8 +81,12 @@ class WardenUsage extends WardenError {
 
 export async function main(argv: string[]): Promise<void> {
   const program = await buildProgram();
-  program.exitOverride();
-  for (const c of program.commands) c.exitOverride();
+  // Every level (`audit tail` too): a usage error is exit 2, decided below, not commander's own exit 1.
+  const override = (c: Command): void => {
+    c.exitOverride();
+    c.commands.forEach(override);
+  };
+  override(program);
   program.hook('preAction', async (_root, action) => {
     let top = action;
     while (top.parent && top.parent !== program) top = top.parent;
@@ -98,6 +103,14 @@ export async function main(argv: string[]): Promise<void> {
     if (err instanceof WardenError) {
       process.stderr.write(`mcp-warden: ${err.message}\n`);
       process.exitCode = err.exitCode;
+      return;
+    }
+    const fsErr = err as NodeJS.ErrnoException;
+    if (typeof fsErr?.code === 'string' && /^E[A-Z]+$/.test(fsErr.code) && typeof fsErr.path === 'string') {
+      // A file the command had to read or write and could not: which one and why, not a stack trace.
+      const { fsReason } = await import('./stdout.js');
+      process.stderr.write(`mcp-warden: ${fsErr.path}: cannot ${fsErr.syscall ?? 'use'} it: ${fsReason(fsErr)}\n`);
+      process.exitCode = 2;
       return;
     }
     if ((err as Error)?.name === 'SqliteError') {

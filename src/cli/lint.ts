@@ -7,7 +7,7 @@
  * 3 the live server could not be reached or listed.
  */
 import { progress } from './progress.js';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { pinSettings, serverIdentity, upstreamFactory } from '../assemble.js';
@@ -22,6 +22,8 @@ import { lintParsed, type LintResult } from '../lint/run.js';
 import { driftRules } from '../lint/drift.js';
 import { SEVERITY_RANK, type Severity } from '../lint/types.js';
 import { definitionHash, emptyServerPins, readPinFile, textHash, tofuFile, writePinFile, type PinFile } from '../pin/pins.js';
+import { seconds } from './args.js';
+import { writeOutput } from './stdout.js';
 import { deriveName } from './wrap.js';
 
 class ExitError extends WardenError {
@@ -90,8 +92,8 @@ export function registerLint(program: Command): void {
     .option('--lock <file>', 'compare with this lock file and report drift (DR rules)')
     .option('--policy-out <file>', 'write a least-privilege policy draft')
     .option('--pin-out <file>', 'write a lock file of what was linted')
-    .option('--timeout <seconds>', 'per request, for live targets', '15')
-    .action(async (targets: string[], o: { stdio?: string; url?: string; name?: string; format: string; failOn: string; ignore?: string; lock?: string; policyOut?: string; pinOut?: string; timeout: string }) => {
+    .option('--timeout <seconds>', 'per request, for live targets', seconds, 15)
+    .action(async (targets: string[], o: { stdio?: string; url?: string; name?: string; format: string; failOn: string; ignore?: string; lock?: string; policyOut?: string; pinOut?: string; timeout: number }) => {
       if (!['text', 'json', 'sarif'].includes(o.format)) throw new UsageError(`--format: "${o.format}" is not text, json or sarif`);
       const failOn = FAIL_ON[o.failOn.toLowerCase()];
       if (!failOn) throw new UsageError(`--fail-on: "${o.failOn}" is not critical, high, medium, low or info`);
@@ -123,7 +125,7 @@ export function registerLint(program: Command): void {
       if (o.stdio || o.url) {
         const server = liveServer(o);
         if (o.name) server.name = o.name;
-        const timeout = Math.max(1, Number(o.timeout) || 15) * 1000;
+        const timeout = o.timeout * 1000;
         let snap: Snapshot;
         try {
           snap = await live(server, timeout);
@@ -147,7 +149,7 @@ export function registerLint(program: Command): void {
       process.stdout.write(out);
       if (o.policyOut) {
         const draft = draftPolicy({ servers: result.servers, documents: result.documents }, result.findings, o.name ? () => o.name! : undefined);
-        writeFileSync(o.policyOut, draft.yaml);
+        writeOutput(o.policyOut, draft.yaml);
         process.stderr.write(`mcp-warden: policy draft written to ${o.policyOut} (${draft.allow.length} allowed, ${draft.ask.length} ask, ${draft.deny.length} denied)\n`);
       }
       if (o.pinOut) {
@@ -166,8 +168,8 @@ export function registerLint(program: Command): void {
     .option('--approve <server>', 'approve the pending definitions of a server (all, or the tool/prompt named after it)')
     .argument('[name]', 'with --approve: the tool or prompt to approve')
     .option('--list', 'show what is pending approval')
-    .option('--timeout <seconds>', 'per request', '15')
-    .action(async (name: string | undefined, o: { config?: string; out?: string; approve?: string; list?: boolean; timeout: string }) => {
+    .option('--timeout <seconds>', 'per request', seconds, 15)
+    .action(async (name: string | undefined, o: { config?: string; out?: string; approve?: string; list?: boolean; timeout: number }) => {
       const { config } = findConfig(o.config);
       const settings = pinSettings(config);
       if (o.list || o.approve) {
@@ -242,7 +244,7 @@ export function registerLint(program: Command): void {
       // Record: fetch every configured server's lists.
       if (!config.servers.length) throw new UsageError('pin needs servers in the config (or use `lint --stdio … --pin-out F`)');
       const out = path.resolve(o.out ?? settings?.lockFile ?? 'mcp-warden.lock.json');
-      const timeout = Math.max(1, Number(o.timeout) || 15) * 1000;
+      const timeout = o.timeout * 1000;
       const parsed: Parsed[] = [];
       const identities = new Map<string, string>();
       for (const s of config.servers) {

@@ -4,7 +4,7 @@
  * Exit codes: 0 ok; 1 an invalid policy (check) or a failing case (test); 2 bad usage or a file that cannot be
  * read, with a message naming the file, line and field.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { policyFiles } from '../assemble.js';
@@ -14,6 +14,7 @@ import { ConfigError, PolicyError, UsageError, WardenError } from '../errors.js'
 import type { Principal } from '../pipeline/types.js';
 import { visibleText } from '../protocol/escape.js';
 import { evaluate, traceRules, visible, type PolicyInput } from '../policy/evaluate.js';
+import { writeOutput } from './stdout.js';
 import { composePolicy, loadPolicyFiles, parsePolicyText } from '../policy/load.js';
 import { checkArgs } from '../policy/input-schema.js';
 import type { Policy } from '../policy/types.js';
@@ -237,7 +238,7 @@ export function registerPolicy(program: Command): void {
       const draft = draftPolicy({ servers: result.servers, documents: result.documents }, result.findings, o.server ? () => o.server! : undefined);
       if (!draft.allow.length && !draft.ask.length && !draft.deny.length) throw new UsageError(`${o.from}: no tools to draft a policy for`);
       if (o.out) {
-        writeFileSync(o.out, draft.yaml);
+        writeOutput(o.out, draft.yaml);
         process.stderr.write(`mcp-warden: policy draft written to ${o.out} (${draft.allow.length} allowed, ${draft.ask.length} ask, ${draft.deny.length} denied)\n`);
       } else process.stdout.write(draft.yaml);
     });

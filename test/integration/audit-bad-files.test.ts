@@ -3,7 +3,8 @@
  * program's SQLite database, a file that is not SQLite, an empty database, one with a damaged page, and a log
  * checked with the wrong signing key. Each gets its reason in words (exit 2, or 1 from `audit verify` when the log
  * cannot be vouched for), never a stack trace; and nothing of ours is written into someone else's database.
- * Also: a reader that stops early (`audit export | head -1`) ends a command quietly.
+ * Also: a reader that stops early (`audit export | head -1`) ends a command quietly, and the commands' options take
+ * only what they mean (a count, a time, a file that can be written), saying which option is wrong otherwise.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, openSync, readFileSync, writeFileSync, writeSync, closeSync } from 'node:fs';
@@ -37,8 +38,8 @@ function makeLog(n: number): { dir: string; db: string; keyFile: string } {
   return { dir, db, keyFile };
 }
 
-function cli(args: string[], input?: string): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(NODE, [CLI, ...args], { encoding: 'utf8', input, env: isolatedEnv(), timeout: 30_000 });
+function cli(args: string[], input?: string, env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(NODE, [CLI, ...args], { encoding: 'utf8', input, env: isolatedEnv(env), timeout: 30_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -179,5 +180,82 @@ describe('a reader that stops early', () => {
     expect(code).toBe(0);
     expect(out.trim()).toBe('status=0');
     expect(err).toBe('');
+  });
+});
+
+describe('the options of the audit commands', () => {
+  it('counts: -n 0 prints nothing, -n 1 the last event, --limit 2 two; a count that is not one is refused naming the option', () => {
+    const log = makeLog(30);
+    expect(cli(['audit', 'tail', '-n', '0', '--db', log.db])).toMatchObject({ code: 0, stdout: '' });
+    const one = cli(['audit', 'tail', '-n', '1', '--format', 'json', '--db', log.db]);
+    expect(one.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([30]);
+    const two = cli(['audit', 'query', '--limit', '2', '--format', 'json', '--db', log.db]);
+    expect(two.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([1, 2]);
+    for (const [args, option] of [
+      [['tail', '-n', 'abc'], "'-n, --lines <n>'"],
+      [['query', '--limit', '-5'], "'--limit <n>'"],
+      [['query', '--limit', '1.5'], "'--limit <n>'"],
+    ] as const) {
+      const r = cli(['audit', ...args, '--db', log.db]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toContain(`error: option ${option} argument`);
+      expect(r.stdout).toBe('');
+    }
+    for (const args of [['stats', '--format', 'xml'], ['tail', '--format', 'xml'], ['verify', '--format', 'xml']]) {
+      const r = cli(['audit', ...args, '--db', log.db]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/^mcp-warden: --format must be /);
+    }
+  });
+
+  it('a time without a zone is UTC, as tail prints it, whatever the machine\'s zone; a date that does not exist is refused', () => {
+    const log = makeLog(2000);
+    const db = new Database(log.db, { readonly: true });
+    const ts = (db.prepare('SELECT ts FROM events WHERE seq = 1000').pluck().get() as string);
+    const expected = db.prepare('SELECT seq FROM events WHERE ts >= ? ORDER BY seq').pluck().all(ts) as number[];
+    db.close();
+    const printed = ts.replace('T', ' ').replace('Z', ''); // as `audit tail` shows it
+    for (const TZ of ['UTC', 'America/New_York', 'Asia/Kolkata']) {
+      const r = cli(['audit', 'query', '--since', printed, '--format', 'json', '--db', log.db], undefined, { TZ });
+      expect(r.code, TZ).toBe(0);
+      expect(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq), TZ).toEqual(expected);
+    }
+    expect(expected.length).toBeGreaterThan(0);
+    expect(expected[0]).toBeLessThanOrEqual(1000);
+    for (const bad of ['2026-02-30', '2026-12-01T24:00:00Z', '90', 'yesterday']) {
+      const r = cli(['audit', 'query', '--since', bad, '--db', log.db]);
+      expect(r.code, bad).toBe(2);
+      expect(r.stderr, bad).toContain(`not a time: ${JSON.stringify(bad)}`);
+    }
+  });
+
+  it('prune refuses a time to come (a typo in the year would empty the trail) and anything that is not a time', () => {
+    const log = makeLog(30);
+    const count = () => {
+      const db = new Database(log.db, { readonly: true });
+      const n = db.prepare('SELECT COUNT(*) FROM events').pluck().get() as number;
+      db.close();
+      return n;
+    };
+    const future = cli(['audit', 'prune', '--before', '2999-01-01', '--db', log.db]);
+    expect(future.code).toBe(2);
+    expect(future.stderr).toContain('--before: 2999-01-01T00:00:00.000Z is in the future; nothing was removed');
+    const typo = cli(['audit', 'prune', '--before', '90', '--db', log.db]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('--before: not a time: "90"');
+    expect(count()).toBe(30);
+    // Control: a time before now prunes, and what remains verifies.
+    const all = cli(['audit', 'prune', '--before', '0s', '--db', log.db]);
+    expect(all).toMatchObject({ code: 0, stdout: 'removed 30 events; the chain now starts after #30\n' });
+  });
+
+  it('an output file that cannot be written is named, with the reason', () => {
+    const log = makeLog(5);
+    const missing = path.join(log.dir, 'no-such-dir');
+    for (const args of [['report', '--out', path.join(missing, 'r.html')], ['export', '--format', 'csv', '--out', path.join(missing, 'a.csv')]]) {
+      const r = cli(['audit', ...args, '--db', log.db]);
+      expect(r.code, args[0]).toBe(2);
+      expect(r.stderr).toBe(`mcp-warden: ${args[args.length - 1]}: cannot write it: no such file or directory (ENOENT)\n`);
+    }
   });
 });
