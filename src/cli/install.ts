@@ -89,6 +89,14 @@ export function unwrapEntry(entry: Entry): { command: string; args: string[] | u
   return { command: rest[0]!, args: rest.length > 1 ? rest.slice(1) : undefined };
 }
 
+/**
+ * A byte order mark in front of the JSON (Windows editors write one) is set aside while the file is read and
+ * edited, and put back: the host reads the file as it did before.
+ */
+function splitBom(text: string): [string, string] {
+  return text.startsWith('\uFEFF') ? ['\uFEFF', text.slice(1)] : ['', text];
+}
+
 function parseJsonc(text: string, file: string): Record<string, unknown> {
   const errors: ParseError[] = [];
   const v = parse(text, errors, { allowTrailingComma: true, disallowComments: false });
@@ -141,7 +149,8 @@ function pick(servers: Record<string, Entry>, only: string[] | undefined, file: 
 }
 
 /** Computes the install; writes nothing. */
-export function planInstall(text: string, file: string, key: string, o: { servers?: string[]; launcher: Launcher; config?: string }): { after: string; items: PlanItem[] } {
+export function planInstall(original: string, file: string, key: string, o: { servers?: string[]; launcher: Launcher; config?: string }): { after: string; items: PlanItem[] } {
+  const [bom, text] = splitBom(original);
   const doc = parseJsonc(text, file);
   const servers = (doc[key] ?? {}) as Record<string, Entry>;
   if (typeof servers !== 'object' || Array.isArray(servers)) throw new WardenError(`${file}: "${key}" is not an object; not changed`);
@@ -160,11 +169,12 @@ export function planInstall(text: string, file: string, key: string, o: { server
       items.push({ server: name, action: 'wrap' });
     }
   }
-  return { after, items };
+  return { after: bom + after, items };
 }
 
 /** Computes the uninstall; writes nothing. */
-export function planUninstall(text: string, file: string, key: string, o: { servers?: string[] }): { after: string; items: PlanItem[] } {
+export function planUninstall(original: string, file: string, key: string, o: { servers?: string[] }): { after: string; items: PlanItem[] } {
+  const [bom, text] = splitBom(original);
   const doc = parseJsonc(text, file);
   const servers = (doc[key] ?? {}) as Record<string, Entry>;
   let after = text;
@@ -180,7 +190,7 @@ export function planUninstall(text: string, file: string, key: string, o: { serv
     after = setValue(after, [key, name, 'args'], u.args);
     items.push({ server: name, action: 'unwrap' });
   }
-  return { after, items };
+  return { after: bom + after, items };
 }
 
 function writeAtomic(file: string, text: string): void {
@@ -222,7 +232,7 @@ export function uninstall(file: string, key: string, o: { servers?: string[]; dr
   if (existsSync(backup)) {
     const original = readFileSync(backup, 'utf8');
     // Nothing else changed since install: the original bytes, exactly (formatting, key order, comments).
-    if (deepEqual(parse(after, [], { allowTrailingComma: true }), parse(original, [], { allowTrailingComma: true }))) {
+    if (deepEqual(parse(splitBom(after)[1], [], { allowTrailingComma: true }), parse(splitBom(original)[1], [], { allowTrailingComma: true }))) {
       after = original;
       restoredFromBackup = true;
     }

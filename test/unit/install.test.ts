@@ -1,11 +1,11 @@
 /**
  * Where each host keeps its MCP config, per platform, and the install helpers' edge cases.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hostConfig, isWrapped, lineDiff, planInstall, planUninstall, unwrapEntry, wrapEntry } from '../../src/cli/install.js';
+import { hostConfig, install, isWrapped, lineDiff, planInstall, planUninstall, uninstall, unwrapEntry, wrapEntry } from '../../src/cli/install.js';
 
 const home = '/home/ada';
 
@@ -63,6 +63,24 @@ describe('plans', () => {
     expect(JSON.parse(back)).toEqual(JSON.parse(text));
     expect(back).not.toMatch(/[^\r]\n/);
     expect(back).toContain('\t\t"a"');
+  });
+  it('keeps a byte order mark (Windows editors write one), and uninstall restores the file byte for byte', () => {
+    const text = '\uFEFF{\n  "mcpServers": {\n    "a": { "command": "x", "args": ["1"] }\n  }\n}\n';
+    const { after, items } = planInstall(text, 'f', 'mcpServers', { launcher: l });
+    expect(items).toEqual([{ server: 'a', action: 'wrap' }]);
+    expect(after.startsWith('\uFEFF{')).toBe(true);
+    expect(after.indexOf('\uFEFF', 1)).toBe(-1);
+    expect((JSON.parse(after.slice(1)) as { mcpServers: { a: { args: string[] } } }).mcpServers.a.args).toEqual(['-y', 'mcp-warden', 'wrap', '--name', 'a', '--', 'x', '1']);
+    const back = planUninstall(after, 'f', 'mcpServers', {}).after;
+    expect(back.startsWith('\uFEFF{')).toBe(true);
+    expect(JSON.parse(back.slice(1))).toEqual(JSON.parse(text.slice(1)));
+    const dir = fsTmp();
+    const file = path.join(dir, 'mcp.json');
+    writeFileSync(file, text);
+    install(file, 'mcpServers', { launcher: l });
+    expect(readFileSync(file, 'utf8')).toBe(after);
+    expect(uninstall(file, 'mcpServers', {}).restoredFromBackup).toBe(true);
+    expect(readFileSync(file, 'utf8')).toBe(text);
   });
   it('a diff shows removed and added lines', () => {
     expect(lineDiff('a\nb\nc', 'a\nB\nc', 'f')).toBe('--- f\n+++ f\n-b\n+B\n');
