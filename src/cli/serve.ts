@@ -94,11 +94,18 @@ export async function runServe(o: ServeOptions): Promise<number> {
   });
 }
 
-/** `/metrics`: loopback scrapers only, unless `metrics.remote: true` (then protect it at the network). */
+/** Headers a reverse proxy adds: a request carrying one came from elsewhere, whatever address it arrived from. */
+const FORWARDED = ['forwarded', 'x-forwarded-for', 'x-real-ip', 'x-forwarded-host', 'via'];
+
+/**
+ * `/metrics`: loopback scrapers only, unless `metrics.remote: true` (then protect it at the network). A TLS
+ * terminator on the same host (the hardening guide's setup) connects from loopback for every client on the
+ * internet, so a request it forwarded is not a loopback scraper.
+ */
 async function serveMetrics(m: Metrics, remote: boolean, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const peer = req.socket.remoteAddress ?? '';
-  if (!remote && !isLoopbackHost(peer.replace(/^::ffff:/, ''))) {
-    res.writeHead(403, { 'content-type': 'text/plain' }).end('metrics are served to loopback clients only (metrics.remote: true to change)\n');
+  if (!remote && (!isLoopbackHost(peer.replace(/^::ffff:/, '')) || FORWARDED.some((h) => req.headers[h] !== undefined))) {
+    res.writeHead(403, { 'content-type': 'text/plain' }).end('metrics are served to loopback clients only, not through a reverse proxy (metrics.remote: true to change)\n');
     return;
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {

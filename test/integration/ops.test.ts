@@ -103,6 +103,15 @@ pins: false
     expect(metricValue(text, 'mcp_warden_process_resident_memory_bytes', {})).toBeGreaterThan(10 * 2 ** 20);
   });
 
+  it('is refused to a request a reverse proxy forwarded, though it arrives from loopback', async () => {
+    for (const header of [{ 'x-forwarded-for': '203.0.113.9' }, { forwarded: 'for=203.0.113.9;proto=https' }, { 'x-real-ip': '203.0.113.9' }, { via: '1.1 edge' }]) {
+      const res = await fetch(`${gw.url}/metrics`, { headers: header });
+      expect(res.status, JSON.stringify(header)).toBe(403);
+      expect(await res.text()).toMatch(/not through a reverse proxy/);
+    }
+    expect((await fetch(`${gw.url}/metrics`)).status).toBe(200);
+  });
+
   it('/healthz and /readyz answer', async () => {
     expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
     const ready = await fetch(`${gw.url}/readyz`);
