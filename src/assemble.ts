@@ -172,6 +172,8 @@ export interface UpstreamDeps {
   baseDir?: string;
   /** The proxy's own files and folders, hidden from sandboxed children. */
   hide?: string[];
+  /** Masks secrets in what a child prints on stderr before it is logged. */
+  scrub?: (text: string) => string;
 }
 
 /** What a sandboxed child must not see: the state and config folders, the audit folder, key and anchor, the config. */
@@ -192,6 +194,6 @@ export async function upstreamFactory(server: ServerConfig, deps: UpstreamDeps):
   return () =>
     new ChildUpstream(
       { command: server.command!, args: server.args, env, cwd: server.cwd, sandbox: server.raw['sandbox'] as SandboxSpec | undefined, hide: deps.hide },
-      { maxMessageBytes: deps.maxMessageBytes, graceMs: server.shutdownGraceMs, log: deps.log, server: server.name },
+      { maxMessageBytes: deps.maxMessageBytes, graceMs: server.shutdownGraceMs, log: deps.log, server: server.name, scrub: deps.scrub },
     );
 }

@@ -155,3 +155,18 @@ export function redactionFromConfig(config: WardenConfig): Redaction | undefined
   const s = redactionSettings(config);
   return s ? buildRedaction(s, config.file) : undefined;
 }
+
+/**
+ * Masks secrets and personal data in text the proxy writes to its operational log on a server's behalf (its
+ * stderr): with the configured detectors, or, when redaction is off, the bundled packs, built on first use so a
+ * quiet server costs nothing. A line with more findings than the limit is withheld whole.
+ */
+export function logScrubber(redaction: Redaction | undefined): (text: string) => string {
+  let masker = redaction?.masker;
+  return (text) => {
+    masker ??= buildRedaction(DEFAULT_SETTINGS).masker;
+    const box = { text };
+    if (masker.redact(box).blocked) return '[line withheld: too many secrets or personal data to mask]';
+    return box.text;
+  };
+}

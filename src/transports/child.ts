@@ -30,6 +30,8 @@ export interface ChildOptions {
   graceMs: number;
   log: Logger;
   server: string;
+  /** Masks secrets in a stderr line before it is logged (the server may print its own credentials). */
+  scrub?: (text: string) => string;
 }
 
 export class SpawnError extends Error {
@@ -167,7 +169,9 @@ export class ChildUpstream implements Upstream {
       line: (text) => {
         if (this.stderrBudget > 0) {
           this.stderrBudget--;
-          log.info({ server, stream: 'stderr' }, text.length > 4000 ? `${text.slice(0, 4000)}…` : text);
+          // Cut before masking would split a secret at the cut and leave its head readable; mask, then cut.
+          const shown = this.opts.scrub ? this.opts.scrub(text) : text;
+          log.info({ server, stream: 'stderr' }, shown.length > 4000 ? `${shown.slice(0, 4000)}…` : shown);
         } else this.stderrDropped++;
       },
       invalid: () => undefined,

@@ -350,6 +350,23 @@ describe('a clean message through serve is the bytes the server wrote', () => {
   });
 });
 
+describe("a server's stderr reaches the proxy's log with its secrets masked", () => {
+  it.each([
+    ['with the configured detectors', 'redaction: { packs: [secrets, pii], action: mask }\naudit: { enabled: false }\n'],
+    ['with redaction turned off (the bundled packs)', 'redaction: false\naudit: { enabled: false }\n'],
+  ])('%s', async (_label, yaml) => {
+    const cfg = writeConfig(yaml);
+    const child = spawn(NODE, [...wrapArgs('--config', cfg, '--', NODE, LEAKY)], { env: isolatedEnv({ LEAK_STDERR: '1', MCP_WARDEN_LOG_LEVEL: 'info' }), stdio: ['pipe', 'pipe', 'pipe'] });
+    const line = await waitForStderr(child, /"stream":"stderr".*\n/);
+    child.stdin.end();
+    await stopProcess(child);
+    const text = line.text();
+    expect(line.match[0]).toContain('connecting as [REDACTED:email] with token [REDACTED:github-pat]');
+    expect(text).not.toContain(pat);
+    expect(text).not.toContain(email);
+  });
+});
+
 describe('a detector RE2 cannot run stops the proxy at load', () => {
   it('wrap and redact refuse a look-ahead pattern in the config, naming file, line and rule', async () => {
     const cfg = writeConfig(`redaction:\n  rules:\n    - id: ok-rule\n      pattern: 'abc[0-9]+'\n    - id: sneaky\n      pattern: '(?=secret)[a-z]+'\n`);
