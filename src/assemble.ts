@@ -21,7 +21,7 @@ import { PolicyHolder } from './policy/holder.js';
 import { bundledPolicy } from './policy/load.js';
 import { MemoryLimiter } from './policy/rate.js';
 import { policyStage } from './policy/stage.js';
-import { redactionFromConfig, type Redaction } from './redact/setup.js';
+import { secretScrubber, redactionFromConfig, type Redaction } from './redact/setup.js';
 import { pinStage, type PinSettings } from './pin/stage.js';
 import { screenDefinition } from './lint/screen.js';
 import { configDir, stateDir } from './config/paths.js';
@@ -104,6 +104,7 @@ export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly 
               return masker.redact(copy).blocked ? '[REDACTED:too-many-findings]' : copy;
             }
           : undefined,
+        redactText: secretScrubber(redaction),
       }),
     );
   }

@@ -25,6 +25,8 @@ export interface AuditStageOptions {
   waitForCommit: boolean;
   /** Makes captured arguments safe to store (the redaction engine); without one, `redacted` stores only hashes. */
   redactArgs?: (args: unknown) => unknown;
+  /** Masks secrets in server-written text the event keeps (an error's message as `reason`). */
+  redactText?: (text: string) => string;
 }
 
 /** Wall-clock time of a performance.now() reading. */
@@ -76,7 +78,8 @@ export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent
   if (resp) {
     if (opts.capture !== 'none') ev.result_sha256 = sha256Hex(serializedBytes(resp));
     const err = (resp.message as JsonRpcErrorResponse).error;
-    if (err && !ev.reason) ev.reason = err.message.slice(0, 500);
+    // The server wrote this message; an action that lets a secret through to the client (detect) does not store it.
+    if (err && !ev.reason) ev.reason = (opts.redactText ? opts.redactText(String(err.message)) : String(err.message)).slice(0, 500);
     if (!ev.reason && ex.decision?.reason) ev.reason = ex.decision.reason;
     if (err) errorCode = err.code;
   }

@@ -161,7 +161,7 @@ export function redactionFromConfig(config: WardenConfig): Redaction | undefined
  * stderr): with the configured detectors, or, when redaction is off, the bundled packs, built on first use so a
  * quiet server costs nothing. A line with more findings than the limit is withheld whole.
  */
-export function logScrubber(redaction: Redaction | undefined): (text: string) => string {
+export function secretScrubber(redaction: Redaction | undefined): (text: string) => string {
   let masker = redaction?.masker;
   return (text) => {
     masker ??= buildRedaction(DEFAULT_SETTINGS).masker;

@@ -367,6 +367,25 @@ describe("a server's stderr reaches the proxy's log with its secrets masked", ()
   });
 });
 
+describe('the audit trail does not keep what a detect action lets through', () => {
+  it("a server error carrying a token reaches the client as written (action: detect) and is masked in the event's reason", async () => {
+    const dir = tmpDir('mcpw-detect-');
+    const db = path.join(dir, 'audit.db');
+    const cfg = writeConfig(`redaction: { packs: [secrets, pii], action: detect }\naudit: { db: ${JSON.stringify(db)} }\npins: false\n`);
+    const raw = new RawStdio(NODE, wrapArgs('--config', cfg, '--', NODE, LEAKY), isolatedEnv());
+    await raw.initialize(1);
+    const answer = await raw.request(2, 'bogus/method');
+    await raw.close();
+    expect(JSON.stringify(answer)).toContain(pat); // detect: the client gets it, by the configuration's choice
+    const store = new AuditStore(db, { readonly: true });
+    const events = query(store, { event: 'exchange' });
+    store.close();
+    const ev = events.find((e) => e.method === 'bogus/method')!;
+    expect(ev.reason).toBe('no method bogus/method; token was [REDACTED:github-pat]');
+    expect(JSON.stringify(events)).not.toContain(pat);
+  });
+});
+
 describe('a detector RE2 cannot run stops the proxy at load', () => {
   it('wrap and redact refuse a look-ahead pattern in the config, naming file, line and rule', async () => {
     const cfg = writeConfig(`redaction:\n  rules:\n    - id: ok-rule\n      pattern: 'abc[0-9]+'\n    - id: sneaky\n      pattern: '(?=secret)[a-z]+'\n`);
