@@ -337,6 +337,23 @@ async function bigResults() {
 }
 
 /** Events/s appended with the hash chain and MAC, in group commits as the writer does them. */
+/** Runs the CLI in a process that reports its own peak RSS (ru_maxrss) as it exits; its output is discarded. */
+function cliPeak(args) {
+  const probe = `process.on('exit', () => process.stderr.write('\\nmaxrss=' + process.resourceUsage().maxRSS + '\\n')); await import(${JSON.stringify(CLI)});`;
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const p = spawn(NODE, ['--input-type=module', '-e', probe, '--', 'mcp-warden', ...args], { env: benchEnv, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d) => (err += d));
+    p.on('error', reject);
+    p.on('exit', (code) => {
+      const kb = Number(/maxrss=(\d+)/.exec(err)?.[1]);
+      if (code !== 0 || !kb) return reject(new Error(`mcp-warden ${args.join(' ')}: exit ${code}: ${err.slice(0, 300)}`));
+      resolve({ ms: performance.now() - t0, mb: kb / 1024 });
+    });
+  });
+}
+
 async function auditBench() {
   const { AuditStore } = await import('../dist/audit/store.js');
   const { AuditWriter, blankEvent } = await import('../dist/audit/writer.js');
@@ -400,7 +417,21 @@ async function auditBench() {
       queries = [timed('--server github --tool create_issue --decision deny', { server: 'github', tool: 'create_issue', decision: 'deny' }), timed(`--since (the last tenth)`, { since }), timed('--server github --limit 100', { server: 'github', limit: 100 })];
       ro.close();
     }
-    out.push({ durability, n, rate: median, rates, queries });
+    // The commands that read the whole trail, as a reviewer runs them: wall time and the process's peak RSS.
+    let readers;
+    if (durability === 'strict') {
+      const db = path.join(dir, 'audit.db');
+      const key = path.join(dir, 'key.pem');
+      readers = [];
+      for (const [label, args] of [
+        ['audit export --format jsonl --out F', ['export', '--format', 'jsonl', '--out', path.join(dir, 'export.jsonl')]],
+        ['audit query --format csv', ['query', '--format', 'csv']],
+        ['audit stats', ['stats']],
+        ['audit verify --key K', ['verify', '--key', key]],
+        ['audit report --out F', ['report', '--out', path.join(dir, 'report.html')]],
+      ]) readers.push({ label, ...(await cliPeak(['audit', ...args, '--db', db])) });
+    }
+    out.push({ durability, n, rate: median, rates, queries, readers });
     process.stderr.write(`  audit ${durability}: ${f(n / secs, 0)} events/s\n`);
   }
   return out;
@@ -571,6 +602,15 @@ scans. \`audit query\` filters over the ${audit[0]?.n ?? '?'} strict events abov
 | query | rows | ms |
 |---|---:|---:|
 ${(audit.find((a) => a.queries)?.queries ?? []).map((q) => `| \`${q.label}\` | ${q.rows} | ${f(q.ms, 0)} |`).join('\n')}
+
+Reading the whole trail (the same ${audit[0]?.n ?? '?'} events) with the commands a reviewer runs, each in its own
+process: wall time and that process's peak resident memory. They read the rows one at a time and \`verify\` keeps no
+per-event state, so memory stays about flat as the trail grows (\`stats\` and \`report\` keep one latency per call
+for the percentiles: 8 bytes each).
+
+| command | s | peak RSS MB |
+|---|---:|---:|
+${(audit.find((a) => a.readers)?.readers ?? []).map((q) => `| \`${q.label}\` | ${f(q.ms / 1000, 1)} | ${f(q.mb, 0)} |`).join('\n')}
 
 The latency strict audit adds to a call is the difference between the two \`wrap\` lanes above:
 ${(() => { const off = results.find((r) => r.label.includes('policy + redaction (audit off)')); const on = results.find((r) => r.label.includes('strict audit')); return off && on ? `${f(on.p50 - off.p50, 3)} ms at p50 and ${f(on.p99 - off.p99, 3)} ms at p99` : '—'; })()}.

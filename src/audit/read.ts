@@ -17,7 +17,7 @@ export interface Filters {
   limit?: number;
 }
 
-export function query(store: AuditStore, f: Filters, order: 'asc' | 'desc' = 'asc'): StoredEvent[] {
+function selection(f: Filters, what: string, order: 'asc' | 'desc' | undefined): { sql: string; params: Record<string, unknown> } {
   const where: string[] = [];
   const params: Record<string, unknown> = {};
   const add = (sql: string, key: string, value: unknown) => {
@@ -34,9 +34,31 @@ export function query(store: AuditStore, f: Filters, order: 'asc' | 'desc' = 'as
   if (f.decision) params['shadowDecision'] = `shadow:${f.decision}`;
   add('status = @status', 'status', f.status);
   add('event = @event', 'event', f.event);
-  const sql = `SELECT * FROM events${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${order === 'desc' ? 'DESC' : 'ASC'}${f.limit !== undefined ? ' LIMIT @limit' : ''}`;
+  const sql = `SELECT ${what} FROM events${where.length ? ` WHERE ${where.join(' AND ')}` : ''}${order ? ` ORDER BY seq ${order === 'desc' ? 'DESC' : 'ASC'}` : ''}${f.limit !== undefined ? ' LIMIT @limit' : ''}`;
   if (f.limit !== undefined) params['limit'] = f.limit;
+  return { sql, params };
+}
+
+/** The events matching `f`, all in memory: for small results (`tail`, `--limit`). */
+export function query(store: AuditStore, f: Filters, order: 'asc' | 'desc' = 'asc'): StoredEvent[] {
+  const { sql, params } = selection(f, '*', order);
   return store.db.prepare(sql).all(params) as StoredEvent[];
+}
+
+/**
+ * The events matching `f`, one at a time: what reads a whole trail (export, stats, report) holds one row, not
+ * millions. The connection runs nothing else until the iteration ends.
+ */
+export function eachEvent(store: AuditStore, f: Filters, order: 'asc' | 'desc' = 'asc'): IterableIterator<StoredEvent> {
+  const { sql, params } = selection(f, '*', order);
+  return store.db.prepare(sql).iterate(params) as IterableIterator<StoredEvent>;
+}
+
+/** How many events match `f`. */
+export function countEvents(store: AuditStore, f: Filters): number {
+  const { sql, params } = selection({ ...f, limit: undefined }, 'COUNT(*)', undefined);
+  const n = store.db.prepare(sql).pluck().get(params) as number;
+  return f.limit !== undefined ? Math.min(n, f.limit) : n;
 }
 
 const TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?$/i;
@@ -183,7 +205,7 @@ function pct(sorted: number[], p: number): number {
 /** The per-server, per-tool scorecard of SPEC §7; tokens are estimated as bytes / 4. */
 export function scorecard(store: AuditStore, f: Filters = {}): ScoreRow[] {
   const groups = new Map<string, { server: string; tool: string; lat: number[]; bytes: number; calls: number; errors: number; timeouts: number; denials: number }>();
-  for (const e of query(store, { ...f, event: 'exchange' })) {
+  for (const e of eachEvent(store, { ...f, event: 'exchange' })) {
     const tool = e.target ?? e.method ?? '?';
     const key = `${e.server}\n${tool}`;
     let g = groups.get(key);

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { packagePath } from '../config/paths.js';
 import { VERSION } from '../version.js';
 import { terminalSafe } from './escape.js';
-import { query, scorecard, type Filters } from './read.js';
+import { eachEvent, scorecard, type Filters } from './read.js';
 import type { AuditStore } from './store.js';
 import type { VerifyResult } from './verify.js';
 
@@ -44,10 +44,19 @@ export function verificationSummary(v: VerifyResult): string {
   return `VERIFICATION FAILED at event #${f.seq}${f.id ? ` (${f.id})` : ''}: ${f.message}${v.problems.length > 1 ? ` (+${v.problems.length - 1} more problems)` : ''}`;
 }
 
+/** The latest incidents the report lists. */
+const INCIDENTS = 50;
+
 export function buildReportData(store: AuditStore, verify: VerifyResult, f: Filters = {}): Record<string, unknown> {
-  const events = query(store, f);
-  const from = events[0]?.ts;
-  const to = events[events.length - 1]?.ts;
+  // Two passes over the rows, one row in memory at a time: the span first (it sets the bucket size), then the counts.
+  let count = 0;
+  let from: string | undefined;
+  let to: string | undefined;
+  for (const e of eachEvent(store, f)) {
+    count++;
+    from ??= e.ts;
+    to = e.ts;
+  }
   const span = from && to ? Date.parse(to) - Date.parse(from) : 0;
   const bucketMs = span <= 2 * 3600e3 ? 60e3 : span <= 3 * 86400e3 ? 3600e3 : 86400e3;
   const label = (t: number) => new Date(Math.floor(t / bucketMs) * bucketMs).toISOString().slice(0, bucketMs >= 86400e3 ? 10 : 16).replace('T', ' ');
@@ -58,7 +67,7 @@ export function buildReportData(store: AuditStore, verify: VerifyResult, f: Filt
   const tools = new Map<string, number>();
   const principals = new Map<string, number>();
   const incidents: string[][] = [];
-  for (const e of events) {
+  for (const e of eachEvent(store, f)) {
     if (e.principal_sub) bump(principals, e.principal_sub);
     if (e.redactions) {
       try {
@@ -76,14 +85,17 @@ export function buildReportData(store: AuditStore, verify: VerifyResult, f: Filt
     bump(m, b);
     bump(tools, `${server} / ${e.target ?? e.method ?? '?'}`);
     if (e.status === 'denied' || (e.decision ?? '').endsWith('deny')) bump(denials, e.rule ?? '(default)');
-    if (e.status !== 'ok') incidents.push([e.ts, server, e.target ?? e.method ?? '', e.status ?? '', e.rule ?? '', e.reason ?? '']);
+    if (e.status !== 'ok') {
+      incidents.push([e.ts, server, e.target ?? e.method ?? '', e.status ?? '', e.rule ?? '', e.reason ?? '']);
+      if (incidents.length > 2 * INCIDENTS) incidents.splice(0, incidents.length - INCIDENTS);
+    }
   }
   const topServers = [...perServer].sort((a, b) => [...b[1].values()].reduce((x, y) => x + y, 0) - [...a[1].values()].reduce((x, y) => x + y, 0)).slice(0, 8);
   return {
     version: VERSION,
     generated: new Date().toISOString(),
     database: store.file,
-    events: events.length,
+    events: count,
     from,
     to,
     verify: { ok: verify.ok, summary: verificationSummary(verify) },
@@ -93,7 +105,7 @@ export function buildReportData(store: AuditStore, verify: VerifyResult, f: Filt
     tools: top(tools, 15),
     principals: top(principals, 15),
     scorecard: scorecard(store, f).map((r) => [r.server, r.tool, r.calls, (r.errorRate * 100).toFixed(1), (r.timeoutRate * 100).toFixed(1), r.denials, r.p50.toFixed(1), r.p95.toFixed(1), Math.round(r.meanBytes), Math.round(r.meanTokens)]),
-    incidents: incidents.slice(-50).reverse().map((row) => row.map((c) => terminalSafe(c).slice(0, 300))),
+    incidents: incidents.slice(-INCIDENTS).reverse().map((row) => row.map((c) => terminalSafe(c).slice(0, 300))),
   };
 }
 

@@ -59,7 +59,26 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
   const exact: Problem[] = [];
   const pub = opts.publicKey ?? opts.key?.publicKey;
   const base = store.base();
-  const hashes = new Map<number, { hash: string; id: string }>();
+  // The stored hash and id of an event the walk below read, looked up by seq when a checkpoint or the copy needs
+  // one: keeping every event's would grow with the trail (hundreds of bytes per event, gigabytes for millions).
+  const looked = new Map<number, { hash: string; id: string } | undefined>();
+  const byStmt = store.db.prepare('SELECT hash, id FROM events WHERE seq = ?');
+  const hashes = {
+    get(seq: number): { hash: string; id: string } | undefined {
+      if (seq > lastRead || seq <= base.seq) return undefined;
+      if (!looked.has(seq)) {
+        let row: { hash: string; id: string } | undefined;
+        try {
+          row = byStmt.get(seq) as typeof row;
+        } catch (e) {
+          if ((e as Error)?.name !== 'SqliteError') throw e;
+        }
+        if (looked.size < 100_000) looked.set(seq, row);
+        return row;
+      }
+      return looked.get(seq);
+    },
+  };
   const add = (seq: number, id: string | undefined, message: string) => problems.push({ seq, id, message });
 
   // The checkpoints first: they name the key each part of the log was signed with.
@@ -88,14 +107,10 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
     for (const e of store.iterate(0)) {
       count++;
       lastRead = e.seq;
-      if (chainBroken) {
-        hashes.set(e.seq, { hash: e.hash, id: e.id });
-        continue;
-      }
+      if (chainBroken) continue;
       if (e.seq !== expected) {
         chainProblem(expected, undefined, e.seq > expected ? `event #${expected} is missing (the next stored event is #${e.seq})` : `event #${e.seq} is out of sequence (expected #${expected})`);
         chainBroken = true;
-        hashes.set(e.seq, { hash: e.hash, id: e.id });
         continue;
       }
       if (e.prev_hash !== prev) {
@@ -118,7 +133,6 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
           chainBroken = true;
         }
       }
-      hashes.set(e.seq, { hash: e.hash, id: e.id });
       prev = e.hash;
       expected = e.seq + 1;
     }

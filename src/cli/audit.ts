@@ -10,12 +10,12 @@ import { auditConfig, defaultAuditDb } from '../audit/setup.js';
 import type { StoredEvent } from '../audit/chain.js';
 import { terminalSafe } from '../audit/escape.js';
 import { loadPublicKey, parsePrivateKey } from '../audit/keys.js';
-import { csvHeader, csvRow, exportRecord, normalizeTime, ocsfRecord, query, scorecard, type Filters } from '../audit/read.js';
+import { countEvents, csvHeader, csvRow, eachEvent, exportRecord, normalizeTime, ocsfRecord, query, scorecard, type Filters } from '../audit/read.js';
 import { buildReportData, renderReport, verificationSummary } from '../audit/report.js';
 import { AuditStore } from '../audit/store.js';
 import { verifyStore } from '../audit/verify.js';
 import { wholeNumber } from './args.js';
-import { whenStdoutCloses, writeOutput } from './stdout.js';
+import { chunked, whenStdoutCloses, writeAll, writeOutput } from './stdout.js';
 import { findConfig } from '../config/config.js';
 import { UsageError, WardenError } from '../errors.js';
 
@@ -83,18 +83,29 @@ function tableLine(e: StoredEvent): string {
   return TABLE_COLS.map(([, f]) => terminalSafe(f(e))).join('  ');
 }
 
-function printRows(rows: StoredEvent[], format: string): void {
-  const out = process.stdout;
-  if (format === 'json') for (const e of rows) out.write(`${JSON.stringify(exportRecord(e))}\n`);
-  else if (format === 'csv') {
-    out.write(`${csvHeader()}\n`);
-    for (const e of rows) out.write(`${csvRow(e)}\n`);
-  } else {
-    const cells = rows.map((e) => TABLE_COLS.map(([, f]) => terminalSafe(f(e))));
-    const widths = TABLE_COLS.map(([h], i) => Math.min(40, Math.max(h.length, ...cells.map((c) => c[i]!.length))));
-    out.write(`${TABLE_COLS.map(([h], i) => h.padEnd(widths[i]!)).join('  ')}\n`);
-    for (const c of cells) out.write(`${c.map((v, i) => (i === c.length - 1 ? v : v.slice(0, widths[i]).padEnd(widths[i]!))).join('  ')}\n`);
-  }
+/** Prints the events matching `f`; a table takes two passes (its column widths, then the rows), never all rows in memory. */
+async function printRows(store: AuditStore, f: Filters, format: string): Promise<void> {
+  if (format === 'json') return writeAll(chunked(map(eachEvent(store, f), (e) => JSON.stringify(exportRecord(e)))));
+  if (format === 'csv') return writeAll(chunked(then([csvHeader()], map(eachEvent(store, f), csvRow))));
+  const widths = TABLE_COLS.map(([h]) => h.length);
+  for (const e of eachEvent(store, f)) TABLE_COLS.forEach(([, col], i) => (widths[i] = Math.min(40, Math.max(widths[i]!, terminalSafe(col(e)).length))));
+  const head = TABLE_COLS.map(([h], i) => h.padEnd(widths[i]!)).join('  ');
+  const line = (e: StoredEvent) =>
+    TABLE_COLS.map(([, col], i) => {
+      const v = terminalSafe(col(e));
+      return i === TABLE_COLS.length - 1 ? v : v.slice(0, widths[i]).padEnd(widths[i]!);
+    }).join('  ');
+  return writeAll(chunked(then([head], map(eachEvent(store, f), line))));
+}
+
+function* map<T, U>(items: Iterable<T>, f: (x: T) => U): Generator<U> {
+  for (const x of items) yield f(x);
+}
+
+/** `first`, then `rest`, lazily (spreading `rest` into an array would hold every row). */
+function* then<T>(first: Iterable<T>, rest: Iterable<T>): Generator<T> {
+  yield* first;
+  yield* rest;
 }
 
 export function registerAudit(program: Command): void {
@@ -145,10 +156,10 @@ export function registerAudit(program: Command): void {
     .description('events matching filters')
     .option('--format <f>', 'table | json | csv', 'table')
     .option('--limit <n>', 'at most this many', wholeNumber())
-    .action((o: DbOpts & Record<string, unknown> & { format: string }) => {
+    .action(async (o: DbOpts & Record<string, unknown> & { format: string }) => {
       if (!['table', 'json', 'csv'].includes(o.format)) throw new UsageError('--format must be table, json or csv');
       const store = openRead(o);
-      printRows(query(store, filtersOf(o)), o.format);
+      await printRows(store, filtersOf(o), o.format);
       store.close();
     });
 
@@ -156,22 +167,19 @@ export function registerAudit(program: Command): void {
     .description('all events for a SIEM: JSONL (SPEC §7 fields), CSV, or OCSF API Activity (class 6003)')
     .requiredOption('--format <f>', 'jsonl | csv | ocsf')
     .option('--out <file>', 'write here instead of stdout')
-    .action((o: DbOpts & Record<string, unknown> & { format: string; out?: string }) => {
+    .action(async (o: DbOpts & Record<string, unknown> & { format: string; out?: string }) => {
       if (!['jsonl', 'csv', 'ocsf'].includes(o.format)) throw new UsageError('--format must be jsonl, csv or ocsf');
       const store = openRead(o);
-      const bar = progress('reading events');
-      const rows = query(store, filtersOf(o));
-      bar.phase('exporting', rows.length);
-      const line = o.format === 'jsonl' ? (e: (typeof rows)[number]) => JSON.stringify(exportRecord(e)) : o.format === 'csv' ? csvRow : (e: (typeof rows)[number]) => JSON.stringify(ocsfRecord(e));
-      const lines = o.format === 'csv' ? [csvHeader()] : [];
-      rows.forEach((e, i) => {
-        lines.push(line(e));
-        if (i % 1000 === 999) bar.tick(1000);
+      const f = filtersOf(o);
+      const bar = progress('exporting', countEvents(store, f));
+      const line = o.format === 'jsonl' ? (e: StoredEvent) => JSON.stringify(exportRecord(e)) : o.format === 'csv' ? csvRow : (e: StoredEvent) => JSON.stringify(ocsfRecord(e));
+      let n = 0;
+      const lines = map(eachEvent(store, f), (e) => {
+        if (++n % 1000 === 0) bar.tick(1000);
+        return line(e);
       });
+      await writeAll(chunked(o.format === 'csv' ? then([csvHeader()], lines) : lines), o.out);
       bar.done();
-      const text = lines.length ? `${lines.join('\n')}\n` : '';
-      if (o.out) writeOutput(o.out, text);
-      else process.stdout.write(text);
       store.close();
     });
 

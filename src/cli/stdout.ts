@@ -4,7 +4,7 @@
  * printing, quietly, and finishes what it was doing: no stack trace, no half-done side effect. `wrap` does not use
  * this: its stdout is the protocol, and its transport handles a closed pipe itself.
  */
-import { writeFileSync } from 'node:fs';
+import { createWriteStream, openSync, writeFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 
 let closed = false;
@@ -43,4 +43,59 @@ export function fsReason(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   const text = /^[A-Z]+: ([^,]+)/.exec(err.message ?? '')?.[1];
   return err.code ? `${text ?? err.code} (${err.code})` : String(err.message ?? e);
+}
+
+/**
+ * Writes `chunks` to standard output, or to `file`, waiting whenever the reader is behind: an export of millions of
+ * events holds one chunk in memory, not the whole text. A reader that went away (stdout) ends it quietly.
+ */
+export async function writeAll(chunks: Iterable<string>, file?: string): Promise<void> {
+  let out: NodeJS.WritableStream;
+  if (file) {
+    let fd: number;
+    try {
+      fd = openSync(file, 'w');
+    } catch (e) {
+      throw new UsageError(`${file}: cannot write it: ${fsReason(e)}`);
+    }
+    out = createWriteStream('', { fd });
+  } else out = process.stdout;
+  let failed: Error | undefined;
+  let wake: (() => void) | undefined;
+  const onError = (e: Error) => {
+    failed ??= e;
+    wake?.();
+  };
+  out.on('error', onError);
+  const unwatch = file ? () => undefined : whenStdoutCloses(() => onError(new Error('EPIPE')));
+  try {
+    for (const chunk of chunks) {
+      if (failed) break;
+      if (!out.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          out.once('drain', resolve);
+        });
+        wake = undefined;
+      }
+    }
+    if (file && !failed) await new Promise<void>((resolve) => out.end(resolve));
+  } finally {
+    unwatch();
+    if (file) out.removeListener('error', onError);
+  }
+  if (failed && file) throw new UsageError(`${file}: cannot write it: ${fsReason(failed)}`);
+}
+
+/** Lines joined into chunks of about 64 KiB. */
+export function* chunked(lines: Iterable<string>): Generator<string> {
+  let buf = '';
+  for (const line of lines) {
+    buf += `${line}\n`;
+    if (buf.length >= 65_536) {
+      yield buf;
+      buf = '';
+    }
+  }
+  if (buf) yield buf;
 }

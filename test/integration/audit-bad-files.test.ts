@@ -39,7 +39,7 @@ function makeLog(n: number): { dir: string; db: string; keyFile: string } {
 }
 
 function cli(args: string[], input?: string, env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(NODE, [CLI, ...args], { encoding: 'utf8', input, env: isolatedEnv(env), timeout: 30_000 });
+  const r = spawnSync(NODE, [CLI, ...args], { encoding: 'utf8', input, env: isolatedEnv(env), timeout: 30_000, maxBuffer: 64 * 2 ** 20 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -257,5 +257,31 @@ describe('the options of the audit commands', () => {
       expect(r.code, args[0]).toBe(2);
       expect(r.stderr).toBe(`mcp-warden: ${args[args.length - 1]}: cannot write it: no such file or directory (ENOENT)\n`);
     }
+  });
+});
+
+describe('reading a whole trail, a row at a time', () => {
+  it('export to a file and to stdout give the same text, every event once and in order, in each format', () => {
+    const log = makeLog(2000); // about 1.3 MB of JSONL: many 64 KiB chunks
+    for (const format of ['jsonl', 'csv', 'ocsf']) {
+      const file = path.join(log.dir, `export.${format}`);
+      const toFile = cli(['audit', 'export', '--format', format, '--out', file, '--db', log.db]);
+      expect(toFile.code, format).toBe(0);
+      const stdout = cli(['audit', 'export', '--format', format, '--db', log.db]);
+      expect(stdout.code, format).toBe(0);
+      expect(readFileSync(file, 'utf8'), format).toBe(stdout.stdout);
+      const lines = stdout.stdout.split('\n');
+      expect(lines.pop()).toBe('');
+      expect(lines.length, format).toBe(format === 'csv' ? 2001 : 2000);
+    }
+    const jsonl = readFileSync(path.join(log.dir, 'export.jsonl'), 'utf8').trim().split('\n');
+    expect(jsonl.map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual(Array.from({ length: 2000 }, (_, i) => i + 1));
+    // query's JSON is the export's records; its table is a header and one line per event, columns aligned.
+    expect(cli(['audit', 'query', '--format', 'json', '--db', log.db]).stdout).toBe(`${jsonl.join('\n')}\n`);
+    const table = cli(['audit', 'query', '--db', log.db]).stdout.trimEnd().split('\n');
+    expect(table.length).toBe(2001);
+    const col = table[0]!.indexOf('time');
+    expect(table.every((l) => /^\S/.test(l.slice(col)))).toBe(true);
+    expect(table[2000]).toMatch(/^2000\s/);
   });
 });
