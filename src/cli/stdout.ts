@@ -82,7 +82,7 @@ export async function writeAll(chunks: Iterable<string>, file?: string): Promise
     if (file && !failed) await new Promise<void>((resolve) => out.end(resolve));
   } finally {
     unwatch();
-    if (file) out.removeListener('error', onError);
+    out.removeListener('error', onError);
   }
   if (failed && file) throw new UsageError(`${file}: cannot write it: ${fsReason(failed)}`);
 }
