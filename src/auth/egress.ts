@@ -79,12 +79,36 @@ export async function checkEgress(raw: string | URL, policy: EgressPolicy): Prom
   return u;
 }
 
-/** A fetch for openid-client / jose that checks every URL and never follows redirects. */
-export function guardedFetch(policy: EgressPolicy, timeoutMs = 10_000): (url: string, init?: RequestInit) => Promise<Response> {
+/** The largest body an OAuth endpoint may answer with (metadata, keys, tokens and introspection are a few KiB). */
+export const MAX_AUTH_RESPONSE_BYTES = 1 << 20;
+
+/**
+ * A fetch for openid-client / jose that checks every URL, never follows redirects, and reads at most `maxBytes` of a
+ * body: a hostile or broken endpoint streaming without end would otherwise fill the proxy's memory until the
+ * timeout (the metadata a server points a login at is the server's to choose).
+ */
+export function guardedFetch(policy: EgressPolicy, timeoutMs = 10_000, maxBytes = MAX_AUTH_RESPONSE_BYTES): (url: string, init?: RequestInit) => Promise<Response> {
   return async (url, init) => {
     await checkEgress(url, policy);
     const signal = init?.signal ?? AbortSignal.timeout(timeoutMs);
-    return fetch(url, { ...init, redirect: 'manual', signal });
+    const res = await fetch(url, { ...init, redirect: 'manual', signal });
+    if (!res.body) return res;
+    const tooLarge = () => new EgressError(`${new URL(url).origin} answered with more than ${maxBytes} bytes; not read`);
+    if (Number(res.headers.get('content-length') ?? 0) > maxBytes) {
+      await res.body.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    let seen = 0;
+    const capped = res.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, ctl) {
+          seen += chunk.byteLength;
+          if (seen > maxBytes) ctl.error(tooLarge());
+          else ctl.enqueue(chunk);
+        },
+      }),
+    );
+    return new Response(capped, { status: res.status, statusText: res.statusText, headers: res.headers });
   };
 }
 

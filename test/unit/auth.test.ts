@@ -6,7 +6,8 @@ import { readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import * as jose from 'jose';
 import { describe, expect, it } from 'vitest';
-import { checkEgress, isPrivateAddress, isLoopbackAddress } from '../../src/auth/egress.js';
+import { checkEgress, guardedFetch, isPrivateAddress, isLoopbackAddress, MAX_AUTH_RESPONSE_BYTES } from '../../src/auth/egress.js';
+import http from 'node:http';
 import { TokenStore } from '../../src/auth/token-store.js';
 import { ResourceServer, authSettings } from '../../src/auth/resource-server.js';
 import { buildConfig, loadConfigFile } from '../../src/config/config.js';
@@ -45,6 +46,36 @@ describe('egress guard for fetches the proxy makes as an OAuth client', () => {
     expect(isPrivateAddress('100.64.0.1')).toBe(true);
     expect(isPrivateAddress('8.8.8.8')).toBe(false);
     expect(isPrivateAddress('2606:4700::1111')).toBe(false);
+  });
+});
+
+describe('a body an OAuth endpoint streams without end is not read past 1 MiB', () => {
+  it('with and without Content-Length; a small answer passes intact', async () => {
+    const big = Buffer.alloc(4 * MAX_AUTH_RESPONSE_BYTES, 0x20);
+    const server = http.createServer((req, res) => {
+      if (req.url === '/small') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"issuer":"x"}');
+      if (req.url === '/declared') return void res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(big.length) }).end(big);
+      // Chunked, no length: a stream that would go on until the timeout.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"keys":[');
+      const pump = () => {
+        while (!res.destroyed && res.write(big.subarray(0, 256 * 1024)));
+      };
+      res.on('drain', pump);
+      pump();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const f = guardedFetch({ allowLoopback: true, allowPrivate: false }, 5_000);
+    try {
+      expect(await (await f(`${base}/small`)).json()).toEqual({ issuer: 'x' });
+      await expect(f(`${base}/declared`)).rejects.toThrow(`${base} answered with more than ${MAX_AUTH_RESPONSE_BYTES} bytes; not read`);
+      const streamed = await f(`${base}/endless`);
+      await expect(streamed.text()).rejects.toThrow(`${base} answered with more than ${MAX_AUTH_RESPONSE_BYTES} bytes; not read`);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });
 
