@@ -28,14 +28,22 @@ async function readStdin(): Promise<string> {
   }
 }
 
-/** UTF-16 offset → code point offset. */
+/**
+ * UTF-16 offset → code point offset. Findings come in increasing order, so it counts on from the last answer (it
+ * counted from the start each time: a megabyte with emoji and 20,000 findings took 15 s).
+ */
 function codePointOffsets(text: string): (i: number) => number {
   if (!/[\uD800-\uDFFF]/.test(text)) return (i) => i;
+  let at = 0;
+  let n = 0;
   return (i) => {
-    let n = 0;
-    for (let k = 0; k < i; k++) {
-      const c = text.charCodeAt(k);
-      if (c >= 0xd800 && c <= 0xdbff && k + 1 < i) k++;
+    if (i < at) {
+      at = 0;
+      n = 0;
+    }
+    for (; at < i; at++) {
+      const c = text.charCodeAt(at);
+      if (c >= 0xd800 && c <= 0xdbff && at + 1 < i) at++;
       n++;
     }
     return n;

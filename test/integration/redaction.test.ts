@@ -411,6 +411,24 @@ describe('a detector RE2 cannot run stops the proxy at load', () => {
     ]);
     expect(r.stdout).not.toContain(pat);
   });
+
+  it('redact --format json counts offsets in code points, past emoji, on every line', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const line = `😀 key ${pat} 😀😀 ${email}\n`; // code points: 😀, space, "key ", the token, " 😀😀 ", the address, newline
+    const perLine = [...line].length;
+    const input = line.repeat(300);
+    const r = spawnSync(NODE, [path.join(ROOT, 'dist/cli/index.js'), 'redact', '--format', 'json'], { env: isolatedEnv(), input, encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout) as { findings: { rule: string; start: number; end: number }[] };
+    expect(out.findings.length).toBe(600);
+    const cps = [...input];
+    out.findings.forEach((f, i) => {
+      const n = Math.floor(i / 2);
+      const start = i % 2 === 0 ? n * perLine + 6 : n * perLine + 6 + pat.length + 4;
+      expect({ rule: f.rule, start: f.start, end: f.end }).toEqual({ rule: i % 2 === 0 ? 'github-pat' : 'email', start, end: start + (i % 2 === 0 ? pat.length : email.length) });
+      expect(cps.slice(f.start, f.end).join('')).toBe(i % 2 === 0 ? pat : email);
+    });
+  });
 });
 
 describe('2026-07-28 through serve (SDK v2 client, dual-era server)', () => {
