@@ -42,6 +42,8 @@ export interface Assembly {
   audit: OpenAudit | undefined;
   policy: PolicyHolder;
   redaction: Redaction | undefined;
+  /** Masks secrets in server-written text the proxy keeps (a child's stderr in the log, an error in the audit trail). */
+  scrub: (text: string) => string;
   /** Undefined when ready; else why not. */
   readiness(): string | undefined;
   close(): Promise<void>;
@@ -88,6 +90,8 @@ export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly 
   const baseDir = config.file ? path.dirname(config.file) : undefined;
   const ac = auditConfig(config.raw['audit'], baseDir, opts.auditDb);
   const redaction = redactionFromConfig(config);
+  // One scrubber for the log and the audit trail: with redaction off it builds the bundled packs once, on first use.
+  const scrub = secretScrubber(redaction);
   const audit = ac.enabled ? openAudit(ac, opts.log) : undefined;
   const stages: Stage[] = [...(opts.outerStages ?? [])];
   const masker = redaction?.masker;
@@ -104,7 +108,7 @@ export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly 
               return masker.redact(copy).blocked ? '[REDACTED:too-many-findings]' : copy;
             }
           : undefined,
-        redactText: secretScrubber(redaction),
+        redactText: scrub,
       }),
     );
   }
@@ -129,6 +133,7 @@ export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly 
     audit,
     policy: holder,
     redaction,
+    scrub,
     readiness: () => (audit && !audit.writer.healthy ? `audit store cannot write: ${audit.writer.lastError ?? 'unknown'}` : undefined),
     close: async () => {
       holder.close();

@@ -30,3 +30,15 @@ export class StartError extends WardenError {
     return 1;
   }
 }
+
+/** A file-system error in brief: its code (`ENOENT`), else its message. */
+export function errnoText(e: unknown): string {
+  return (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+}
+
+/** A file-system error in words: "no such file or directory (ENOENT)". */
+export function fsReason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  const text = /^[A-Z]+: ([^,]+)/.exec(err.message ?? '')?.[1];
+  return err.code ? `${text ?? err.code} (${err.code})` : String(err.message ?? e);
+}

@@ -6,7 +6,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, hkdfSync, createHash, sign, verify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createOnce } from '../config/files.js';
-import { WardenError } from '../errors.js';
+import { errnoText, WardenError } from '../errors.js';
 
 export interface SigningKey {
   privateKey: KeyObject;
@@ -70,10 +70,6 @@ export function loadOrCreateKey(file: string): SigningKey {
     if (e instanceof AuditKeyError) throw e;
     throw new AuditKeyError(`${file}: cannot create the audit signing key: ${errnoText(e)}`);
   }
-}
-
-function errnoText(e: unknown): string {
-  return (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 }
 
 export function signNote(key: SigningKey, note: string): string {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { packagePath } from '../config/paths.js';
-import { WardenError } from '../errors.js';
+import { errnoText, WardenError } from '../errors.js';
 import { chainHash, checkpointNote, EVENT_FIELDS, eventMac, GENESIS, type AuditEvent, type StoredEvent } from './chain.js';
 import { signNote, type SigningKey } from './keys.js';
 
@@ -65,6 +65,7 @@ export class AuditStore {
   readonly origin: string;
   private readonly insert: Database.Statement;
   private readonly headStmt: Database.Statement;
+  private atStmt: Database.Statement | undefined;
   private readonly appendTx: Database.Transaction<(events: AuditEvent[], key: SigningKey) => StoredEvent[]>;
 
   constructor(file: string, opts: { durability?: Durability; readonly?: boolean; maxBytes?: number } = {}) {
@@ -75,7 +76,7 @@ export class AuditStore {
         // Create the file private before SQLite opens it (the WAL and SHM files inherit its mode).
         closeSync(openSync(file, 'a', 0o600));
       } catch (e) {
-        throw new AuditStoreError(`${file}: cannot create the audit database: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        throw new AuditStoreError(`${file}: cannot create the audit database: ${errnoText(e)}`);
       }
     }
     try {
@@ -86,7 +87,7 @@ export class AuditStore {
     try {
       // Before anything is written (switching to WAL rewrites the file's header): a database that holds anything
       // but an mcp-warden audit trail is someone else's, and nothing of ours goes into it.
-      this.origin = this.ownOrigin(opts.readonly === true);
+      const found = this.ownOrigin(opts.readonly === true);
       if (!opts.readonly) {
         // Several processes may open a new database at once; switching to WAL and migrating can meet a lock
         // SQLite does not wait for, so retry for a while.
@@ -101,8 +102,9 @@ export class AuditStore {
           const pageSize = Number(this.db.pragma('page_size', { simple: true }));
           this.db.pragma(`max_page_count = ${Math.max(1, Math.floor(opts.maxBytes / pageSize))}`);
         }
-        this.origin = this.meta('origin')!;
       }
+      // A new file gets its origin from migrate().
+      this.origin = found || this.meta('origin')!;
       const cols = EVENT_FIELDS.join(', ');
       this.insert = this.db.prepare(`INSERT INTO events (seq, ${cols}, prev_hash, hash, mac) VALUES (${new Array(EVENT_FIELDS.length + 4).fill('?').join(', ')})`);
       this.headStmt = this.db.prepare('SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1');
@@ -133,9 +135,8 @@ export class AuditStore {
   }
 
   /**
-   * The log's origin when this database is an mcp-warden audit trail; '' when it is empty (a new file, which
-   * migrate() gives one).
-   * Anything else (another program's database, or ours with its origin removed) is refused.
+   * The log's origin when this database is an mcp-warden audit trail; '' when it is empty (a new file). Anything
+   * else (another program's database, or ours with its origin removed) is refused.
    */
   private ownOrigin(readonly: boolean): string {
     const names = this.db.prepare("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name").pluck().all() as string[];
@@ -216,6 +217,12 @@ export class AuditStore {
   /** Quick write check: can this process take the write lock and write? */
   probe(): void {
     this.db.transaction(() => this.db.prepare("INSERT INTO meta (key, value) VALUES ('last_probe', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(new Date().toISOString())).immediate();
+  }
+
+  /** The stored hash and id of event #seq, if it is there. */
+  storedAt(seq: number): { hash: string; id: string } | undefined {
+    this.atStmt ??= this.db.prepare('SELECT hash, id FROM events WHERE seq = ?');
+    return this.atStmt.get(seq) as { hash: string; id: string } | undefined;
   }
 
   *iterate(fromSeq = 0): IterableIterator<StoredEvent> {

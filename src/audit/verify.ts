@@ -17,6 +17,7 @@ import type { KeyObject } from 'node:crypto';
 import { chainHash, checkpointNote, eventMac, type StoredEvent } from './chain.js';
 import { keyIdOf, verifyNote, type SigningKey } from './keys.js';
 import type { AuditStore, Checkpoint } from './store.js';
+import { errnoText } from '../errors.js';
 
 export interface VerifyOptions {
   /** The signing key (checks MACs and signatures). */
@@ -62,22 +63,17 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
   // The stored hash and id of an event the walk below read, looked up by seq when a checkpoint or the copy needs
   // one: keeping every event's would grow with the trail (hundreds of bytes per event, gigabytes for millions).
   const looked = new Map<number, { hash: string; id: string } | undefined>();
-  const byStmt = store.db.prepare('SELECT hash, id FROM events WHERE seq = ?');
-  const hashes = {
-    get(seq: number): { hash: string; id: string } | undefined {
-      if (seq > lastRead || seq <= base.seq) return undefined;
-      if (!looked.has(seq)) {
-        let row: { hash: string; id: string } | undefined;
-        try {
-          row = byStmt.get(seq) as typeof row;
-        } catch (e) {
-          if ((e as Error)?.name !== 'SqliteError') throw e;
-        }
-        if (looked.size < 100_000) looked.set(seq, row);
-        return row;
-      }
-      return looked.get(seq);
-    },
+  const stored = (seq: number): { hash: string; id: string } | undefined => {
+    if (seq > lastRead || seq <= base.seq) return undefined;
+    if (looked.has(seq)) return looked.get(seq);
+    let row: { hash: string; id: string } | undefined;
+    try {
+      row = store.storedAt(seq);
+    } catch (e) {
+      if ((e as Error)?.name !== 'SqliteError') throw e;
+    }
+    if (looked.size < 100_000) looked.set(seq, row);
+    return row;
   };
   const add = (seq: number, id: string | undefined, message: string) => problems.push({ seq, id, message });
 
@@ -153,7 +149,7 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
     if (pub && !verifyNote(pub, cp.note, cp.signature)) {
       add(
         cp.seq,
-        hashes.get(cp.seq)?.id,
+        stored(cp.seq)?.id,
         cp.key_id !== givenKeyId
           ? `${where} checkpoint #${cp.seq} names key id ${cp.key_id}, not the key given (${givenKeyId}): signed by another key (verify with it), or forged`
           : `${where} checkpoint #${cp.seq} has an invalid signature`,
@@ -164,19 +160,19 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
       if (cp.seq === base.seq && cp.head !== base.hash) add(base.seq + 1, undefined, `the prune base #${base.seq} does not match its signed checkpoint`);
       return;
     }
-    const have = hashes.get(cp.seq);
+    const have = stored(cp.seq);
     if (!have) {
       add(Math.min(headSeq + 1, cp.seq), undefined, `events after #${headSeq} are missing: ${where} checkpoint #${cp.seq} signed a longer chain (truncated, or an older copy of the database)`);
       return;
     }
     const from = firstDifferent(cp.seq);
-    if (have.hash !== cp.head) add(from, hashes.get(from)?.id, `the chain up to #${cp.seq} differs from what ${where} checkpoint #${cp.seq} signed: events at or before #${cp.seq} were rewritten`);
+    if (have.hash !== cp.head) add(from, stored(from)?.id, `the chain up to #${cp.seq} differs from what ${where} checkpoint #${cp.seq} signed: events at or before #${cp.seq} were rewritten`);
   };
   // With a rewritten chain, the earliest event the checkpoint cannot vouch for is the one after the last
   // checkpoint that still matches.
   const firstDifferent = (seq: number) => {
     let good = base.seq;
-    for (const c of cps) if (c.seq < seq && hashes.get(c.seq)?.hash === c.head) good = Math.max(good, c.seq);
+    for (const c of cps) if (c.seq < seq && stored(c.seq)?.hash === c.head) good = Math.max(good, c.seq);
     return good + 1;
   };
   if (base.seq > 0 && !cps.some((c) => c.seq === base.seq)) add(base.seq + 1, undefined, `the prune base #${base.seq} has no signed checkpoint`);
@@ -189,7 +185,7 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
     try {
       text = readFileSync(opts.anchorFile, 'utf8');
     } catch (e) {
-      add(headSeq + 1, undefined, `cannot read the anchor file ${opts.anchorFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      add(headSeq + 1, undefined, `cannot read the anchor file ${opts.anchorFile}: ${errnoText(e)}`);
     }
     for (const line of text.split('\n')) {
       if (!line.trim()) continue;
@@ -224,7 +220,7 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
       }
       if (typeof rec.seq !== 'number' || typeof rec.hash !== 'string' || rec.seq <= base.seq) continue;
       copied++;
-      const have = hashes.get(rec.seq);
+      const have = stored(rec.seq);
       if (!have) chainProblem(rec.seq, rec.id, `event #${rec.seq} is in the off-machine copy but not in the database`);
       else if (have.hash !== rec.hash || have.id !== rec.id) chainProblem(rec.seq, rec.id, `event #${rec.seq} differs from the off-machine copy`);
     }

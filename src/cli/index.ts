@@ -4,7 +4,7 @@
  * starts fast inside a desktop host.
  */
 import { Command, Option } from 'commander';
-import { WardenError } from '../errors.js';
+import { fsReason, WardenError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { wholeNumber } from './args.js';
 
@@ -108,7 +108,6 @@ export async function main(argv: string[]): Promise<void> {
     const fsErr = err as NodeJS.ErrnoException;
     if (typeof fsErr?.code === 'string' && /^E[A-Z]+$/.test(fsErr.code) && typeof fsErr.path === 'string') {
       // A file the command had to read or write and could not: which one and why, not a stack trace.
-      const { fsReason } = await import('./stdout.js');
       process.stderr.write(`mcp-warden: ${fsErr.path}: cannot ${fsErr.syscall ?? 'use'} it: ${fsReason(fsErr)}\n`);
       process.exitCode = 2;
       return;

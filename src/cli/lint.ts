@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { pinSettings, serverIdentity, upstreamFactory } from '../assemble.js';
 import { findConfig, type ServerConfig } from '../config/config.js';
-import { UsageError, WardenError } from '../errors.js';
+import { errnoText, UsageError, WardenError } from '../errors.js';
 import { silentLogger } from '../log/logger.js';
 import { LintInputError, parseInput, type Parsed } from '../lint/inputs.js';
 import { fetchSnapshot, LiveError, splitCommand, type Snapshot } from '../lint/live.js';
@@ -110,7 +110,7 @@ export function registerLint(program: Command): void {
           try {
             text = readFileSync(t, 'utf8');
           } catch (e) {
-            throw new UsageError(`${t}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+            throw new UsageError(`${t}: cannot read: ${errnoText(e)}`);
           }
           try {
             parsed.push(parseInput(t, text));

@@ -3,7 +3,6 @@
  * address without `auth` unless `--insecure-no-auth` is given.
  */
 import { assemble, protectedPaths, upstreamFactory } from '../assemble.js';
-import { secretScrubber } from '../redact/setup.js';
 import { findConfig } from '../config/config.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
@@ -52,9 +51,8 @@ export async function runServe(o: ServeOptions): Promise<number> {
   const upstreams = new Map<string, (principal?: Principal) => Upstream>();
   const baseDir = config.file ? path.dirname(config.file) : process.cwd();
   const hide = protectedPaths(config);
-  const scrub = secretScrubber(assembly.redaction);
   for (const s of config.servers) {
-    upstreams.set(s.name, await upstreamFactory(s, { mode: 'serve', log, maxMessageBytes: config.limits.maxMessageBytes, requestTimeoutMs: config.limits.requestTimeoutMs, wsPingIntervalMs: config.limits.wsPingIntervalMs, baseDir, hide, scrub }));
+    upstreams.set(s.name, await upstreamFactory(s, { mode: 'serve', log, maxMessageBytes: config.limits.maxMessageBytes, requestTimeoutMs: config.limits.requestTimeoutMs, wsPingIntervalMs: config.limits.wsPingIntervalMs, baseDir, hide, scrub: assembly.scrub }));
   }
   const settings = authSettings(config);
   if (settings?.jwksFile && !path.isAbsolute(settings.jwksFile)) settings.jwksFile = path.resolve(baseDir, settings.jwksFile);

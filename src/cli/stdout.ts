@@ -5,7 +5,7 @@
  * this: its stdout is the protocol, and its transport handles a closed pipe itself.
  */
 import { createWriteStream, openSync, writeFileSync } from 'node:fs';
-import { UsageError } from '../errors.js';
+import { fsReason, UsageError } from '../errors.js';
 
 let closed = false;
 const waiters = new Set<() => void>();
@@ -36,13 +36,6 @@ export function writeOutput(file: string, text: string): void {
   } catch (e) {
     throw new UsageError(`${file}: cannot write it: ${fsReason(e)}`);
   }
-}
-
-/** "no such file or directory (ENOENT)" from a Node.js file-system error. */
-export function fsReason(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  const text = /^[A-Z]+: ([^,]+)/.exec(err.message ?? '')?.[1];
-  return err.code ? `${text ?? err.code} (${err.code})` : String(err.message ?? e);
 }
 
 /**

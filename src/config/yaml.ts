@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import YAML, { isMap, isPair, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
-import { ConfigError } from '../errors.js';
+import { ConfigError, errnoText } from '../errors.js';
 
 export interface LoadedYaml {
   file: string;
@@ -54,7 +54,7 @@ export function readYamlFile(file: string, env?: NodeJS.ProcessEnv): LoadedYaml 
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, file);
+    throw new ConfigError(`${file}: cannot read: ${errnoText(e)}`, file);
   }
   return parseYaml(text, file, env);
 }

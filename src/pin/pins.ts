@@ -16,7 +16,7 @@ import path from 'node:path';
 import { canonicalJson } from '../protocol/canonical.js';
 import { isObject } from '../protocol/jsonrpc.js';
 import { createOnce } from '../config/files.js';
-import { WardenError } from '../errors.js';
+import { errnoText, WardenError } from '../errors.js';
 
 export const HASHED_TOOL_FIELDS = ['name', 'title', 'description', 'inputSchema', 'outputSchema', 'annotations', 'execution'] as const;
 export const HASHED_PROMPT_FIELDS = ['name', 'title', 'description', 'arguments'] as const;
@@ -123,7 +123,7 @@ export function readPinFile(file: string): PinFile | undefined {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new PinError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new PinError(`${file}: cannot read: ${errnoText(e)}`);
   }
   try {
     return normalize(JSON.parse(text) as unknown, file);

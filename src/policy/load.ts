@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, isPair, isScalar, isSeq } from 'yaml';
 import { packagePath } from '../config/paths.js';
-import { PolicyError } from '../errors.js';
+import { errnoText, PolicyError } from '../errors.js';
 import { keyNode, lineOf, parseYaml, validateYaml, type LoadedYaml } from '../config/yaml.js';
 import { compilePattern } from './evaluate.js';
 import type { Policy, Rule } from './types.js';
@@ -108,7 +108,7 @@ export function loadPolicyFiles(paths: string[]): Policy {
     try {
       text = readFileSync(p, 'utf8');
     } catch (e) {
-      throw new PolicyError(`${p}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, p);
+      throw new PolicyError(`${p}: cannot read: ${errnoText(e)}`, p);
     }
     return parsePolicyText(text, p);
   });

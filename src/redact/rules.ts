@@ -11,7 +11,7 @@ import RE2 from 're2';
 import { packagePath } from '../config/paths.js';
 import { shippedSchema } from '../config/config.js';
 import { lineOf, parseYaml, validateYaml, type LoadedYaml } from '../config/yaml.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, errnoText } from '../errors.js';
 import { isObject } from '../protocol/jsonrpc.js';
 import { VALIDATORS, type ValidatorName } from './validators.js';
 
@@ -254,7 +254,7 @@ export function loadPackFile(file: string): Pack {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new RedactionRuleError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, file);
+    throw new RedactionRuleError(`${file}: cannot read: ${errnoText(e)}`, file);
   }
   return parsePackText(text, file, prebuiltPack(file));
 }
