@@ -104,7 +104,8 @@ pins: false
   });
 
   it('is refused to a request a reverse proxy forwarded, though it arrives from loopback', async () => {
-    for (const header of [{ 'x-forwarded-for': '203.0.113.9' }, { forwarded: 'for=203.0.113.9;proto=https' }, { 'x-real-ip': '203.0.113.9' }, { via: '1.1 edge' }]) {
+    const forwarded: Record<string, string>[] = [{ 'x-forwarded-for': '203.0.113.9' }, { forwarded: 'for=203.0.113.9;proto=https' }, { 'x-real-ip': '203.0.113.9' }, { via: '1.1 edge' }];
+    for (const header of forwarded) {
       const res = await fetch(`${gw.url}/metrics`, { headers: header });
       expect(res.status, JSON.stringify(header)).toBe(403);
       expect(await res.text()).toMatch(/not through a reverse proxy/);
