@@ -8,12 +8,13 @@
  * and naming rules ran on it: a tool with a HIGH finding is pinned as pending instead, blocked until approved.
  * Each violation is an audit event (`pin_violation`), once per definition and process.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, isObject, type JsonRpcRequest, type JsonRpcResponse } from '../protocol/jsonrpc.js';
 import { markDirty, type Exchange, type PeerAnswer, type Session, type Stage, type StageResult } from '../pipeline/types.js';
 import type { Logger } from '../log/logger.js';
 import type { SessionEvents } from '../proxy/session.js';
-import { createPinFileOnce, definitionHash, emptyServerPins, mtimeOf, readPinFile, textHash, tofuFile, writePinFile, type Kind, type PendingEntry, type PinFile, type ServerPins } from './pins.js';
+import { createPinFileOnce, definitionHash, emptyServerPins, mtimeOf, PinError, readPinFile, textHash, tofuFile, writePinFile, type Kind, type PendingEntry, type PinFile, type ServerPins } from './pins.js';
 
 export interface PinSettings {
   /** A lock file (explicit pins); undefined = trust on first use in the state directory. */
@@ -45,8 +46,14 @@ class ServerStore {
     readonly file: string,
     readonly explicit: boolean,
     readonly pendingFile: string,
+    private readonly log: Logger,
   ) {}
 
+  /**
+   * The server's pins, read again when a file changed. A file that cannot be read or is not a pin file (a person's
+   * edit gone wrong) keeps the pins read last in force, as a bad policy reload keeps the last good policy; with
+   * nothing read yet in this process it throws (the stage then refuses the message).
+   */
   load(): ServerPins | undefined {
     const now = Date.now();
     if (this.cache && now - this.cache.checkedAt < 500) return this.cache.pins;
@@ -55,10 +62,20 @@ class ServerStore {
       this.cache.checkedAt = now;
       return this.cache.pins;
     }
-    const pins = readPinFile(this.file)?.servers[this.server];
-    if (pins && this.explicit) {
-      const pend = readPinFile(this.pendingFile)?.servers[this.server];
-      if (pend) pins.pending = pend.pending;
+    let pins: ServerPins | undefined;
+    try {
+      pins = readPinFile(this.file)?.servers[this.server];
+      if (pins && this.explicit) {
+        const pend = readPinFile(this.pendingFile)?.servers[this.server];
+        if (pend) pins.pending = pend.pending;
+      }
+    } catch (e) {
+      if (!(e instanceof PinError) || !this.cache) throw e;
+      // Once per change of the files, not on every message.
+      this.log.error({ server: this.server, reason: e.message }, 'the pin file cannot be used; the pins read last stay in force');
+      this.cache.mtime = mtime;
+      this.cache.checkedAt = now;
+      return this.cache.pins;
     }
     this.cache = { pins, mtime, checkedAt: now };
     return pins;
@@ -132,10 +149,17 @@ export function pinStage(opts: PinStageOptions): Stage {
     if (!s) {
       const identity = opts.identities.get(server) ?? server;
       const tofu = tofuFile(opts.settings.stateDir, server, identity);
-      s = opts.settings.lockFile ? new ServerStore(server, identity, opts.settings.lockFile, true, path.join(path.dirname(tofu), `pending-${path.basename(tofu)}`)) : new ServerStore(server, identity, tofu, false, tofu);
+      s = opts.settings.lockFile ? new ServerStore(server, identity, opts.settings.lockFile, true, path.join(path.dirname(tofu), `pending-${path.basename(tofu)}`), opts.log) : new ServerStore(server, identity, tofu, false, tofu, opts.log);
       stores.set(server, s);
     }
     return s;
+  }
+
+  // At start: a pin file that cannot be used is refused with its name and why (SPEC §10), not met later as an
+  // internal error on every message; and a lock file not written yet refuses every tool, which the log says once.
+  for (const server of opts.identities.keys()) store(server).load();
+  if (opts.settings.lockFile && !existsSync(opts.settings.lockFile)) {
+    opts.log.warn({ file: opts.settings.lockFile }, 'the lock file does not exist: every tool and prompt is refused until `mcp-warden pin` writes it');
   }
 
   function report(ex: Exchange, kind: Kind, name: string, hash: string, v: Extract<Verdict, { ok: false }>): void {
@@ -224,9 +248,11 @@ export function pinStage(opts: PinStageOptions): Stage {
     report(ex, kind, name, v.hash, v);
     if (v.reason !== 'the server has no pins in the lock file' && !sp?.pending[kind][name]) st.addPending(kind, name, { hash: v.hash, body: v.body, seenAt: new Date().toISOString(), reason: v.renamedFrom ? 'rename' : v.reason.startsWith('the definition changed') ? 'changed' : 'new', ...(v.renamedFrom ? { renamedFrom: v.renamedFrom } : {}), definition: def });
     if (!block) return undefined;
-    const phrase =
-      v.reason === 'renamed' ? `is a renamed copy of "${v.renamedFrom}"` : v.reason.startsWith('the definition changed') ? 'has changed since it was pinned' : v.reason.startsWith('new') ? `is ${v.reason}` : v.reason.startsWith('first seen') ? `was ${v.reason}` : `belongs to a server that has no pins in the lock file`;
-    return deny(ex, `mcp-warden refused this call: ${kind === 'tools' ? 'the tool' : 'the prompt'} "${name}" ${phrase}. A person can review and approve it with: mcp-warden pin --approve ${ex.session.server} ${name}`, kind === 'tools');
+    const what = `mcp-warden refused this call: ${kind === 'tools' ? 'the tool' : 'the prompt'} "${name}"`;
+    // Nothing is held for approval then: the server is recorded whole, by `mcp-warden pin`.
+    if (!sp) return deny(ex, `${what} belongs to a server that has no pins in the lock file. A person can record the server's definitions in it with: mcp-warden pin`, kind === 'tools');
+    const phrase = v.reason === 'renamed' ? `is a renamed copy of "${v.renamedFrom}"` : v.reason.startsWith('the definition changed') ? 'has changed since it was pinned' : v.reason.startsWith('new') ? `is ${v.reason}` : `was ${v.reason}`;
+    return deny(ex, `${what} ${phrase}. A person can review and approve it with: mcp-warden pin --approve ${ex.session.server} ${name}`, kind === 'tools');
   }
 
   async function checkListResponse(ex: Exchange): Promise<void> {

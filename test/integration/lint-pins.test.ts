@@ -6,7 +6,7 @@
  * the filesystem server's manifest.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -264,6 +264,63 @@ describe('lock files', () => {
     const repin = cli(['pin', '--config', cfg, '--out', path.join(dir, 'fresh.lock.json')], env);
     expect(repin.status, repin.stderr).toBe(0);
     expect(repin.stdout).toMatch(/shifty: 4 tools/);
+  });
+});
+
+describe('a lock file that cannot be used', () => {
+  it('wrap refuses to start on one; at run time a broken edit keeps the pins read last, and a fixed file is read again', async () => {
+    const dir = tmpDir('mcpw-badlock-');
+    const env = isolatedEnv({ SHIFT_STATE: path.join(dir, 'shift.json') });
+    const lock = path.join(dir, 'mcp-warden.lock.json');
+    const cfg = writeConfig(`servers:\n  shifty:\n    command: ${NODE}\n    args: [${SHIFTY}]\npolicy: [${ALLOW_ALL}]\npins: { file: ${lock} }\n`);
+    const wrap = wrapArgs('--config', cfg, '--name', 'shifty');
+    for (const [bad, why] of [
+      ['{"version":1,"servers":', /not JSON/],
+      ['[]', /not an mcp-warden lock file/],
+      ['{"version":1,"servers":{"shifty":5}}', /servers\.shifty is not an object/],
+    ] as const) {
+      writeFileSync(lock, bad);
+      const r = spawnSync(NODE, wrap, { env, input: '', encoding: 'utf8', timeout: 30_000 });
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toContain(lock);
+      expect(r.stderr).toMatch(why);
+      expect(r.stderr).not.toMatch(/wrapping|    at /);
+    }
+
+    // No lock file yet: every tool is refused, and the refusal says how to record the server (nothing is pending).
+    rmSync(lock);
+    let raw = new RawStdio(NODE, wrap, env);
+    await raw.initialize();
+    const unpinned = await raw.call(1, 'greet', { name: 'x' });
+    expect(unpinned.result?.['isError']).toBe(true);
+    expect(rawText(unpinned)).toMatch(/no pins in the lock file.*mcp-warden pin$/);
+    expect(raw.stderr).toMatch(/the lock file does not exist/);
+    expect(await raw.close()).toBe(0);
+
+    const rec = cli(['pin', '--config', cfg], env);
+    expect(rec.status, rec.stderr).toBe(0);
+    const good = readFileSync(lock, 'utf8');
+    raw = new RawStdio(NODE, wrap, env);
+    await raw.initialize();
+    expect(rawText(await raw.call(2, 'greet', { name: 'a' }))).toBe('greet ran');
+    // A person's edit goes wrong while the proxy runs: the pins read last stay in force, and the log says so once.
+    writeFileSync(lock, good.slice(0, 100));
+    await new Promise((r) => setTimeout(r, 700));
+    for (const id of [3, 4]) {
+      const again = await raw.call(id, 'greet', { name: 'b' });
+      expect(rawText(again), JSON.stringify(again)).toBe('greet ran');
+      await new Promise((r) => setTimeout(r, 600));
+    }
+    expect(raw.stderr.match(/the pin file cannot be used; the pins read last stay in force/g)).toHaveLength(1);
+    // A fixed file is read again: here one without greet, which is then refused.
+    const fixed = JSON.parse(good) as { servers: Record<string, { tools: Record<string, unknown> }> };
+    delete fixed.servers['shifty']!.tools['greet'];
+    writeFileSync(lock, JSON.stringify(fixed));
+    await new Promise((r) => setTimeout(r, 700));
+    const refused = await raw.call(5, 'greet', { name: 'c' });
+    expect(refused.result?.['isError']).toBe(true);
+    expect(rawText(refused)).toMatch(/"greet" is new since the server was pinned/);
+    expect(await raw.close()).toBe(0);
   });
 });
 
