@@ -24,7 +24,7 @@ import { policyStage } from './policy/stage.js';
 import { secretScrubber, redactionFromConfig, type Redaction } from './redact/setup.js';
 import { pinStage, type PinSettings } from './pin/stage.js';
 import { screenDefinition } from './lint/screen.js';
-import { configDir, stateDir } from './config/paths.js';
+import { configDir, configPath, stateDir } from './config/paths.js';
 import type { SandboxSpec } from './transports/sandbox.js';
 import { redactionStage } from './redact/stage.js';
 import { ChildUpstream } from './transports/child.js';
@@ -68,7 +68,7 @@ export function pinSettings(config: WardenConfig): PinSettings | undefined {
   if (raw === false) return undefined;
   const baseDir = config.file ? path.dirname(config.file) : process.cwd();
   const o = typeof raw === 'string' ? { file: raw } : ((raw ?? {}) as { file?: string; on_change?: 'block' | 'warn' });
-  return { lockFile: o.file ? path.resolve(baseDir, o.file) : undefined, onChange: o.on_change ?? 'block', stateDir: stateDir() };
+  return { lockFile: o.file ? configPath(o.file, baseDir) : undefined, onChange: o.on_change ?? 'block', stateDir: stateDir() };
 }
 
 export function serverIdentity(s: ServerConfig): string {
@@ -83,7 +83,7 @@ export function policyFiles(config: WardenConfig, override?: string[]): { files:
   const list = Array.isArray(raw) ? (raw as string[]) : raw && typeof raw === 'object' ? ((raw as { files: string[] }).files ?? []) : [];
   const reload = !(raw && typeof raw === 'object' && !Array.isArray(raw) && (raw as { reload?: boolean }).reload === false);
   if (list.length === 0) return { files: [bundledPolicy('default')], reload: false, bundled: true };
-  return { files: list.map((f) => path.resolve(baseDir, f)), reload, bundled: false };
+  return { files: list.map((f) => configPath(f, baseDir)), reload, bundled: false };
 }
 
 export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly {

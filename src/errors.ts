@@ -1,6 +1,9 @@
 /**
  * Typed errors. A file that caused an error is named with its line; messages never carry tokens or secrets.
  */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+
 export class WardenError extends Error {
   readonly code: string = 'WARDEN_ERROR';
   /** Process exit code for the CLI. */
@@ -28,6 +31,18 @@ export class StartError extends WardenError {
   override readonly code: string = 'START_FAILED';
   override get exitCode(): number {
     return 1;
+  }
+}
+
+/**
+ * Creates the folder a file goes in. A file standing where a folder should be is left for the open that follows,
+ * which names it properly ("not a directory"; mkdir says "file already exists").
+ */
+export function makeParent(file: string, mode = 0o700): void {
+  try {
+    mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }
 }
 

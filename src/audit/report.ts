@@ -35,10 +35,12 @@ function bump(m: Map<string, number>, k: string, by = 1): void {
   m.set(k, (m.get(k) ?? 0) + by);
 }
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 export function verificationSummary(v: VerifyResult): string {
   if (v.ok) {
-    const what = [v.signaturesChecked ? 'signatures' : 'no signatures (no key)', v.macChecked ? 'MACs' : 'no MACs (no key)', v.anchored ? `${v.anchored} anchored checkpoints` : 'no anchor file'].join(', ');
-    return `Verified: ${v.events} events, chain intact from #${v.base + 1} to #${v.head}; ${v.checkpoints} checkpoints; checked ${what}.`;
+    const what = [v.signaturesChecked ? 'signatures' : 'no signatures (no key)', v.macChecked ? 'MACs' : 'no MACs (no key)', v.anchored ? `${plural(v.anchored, 'anchored checkpoint')}` : 'no anchor file'].join(', ');
+    return `Verified: ${plural(v.events, 'event')}, chain intact from #${v.base + 1} to #${v.head}; ${plural(v.checkpoints, 'checkpoint')}; checked ${what}.`;
   }
   const f = v.firstBad!;
   return `VERIFICATION FAILED at event #${f.seq}${f.id ? ` (${f.id})` : ''}: ${f.message}${v.problems.length > 1 ? ` (+${v.problems.length - 1} more problems)` : ''}`;

@@ -2,7 +2,7 @@
  * Reads the `audit` section and opens the store, the signing key, the writer and the sink.
  */
 import path from 'node:path';
-import { stateDir } from '../config/paths.js';
+import { configPath, stateDir } from '../config/paths.js';
 import type { Logger } from '../log/logger.js';
 import { loadOrCreateKey, type SigningKey } from './keys.js';
 import { createSink, type SinkConfig } from './sink.js';
@@ -35,7 +35,7 @@ export function defaultAuditDb(): string {
 
 export function auditConfig(raw: unknown, baseDir: string | undefined, dbOverride?: string): AuditConfig {
   const a = (raw ?? {}) as Raw;
-  const rel = (p: string | undefined) => (p && baseDir && !path.isAbsolute(p) ? path.resolve(baseDir, p) : p);
+  const rel = (p: string | undefined) => (p ? configPath(p, baseDir) : p);
   const db = path.resolve(dbOverride ?? rel(a['db'] as string | undefined) ?? defaultAuditDb());
   const cp = (a['checkpoint'] ?? {}) as Raw;
   const sink = a['sink'] as Raw | undefined;

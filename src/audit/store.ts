@@ -3,12 +3,11 @@
  * transaction, never from memory, so several processes can share one database. Durability `strict` is WAL with
  * synchronous=NORMAL (survives a crash of the proxy), `fsync` is synchronous=FULL (survives power loss).
  */
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { packagePath } from '../config/paths.js';
-import { errnoText, WardenError } from '../errors.js';
+import { errnoText, makeParent, WardenError } from '../errors.js';
 import { chainHash, checkpointNote, EVENT_FIELDS, eventMac, GENESIS, type AuditEvent, type StoredEvent } from './chain.js';
 import { signNote, type SigningKey } from './keys.js';
 
@@ -72,7 +71,7 @@ export class AuditStore {
     this.file = file;
     if (!opts.readonly) {
       try {
-        mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+        makeParent(file);
         // Create the file private before SQLite opens it (the WAL and SHM files inherit its mode).
         closeSync(openSync(file, 'a', 0o600));
       } catch (e) {

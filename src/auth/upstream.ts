@@ -14,7 +14,6 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import * as oidc from 'openid-client';
 import type { ServerConfig } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
@@ -22,6 +21,7 @@ import type { Principal } from '../pipeline/types.js';
 import { guardedFetch, loopbackUrl, type EgressPolicy } from './egress.js';
 export { loopbackUrl };
 import { callerToken } from './resource-server.js';
+import { configPath } from '../config/paths.js';
 
 export interface CredentialProvider {
   /** Headers for the next request to the upstream. */
@@ -44,7 +44,7 @@ function secretFrom(a: Raw, key: string, baseDir: string): string | undefined {
   const v = a[key];
   if (typeof v === 'string') return v;
   const f = a[`${key}_file`];
-  if (typeof f === 'string') return readFileSync(path.resolve(baseDir, f), 'utf8').trim();
+  if (typeof f === 'string') return readFileSync(configPath(f, baseDir), 'utf8').trim();
   return undefined;
 }
 

@@ -18,6 +18,7 @@ import { writeOutput } from './stdout.js';
 import { composePolicy, loadPolicyFiles, parsePolicyText } from '../policy/load.js';
 import { checkArgs } from '../policy/input-schema.js';
 import type { Policy } from '../policy/types.js';
+import { configPath } from '../config/paths.js';
 
 class ExitError extends WardenError {
   override readonly code = 'EXIT';
@@ -153,7 +154,7 @@ export function registerPolicy(program: Command): void {
       const loaded = readYamlFile(casesFile, undefined);
       validateYaml(loaded, CASES_SCHEMA);
       const doc = loaded.value as { policy?: string[]; cases: Case[] };
-      const files = o.policy ?? doc.policy?.map((f) => path.resolve(path.dirname(casesFile), f));
+      const files = o.policy ?? doc.policy?.map((f) => configPath(f, path.dirname(casesFile)));
       const pol = policyFor(files, o.config);
       let failed = 0;
       doc.cases.forEach((c, i) => {

@@ -14,6 +14,7 @@ import { authSettings, ResourceServer } from '../auth/resource-server.js';
 import type { Principal } from '../pipeline/types.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Metrics } from '../ops/metrics.js';
+import { configPath } from '../config/paths.js';
 
 export interface ServeOptions {
   config?: string;
@@ -55,7 +56,7 @@ export async function runServe(o: ServeOptions): Promise<number> {
     upstreams.set(s.name, await upstreamFactory(s, { mode: 'serve', log, maxMessageBytes: config.limits.maxMessageBytes, requestTimeoutMs: config.limits.requestTimeoutMs, wsPingIntervalMs: config.limits.wsPingIntervalMs, baseDir, hide, scrub: assembly.scrub }));
   }
   const settings = authSettings(config);
-  if (settings?.jwksFile && !path.isAbsolute(settings.jwksFile)) settings.jwksFile = path.resolve(baseDir, settings.jwksFile);
+  if (settings?.jwksFile) settings.jwksFile = configPath(settings.jwksFile, baseDir);
   const rs = settings ? new ResourceServer(settings, config.servers, { log, events, publicUrl: config.listen.publicUrl }) : undefined;
   gateway = new Gateway({
     config,

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
-import { packagePath, userConfigFile } from './paths.js';
+import { configPath, packagePath, userConfigFile } from './paths.js';
 import { keyNode, lineOf, readYamlFile, validateYaml, type LoadedYaml } from './yaml.js';
 
 export interface ServerConfig {
@@ -180,12 +180,12 @@ function checkServers(loaded: LoadedYaml): void {
   }
 }
 
-/** Paths in a config file are relative to that file. */
+/** Paths in a config file are relative to that file (`~/` is the home directory). */
 function resolveRelativePaths(cfg: WardenConfig): void {
   if (!cfg.file) return;
   const dir = path.dirname(cfg.file);
-  for (const s of cfg.servers) if (s.cwd && !path.isAbsolute(s.cwd)) s.cwd = path.resolve(dir, s.cwd);
-  if (cfg.log.file && !path.isAbsolute(cfg.log.file)) cfg.log.file = path.resolve(dir, cfg.log.file);
+  for (const s of cfg.servers) if (s.cwd) s.cwd = configPath(s.cwd, dir);
+  if (cfg.log.file) cfg.log.file = configPath(cfg.log.file, dir);
 }
 
 export type ConfigSource = 'flag' | 'env' | 'user' | 'none';

@@ -18,6 +18,16 @@ export function stateDir(): string {
   return path.join(process.env['XDG_STATE_HOME'] || path.join(os.homedir(), '.local', 'state'), 'mcp-warden');
 }
 
+/**
+ * A path written in a config file: `~` and `~/…` are the user's home directory, as a shell would read them (YAML
+ * does not: `~/audit.db` was a folder named "~" beside the config); anything else relative is relative to
+ * `baseDir`, the config file's folder.
+ */
+export function configPath(p: string, baseDir: string | undefined): string {
+  if (p === '~' || p.startsWith('~/') || (process.platform === 'win32' && p.startsWith('~\\'))) return path.join(os.homedir(), p.slice(2));
+  return baseDir ? path.resolve(baseDir, p) : path.resolve(p);
+}
+
 /** The user's config file: `$MCP_WARDEN_CONFIG`, else the platform config directory. */
 export function userConfigFile(): string {
   return process.env['MCP_WARDEN_CONFIG'] || path.join(configDir(), 'config.yaml');

@@ -177,13 +177,46 @@ export function schemaValidator(schema: object, refs: object[] = []): ValidateFu
   return v;
 }
 
+const TYPE_WORDS: Record<string, string> = { string: 'a string', object: 'a map', array: 'a list', boolean: 'true or false', integer: 'a whole number', number: 'a number', null: 'null' };
+
+/**
+ * The errors of a value that may take several forms (oneOf/anyOf): a form the value took and failed inside (an
+ * object with a bad key) explains it, so the other forms' "must be string", "must be equal to constant" go; a
+ * value that took none becomes one line naming every form ("must be false, a string or a map").
+ */
+function focusAlternatives(errors: ErrorObject[]): ErrorObject[] {
+  const out: ErrorObject[] = [];
+  const merged = new Map<string, { e: ErrorObject; forms: string[] }>();
+  for (const e of errors) {
+    const alternative = /\/(oneOf|anyOf)\/\d+\//.test(e.schemaPath) && (e.keyword === 'type' || e.keyword === 'const');
+    if (!alternative) {
+      out.push(e);
+      continue;
+    }
+    if (errors.some((o) => o.instancePath.startsWith(`${e.instancePath}/`))) continue;
+    const p = e.params as { type?: string | string[]; allowedValue?: unknown };
+    const forms = e.keyword === 'const' ? [JSON.stringify(p.allowedValue)] : [p.type ?? []].flat().map((t) => TYPE_WORDS[t] ?? t);
+    let m = merged.get(e.instancePath);
+    if (!m) {
+      m = { e: { ...e, keyword: 'alternatives' }, forms: [] };
+      merged.set(e.instancePath, m);
+      out.push(m.e);
+    }
+    for (const f of forms) if (!m.forms.includes(f)) m.forms.push(f);
+    m.e.message = `must be ${m.forms.length > 1 ? `${m.forms.slice(0, -1).join(', ')} or ${m.forms.at(-1)}` : m.forms[0]}`;
+  }
+  return out;
+}
+
 /** Validates and throws one ConfigError listing every problem, each with file:line. */
 export function validateYaml(loaded: LoadedYaml, schema: object, ErrorType: new (m: string, f?: string, l?: number) => ConfigError = ConfigError, refs: object[] = []): void {
   const validate = schemaValidator(schema, refs);
   if (validate(loaded.value)) return;
   // Report the most specific errors: drop oneOf/anyOf summaries when a branch error explains them.
-  const errors = (validate.errors ?? []).filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf' && e.keyword !== 'if');
-  const lines = describeErrors(loaded, errors.length ? errors : (validate.errors ?? []));
+  const errors = focusAlternatives((validate.errors ?? []).filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf' && e.keyword !== 'if'));
+  // In the order of the file, as a person reads it (the validator goes by the schema's order).
+  const lineNo = (l: string) => Number(/^.*?:(\d+):/.exec(l)?.[1] ?? 0);
+  const lines = describeErrors(loaded, errors.length ? errors : (validate.errors ?? [])).sort((a, b) => lineNo(a) - lineNo(b));
   const first = lines[0] ?? `${loaded.file}: invalid`;
   const m = /^.*?:(\d+):/.exec(first);
   throw new ErrorType(lines.join('\n'), loaded.file, m ? Number(m[1]) : undefined);

@@ -3,8 +3,10 @@
  * a short human line per record when stderr is a terminal. Tokens and matched secrets never reach a log call —
  * callers pass ids, hashes and counts — and the `redact` paths below are a second fence for header objects.
  */
+import { openSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import { ConfigError, fsReason, makeParent } from '../errors.js';
 
 export type { Logger };
 
@@ -46,10 +48,36 @@ export function createLogger(opts: LogOptions = {}): Logger {
     base: { pid: process.pid },
     redact: { paths: ['*.authorization', '*.Authorization', '*.headers.authorization', '*.token', '*.access_token', '*.refresh_token'], censor: '[REDACTED]' },
   };
-  if (opts.file) return pino(base, pino.destination({ dest: opts.file, mkdir: true, sync: false }));
+  if (opts.file) return pino(base, fileDestination(opts.file));
   const pretty = opts.pretty ?? process.stderr.isTTY === true;
   if (pretty) return pino(base, prettyStream());
   return pino(base, pino.destination({ fd: 2, sync: false }));
+}
+
+/** Records held while the log file cannot be written (a full disk); past this, records are dropped. */
+const MAX_PENDING_LOG_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The log file, opened before the proxy starts: one that cannot be opened stops the start with its name and why
+ * (it was opened later, and the failure crashed the process with a stack trace). A write that fails later is said
+ * once on stderr, never thrown: losing log lines must not take the proxy down (the audit trail is the record).
+ */
+function fileDestination(file: string): DestinationStream {
+  let fd: number;
+  try {
+    makeParent(file);
+    fd = openSync(file, 'a', 0o600);
+  } catch (e) {
+    throw new ConfigError(`${file}: cannot open the log file (log.file): ${fsReason(e)}`, file);
+  }
+  const dest = pino.destination({ fd, sync: false, maxLength: MAX_PENDING_LOG_BYTES });
+  let told = false;
+  dest.on('error', (e: Error) => {
+    if (told) return;
+    told = true;
+    process.stderr.write(`mcp-warden: writing the log file ${file} failed (${fsReason(e)}); log records are held, then dropped, until it can be written\n`);
+  });
+  return dest;
 }
 
 /** A logger that drops everything, for library use and tests. */

@@ -8,7 +8,7 @@ import { statSync } from 'node:fs';
 import { isMap, isPair, isScalar, isSeq } from 'yaml';
 import type { WardenConfig } from '../config/config.js';
 import { loadOrCreateRandomKey } from '../config/files.js';
-import { stateDir } from '../config/paths.js';
+import { configPath, stateDir } from '../config/paths.js';
 import { readYamlFile, lineOf } from '../config/yaml.js';
 import { Detector } from './detector.js';
 import { Redactor } from './redactor.js';
@@ -77,7 +77,7 @@ const packCache = new Map<string, { mtimeMs: number; pack: Pack }>();
 /** A pack by bundled name or path; parsed once per file version. */
 export function resolvePack(nameOrPath: string, baseDir: string | undefined): Pack {
   const isName = (BUNDLED_PACKS as readonly string[]).includes(nameOrPath);
-  const file = isName ? bundledPackFile(nameOrPath) : path.resolve(baseDir ?? process.cwd(), nameOrPath);
+  const file = isName ? bundledPackFile(nameOrPath) : configPath(nameOrPath, baseDir ?? process.cwd());
   let mtimeMs = 0;
   try {
     mtimeMs = statSync(file).mtimeMs;

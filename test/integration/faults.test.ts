@@ -2,6 +2,7 @@
  * Issue 2, done-when 3: faults and bad input, through wrap and through serve. Each is answered as SPEC §10
  * says and the proxy keeps serving afterwards.
  */
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isolatedEnv, NODE, ROOT, startServe, writeConfig, wrapArgs, type Running } from '../helpers/cli.js';
@@ -155,6 +156,33 @@ describe('wrap start-up failures', () => {
     const peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--', NODE, FAULT), isolatedEnv());
     expect(await peer.exited).toBe(2);
     expect(peer.stderr).toContain(`${cfg}:2: limits.max_json_depth: must be integer`);
+  });
+
+  it('a log file that cannot be opened is refused with its name and why; ~/ in the config is the home directory', async () => {
+    const env = isolatedEnv();
+    const dir = mkdtempSync(path.join(env['HOME']!, 'logs-'));
+    const cfgFile = writeConfig('{}\n');
+    for (const [file, why] of [
+      [dir, /cannot open the log file \(log.file\): illegal operation on a directory \(EISDIR\)/],
+      [path.join(cfgFile, 'w.log'), /cannot open the log file \(log.file\): not a directory \(ENOTDIR\)/],
+    ] as const) {
+      const cfg = writeConfig(`log: { file: ${JSON.stringify(file)} }\n`);
+      const peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--', NODE, FAULT), env);
+      expect(await peer.exitedWithin(15_000)).toBe(2);
+      expect(peer.stderr).toContain(file);
+      expect(peer.stderr).toMatch(why);
+      expect(peer.stderr).not.toMatch(/\n\s+at |sonic boom/);
+    }
+    // Written as a person writes it in YAML: the log and the audit trail land in the home directory, not in a
+    // folder named "~" beside the config.
+    const cfg = writeConfig('log: { file: ~/wlogs/wrap.log, level: info }\naudit: { db: ~/trail/audit.db }\n');
+    const peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--', NODE, FAULT), env);
+    await peer.initialize();
+    expect(await peer.close()).toBe(0);
+    expect(readFileSync(path.join(env['HOME']!, 'wlogs', 'wrap.log'), 'utf8')).toMatch(/"msg":"wrapping"/);
+    expect(statSync(path.join(env['HOME']!, 'wlogs', 'wrap.log')).mode & 0o777).toBe(0o600);
+    expect(existsSync(path.join(env['HOME']!, 'trail', 'audit.db'))).toBe(true);
+    expect(existsSync(path.join(path.dirname(cfg), '~'))).toBe(false);
   });
 });
 

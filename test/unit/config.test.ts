@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { childEnv } from '../../src/assemble.js';
+import { childEnv, pinSettings, policyFiles } from '../../src/assemble.js';
+import { auditConfig } from '../../src/audit/setup.js';
 import { findConfig, loadConfigFile } from '../../src/config/config.js';
 import { ConfigError } from '../../src/errors.js';
 
@@ -43,6 +44,33 @@ describe('config loading', () => {
     const e = errorOf(() => loadConfigFile(f));
     expect(e.message).toContain(`${f}:2: limits.max_json_depth: must be integer`);
     expect(e.message).toContain(`${f}:6: servers.a.transport: must be one of "streamable-http", "sse", "websocket"`);
+  });
+
+  it('a value that may take several forms: the form it failed inside, else every form on one line', () => {
+    const f = file('forms.yaml', 'redaction:\n  max_findings: -1\npins: 5\npolicy: 7\naudit: { db: "" }\n');
+    expect(errorOf(() => loadConfigFile(f)).message.split('\n')).toEqual([
+      `${f}:2: redaction.max_findings: must be >= 1`,
+      `${f}:3: pins: must be false, a string or a map`,
+      `${f}:4: policy: must be a list or a map`,
+      `${f}:5: audit.db: must NOT have fewer than 1 characters`,
+    ]);
+  });
+
+  it('~/ in a path is the home directory, as in a shell; other paths are relative to the config file', () => {
+    const home = process.env['HOME'];
+    process.env['HOME'] = '/home/someone';
+    try {
+      const f = file('tilde.yaml', 'servers:\n  a:\n    command: x\n    cwd: ~/work\nlog: { file: ~/logs/w.log }\npins: ~/team/lock.json\npolicy: [~/p.yaml, rel.yaml, ~x/p.yaml]\naudit: { db: ~/trail/audit.db, anchor: rel.anchor }\n');
+      const cfg = loadConfigFile(f);
+      expect(cfg.servers[0]!.cwd).toBe('/home/someone/work');
+      expect(cfg.log.file).toBe('/home/someone/logs/w.log');
+      expect(pinSettings(cfg)!.lockFile).toBe('/home/someone/team/lock.json');
+      expect(policyFiles(cfg).files).toEqual(['/home/someone/p.yaml', path.join(dir, 'rel.yaml'), path.join(dir, '~x/p.yaml')]);
+      const audit = auditConfig(cfg.raw['audit'], dir);
+      expect([audit.db, audit.anchor, audit.signingKey]).toEqual(['/home/someone/trail/audit.db', path.join(dir, 'rel.anchor'), '/home/someone/trail/audit-signing.key']);
+    } finally {
+      process.env['HOME'] = home;
+    }
   });
 
   it('substitutes environment variables and refuses missing ones', () => {

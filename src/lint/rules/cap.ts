@@ -50,7 +50,6 @@ export interface Classified {
 export function classify(tool: ToolModel): Map<Capability, string[]> {
   const t = new Set(nameTokens(tool.name));
   const params = Object.keys(props(tool.inputSchema)).map((p) => p.toLowerCase());
-  const paramSet = new Set(params.flatMap((p) => [p, ...nameTokens(p)]));
   const desc = normalize(tool.description ?? '').toLowerCase();
   const ann = tool.annotations ?? {};
   const labels = new Map<Capability, string[]>();
