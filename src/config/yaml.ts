@@ -94,9 +94,19 @@ function pointerSegments(p: string): string[] {
   return p === '' ? [] : p.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
+/** The schemas' patterns in words (a regular expression is not an error message). */
+const PATTERN_WORDS: Record<string, string> = {
+  '^(/|[A-Za-z]:[\\\\/])': 'must be an absolute path (/… or C:\\…; "~" and relative paths are not read here)',
+  '^https?://': 'must be an http:// or https:// URL',
+  '^(https?|wss?)://': 'must be an http(s):// or ws(s):// URL',
+  '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$': 'must be 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit',
+};
+
 export function describeErrors(loaded: LoadedYaml, errors: ErrorObject[]): string[] {
   const out: string[] = [];
   for (const e of errors) {
+    // Its pattern error (below, with the name) says what is wrong with the name.
+    if (e.keyword === 'propertyNames') continue;
     const segs = pointerSegments(e.instancePath);
     const keyPath = segs.join('.') || '(top level)';
     let line: number;
@@ -111,6 +121,11 @@ export function describeErrors(loaded: LoadedYaml, errors: ErrorObject[]): strin
     } else if (e.keyword === 'enum') {
       line = lineOf(loaded, nodeAt(loaded.doc, segs));
       msg = `${keyPath}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+    } else if (e.keyword === 'pattern') {
+      const name = (e as ErrorObject & { propertyName?: string }).propertyName;
+      const pattern = String((e.params as { pattern: string }).pattern);
+      line = lineOf(loaded, name !== undefined ? keyNode(loaded.doc, segs, name) : nodeAt(loaded.doc, segs));
+      msg = `${keyPath}${name !== undefined ? `: the name ${JSON.stringify(name)}` : ''}: ${PATTERN_WORDS[pattern] ?? `must match the pattern ${pattern}`}`;
     } else {
       line = lineOf(loaded, nodeAt(loaded.doc, segs));
       msg = `${keyPath}: ${e.message ?? e.keyword}`;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { childEnv, pinSettings, policyFiles } from '../../src/assemble.js';
 import { auditConfig } from '../../src/audit/setup.js';
+import { loadPolicyFiles } from '../../src/policy/load.js';
 import { findConfig, loadConfigFile } from '../../src/config/config.js';
 import { ConfigError } from '../../src/errors.js';
 
@@ -54,6 +55,16 @@ describe('config loading', () => {
       `${f}:4: policy: must be a list or a map`,
       `${f}:5: audit.db: must NOT have fewer than 1 characters`,
     ]);
+  });
+
+  it('patterns are said in words, and a bad name is named', () => {
+    const f = file('names.yaml', 'servers:\n  ok: { command: x }\n  "a b": { command: x }\n  c: { url: ftp://x.example }\n');
+    expect(errorOf(() => loadConfigFile(f)).message.split('\n')).toEqual([
+      `${f}:3: servers: the name "a b": must be 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit`,
+      `${f}:4: servers.c.url: must be an http(s):// or ws(s):// URL`,
+    ]);
+    const p = file('policy.yaml', 'version: 1\nrules:\n  - id: no-ssh\n    effect: deny\n    args:\n      path: { under: [~/.ssh] }\n');
+    expect(errorOf(() => loadPolicyFiles([p])).message).toBe(`${p}:6: rules.0.args.path.under.0: must be an absolute path (/… or C:\\…; "~" and relative paths are not read here)`);
   });
 
   it('~/ in a path is the home directory, as in a shell; other paths are relative to the config file', () => {
