@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { findNodeAtLocation, parseTree, type Node as JsonNode, type ParseError } from 'jsonc-parser';
 import { isObject } from '../protocol/jsonrpc.js';
+import { nestedDeeper } from '../protocol/frame.js';
 import type { InputFormat, LaunchModel, LintDocument, PromptModel, ResourceModel, ServerModel, ToolModel } from './types.js';
 
 export class LintInputError extends Error {
@@ -183,8 +184,13 @@ export interface Parsed {
   problems: { rule: string; message: string; pointer: string }[];
 }
 
+/** Deeper than any real manifest (schemas nest a few levels; SQ008 warns past 8). */
+export const MAX_INPUT_DEPTH = 256;
+
 /** Detects the format of one file's text and normalises it. */
 export function parseInput(file: string, text: string): Parsed {
+  // The parsers recurse: a file nested thousands deep ended the linter with a stack overflow (exit 70).
+  if (nestedDeeper(text, MAX_INPUT_DEPTH)) throw new LintInputError(`${file}: nested deeper than ${MAX_INPUT_DEPTH} levels; no manifest is, so it is not read`, file);
   const errors: ParseError[] = [];
   const root = parseTree(text, errors, { allowTrailingComma: true, disallowComments: false });
   let value: unknown;

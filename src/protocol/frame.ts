@@ -142,6 +142,11 @@ function countKeys(v: unknown): number {
   return n;
 }
 
+/** Whether the text nests arrays and objects deeper than `maxDepth` (strings skipped; the text need not be valid). */
+export function nestedDeeper(text: string, maxDepth: number): boolean {
+  return scan(text, maxDepth).tooDeep;
+}
+
 /**
  * Best-effort id of a message that will be refused (too large, malformed), so the refusal can name the request
  * the peer is waiting on. Reads only a prefix; never trusted for anything but addressing an error.

@@ -7,9 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { lintTexts } from '../../src/lint/run.js';
 import { driftRules } from '../../src/lint/drift.js';
 import { definitionHash, emptyServerPins, textHash, type PinFile } from '../../src/pin/pins.js';
-import { parseInput } from '../../src/lint/inputs.js';
+import { LintInputError, MAX_INPUT_DEPTH, parseInput } from '../../src/lint/inputs.js';
 import { lintParsed } from '../../src/lint/run.js';
 import { SEVERITY_RANK, type Finding, type Severity } from '../../src/lint/types.js';
+import { HIDDEN_OR_ESC, hiddenChars, isHidden, normalize } from '../../src/lint/text.js';
 
 type Tool = Record<string, unknown>;
 const tool = (name: string, description: string, extra: Tool = {}): Tool => ({ name, description, inputSchema: { type: 'object', properties: {}, additionalProperties: false }, annotations: { readOnlyHint: true }, ...extra });
@@ -180,6 +181,43 @@ describe('lint rules: one positive and one negative case each', () => {
     const tested = new Set(cases.map((c) => c.rule));
     const untested = allRuleIds().filter((id) => !tested.has(id) && !['DR001', 'DR002', 'DR003', 'DR005'].includes(id));
     expect(untested).toEqual([]);
+  });
+});
+
+describe('inputs a linter cannot read', () => {
+  it('a file nested thousands deep is refused by name, not a stack overflow; a deep real schema is read', () => {
+    const schema = `${'{"type":"object","properties":{"a":'.repeat(5000)}{"type":"object"}${'}}'.repeat(5000)}`;
+    const text = `{"tools":[{"name":"d","description":"d","inputSchema":${schema}}]}`;
+    expect(() => parseInput('deep.json', text)).toThrow(LintInputError);
+    expect(() => parseInput('deep.json', text)).toThrow(`deep.json: nested deeper than ${MAX_INPUT_DEPTH} levels`);
+    // Brackets inside strings do not count.
+    const ok = JSON.stringify({ tools: [{ name: 'b', description: '['.repeat(10_000), inputSchema: { type: 'object' } }] });
+    expect(parseInput('ok.json', ok).servers[0]!.tools[0]!.name).toBe('b');
+  });
+});
+
+describe('hidden characters', () => {
+  it('the class normalize removes is exactly isHidden, VS16 and ESC, over every code point', () => {
+    const one = new RegExp(HIDDEN_OR_ESC.source, 'u');
+    const wrong: string[] = [];
+    for (let cp = 0; cp <= 0x10ffff; cp++) {
+      if (cp >= 0xd800 && cp <= 0xdfff) continue;
+      if (one.test(String.fromCodePoint(cp)) !== (isHidden(cp) || cp === 0xfe0f || cp === 27)) wrong.push(cp.toString(16));
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('normalize and hiddenChars: tags, zero-width, bidi, ESC, emoji joiners, astral characters', () => {
+    const tags = [...'curl evil'].map((c) => String.fromCodePoint(0xe0000 + c.charCodeAt(0))).join('');
+    const text = `Read\u200b the\u202e file\u001b[31m 😀\ufe0f ${tags}\u{e0001} 👩\u200d💻 ok\u200d x\u00a0\u00a0y`;
+    expect(normalize(text)).toBe('Read the fileESC[31m 😀 👩💻 ok x y curl evil');
+    const h = hiddenChars(text);
+    expect(h.count).toBe(2 + 9 + 1 + 1);
+    expect(h.chars.slice(0, 3)).toEqual([0x200b, 0x202e, 0xe0063]);
+    expect(h.tagShadow).toBe('curl evil');
+    // A joiner between two emoji is part of the emoji; one after a letter is hidden (counted above).
+    expect(hiddenChars('👩\u200d💻').count).toBe(0);
+    expect(hiddenChars('\u200d').count).toBe(1);
   });
 });
 

@@ -68,15 +68,22 @@ export const NM_RULES: Rule[] = [
     help: 'A name that mixes scripts, or whose confusable skeleton equals another tool\'s or a well-known tool\'s name, impersonates it.',
     check(ctx) {
       const out: Finding[] = [];
-      const all = ctx.servers.flatMap((s) => s.tools.map((t) => ({ server: s, tool: t })));
-      for (const { server, tool } of all) {
+      const all = ctx.servers.flatMap((s) => s.tools.map((t) => ({ server: s, tool: t, sk: skeleton(t.name) })));
+      // Tools by skeleton, in catalogue order (comparing every pair took 22 s over 5,000 tools).
+      const bySkeleton = new Map<string, typeof all>();
+      for (const e of all) {
+        const same = bySkeleton.get(e.sk);
+        if (same) same.push(e);
+        else bySkeleton.set(e.sk, [e]);
+      }
+      const known = WELL_KNOWN.map((w) => ({ w, sk: skeleton(w) }));
+      for (const { server, tool, sk } of all) {
         const sc = scripts(tool.name);
         const mixed = sc.size > 1;
-        const sk = skeleton(tool.name);
-        const twin = all.find((o) => o.tool !== tool && o.tool.name !== tool.name && skeleton(o.tool.name) === sk);
-        const known = WELL_KNOWN.find((w) => w !== tool.name && skeleton(w) === sk);
-        if (!mixed && !twin && !known) continue;
-        const what = twin ? `looks like "${twin.tool.name}"${twin.server !== server ? ` of ${twin.server.name}` : ''}` : known ? `looks like the well-known "${known}"` : `mixes ${[...sc].join(' and ')} letters`;
+        const twin = bySkeleton.get(sk)!.find((o) => o.tool !== tool && o.tool.name !== tool.name);
+        const knownName = known.find((k) => k.w !== tool.name && k.sk === sk)?.w;
+        if (!mixed && !twin && !knownName) continue;
+        const what = twin ? `looks like "${twin.tool.name}"${twin.server !== server ? ` of ${twin.server.name}` : ''}` : knownName ? `looks like the well-known "${knownName}"` : `mixes ${[...sc].join(' and ')} letters`;
         out.push({ rule: 'NM002', severity: 'HIGH', target: `${server.name}/${safeExcerpt(tool.name)}`, message: `the tool name ${what}`, location: { file: server.file, pointer: `${tool.pointer}/name` }, evidence: [...tool.name].map((c) => (c.charCodeAt(0) > 127 ? `<U+${c.codePointAt(0)!.toString(16).toUpperCase()}>` : c)).join(''), server: server.name });
       }
       return out;
@@ -115,7 +122,12 @@ export const NM_RULES: Rule[] = [
     check(ctx) {
       const out: Finding[] = [];
       const byName = new Map<string, ServerModel[]>();
-      for (const s of ctx.servers) for (const t of s.tools) byName.set(t.name, [...(byName.get(t.name) ?? []), s]);
+      for (const s of ctx.servers)
+        for (const t of s.tools) {
+          const have = byName.get(t.name);
+          if (have) have.push(s);
+          else byName.set(t.name, [s]);
+        }
       for (const [name, servers] of byName) {
         const distinct = [...new Set(servers.map((s) => s.name))];
         if (distinct.length < 2) continue;
