@@ -7,14 +7,15 @@
  * 3 the live server could not be reached or listed.
  */
 import { progress } from './progress.js';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { pinSettings, serverIdentity, upstreamFactory } from '../assemble.js';
 import { findConfig, type ServerConfig } from '../config/config.js';
-import { errnoText, UsageError, WardenError } from '../errors.js';
+import { UsageError, WardenError } from '../errors.js';
 import { silentLogger } from '../log/logger.js';
 import { LintInputError, parseInput, type Parsed } from '../lint/inputs.js';
+import { readInput } from './input.js';
 import { fetchSnapshot, LiveError, splitCommand, type Snapshot } from '../lint/live.js';
 import { toJson, toSarif, toText } from '../lint/output.js';
 import { draftPolicy } from '../lint/policy-draft.js';
@@ -25,6 +26,9 @@ import { definitionHash, emptyServerPins, readPinFile, textHash, tofuFile, write
 import { seconds } from './args.js';
 import { writeOutput } from './stdout.js';
 import { deriveName } from './wrap.js';
+
+/** Larger than any manifest; a path can be a device or a pipe without end. */
+const MAX_LINT_INPUT = 64 * 1024 * 1024;
 
 class ExitError extends WardenError {
   override readonly code = 'EXIT';
@@ -82,7 +86,7 @@ export function registerLint(program: Command): void {
   program
     .command('lint')
     .description('check MCP manifests (tool lists, server.json, MCPB, host configs, Docker catalogs) or a live server')
-    .argument('[targets...]', 'files to lint')
+    .argument('[targets...]', 'files to lint (- for stdin)')
     .option('--stdio <command>', "launch this server (list methods only, never tools/call) and lint what it lists: --stdio 'npx -y pkg'")
     .option('--url <url>', 'lint a remote server (Streamable HTTP, falling back to HTTP+SSE)')
     .option('--name <name>', 'server name for a live target (default: derived from the command or host)')
@@ -105,15 +109,9 @@ export function registerLint(program: Command): void {
       try {
         for (const t of targets) {
           bar.tick();
-          if (!existsSync(t)) throw new UsageError(`${t}: no such file`);
-          let text: string;
+          const text = await readInput(t, MAX_LINT_INPUT);
           try {
-            text = readFileSync(t, 'utf8');
-          } catch (e) {
-            throw new UsageError(`${t}: cannot read: ${errnoText(e)}`);
-          }
-          try {
-            parsed.push(parseInput(t, text));
+            parsed.push(parseInput(t === '-' ? 'stdin' : t, text));
           } catch (e) {
             if (e instanceof LintInputError) throw new UsageError(e.message);
             throw e;

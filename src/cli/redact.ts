@@ -9,24 +9,10 @@ import type { Command } from 'commander';
 import { findConfig } from '../config/config.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_SETTINGS, buildRedaction, redactionSettings } from '../redact/setup.js';
+import { readInput } from './input.js';
 
 const MAX_INPUT = 256 * 1024 * 1024;
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of process.stdin) {
-    const b = c as Buffer;
-    size += b.length;
-    if (size > MAX_INPUT) throw new UsageError(`stdin: more than ${MAX_INPUT} bytes`);
-    chunks.push(b);
-  }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
-  } catch {
-    throw new UsageError('stdin: not UTF-8 text');
-  }
-}
 
 /**
  * UTF-16 offset → code point offset. Findings come in increasing order, so it counts on from the last answer (it
@@ -61,7 +47,7 @@ export function registerRedact(program: Command): void {
       const { config } = findConfig(opts.config);
       const settings = redactionSettings(config) ?? { ...DEFAULT_SETTINGS, packs: [] };
       const redaction = buildRedaction(settings, config.file);
-      const input = await readStdin();
+      const input = await readInput('-', MAX_INPUT, { fatal: true });
       const r = redaction.outbound.redactText(input);
       const actionOf = new Map(redaction.rules.map((x) => [x.id, x]));
       if (opts.format === 'json') {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { findNodeAtLocation, parseTree, type Node as JsonNode, type ParseError } from 'jsonc-parser';
 import { isObject } from '../protocol/jsonrpc.js';
 import { nestedDeeper } from '../protocol/frame.js';
+import { safeExcerpt } from './text.js';
 import type { InputFormat, LaunchModel, LintDocument, PromptModel, ResourceModel, ServerModel, ToolModel } from './types.js';
 
 export class LintInputError extends Error {
@@ -197,7 +198,8 @@ export function parseInput(file: string, text: string): Parsed {
   try {
     value = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (e) {
-    if (!root || errors.length) throw new LintInputError(`${file}: not JSON (${(e as Error).message})`, file);
+    // The parser's message quotes the file: shown terminal-safe (a hostile file could carry escape sequences).
+    if (!root || errors.length) throw new LintInputError(`${file}: not JSON (${safeExcerpt((e as Error).message, 200)})`, file);
     // JSONC (comments, trailing commas: VS Code configs) — take the tree's value.
     value = treeValue(root);
   }

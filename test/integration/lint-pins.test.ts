@@ -78,6 +78,22 @@ describe('lint output and exit codes', () => {
     expect(dead.status).toBe(3);
   });
 
+  it('reads stdin for -, stops at 64 MiB of a device without end, and quotes a broken file terminal-safe', () => {
+    const fromStdin = cli(['lint', '-', '--format', 'json'], isolatedEnv(), readFileSync(path.join(CORPUS, 'mcp-shield__bad-mcp-server.tools.json'), 'utf8'));
+    expect(fromStdin.status, fromStdin.stderr).toBe(1);
+    const findings = (JSON.parse(fromStdin.stdout) as { findings: { rule: string }[] }).findings;
+    expect(findings.some((f) => f.rule === 'TP007')).toBe(true);
+    const zero = cli(['lint', '/dev/zero']);
+    expect(zero.status).toBe(2);
+    expect(zero.stderr).toBe('mcp-warden: /dev/zero: more than 67108864 bytes\n');
+    const esc = path.join(tmpDir(), 'esc.json');
+    writeFileSync(esc, '\u001b]0;owned\u0007\u001b[2J{');
+    const r = cli(['lint', esc]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/esc\.json: not JSON \(.*<U\+001B>/);
+    expect(r.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/);
+  });
+
   it('lint --stdio reads every page of server-everything and never calls a tool', () => {
     const log = path.join(tmpDir(), 'tap.log');
     const r = cli(['lint', '--stdio', `${NODE} ${TAP} -- ${NODE} ${EVERYTHING}`, '--format', 'json', '--fail-on', 'critical'], isolatedEnv({ TAP_LOG: log }));
