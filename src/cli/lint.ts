@@ -16,6 +16,7 @@ import { UsageError, WardenError } from '../errors.js';
 import { silentLogger } from '../log/logger.js';
 import { LintInputError, parseInput, type Parsed } from '../lint/inputs.js';
 import { readInput } from './input.js';
+import { visibleText } from '../protocol/escape.js';
 import { fetchSnapshot, LiveError, splitCommand, type Snapshot } from '../lint/live.js';
 import { toJson, toSarif, toText } from '../lint/output.js';
 import { draftPolicy } from '../lint/policy-draft.js';
@@ -29,6 +30,14 @@ import { deriveName } from './wrap.js';
 
 /** Larger than any manifest; a path can be a device or a pipe without end. */
 const MAX_LINT_INPUT = 64 * 1024 * 1024;
+
+/** The start of a pending definition's description (or instructions), on its own line, escaped. */
+function describePending(def: unknown): string {
+  const d = def && typeof def === 'object' ? (def as { description?: unknown }).description : undefined;
+  if (typeof d !== 'string' || !d) return '';
+  const text = visibleText(d.replace(/\s+/g, ' ').trim());
+  return `\n      ${text.length > 300 ? `${text.slice(0, 300)}…` : text}`;
+}
 
 class ExitError extends WardenError {
   override readonly code = 'EXIT';
@@ -191,8 +200,16 @@ export function registerLint(program: Command): void {
           if (!names.length) throw new UsageError('no servers in the config; name one with --approve SERVER --list');
           for (const n of names) {
             const pf = readPinFile(pendingFiles(n).pending)?.servers[n];
-            const pend = pf ? [...Object.entries(pf.pending.tools).map(([k, v]) => `  tool ${k}: ${v.reason}${v.renamedFrom ? ` from ${v.renamedFrom}` : ''}${v.findings ? ` [${v.findings.join(', ')}]` : ''} (seen ${v.seenAt})`), ...Object.entries(pf.pending.prompts).map(([k, v]) => `  prompt ${k}: ${v.reason} (seen ${v.seenAt})`), ...(pf.pendingInstructions ? [`  instructions changed (seen ${pf.pendingInstructions.seenAt})`] : [])] : [];
-            process.stdout.write(`${n}: ${pend.length ? `${pend.length} pending\n${pend.join('\n')}` : 'nothing pending'}\n`);
+            // Names and descriptions are the server's words: shown escaped (a name can carry escape sequences aimed
+            // at the reviewer's terminal), the description so a person sees what they would approve.
+            const pend = pf
+              ? [
+                  ...Object.entries(pf.pending.tools).map(([k, v]) => `  tool ${visibleText(k)}: ${v.reason}${v.renamedFrom ? ` from ${visibleText(v.renamedFrom)}` : ''}${v.findings ? ` [${v.findings.join(', ')}]` : ''} (seen ${v.seenAt})${describePending(v.definition)}`),
+                  ...Object.entries(pf.pending.prompts).map(([k, v]) => `  prompt ${visibleText(k)}: ${v.reason} (seen ${v.seenAt})${describePending(v.definition)}`),
+                  ...(pf.pendingInstructions ? [`  instructions changed (seen ${pf.pendingInstructions.seenAt})${describePending({ description: pf.pendingInstructions.text })}`] : []),
+                ]
+              : [];
+            process.stdout.write(`${visibleText(n)}: ${pend.length ? `${pend.length} pending\n${pend.join('\n')}` : 'nothing pending'}\n`);
           }
           return;
         }
@@ -213,7 +230,7 @@ export function registerLint(program: Command): void {
             dest[kind][n] = { hash: p.hash, body: p.body, pinnedAt: now, by: 'approved' };
             delete sp.pending[kind][n];
             if (p.renamedFrom && !name) delete dest[kind][p.renamedFrom];
-            approved.push(`${kind === 'tools' ? 'tool' : 'prompt'} ${n}`);
+            approved.push(`${kind === 'tools' ? 'tool' : 'prompt'} ${visibleText(n)}`);
           }
         }
         if (sp.pendingInstructions && !name) {
@@ -236,7 +253,7 @@ export function registerLint(program: Command): void {
           pendingPf!.servers[server] = sp;
           writePinFile(files.pending, pendingPf!);
         }
-        process.stdout.write(`approved for ${server}: ${approved.join(', ')} (${target})\n`);
+        process.stdout.write(`approved for ${visibleText(server)}: ${approved.join(', ')} (${target})\n`);
         return;
       }
       // Record: fetch every configured server's lists.
