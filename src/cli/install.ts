@@ -7,7 +7,7 @@
  * first change a backup is written beside the file; `uninstall` puts the original bytes back when nothing else in
  * the file changed since, and otherwise unwraps the entries in place (keeping the other edits). A diff is printed.
  */
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -193,11 +193,16 @@ export function planUninstall(original: string, file: string, key: string, o: { 
   return { after: bom + after, items };
 }
 
+/**
+ * Replaces the file's content in one step. A host config that is a symbolic link (dotfile managers keep them so)
+ * stays one: the file it points to is rewritten, beside itself, not the link replaced by a copy.
+ */
 function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.mcp-warden.tmp`;
-  const mode = existsSync(file) ? statSync(file).mode & 0o777 : 0o600;
+  const target = existsSync(file) ? realpathSync(file) : file;
+  const tmp = `${target}.mcp-warden.tmp`;
+  const mode = existsSync(target) ? statSync(target).mode & 0o777 : 0o600;
   writeFileSync(tmp, text, { mode });
-  renameSync(tmp, file);
+  renameSync(tmp, target);
 }
 
 function deepEqual(a: unknown, b: unknown): boolean {

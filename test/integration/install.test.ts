@@ -4,7 +4,7 @@
  * works wrapped, started the way a host starts it (only the entry's env, cwd /).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'jsonc-parser';
 import { describe, expect, it } from 'vitest';
@@ -177,6 +177,23 @@ describe('install edge cases', () => {
     expect(now.mcpServers['files']).toEqual(JSON.parse(original).mcpServers.files);
     expect(now.mcpServers['tokens']).toEqual(JSON.parse(original).mcpServers.tokens);
     expect(existsSync(`${file}.mcp-warden.bak`)).toBe(true);
+  });
+
+  it('a host config that is a symbolic link stays one: the file it points to is changed, then restored', () => {
+    const dir = tmpDir('mcpw-install-');
+    const real = path.join(dir, 'dotfiles', 'claude_desktop_config.json');
+    mkdirSync(path.dirname(real));
+    const original = samples[0]!.text(dir);
+    writeFileSync(real, original);
+    const link = path.join(dir, 'claude_desktop_config.json');
+    symlinkSync(real, link);
+    expect(cli('install', '--host', 'claude-desktop', '--file', link).status).toBe(0);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(real, 'utf8')).toContain('"wrap"');
+    expect(readdirSync(path.dirname(real))).toEqual(['claude_desktop_config.json']);
+    expect(cli('uninstall', '--host', 'claude-desktop', '--file', link).status).toBe(0);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(real, 'utf8')).toBe(original);
   });
 
   it('refuses a file that does not parse, an unknown server and an unknown host, changing nothing', () => {
