@@ -14,12 +14,13 @@
  * (and the root one when a single server is configured); `resource` is the public URL plus the endpoint's path.
  * Tokens never reach a log or the audit trail: a principal carries the `jti` or a hash prefix.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey, type JsonWebKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as jose from 'jose';
 import * as oidc from 'openid-client';
 import type { ServerConfig, WardenConfig } from '../config/config.js';
+import { ConfigError, fsReason } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Principal } from '../pipeline/types.js';
 import type { SessionEvents } from '../proxy/session.js';
@@ -60,6 +61,39 @@ export interface AuthSettings {
 }
 
 type Raw = Record<string, unknown>;
+
+/**
+ * The keys of `auth.jwks_file`, checked when `serve` starts: a file that cannot be read, is not a JWKS, holds a key
+ * Node cannot import or a private key, stops the start with the file and why (it was read on the first request and
+ * every request then failed).
+ */
+export function readJwksFile(file: string): jose.JSONWebKeySet {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${file}: cannot read the signing keys (auth.jwks_file): ${fsReason(e)}`, file);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${file}: not JSON (auth.jwks_file): ${(e as Error).message.slice(0, 120)}`, file);
+  }
+  const keys = (doc as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys) || keys.length === 0) throw new ConfigError(`${file}: not a JWKS (auth.jwks_file): it needs {"keys": [...]} with at least one key`, file);
+  keys.forEach((k: unknown, i) => {
+    if (!k || typeof k !== 'object' || Array.isArray(k)) throw new ConfigError(`${file}: keys[${i}] is not a JSON Web Key`, file);
+    if ('d' in k || 'p' in k || 'k' in k) throw new ConfigError(`${file}: keys[${i}] holds private or secret key material; give only public keys (auth.jwks_file)`, file);
+    try {
+      createPublicKey({ key: k as JsonWebKey, format: 'jwk' });
+    } catch (e) {
+      throw new ConfigError(`${file}: keys[${i}] is not a usable public key: ${(e as Error).message.slice(0, 120)}`, file);
+    }
+  });
+  return { keys: keys as jose.JWK[] };
+}
+
 const DEFAULT_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
 
 export function authSettings(config: WardenConfig): AuthSettings | undefined {
@@ -228,8 +262,7 @@ export class ResourceServer {
     }
     if (this.oidcConfig) this.oidcConfig[oidc.customFetch] = customFetch as oidc.CustomFetch;
     if (s.jwksFile) {
-      const doc = JSON.parse(readFileSync(s.jwksFile, 'utf8')) as jose.JSONWebKeySet;
-      this.jwks = jose.createLocalJWKSet(doc);
+      this.jwks = jose.createLocalJWKSet(readJwksFile(s.jwksFile));
     } else {
       const uri = s.jwksUri ?? this.oidcConfig?.serverMetadata().jwks_uri;
       if (uri) {

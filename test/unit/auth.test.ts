@@ -9,10 +9,11 @@ import { describe, expect, it } from 'vitest';
 import { checkEgress, guardedFetch, isPrivateAddress, isLoopbackAddress, MAX_AUTH_RESPONSE_BYTES } from '../../src/auth/egress.js';
 import http from 'node:http';
 import { TokenStore } from '../../src/auth/token-store.js';
-import { ResourceServer, authSettings } from '../../src/auth/resource-server.js';
+import { ResourceServer, authSettings, readJwksFile } from '../../src/auth/resource-server.js';
 import { buildConfig, loadConfigFile } from '../../src/config/config.js';
 import { createLogger } from '../../src/log/logger.js';
-import { tmpDir, writeTemp } from '../helpers/cli.js';
+import { CLI, NODE, tmpDir, writeTemp } from '../helpers/cli.js';
+import { spawnSync } from 'node:child_process';
 
 describe('egress guard for fetches the proxy makes as an OAuth client', () => {
   const strict = { allowLoopback: false, allowPrivate: false };
@@ -123,6 +124,34 @@ describe('auth configuration', () => {
     ['servers: { a: { command: x, auth: { type: bearer, token: t } } }', /apply only to a "url" server/],
   ])('rejects %s', (yaml, why) => {
     expect(() => load(yaml)).toThrow(why);
+  });
+});
+
+describe('auth.jwks_file', () => {
+  it('is checked when serve starts: unreadable, not JSON, not a JWKS, a broken key or a private key stop it by name', async () => {
+    const { publicKey, privateKey } = await jose.generateKeyPair('ES256', { extractable: true });
+    const pub = { ...(await jose.exportJWK(publicKey)), kid: 'k' };
+    const dir = tmpDir('mcpw-jwks-');
+    const good = writeTemp('good.json', JSON.stringify({ keys: [pub] }), dir);
+    expect(readJwksFile(good).keys).toEqual([pub]);
+    for (const [text, why] of [
+      ['{"keys":', /not JSON \(auth\.jwks_file\)/],
+      ['{"keys":5}', /not a JWKS \(auth\.jwks_file\): it needs \{"keys": \[\.\.\.\]\}/],
+      ['{"keys":[]}', /not a JWKS/],
+      ['{"keys":[{"kty":"RSA","e":"AQAB"}]}', /keys\[0\] is not a usable public key/],
+      [JSON.stringify({ keys: [pub, { ...(await jose.exportJWK(privateKey)), kid: 'p' }] }), /keys\[1\] holds private or secret key material/],
+      ['{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}', /keys\[0\] holds private or secret key material/],
+    ] as const) {
+      const f = writeTemp('jwks.json', text, dir);
+      expect(() => readJwksFile(f)).toThrow(why);
+    }
+    expect(() => readJwksFile(path.join(dir, 'missing.json'))).toThrow(/missing\.json: cannot read the signing keys \(auth\.jwks_file\): no such file or directory \(ENOENT\)/);
+    // serve refuses to start on one (it was read on the first request, and every request then failed).
+    const bad = writeTemp('bad.json', '{"keys":[]}', dir);
+    const cfg = writeTemp('serve.yaml', `servers:\n  a: { command: x }\nlisten: { port: 1 }\nauth: { issuer: https://idp.example, jwks_file: ${JSON.stringify(bad)} }\naudit: { enabled: false }\n`, dir);
+    const r = spawnSync(NODE, [CLI, 'serve', '--config', cfg], { encoding: 'utf8', timeout: 30_000, env: { PATH: process.env['PATH'] ?? '', HOME: dir, XDG_STATE_HOME: dir } });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toBe(`mcp-warden: ${bad}: not a JWKS (auth.jwks_file): it needs {"keys": [...]} with at least one key\n`);
   });
 });
 
