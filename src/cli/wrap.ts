@@ -45,6 +45,10 @@ export function deriveName(command: string[]): string {
 }
 
 function pickServer(cfg: WardenConfig, o: WrapOptions): ServerConfig {
+  // Policy rules, pins and the audit trail key on the name. A host's own name for a server (what `install` passes)
+  // may hold spaces or any letters; an empty one, control characters or a page of text are refused.
+  // eslint-disable-next-line no-control-regex
+  if (o.name !== undefined && (o.name.trim() === '' || o.name.length > 128 || /[\u0000-\u001f\u007f-\u009f]/.test(o.name))) throw new UsageError(`--name: ${JSON.stringify(o.name.slice(0, 140))} is not a server name (1 to 128 characters, no control characters)`);
   const fromConfig = o.name ? cfg.servers.find((s) => s.name === o.name) : undefined;
   const base: Omit<ServerConfig, 'name' | 'raw'> = {
     args: [],
@@ -64,7 +68,7 @@ function pickServer(cfg: WardenConfig, o: WrapOptions): ServerConfig {
     return { ...base, ...fromConfig, name, command, args, url: undefined, raw, env: fromConfig?.env ?? {} };
   }
   if (o.url) {
-    const name = o.name ?? new URL(o.url).hostname;
+    const name = o.name ?? (new URL(o.url).hostname.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64) || 'server');
     return { ...base, ...fromConfig, name, url: o.url, command: undefined, transport: o.transport ?? fromConfig?.transport ?? (/^wss?:/i.test(o.url) ? 'websocket' : 'streamable-http'), raw: fromConfig?.raw ?? {} };
   }
   if (fromConfig) return fromConfig;

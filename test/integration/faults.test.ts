@@ -158,6 +158,17 @@ describe('wrap start-up failures', () => {
     expect(peer.stderr).toContain(`${cfg}:2: limits.max_json_depth: must be integer`);
   });
 
+  it('a server name that is empty or carries control characters is refused; a host\'s name with spaces is taken', async () => {
+    for (const name of ['', '   ', 'files\u001b[2J']) {
+      const peer = new RawStdio(NODE, wrapArgs('--name', name, '--', NODE, FAULT), isolatedEnv());
+      expect(await peer.exitedWithin(15_000)).toBe(2);
+      expect(peer.stderr).toMatch(/^mcp-warden: --name: ".*" is not a server name \(1 to 128 characters, no control characters\)\n$/);
+    }
+    const peer = new RawStdio(NODE, wrapArgs('--name', 'My Files (work)', '--', NODE, FAULT), isolatedEnv());
+    await peer.initialize();
+    expect(await peer.close()).toBe(0);
+  });
+
   it('a log file that cannot be opened is refused with its name and why; ~/ in the config is the home directory', async () => {
     const env = isolatedEnv();
     const dir = mkdtempSync(path.join(env['HOME']!, 'logs-'));
