@@ -39,10 +39,34 @@ function parseJson(flag: string, text: string | undefined): unknown {
   }
 }
 
-function principalOf(v: unknown): Principal {
+/**
+ * The principal a case or `explain` gives: strict, because a key that was silently ignored (`scp`, `groups` beside
+ * `claims`, `scopes: "a b"` read as no scopes) made a case pass or fail for a reason nobody wrote.
+ */
+const PRINCIPAL_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    sub: { type: 'string' },
+    kind: { enum: ['local', 'oauth', 'anonymous'] },
+    issuer: { type: 'string' },
+    client_id: { type: 'string' },
+    scopes: { type: 'array', items: { type: 'string' } },
+    scope: { type: 'string' },
+    claims: { type: 'object' },
+  },
+} as const;
+
+function principalOf(v: unknown, where = '--principal'): Principal {
   if (v === undefined) return { sub: 'local:user', kind: 'local', scopes: [], claims: {} };
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UsageError('--principal must be a JSON object');
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UsageError(`${where} must be a JSON object`);
   const o = v as Record<string, unknown>;
+  for (const [k, val] of Object.entries(o)) {
+    const spec = (PRINCIPAL_SCHEMA.properties as Record<string, { type?: string; enum?: readonly string[]; items?: unknown }>)[k];
+    if (!spec) throw new UsageError(`${where}: unknown key "${k}" (sub, kind, issuer, client_id, scopes, scope, claims; other claims go under claims)`);
+    const ok = spec.enum ? spec.enum.includes(val as string) : spec.type === 'array' ? Array.isArray(val) && val.every((x) => typeof x === 'string') : spec.type === 'object' ? typeof val === 'object' && val !== null && !Array.isArray(val) : typeof val === spec.type;
+    if (!ok) throw new UsageError(`${where}.${k}: must be ${spec.enum ? `one of ${spec.enum.join(', ')}` : spec.type === 'array' ? 'a list of strings' : spec.type === 'object' ? 'an object' : 'a string'}`);
+  }
   return {
     sub: typeof o['sub'] === 'string' ? o['sub'] : 'local:user',
     kind: o['kind'] === 'oauth' || o['kind'] === 'anonymous' ? o['kind'] : o['issuer'] ? 'oauth' : 'local',
@@ -81,7 +105,7 @@ const CASES_SCHEMA = {
           args: {},
           annotations: { type: 'object' },
           input_schema: { type: 'object' },
-          principal: { type: 'object' },
+          principal: PRINCIPAL_SCHEMA,
           visible: { type: 'boolean' },
           expect: {
             oneOf: [

@@ -314,6 +314,25 @@ describe('policy CLI and hot reload', () => {
     expect(cli('explain', '--policy', policyFile, '--tool', 'x', '--args', '{bad').status).toBe(2);
   });
 
+  it('a principal is read strictly: a key or type that would be ignored is an error naming it', () => {
+    for (const [p, why] of [
+      ['{"scopes":"files:read"}', '--principal.scopes: must be a list of strings'],
+      ['{"scp":["files:read"]}', '--principal: unknown key "scp"'],
+      ['{"groups":["eng"]}', '--principal: unknown key "groups"'],
+      ['{"kind":"robot"}', '--principal.kind: must be one of local, oauth, anonymous'],
+    ]) {
+      const r = cli('explain', '--policy', policyFile, '--tool', 'echo', '--principal', p);
+      expect(r.status, p).toBe(2);
+      expect(r.stderr).toContain(why);
+    }
+    expect(cli('explain', '--policy', policyFile, '--tool', 'echo', '--principal', '{"sub":"u","scope":"a b","claims":{"groups":["eng"]}}').status).toBe(0);
+    const cases = path.join(dir, 'principal-cases.yaml');
+    writeFileSync(cases, `policy: [policy.yaml]\ncases:\n  - tool: echo\n    args: { message: hi }\n    principal: { sub: u, scp: [x] }\n    expect: allow\n`);
+    const r = cli('test', cases);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`${cases}:5: cases.0.principal.scp: unknown key`);
+  });
+
   it('hot reload applies a good change and keeps the last good policy on a bad one', async () => {
     const live = path.join(tmpDir('mcpw-hot-'), 'live.yaml');
     writeFileSync(live, POLICY);
