@@ -157,7 +157,16 @@ export function pinStage(opts: PinStageOptions): Stage {
 
   // At start: a pin file that cannot be used is refused with its name and why (SPEC §10), not met later as an
   // internal error on every message; and a lock file not written yet refuses every tool, which the log says once.
-  for (const server of opts.identities.keys()) store(server).load();
+  for (const server of opts.identities.keys()) {
+    const st = store(server);
+    try {
+      st.load();
+    } catch (e) {
+      if (!(e instanceof PinError)) throw e;
+      // What a person can do about it: the lock file is theirs to fix; the state directory's file is ours.
+      throw new PinError(`${e.message} (${st.explicit ? 'fix the lock file, or write it again with `mcp-warden pin`' : 'restore it, or remove it to pin the server again on first use'})`);
+    }
+  }
   if (opts.settings.lockFile && !existsSync(opts.settings.lockFile)) {
     opts.log.warn({ file: opts.settings.lockFile }, 'the lock file does not exist: every tool and prompt is refused until `mcp-warden pin` writes it');
   }

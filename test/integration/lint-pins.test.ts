@@ -326,6 +326,7 @@ describe('a lock file that cannot be used', () => {
       expect(r.status, r.stderr).toBe(2);
       expect(r.stderr).toContain(lock);
       expect(r.stderr).toMatch(why);
+      expect(r.stderr).toContain('(fix the lock file, or write it again with `mcp-warden pin`)');
       expect(r.stderr).not.toMatch(/wrapping|    at /);
     }
 
