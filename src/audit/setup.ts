@@ -1,13 +1,15 @@
 /**
  * Reads the `audit` section and opens the store, the signing key, the writer and the sink.
  */
+import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { configPath, stateDir } from '../config/paths.js';
+import { fsReason, makeParent } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { loadOrCreateKey, type SigningKey } from './keys.js';
 import { createSink, type SinkConfig } from './sink.js';
 import type { Capture } from './stage.js';
-import { AuditStore, type Durability } from './store.js';
+import { AuditStore, AuditStoreError, type Durability } from './store.js';
 import { AuditWriter } from './writer.js';
 
 export interface AuditConfig {
@@ -76,6 +78,14 @@ export function openAudit(cfg: AuditConfig, log: Logger): OpenAudit {
   let key: SigningKey;
   try {
     key = loadOrCreateKey(cfg.signingKey);
+    // Checkpoints are appended there while the proxy runs: a file that cannot take them stops the start (it was
+    // found at the first checkpoint, logged, and the trail went unanchored).
+    try {
+      makeParent(cfg.anchor);
+      closeSync(openSync(cfg.anchor, 'a', 0o600));
+    } catch (e) {
+      throw new AuditStoreError(`${cfg.anchor}: cannot append to the audit anchor file (audit.anchor): ${fsReason(e)}`);
+    }
   } catch (e) {
     store.close();
     throw e;

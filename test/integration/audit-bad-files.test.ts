@@ -7,7 +7,7 @@
  * only what they mean (a count, a time, a file that can be written), saying which option is wrong otherwise.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, openSync, readFileSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -76,6 +76,22 @@ describe('wrap with an audit database it cannot use', () => {
     expect(d.code).toBe(2);
     expect(d.stderr).toContain(`${dir}: cannot create the audit database: EISDIR`);
     expect(d.stderr).not.toMatch(NO_STACK);
+  });
+
+  it('refuses an anchor file that cannot take checkpoints before anything is answered; a new one starts empty and verifies', () => {
+    const dir = tmpDir('mcpw-anchor-');
+    const db = path.join(dir, 'audit.db');
+    mkdirSync(`${db}.anchor`);
+    const r = cli(['wrap', '--audit-db', db, '--', NODE, FAULT], '');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${db}.anchor: cannot append to the audit anchor file (audit.anchor): illegal operation on a directory (EISDIR)`);
+    expect(r.stdout).toBe('');
+    const other = path.join(dir, 'fresh', 'audit.db');
+    const ok = cli(['wrap', '--audit-db', other, '--', NODE, FAULT], '');
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(statSync(`${other}.anchor`).mode & 0o777).toBe(0o600);
+    const v = cli(['audit', 'verify', '--db', other]);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
   });
 });
 
