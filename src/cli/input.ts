@@ -5,6 +5,9 @@
 import { createReadStream } from 'node:fs';
 import { errnoText, UsageError } from '../errors.js';
 
+/** Larger than any manifest (lint, policy init). */
+export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+
 /** `fatal`: invalid UTF-8 is an error (else it is read as U+FFFD, as JSON parsers would). */
 export async function readInput(name: string, maxBytes: number, opts: { fatal?: boolean } = {}): Promise<string> {
   const label = name === '-' ? 'stdin' : name;

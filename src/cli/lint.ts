@@ -15,7 +15,7 @@ import { findConfig, type ServerConfig } from '../config/config.js';
 import { UsageError, WardenError } from '../errors.js';
 import { silentLogger } from '../log/logger.js';
 import { LintInputError, parseInput, type Parsed } from '../lint/inputs.js';
-import { readInput } from './input.js';
+import { MAX_MANIFEST_BYTES, readInput } from './input.js';
 import { visibleText } from '../protocol/escape.js';
 import { fetchSnapshot, LiveError, splitCommand, type Snapshot } from '../lint/live.js';
 import { toJson, toSarif, toText } from '../lint/output.js';
@@ -28,8 +28,6 @@ import { seconds } from './args.js';
 import { writeOutput } from './stdout.js';
 import { deriveName } from './wrap.js';
 
-/** Larger than any manifest; a path can be a device or a pipe without end. */
-const MAX_LINT_INPUT = 64 * 1024 * 1024;
 
 /** The start of a pending definition's description (or instructions), on its own line, escaped. */
 function describePending(def: unknown): string {
@@ -118,7 +116,7 @@ export function registerLint(program: Command): void {
       try {
         for (const t of targets) {
           bar.tick();
-          const text = await readInput(t, MAX_LINT_INPUT);
+          const text = await readInput(t, MAX_MANIFEST_BYTES);
           try {
             parsed.push(parseInput(t === '-' ? 'stdin' : t, text));
           } catch (e) {

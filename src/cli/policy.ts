@@ -244,17 +244,18 @@ export function registerPolicy(program: Command): void {
   policy
     .command('init')
     .description('draft a least-privilege policy from a manifest (tools/list result, server.json, MCPB, host config)')
-    .requiredOption('--from <manifest>', 'the manifest to draft from')
+    .requiredOption('--from <manifest>', 'the manifest to draft from (- for stdin)')
     .option('--server <name>', 'the server name the policy should name (default: the manifest\'s)')
     .option('--out <file>', 'write the policy here instead of stdout')
     .action(async (o: { from: string; server?: string; out?: string }) => {
       const { parseInput, LintInputError } = await import('../lint/inputs.js');
       const { lintParsed } = await import('../lint/run.js');
       const { draftPolicy } = await import('../lint/policy-draft.js');
-      if (!existsSync(o.from)) throw new UsageError(`${o.from}: no such file`);
+      const { readInput, MAX_MANIFEST_BYTES } = await import('./input.js');
+      const text = await readInput(o.from, MAX_MANIFEST_BYTES);
       let parsed;
       try {
-        parsed = parseInput(o.from, readFileSync(o.from, 'utf8'));
+        parsed = parseInput(o.from === '-' ? 'stdin' : o.from, text);
       } catch (e) {
         if (e instanceof LintInputError) throw new UsageError(e.message);
         throw e;

@@ -381,6 +381,10 @@ describe('the policy drafted from the filesystem server', () => {
     const fromFile = cli(['policy', 'init', '--from', path.join(CORPUS, 'mcp-servers__filesystem.tools.json'), '--server', 'files']);
     expect(fromFile.status).toBe(0);
     expect(fromFile.stdout).toMatch(/effect: ask[\s\S]*write_file/);
+    const fromStdin = cli(['policy', 'init', '--from', '-', '--server', 'files'], isolatedEnv(), readFileSync(path.join(CORPUS, 'mcp-servers__filesystem.tools.json'), 'utf8'));
+    expect(fromStdin.status, fromStdin.stderr).toBe(0);
+    expect(fromStdin.stdout).toBe(fromFile.stdout);
+    expect(cli(['policy', 'init', '--from', '/dev/zero']).stderr).toBe('mcp-warden: /dev/zero: more than 67108864 bytes\n');
     let asked = 0;
     const c = await connectClient('v1', { kind: 'stdio', command: NODE, args: wrapArgs('--policy', policy, '--name', 'files', '--', NODE, FS_SERVER, data), env }, {
       elicitation: () => {
