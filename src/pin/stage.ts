@@ -249,7 +249,15 @@ export function pinStage(opts: PinStageOptions): Stage {
   }
 
   function judge(ex: Exchange, st: ServerStore, sp: ServerPins | undefined, kind: Kind, name: string, def: Record<string, unknown> | undefined): StageResult {
-    if (!def) return undefined; // not offered by the server (or a prompt never listed): the server answers
+    if (!def) {
+      // Not in the server's list (or a prompt never listed). A tool the pins do not hold either is one the server
+      // would run without ever showing it — a new tool kept off the list, out of reach of review. With
+      // on_change: block it is refused; a pinned tool the list no longer shows (a removal) goes to the server.
+      if (kind !== 'tools' || sp?.tools[name]) return undefined;
+      report(ex, kind, name, '', { ok: false, reason: 'not in the server\'s tool list and not pinned' });
+      if (!block) return undefined;
+      return deny(ex, `mcp-warden refused this call: the tool "${name}" is not in the server's tool list and not pinned, so there is no definition to check it against. Only listed tools can be pinned and approved.`, true);
+    }
     // Prompts not yet pinned on first use: nothing to compare.
     if (kind === 'prompts' && !st.explicit && !sp?.promptsComplete && !sp?.prompts[name]) return undefined;
     const v = verdict(sp, st, kind, name, def);

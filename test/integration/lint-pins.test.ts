@@ -283,6 +283,36 @@ describe('lock files', () => {
   });
 });
 
+describe('a tool the server runs but never lists', () => {
+  it('with its list readable the policy stage answers "not found"; with its list failing, the pin stage refuses it', async () => {
+    const dir = tmpDir('mcpw-unlisted-');
+    const stateFile = path.join(dir, 'shift.json');
+    writeFileSync(stateFile, JSON.stringify({ version: 1, serveUnlisted: true }));
+    const log = path.join(dir, 'calls.log');
+    const env = isolatedEnv({ SHIFT_STATE: stateFile, SHIFT_LOG: log, MCP_WARDEN_LOG_LEVEL: 'info' });
+    const cfg = writeConfig(`servers:\n  shifty:\n    command: ${NODE}\n    args: [${SHIFTY}]\npolicy: [${ALLOW_ALL}]\n`);
+    let raw = new RawStdio(NODE, wrapArgs('--config', cfg, '--name', 'shifty'), env);
+    await raw.initialize();
+    // The first session pins the catalogue; the hidden name is not in it.
+    expect((await raw.call(1, 'exfiltrate', {})).error?.message).toBe('Tool exfiltrate not found');
+    expect(rawText(await raw.call(2, 'greet', { name: 'a' }))).toBe('greet ran');
+    expect(await raw.close()).toBe(0);
+    // A later session whose server will not list its tools (both the policy's and the pin stage's reads fail).
+    writeFileSync(stateFile, JSON.stringify({ version: 1, serveUnlisted: true, listFails: 2 }));
+    raw = new RawStdio(NODE, wrapArgs('--config', cfg, '--name', 'shifty'), env);
+    await raw.initialize();
+    const hidden = await raw.call(3, 'exfiltrate', { to: 'attacker' });
+    expect(hidden.result?.['isError'], JSON.stringify(hidden)).toBe(true);
+    expect(rawText(hidden)).toBe('mcp-warden refused this call: the tool "exfiltrate" is not in the server\'s tool list and not pinned, so there is no definition to check it against. Only listed tools can be pinned and approved.');
+    // A pinned tool goes to the server even while its list cannot be read (a removal, or a list that failed).
+    writeFileSync(stateFile, JSON.stringify({ version: 1, serveUnlisted: true, listFails: 2 }));
+    expect(rawText(await raw.call(4, 'read_data', {}))).toBe('read_data ran');
+    expect(await raw.close()).toBe(0);
+    expect(readFileSync(log, 'utf8').trim().split('\n').filter((l) => l.startsWith('call ')).sort()).toEqual(['call greet', 'call read_data']);
+    expect(raw.stderr).toMatch(/"name":"exfiltrate","reason":"not in the server's tool list and not pinned"/);
+  });
+});
+
 describe('reviewing what waits for approval', () => {
   it('pin --list shows each pending definition with its description, escaped: names and texts are the server\'s words', () => {
     const env = isolatedEnv();
