@@ -63,7 +63,7 @@ export interface AuthSettings {
 type Raw = Record<string, unknown>;
 
 /**
- * The keys of `auth.jwks_file`, checked when `serve` starts: a file that cannot be read, is not a JWKS, holds a key
+ * The keys of `auth.jwks_file`, read when the resource server is made (as `serve` starts): a file that cannot be read, is not a JWKS, holds a key
  * Node cannot import or a private key, stops the start with the file and why (it was read on the first request and
  * every request then failed).
  */
@@ -224,6 +224,8 @@ export class ResourceServer {
     const loop = [settings.issuer, settings.jwksUri, settings.introspection?.url].some((u) => loopbackUrl(u));
     this.egress = { allowLoopback: loop, allowPrivate: settings.allowPrivateNetworks };
     this.single = servers.length === 1 ? servers[0]!.name : undefined;
+    // Local keys are read now, so a bad file stops the start; discovery and remote keys come in load().
+    if (settings.jwksFile) this.jwks = jose.createLocalJWKSet(readJwksFile(settings.jwksFile));
   }
 
   /** The base URL resources are named under: the configured public URL, else the bound loopback address. */
@@ -261,9 +263,7 @@ export class ResourceServer {
       if (new URL(s.introspection.url).protocol === 'http:') oidc.allowInsecureRequests(this.oidcConfig);
     }
     if (this.oidcConfig) this.oidcConfig[oidc.customFetch] = customFetch as oidc.CustomFetch;
-    if (s.jwksFile) {
-      this.jwks = jose.createLocalJWKSet(readJwksFile(s.jwksFile));
-    } else {
+    if (!s.jwksFile) {
       const uri = s.jwksUri ?? this.oidcConfig?.serverMetadata().jwks_uri;
       if (uri) {
         await checkEgress(uri, this.egress);

@@ -28,7 +28,6 @@ import { seconds } from './args.js';
 import { writeOutput } from './stdout.js';
 import { deriveName } from './wrap.js';
 
-
 /** The start of a pending definition's description (or instructions), on its own line, escaped. */
 function describePending(def: unknown): string {
   const d = def && typeof def === 'object' ? (def as { description?: unknown }).description : undefined;

@@ -57,15 +57,15 @@ const PRINCIPAL_SCHEMA = {
   },
 } as const;
 
-function principalOf(v: unknown, where = '--principal'): Principal {
+function principalOf(v: unknown): Principal {
   if (v === undefined) return { sub: 'local:user', kind: 'local', scopes: [], claims: {} };
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UsageError(`${where} must be a JSON object`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UsageError('--principal must be a JSON object');
   const o = v as Record<string, unknown>;
   for (const [k, val] of Object.entries(o)) {
     const spec = (PRINCIPAL_SCHEMA.properties as Record<string, { type?: string; enum?: readonly string[]; items?: unknown }>)[k];
-    if (!spec) throw new UsageError(`${where}: unknown key "${k}" (sub, kind, issuer, client_id, scopes, scope, claims; other claims go under claims)`);
+    if (!spec) throw new UsageError(`--principal: unknown key "${k}" (sub, kind, issuer, client_id, scopes, scope, claims; other claims go under claims)`);
     const ok = spec.enum ? spec.enum.includes(val as string) : spec.type === 'array' ? Array.isArray(val) && val.every((x) => typeof x === 'string') : spec.type === 'object' ? typeof val === 'object' && val !== null && !Array.isArray(val) : typeof val === spec.type;
-    if (!ok) throw new UsageError(`${where}.${k}: must be ${spec.enum ? `one of ${spec.enum.join(', ')}` : spec.type === 'array' ? 'a list of strings' : spec.type === 'object' ? 'an object' : 'a string'}`);
+    if (!ok) throw new UsageError(`--principal.${k}: must be ${spec.enum ? `one of ${spec.enum.join(', ')}` : spec.type === 'array' ? 'a list of strings' : spec.type === 'object' ? 'an object' : 'a string'}`);
   }
   return {
     sub: typeof o['sub'] === 'string' ? o['sub'] : 'local:user',

@@ -13,7 +13,6 @@ import { readInput } from './input.js';
 
 const MAX_INPUT = 256 * 1024 * 1024;
 
-
 /**
  * UTF-16 offset → code point offset. Findings come in increasing order, so it counts on from the last answer (it
  * counted from the start each time: a megabyte with emoji and 20,000 findings took 15 s).

@@ -10,7 +10,7 @@ import { Gateway } from '../proxy/gateway.js';
 import { isLoopbackHost } from '../transports/http-server.js';
 import type { Upstream } from '../transports/types.js';
 import path from 'node:path';
-import { authSettings, readJwksFile, ResourceServer } from '../auth/resource-server.js';
+import { authSettings, ResourceServer } from '../auth/resource-server.js';
 import type { Principal } from '../pipeline/types.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Metrics } from '../ops/metrics.js';
@@ -56,10 +56,7 @@ export async function runServe(o: ServeOptions): Promise<number> {
     upstreams.set(s.name, await upstreamFactory(s, { mode: 'serve', log, maxMessageBytes: config.limits.maxMessageBytes, requestTimeoutMs: config.limits.requestTimeoutMs, wsPingIntervalMs: config.limits.wsPingIntervalMs, baseDir, hide, scrub: assembly.scrub }));
   }
   const settings = authSettings(config);
-  if (settings?.jwksFile) {
-    settings.jwksFile = configPath(settings.jwksFile, baseDir);
-    readJwksFile(settings.jwksFile);
-  }
+  if (settings?.jwksFile) settings.jwksFile = configPath(settings.jwksFile, baseDir);
   const rs = settings ? new ResourceServer(settings, config.servers, { log, events, publicUrl: config.listen.publicUrl }) : undefined;
   gateway = new Gateway({
     config,

@@ -26,6 +26,11 @@ export interface WrapOptions {
 }
 
 /** The server name when none is given: the package or program name, e.g. `server-filesystem`. */
+/** Text made into a name a config could give a server ('' when nothing of it is left). */
+function cleanName(s: string): string {
+  return s.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+}
+
 export function deriveName(command: string[]): string {
   const skip = new Set(['npx', 'uvx', 'node', 'python', 'python3', 'bunx', 'pnpm', 'dlx', 'exec', 'run', 'docker', 'deno', 'bun', 'sh', 'bash', 'cmd']);
   const generic = new Set(['index', 'main', 'cli', 'server', 'dist', 'build', 'lib', 'bin', 'src', 'out']);
@@ -38,7 +43,7 @@ export function deriveName(command: string[]): string {
     let pick = segs[segs.length - 1] ?? '';
     for (let i = segs.length - 1; i >= 0 && generic.has(pick); i--) pick = segs[i]!;
     const pkg = pick.replace(/^@[^/]+\//, '').replace(/@[^@]*$/, '');
-    const clean = pkg.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+    const clean = cleanName(pkg);
     if (clean) return clean;
   }
   return 'server';
@@ -68,7 +73,7 @@ function pickServer(cfg: WardenConfig, o: WrapOptions): ServerConfig {
     return { ...base, ...fromConfig, name, command, args, url: undefined, raw, env: fromConfig?.env ?? {} };
   }
   if (o.url) {
-    const name = o.name ?? (new URL(o.url).hostname.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64) || 'server');
+    const name = o.name ?? (cleanName(new URL(o.url).hostname) || 'server');
     return { ...base, ...fromConfig, name, url: o.url, command: undefined, transport: o.transport ?? fromConfig?.transport ?? (/^wss?:/i.test(o.url) ? 'websocket' : 'streamable-http'), raw: fromConfig?.raw ?? {} };
   }
   if (fromConfig) return fromConfig;

@@ -230,9 +230,10 @@ export function validateYaml(loaded: LoadedYaml, schema: object, ErrorType: new 
   // Report the most specific errors: drop oneOf/anyOf summaries when a branch error explains them.
   const errors = focusAlternatives((validate.errors ?? []).filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf' && e.keyword !== 'if'));
   // In the order of the file, as a person reads it (the validator goes by the schema's order).
-  const lineNo = (l: string) => Number(/^.*?:(\d+):/.exec(l)?.[1] ?? 0);
-  const lines = describeErrors(loaded, errors.length ? errors : (validate.errors ?? [])).sort((a, b) => lineNo(a) - lineNo(b));
-  const first = lines[0] ?? `${loaded.file}: invalid`;
-  const m = /^.*?:(\d+):/.exec(first);
-  throw new ErrorType(lines.join('\n'), loaded.file, m ? Number(m[1]) : undefined);
+  const lineNo = (l: string | undefined) => {
+    const m = l === undefined ? null : /^.*?:(\d+):/.exec(l);
+    return m ? Number(m[1]) : undefined;
+  };
+  const lines = describeErrors(loaded, errors.length ? errors : (validate.errors ?? [])).sort((a, b) => (lineNo(a) ?? 0) - (lineNo(b) ?? 0));
+  throw new ErrorType(lines.join('\n'), loaded.file, lineNo(lines[0]));
 }
