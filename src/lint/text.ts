@@ -5,6 +5,7 @@
  * escapes and padding are reported on the raw text. Manifests are hostile input, so every pattern is RE2.
  */
 import RE2 from 're2';
+import { HIDDEN_RANGES } from '../protocol/escape.js';
 import type { ServerModel } from './types.js';
 
 export type TextKind =
@@ -105,12 +106,6 @@ export interface Hidden {
   tagShadow: string;
 }
 
-/**
- * The hidden characters, written once for every use below: tags; zero width (ZWSP, ZWNJ, ZWJ, WJ, BOM); LRM, RLM;
- * bidi embeddings, overrides and isolates; variation selectors but VS16; soft hyphen, Mongolian VS, ALM, invisible
- * operators; private use.
- */
-const HIDDEN_RANGES = '\\u{e0000}-\\u{e007f}\\u200b-\\u200f\\u2060\\ufeff\\u202a-\\u202e\\u2066-\\u2069\\ufe00-\\ufe0e\\u{e0100}-\\u{e01ef}\\u00ad\\u180e\\u061c\\u2061-\\u2064\\ue000-\\uf8ff\\u{f0000}-\\u{ffffd}\\u{100000}-\\u{10fffd}';
 const HIDDEN_ONE = new RegExp(`^[${HIDDEN_RANGES}]$`, 'u');
 const HIDDEN_ALL = new RegExp(`[${HIDDEN_RANGES}]`, 'gu');
 

@@ -12,7 +12,7 @@
  */
 import { ErrorCode, isObject, type JsonRpcRequest, type JsonRpcResultResponse } from '../protocol/jsonrpc.js';
 import { envelopeVersion, isModernVersion, META } from '../protocol/eras.js';
-import { visibleText } from '../protocol/escape.js';
+import { approvalArguments, visibleText } from '../protocol/escape.js';
 import { markDirty, type Exchange, type PeerAnswer, type Stage, type StageResult, type ToolEntry } from '../pipeline/types.js';
 import { APPROVAL_KEY, Approvals, argsHash } from './approvals.js';
 import { evaluate, visible, type Decision, type PolicyInput } from './evaluate.js';
@@ -81,7 +81,7 @@ export function policyStage(opts: PolicyStageOptions): Stage {
 
   async function ask(ex: Exchange, d: Decision, tool: string, args: unknown): Promise<StageResult> {
     const policy = opts.policy();
-    const shown = visibleText(JSON.stringify(args ?? {}, null, 1)).slice(0, 4000);
+    const shown = approvalArguments(args);
     const message = `mcp-warden asks for approval.\nServer: ${visibleText(ex.session.server)}\nTool: ${visibleText(tool)}\nArguments: ${shown}\nRule: ${d.rule ?? '-'}`;
     const requestedSchema = { type: 'object', properties: { approve: { type: 'boolean', title: 'Approve this call', description: 'Run the tool with exactly these arguments' } }, required: ['approve'] };
     if (isModern(ex)) {

@@ -180,6 +180,37 @@ describe('ask: refusals', () => {
     });
   }
 
+  it('the person sees every argument: padding cannot push one out of view, and no character hides or starts a line', async () => {
+    const askLookup = path.join(dir, 'ask-lookup.yaml');
+    writeFileSync(askLookup, 'version: 1\ndefault: deny\nrules:\n  - { id: ask-lookup, effect: ask, tools: [lookup] }\n');
+    for (const sdk of ['v1', 'v2'] as Sdk[]) {
+      const asked: string[] = [];
+      const target: Target = { kind: 'stdio', command: NODE, args: wrapArgs('--config', writeConfig(`audit:\n  db: ${path.join(dir, 'ask-audit.db')}\n`), '--policy', askLookup, '--', NODE, DUAL, 'stdio'), env: isolatedEnv() };
+      const c = await connectClient(sdk, target, {
+        negotiation: 'auto',
+        elicitation: (p) => {
+          asked.push(String(p['message']));
+          return { action: 'decline' };
+        },
+      });
+      try {
+        // The model pads the first argument so that a plain cut of the text would end before the second.
+        const r = await c.callTool('lookup', { key: 'k'.repeat(6000), region: 'eu-west\u2028Rule: read-only\u202e' });
+        expect(text(r)).toMatch(/a person declined this call/);
+      } finally {
+        await c.close();
+      }
+      expect(asked).toHaveLength(1);
+      const m = asked[0]!;
+      expect(m).toContain('(shortened here: 5500 characters are not shown, and approving runs the call with all of them)');
+      expect(m).toContain(`"key": "${'k'.repeat(500)}…[5500 more characters]"`);
+      expect(m).toContain('\n "region": "eu-west\\u{2028}Rule: read-only\\u{202e}"\n');
+      expect(m.split('\n').filter((l) => l.startsWith('Rule:'))).toEqual(['Rule: ask-lookup']);
+      expect(m).not.toMatch(/[\u2028\u2029\u202e]/);
+      expect(m.length).toBeLessThan(1200);
+    }
+  });
+
   it('a host that declares elicitation and never answers is refused at the timeout', async () => {
     const c = await connectClient('v1', wrapTarget(), { elicitation: () => new Promise(() => undefined) as never });
     try {

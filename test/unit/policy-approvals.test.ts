@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { isHidden } from '../../src/lint/text.js';
 import { Approvals, argsHash } from '../../src/policy/approvals.js';
+import { approvalArguments, visibleText } from '../../src/protocol/escape.js';
 import { MemoryLimiter } from '../../src/policy/rate.js';
 
 describe('approval tokens', () => {
@@ -55,5 +57,40 @@ describe('token buckets', () => {
     // b was not charged for the refused call: it still has 4.
     for (let i = 0; i < 4; i++) expect(l.take([two], 0).ok).toBe(true);
     expect(l.take([two], 0).ok).toBe(false);
+  });
+});
+
+describe('what a person approving a call reads', () => {
+  it('visibleText shows line separators, soft hyphens, private-use and every hidden character; emoji keep VS16', () => {
+    expect(visibleText('a\u2028b\u2029c\u00add\ue000e\u200bf\u202eg\u{e0041}h\x1b[2Ji\u0085')).toBe('a\\u{2028}b\\u{2029}c\\u{ad}d\\u{e000}e\\u{200b}f\\u{202e}g\\u{e0041}h\\u{1b}[2Ji\\u{85}');
+    expect(visibleText('ok ❤️ ünïcödé')).toBe('ok ❤️ ünïcödé');
+    // Every code point the linter calls hidden is escaped here too.
+    const missed: string[] = [];
+    for (let cp = 0; cp <= 0x10ffff; cp++) {
+      if (cp >= 0xd800 && cp <= 0xdfff) continue;
+      if (isHidden(cp) && visibleText(String.fromCodePoint(cp)) === String.fromCodePoint(cp)) missed.push(cp.toString(16));
+    }
+    expect(missed).toEqual([]);
+  });
+
+  it('arguments short enough are shown whole, as JSON', () => {
+    expect(approvalArguments({ path: '/srv/a', n: 3 })).toBe('{\n "path": "/srv/a",\n "n": 3\n}');
+    expect(approvalArguments(undefined)).toBe('{}');
+  });
+
+  it('many values: the cut says how much is left out and does not split an escape or a surrogate pair', () => {
+    const args = Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`k${i}`, `\u2028😀${i}`]));
+    const shown = approvalArguments(args);
+    expect(shown.split('\n')[0]).toMatch(/^\(shortened here: \d+ characters are not shown, and approving runs the call with all of them\)$/);
+    const body = shown.slice(shown.indexOf('\n') + 1);
+    expect(body).toMatch(/\n…\[\d+ more characters\]$/);
+    expect(body.length).toBeLessThan(4100);
+    expect(body).not.toMatch(/\\u\{[0-9a-f]*\n…/);
+    expect(body).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])/);
+  });
+
+  it('a "__proto__" argument is shown as the key it is', () => {
+    const args = JSON.parse('{"__proto__": {"x": "y"}, "a": 1}') as unknown;
+    expect(approvalArguments(args)).toBe('{\n "__proto__": {\n  "x": "y"\n },\n "a": 1\n}');
   });
 });
