@@ -10,7 +10,7 @@
 import RE2 from 're2';
 import { isObject, printable } from '../protocol/jsonrpc.js';
 import type { Principal } from '../pipeline/types.js';
-import { matchName, matchUri } from './glob.js';
+import { matchName, matchUriTri } from './glob.js';
 import { pathNotUnder, pathUnder, type Tri } from './paths.js';
 import type { Constraint, Effect, Policy, Rule } from './types.js';
 import { urlHostIn, urlSchemeIn } from './urls.js';
@@ -258,9 +258,14 @@ export function matchRule(rule: Rule, input: PolicyInput, opts: { ignoreArgs?: b
   if (!impliedMethod(rule, input.method)) return none('other method');
   if (rule.tools && !matchName(rule.tools, input.tool)) return none('other tool');
   if (rule.prompts && !matchName(rule.prompts, input.prompt)) return none('other prompt');
-  if (rule.resources && !matchUri(rule.resources, input.resource)) return none('other resource');
+  let uv: Verdict = YES;
+  if (rule.resources) {
+    const r = input.resource === undefined ? 'no' : matchUriTri(rule.resources, input.resource);
+    if (r === 'no') return none('other resource');
+    if (r === 'unknown') uv = { result: 'unknown', why: 'the resource URI reads differently once normalised (dot segments, percent-encoding, repeated slashes, case)' };
+  }
   const { verdict: pv, missingScopes } = matchPrincipal(rule, input.principal, opts.ignoreScopes === true);
-  const base = and([pv, matchAnnotations(rule, input.annotations)]);
+  const base = and([uv, pv, matchAnnotations(rule, input.annotations)]);
   if (base.result === 'no' || !rule.args || opts.ignoreArgs) return { verdict: base, missingScopes, argsOnly: false };
   let argVerdict: Verdict;
   if (input.argsValid === false) argVerdict = { result: 'unknown', why: `the arguments do not match the tool's inputSchema: ${input.argsProblem ?? 'invalid'}` };

@@ -95,3 +95,50 @@ describe('URL encodings', () => {
     '//api.example.com/',
   ])('%s is denied', (u) => expect(url(u)).toBe('deny'));
 });
+
+describe('resource URIs', () => {
+  const R = composePolicy([
+    parsePolicyText(
+      `
+version: 1
+default: deny
+rules:
+  - id: data
+    effect: allow
+    resources: ["file:///srv/data/**", "repo://acme/My%20Docs/*", "test://static-*"]
+  - id: no-secrets
+    effect: deny
+    resources: ["file:///srv/data/secret/**"]
+`,
+      'r.yaml',
+    ),
+  ]);
+  const read = (uri: string) => {
+    const d = evaluate(R, { server: 'files', method: 'resources/read', resource: uri, args: { uri }, principal: anyone });
+    return d.rule ? `${d.effect} ${d.rule}` : d.effect;
+  };
+  it.each(['file:///srv/data/a.txt', 'file:///srv/data/sub/b.txt', 'repo://acme/My%20Docs/readme', 'test://static-text'])('%s is allowed (control)', (u) => expect(read(u)).toBe('allow data'));
+  it('the secret folder is denied (control)', () => expect(read('file:///srv/data/secret/key')).toBe('deny no-secrets'));
+  it.each([
+    'file:///srv/data/../../etc/passwd',
+    'file:///srv/data/%2e%2e/%2e%2e/etc/passwd',
+    'file:///srv/data/%2E%2E/%2E%2E/etc/passwd',
+    'file:///srv/data/%252e%252e/%252e%252e/etc/passwd',
+    'file:///srv/data/..%2F..%2Fetc/passwd',
+    'file:///srv/data/..\\..\\etc\\passwd',
+    'file:///srv/data／..／..／etc／passwd',
+    'file:///srv/data/a%00.txt',
+    'repo://acme/My%20Docs/../../other/x',
+  ])('%s cannot step out of an allow glob', (u) => expect(read(u).startsWith('deny')).toBe(true));
+  it.each([
+    'file:///srv/data/x/../secret/key',
+    'file:///srv/data/./secret/key',
+    'file:///srv/data//secret/key',
+    'file:///srv/data/%73ecret/key',
+    'file:///srv/data/secret%2Fkey',
+    'file:///srv/data/Secret/key',
+    'FILE:///srv/data/secret/key',
+    'file://localhost/srv/data/secret/key',
+    'file://LOCALHOST/srv/data/secret/key',
+  ])('%s cannot step around a deny glob', (u) => expect(read(u)).toBe('deny no-secrets'));
+});
