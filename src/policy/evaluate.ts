@@ -8,6 +8,7 @@
  * is recorded, never enforced.
  */
 import RE2 from 're2';
+import { HIDDEN_RANGES } from '../protocol/escape.js';
 import { isObject, printable } from '../protocol/jsonrpc.js';
 import type { Principal } from '../pipeline/types.js';
 import { matchName, matchUriTri } from './glob.js';
@@ -117,6 +118,13 @@ export function compilePattern(p: string): RE2 {
   return re;
 }
 
+const HIDDEN = new RegExp(`[${HIDDEN_RANGES}]`, 'gu');
+
+/** A value as a lenient reader might take it: text, NFKC, hidden characters removed, trimmed, lower case. */
+function looseValue(v: unknown): string {
+  return String(v).normalize('NFKC').replace(HIDDEN, '').trim().toLowerCase();
+}
+
 function checkValue(c: Constraint, selector: string, f: Found): Verdict {
   if (f.mistyped) return { result: 'unknown', why: `argument \`${selector}\` does not have the expected shape` };
   if (!f.present) {
@@ -174,7 +182,15 @@ function checkValue(c: Constraint, selector: string, f: Found): Verdict {
   }
   if (c.one_of) {
     if (v !== null && typeof v === 'object') out.push({ result: 'unknown', why: `\`${selector}\` must be a single value` });
-    else out.push(c.one_of.some((x) => x === v) ? YES : { result: 'no', why: `\`${selector}\` must be one of ${c.one_of.map((x) => JSON.stringify(x)).join(', ')} (got ${show(v)})` });
+    else if (c.one_of.some((x) => x === v)) out.push(YES);
+    else {
+      // A value that is a listed one but for case, spacing, look-alike or hidden characters, or type ("Delete",
+      // "delete\u200b", "ｄｅｌｅｔｅ", "1" for 1) may be read as that value by a lenient server: undecidable.
+      const loose = looseValue(v);
+      const near = c.one_of.find((x) => looseValue(x) === loose);
+      const list = c.one_of.map((x) => JSON.stringify(x)).join(', ');
+      out.push(near !== undefined ? { result: 'unknown', why: `\`${selector}\` is ${show(v)}, which is not ${JSON.stringify(near)} but could be read as it; use exactly one of ${list}` } : { result: 'no', why: `\`${selector}\` must be one of ${list} (got ${show(v)})` });
+    }
   }
   if (c.min !== undefined || c.max !== undefined) {
     if (typeof v !== 'number' || !Number.isFinite(v)) out.push({ result: 'unknown', why: `\`${selector}\` must be a number` });

@@ -142,3 +142,45 @@ rules:
     'file://LOCALHOST/srv/data/secret/key',
   ])('%s cannot step around a deny glob', (u) => expect(read(u)).toBe('deny no-secrets'));
 });
+
+describe('one_of on a deny rule', () => {
+  const D = composePolicy([
+    parsePolicyText(
+      `
+version: 1
+default: deny
+rules:
+  - id: admin
+    effect: allow
+    tools: [admin]
+  - id: no-delete
+    effect: deny
+    tools: [admin]
+    args:
+      action: { one_of: [delete, purge, 9] }
+`,
+      'd.yaml',
+    ),
+  ]);
+  const run = (args: Record<string, unknown>) => {
+    const d = evaluate(D, { server: 's', method: 'tools/call', tool: 'admin', args, principal: anyone, annotations: {} });
+    return d.rule ? `${d.effect} ${d.rule}` : d.effect;
+  };
+  it('another action is allowed, the listed one denied (control)', () => {
+    expect(run({ action: 'list' })).toBe('allow admin');
+    expect(run({ action: 'delete' })).toBe('deny no-delete');
+  });
+  it.each([
+    ['upper case', 'Delete'],
+    ['spaces', ' delete '],
+    ['a zero-width space', 'del\u200bete'],
+    ['a soft hyphen', 'pur\u00adge'],
+    ['fullwidth letters', 'ｄｅｌｅｔｅ'],
+    ['a trailing newline', 'purge\n'],
+  ])('%s around a denied value is still denied', (_label, action) => expect(run({ action })).toBe('deny no-delete'));
+  it('a number sent as text is still denied', () => expect(run({ action: '9' })).toBe('deny no-delete'));
+  it('the reason says which value it could be read as', () => {
+    const d = evaluate(D, { server: 's', method: 'tools/call', tool: 'admin', args: { action: 'DELETE' }, principal: anyone, annotations: {} });
+    expect(d.reason).toContain('`action` is "DELETE", which is not "delete" but could be read as it');
+  });
+});
