@@ -223,6 +223,26 @@ export function policyStage(opts: PolicyStageOptions): Stage {
     return { answer: refusal(d.effect === 'ask' ? { rule: d.rule, reason: `${d.reason}; approvals are only available for tool calls` } : d), outcome: 'denied' };
   }
 
+  /**
+   * Completion names a prompt or a resource template: one the caller cannot see is answered as unknown, as the SDK
+   * answers an unknown one, without reaching the server (its suggestions would show that it exists, and what it
+   * holds — file names under a hidden folder).
+   */
+  function completion(ex: Exchange): StageResult {
+    const ref = params(ex)['ref'];
+    if (isObject(ref)) {
+      const policy = opts.policy();
+      const hidden = (message: string): StageResult => {
+        ex.notes.policyVersion = policy.version;
+        ex.decision = { effect: 'deny', reason: 'hidden by policy', mode: 'enforce' };
+        return { answer: { error: { code: ErrorCode.InvalidParams, message } }, outcome: 'denied' };
+      };
+      if (ref['type'] === 'ref/prompt' && typeof ref['name'] === 'string' && !visible(policy, input(ex, { method: 'prompts/get', prompt: ref['name'] }))) return hidden(`Prompt ${ref['name']} not found`);
+      if (ref['type'] === 'ref/resource' && typeof ref['uri'] === 'string' && !visible(policy, input(ex, { method: 'resources/read', resource: ref['uri'] }))) return hidden(`Resource template ${ref['uri']} not found`);
+    }
+    return generic(ex, input(ex, { args: params(ex) }));
+  }
+
   function serverInitiated(ex: Exchange): StageResult {
     // Sampling, elicitation and roots requests from the server: matched on their params too.
     const p = params(ex);
@@ -249,6 +269,8 @@ export function policyStage(opts: PolicyStageOptions): Stage {
         case 'resources/subscribe':
         case 'resources/unsubscribe':
           return named(ex, 'resource');
+        case 'completion/complete':
+          return completion(ex);
         default:
           return generic(ex, input(ex, { args: params(ex) }));
       }

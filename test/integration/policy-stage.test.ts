@@ -73,6 +73,16 @@ function tapped(log: string): { name?: string; arguments?: Record<string, unknow
     .map((m) => m.params ?? {});
 }
 
+function tappedCount(log: string, method: string): number {
+  let t = '';
+  try {
+    t = readFileSync(log, 'utf8');
+  } catch {
+    return 0;
+  }
+  return t.split('\n').filter((l) => l && (JSON.parse(l) as { method?: string }).method === method).length;
+}
+
 async function errorOf(p: Promise<unknown>): Promise<{ code?: number; message: string }> {
   try {
     await p;
@@ -129,6 +139,21 @@ describe.each(targets)('least privilege through %s', (_label, sdk, target) => {
     expect((await errorOf(c.getPrompt('test_prompt_with_image'))).code).toBe(-32602);
     expect((await errorOf(c.readResource('test://watched-resource'))).code).toBe(-32602);
     expect(tapped(tapLog).length).toBe(before);
+  });
+
+  it('completion of a hidden prompt or resource template is answered as unknown, without reaching the server', async () => {
+    const before = tappedCount(tapLog, 'completion/complete');
+    const prompt = await errorOf(c.complete({ type: 'ref/prompt', name: 'test_prompt_with_arguments' }, { name: 'arg1', value: 'pa' }));
+    expect(prompt.code).toBe(-32602);
+    expect(prompt.message).toMatch(/Prompt test_prompt_with_arguments not found/);
+    const template = await errorOf(c.complete({ type: 'ref/resource', uri: 'test://template/{id}/data' }, { name: 'id', value: 'pa' }));
+    expect(template.code).toBe(-32602);
+    expect(template.message).toMatch(/Resource template test:\/\/template\/\{id\}\/data not found/);
+    expect(tappedCount(tapLog, 'completion/complete')).toBe(before);
+    // A visible prompt completes as before.
+    const ok = await c.complete({ type: 'ref/prompt', name: 'test_simple_prompt' }, { name: 'x', value: 'pa' });
+    expect((ok['completion'] as { values: string[] }).values).toEqual(['paris', 'park', 'party']);
+    expect(tappedCount(tapLog, 'completion/complete')).toBe(before + 1);
   });
 
   it('refuses a visible call with an actionable isError, and the server never sees it', async () => {
