@@ -243,6 +243,25 @@ export function policyStage(opts: PolicyStageOptions): Stage {
     return generic(ex, input(ex, { args: params(ex) }));
   }
 
+  /**
+   * 2026-07-28 `subscriptions/listen` subscribes to resources by URI (as `resources/subscribe` did, which is a
+   * resource request): the URIs the caller cannot see are taken out of the filter before the server sees it, so no
+   * update about them is ever sent. The stream itself is protocol plumbing.
+   */
+  function listen(ex: Exchange): StageResult {
+    const filter = params(ex)['notifications'];
+    if (isObject(filter) && Array.isArray(filter['resourceSubscriptions'])) {
+      const policy = opts.policy();
+      const asked = filter['resourceSubscriptions'] as unknown[];
+      const kept = asked.filter((u) => typeof u === 'string' && visible(policy, input(ex, { method: 'resources/read', resource: u })));
+      if (kept.length !== asked.length) {
+        filter['resourceSubscriptions'] = kept;
+        markDirty(ex.message);
+      }
+    }
+    return generic(ex, input(ex, { args: params(ex) }));
+  }
+
   function serverInitiated(ex: Exchange): StageResult {
     // Sampling, elicitation and roots requests from the server: matched on their params too.
     const p = params(ex);
@@ -258,7 +277,14 @@ export function policyStage(opts: PolicyStageOptions): Stage {
   return {
     name: 'policy',
     request(ex) {
-      if (ex.kind !== 'request') return undefined;
+      if (ex.kind !== 'request') {
+        // An update about a resource the caller cannot see would show that it exists (and when it changes).
+        if (ex.direction === 'to-client' && ex.method === 'notifications/resources/updated') {
+          const uri = params(ex)['uri'];
+          if (typeof uri !== 'string' || !visible(opts.policy(), input(ex, { method: 'resources/read', resource: uri }))) return { drop: true };
+        }
+        return undefined;
+      }
       if (ex.direction === 'to-client') return serverInitiated(ex);
       switch (ex.method) {
         case 'tools/call':
@@ -271,6 +297,8 @@ export function policyStage(opts: PolicyStageOptions): Stage {
           return named(ex, 'resource');
         case 'completion/complete':
           return completion(ex);
+        case 'subscriptions/listen':
+          return listen(ex);
         default:
           return generic(ex, input(ex, { args: params(ex) }));
       }

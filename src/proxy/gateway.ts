@@ -720,7 +720,7 @@ export class Gateway {
     this.server.close();
     const sessions = () => [...this.endpoints.values()].flatMap((ep) => this.sessionsOf(ep));
     const deadline = Date.now() + drainMs;
-    while (Date.now() < deadline && sessions().some((s) => s.inflight > 0)) await new Promise((r) => setTimeout(r, 50));
+    while (Date.now() < deadline && sessions().some((s) => s.draining > 0)) await new Promise((r) => setTimeout(r, 50));
     await Promise.all(sessions().map((s) => s.close('gateway shutting down')));
     for (const s of this.sockets) s.destroy();
   }

@@ -175,13 +175,28 @@ export class Session implements SessionApi {
     opts.events?.event('session_start', this.source(), { upstream: this.upstream.label, pid: this.upstream.pid ?? null });
   }
 
+  /** Requests in flight either way (an open `subscriptions/listen` stream too: it keeps an idle session alive). */
   get inflight(): number {
     return this.outgoing.size + this.incoming.size;
   }
 
-  /** Requests from the client not answered yet: in the stages, at the upstream, on the way back or held during a restart. */
+  /** What a shutdown waits for: requests in flight either way, but not open `subscriptions/listen` streams. */
+  get draining(): number {
+    return this.outgoing.size + this.incoming.size - this.openListens();
+  }
+
+  /**
+   * Requests from the client not answered yet: in the stages, at the upstream, on the way back or held during a
+   * restart. An open `subscriptions/listen` stream is never answered, only closed: it does not count.
+   */
   get unanswered(): number {
-    return this.clientRequests + this.pendingWhileRestarting.length;
+    return this.clientRequests + this.pendingWhileRestarting.length - this.openListens();
+  }
+
+  private openListens(): number {
+    let n = 0;
+    for (const out of this.outgoing.values()) if (out.listen) n++;
+    return n;
   }
 
   private newUpId(): number {

@@ -236,6 +236,41 @@ describe('ask: refusals', () => {
     }
   });
 
+  it('resource updates: a server cannot announce a hidden resource, and a 2026 subscription to one never reaches it', async () => {
+    const touchPolicy = path.join(dir, 'touch.yaml');
+    writeFileSync(touchPolicy, 'version: 1\ndefault: deny\nrules:\n  - { id: touch, effect: allow, tools: [touch] }\n  - { id: static, effect: allow, resources: ["test://static-*"] }\n');
+    const log = path.join(dir, 'touch-tap.log');
+    const args = wrapArgs('--config', writeConfig(`audit:\n  db: ${path.join(dir, 'touch-audit.db')}\n`), '--policy', touchPolicy, '--', NODE, TAP, '--', NODE, DUAL, 'stdio');
+    const c = await connectClient('v1', { kind: 'stdio', command: NODE, args, env: isolatedEnv({ TAP_LOG: log, DUAL_ERA_TOUCH: '1' }) });
+    try {
+      expect(text(await c.callTool('touch', { uris: ['test://watched-resource', 'test://static-text', 'test://static-/../watched-resource'] }))).toBe('touched 3');
+      await new Promise((r) => setTimeout(r, 200));
+      expect(c.notifications.filter((n) => n.method === 'notifications/resources/updated').map((n) => n.params['uri'])).toEqual(['test://static-text']);
+    } finally {
+      await c.close();
+    }
+    // 2026-07-28: subscriptions/listen names resources by URI; the hidden ones are taken out before the server sees it.
+    const { RawStdio } = await import('../helpers/raw.js');
+    const raw = new RawStdio(NODE, args, isolatedEnv({ TAP_LOG: log, DUAL_ERA_TOUCH: '1' }));
+    try {
+      const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+      raw.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'subscriptions/listen', params: { _meta: meta, notifications: { resourcesListChanged: true, resourceSubscriptions: ['test://static-text', 'test://watched-resource', 'TEST://static-text/../../watched-resource'] } } })}\n`);
+      const deadline = Date.now() + 5000;
+      let listened: { params?: { notifications?: { resourceSubscriptions?: string[] } } } | undefined;
+      while (!listened && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        listened = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { method?: string }).find((m) => m.method === 'subscriptions/listen') as typeof listened;
+      }
+      expect(listened?.params?.notifications?.resourceSubscriptions).toEqual(['test://static-text']);
+    } finally {
+      // An open listen stream is not a request to drain: SIGTERM does not wait the 10 s drain for it.
+      const k = Date.now();
+      raw.proc.kill();
+      expect(await raw.exited).toBe(0);
+      expect(Date.now() - k).toBeLessThan(5000);
+    }
+  });
+
   it('a host that declares elicitation and never answers is refused at the timeout', async () => {
     const c = await connectClient('v1', wrapTarget(), { elicitation: () => new Promise(() => undefined) as never });
     try {
