@@ -363,6 +363,10 @@ export function policyStage(opts: PolicyStageOptions): Stage {
           return filter('resources', (t) => (typeof t['uri'] === 'string' ? input(ex, { method: 'resources/read', resource: t['uri'] }) : undefined));
         case 'resources/templates/list':
           return filter('resourceTemplates', (t) => (typeof t['uriTemplate'] === 'string' ? input(ex, { method: 'resources/read', resource: t['uriTemplate'] }) : undefined));
+        case 'resources/read':
+          // A read may answer with more than the URI asked for (a folder's files): each content the caller could
+          // not read by itself is left out, so reading the parent of a hidden resource does not reveal it.
+          return filter('contents', (c) => input(ex, { method: 'resources/read', resource: typeof c['uri'] === 'string' ? c['uri'] : '' }));
         default:
           return;
       }

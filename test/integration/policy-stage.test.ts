@@ -236,9 +236,9 @@ describe('ask: refusals', () => {
     }
   });
 
-  it('resource updates: a server cannot announce a hidden resource, and a 2026 subscription to one never reaches it', async () => {
+  it('hidden resources stay hidden: in updates, in a 2026 subscription and in the contents of a read', async () => {
     const touchPolicy = path.join(dir, 'touch.yaml');
-    writeFileSync(touchPolicy, 'version: 1\ndefault: deny\nrules:\n  - { id: touch, effect: allow, tools: [touch] }\n  - { id: static, effect: allow, resources: ["test://static-*"] }\n');
+    writeFileSync(touchPolicy, 'version: 1\ndefault: deny\nrules:\n  - { id: touch, effect: allow, tools: [touch] }\n  - { id: static, effect: allow, resources: ["test://static-*", "test://static-folder/*"] }\n  - { id: secret, effect: deny, resources: ["test://static-folder/secret"] }\n');
     const log = path.join(dir, 'touch-tap.log');
     const args = wrapArgs('--config', writeConfig(`audit:\n  db: ${path.join(dir, 'touch-audit.db')}\n`), '--policy', touchPolicy, '--', NODE, TAP, '--', NODE, DUAL, 'stdio');
     const c = await connectClient('v1', { kind: 'stdio', command: NODE, args, env: isolatedEnv({ TAP_LOG: log, DUAL_ERA_TOUCH: '1' }) });
@@ -246,6 +246,10 @@ describe('ask: refusals', () => {
       expect(text(await c.callTool('touch', { uris: ['test://watched-resource', 'test://static-text', 'test://static-/../watched-resource'] }))).toBe('touched 3');
       await new Promise((r) => setTimeout(r, 200));
       expect(c.notifications.filter((n) => n.method === 'notifications/resources/updated').map((n) => n.params['uri'])).toEqual(['test://static-text']);
+      // Reading a folder does not hand over the files in it that the caller could not read by name.
+      const folder = await c.readResource('test://static-folder');
+      expect((folder['contents'] as { uri: string; text: string }[]).map((x) => `${x.uri}=${x.text}`)).toEqual(['test://static-folder/readme=readme']);
+      expect((await errorOf(c.readResource('test://static-folder/secret'))).code).toBe(-32602);
     } finally {
       await c.close();
     }
