@@ -112,7 +112,7 @@ export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly 
       }),
     );
   }
-  stages.push(loggingStage(opts.log));
+  stages.push(loggingStage(opts.log, scrub));
   const events = audit ? auditEvents(audit.writer) : undefined;
   const pf = policyFiles(config, opts.policyFiles);
   const holder = new PolicyHolder(pf.files, opts.log, events);

@@ -41,6 +41,18 @@ function argsOf(ex: Exchange): unknown {
   return undefined;
 }
 
+/**
+ * What the exchange was about. A resource URI, a task id or a name the server does not offer is the caller's text
+ * and may carry a credential (`?access_token=…`, `postgres://user:password@…`): masked. The name of a tool the
+ * server lists is the server's own and is kept as it is (and costs the hot path nothing).
+ */
+function auditTarget(ex: Exchange, opts: AuditStageOptions): string | null {
+  const t = ex.notes.target;
+  if (t === undefined) return null;
+  if (!opts.redactText || (ex.method === 'tools/call' && ex.session.tools.has(t))) return t;
+  return opts.redactText(t);
+}
+
 export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent {
   const s = ex.session;
   const start = ORIGIN + ex.startedAt;
@@ -51,12 +63,13 @@ export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent
   ev.issuer = s.principal.issuer ?? null;
   ev.server = s.server;
   ev.method = ex.method;
-  ev.target = ex.notes.target ?? null;
+  ev.target = auditTarget(ex, opts);
   const refusedOrShadow = ex.decision && (ex.decision.effect !== 'allow' || ex.decision.mode === 'shadow');
   if (ex.decision) {
     ev.decision = ex.decision.mode === 'shadow' ? `shadow:${ex.decision.effect}` : ex.decision.effect;
     ev.rule = ex.decision.rule ?? null;
-    if (refusedOrShadow) ev.reason = ex.decision.reason ?? null;
+    // A refusal's reason may quote the caller's argument or URI ("got …"): masked like a server's error message.
+    if (refusedOrShadow && ex.decision.reason !== undefined) ev.reason = opts.redactText ? opts.redactText(ex.decision.reason) : ex.decision.reason;
   }
   ev.status = ex.outcome ?? null;
   ev.latency_ms = ex.endedAt !== undefined ? Math.round((ex.endedAt - ex.startedAt) * 1000) / 1000 : null;

@@ -5,7 +5,8 @@
 import type { Logger } from './logger.js';
 import type { Exchange, Stage } from '../pipeline/types.js';
 
-export function loggingStage(log: Logger): Stage {
+/** `scrub` masks secrets in the target, which may be a caller's resource URI carrying a credential. */
+export function loggingStage(log: Logger, scrub?: (text: string) => string): Stage {
   return {
     name: 'log',
     response(ex: Exchange) {
@@ -16,7 +17,7 @@ export function loggingStage(log: Logger): Stage {
           server: ex.session.server,
           dir: ex.direction,
           method: ex.method,
-          target: ex.notes.target,
+          target: ex.notes.target !== undefined && scrub ? scrub(ex.notes.target) : ex.notes.target,
           outcome: ex.outcome,
           by: ex.answeredBy,
           ms: ex.endedAt !== undefined ? Math.round((ex.endedAt - ex.startedAt) * 1000) / 1000 : undefined,

@@ -386,6 +386,32 @@ describe('the audit trail does not keep what a detect action lets through', () =
   });
 });
 
+describe("a caller's secrets in a refusal or a resource URI stay out of the audit trail", () => {
+  it('the reason quoting a refused argument and the target naming a resource URI are masked', async () => {
+    const dir = tmpDir('mcpw-target-');
+    const db = path.join(dir, 'audit.db');
+    const policy = path.join(dir, 'policy.yaml');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(policy, 'version: 1\ndefault: deny\nrules:\n  - { id: notes, effect: allow, tools: [echo_args], args: { note: { pattern: "^ok$" } } }\n  - { id: web, effect: allow, resources: ["https://**"] }\n');
+    const cfg = writeConfig(`audit: { db: ${JSON.stringify(db)} }\npolicy: [${JSON.stringify(policy)}]\npins: false\nlog: { level: debug }\n`);
+    const raw = new RawStdio(NODE, wrapArgs('--config', cfg, '--', NODE, LEAKY), isolatedEnv());
+    await raw.initialize(1);
+    const refused = await raw.request(2, 'tools/call', { name: 'echo_args', arguments: { note: `deploy with ${pat}` } });
+    expect(JSON.stringify(refused)).toContain('mcp-warden refused this call'); // the caller's own text comes back to it
+    await raw.request(3, 'resources/read', { uri: `https://api.example.test/v1/items?access_token=${pat}` });
+    await raw.request(4, 'resources/read', { uri: `file:///home/${pat}/notes` });
+    await raw.close();
+    const store = new AuditStore(db, { readonly: true });
+    const events = query(store, {});
+    store.close();
+    const read = events.filter((e) => e.method === 'resources/read');
+    expect(read.map((e) => e.target)).toEqual(['https://api.example.test/v1/items?access_token=[REDACTED:github-pat]', 'file:///home/[REDACTED:github-pat]/notes']);
+    expect(events.find((e) => e.method === 'tools/call')?.reason).toContain('[REDACTED:github-pat]');
+    expect(JSON.stringify(events)).not.toContain(pat);
+    expect(raw.stderr).not.toContain(pat);
+  });
+});
+
 describe('a detector RE2 cannot run stops the proxy at load', () => {
   it('wrap and redact refuse a look-ahead pattern in the config, naming file, line and rule', async () => {
     const cfg = writeConfig(`redaction:\n  rules:\n    - id: ok-rule\n      pattern: 'abc[0-9]+'\n    - id: sneaky\n      pattern: '(?=secret)[a-z]+'\n`);
