@@ -40,7 +40,8 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 export function verificationSummary(v: VerifyResult): string {
   if (v.ok) {
     const what = [v.signaturesChecked ? 'signatures' : 'no signatures (no key)', v.macChecked ? 'MACs' : 'no MACs (no key)', v.anchored ? `${plural(v.anchored, 'anchored checkpoint')}` : 'no anchor file'].join(', ');
-    return `Verified: ${plural(v.events, 'event')}, chain intact from #${v.base + 1} to #${v.head}; ${plural(v.checkpoints, 'checkpoint')}; checked ${what}.`;
+    const span = v.events === 0 ? (v.base > 0 ? `no events after #${v.base} (pruned)` : 'no events yet') : `chain intact from #${v.base + 1} to #${v.head}`;
+    return `Verified: ${plural(v.events, 'event')}, ${span}; ${plural(v.checkpoints, 'checkpoint')}; checked ${what}.`;
   }
   const f = v.firstBad!;
   return `VERIFICATION FAILED at event #${f.seq}${f.id ? ` (${f.id})` : ''}: ${f.message}${v.problems.length > 1 ? ` (+${v.problems.length - 1} more problems)` : ''}`;

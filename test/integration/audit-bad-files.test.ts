@@ -263,6 +263,10 @@ describe('the options of the audit commands', () => {
     // Control: a time before now prunes, and what remains verifies.
     const all = cli(['audit', 'prune', '--before', '0s', '--db', log.db]);
     expect(all).toMatchObject({ code: 0, stdout: 'removed 30 events; the chain now starts after #30\n' });
+    // An emptied trail verifies, and says so in words (not "from #31 to #30").
+    const v = cli(['audit', 'verify', '--db', log.db]);
+    expect(v.code).toBe(0);
+    expect(v.stdout).toMatch(/^Verified: 0 events, no events after #30 \(pruned\); /);
   });
 
   it('an output file that cannot be written is named, with the reason', () => {
