@@ -51,6 +51,13 @@ interface Verdict {
 
 const YES: Verdict = { result: 'yes', why: '' };
 
+function or(vs: Verdict[], selector: string): Verdict {
+  const yes = vs.find((v) => v.result === 'yes');
+  if (yes) return yes;
+  const unknown = vs.find((v) => v.result === 'unknown');
+  return unknown ?? vs.find((v) => v.result === 'no') ?? { result: 'no', why: `\`${selector}\` names no value` };
+}
+
 function and(vs: Verdict[]): Verdict {
   const no = vs.find((v) => v.result === 'no');
   if (no) return no;
@@ -200,9 +207,15 @@ function checkValue(c: Constraint, selector: string, f: Found): Verdict {
   return and(out);
 }
 
-export function checkConstraint(args: unknown, selector: string, c: Constraint): Verdict {
+/**
+ * A constraint over every value its selector names. In an allow rule each value must pass (`paths[*]` all under
+ * the folder); in a deny or ask rule one value that matches is enough (a harmless path beside `/etc/passwd` does
+ * not step around a deny), so an empty list matches nothing there.
+ */
+export function checkConstraint(args: unknown, selector: string, c: Constraint, effect: Effect = 'allow'): Verdict {
   const found = select(args, selector);
-  return and(found.map((f) => checkValue(c, selector, f)));
+  const verdicts = found.map((f) => checkValue(c, selector, f));
+  return effect === 'allow' ? and(verdicts) : or(verdicts, selector);
 }
 
 // ───────────── principal and annotations ─────────────
@@ -285,7 +298,7 @@ export function matchRule(rule: Rule, input: PolicyInput, opts: { ignoreArgs?: b
   if (base.result === 'no' || !rule.args || opts.ignoreArgs) return { verdict: base, missingScopes, argsOnly: false };
   let argVerdict: Verdict;
   if (input.argsValid === false) argVerdict = { result: 'unknown', why: `the arguments do not match the tool's inputSchema: ${input.argsProblem ?? 'invalid'}` };
-  else argVerdict = and(Object.entries(rule.args).map(([sel, c]) => checkConstraint(input.args, sel, c)));
+  else argVerdict = and(Object.entries(rule.args).map(([sel, c]) => checkConstraint(input.args, sel, c, rule.effect)));
   return { verdict: and([base, argVerdict]), missingScopes, argsOnly: base.result === 'yes' && argVerdict.result !== 'yes' };
 }
 

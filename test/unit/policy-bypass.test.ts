@@ -184,3 +184,45 @@ rules:
     expect(d.reason).toContain('`action` is "DELETE", which is not "delete" but could be read as it');
   });
 });
+
+describe('a deny rule over a list of values', () => {
+  const L = composePolicy([
+    parsePolicyText(
+      `
+version: 1
+default: deny
+rules:
+  - id: read
+    effect: allow
+    tools: [read_multiple_files]
+    args:
+      paths[*]: { under: [/srv, /etc] }
+  - id: no-etc
+    effect: deny
+    tools: [read_multiple_files]
+    args:
+      paths[*]: { under: [/etc] }
+  - id: review-home
+    effect: ask
+    tools: [read_multiple_files]
+    args:
+      paths[*]: { under: [/srv/home] }
+`,
+      'l.yaml',
+    ),
+  ]);
+  const run = (paths: unknown) => {
+    const d = evaluate(L, { server: 's', method: 'tools/call', tool: 'read_multiple_files', args: { paths }, principal: anyone, annotations: {} });
+    return d.rule ? `${d.effect} ${d.rule}` : d.effect;
+  };
+  it('paths all inside the allowed folders and none denied are allowed (control)', () => expect(run(['/srv/a', '/srv/b'])).toBe('allow read'));
+  it.each([
+    [['/etc/passwd']],
+    [['/srv/a', '/etc/passwd']],
+    [['/srv/a', '/srv/b', '/srv/c', '/etc/shadow']],
+    [['/srv/a', '/srv/../etc/passwd']],
+  ])('%j: one denied path among harmless ones is denied', (paths) => expect(run(paths)).toBe('deny no-etc'));
+  it('one path under review asks, whatever sits beside it', () => expect(run(['/srv/a', '/srv/home/x'])).toBe('ask review-home'));
+  it('an element that cannot be pinned down holds for the deny', () => expect(run(['/srv/a', 'relative/path'])).toBe('deny no-etc'));
+  it('an empty list reads nothing: no deny applies, and the allow holds', () => expect(run([])).toBe('allow read'));
+});
