@@ -117,7 +117,10 @@ export function redactionStage({ redaction }: RedactionStageOptions): Stage {
     if (ex.method === 'tools/call' || ex.method === 'prompts/get') target = params['arguments'];
     else if (ex.method === 'completion/complete') target = { argument: params['argument'], context: params['context'] };
     else if (URI_METHODS.has(ex.method) && typeof params['uri'] === 'string') target = uri = { uri: params['uri'] };
-    else return;
+    // 2026-07-28: the person's answers to the server's questions ride in the retried request, where a 2025 client
+    // sends them as responses (scanned in `response` below): the same inbound scan, masked in place.
+    const answers = params['inputResponses'];
+    if (isObject(answers)) target = { target, inputResponses: answers };
     if (target === undefined || target === null || typeof target !== 'object') return;
     const pre = pretest(ex.message);
     if (pre === 'clean') {

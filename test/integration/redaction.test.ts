@@ -278,6 +278,27 @@ describe('inbound mask and block through wrap', () => {
     }
   });
 
+  it("mask: a 2026 client's answers (inputResponses of the retried call) are masked as a 2025 answer is", async () => {
+    const tap = path.join(tmpDir('mcpw-ir-'), 'tap.log');
+    const TAP = path.join(ROOT, 'test/fixtures/tap.mjs');
+    const c = await connectClient(
+      'v2',
+      { kind: 'stdio', command: NODE, args: wrapArgs('--config', redactionConfig('mask'), '--', NODE, TAP, '--', NODE, DUAL, 'stdio'), env: isolatedEnv({ TAP_LOG: tap, DUAL_ERA_LEAKS: '1' }) },
+      { negotiation: 'auto', elicitation: () => ({ action: 'accept', content: { ok: true, note: `reach me at ${email}` } }) },
+    );
+    try {
+      expect(c.protocolVersion()).toBe('2026-07-28');
+      await c.callTool('leak_input_required');
+    } finally {
+      await c.close();
+    }
+    const seen = readFileSync(tap, 'utf8');
+    const retry = seen.split('\n').filter((l) => l.includes('"inputResponses"'));
+    expect(retry.length).toBe(1);
+    expect(retry[0]).toContain('reach me at [REDACTED:email]');
+    expect(seen).not.toContain(email);
+  });
+
   it('mask: a long argument (its received bytes kept for the prefilter) is masked too', async () => {
     const lane = await wrapLane('mask');
     const c = await connectClient('v1', lane.target());
