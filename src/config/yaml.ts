@@ -46,7 +46,22 @@ export function parseYaml(text: string, file: string, env: NodeJS.ProcessEnv | u
       },
     });
   }
-  return { file, value: doc.toJS({ maxAliasCount: 100 }) as unknown, doc, lines };
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // An alias expanded past the cap ("billion laughs"): a file error with the line of the first alias, not a crash.
+    let line: number | undefined;
+    YAML.visit(doc, {
+      Alias(_key, node) {
+        line = node.range ? lines.linePos(node.range[0]).line : undefined;
+        return YAML.visit.BREAK;
+      },
+    });
+    const why = /alias/i.test((e as Error).message) ? 'its *aliases expand too far (past the cap that stops YAML alias bombs); write the values out' : `cannot be read: ${(e as Error).message}`;
+    throw new ConfigError(`${file}${line ? `:${line}` : ''}: ${why}`, file, line);
+  }
+  return { file, value, doc, lines };
 }
 
 export function readYamlFile(file: string, env?: NodeJS.ProcessEnv): LoadedYaml {

@@ -33,6 +33,18 @@ describe('config loading', () => {
     expect(cfg.listen.host).toBe('127.0.0.1');
   });
 
+  it('a YAML alias bomb in a config or a policy is a file error with the line of the first alias, not a crash', () => {
+    const levels = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 8; i++) levels.push(`a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]`);
+    const cfg = file('bomb.yaml', `${levels.join('\n')}\nservers:\n  x: { command: echo }\n`);
+    const e = errorOf(() => loadConfigFile(cfg));
+    expect(e.message).toBe(`${cfg}:2: its *aliases expand too far (past the cap that stops YAML alias bombs); write the values out`);
+    const pol = file('bomb-policy.yaml', `version: 1\ndefault: deny\n${levels.join('\n')}\nrules: []\n`);
+    expect(errorOf(() => loadPolicyFiles([pol])).message).toBe(`${pol}:4: its *aliases expand too far (past the cap that stops YAML alias bombs); write the values out`);
+    // A few aliases are fine.
+    expect(loadConfigFile(file('alias-ok.yaml', 'servers:\n  a: &s { command: echo }\n  b: *s\n')).servers.map((s) => s.name)).toEqual(['a', 'b']);
+  });
+
   it('names the file, line and key of an unknown key', () => {
     const f = file('unknown.yaml', 'servers:\n  files:\n    command: npx\n    comand: typo\n');
     const e = errorOf(() => loadConfigFile(f));
