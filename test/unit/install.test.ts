@@ -54,6 +54,12 @@ describe('wrap and unwrap of one entry', () => {
 
 describe('plans', () => {
   const l = { command: 'npx', args: ['-y', 'mcp-warden'] };
+  it('a host config nested thousands deep is refused by name, not a stack overflow', () => {
+    const text = `{ "mcpServers": { "a": { "command": "x" } }, "deep": ${'['.repeat(100_000)}${']'.repeat(100_000)} }`;
+    expect(() => planInstall(text, 'f.json', 'mcpServers', { launcher: l })).toThrow('f.json: nested deeper than 256 levels, which no host config is; not changed');
+    expect(() => planUninstall(text, 'f.json', 'mcpServers', {})).toThrow('nested deeper than 256 levels');
+  });
+
   it('keeps CRLF line ends and tab indentation', () => {
     const text = '{\r\n\t"mcpServers": {\r\n\t\t"a": { "command": "x", "args": ["1"] }\r\n\t}\r\n}\r\n';
     const { after } = planInstall(text, 'f', 'mcpServers', { launcher: l });
