@@ -84,12 +84,29 @@ export function verifyNote(publicKey: KeyObject, note: string, signature: string
   }
 }
 
-/** A public key given as a PEM file or as the raw base64 printed by `audit key`. */
-export function loadPublicKey(text: string): KeyObject {
+/**
+ * A public key given as a PEM file or as the raw base64 printed by `audit key`. Anything else — another kind of
+ * key, a base64 text of the wrong length, a file that is not a key — is refused by name: checking Ed25519
+ * signatures with it would report a tampered trail that is not.
+ */
+export function loadPublicKey(text: string, file = 'the public key'): KeyObject {
   const t = text.trim();
+  const refuse = (why: string) => new AuditKeyError(`${file}: ${why}; give the PEM file or the base64 line that \`mcp-warden audit key\` prints`);
+  let k: KeyObject;
   if (t.startsWith('-----BEGIN')) {
-    const k = t.includes('PRIVATE') ? createPublicKey(createPrivateKey(t)) : createPublicKey(t);
-    return k;
+    try {
+      k = t.includes('PRIVATE') ? createPublicKey(createPrivateKey(t)) : createPublicKey(t);
+    } catch {
+      throw refuse('not a readable PEM key');
+    }
+  } else {
+    if (!/^[A-Za-z0-9+/]{43}=?$/.test(t)) throw refuse('not a PEM key nor the base64 of a 32-byte Ed25519 public key');
+    try {
+      k = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(t, 'base64').toString('base64url') }, format: 'jwk' });
+    } catch {
+      throw refuse('not an Ed25519 public key');
+    }
   }
-  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(t, 'base64').toString('base64url') }, format: 'jwk' });
+  if (k.asymmetricKeyType !== 'ed25519') throw refuse(`an ${k.asymmetricKeyType ?? 'unknown'} key, not the Ed25519 key the audit trail is signed with`);
+  return k;
 }

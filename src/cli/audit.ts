@@ -197,7 +197,7 @@ export function registerAudit(program: Command): void {
       let key;
       const kp = o.key ?? keyPath(o, store.file);
       if (!o.pubkey && existsSync(kp)) key = parsePrivateKey(readFileSync(kp, 'utf8'), kp);
-      const publicKey = o.pubkey ? loadPublicKey(readFileSync(o.pubkey, 'utf8')) : undefined;
+      const publicKey = o.pubkey ? loadPublicKey(readFileSync(o.pubkey, 'utf8'), o.pubkey) : undefined;
       const anchor = o.anchor ?? (existsSync(ac.anchor) ? ac.anchor : undefined);
       const r = verifyStore(store, { key, publicKey, anchorFile: anchor, copyFile: o.copy });
       store.close();

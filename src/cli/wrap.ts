@@ -73,7 +73,13 @@ function pickServer(cfg: WardenConfig, o: WrapOptions): ServerConfig {
     return { ...base, ...fromConfig, name, command, args, url: undefined, raw, env: fromConfig?.env ?? {} };
   }
   if (o.url) {
-    const name = o.name ?? (cleanName(new URL(o.url).hostname) || 'server');
+    let host: string;
+    try {
+      host = new URL(o.url).hostname;
+    } catch {
+      throw new UsageError(`--url: ${JSON.stringify(o.url.slice(0, 200))} is not a URL (http(s):// or ws(s)://)`);
+    }
+    const name = o.name ?? (cleanName(host) || 'server');
     return { ...base, ...fromConfig, name, url: o.url, command: undefined, transport: o.transport ?? fromConfig?.transport ?? (/^wss?:/i.test(o.url) ? 'websocket' : 'streamable-http'), raw: fromConfig?.raw ?? {} };
   }
   if (fromConfig) return fromConfig;

@@ -269,6 +269,26 @@ describe('the options of the audit commands', () => {
     expect(v.stdout).toMatch(/^Verified: 0 events, no events after #30 \(pruned\); /);
   });
 
+  it('verify --pubkey with something other than the Ed25519 public key is refused by name, not a crash or a false alarm', async () => {
+    const log = makeLog(3);
+    const { generateKeyPairSync } = await import('node:crypto');
+    const rsa = path.join(log.dir, 'rsa.pem');
+    writeFileSync(rsa, generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }) as string);
+    const junk = path.join(log.dir, 'junk.txt');
+    writeFileSync(junk, 'root:x:0:0:root:/root:/bin/bash\n');
+    const short = path.join(log.dir, 'short.txt');
+    writeFileSync(short, 'AAAA\n');
+    const hint = '; give the PEM file or the base64 line that `mcp-warden audit key` prints\n';
+    expect(cli(['audit', 'verify', '--db', log.db, '--pubkey', rsa])).toMatchObject({ code: 2, stderr: `mcp-warden: ${rsa}: an rsa key, not the Ed25519 key the audit trail is signed with${hint}` });
+    for (const f of [junk, short]) expect(cli(['audit', 'verify', '--db', log.db, '--pubkey', f])).toMatchObject({ code: 2, stderr: `mcp-warden: ${f}: not a PEM key nor the base64 of a 32-byte Ed25519 public key${hint}` });
+    // Control: the line `audit key` prints verifies the signatures.
+    const pub = path.join(log.dir, 'pub.txt');
+    writeFileSync(pub, cli(['audit', 'key', '--db', log.db]).stdout);
+    const ok = cli(['audit', 'verify', '--db', log.db, '--pubkey', pub]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/checked signatures/);
+  });
+
   it('an output file that cannot be written is named, with the reason', () => {
     const log = makeLog(5);
     const missing = path.join(log.dir, 'no-such-dir');

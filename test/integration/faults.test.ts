@@ -169,6 +169,12 @@ describe('wrap start-up failures', () => {
     expect(await peer.close()).toBe(0);
   });
 
+  it('a --url that is not a URL is refused by name, not with a stack trace', async () => {
+    const peer = new RawStdio(NODE, wrapArgs('--url', 'http://[::1'), isolatedEnv());
+    expect(await peer.exitedWithin(15_000)).toBe(2);
+    expect(peer.stderr).toBe('mcp-warden: --url: "http://[::1" is not a URL (http(s):// or ws(s)://)\n');
+  });
+
   it('a log file that cannot be opened is refused with its name and why; ~/ in the config is the home directory', async () => {
     const env = isolatedEnv();
     const dir = mkdtempSync(path.join(env['HOME']!, 'logs-'));
