@@ -4,7 +4,7 @@
  * printing, quietly, and finishes what it was doing: no stack trace, no half-done side effect. `wrap` does not use
  * this: its stdout is the protocol, and its transport handles a closed pipe itself.
  */
-import { createWriteStream, openSync, writeFileSync } from 'node:fs';
+import { closeSync, createWriteStream, openSync, statSync, unlinkSync, writeFileSync, type WriteStream } from 'node:fs';
 import { fsReason, UsageError } from '../errors.js';
 
 let closed = false;
@@ -31,10 +31,28 @@ export function whenStdoutCloses(f: () => void): () => void {
 
 /** Writes a file a command was asked to produce (`--out`); a path that cannot be written is a usage error. */
 export function writeOutput(file: string, text: string): void {
+  let fd: number;
   try {
-    writeFileSync(file, text);
+    fd = openSync(file, 'w');
   } catch (e) {
     throw new UsageError(`${file}: cannot write it: ${fsReason(e)}`);
+  }
+  try {
+    writeFileSync(fd, text);
+    closeSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    // Opened, then cut short (a full disk): an incomplete report or policy is removed, not left to be read.
+    let removed = false;
+    try {
+      if (statSync(file).isFile()) {
+        unlinkSync(file);
+        removed = true;
+      }
+    } catch {
+      /* not ours to remove */
+    }
+    throw new UsageError(`${file}: cannot write it: ${fsReason(e)}${removed ? '; the incomplete file was removed' : ''}`);
   }
 }
 
@@ -72,12 +90,27 @@ export async function writeAll(chunks: Iterable<string>, file?: string): Promise
         wake = undefined;
       }
     }
-    if (file && !failed) await new Promise<void>((resolve) => out.end(resolve));
+    // A write error can surface only at the end (a full disk): end's callback gets it.
+    if (file && !failed) await new Promise<void>((resolve) => out.end((err?: Error | null) => (err ? onError(err) : undefined, resolve())));
   } finally {
     unwatch();
-    out.removeListener('error', onError);
+    // A file stream keeps its listener: an error it emits after this (on its way to closing) must not crash.
+    if (!file) out.removeListener('error', onError);
   }
-  if (failed && file) throw new UsageError(`${file}: cannot write it: ${fsReason(failed)}`);
+  if (failed && file) {
+    (out as WriteStream).destroy();
+    // Half an export looks like a whole one to whoever reads it later: a regular file left incomplete is removed.
+    let removed = false;
+    try {
+      if (statSync(file).isFile()) {
+        unlinkSync(file);
+        removed = true;
+      }
+    } catch {
+      /* gone already, or not ours to remove */
+    }
+    throw new UsageError(`${file}: cannot write it: ${fsReason(failed)}${removed ? '; the incomplete file was removed' : ''}`);
+  }
 }
 
 /** Lines joined into chunks of about 64 KiB. */

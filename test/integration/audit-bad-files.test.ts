@@ -298,6 +298,24 @@ describe('the options of the audit commands', () => {
       expect(r.stderr).toBe(`mcp-warden: ${args[args.length - 1]}: cannot write it: no such file or directory (ENOENT)\n`);
     }
   });
+
+  it('an export that runs out of room stops with the reason and leaves no half-written file', () => {
+    const log = makeLog(600); // about 400 KB of JSONL
+    const out = path.join(log.dir, 'export.jsonl');
+    // The file size limit (256 KiB) stands in for a full disk: with SIGXFSZ ignored, the write fails with EFBIG.
+    const r = spawnSync('sh', ['-c', 'trap "" XFSZ; ulimit -f 256; exec "$0" "$@"', NODE, CLI, 'audit', 'export', '--format', 'jsonl', '--db', log.db, '--out', out], { encoding: 'utf8', env: isolatedEnv(), timeout: 30_000 });
+    expect(r.stderr).toBe(`mcp-warden: ${out}: cannot write it: file too large (EFBIG); the incomplete file was removed\n`);
+    expect(r.status).toBe(2);
+    expect(existsSync(out)).toBe(false);
+    // The HTML report (written whole) the same way.
+    const html = path.join(log.dir, 'report.html');
+    const rep = spawnSync('sh', ['-c', 'trap "" XFSZ; ulimit -f 64; exec "$0" "$@"', NODE, CLI, 'audit', 'report', '--db', log.db, '--out', html], { encoding: 'utf8', env: isolatedEnv(), timeout: 30_000 });
+    expect(rep.stderr).toBe(`mcp-warden: ${html}: cannot write it: file too large (EFBIG); the incomplete file was removed\n`);
+    expect(existsSync(html)).toBe(false);
+    // A device that is full: the reason, no stack trace.
+    const full = cli(['audit', 'export', '--format', 'csv', '--db', log.db, '--out', '/dev/full']);
+    expect(full).toMatchObject({ code: 2, stderr: 'mcp-warden: /dev/full: cannot write it: no space left on device (ENOSPC)\n' });
+  });
 });
 
 describe('reading a whole trail, a row at a time', () => {
