@@ -69,7 +69,13 @@ function liveServer(o: { stdio?: string; url?: string }): ServerConfig {
     // The child inherits this environment (a linter run by a person), as wrap does.
     return { ...base, name: deriveName(argv), command: argv[0], args: argv.slice(1), env: Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined)) };
   }
-  const url = new URL(o.url!);
+  let url: URL | undefined;
+  try {
+    url = new URL(o.url!);
+  } catch {
+    /* said below */
+  }
+  if (!url || !/^https?:$/.test(url.protocol)) throw new UsageError(`--url: ${JSON.stringify(o.url!.slice(0, 200))} is not an http(s):// URL of a server's MCP endpoint`);
   return { ...base, name: url.hostname, url: o.url, transport: 'streamable-http' };
 }
 

@@ -68,6 +68,11 @@ describe('lint output and exit codes', () => {
     expect(cli(['lint', clean, '--fail-on', 'critical']).status).toBe(0);
     expect(cli(['lint', path.join(CORPUS, 'invariant-injection-experiments__shadowing.tools.json')]).status).toBe(1);
     expect(cli(['lint', clean, '--format', 'xml']).status).toBe(2);
+    for (const url of ['http://[::1', 'ftp://example.test/mcp']) {
+      const u = cli(['lint', '--url', url]);
+      expect(u.status, url).toBe(2);
+      expect(u.stderr).toBe(`mcp-warden: --url: ${JSON.stringify(url)} is not an http(s):// URL of a server's MCP endpoint\n`);
+    }
     expect(cli(['lint', path.join(tmpDir(), 'missing.json')]).status).toBe(2);
     const bad = path.join(tmpDir(), 'bad.json');
     writeFileSync(bad, '{not json');
