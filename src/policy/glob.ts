@@ -93,8 +93,9 @@ function normalTail(u: string, lax: boolean): string {
  * against (so a glob written with `%20` still matches its own URI):
  *  - as written;
  *  - RFC 3986 syntax-based normalisation: scheme and host case, unreserved characters percent-decoded, dot segments;
- *  - the way a file system or a lax server reads it: percent-decoded (up to three times), backslashes as slashes,
- *    repeated slashes merged, dot segments resolved; and that in Unicode NFKC (a fullwidth solidus is a slash).
+ *  - the way a file system or a lax server reads it: without query and fragment, percent-decoded (up to three
+ *    times), backslashes as slashes, repeated slashes merged, dot segments resolved; and that in Unicode NFKC (a
+ *    fullwidth solidus is a slash).
  * Undefined when it cannot be pinned down: control characters or NUL (also once decoded), bad percent-encoding,
  * more than 8 KiB.
  */
@@ -113,7 +114,8 @@ const READINGS: ((u: string) => string | undefined)[] = [
 ];
 
 function laxReading(u: string): string | undefined {
-  let cur = u;
+  // A file system path has no query or fragment: `file:///srv/secret.txt?x` and `#x` read secret.txt.
+  let cur = u.replace(/[?#][\s\S]*$/, '');
   for (let i = 0; i < 3 && /%[0-9A-Fa-f]{2}/.test(cur); i++) {
     try {
       cur = decodeURIComponent(cur);

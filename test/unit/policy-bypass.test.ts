@@ -141,6 +141,12 @@ rules:
     'file://localhost/srv/data/secret/key',
     'file://LOCALHOST/srv/data/secret/key',
   ])('%s cannot step around a deny glob', (u) => expect(read(u)).toBe('deny no-secrets'));
+  it('a deny of one file is not stepped around with a query or a fragment', () => {
+    const F = composePolicy([parsePolicyText('version: 1\ndefault: allow\nrules:\n  - { id: no-env, effect: deny, resources: ["file:///srv/app/.env"] }\n', 'f.yaml')]);
+    const r = (uri: string) => evaluate(F, { server: 's', method: 'resources/read', resource: uri, args: { uri }, principal: anyone }).effect;
+    expect(r('file:///srv/app/readme')).toBe('allow');
+    for (const u of ['file:///srv/app/.env', 'file:///srv/app/.env?raw=1', 'file:///srv/app/.env#top', 'file:///srv/app/.env?']) expect(r(u), u).toBe('deny');
+  });
 });
 
 describe('one_of on a deny rule', () => {
