@@ -5,8 +5,8 @@
  * Outbound (server → client): results of tools/call, tasks/get|result|list, resources/read, prompts/get,
  * completion/complete (with `input_required` payloads inside them); every error message and `data`; log,
  * progress and other notifications; server-initiated requests (sampling, elicitation). Inbound (client →
- * server): tool, prompt and completion arguments and the client's answers to server requests, with the inbound
- * action (`detect` by default).
+ * server): tool, prompt and completion arguments, resource URIs, and the client's answers to server requests
+ * (2025 responses, 2026 `inputResponses`), with the inbound action (`detect` by default).
  *
  * A tool result's `structuredContent` is redacted once and the text blocks that mirror it are regenerated from
  * it, so both views agree; if the tool declares an `outputSchema` the redacted value is validated against it, and
@@ -21,9 +21,9 @@ import { mergeCounts, type Redactor, type RedactOutcome } from './redactor.js';
 import type { Redaction } from './setup.js';
 import type { Rule } from './rules.js';
 
-/** Responses whose results are scanned (errors are scanned for every method). */
 /** Requests whose target is a resource URI the caller wrote. */
 const URI_METHODS = new Set(['resources/read', 'resources/subscribe', 'resources/unsubscribe']);
+/** Responses whose results are scanned (errors are scanned for every method). */
 const RESULT_METHODS = new Set(['tools/call', 'tasks/get', 'tasks/result', 'tasks/list', 'resources/read', 'prompts/get', 'completion/complete']);
 
 const TASK_TOOLS = 'redact.taskTools';
