@@ -139,6 +139,19 @@ const NOT_PINNED = Symbol('not pinned');
 const NOT_PINNED_REFUSAL =
   "mcp-warden refused this call: it could not read the server's whole tool list to pin it on first use, so nothing was pinned. Try again: the next request reads the list again.";
 
+/**
+ * Screening a first-seen catalogue runs the lint rules definition by definition; between them the event loop gets
+ * a turn every 10 ms, so a server with a large catalogue does not stall every other session of the proxy.
+ */
+function breather(): () => Promise<void> {
+  let since = performance.now();
+  return async () => {
+    if (performance.now() - since < 10) return;
+    await new Promise<void>((r) => setImmediate(r));
+    since = performance.now();
+  };
+}
+
 export function pinStage(opts: PinStageOptions): Stage {
   const stores = new Map<string, ServerStore>();
   const reported = new Set<string>();
@@ -187,9 +200,19 @@ export function pinStage(opts: PinStageOptions): Stage {
    * of it, or none, would later refuse every tool left out — and NOT_PINNED says so: calls are refused and lists
    * hidden (on_change: block) until a later request reads it whole.
    */
-  async function pinsFor(session: Session, st: ServerStore): Promise<ServerPins | undefined | typeof NOT_PINNED> {
+  function pinsFor(session: Session, st: ServerStore): Promise<ServerPins | undefined | typeof NOT_PINNED> {
     const existing = st.load();
-    if (existing || st.explicit) return existing;
+    if (existing || st.explicit) return Promise.resolve(existing);
+    // Requests that arrive while the first use is being screened wait for it rather than screen it again.
+    let running = firstUses.get(st);
+    if (!running) {
+      running = pinFirstUse(session, st).finally(() => firstUses.delete(st));
+      firstUses.set(st, running);
+    }
+    return running;
+  }
+
+  async function pinFirstUse(session: Session, st: ServerStore): Promise<ServerPins | typeof NOT_PINNED> {
     const catalog = await session.catalog();
     if (!catalog || !session.catalogComplete()) {
       opts.log.warn({ server: session.server }, 'could not read the whole tool list to pin it on first use; nothing was pinned');
@@ -198,7 +221,9 @@ export function pinStage(opts: PinStageOptions): Stage {
     const sp = emptyServerPins(st.identity);
     const now = new Date().toISOString();
     sp.instructions = session.instructions !== undefined ? textHash(session.instructions) : null;
+    const yielder = breather();
     for (const [name, t] of catalog) {
+      await yielder();
       const h = definitionHash('tools', t.definition);
       const findings = opts.screen('tools', t.definition);
       if (findings.length) sp.pending.tools[name] = { ...h, seenAt: now, reason: 'poisoned', findings, definition: t.definition };
@@ -207,6 +232,8 @@ export function pinStage(opts: PinStageOptions): Stage {
     opts.log.info({ server: session.server, tools: Object.keys(sp.tools).length, blocked: Object.keys(sp.pending.tools).length, file: st.file }, 'pinned on first use');
     return st.firstUse(sp);
   }
+
+  const firstUses = new Map<ServerStore, Promise<ServerPins | typeof NOT_PINNED>>();
 
   function verdict(sp: ServerPins | undefined, st: ServerStore, kind: Kind, name: string, def: Record<string, unknown>, present?: Set<string>): Verdict & { hash: string; body: string } {
     const h = definitionHash(kind, def);
@@ -318,7 +345,13 @@ export function pinStage(opts: PinStageOptions): Stage {
     let sp = pins;
     if (kind === 'prompts' && sp && !st.explicit && !sp.promptsComplete) {
       // Prompts are pinned on first use page by page, until the first complete list.
-      const entries = list.filter(isObject).filter((p) => typeof p['name'] === 'string').map((p) => ({ name: String(p['name']), def: p, findings: opts.screen('prompts', p) }));
+      const entries: { name: string; def: Record<string, unknown>; findings: string[] }[] = [];
+      const yielder = breather();
+      for (const p of list) {
+        if (!isObject(p) || typeof p['name'] !== 'string') continue;
+        await yielder();
+        entries.push({ name: p['name'], def: p, findings: opts.screen('prompts', p) });
+      }
       st.pinPromptsFirstUse(entries, typeof result['nextCursor'] !== 'string');
       sp = st.load();
     }

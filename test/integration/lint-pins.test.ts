@@ -208,6 +208,28 @@ describe('tool pinning through wrap (trust on first use)', () => {
   });
 });
 
+describe('a first-seen definition too large to screen', () => {
+  it('is held for a person (TP017 HIGH) without running the rules; the rest of the catalogue is pinned and works', async () => {
+    const dir = tmpDir('mcpw-huge-');
+    const stateFile = path.join(dir, 'shift.json');
+    writeFileSync(stateFile, JSON.stringify({ version: 1, hugeFirst: true }));
+    const env = isolatedEnv({ SHIFT_STATE: stateFile });
+    const cfg = writeConfig(`policy: [${ALLOW_ALL}]\nlimits: { max_message_bytes: 4194304 }\n`);
+    const c = await connectClient('v1', { kind: 'stdio', command: NODE, args: wrapArgs('--config', cfg, '--', NODE, SHIFTY), env });
+    try {
+      expect(await names(c)).toEqual(['add', 'flip', 'greet', 'read_data']);
+      const r = await c.callTool('manual');
+      expect(r['isError']).toBe(true);
+      expect(text(r)).toMatch(/first seen with findings \(TP017 HIGH\)/);
+      expect(text(await c.callTool('greet', { name: 'Ada' }))).toBe('greet ran');
+    } finally {
+      await c.close();
+    }
+    const list = cli(['pin', '--list', '--approve', 'shifty-server', '--config', cfg], env);
+    expect(list.stdout).toMatch(/tool manual: poisoned \[TP017 HIGH\]/);
+  });
+});
+
 describe('pinning on first use needs the whole catalogue', () => {
   const FAULT = path.join(ROOT, 'test/fixtures/fault-server.mjs');
   function start(fail: string) {
