@@ -140,8 +140,9 @@ const NOT_PINNED_REFUSAL =
   "mcp-warden refused this call: it could not read the server's whole tool list to pin it on first use, so nothing was pinned. Try again: the next request reads the list again.";
 
 /**
- * Screening a first-seen catalogue runs the lint rules definition by definition; between them the event loop gets
- * a turn every 10 ms, so a server with a large catalogue does not stall every other session of the proxy.
+ * Screening a first-seen catalogue runs the lint rules definition by definition; between two of them the event
+ * loop gets a turn once 10 ms have passed, so a server with a large catalogue does not stall every other session of
+ * the proxy (one definition is capped in size: SCREEN_MAX_CHARS).
  */
 function breather(): () => Promise<void> {
   let since = performance.now();
