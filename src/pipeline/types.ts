@@ -90,7 +90,7 @@ export interface ExchangeNotes {
   inboundRedactions?: Record<string, number>;
   pin?: { violation: string; tools?: string[] };
   policyVersion?: string;
-  approval?: 'requested' | 'approved' | 'declined' | 'timeout' | 'unavailable';
+  approval?: 'requested' | 'approved' | 'declined' | 'timeout' | 'unavailable' | 'cancelled';
   /**
    * The request text the redaction prefilter found nothing in (set only then): while the message is still exactly
    * this text, its arguments hold nothing any rule matches, and the audit capture need not redact them again.

@@ -100,7 +100,8 @@ export function policyStage(opts: PolicyStageOptions): Stage {
     }
     const answer = await ex.session.requestDownstream('elicitation/create', { message, requestedSchema }, ex, policy.askTimeoutMs);
     if ('error' in answer) {
-      ex.notes.approval = answer.error.code === ErrorCode.RequestTimeout ? 'timeout' : 'unavailable';
+      const cancelled = isObject(answer.error.data) && answer.error.data['cancelled'] === true;
+      ex.notes.approval = cancelled ? 'cancelled' : answer.error.code === ErrorCode.RequestTimeout ? 'timeout' : 'unavailable';
       return { answer: toolError(`mcp-warden: no approval for this call (${answer.error.code === ErrorCode.RequestTimeout ? `no answer within ${Math.round(policy.askTimeoutMs / 1000)} s` : 'the host could not ask'}). It was not run.`), outcome: 'denied' };
     }
     const r = answer.result;

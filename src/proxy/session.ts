@@ -110,6 +110,8 @@ interface Incoming {
   ex: Exchange | undefined;
   timer: NodeJS.Timeout | undefined;
   internal: ((answer: PeerAnswer) => void) | undefined;
+  /** For a question of the proxy's own (an `ask`): the client request it is asked for. */
+  askedFor?: Exchange;
 }
 
 export type SessionState = 'open' | 'restarting' | 'closed';
@@ -145,6 +147,12 @@ export class Session implements SessionApi {
   private nextDownId = 1;
   private readonly outgoing = new Map<number, Outgoing>();
   private readonly incoming = new Map<number, Incoming>();
+  /**
+   * Client requests whose stages are still working (an `ask` waiting for a person, a catalogue fetch), by id
+   * text: a `notifications/cancelled` for one must stop it before it is forwarded, not after.
+   */
+  private readonly inStages = new Map<string, Exchange>();
+  private readonly cancelledInStages = new WeakSet<Exchange>();
   /** Latest request per client id text, for `notifications/cancelled` from the client. */
   private readonly byDownId = new Map<string, Outgoing>();
   private readonly byProgress = new Map<string | number, Outgoing>();
@@ -336,11 +344,35 @@ export class Session implements SessionApi {
     if (reply) this.pendingReplies.set(ex, reply);
     const step = this.pipeline.request(ex);
     if (step instanceof Promise) {
+      // Only a stage that waits can be overtaken by a cancellation: the synchronous path keeps no entry.
+      const key = JSON.stringify(req.id);
+      this.inStages.set(key, ex);
+      // Over HTTP a client cancels by closing the request's stream (2026-07-28), or simply goes away.
+      if (reply) reply.onabort = () => this.cancelInStages(ex);
+      const settle = () => {
+        if (this.inStages.get(key) === ex) this.inStages.delete(key);
+      };
       step.then(
-        (s) => this.afterClientRequestStages(ex, frame, s, reply),
-        (err: unknown) => this.stageFailed(ex, frame, err, reply),
+        (s) => (settle(), this.afterClientRequestStages(ex, frame, s, reply)),
+        (err: unknown) => (settle(), this.stageFailed(ex, frame, err, reply)),
       );
     } else this.afterClientRequestStages(ex, frame, step, reply);
+  }
+
+  /**
+   * The client cancelled a request still in its stages: it will not be forwarded, and a question the proxy is
+   * asking the person for it (an `ask`) is withdrawn, so an approval that comes later runs nothing.
+   */
+  private cancelInStages(ex: Exchange): void {
+    this.cancelledInStages.add(ex);
+    for (const inc of [...this.incoming.values()]) {
+      if (inc.askedFor !== ex || !inc.internal) continue;
+      this.incoming.delete(inc.downId);
+      if (inc.timer) clearTimeout(inc.timer);
+      const note = { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: inc.downId, reason: 'the request it was asked for was cancelled' } };
+      this.sendToClient(JSON.stringify(note), this.replyOf(ex) ?? this.guessReply(), false);
+      inc.internal({ error: { code: ErrorCode.RequestTimeout, message: 'The client cancelled the request', data: { cancelled: true } } });
+    }
   }
 
   private stageFailed(ex: Exchange, frame: Frame, err: unknown, reply: Reply | undefined): void {
@@ -352,9 +384,11 @@ export class Session implements SessionApi {
     this.pendingReplies.delete(ex);
     const downIdText = idText(frame);
     const req = frame.message as JsonRpcRequest;
+    const cancelled = this.cancelledInStages.has(ex);
+    if (cancelled && step.kind === 'pass') step = { kind: 'answer', index: this.pipeline.stages.length, answer: { error: { code: ErrorCode.RequestTimeout, message: 'Cancelled by the client before it was forwarded' } }, outcome: 'cancelled' };
     if (step.kind !== 'pass') {
       let answer: PeerAnswer = step.kind === 'answer' ? step.answer : { error: { code: ErrorCode.PolicyDenied, message: 'Request dropped' } };
-      ex.outcome = step.kind === 'answer' ? (step.outcome ?? ('error' in answer ? 'denied' : 'ok')) : 'dropped';
+      ex.outcome = cancelled ? 'cancelled' : step.kind === 'answer' ? (step.outcome ?? ('error' in answer ? 'denied' : 'ok')) : 'dropped';
       // 2026-07-28 results carry resultType; the proxy's own answers too.
       if ('result' in answer && answer.result['resultType'] === undefined && eraOfMessage(req.method, req.params) === 'modern') {
         answer = { result: { resultType: 'complete', ...answer.result } };
@@ -455,7 +489,11 @@ export class Session implements SessionApi {
     if (note.method === 'notifications/cancelled' && isObject(note.params)) {
       const rid = note.params['requestId'];
       const out = rid === undefined ? undefined : this.byDownId.get(JSON.stringify(rid));
-      if (!out || !this.outgoing.has(out.upId)) return;
+      if (!out || !this.outgoing.has(out.upId)) {
+        const waiting = rid === undefined ? undefined : this.inStages.get(JSON.stringify(rid));
+        if (waiting) this.cancelInStages(waiting);
+        return;
+      }
       out.cancelled = true;
       note.params['requestId'] = out.upId;
       frame.dirty = true;
@@ -818,7 +856,7 @@ export class Session implements SessionApi {
   requestDownstream(method: string, params: Record<string, unknown>, related: Exchange | undefined, timeoutMs: number): Promise<PeerAnswer> {
     return new Promise((resolve) => {
       const downId = this.nextDownId++;
-      const inc: Incoming = { downId, upIdText: '', method, ex: undefined, timer: undefined, internal: resolve };
+      const inc: Incoming = { downId, upIdText: '', method, ex: undefined, timer: undefined, internal: resolve, ...(related ? { askedFor: related } : {}) };
       this.incoming.set(downId, inc);
       inc.timer = setTimeout(() => this.incomingTimedOut(inc), timeoutMs);
       inc.timer.unref?.();

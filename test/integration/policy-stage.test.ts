@@ -275,6 +275,37 @@ describe('ask: refusals', () => {
     }
   });
 
+  it('a call the client cancels while a person is being asked is never run, even if the person approves later', async () => {
+    const log = path.join(dir, 'cancel-tap.log');
+    const db = path.join(dir, 'cancel-audit.db');
+    const target: Target = { kind: 'stdio', command: NODE, args: wrapArgs('--config', writeConfig(`audit:\n  db: ${db}\n`), '--policy', policyFile, '--', NODE, TAP, '--', NODE, DUAL, 'stdio'), env: isolatedEnv({ TAP_LOG: log }) };
+    let asked = 0;
+    // The person answers after the client gave up (the SDK's request timeout, here 0.5 s; the ask waits up to 2 s).
+    const c = await connectClient('v1', target, {
+      elicitation: () => {
+        asked++;
+        return new Promise((r) => setTimeout(() => r({ action: 'accept', content: { approve: true } }), 1200)) as never;
+      },
+    });
+    try {
+      await expect(c.callTool('test_error_handling', {}, { timeout: 500 })).rejects.toThrow(/timed out/i);
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(asked).toBe(1);
+      // The connection still works, and the cancelled call never reached the server.
+      expect(text(await c.callTool('echo', { message: 'still here' }))).toBe('echo: still here');
+    } finally {
+      await c.close();
+    }
+    expect(tapped(log).map((m) => m.name)).toEqual(['echo']);
+    const store = new AuditStore(db, { readonly: true });
+    try {
+      const ev = query(store, { event: 'exchange', tool: 'test_error_handling' });
+      expect(ev.map((e) => e.status)).toEqual(['cancelled']);
+    } finally {
+      store.close();
+    }
+  });
+
   it('a host that declares elicitation and never answers is refused at the timeout', async () => {
     const c = await connectClient('v1', wrapTarget(), { elicitation: () => new Promise(() => undefined) as never });
     try {
