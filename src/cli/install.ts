@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { applyEdits, modify, parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
-import { nestedDeeper } from '../protocol/frame.js';
+import { MAX_FILE_DEPTH, nestedDeeper } from '../protocol/frame.js';
 import { UsageError, WardenError } from '../errors.js';
 
 export const HOSTS = ['claude-desktop', 'claude-code', 'cursor', 'vscode'] as const;
@@ -98,11 +98,9 @@ function splitBom(text: string): [string, string] {
   return text.startsWith('\uFEFF') ? ['\uFEFF', text.slice(1)] : ['', text];
 }
 
-/** Deeper than any host config: the JSONC parser would overflow the stack on it. */
-const MAX_DEPTH = 256;
-
 function parseJsonc(text: string, file: string): Record<string, unknown> {
-  if (nestedDeeper(text, MAX_DEPTH)) throw new WardenError(`${file}: nested deeper than ${MAX_DEPTH} levels, which no host config is; not changed`);
+  // Deeper than any host config (lint refuses the same files at the same depth): the JSONC parser would overflow.
+  if (nestedDeeper(text, MAX_FILE_DEPTH)) throw new WardenError(`${file}: nested deeper than ${MAX_FILE_DEPTH} levels, which no host config is; not changed`);
   const errors: ParseError[] = [];
   const v = parse(text, errors, { allowTrailingComma: true, disallowComments: false });
   if (errors.length > 0) {

@@ -29,31 +29,42 @@ export function whenStdoutCloses(f: () => void): () => void {
   return () => waiters.delete(f);
 }
 
-/** Writes a file a command was asked to produce (`--out`); a path that cannot be written is a usage error. */
-export function writeOutput(file: string, text: string): void {
-  let fd: number;
+/** Opens a file a command was asked to produce (`--out`); a path that cannot be opened is a usage error. */
+function openOutput(file: string): number {
   try {
-    fd = openSync(file, 'w');
+    return openSync(file, 'w');
   } catch (e) {
     throw new UsageError(`${file}: cannot write it: ${fsReason(e)}`);
   }
+}
+
+/**
+ * The error for an output cut short after it was opened (a full disk). Half an export or report looks like a whole
+ * one to whoever reads it later: a regular file left incomplete is removed, and the message says so.
+ */
+function cutShort(file: string, err: unknown): UsageError {
+  let removed = false;
+  try {
+    if (statSync(file).isFile()) {
+      unlinkSync(file);
+      removed = true;
+    }
+  } catch {
+    /* gone already, or not ours to remove */
+  }
+  return new UsageError(`${file}: cannot write it: ${fsReason(err)}${removed ? '; the incomplete file was removed' : ''}`);
+}
+
+/** Writes a file a command was asked to produce (`--out`); a path that cannot be written is a usage error. */
+export function writeOutput(file: string, text: string): void {
+  const fd = openOutput(file);
   try {
     writeFileSync(fd, text);
-    closeSync(fd);
   } catch (e) {
     closeSync(fd);
-    // Opened, then cut short (a full disk): an incomplete report or policy is removed, not left to be read.
-    let removed = false;
-    try {
-      if (statSync(file).isFile()) {
-        unlinkSync(file);
-        removed = true;
-      }
-    } catch {
-      /* not ours to remove */
-    }
-    throw new UsageError(`${file}: cannot write it: ${fsReason(e)}${removed ? '; the incomplete file was removed' : ''}`);
+    throw cutShort(file, e);
   }
+  closeSync(fd);
 }
 
 /**
@@ -61,16 +72,7 @@ export function writeOutput(file: string, text: string): void {
  * events holds one chunk in memory, not the whole text. A reader that went away (stdout) ends it quietly.
  */
 export async function writeAll(chunks: Iterable<string>, file?: string): Promise<void> {
-  let out: NodeJS.WritableStream;
-  if (file) {
-    let fd: number;
-    try {
-      fd = openSync(file, 'w');
-    } catch (e) {
-      throw new UsageError(`${file}: cannot write it: ${fsReason(e)}`);
-    }
-    out = createWriteStream('', { fd });
-  } else out = process.stdout;
+  const out: NodeJS.WritableStream = file ? createWriteStream('', { fd: openOutput(file) }) : process.stdout;
   let failed: Error | undefined;
   let wake: (() => void) | undefined;
   const onError = (e: Error) => {
@@ -99,17 +101,7 @@ export async function writeAll(chunks: Iterable<string>, file?: string): Promise
   }
   if (failed && file) {
     (out as WriteStream).destroy();
-    // Half an export looks like a whole one to whoever reads it later: a regular file left incomplete is removed.
-    let removed = false;
-    try {
-      if (statSync(file).isFile()) {
-        unlinkSync(file);
-        removed = true;
-      }
-    } catch {
-      /* gone already, or not ours to remove */
-    }
-    throw new UsageError(`${file}: cannot write it: ${fsReason(failed)}${removed ? '; the incomplete file was removed' : ''}`);
+    throw cutShort(file, failed);
   }
 }
 

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { findNodeAtLocation, parseTree, type Node as JsonNode, type ParseError } from 'jsonc-parser';
 import { isObject } from '../protocol/jsonrpc.js';
-import { nestedDeeper } from '../protocol/frame.js';
+import { MAX_FILE_DEPTH, nestedDeeper } from '../protocol/frame.js';
 import { safeExcerpt } from './text.js';
 import type { InputFormat, LaunchModel, LintDocument, PromptModel, ResourceModel, ServerModel, ToolModel } from './types.js';
 
@@ -186,7 +186,7 @@ export interface Parsed {
 }
 
 /** Deeper than any real manifest (schemas nest a few levels; SQ008 warns past 8). */
-export const MAX_INPUT_DEPTH = 256;
+export const MAX_INPUT_DEPTH = MAX_FILE_DEPTH;
 
 /** Detects the format of one file's text and normalises it. */
 export function parseInput(file: string, text: string): Parsed {

@@ -5,7 +5,7 @@
  * escapes and padding are reported on the raw text. Manifests are hostile input, so every pattern is RE2.
  */
 import RE2 from 're2';
-import { HIDDEN_RANGES } from '../protocol/escape.js';
+import { HIDDEN_CHARS, HIDDEN_RANGES } from '../protocol/escape.js';
 import type { ServerModel } from './types.js';
 
 export type TextKind =
@@ -107,7 +107,6 @@ export interface Hidden {
 }
 
 const HIDDEN_ONE = new RegExp(`^[${HIDDEN_RANGES}]$`, 'u');
-const HIDDEN_ALL = new RegExp(`[${HIDDEN_RANGES}]`, 'gu');
 
 export function isHidden(cp: number): boolean {
   return HIDDEN_ONE.test(String.fromCodePoint(cp));
@@ -133,7 +132,7 @@ export function hiddenChars(text: string): Hidden {
   let count = 0;
   let tagShadow = '';
   // Only the matches are visited (a per-character walk of a 4 MB description made four million strings).
-  for (const m of text.matchAll(HIDDEN_ALL)) {
+  for (const m of text.matchAll(HIDDEN_CHARS)) {
     const cp = m[0].codePointAt(0)!;
     if (cp === 0x200d) {
       const prev = codePointBefore(text, m.index);

@@ -8,7 +8,7 @@
  * is recorded, never enforced.
  */
 import RE2 from 're2';
-import { HIDDEN_RANGES } from '../protocol/escape.js';
+import { HIDDEN_CHARS } from '../protocol/escape.js';
 import { isObject, printable } from '../protocol/jsonrpc.js';
 import type { Principal } from '../pipeline/types.js';
 import { matchName, matchUriTri } from './glob.js';
@@ -125,11 +125,9 @@ export function compilePattern(p: string): RE2 {
   return re;
 }
 
-const HIDDEN = new RegExp(`[${HIDDEN_RANGES}]`, 'gu');
-
 /** A value as a lenient reader might take it: text, NFKC, hidden characters removed, trimmed, lower case. */
 function looseValue(v: unknown): string {
-  return String(v).normalize('NFKC').replace(HIDDEN, '').trim().toLowerCase();
+  return String(v).normalize('NFKC').replace(HIDDEN_CHARS, '').trim().toLowerCase();
 }
 
 function checkValue(c: Constraint, selector: string, f: Found): Verdict {

@@ -89,29 +89,39 @@ function normalTail(u: string, lax: boolean): string {
 }
 
 /**
- * The readings a server might give a URI, each a function applied alike to the URI and to the glob it is matched
- * against (so a glob written with `%20` still matches its own URI):
+ * The readings a server might give a URI, in a fixed order, each made alike of the URI and of the glob it is
+ * matched against (so a glob written with `%20` still matches its own URI):
  *  - as written;
  *  - RFC 3986 syntax-based normalisation: scheme and host case, unreserved characters percent-decoded, dot segments;
  *  - the way a file system or a lax server reads it: without query and fragment, percent-decoded (up to three
  *    times), backslashes as slashes, repeated slashes merged, dot segments resolved; and that in Unicode NFKC (a
  *    fullwidth solidus is a slash).
- * Undefined when it cannot be pinned down: control characters or NUL (also once decoded), bad percent-encoding,
- * more than 8 KiB.
+ * A reading is undefined when it cannot be pinned down: control characters or NUL once decoded, bad
+ * percent-encoding.
  */
-const READINGS: ((u: string) => string | undefined)[] = [
-  (u) => u,
-  (u) =>
-    normalTail(
-      u.replace(/%([0-9A-Fa-f]{2})/g, (m, hex: string) => {
-        const ch = String.fromCharCode(parseInt(hex, 16));
-        return UNRESERVED.test(ch) ? ch : m.toUpperCase();
-      }),
-      false,
-    ),
-  (u) => laxReading(u),
-  (u) => laxReading(u)?.normalize('NFKC'),
-];
+function readingsOf(u: string): (string | undefined)[] {
+  const rfc = normalTail(
+    u.replace(/%([0-9A-Fa-f]{2})/g, (m, hex: string) => {
+      const ch = String.fromCharCode(parseInt(hex, 16));
+      return UNRESERVED.test(ch) ? ch : m.toUpperCase();
+    }),
+    false,
+  );
+  const lax = laxReading(u);
+  return [u, rfc, lax, lax?.normalize('NFKC')];
+}
+
+/** A policy's globs are few and fixed: their readings are made once. */
+const globReadingCache = new Map<string, (string | undefined)[]>();
+function globReadings(g: string): (string | undefined)[] {
+  let r = globReadingCache.get(g);
+  if (!r) {
+    r = readingsOf(g);
+    if (globReadingCache.size > 10_000) globReadingCache.clear();
+    globReadingCache.set(g, r);
+  }
+  return r;
+}
 
 function laxReading(u: string): string | undefined {
   // A file system path has no query or fragment: `file:///srv/secret.txt?x` and `#x` read secret.txt.
@@ -136,13 +146,14 @@ function laxReading(u: string): string | undefined {
  */
 export function matchUriTri(globs: readonly string[], uri: string): 'yes' | 'no' | 'unknown' {
   if (uri.length > MAX_URI || CONTROL.test(uri)) return 'unknown';
+  const readings = readingsOf(uri);
   let yes = 0;
   let no = 0;
-  for (const read of READINGS) {
-    const u = read(uri);
+  for (let i = 0; i < readings.length; i++) {
+    const u = readings[i];
     if (u === undefined) return 'unknown';
     for (const fold of [false, true]) {
-      if (globs.some((g) => compile(read(g) ?? g, true, fold).test(u))) yes++;
+      if (globs.some((g) => compile(globReadings(g)[i] ?? g, true, fold).test(u))) yes++;
       else no++;
     }
     if (yes && no) return 'unknown';

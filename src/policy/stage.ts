@@ -61,6 +61,8 @@ function record(ex: Exchange, d: Decision, policy: Policy): void {
 
 export function policyStage(opts: PolicyStageOptions): Stage {
   const input = (ex: Exchange, extra: Partial<PolicyInput>): PolicyInput => ({ server: ex.session.server, method: ex.method, principal: ex.session.principal, ...extra });
+  /** Reading a resource by this URI (or template): what lists, completions, subscriptions and updates are judged by. */
+  const readOf = (ex: Exchange, uri: string): PolicyInput => input(ex, { method: 'resources/read', resource: uri });
 
   function rateCheck(ex: Exchange, d: Decision): { ok: true } | { ok: false; text: string; retryAfterMs: number; rule: string } {
     const buckets = d.rules
@@ -239,7 +241,7 @@ export function policyStage(opts: PolicyStageOptions): Stage {
         return { answer: { error: { code: ErrorCode.InvalidParams, message } }, outcome: 'denied' };
       };
       if (ref['type'] === 'ref/prompt' && typeof ref['name'] === 'string' && !visible(policy, input(ex, { method: 'prompts/get', prompt: ref['name'] }))) return hidden(`Prompt ${ref['name']} not found`);
-      if (ref['type'] === 'ref/resource' && typeof ref['uri'] === 'string' && !visible(policy, input(ex, { method: 'resources/read', resource: ref['uri'] }))) return hidden(`Resource template ${ref['uri']} not found`);
+      if (ref['type'] === 'ref/resource' && typeof ref['uri'] === 'string' && !visible(policy, readOf(ex, ref['uri']))) return hidden(`Resource template ${ref['uri']} not found`);
     }
     return generic(ex, input(ex, { args: params(ex) }));
   }
@@ -254,7 +256,7 @@ export function policyStage(opts: PolicyStageOptions): Stage {
     if (isObject(filter) && Array.isArray(filter['resourceSubscriptions'])) {
       const policy = opts.policy();
       const asked = filter['resourceSubscriptions'] as unknown[];
-      const kept = asked.filter((u) => typeof u === 'string' && visible(policy, input(ex, { method: 'resources/read', resource: u })));
+      const kept = asked.filter((u) => typeof u === 'string' && visible(policy, readOf(ex, u)));
       if (kept.length !== asked.length) {
         filter['resourceSubscriptions'] = kept;
         markDirty(ex.message);
@@ -282,7 +284,7 @@ export function policyStage(opts: PolicyStageOptions): Stage {
         // An update about a resource the caller cannot see would show that it exists (and when it changes).
         if (ex.direction === 'to-client' && ex.method === 'notifications/resources/updated') {
           const uri = params(ex)['uri'];
-          if (typeof uri !== 'string' || !visible(opts.policy(), input(ex, { method: 'resources/read', resource: uri }))) return { drop: true };
+          if (typeof uri !== 'string' || !visible(opts.policy(), readOf(ex, uri))) return { drop: true };
         }
         return undefined;
       }
@@ -361,13 +363,13 @@ export function policyStage(opts: PolicyStageOptions): Stage {
         case 'prompts/list':
           return filter('prompts', (t) => (typeof t['name'] === 'string' ? input(ex, { method: 'prompts/get', prompt: t['name'] }) : undefined));
         case 'resources/list':
-          return filter('resources', (t) => (typeof t['uri'] === 'string' ? input(ex, { method: 'resources/read', resource: t['uri'] }) : undefined));
+          return filter('resources', (t) => (typeof t['uri'] === 'string' ? readOf(ex, t['uri']) : undefined));
         case 'resources/templates/list':
-          return filter('resourceTemplates', (t) => (typeof t['uriTemplate'] === 'string' ? input(ex, { method: 'resources/read', resource: t['uriTemplate'] }) : undefined));
+          return filter('resourceTemplates', (t) => (typeof t['uriTemplate'] === 'string' ? readOf(ex, t['uriTemplate']) : undefined));
         case 'resources/read':
           // A read may answer with more than the URI asked for (a folder's files): each content the caller could
           // not read by itself is left out, so reading the parent of a hidden resource does not reveal it.
-          return filter('contents', (c) => input(ex, { method: 'resources/read', resource: typeof c['uri'] === 'string' ? c['uri'] : '' }));
+          return filter('contents', (c) => readOf(ex, typeof c['uri'] === 'string' ? c['uri'] : ''));
         default:
           return;
       }

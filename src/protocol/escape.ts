@@ -10,6 +10,9 @@
  */
 export const HIDDEN_RANGES = '\\u{e0000}-\\u{e007f}\\u200b-\\u200f\\u2060\\ufeff\\u202a-\\u202e\\u2066-\\u2069\\ufe00-\\ufe0e\\u{e0100}-\\u{e01ef}\\u00ad\\u180e\\u061c\\u2061-\\u2064\\ue000-\\uf8ff\\u{f0000}-\\u{ffffd}\\u{100000}-\\u{10fffd}';
 
+/** Every hidden character, for `matchAll` and `replace` (both leave no `lastIndex` behind). */
+export const HIDDEN_CHARS = new RegExp(`[${HIDDEN_RANGES}]`, 'gu');
+
 /** C0 and C1 controls, DEL, the line and paragraph separators, and every hidden character. */
 const UNSAFE = new RegExp(`[\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u2065${HIDDEN_RANGES}]`, 'gu');
 

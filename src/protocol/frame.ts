@@ -142,6 +142,9 @@ function countKeys(v: unknown): number {
   return n;
 }
 
+/** Deeper than any file a person gives the CLI (a manifest, a host config): such a file is refused, not parsed. */
+export const MAX_FILE_DEPTH = 256;
+
 /** Whether the text nests arrays and objects deeper than `maxDepth` (strings skipped; the text need not be valid). */
 export function nestedDeeper(text: string, maxDepth: number): boolean {
   return scan(text, maxDepth).tooDeep;

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { evaluate, type PolicyInput } from '../../src/policy/evaluate.js';
 import { composePolicy, parsePolicyText } from '../../src/policy/load.js';
+import type { Policy } from '../../src/policy/types.js';
 import type { Principal } from '../../src/pipeline/types.js';
 
 const P = composePolicy([
@@ -32,6 +33,11 @@ rules:
   ),
 ]);
 const anyone: Principal = { sub: 'u', kind: 'oauth', scopes: [], claims: {} };
+/** The effect, and the rule when one decided it ("deny no-etc"). */
+const verdict = (policy: Policy, input: Omit<PolicyInput, 'principal'>): string => {
+  const d = evaluate(policy, { principal: anyone, ...input });
+  return d.rule ? `${d.effect} ${d.rule}` : d.effect;
+};
 const decide = (over: Partial<PolicyInput>) => evaluate(P, { server: 'files', method: 'tools/call', tool: 'read_file', args: { path: '/srv/data/a' }, principal: anyone, annotations: {}, ...over }).effect;
 
 describe('names', () => {
@@ -114,8 +120,7 @@ rules:
     ),
   ]);
   const read = (uri: string) => {
-    const d = evaluate(R, { server: 'files', method: 'resources/read', resource: uri, args: { uri }, principal: anyone });
-    return d.rule ? `${d.effect} ${d.rule}` : d.effect;
+    return verdict(R, { server: 'files', method: 'resources/read', resource: uri, args: { uri } });
   };
   it.each(['file:///srv/data/a.txt', 'file:///srv/data/sub/b.txt', 'repo://acme/My%20Docs/readme', 'test://static-text'])('%s is allowed (control)', (u) => expect(read(u)).toBe('allow data'));
   it('the secret folder is denied (control)', () => expect(read('file:///srv/data/secret/key')).toBe('deny no-secrets'));
@@ -169,8 +174,7 @@ rules:
     ),
   ]);
   const run = (args: Record<string, unknown>) => {
-    const d = evaluate(D, { server: 's', method: 'tools/call', tool: 'admin', args, principal: anyone, annotations: {} });
-    return d.rule ? `${d.effect} ${d.rule}` : d.effect;
+    return verdict(D, { server: 's', method: 'tools/call', tool: 'admin', args, annotations: {} });
   };
   it('another action is allowed, the listed one denied (control)', () => {
     expect(run({ action: 'list' })).toBe('allow admin');
@@ -218,8 +222,7 @@ rules:
     ),
   ]);
   const run = (paths: unknown) => {
-    const d = evaluate(L, { server: 's', method: 'tools/call', tool: 'read_multiple_files', args: { paths }, principal: anyone, annotations: {} });
-    return d.rule ? `${d.effect} ${d.rule}` : d.effect;
+    return verdict(L, { server: 's', method: 'tools/call', tool: 'read_multiple_files', args: { paths }, annotations: {} });
   };
   it('paths all inside the allowed folders and none denied are allowed (control)', () => expect(run(['/srv/a', '/srv/b'])).toBe('allow read'));
   it.each([
