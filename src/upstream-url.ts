@@ -45,7 +45,7 @@ export function urlUpstreamFactory(server: ServerConfig, url: string, deps: Upst
       maxMessageBytes: deps.maxMessageBytes,
       log: deps.log,
       server: server.name,
-      credentials: provider ? () => provider.headers() : undefined,
+      credentials: provider ? (caller?: Principal) => provider.headers(caller) : undefined,
       unauthorized: provider?.unauthorized ? (c: string | undefined) => provider.unauthorized!(c) : undefined,
     };
     if (websocket) return new WsUpstream({ ...common, pingIntervalMs: deps.wsPingIntervalMs });

@@ -58,9 +58,9 @@ export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent
   const start = ORIGIN + ex.startedAt;
   const ev = blankEvent(ex.kind === 'notification' ? 'notification' : ex.direction === 'to-server' ? 'exchange' : 'server_request', start);
   ev.session = s.id;
-  ev.principal_sub = s.principal.sub;
-  ev.client_id = s.principal.clientId ?? null;
-  ev.issuer = s.principal.issuer ?? null;
+  ev.principal_sub = ex.principal.sub;
+  ev.client_id = ex.principal.clientId ?? null;
+  ev.issuer = ex.principal.issuer ?? null;
   ev.server = s.server;
   ev.method = ex.method;
   ev.target = auditTarget(ex, opts);

@@ -23,8 +23,8 @@ function owned(session: SessionInfo): Set<string> {
   return s;
 }
 
-function principalKey(session: SessionInfo): string {
-  return `${session.principal.issuer ?? ''}|${session.principal.sub}`;
+function principalKey(ex: Exchange): string {
+  return `${ex.principal.issuer ?? ''}|${ex.principal.sub}`;
 }
 
 export function bindingStage(key: Buffer = randomBytes(32)): Stage {
@@ -65,7 +65,7 @@ export function bindingStage(key: Buffer = randomBytes(32)): Stage {
         if (!state.startsWith(PREFIX)) {
           return { answer: { error: { code: ErrorCode.InvalidParams, message: 'Invalid params: requestState was not issued for this session' } }, outcome: 'denied' };
         }
-        const inner = unwrap(principalKey(ex.session), state);
+        const inner = unwrap(principalKey(ex), state);
         if (inner === undefined) return { answer: { error: { code: ErrorCode.InvalidParams, message: 'Invalid params: requestState belongs to another principal or was altered' } }, outcome: 'denied' };
         params['requestState'] = inner;
         markDirty(ex.message);
@@ -87,7 +87,7 @@ export function bindingStage(key: Buffer = randomBytes(32)): Stage {
         }
       }
       if (result['resultType'] === 'input_required' && typeof result['requestState'] === 'string') {
-        result['requestState'] = wrap(principalKey(ex.session), result['requestState']);
+        result['requestState'] = wrap(principalKey(ex), result['requestState']);
         markDirty(ex.response);
       }
     },

@@ -555,26 +555,16 @@ function jwtReason(e: unknown): string {
 }
 
 /**
- * The caller's latest raw token per principal, kept for RFC 8693 token exchange only (the subject token). It lives
- * outside every object that is logged, serialised or audited, in a bounded map, and is dropped once expired.
+ * The raw token each principal came with, kept for RFC 8693 token exchange only (the subject token). It lives
+ * outside every object that is logged, serialised or audited, keyed by the principal object the request carries
+ * (a new one per validated JWT; one per cached introspection), so an exchange for a request uses the token that
+ * sent it, never the latest token of another client of the same person. Dropped with the principal or at expiry.
  */
-const callerTokens = new Map<string, { token: string; exp: number | undefined }>();
-const MAX_CALLER_TOKENS = 10_000;
-function callerKey(p: Principal): string {
-  return `${p.issuer ?? ''}|${p.sub}`;
-}
+const callerTokens = new WeakMap<Principal, string>();
 export function setCallerToken(p: Principal, token: string): void {
-  const k = callerKey(p);
-  callerTokens.delete(k);
-  callerTokens.set(k, { token, exp: p.expiresAt });
-  while (callerTokens.size > MAX_CALLER_TOKENS) callerTokens.delete(callerTokens.keys().next().value!);
+  callerTokens.set(p, token);
 }
 export function callerToken(p: Principal): string | undefined {
-  const e = callerTokens.get(callerKey(p));
-  if (!e) return undefined;
-  if (e.exp !== undefined && e.exp * 1000 <= Date.now()) {
-    callerTokens.delete(callerKey(p));
-    return undefined;
-  }
-  return e.token;
+  if (p.expiresAt !== undefined && p.expiresAt * 1000 <= Date.now()) return undefined;
+  return callerTokens.get(p);
 }

@@ -24,8 +24,8 @@ import { callerToken } from './resource-server.js';
 import { configPath } from '../config/paths.js';
 
 export interface CredentialProvider {
-  /** Headers for the next request to the upstream. */
-  headers(): Promise<Record<string, string>>;
+  /** Headers for the next request to the upstream, sent for `principal` (token exchange; others ignore it). */
+  headers(principal?: Principal): Promise<Record<string, string>>;
   /** The upstream answered 401: obtain a fresh credential; true when the request should be sent once more. */
   unauthorized?(challenge: string | undefined): Promise<boolean>;
 }
@@ -36,7 +36,7 @@ export interface CredentialContext {
   mode: 'wrap' | 'serve';
   log: Logger;
   baseDir: string;
-  /** The principal a session runs for (token exchange). */
+  /** The principal that opened the session: token exchange for a message that names no caller (a WebSocket). */
   principal?: Principal;
 }
 
@@ -171,8 +171,9 @@ export function upstreamCredentials(server: ServerConfig, ctx: CredentialContext
   }
   if (type === 'token_exchange') {
     const client = clientFor(server, a, ctx.baseDir);
-    const principal = ctx.principal;
-    const exchange = async (): Promise<string> => {
+    const exchange = async (caller: Principal | undefined): Promise<string> => {
+      // The subject token is the token of the caller this message is for, never another client's of the same person.
+      const principal = caller ?? ctx.principal;
       const subject = principal ? callerToken(principal) : undefined;
       if (!subject) throw new Error('token exchange needs the caller\'s access token, and this session has none (a stdio host or an expired token)');
       const key = `${server.name}\n${createHash('sha256').update(subject).digest('base64url')}`;
@@ -196,7 +197,7 @@ export function upstreamCredentials(server: ServerConfig, ctx: CredentialContext
       ctx.log.info({ server: server.name, sub: principal?.sub }, 'exchanged the caller\'s token for an upstream token (RFC 8693)');
       return r.access_token;
     };
-    return { headers: async () => bearer(await exchange()) };
+    return { headers: async (caller) => bearer(await exchange(caller)) };
   }
   return undefined;
 }

@@ -192,7 +192,7 @@ export function pinStage(opts: PinStageOptions): Stage {
     if (reported.has(key)) return;
     reported.add(key);
     opts.log.warn({ server: ex.session.server, kind, name, reason: v.reason, renamedFrom: v.renamedFrom }, block ? 'definition not pinned: hidden and refused until approved' : 'definition not pinned (on_change: warn)');
-    opts.events?.event('pin_violation', { server: ex.session.server, session: ex.session.id, principal: ex.session.principal, transport: ex.session.transport }, { reason: `${kind === 'tools' ? 'tool' : 'prompt'} ${name}: ${v.reason}${v.renamedFrom ? ` (renamed from ${v.renamedFrom})` : ''}`, target: name, kind, hash: hash.slice(0, 16), on_change: opts.settings.onChange });
+    opts.events?.event('pin_violation', { server: ex.session.server, session: ex.session.id, principal: ex.principal, transport: ex.session.transport }, { reason: `${kind === 'tools' ? 'tool' : 'prompt'} ${name}: ${v.reason}${v.renamedFrom ? ` (renamed from ${v.renamedFrom})` : ''}`, target: name, kind, hash: hash.slice(0, 16), on_change: opts.settings.onChange });
   }
 
   /**

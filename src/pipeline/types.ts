@@ -39,6 +39,10 @@ export interface SessionInfo {
   /** The configured server name. */
   readonly server: string;
   readonly transport: TransportKind;
+  /**
+   * Whoever sent the session's latest request. Several clients of one person may share a session (each with its own
+   * token, client id and scopes), so a stage judges an exchange by `Exchange.principal`, never by this.
+   */
   principal: Principal;
   era: Era | undefined;
   protocolVersion: string | undefined;
@@ -101,6 +105,11 @@ export interface ExchangeNotes {
 
 export interface Exchange {
   readonly session: Session;
+  /**
+   * The caller this exchange is for: the token that sent a client's message; for a server's message, the caller
+   * of the request it belongs to (else the session's latest). Fixed when the exchange starts.
+   */
+  readonly principal: Principal;
   readonly direction: Direction;
   readonly kind: 'request' | 'notification';
   readonly method: string;

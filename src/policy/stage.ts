@@ -32,7 +32,7 @@ const PLUMBING = new Set(['initialize', 'ping', 'server/discover', 'subscription
 const INSUFFICIENT_SCOPE = 'insufficient_scope';
 
 function principalKey(ex: Exchange): string {
-  return `${ex.session.principal.issuer ?? ''}|${ex.session.principal.sub}`;
+  return `${ex.principal.issuer ?? ''}|${ex.principal.sub}`;
 }
 
 function params(ex: Exchange): Record<string, unknown> {
@@ -60,7 +60,7 @@ function record(ex: Exchange, d: Decision, policy: Policy): void {
 }
 
 export function policyStage(opts: PolicyStageOptions): Stage {
-  const input = (ex: Exchange, extra: Partial<PolicyInput>): PolicyInput => ({ server: ex.session.server, method: ex.method, principal: ex.session.principal, ...extra });
+  const input = (ex: Exchange, extra: Partial<PolicyInput>): PolicyInput => ({ server: ex.session.server, method: ex.method, principal: ex.principal, ...extra });
   /** Reading a resource by this URI (or template): what lists, completions, subscriptions and updates are judged by. */
   const readOf = (ex: Exchange, uri: string): PolicyInput => input(ex, { method: 'resources/read', resource: uri });
 
@@ -325,7 +325,7 @@ export function policyStage(opts: PolicyStageOptions): Stage {
       if (result['resultType'] === 'input_required' && isObject(result['inputRequests'])) {
         for (const [key, req] of Object.entries(result['inputRequests'])) {
           if (!isObject(req) || typeof req['method'] !== 'string') continue;
-          const d = evaluate(policy, { server: ex.session.server, method: req['method'], principal: ex.session.principal, args: isObject(req['params']) ? req['params'] : {} });
+          const d = evaluate(policy, { server: ex.session.server, method: req['method'], principal: ex.principal, args: isObject(req['params']) ? req['params'] : {} });
           if (d.effect === 'allow') continue;
           ex.decision = { effect: d.effect, rule: d.rule, reason: d.reason, mode: 'enforce' };
           const text = `mcp-warden refused the server's request for ${req['method']} (input ${JSON.stringify(key)}): ${d.reason}`;

@@ -265,18 +265,19 @@ export class Session implements SessionApi {
   }
 
   /** A frame the HTTP front has already parsed and checked. */
-  clientFrame(frame: Frame, reply?: Reply, headers?: Record<string, string>): void {
+  clientFrame(frame: Frame, reply?: Reply, headers?: Record<string, string>, principal: Principal = this.principal): void {
     this.lastActivity = Date.now();
     if (this.state_ === 'restarting') {
-      this.pendingWhileRestarting.push(() => this.clientFrame(frame, reply, headers));
+      // Held until the server is back, still as the caller who sent it.
+      this.pendingWhileRestarting.push(() => this.clientFrame(frame, reply, headers, principal));
       return;
     }
     switch (frame.kind) {
       case 'request':
-        this.clientRequest(frame, reply, headers);
+        this.clientRequest(frame, reply, headers, principal);
         return;
       case 'notification':
-        this.clientNotification(frame, headers);
+        this.clientNotification(frame, headers, principal);
         return;
       case 'response':
         this.clientResponse(frame);
@@ -284,10 +285,11 @@ export class Session implements SessionApi {
     }
   }
 
-  private newExchange(direction: Exchange['direction'], kind: Exchange['kind'], frame: Frame, headers?: Record<string, string>): Exchange {
+  private newExchange(direction: Exchange['direction'], kind: Exchange['kind'], frame: Frame, headers?: Record<string, string>, principal: Principal = this.principal): Exchange {
     const m = frame.message as JsonRpcRequest;
     return {
       session: this,
+      principal,
       direction,
       kind,
       method: m.method,
@@ -330,7 +332,7 @@ export class Session implements SessionApi {
     }
   }
 
-  private clientRequest(frame: Frame, reply: Reply | undefined, headers: Record<string, string> | undefined): void {
+  private clientRequest(frame: Frame, reply: Reply | undefined, headers: Record<string, string> | undefined, principal: Principal): void {
     const req = frame.message as JsonRpcRequest;
     if (this.clientRequests >= this.limits.maxInflight) {
       this.sendToClient(JSON.stringify(errorResponse(req.id, ErrorCode.Overloaded, `Too many requests in flight (limit ${this.limits.maxInflight})`)), reply, true);
@@ -339,7 +341,7 @@ export class Session implements SessionApi {
     }
     this.noteEra(req);
     if (req.method === 'initialize') this.initializeText = frame.raw ?? JSON.stringify(req);
-    const ex = this.newExchange('to-server', 'request', frame, headers);
+    const ex = this.newExchange('to-server', 'request', frame, headers, principal);
     this.clientRequests++;
     if (reply) this.pendingReplies.set(ex, reply);
     const step = this.pipeline.request(ex);
@@ -432,12 +434,12 @@ export class Session implements SessionApi {
     this.byDownId.set(JSON.stringify(req.id), out);
     if (reply) reply.onabort = () => this.clientAborted(out);
     if (!out.listen) this.armTimer(out);
-    this.sendUpstream(serializeWithId(frame, String(upId)), { kind: 'request', method: req.method, upId, headers: ex.headers, params: req.params });
+    this.sendUpstream(serializeWithId(frame, String(upId)), { kind: 'request', method: req.method, upId, headers: ex.headers, params: req.params, principal: ex.principal });
   }
 
   private sendUpstream(
     text: string,
-    o: { kind: 'request' | 'notification' | 'response'; method: string | undefined; upId: number | undefined; headers?: Record<string, string> | undefined; params?: unknown },
+    o: { kind: 'request' | 'notification' | 'response'; method: string | undefined; upId: number | undefined; headers?: Record<string, string> | undefined; params?: unknown; principal?: Principal },
   ): void {
     const era: Era = o.method !== undefined && o.params !== undefined ? eraOfMessage(o.method, o.params) : (this.era ?? 'legacy');
     const headers = o.headers ? pickParamHeaders(o.headers) : undefined;
@@ -450,6 +452,7 @@ export class Session implements SessionApi {
       headers,
       protocolVersion: modern ? (envelopeVersion(o.params) ?? this.protocolVersion) : undefined,
       mcpName: modern && o.method ? targetOf(o.method, o.params) : undefined,
+      principal: o.principal ?? this.principal,
     });
     if (!ok) this.log.debug({ session: this.id }, 'upstream is slow to read');
   }
@@ -471,7 +474,7 @@ export class Session implements SessionApi {
     if (out.method === 'initialize') return;
     const note: JsonRpcNotification = { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: out.upId, reason } };
     if (this.era === 'modern' && this.envelope) (note.params as Record<string, unknown>)['_meta'] = { ...this.envelope };
-    this.sendUpstream(JSON.stringify(note), { kind: 'notification', method: note.method, upId: out.upId, params: note.params });
+    this.sendUpstream(JSON.stringify(note), { kind: 'notification', method: note.method, upId: out.upId, params: note.params, principal: out.ex?.principal });
   }
 
   /** The client went away before its answer (an HTTP response stream closed). 2026: that is cancellation. */
@@ -483,7 +486,7 @@ export class Session implements SessionApi {
     }
   }
 
-  private clientNotification(frame: Frame, headers: Record<string, string> | undefined): void {
+  private clientNotification(frame: Frame, headers: Record<string, string> | undefined, principal: Principal): void {
     const note = frame.message as JsonRpcNotification;
     if (note.method === 'notifications/initialized') this.initializedText = frame.raw ?? JSON.stringify(note);
     if (note.method === 'notifications/cancelled' && isObject(note.params)) {
@@ -498,8 +501,8 @@ export class Session implements SessionApi {
       note.params['requestId'] = out.upId;
       frame.dirty = true;
     }
-    const ex = this.newExchange('to-server', 'notification', frame, headers);
-    this.runNotification(ex, () => this.sendUpstream(serializeWithId(frame, undefined), { kind: 'notification', method: note.method, upId: undefined, headers, params: note.params ?? {} }));
+    const ex = this.newExchange('to-server', 'notification', frame, headers, principal);
+    this.runNotification(ex, () => this.sendUpstream(serializeWithId(frame, undefined), { kind: 'notification', method: note.method, upId: undefined, headers, params: note.params ?? {}, principal }));
   }
 
   private runNotification(ex: Exchange, forward: () => void): void {
@@ -537,7 +540,7 @@ export class Session implements SessionApi {
     ex.bytesOut = frame.bytes;
     ex.outcome = 'error' in msg ? 'error' : 'ok';
     ex.endedAt = performance.now();
-    this.afterResponseHooks(ex, undefined, () => this.sendUpstream(serializeWithId(frame, inc.upIdText), { kind: 'response', method: undefined, upId: undefined }));
+    this.afterResponseHooks(ex, undefined, () => this.sendUpstream(serializeWithId(frame, inc.upIdText), { kind: 'response', method: undefined, upId: undefined, principal: ex.principal }));
   }
 
   // ───────────────────────────── server → proxy ─────────────────────────────
@@ -700,8 +703,8 @@ export class Session implements SessionApi {
   private upstreamRequest(frame: Frame, related: number | undefined): void {
     const req = frame.message as JsonRpcRequest;
     const upIdText = idText(frame);
-    const ex = this.newExchange('to-client', 'request', frame);
     const relatedOut = this.relatedOutgoing(req.params, related);
+    const ex = this.newExchange('to-client', 'request', frame, undefined, relatedOut?.ex?.principal);
     const go = (step: RequestStep) => {
       if (step.kind !== 'pass') {
         const answer: PeerAnswer = step.kind === 'answer' ? step.answer : { error: { code: ErrorCode.PolicyDenied, message: 'Request refused by mcp-warden' } };
@@ -709,7 +712,7 @@ export class Session implements SessionApi {
         const resp = answerFrame(req.id, answer);
         ex.response = resp;
         ex.endedAt = performance.now();
-        this.afterResponseHooks(ex, step.index, () => this.sendUpstream(serializeWithId(resp, upIdText), { kind: 'response', method: undefined, upId: undefined }));
+        this.afterResponseHooks(ex, step.index, () => this.sendUpstream(serializeWithId(resp, upIdText), { kind: 'response', method: undefined, upId: undefined, principal: ex.principal }));
         return;
       }
       const downId = this.nextDownId++;
@@ -736,7 +739,7 @@ export class Session implements SessionApi {
     const resp = newFrame(errorResponse(null, ErrorCode.RequestTimeout, message), 'response');
     ex.response = resp;
     ex.endedAt = performance.now();
-    this.afterResponseHooks(ex, undefined, () => this.sendUpstream(serializeWithId(resp, inc.upIdText), { kind: 'response', method: undefined, upId: undefined }));
+    this.afterResponseHooks(ex, undefined, () => this.sendUpstream(serializeWithId(resp, inc.upIdText), { kind: 'response', method: undefined, upId: undefined, principal: ex.principal }));
   }
 
   private upstreamNotification(frame: Frame, related: number | undefined): void {
@@ -779,7 +782,7 @@ export class Session implements SessionApi {
         }
       }
     }
-    const ex = this.newExchange('to-client', 'notification', frame);
+    const ex = this.newExchange('to-client', 'notification', frame, undefined, out?.ex?.principal);
     const target = out;
     this.runNotification(ex, () => this.sendToClient(serializeWithId(frame, undefined), target?.reply ?? this.guessReply(), false));
   }

@@ -17,6 +17,7 @@ import { isUtf8 } from 'node:buffer';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Logger } from '../log/logger.js';
+import type { Principal } from '../pipeline/types.js';
 import { KEEP_UTF8_BYTES } from '../protocol/frame.js';
 import { ErrorCode, errorResponse, isObject } from '../protocol/jsonrpc.js';
 import { encodeHeaderValue } from '../protocol/headers.js';
@@ -31,14 +32,19 @@ export interface HttpUpstreamOptions {
   requestTimeoutMs: number;
   log: Logger;
   server: string;
-  /** Credential headers obtained per request (OAuth client credentials, token exchange); never the client's token. */
-  credentials?: () => Promise<Record<string, string>> | Record<string, string>;
+  /**
+   * Credential headers obtained per request (OAuth client credentials, token exchange); never the client's token.
+   * `principal` is the caller a message is sent for (token exchange uses that caller's token as the subject).
+   */
+  credentials?: (principal?: Principal) => Promise<Record<string, string>> | Record<string, string>;
   /** The upstream answered 401: get a fresh credential (refresh, new login); true = send the request once more. */
   unauthorized?: (challenge: string | undefined) => Promise<boolean>;
 }
 
 interface OpenRequest {
   req: http.ClientRequest;
+  /** The caller the request was sent for: a resumed stream asks with the same credentials. */
+  principal: Principal | undefined;
   res: IncomingMessage | undefined;
   lastEventId: string | undefined;
   retryMs: number;
@@ -75,6 +81,8 @@ export class HttpUpstream implements Upstream {
   private sessionId: string | undefined;
   private protocolVersion: string | undefined;
   private closed = false;
+  /** The caller of the latest message sent: whose credentials the session's own requests (streams, close) use. */
+  private latest: Principal | undefined;
   private readonly open = new Map<number, OpenRequest>();
   private getStream: http.ClientRequest | undefined;
   private getLastEventId: string | undefined;
@@ -108,14 +116,16 @@ export class HttpUpstream implements Upstream {
     this.protocolVersion = version;
   }
 
-  private async baseHeaders(): Promise<Record<string, string>> {
+  /** Configured headers and credentials for the caller a message is for (else the latest caller: streams, close). */
+  private async baseHeaders(principal: Principal | undefined = this.latest): Promise<Record<string, string>> {
     const h: Record<string, string> = { ...this.opts.headers };
-    if (this.opts.credentials) Object.assign(h, await this.opts.credentials());
+    if (this.opts.credentials) Object.assign(h, await this.opts.credentials(principal));
     return h;
   }
 
   send(text: string, o: UpstreamSendOptions): boolean {
     if (this.closed) return true;
+    if (o.principal) this.latest = o.principal;
     if (this.mode === 'sse') {
       if (!this.sseEndpoint) this.sseQueue.push(() => void this.postSse(text, o));
       else void this.postSse(text, o);
@@ -162,7 +172,7 @@ export class HttpUpstream implements Upstream {
   private async post(text: string, o: UpstreamSendOptions, retried = false): Promise<void> {
     let headers: Record<string, string>;
     try {
-      headers = await this.baseHeaders();
+      headers = await this.baseHeaders(o.principal);
     } catch (e) {
       if (o.kind === 'request' && o.upId !== undefined) this.onrequestfailed?.(o.upId, { code: ErrorCode.UpstreamFailed, message: `Could not obtain upstream credentials: ${(e as Error).message}` });
       return;
@@ -182,7 +192,7 @@ export class HttpUpstream implements Upstream {
     headers['content-length'] = String(body.length);
     const req = this.lib.request(this.url, { method: 'POST', headers, agent: this.agent });
     const isRequest = o.kind === 'request' && o.upId !== undefined;
-    const entry: OpenRequest = { req, res: undefined, lastEventId: undefined, retryMs: 1000, resumes: 0 };
+    const entry: OpenRequest = { req, principal: o.principal, res: undefined, lastEventId: undefined, retryMs: 1000, resumes: 0 };
     if (isRequest) this.open.set(o.upId!, entry);
     req.on('response', (res) => {
       entry.res = res;
@@ -355,7 +365,7 @@ export class HttpUpstream implements Upstream {
 
   private async resumeStream(upId: number, entry: OpenRequest): Promise<void> {
     if (this.closed || this.open.get(upId) !== entry) return;
-    const headers = await this.baseHeaders().catch(() => undefined);
+    const headers = await this.baseHeaders(entry.principal).catch(() => undefined);
     if (!headers) return;
     headers['accept'] = 'text/event-stream';
     headers['last-event-id'] = entry.lastEventId!;
@@ -496,7 +506,7 @@ export class HttpUpstream implements Upstream {
   }
 
   private async postSse(text: string, o: UpstreamSendOptions): Promise<void> {
-    const headers = await this.baseHeaders();
+    const headers = await this.baseHeaders(o.principal);
     headers['content-type'] = 'application/json';
     const body = Buffer.from(text, 'utf8');
     headers['content-length'] = String(body.length);

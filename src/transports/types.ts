@@ -4,7 +4,7 @@
 import type { Wire } from '../protocol/frame.js';
 import type { Era } from '../protocol/eras.js';
 import type { MessageKind } from '../protocol/jsonrpc.js';
-import type { TransportKind } from '../pipeline/types.js';
+import type { Principal, TransportKind } from '../pipeline/types.js';
 
 export interface UpstreamSendOptions {
   kind: MessageKind;
@@ -17,6 +17,8 @@ export interface UpstreamSendOptions {
   /** Modern era: the version the body's envelope claims, and the name `Mcp-Name` mirrors. */
   protocolVersion?: string | undefined;
   mcpName?: string | undefined;
+  /** The caller the message is sent for (a URL upstream's token exchange uses that caller's token). */
+  principal?: Principal | undefined;
 }
 
 export interface UpstreamCloseInfo {

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { spawn } from 'node:child_process';
 import * as jose from 'jose';
 import Database from 'better-sqlite3';
+import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, isolatedEnv, NODE, ROOT, startServe, stopProcess, tmpDir, waitForStderr, writeTemp, type Running } from '../helpers/cli.js';
 import { clientToken, revoke, startAs, type TestAs } from '../helpers/oidc.js';
@@ -486,6 +487,45 @@ pins: false
         expect(claims).toMatchObject({ sub: 'dave', aud: upstreamUrl, iss: as.issuer, act: { sub: 'warden-upstream' } });
       }
       expect((as.grants['token-exchange'] ?? 0) - before).toBe(1);
+    });
+
+    it("token exchange: a call is exchanged with its own caller's token, not the latest token of the same person", async () => {
+      // One person, two client apps: a narrow token on a WebSocket (authenticated once, at the upgrade) and a broad
+      // token that calls over HTTP after it. The narrow client's call then goes out exchanged from the narrow token.
+      const narrowToken = await as.mint({ aud: `${base}/exchanged/ws`, sub: 'gina', scope: 'files:read', client_id: 'app-narrow' });
+      const broadToken = await as.mint({ aud: `${base}/exchanged/mcp`, sub: 'gina', scope: 'files:read files:write', client_id: 'app-broad' });
+      const ws = new WebSocket(`${base.replace('http', 'ws')}/exchanged/ws`, ['mcp'], { headers: bearer(narrowToken), perMessageDeflate: false });
+      const answers = new Map<number, (m: Record<string, unknown>) => void>();
+      ws.on('message', (d: Buffer) => {
+        const m = JSON.parse(d.toString()) as Record<string, unknown>;
+        if (typeof m['id'] === 'number') answers.get(m['id'])?.(m);
+      });
+      const ask = (id: number, method: string, params: Record<string, unknown>) =>
+        new Promise<Record<string, unknown>>((resolve) => {
+          answers.set(id, resolve);
+          ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+        });
+      try {
+        await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+        await ask(1, 'initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'narrow', version: '1' } });
+        ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+        const broad = await connectClient('v1', { kind: 'http', url: `${base}/exchanged/mcp`, headers: bearer(broadToken) });
+        try {
+          await broad.callTool('test_simple_text', {});
+        } finally {
+          await broad.close();
+        }
+        writeFileSync(recordFile, '');
+        const r = await ask(2, 'tools/call', { name: 'test_simple_text', arguments: {} });
+        expect(JSON.stringify(r['result'])).toContain('simple text response');
+      } finally {
+        ws.close();
+      }
+      // The session ends with the socket: wait for its DELETE upstream, so it is not left for the next test to see.
+      for (let i = 0; i < 100 && !recorded().some((r) => r.method === 'DELETE'); i++) await new Promise((r) => setTimeout(r, 50));
+      const calls = recorded().filter((r) => r.method === 'POST');
+      expect(calls.length).toBeGreaterThan(0);
+      for (const r of calls) expect(jose.decodeJwt(r.authorization!.slice(7))).toMatchObject({ sub: 'gina', scope: 'files:read' });
     });
 
     it('a static header from a file: the upstream sees the key and no Authorization at all', async () => {
