@@ -169,14 +169,23 @@ export class HttpUpstream implements Upstream {
     if (open.res && !open.res.readableEnded) open.req.destroy();
   }
 
-  private async post(text: string, o: UpstreamSendOptions, retried = false): Promise<void> {
-    let headers: Record<string, string>;
+  /**
+   * Headers for a message, or undefined when its credentials could not be obtained (a token endpoint down, a
+   * caller's token expired): the request fails with the reason, and nothing is left to reject unhandled.
+   */
+  private async credentialsFor(o: UpstreamSendOptions): Promise<Record<string, string> | undefined> {
     try {
-      headers = await this.baseHeaders(o.principal);
+      return await this.baseHeaders(o.principal);
     } catch (e) {
       if (o.kind === 'request' && o.upId !== undefined) this.onrequestfailed?.(o.upId, { code: ErrorCode.UpstreamFailed, message: `Could not obtain upstream credentials: ${(e as Error).message}` });
-      return;
+      else this.opts.log.warn({ server: this.opts.server, err: (e as Error).message }, 'could not obtain upstream credentials; a message was not sent');
+      return undefined;
     }
+  }
+
+  private async post(text: string, o: UpstreamSendOptions, retried = false): Promise<void> {
+    const headers = await this.credentialsFor(o);
+    if (!headers) return;
     headers['content-type'] = 'application/json';
     headers['accept'] = 'application/json, text/event-stream';
     if (o.era === 'modern') {
@@ -394,7 +403,7 @@ export class HttpUpstream implements Upstream {
   /** Legacy Streamable HTTP: the GET stream carries what the server sends outside any request. */
   private openGetStream(): void {
     if (this.closed || this.getStream || this.mode !== 'streamable') return;
-    void this.baseHeaders().then((headers) => {
+    this.baseHeaders().then((headers) => {
       if (this.closed) return;
       headers['accept'] = 'text/event-stream';
       if (this.sessionId) headers['mcp-session-id'] = this.sessionId;
@@ -428,6 +437,10 @@ export class HttpUpstream implements Upstream {
       });
       req.on('error', () => this.retryGetStream());
       req.end();
+    }, (e: Error) => {
+      // No credentials for the stream right now (a token endpoint down): try again later, as after a failed stream.
+      this.opts.log.warn({ server: this.opts.server, err: e.message }, 'could not obtain upstream credentials for the GET stream');
+      this.retryGetStream();
     });
   }
 
@@ -506,7 +519,8 @@ export class HttpUpstream implements Upstream {
   }
 
   private async postSse(text: string, o: UpstreamSendOptions): Promise<void> {
-    const headers = await this.baseHeaders(o.principal);
+    const headers = await this.credentialsFor(o);
+    if (!headers) return;
     headers['content-type'] = 'application/json';
     const body = Buffer.from(text, 'utf8');
     headers['content-length'] = String(body.length);
