@@ -18,9 +18,6 @@ import type { Action, Rule } from './rules.js';
 /** Fields the protocol owns: never personal data, and changing them would break the exchange. */
 const SKIP_KEYS = new Set(['type', 'mimeType', 'role', 'progressToken', 'cursor', 'nextCursor', 'requestState', 'taskId', 'resultType', 'cacheScope', 'jsonrpc', 'protocolVersion', 'ttl', 'pollInterval', 'lastUpdatedAt', 'createdAt', 'progress', 'total', 'priority', 'isError']);
 
-/** Largest base64 field that is decoded and scanned; bigger ones are left alone (binary media in practice). */
-const MAX_BLOB_SCAN = 8 * 1024 * 1024;
-
 const TEXT_MIME = /^(?:text\/|application\/(?:json|ld\+json|xml|yaml|x-yaml|toml|javascript|x-sh|x-www-form-urlencoded|sql|graphql)|[^;]*\+(?:json|xml|yaml))/i;
 
 export interface RedactOptions {
@@ -54,6 +51,8 @@ interface Leaf {
   prop: string | undefined;
   text: string;
   kind: 'string' | 'number' | 'blob';
+  /** A blob's text encoding, to write it back in the same one. */
+  encoding?: BlobEncoding;
 }
 
 export const NOTHING: RedactOutcome = Object.freeze({ changed: false, counts: Object.freeze({}) as Record<string, number>, blocked: undefined });
@@ -62,28 +61,79 @@ function isBinaryBlock(holder: Record<string, unknown>): boolean {
   return holder['type'] === 'image' || holder['type'] === 'audio';
 }
 
-/** Decoded text of a base64 field, or undefined when it is binary (or not base64). */
-export function blobText(b64: string, mimeType: unknown): string | undefined {
-  if (b64.length === 0 || b64.length > MAX_BLOB_SCAN * 1.34) return undefined;
-  const buf = Buffer.from(b64, 'base64');
-  if (buf.length === 0) return undefined;
-  const textual = typeof mimeType === 'string' && TEXT_MIME.test(mimeType);
-  if (!textual) {
-    // Sniff: media formats fail UTF-8 or carry control bytes at once; text does not.
-    const n = Math.min(buf.length, 4096);
-    let ctl = 0;
-    for (let i = 0; i < n; i++) {
-      const c = buf[i]!;
-      if (c === 0) return undefined;
-      if (c < 9 || (c > 13 && c < 32)) ctl++;
-    }
-    if (ctl * 100 > n) return undefined;
+export type BlobEncoding = 'utf8' | 'latin1' | 'utf16le' | 'utf16be';
+
+/** Base64 characters decoded to sniff a blob (4,098 bytes) before the whole of it is. */
+const SNIFF_B64 = 5464;
+
+/**
+ * How a blob's bytes hold text, judged from its first 4 KiB: UTF-16 (a byte order mark, or ASCII with every other
+ * byte zero), text (no NUL, few control bytes: UTF-8 or a legacy 8-bit encoding), or binary (undefined).
+ */
+function sniffText(head: Buffer, textual: boolean): 'utf16le' | 'utf16be' | 'bytes' | undefined {
+  if (head.length >= 2 && head[0] === 0xff && head[1] === 0xfe) return 'utf16le';
+  if (head.length >= 2 && head[0] === 0xfe && head[1] === 0xff) return 'utf16be';
+  let nul = 0;
+  let nulOdd = 0;
+  let ctl = 0;
+  for (let i = 0; i < head.length; i++) {
+    const c = head[i]!;
+    if (c === 0) {
+      nul++;
+      if (i & 1) nulOdd++;
+    } else if (c < 9 || (c > 13 && c < 32)) ctl++;
   }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(buf);
-  } catch {
+  if (nul > 0) {
+    // ASCII-range text in UTF-16 without a byte order mark: the high byte of every character is zero.
+    const pairs = head.length >> 1;
+    if (pairs >= 2 && nul * 10 >= pairs * 9 && nul <= pairs) return nulOdd * 10 >= nul * 9 ? 'utf16le' : nulOdd * 10 <= nul ? 'utf16be' : undefined;
     return undefined;
   }
+  return textual || ctl * 100 <= head.length ? 'bytes' : undefined;
+}
+
+/** Share of bytes at or above 0x80, in per mille: text in an 8-bit encoding has few; compressed data half. */
+function highShare(buf: Buffer): number {
+  let high = 0;
+  for (let i = 0; i < buf.length; i++) if (buf[i]! >= 0x80) high++;
+  return (high * 1000) / buf.length;
+}
+
+/**
+ * The text a base64 field holds, and its encoding, or undefined when it is binary (or not base64). A server cannot
+ * hide text behind a MIME type, a size, or an encoding: text is found by sniffing the bytes, whatever the type says,
+ * and read as UTF-8, as UTF-16, or byte for byte (Latin-1) when it is 8-bit text that is not UTF-8, so an ASCII
+ * secret inside is found and written back without touching the other bytes.
+ */
+export function blobText(b64: string, mimeType: unknown): { text: string; encoding: BlobEncoding } | undefined {
+  if (b64.length === 0) return undefined;
+  const textual = typeof mimeType === 'string' && TEXT_MIME.test(mimeType);
+  // Sniff from the head first, so a large image is not decoded whole only to be left alone.
+  const kind = sniffText(Buffer.from(b64.length > SNIFF_B64 ? b64.slice(0, SNIFF_B64) : b64, 'base64'), textual);
+  if (kind === undefined) return undefined;
+  const buf = Buffer.from(b64, 'base64');
+  if (buf.length === 0) return undefined;
+  if (kind === 'utf16le') return { text: buf.toString('utf16le'), encoding: 'utf16le' };
+  if (kind === 'utf16be') return { text: swapped(buf).toString('utf16le'), encoding: 'utf16be' };
+  try {
+    return { text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(buf), encoding: 'utf8' };
+  } catch {
+    // Not UTF-8: 8-bit text (Latin-1, Windows-1252, …) when the type says text or the bytes read as text throughout.
+    if (!textual && (buf.includes(0) || highShare(buf) > 100)) return undefined;
+    return { text: buf.toString('latin1'), encoding: 'latin1' };
+  }
+}
+
+/** A copy of UTF-16BE bytes as UTF-16LE (an odd last byte dropped). */
+function swapped(buf: Buffer): Buffer {
+  const even = Buffer.from(buf.subarray(0, buf.length & ~1));
+  return even.swap16();
+}
+
+/** The bytes of a blob's text, in the encoding it was read in. */
+function blobBytes(text: string, encoding: BlobEncoding): Buffer {
+  if (encoding === 'utf16be') return Buffer.from(text, 'utf16le').swap16();
+  return Buffer.from(text, encoding);
 }
 
 export class Redactor {
@@ -115,8 +165,8 @@ export class Redactor {
           const x = v[k];
           if (typeof x === 'string') {
             if (k === 'blob' || (k === 'data' && isBinaryBlock(v))) {
-              const text = blobText(x, v['mimeType']);
-              if (text !== undefined) leaves.push({ holder: v, key: k, prop: k, text, kind: 'blob' });
+              const blob = blobText(x, v['mimeType']);
+              if (blob !== undefined) leaves.push({ holder: v, key: k, prop: k, text: blob.text, kind: 'blob', encoding: blob.encoding });
             } else leaves.push({ holder: v, key: k, prop: k, text: x, kind: 'string' });
           } else if (typeof x === 'number') leaves.push({ holder: v, key: k, prop: k, text: String(x), kind: 'number' });
           else if (x !== null && typeof x === 'object') stack.push({ v: x, prop: k });
@@ -211,7 +261,7 @@ export class Redactor {
       }
       if (edits === 0 || blocked) continue;
       out += leaf.text.slice(at);
-      const value = leaf.kind === 'blob' ? Buffer.from(out, 'utf8').toString('base64') : out;
+      const value = leaf.kind === 'blob' ? blobBytes(out, leaf.encoding!).toString('base64') : out;
       (leaf.holder as Record<string | number, unknown>)[leaf.key] = value;
       changed = true;
     }

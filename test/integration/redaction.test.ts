@@ -147,6 +147,16 @@ describe.each([
     expect(decoded).not.toContain(pat);
   });
 
+  it('text blobs in any encoding: Latin-1, UTF-16 with and without a byte order mark', async () => {
+    const r = await c.callTool('leak_blobs');
+    const blobs = (r['content'] as { resource: { blob: string } }[]).map((b) => Buffer.from(b.resource.blob, 'base64'));
+    expect(blobs[0]!.toString('latin1')).toBe('caf\u00e9 owner\ntoken=[REDACTED:github-pat]\n');
+    expect(blobs[1]!.toString('latin1')).toBe('na\u00efve=1\ntoken=[REDACTED:github-pat]\n');
+    expect(blobs[2]!.toString('utf16le')).toBe('\ufefftoken=[REDACTED:github-pat]\n');
+    expect(blobs[3]!.toString('utf16le')).toBe('token=[REDACTED:github-pat]\n');
+    expect(Buffer.from(blobs[4]!).swap16().toString('utf16le')).toBe('\ufefftoken=[REDACTED:github-pat]\n');
+  });
+
   it('log and progress notifications', async () => {
     await c.callTool('leak_log');
     await c.callTool('leak_progress', {}, { onprogress: (p) => progress.push(p as Record<string, unknown>) });
@@ -396,6 +406,23 @@ describe('a clean message through serve is the bytes the server wrote', () => {
       expect(leaky.json).toContain('[REDACTED:github-pat]');
       expect(leaky.json).not.toContain(pat);
     } finally {
+      await running.stop();
+    }
+  });
+});
+
+describe('a large text blob is scanned whole', () => {
+  // Over HTTP: the SDK's stdio transport refuses a message over 10 MiB on its own, with or without a proxy.
+  it('a 9 MiB text blob (12 MB of base64) through serve has its token masked', async () => {
+    const running = await startServe(`servers:\n  leaky:\n    command: ${NODE}\n    args: [${LEAKY}]\npolicy: [${ALLOW_ALL}]\nredaction: { packs: [secrets, pii] }\n`);
+    const c = await connectClient('v1', { kind: 'http', url: `${running.url}/mcp` });
+    try {
+      const big = await c.callTool('leak_blob_large');
+      const text = Buffer.from((big['content'] as { resource: { blob: string } }[])[0]!.resource.blob, 'base64').toString();
+      expect(text.length).toBeGreaterThan(9 * 1024 * 1024);
+      expect(text.endsWith('\ntoken=[REDACTED:github-pat]\n')).toBe(true);
+    } finally {
+      await c.close();
       await running.stop();
     }
   });

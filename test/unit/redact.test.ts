@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { buildRedaction, DEFAULT_SETTINGS, type RedactionSettings } from '../../src/redact/setup.js';
 import { loadPackFile, bundledPackFile, parsePackText, RedactionRuleError } from '../../src/redact/rules.js';
 import { Detector, literalPrefix, maxMatchBytes, SEPARATOR, type RawFinding } from '../../src/redact/detector.js';
+import { blobText } from '../../src/redact/redactor.js';
 import { aadhaar, aba, card, email, entropy, iban, ip, itin, jwt, luhn, nino, phone, ssn } from '../../src/redact/validators.js';
 import { ROOT, writeTemp } from '../helpers/cli.js';
 
@@ -294,6 +295,31 @@ describe('redacting JSON payloads', () => {
     expect(v.structuredContent.card).toBe('[REDACTED:credit-card]');
     expect(v.structuredContent.nextCursor).toBe(PAT);
     expect(v._meta.progressToken).toBe(PAT);
+  });
+
+  it('reads text out of a blob by its bytes, not its type: UTF-8, 8-bit, UTF-16; binary stays binary', () => {
+    const b64 = (b: Buffer) => b.toString('base64');
+    const zipLike = Buffer.from(Array.from({ length: 6000 }, (_, i) => (i * 151 + 89) % 256).map((x) => (x < 32 ? x + 160 : x)));
+    expect(blobText(b64(Buffer.from('plain \u00e9t\u00e9\n')), 'image/png')).toEqual({ text: 'plain \u00e9t\u00e9\n', encoding: 'utf8' });
+    expect(blobText(b64(Buffer.from('\ufeffbom kept')), undefined)).toEqual({ text: '\ufeffbom kept', encoding: 'utf8' });
+    expect(blobText(b64(Buffer.from('caf\u00e9', 'latin1')), 'text/plain')).toEqual({ text: 'caf\u00e9', encoding: 'latin1' });
+    expect(blobText(b64(Buffer.from('a latin-1 caf\u00e9 config', 'latin1')), 'application/octet-stream')?.encoding).toBe('latin1');
+    expect(blobText(b64(Buffer.from('ascii in utf-16', 'utf16le')), undefined)).toEqual({ text: 'ascii in utf-16', encoding: 'utf16le' });
+    expect(blobText(b64(Buffer.from('ascii in utf-16', 'utf16le').swap16()), undefined)).toEqual({ text: 'ascii in utf-16', encoding: 'utf16be' });
+    // Media, compressed data and NUL-laden binary are left alone, whatever type they claim.
+    expect(blobText(b64(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13])), 'text/plain')).toBeUndefined();
+    expect(blobText(b64(zipLike), 'application/octet-stream')).toBeUndefined();
+    expect(blobText(b64(Buffer.concat([Buffer.from('%PDF-1.7\n'), zipLike])), 'application/pdf')).toBeUndefined();
+    expect(blobText('', 'text/plain')).toBeUndefined();
+  });
+
+  it('writes a masked blob back in the encoding it was read in, every other byte as it was', () => {
+    const latin = Buffer.from(`r\u00e9sum\u00e9\ntoken=${PAT}\n\u00ff`, 'latin1');
+    const be = Buffer.from(`\ufefftoken=${PAT}`, 'utf16le').swap16();
+    const v = { contents: [{ uri: 'file:///a', blob: latin.toString('base64') }, { uri: 'file:///b', blob: be.toString('base64') }] };
+    expect(red.outbound.redact(v).counts).toEqual({ 'github-pat': 2 });
+    expect(Buffer.from(v.contents[0]!.blob, 'base64').toString('latin1')).toBe('r\u00e9sum\u00e9\ntoken=[REDACTED:github-pat]\n\u00ff');
+    expect(Buffer.from(v.contents[1]!.blob, 'base64').swap16().toString('utf16le')).toBe('\ufefftoken=[REDACTED:github-pat]');
   });
 
   it('finds values by property name and leaves non-secret names alone', () => {
