@@ -204,7 +204,10 @@ function writeAtomic(file: string, text: string): void {
   const target = existsSync(file) ? realpathSync(file) : file;
   const tmp = `${target}.mcp-warden.tmp`;
   const mode = existsSync(target) ? statSync(target).mode & 0o777 : 0o600;
-  writeFileSync(tmp, text, { mode });
+  // A temporary file left by an interrupted run (or a link put in its place) is removed, not written through: the
+  // new file is created here with the config's own mode (host configs hold tokens), never an old file's.
+  rmSync(tmp, { force: true });
+  writeFileSync(tmp, text, { mode, flag: 'wx' });
   renameSync(tmp, target);
 }
 

@@ -1,7 +1,7 @@
 /**
  * Where each host keeps its MCP config, per platform, and the install helpers' edge cases.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -87,6 +87,21 @@ describe('plans', () => {
     expect(readFileSync(file, 'utf8')).toBe(after);
     expect(uninstall(file, 'mcpServers', {}).restoredFromBackup).toBe(true);
     expect(readFileSync(file, 'utf8')).toBe(text);
+  });
+  it('a temporary file or link left where install writes is replaced, not written through: the config keeps its mode', () => {
+    const dir = fsTmp();
+    const file = path.join(dir, 'mcp.json');
+    writeFileSync(file, '{ "mcpServers": { "a": { "command": "x", "env": { "TOKEN": "t" } } } }\n', { mode: 0o600 });
+    writeFileSync(`${file}.mcp-warden.tmp`, 'left by an interrupted run', { mode: 0o644 });
+    install(file, 'mcpServers', { launcher: l });
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const elsewhere = path.join(dir, 'elsewhere.txt');
+    writeFileSync(elsewhere, 'untouched');
+    symlinkSync(elsewhere, `${file}.mcp-warden.tmp`);
+    uninstall(file, 'mcpServers', {});
+    expect(readFileSync(elsewhere, 'utf8')).toBe('untouched');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file, 'utf8')).toContain('"command": "x"');
   });
   it('a diff shows removed and added lines', () => {
     expect(lineDiff('a\nb\nc', 'a\nB\nc', 'f')).toBe('--- f\n+++ f\n-b\n+B\n');
