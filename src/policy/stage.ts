@@ -311,14 +311,6 @@ export function policyStage(opts: PolicyStageOptions): Stage {
       const msg = ex.response.message as JsonRpcResultResponse;
       if (!isObject(msg.result)) return;
       const result = msg.result;
-      // An approved call whose server asks for input itself: keep the approval with the server's state.
-      if (ex.method === 'tools/call' && result['resultType'] === 'input_required' && ex.notes['approvedFor']) {
-        const a = ex.notes['approvedFor'] as { p: string; s: string; t: string; h: string };
-        const st = typeof result['requestState'] === 'string' ? result['requestState'] : undefined;
-        result['requestState'] = opts.approvals.issue({ ...a, e: Date.now() + opts.policy().askTimeoutMs, a: true, ...(st !== undefined ? { st } : {}) });
-        markDirty(ex.response);
-        return;
-      }
       const policy = opts.policy();
       // 2026-07-28: the server's requests to the client ride inside input_required results. They are policy
       // subjects exactly like 2025 server-initiated requests.
@@ -339,6 +331,15 @@ export function policyStage(opts: PolicyStageOptions): Stage {
           markDirty(ex.response);
           return;
         }
+      }
+      // An approved call whose server asks for input itself (and may, by the rules above): keep the approval with
+      // the server's state, so the retry that answers the server is not asked about again.
+      if (ex.method === 'tools/call' && result['resultType'] === 'input_required' && ex.notes['approvedFor']) {
+        const a = ex.notes['approvedFor'] as { p: string; s: string; t: string; h: string };
+        const st = typeof result['requestState'] === 'string' ? result['requestState'] : undefined;
+        result['requestState'] = opts.approvals.issue({ ...a, e: Date.now() + policy.askTimeoutMs, a: true, ...(st !== undefined ? { st } : {}) });
+        markDirty(ex.response);
+        return;
       }
       const filter = (key: string, make: (item: Record<string, unknown>) => PolicyInput | undefined) => {
         const list = result[key];

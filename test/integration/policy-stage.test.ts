@@ -45,6 +45,9 @@ rules:
   - id: approve-errors
     effect: ask
     tools: [test_error_handling]
+  - id: approve-sampler
+    effect: ask
+    tools: [test_input_required_result_sampling]
   - id: prompt
     effect: allow
     prompts: [test_simple_prompt]
@@ -52,7 +55,7 @@ rules:
     effect: allow
     resources: ["test://static-*"]
 `;
-const ALLOWED_TOOLS = ['echo', 'lookup', 'test_error_handling', 'test_simple_text', 'test_tool_with_progress'];
+const ALLOWED_TOOLS = ['echo', 'lookup', 'test_error_handling', 'test_input_required_result_sampling', 'test_simple_text', 'test_tool_with_progress'];
 
 function text(r: Record<string, unknown>): string {
   return ((r['content'] as { text?: string }[] | undefined) ?? []).map((c) => c.text ?? '').join('');
@@ -336,11 +339,11 @@ describe('ask: refusals', () => {
     const url = () => `${gateway.url}/dual/mcp`;
     const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} } } };
     let id = 1;
-    async function call(args: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-      const body = { jsonrpc: '2.0', id: id++, method: 'tools/call', params: { name: 'test_error_handling', arguments: args, _meta: meta, ...extra } };
+    async function call(args: Record<string, unknown>, extra: Record<string, unknown> = {}, name = 'test_error_handling'): Promise<Record<string, unknown>> {
+      const body = { jsonrpc: '2.0', id: id++, method: 'tools/call', params: { name, arguments: args, _meta: meta, ...extra } };
       const res = await fetch(url(), {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'test_error_handling' },
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name },
         body: JSON.stringify(body),
       });
       return ((await res.json()) as { result: Record<string, unknown> }).result;
@@ -365,6 +368,17 @@ describe('ask: refusals', () => {
       expect(text(declined)).toMatch(/a person declined this call/);
       // No answer from a person, even with a valid state, is not an approval.
       expect(text(await call({}, { requestState: (await call({}))['requestState'] }))).toMatch(/declined/);
+    });
+
+    it("an approved call's own questions to the client are still judged by the policy (sampling is not allowed)", async () => {
+      // A client that can sample: the server asks it to, once the person approved the call.
+      const sampler = { _meta: { ...meta, 'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} }, sampling: {} } } };
+      const ask = await call({}, sampler, 'test_input_required_result_sampling');
+      expect(Object.keys(ask['inputRequests'] as object)).toEqual(['mcp-warden/approval']);
+      const after = await call({}, { ...sampler, inputResponses: approve, requestState: ask['requestState'] }, 'test_input_required_result_sampling');
+      expect(after['inputRequests']).toBeUndefined();
+      expect(after['isError']).toBe(true);
+      expect(text(after)).toMatch(/mcp-warden refused the server's request for sampling\/createMessage/);
     });
 
     it('an approval expires', async () => {
