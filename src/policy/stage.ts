@@ -12,7 +12,7 @@
  */
 import { ErrorCode, isObject, type JsonRpcRequest, type JsonRpcResultResponse } from '../protocol/jsonrpc.js';
 import { envelopeVersion, isModernVersion, META } from '../protocol/eras.js';
-import { approvalArguments, visibleText } from '../protocol/escape.js';
+import { approvalArguments, HIDDEN_CHARS, visibleText } from '../protocol/escape.js';
 import { markDirty, type Exchange, type PeerAnswer, type Stage, type StageResult, type ToolEntry } from '../pipeline/types.js';
 import { APPROVAL_KEY, Approvals, argsHash } from './approvals.js';
 import { evaluate, visible, type Decision, type PolicyInput } from './evaluate.js';
@@ -51,6 +51,21 @@ function toolError(text: string, extra: Record<string, unknown> = {}): PeerAnswe
 
 function refusal(d: { rule?: string | undefined; reason: string }, data: Record<string, unknown> = {}): PeerAnswer {
   return { error: { code: ErrorCode.PolicyDenied, message: `mcp-warden: ${d.reason}`, data: { rule: d.rule ?? null, ...data } } };
+}
+
+/** The proxy's name as a server could write it into a question: any case, spacing, dash, width or hidden character. */
+const WARDEN_NAME = /mcp[\s\p{Pd}_.]*warden/iu;
+
+/**
+ * A server's question to the person (`elicitation/create`) that names mcp-warden is marked as the server's: the
+ * proxy's approval prompt is the question a person learns to trust, and a server's copy of it ("mcp-warden asks for
+ * approval", then a field for a token) must not pass for it. Questions that do not name the proxy are left as sent.
+ */
+function markServerQuestion(p: Record<string, unknown>, server: string): boolean {
+  const m = p['message'];
+  if (typeof m !== 'string' || !WARDEN_NAME.test(m.normalize('NFKC').replace(HIDDEN_CHARS, ''))) return false;
+  p['message'] = `This question comes from the server ${JSON.stringify(visibleText(server))}, not from mcp-warden.\n${m}`;
+  return true;
 }
 
 function record(ex: Exchange, d: Decision, policy: Policy): void {
@@ -273,7 +288,10 @@ export function policyStage(opts: PolicyStageOptions): Stage {
     if (typeof p['url'] === 'string') args['url'] = p['url'];
     const d = evaluate(opts.policy(), input(ex, { args }));
     record(ex, d, opts.policy());
-    if (d.effect === 'allow') return undefined;
+    if (d.effect === 'allow') {
+      if (ex.method === 'elicitation/create' && markServerQuestion(p, ex.session.server)) markDirty(ex.message);
+      return undefined;
+    }
     return { answer: refusal(d), outcome: 'denied' };
   }
 
@@ -318,7 +336,10 @@ export function policyStage(opts: PolicyStageOptions): Stage {
         for (const [key, req] of Object.entries(result['inputRequests'])) {
           if (!isObject(req) || typeof req['method'] !== 'string') continue;
           const d = evaluate(policy, { server: ex.session.server, method: req['method'], principal: ex.principal, args: isObject(req['params']) ? req['params'] : {} });
-          if (d.effect === 'allow') continue;
+          if (d.effect === 'allow') {
+            if (req['method'] === 'elicitation/create' && isObject(req['params']) && markServerQuestion(req['params'], ex.session.server)) markDirty(ex.response);
+            continue;
+          }
           ex.decision = { effect: d.effect, rule: d.rule, reason: d.reason, mode: 'enforce' };
           const text = `mcp-warden refused the server's request for ${req['method']} (input ${JSON.stringify(key)}): ${d.reason}`;
           const replacement = ex.method === 'tools/call' ? { content: [{ type: 'text', text }], isError: true } : undefined;
