@@ -26,6 +26,7 @@ import { pinStage, type PinSettings } from './pin/stage.js';
 import { screenDefinition } from './lint/screen.js';
 import { configDir, configPath, stateDir } from './config/paths.js';
 import type { SandboxSpec } from './transports/sandbox.js';
+import { definitionsStage } from './redact/definitions.js';
 import { redactionStage } from './redact/stage.js';
 import { ChildUpstream } from './transports/child.js';
 import type { Upstream } from './transports/types.js';
@@ -119,6 +120,8 @@ export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly 
   if (pf.reload) holder.watch();
   stages.push(policyStage({ policy: () => holder.policy, limiter: new MemoryLimiter(), approvals: new Approvals() }));
   stages.push(bindingStage());
+  // Above the pins: descriptions are masked for the model after pinning hashed them as the server sent them.
+  if (redaction) stages.push(definitionsStage(redaction));
   const pins = pinSettings(config);
   if (pins) {
     const identities = new Map((opts.servers ?? config.servers).map((s) => [s.name, serverIdentity(s)]));

@@ -274,14 +274,18 @@ export class Redactor {
     return resolveOverlaps(raw).map((f) => ({ rule: f.rule.id, category: f.rule.category, start: f.start, end: f.end }));
   }
 
-  /** Applies actions to one text; returns the new text and the findings (positions in the input). */
-  redactText(text: string): { text: string; findings: Finding[]; blocked: RedactOutcome['blocked'] } {
+  /**
+   * Applies actions to one text; returns the new text and the findings (positions in the input). `blockMasks`: a
+   * `block` finding is masked in place (for text that cannot be withheld on its own, such as a tool's description).
+   */
+  redactText(text: string, o: { blockMasks?: boolean } = {}): { text: string; findings: Finding[]; blocked: RedactOutcome['blocked'] } {
     const kept = resolveOverlaps(this.detector.scan(text, this.opts.maxFindings + 1));
     let out = '';
     let at = 0;
     let blocked: RedactOutcome['blocked'];
     for (const f of kept) {
-      const action = this.opts.actionOf(f.rule);
+      let action = this.opts.actionOf(f.rule);
+      if (action === 'block' && o.blockMasks) action = 'mask';
       if (action === 'block') blocked ??= { rule: f.rule.id, category: f.rule.category };
       if (action === 'detect' || action === 'block') continue;
       out += text.slice(at, f.start) + this.replacement(f.rule, action, text.slice(f.start, f.end));

@@ -47,6 +47,8 @@ export interface McpClient {
   notifications: Received[];
   serverRequests: Received[];
   serverVersion(): { name?: string; version?: string } | undefined;
+  /** The server's `instructions`, as the client received them. */
+  instructions(): string | undefined;
   protocolVersion(): string | undefined;
   callTool(name: string, args?: Record<string, unknown>, opts?: CallOptions): Promise<Record<string, unknown>>;
   listTools(cursor?: string): Promise<Record<string, unknown>>;
@@ -140,6 +142,7 @@ export async function connectClient(sdk: Sdk, target: Target, opts: ConnectOptio
       notifications,
       serverRequests,
       serverVersion: () => client.getServerVersion(),
+      instructions: () => client.getInstructions(),
       protocolVersion: () => negotiated,
       callTool: (name, args, opts2) => client.callTool({ name, arguments: args ?? {} }, undefined, o(opts2)) as Promise<Record<string, unknown>>,
       listTools: (cursor) => client.listTools(cursor ? { cursor } : undefined) as Promise<Record<string, unknown>>,
@@ -194,6 +197,7 @@ export async function connectClient(sdk: Sdk, target: Target, opts: ConnectOptio
     notifications,
     serverRequests,
     serverVersion: () => client.getServerVersion() as { name?: string },
+    instructions: () => (client as unknown as { getInstructions(): string | undefined }).getInstructions(),
     protocolVersion: () => client.getNegotiatedProtocolVersion(),
     callTool: (name, args, opts2) => cl['callTool']!.call(client, { name, arguments: args ?? {} }, o(opts2)),
     listTools: (cursor) => cl['listTools']!.call(client, cursor ? { cursor } : undefined),

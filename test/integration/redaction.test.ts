@@ -411,6 +411,39 @@ describe('a clean message through serve is the bytes the server wrote', () => {
   });
 });
 
+describe('what a server says about itself', () => {
+  it('descriptions, titles and instructions reach the model masked; pins still match a lock file written from the server', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const dir = tmpDir('mcpw-defs-');
+    const lock = path.join(dir, 'lock.json');
+    const cfg = path.join(dir, 'config.yaml');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(cfg, `servers:\n  leaky:\n    command: ${NODE}\n    args: [${LEAKY}]\n    env: { LEAK_DEFINITIONS: "1" }\npins: ${lock}\npolicy: [${ALLOW_ALL}]\nredaction: { packs: [secrets, pii], action: mask }\n`);
+    // The lock file holds the definitions as the server wrote them, secrets and all.
+    const pinned = spawnSync(NODE, [path.join(ROOT, 'dist/cli/index.js'), 'pin', '--config', cfg], { env: isolatedEnv(), encoding: 'utf8', timeout: 30_000 });
+    expect(pinned.status, pinned.stderr).toBe(0);
+    const c = await connectClient('v1', { kind: 'stdio', command: NODE, args: wrapArgs('--config', cfg, '--name', 'leaky', '--', NODE, LEAKY), env: isolatedEnv({ LEAK_DEFINITIONS: '1' }) });
+    try {
+      expect(c.instructions()).toBe('Questions go to [REDACTED:email].');
+      const deploy = ((await c.listTools())['tools'] as Record<string, unknown>[]).find((t) => t['name'] === 'deploy');
+      expect(deploy, 'the tool is not held as changed: pins hashed it as the server sent it').toBeDefined();
+      expect(deploy!['description']).toBe('Deploys the site. The deploy key is [REDACTED:github-pat]; ask [REDACTED:email] for another.');
+      expect(deploy!['inputSchema']).toEqual({ type: 'object', properties: { env: { type: 'string', enum: ['staging', 'prod'], description: 'where to; owner [REDACTED:email]' } } });
+      expect(deploy!['title']).toBe('Deploy');
+      const prompts = (await c.listPrompts())['prompts'] as Record<string, unknown>[];
+      expect(prompts[0]!['description']).toBe('a prompt by [REDACTED:email]');
+      const resources = (await c.listResources())['resources'] as Record<string, unknown>[];
+      expect(resources[0]).toMatchObject({ uri: 'leak://notes', description: 'kept by [REDACTED:email]' });
+      // A second listing, after the session kept the server's own copy for its checks, is masked the same way.
+      const again = ((await c.listTools())['tools'] as Record<string, unknown>[]).find((t) => t['name'] === 'deploy');
+      expect(again!['description']).toBe(deploy!['description']);
+      expectClean([deploy, prompts, resources, c.instructions()]);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
 describe('a large text blob is scanned whole', () => {
   // Over HTTP: the SDK's stdio transport refuses a message over 10 MiB on its own, with or without a proxy.
   it('a 9 MiB text blob (12 MB of base64) through serve has its token masked', async () => {

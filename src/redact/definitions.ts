@@ -1,0 +1,111 @@
+/**
+ * What a server says about itself reaches the model too: the descriptions and titles of its tools, prompts, resources
+ * and resource templates (their schemas' included) and its `instructions`. Secrets and personal data in them are
+ * masked like any other text the server sends (a rule whose action is `detect` counts and leaves them; `block`
+ * masks, since a list cannot be withheld for one description).
+ *
+ * The stage sits above pinning, so its response hook runs after it: pins hash the definitions exactly as the server
+ * sent them (a lock file written from the server itself still matches), and the session's own copy of the tool
+ * list (argument checks, pins at call time) is never changed. A definition with something to mask is copied and the
+ * copy masked; names, URIs, schema shapes, enums and defaults are never touched.
+ */
+import { isObject, type JsonRpcResultResponse } from '../protocol/jsonrpc.js';
+import { markDirty, type Exchange, type Stage } from '../pipeline/types.js';
+import { mergeCounts } from './redactor.js';
+import type { Redaction } from './setup.js';
+
+/** List results and the key their items are under. */
+const LISTS: Record<string, string> = { 'tools/list': 'tools', 'prompts/list': 'prompts', 'resources/list': 'resources', 'resources/templates/list': 'resourceTemplates' };
+/** Keys whose string values are prose written for a reader. */
+const PROSE = new Set(['description', 'title']);
+/** Nesting past which a definition is not searched further (a schema deeper than this is the policy stage's business). */
+const MAX_DEPTH = 64;
+
+type Path = (string | number)[];
+
+/** Where the prose of a definition is: the path of every `description` and `title` string, in a fixed order. */
+function prosePaths(v: unknown, path: Path, out: Path[], depth: number): void {
+  if (depth > MAX_DEPTH) return;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (v[i] !== null && typeof v[i] === 'object') prosePaths(v[i], [...path, i], out, depth + 1);
+  } else if (isObject(v)) {
+    for (const k of Object.keys(v)) {
+      const x = v[k];
+      if (typeof x === 'string') {
+        if (PROSE.has(k)) out.push([...path, k]);
+      } else if (x !== null && typeof x === 'object') prosePaths(x, [...path, k], out, depth + 1);
+    }
+  }
+}
+
+function at(root: unknown, path: Path): unknown {
+  let v = root;
+  for (const k of path) v = (v as Record<string | number, unknown>)[k];
+  return v;
+}
+
+function setAt(root: unknown, path: Path, value: string): void {
+  const parent = at(root, path.slice(0, -1)) as Record<string | number, unknown>;
+  parent[path[path.length - 1]!] = value;
+}
+
+export function definitionsStage(redaction: Redaction): Stage {
+  const red = redaction.outbound;
+
+  /** One text masked with every rule that is not `detect`; the counts of everything found. */
+  function mask(text: string, counts: Record<string, number>): string {
+    const { text: masked, findings } = red.redactText(text, { blockMasks: true });
+    for (const f of findings) counts[f.rule] = (counts[f.rule] ?? 0) + 1;
+    return masked;
+  }
+
+  /** A copy of `item` with its prose masked, or the item itself when there is nothing to mask. */
+  function maskItem(item: unknown, counts: Record<string, number>): unknown {
+    if (!isObject(item)) return item;
+    const paths: Path[] = [];
+    prosePaths(item, [], paths, 0);
+    let copy: Record<string, unknown> | undefined;
+    for (const p of paths) {
+      const text = at(item, p) as string;
+      const masked = mask(text, counts);
+      if (masked === text) continue;
+      copy ??= structuredClone(item);
+      setAt(copy, p, masked);
+    }
+    return copy ?? item;
+  }
+
+  return {
+    name: 'redaction-definitions',
+    response(ex: Exchange) {
+      if (ex.direction !== 'to-server' || !ex.response || ex.answeredBy) return;
+      const key = LISTS[ex.method];
+      const isHello = ex.method === 'initialize' || ex.method === 'server/discover';
+      if (!key && !isHello) return;
+      const result = (ex.response.message as Partial<JsonRpcResultResponse>).result;
+      if (!isObject(result)) return;
+      // Nothing any rule could find in the whole answer: nothing to look at item by item.
+      const raw = ex.response.dirty ? undefined : ex.response.raw;
+      if (raw !== undefined && redaction.detector.rawTriggered(raw, ex.response.utf8)?.size === 0) return;
+      const counts: Record<string, number> = {};
+      let changed = false;
+      if (isHello && typeof result['instructions'] === 'string') {
+        const masked = mask(result['instructions'], counts);
+        if (masked !== result['instructions']) {
+          result['instructions'] = masked;
+          changed = true;
+        }
+      }
+      const list = key ? result[key] : undefined;
+      if (Array.isArray(list)) {
+        const masked = list.map((item) => maskItem(item, counts));
+        if (masked.some((m, i) => m !== list[i])) {
+          result[key!] = masked;
+          changed = true;
+        }
+      }
+      if (Object.keys(counts).length) ex.notes.redactions = mergeCounts(ex.notes.redactions ?? {}, counts);
+      if (changed) markDirty(ex.response);
+    },
+  };
+}
