@@ -15,7 +15,12 @@ import { mergeCounts } from './redactor.js';
 import type { Redaction } from './setup.js';
 
 /** List results and the key their items are under. */
-const LISTS: Record<string, string> = { 'tools/list': 'tools', 'prompts/list': 'prompts', 'resources/list': 'resources', 'resources/templates/list': 'resourceTemplates' };
+const LISTS = new Map([
+  ['tools/list', 'tools'],
+  ['prompts/list', 'prompts'],
+  ['resources/list', 'resources'],
+  ['resources/templates/list', 'resourceTemplates'],
+]);
 /** Keys whose string values are prose written for a reader. */
 const PROSE = new Set(['description', 'title']);
 /** Nesting past which a definition is not searched further (a schema deeper than this is the policy stage's business). */
@@ -79,7 +84,7 @@ export function definitionsStage(redaction: Redaction): Stage {
     name: 'redaction-definitions',
     response(ex: Exchange) {
       if (ex.direction !== 'to-server' || !ex.response || ex.answeredBy) return;
-      const key = LISTS[ex.method];
+      const key = LISTS.get(ex.method);
       const isHello = ex.method === 'initialize' || ex.method === 'server/discover';
       if (!key && !isHello) return;
       const result = (ex.response.message as Partial<JsonRpcResultResponse>).result;
