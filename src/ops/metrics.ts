@@ -81,7 +81,7 @@ export class Metrics {
   private exchange(ex: Exchange): void {
     const server = ex.session.server;
     if (ex.direction === 'to-server' && ex.kind === 'request') {
-      const tool = ex.method === 'tools/call' ? this.toolLabel(server, ex.notes.target) : '';
+      const tool = ex.method === 'tools/call' ? this.toolLabel(ex, ex.notes.target) : '';
       const decision = ex.decision ? (ex.decision.mode === 'shadow' ? `shadow-${ex.decision.effect}` : ex.decision.effect) : 'none';
       this.calls.inc({ server, method: label(ex.method), tool, decision, outcome: ex.outcome ?? 'unknown' });
       if (ex.endedAt !== undefined) this.latency.observe({ server, method: label(ex.method) }, (ex.endedAt - ex.startedAt) / 1000);
@@ -95,8 +95,14 @@ export class Metrics {
     }
   }
 
-  private toolLabel(server: string, tool: string | undefined): string {
+  /**
+   * The `tool` label: a name the server lists, else `(unlisted)`. A name only the caller wrote is the model's text
+   * (it may carry anything, a secret too) and, as a label, would use up the server's label budget.
+   */
+  private toolLabel(ex: Exchange, tool: string | undefined): string {
     if (!tool) return '';
+    if (!ex.session.tools.has(tool)) return '(unlisted)';
+    const server = ex.session.server;
     let seen = this.toolsSeen.get(server);
     if (!seen) this.toolsSeen.set(server, (seen = new Set()));
     if (seen.has(tool)) return label(tool);

@@ -71,6 +71,8 @@ pins: false
     expect(JSON.stringify(denied)).toContain('Tool delete_file not found');
     await fault.callTool('echo', { text: 'hi' });
     await fault.callTool('die', { code: 3 }).catch(() => undefined);
+    // A name the server never listed is the caller's text: counted, not shown.
+    await demo.callTool('export_all_ghp_Zx81kQ', {}).catch(() => undefined);
 
     const res = await fetch(`${gw.url}/metrics`);
     expect(res.status).toBe(200);
@@ -84,9 +86,11 @@ pins: false
     expect(deny).toContain('decision="deny"');
     expect(Number(deny!.split(' ').pop())).toBe(1);
     expect(metricValue(text, 'mcp_warden_calls_total', { server: 'fault', tool: 'echo', decision: 'allow', outcome: 'ok' })).toBe(1);
+    expect(text).not.toContain('export_all_ghp_Zx81kQ');
+    expect(text.split('\n').some((l) => l.startsWith('mcp_warden_calls_total{') && l.includes('server="demo"') && l.includes('tool="(unlisted)"'))).toBe(true);
 
-    expect(metricValue(text, 'mcp_warden_call_duration_seconds_count', { server: 'demo', method: 'tools/call' })).toBe(4);
-    expect(metricValue(text, 'mcp_warden_call_duration_seconds_bucket', { server: 'demo', method: 'tools/call', le: '+Inf' })).toBe(4);
+    expect(metricValue(text, 'mcp_warden_call_duration_seconds_count', { server: 'demo', method: 'tools/call' })).toBe(5);
+    expect(metricValue(text, 'mcp_warden_call_duration_seconds_bucket', { server: 'demo', method: 'tools/call', le: '+Inf' })).toBe(5);
 
     const redactionLines = text.split('\n').filter((l) => l.startsWith('mcp_warden_redactions_total{') && l.includes('server="demo"'));
     expect(redactionLines.length).toBeGreaterThan(1);
