@@ -9,7 +9,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { eraOfMessage } from '../protocol/eras.js';
 import { ErrorCode, isObject, type JsonRpcRequest, type JsonRpcResultResponse } from '../protocol/jsonrpc.js';
-import { markDirty, type Exchange, type SessionInfo, type Stage } from '../pipeline/types.js';
+import { markDirty, principalKey, type Exchange, type SessionInfo, type Stage } from '../pipeline/types.js';
 
 const PREFIX = 'mcpwb1.';
 const TASKS = 'binding.tasks';
@@ -23,9 +23,6 @@ function owned(session: SessionInfo): Set<string> {
   return s;
 }
 
-function principalKey(ex: Exchange): string {
-  return `${ex.principal.issuer ?? ''}|${ex.principal.sub}`;
-}
 
 export function bindingStage(key: Buffer = randomBytes(32)): Stage {
   const wrap = (principal: string, state: string): string => {
@@ -65,7 +62,7 @@ export function bindingStage(key: Buffer = randomBytes(32)): Stage {
         if (!state.startsWith(PREFIX)) {
           return { answer: { error: { code: ErrorCode.InvalidParams, message: 'Invalid params: requestState was not issued for this session' } }, outcome: 'denied' };
         }
-        const inner = unwrap(principalKey(ex), state);
+        const inner = unwrap(principalKey(ex.principal), state);
         if (inner === undefined) return { answer: { error: { code: ErrorCode.InvalidParams, message: 'Invalid params: requestState belongs to another principal or was altered' } }, outcome: 'denied' };
         params['requestState'] = inner;
         markDirty(ex.message);
@@ -87,7 +84,7 @@ export function bindingStage(key: Buffer = randomBytes(32)): Stage {
         }
       }
       if (result['resultType'] === 'input_required' && typeof result['requestState'] === 'string') {
-        result['requestState'] = wrap(principalKey(ex), result['requestState']);
+        result['requestState'] = wrap(principalKey(ex.principal), result['requestState']);
         markDirty(ex.response);
       }
     },

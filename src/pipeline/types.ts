@@ -25,6 +25,15 @@ export interface Principal {
   expiresAt?: number;
 }
 
+/**
+ * Who a principal is, as one string: its issuer and subject. Sessions, approvals, bound state and rate limits are
+ * per person under this key. Encoded unambiguously (a `sub` such as `auth0|123` holds the separator a plain join
+ * would use).
+ */
+export function principalKey(p: Principal): string {
+  return JSON.stringify([p.issuer ?? '', p.sub]);
+}
+
 export type Direction = 'to-server' | 'to-client';
 export type TransportKind = 'stdio' | 'http' | 'sse' | 'websocket';
 

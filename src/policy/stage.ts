@@ -13,7 +13,7 @@
 import { ErrorCode, isObject, type JsonRpcRequest, type JsonRpcResultResponse } from '../protocol/jsonrpc.js';
 import { envelopeVersion, isModernVersion, META } from '../protocol/eras.js';
 import { approvalArguments, HIDDEN_CHARS, visibleText } from '../protocol/escape.js';
-import { markDirty, type Exchange, type PeerAnswer, type Stage, type StageResult, type ToolEntry } from '../pipeline/types.js';
+import { markDirty, principalKey, type Exchange, type PeerAnswer, type Stage, type StageResult, type ToolEntry } from '../pipeline/types.js';
 import { APPROVAL_KEY, Approvals, argsHash } from './approvals.js';
 import { evaluate, visible, type Decision, type PolicyInput } from './evaluate.js';
 import { checkArgs } from './input-schema.js';
@@ -31,9 +31,6 @@ const PLUMBING = new Set(['initialize', 'ping', 'server/discover', 'subscription
 
 const INSUFFICIENT_SCOPE = 'insufficient_scope';
 
-function principalKey(ex: Exchange): string {
-  return `${ex.principal.issuer ?? ''}|${ex.principal.sub}`;
-}
 
 function params(ex: Exchange): Record<string, unknown> {
   const p = (ex.message.message as JsonRpcRequest).params;
@@ -84,7 +81,7 @@ export function policyStage(opts: PolicyStageOptions): Stage {
       .filter((r) => r.rate)
       .map((r) => {
         const per = r.rate!.per ?? 'principal';
-        const who = per === 'global' ? '*' : per === 'session' ? ex.session.id : principalKey(ex);
+        const who = per === 'global' ? '*' : per === 'session' ? ex.session.id : principalKey(ex.principal);
         return { key: `${r.id}\n${who}`, rate: r.rate!, rule: r };
       });
     if (!buckets.length) return { ok: true };
@@ -107,7 +104,7 @@ export function policyStage(opts: PolicyStageOptions): Stage {
         ex.notes.approval = 'unavailable';
         return { answer: toolError(`mcp-warden: this call needs a person's approval (rule ${d.rule}), and this client cannot ask one (no elicitation capability).`), outcome: 'denied' };
       }
-      const token = opts.approvals.issue({ p: principalKey(ex), s: ex.session.server, t: tool, h: argsHash(args), e: Date.now() + policy.askTimeoutMs, a: false });
+      const token = opts.approvals.issue({ p: principalKey(ex.principal), s: ex.session.server, t: tool, h: argsHash(args), e: Date.now() + policy.askTimeoutMs, a: false });
       ex.notes.approval = 'requested';
       return { answer: { result: { resultType: 'input_required', inputRequests: { [APPROVAL_KEY]: { method: 'elicitation/create', params: { mode: 'form', message, requestedSchema } } }, requestState: token } }, outcome: 'ok' };
     }
@@ -135,7 +132,7 @@ export function policyStage(opts: PolicyStageOptions): Stage {
     const p = params(ex);
     const state = p['requestState'];
     if (!Approvals.isOurs(state)) return { ok: true, approved: false };
-    const check = opts.approvals.redeem(state, { p: principalKey(ex), s: ex.session.server, t: tool, h: argsHash(args) });
+    const check = opts.approvals.redeem(state, { p: principalKey(ex.principal), s: ex.session.server, t: tool, h: argsHash(args) });
     if (!check.ok) {
       ex.notes.approval = 'declined';
       return { ok: false, answer: toolError(`mcp-warden: this approval cannot be used: ${check.why}. The call was not run.`) };
@@ -156,7 +153,7 @@ export function policyStage(opts: PolicyStageOptions): Stage {
     else delete p['requestState'];
     markDirty(ex.message);
     ex.notes.approval = 'approved';
-    ex.notes['approvedFor'] = { p: principalKey(ex), s: ex.session.server, t: tool, h: argsHash(args) };
+    ex.notes['approvedFor'] = { p: principalKey(ex.principal), s: ex.session.server, t: tool, h: argsHash(args) };
     return { ok: true, approved: true };
   }
 

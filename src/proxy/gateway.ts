@@ -23,7 +23,7 @@ import { parseFrame, type Frame, type Wire } from '../protocol/frame.js';
 import { checkParamHeaders, checkStandardHeaders, headerDeclarations } from '../protocol/headers.js';
 import { ErrorCode, errorResponse, isObject, type JsonRpcId, type JsonRpcRequest } from '../protocol/jsonrpc.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
-import type { Principal, TransportKind } from '../pipeline/types.js';
+import { principalKey, type Principal, type TransportKind } from '../pipeline/types.js';
 import {
   BodyError,
   checkHostAndOrigin,
@@ -77,9 +77,6 @@ export interface GatewayOptions {
 
 const ANONYMOUS: Principal = { sub: 'anonymous', kind: 'anonymous', scopes: [], claims: {} };
 
-function principalKey(p: Principal): string {
-  return `${p.issuer ?? ''}|${p.sub}`;
-}
 
 /** Messages for a legacy session that belong to no open request: the GET stream, or a bounded queue until one opens. */
 class SessionChannel implements Downstream {

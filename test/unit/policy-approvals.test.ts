@@ -3,6 +3,7 @@ import { isHidden } from '../../src/lint/text.js';
 import { Approvals, argsHash } from '../../src/policy/approvals.js';
 import { approvalArguments, visibleText } from '../../src/protocol/escape.js';
 import { MemoryLimiter } from '../../src/policy/rate.js';
+import { principalKey } from '../../src/pipeline/types.js';
 
 describe('approval tokens', () => {
   const a = new Approvals();
@@ -13,6 +14,11 @@ describe('approval tokens', () => {
     const t = a.issue({ ...base, e: Date.now() + 10_000 });
     expect(a.redeem(t, expect_)).toMatchObject({ ok: true });
     expect(a.redeem(t, expect_)).toEqual({ ok: false, why: 'the approval was already used' });
+  });
+  it('names a person unambiguously (a sub may hold any separator: auth0|123)', () => {
+    const key = (issuer: string, sub: string) => principalKey({ issuer, sub, kind: 'oauth', scopes: [], claims: {} });
+    expect(key('https://idp/', 'auth0|123')).not.toBe(key('https://idp/|auth0', '123'));
+    expect(key('https://idp/', 'alice')).toBe(key('https://idp/', 'alice'));
   });
   it('refuses another principal, server, tool or arguments', () => {
     const mk = () => a.issue({ ...base, e: Date.now() + 10_000 });
