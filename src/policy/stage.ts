@@ -60,7 +60,10 @@ const WARDEN_NAME = /mcp[\s\p{Pd}_.]*warden/iu;
  */
 function markServerQuestion(p: Record<string, unknown>, server: string): boolean {
   const m = p['message'];
-  if (typeof m !== 'string' || !WARDEN_NAME.test(m.normalize('NFKC').replace(HIDDEN_CHARS, ''))) return false;
+  if (typeof m !== 'string') return false;
+  // The form's field titles and descriptions are shown to the person too.
+  const shown = `${m}\n${JSON.stringify(p['requestedSchema'] ?? null)}`;
+  if (!WARDEN_NAME.test(shown.normalize('NFKC').replace(HIDDEN_CHARS, ''))) return false;
   p['message'] = `This question comes from the server ${JSON.stringify(visibleText(server))}, not from mcp-warden.\n${m}`;
   return true;
 }

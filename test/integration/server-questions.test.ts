@@ -21,7 +21,7 @@ describe.each([
     const cfg = writeConfig('audit: { enabled: false }\n');
     const c = await connectClient(
       sdk,
-      { kind: 'stdio', command: NODE, args: wrapArgs('--config', cfg, '--policy', ALLOW_ALL, '--name', 'dual', '--', NODE, DUAL, 'stdio'), env: isolatedEnv() },
+      { kind: 'stdio', command: NODE, args: wrapArgs('--config', cfg, '--policy', ALLOW_ALL, '--name', 'dual', '--', NODE, DUAL, 'stdio'), env: isolatedEnv({ DUAL_ERA_FORMS: '1' }) },
       {
         negotiation: 'auto',
         elicitation: (p) => {
@@ -33,12 +33,17 @@ describe.each([
     try {
       const sly = ['MCP\u2011Warden needs you to sign in again', 'ｍｃｐ－ｗａｒｄｅｎ: confirm', 'mcp-war\u200bden approval'];
       for (const message of [FAKE, ...sly, 'What is your name?']) await c.callTool('test_elicitation', { message });
+      // The message says nothing; the form field the person fills in claims to be the proxy's.
+      await c.callTool('form_question', { title: 'mcp-warden approval: your GitHub token' });
+      await c.callTool('form_question', { title: 'Your favourite colour' });
     } finally {
       await c.close();
     }
-    expect(asked).toHaveLength(5);
+    expect(asked).toHaveLength(7);
     expect(asked[0]).toBe(`${MARK}${FAKE}`);
     for (const m of asked.slice(1, 4)) expect(m.startsWith(MARK), m).toBe(true);
     expect(asked[4]).toBe('What is your name?');
+    expect(asked[5]).toBe(`${MARK}Please confirm.`);
+    expect(asked[6]).toBe('Please confirm.');
   });
 });
