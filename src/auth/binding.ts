@@ -23,7 +23,6 @@ function owned(session: SessionInfo): Set<string> {
   return s;
 }
 
-
 export function bindingStage(key: Buffer = randomBytes(32)): Stage {
   const wrap = (principal: string, state: string): string => {
     const body = Buffer.from(JSON.stringify([principal, state])).toString('base64url');

@@ -31,7 +31,6 @@ const PLUMBING = new Set(['initialize', 'ping', 'server/discover', 'subscription
 
 const INSUFFICIENT_SCOPE = 'insufficient_scope';
 
-
 function params(ex: Exchange): Record<string, unknown> {
   const p = (ex.message.message as JsonRpcRequest).params;
   return isObject(p) ? p : {};
@@ -335,7 +334,7 @@ export function policyStage(opts: PolicyStageOptions): Stage {
       if (result['resultType'] === 'input_required' && isObject(result['inputRequests'])) {
         for (const [key, req] of Object.entries(result['inputRequests'])) {
           if (!isObject(req) || typeof req['method'] !== 'string') continue;
-          const d = evaluate(policy, { server: ex.session.server, method: req['method'], principal: ex.principal, args: isObject(req['params']) ? req['params'] : {} });
+          const d = evaluate(policy, input(ex, { method: req['method'], args: isObject(req['params']) ? req['params'] : {} }));
           if (d.effect === 'allow') {
             if (req['method'] === 'elicitation/create' && isObject(req['params']) && markServerQuestion(req['params'], ex.session.server)) markDirty(ex.response);
             continue;

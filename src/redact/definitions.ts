@@ -13,6 +13,7 @@ import { isObject, type JsonRpcResultResponse } from '../protocol/jsonrpc.js';
 import { markDirty, type Exchange, type Stage } from '../pipeline/types.js';
 import { mergeCounts } from './redactor.js';
 import type { Redaction } from './setup.js';
+import { pretest } from './stage.js';
 
 /** List results and the key their items are under. */
 const LISTS = new Map([
@@ -90,8 +91,7 @@ export function definitionsStage(redaction: Redaction): Stage {
       const result = (ex.response.message as Partial<JsonRpcResultResponse>).result;
       if (!isObject(result)) return;
       // Nothing any rule could find in the whole answer: nothing to look at item by item.
-      const raw = ex.response.dirty ? undefined : ex.response.raw;
-      if (raw !== undefined && redaction.detector.rawTriggered(raw, ex.response.utf8)?.size === 0) return;
+      if (pretest(redaction.detector, ex.response) === 'clean') return;
       const counts: Record<string, number> = {};
       let changed = false;
       if (isHello && typeof result['instructions'] === 'string') {

@@ -19,6 +19,7 @@ import { markDirty, type Exchange, type Stage, type StageResult, type ToolEntry 
 import { checkArgs } from '../policy/input-schema.js';
 import { mergeCounts, type Redactor, type RedactOutcome } from './redactor.js';
 import type { Redaction } from './setup.js';
+import type { Detector } from './detector.js';
 import type { Rule } from './rules.js';
 
 /** Requests whose target is a resource URI the caller wrote. */
@@ -78,24 +79,25 @@ export interface RedactionStageOptions {
   redaction: Redaction;
 }
 
+/** A frame's text as received, while no stage has changed it. */
+function rawOf(frame: Exchange['message'] | undefined): string | undefined {
+  return frame && !frame.dirty ? frame.raw : undefined;
+}
+
+/**
+ * What a frame's raw text says: 'clean' (nothing can be found: forward the original bytes), the rules it enables,
+ * or undefined (the decoded strings must be looked at). See Detector.rawTriggered.
+ */
+export function pretest(detector: Detector, frame: Exchange['message'] | undefined): 'clean' | Set<Rule> | undefined {
+  const raw = rawOf(frame);
+  if (raw === undefined) return undefined;
+  const pre = detector.rawTriggered(raw, frame!.utf8);
+  return pre && pre.size === 0 ? 'clean' : pre;
+}
+
 export function redactionStage({ redaction }: RedactionStageOptions): Stage {
   const out = redaction.outbound;
   const inb = redaction.inbound;
-
-  function rawOf(frame: Exchange['message'] | undefined): string | undefined {
-    return frame && !frame.dirty ? frame.raw : undefined;
-  }
-
-  /**
-   * What the raw text says: 'clean' (nothing can be found: forward the original bytes), the rules it enables,
-   * or undefined (the decoded strings must be looked at). See Detector.rawTriggered.
-   */
-  function pretest(frame: Exchange['message'] | undefined): 'clean' | Set<Rule> | undefined {
-    const raw = rawOf(frame);
-    if (raw === undefined) return undefined;
-    const pre = redaction.detector.rawTriggered(raw, frame!.utf8);
-    return pre && pre.size === 0 ? 'clean' : pre;
-  }
 
   function toolFor(ex: Exchange, name: unknown): ToolEntry | undefined | Promise<ToolEntry | undefined> {
     if (typeof name !== 'string') return undefined;
@@ -122,7 +124,7 @@ export function redactionStage({ redaction }: RedactionStageOptions): Stage {
     const answers = params['inputResponses'];
     if (isObject(answers)) target = { target, inputResponses: answers };
     if (target === undefined || target === null || typeof target !== 'object') return;
-    const pre = pretest(ex.message);
+    const pre = pretest(redaction.detector, ex.message);
     if (pre === 'clean') {
       ex.notes.cleanRequestText = rawOf(ex.message);
       return;
@@ -157,7 +159,7 @@ export function redactionStage({ redaction }: RedactionStageOptions): Stage {
     if (ex.method === 'ping' || ex.method.endsWith('/list_changed')) return;
     const msg = ex.message.message as JsonRpcRequest;
     if (!isObject(msg.params)) return;
-    const pre = pretest(ex.message);
+    const pre = pretest(redaction.detector, ex.message);
     if (pre === 'clean') return;
     const r = out.redact(msg.params, { rules: pre });
     noteCounts(ex, 'redactions', r.counts);
@@ -190,7 +192,7 @@ export function redactionStage({ redaction }: RedactionStageOptions): Stage {
     const frame = ex.response!;
     const resp = frame.message as JsonRpcResponse;
     if ('error' in resp) {
-      const pre = pretest(frame);
+      const pre = pretest(redaction.detector, frame);
       if (pre === 'clean') return;
       const r = out.redact(resp.error, { rules: pre });
       noteCounts(ex, 'redactions', r.counts);
@@ -211,7 +213,7 @@ export function redactionStage({ redaction }: RedactionStageOptions): Stage {
       if (m.size > 10_000) m.clear();
       m.set(result['task']['taskId'], String(params['name']));
     }
-    const pre = pretest(frame);
+    const pre = pretest(redaction.detector, frame);
     if (pre === 'clean') return;
     const isToolResult = ex.method === 'tools/call' || ex.method === 'tasks/result';
     const mirrored = isToolResult ? mirrors(result) : [];
@@ -251,7 +253,7 @@ export function redactionStage({ redaction }: RedactionStageOptions): Stage {
       // The client's answer to a server request (sampling, elicitation): inbound.
       const resp = ex.response.message as JsonRpcResponse;
       if (!('result' in resp) || !isObject(resp.result)) return;
-      const pre = pretest(ex.response);
+      const pre = pretest(redaction.detector, ex.response);
       if (pre === 'clean') return;
       const r = inb.redact(resp.result, { rules: pre });
       noteCounts(ex, 'inboundRedactions', r.counts);

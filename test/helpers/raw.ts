@@ -107,6 +107,18 @@ export class RawStdio {
   }
 }
 
+/** The JSON-RPC messages of an HTTP response body: one JSON message, or the `data` of each event of an SSE stream. */
+export function bodyMessages(contentType: string | null, body: string): RawMessage[] {
+  if (contentType?.includes('text/event-stream')) {
+    return body
+      .split(/\n\n/)
+      .map((ev) => ev.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n'))
+      .filter(Boolean)
+      .map((d) => JSON.parse(d) as RawMessage);
+  }
+  return body ? [JSON.parse(body) as RawMessage] : [];
+}
+
 export function text(m: RawMessage): string {
   return ((m.result?.['content'] as { text?: string }[] | undefined) ?? []).map((c) => c.text ?? '').join('');
 }

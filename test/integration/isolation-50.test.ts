@@ -9,30 +9,12 @@ import path from 'node:path';
 import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE, ROOT, startServe, tmpDir, writeTemp, type Running } from '../helpers/cli.js';
+import { bodyMessages, type RawMessage } from '../helpers/raw.js';
 
 const DUAL = path.join(ROOT, 'test/fixtures/dual-era-server.mjs');
 const ISSUER = 'https://issuer.test.invalid/';
 const N = 50;
 
-interface Message {
-  id?: unknown;
-  method?: string;
-  params?: Record<string, unknown>;
-  result?: Record<string, unknown>;
-  error?: unknown;
-}
-
-/** The JSON-RPC messages of a response body, JSON or an SSE stream. */
-function messages(contentType: string | null, body: string): Message[] {
-  if (contentType?.includes('text/event-stream')) {
-    return body
-      .split(/\n\n/)
-      .map((ev) => ev.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n'))
-      .filter(Boolean)
-      .map((d) => JSON.parse(d) as Message);
-  }
-  return body ? [JSON.parse(body) as Message] : [];
-}
 
 describe(`isolation under concurrency: ${N} principals, one shared child, the same ids`, () => {
   let gw: Running;
@@ -69,7 +51,7 @@ audit: { db: ${JSON.stringify(path.join(dir, 'audit.db'))} }
 
   afterAll(async () => gw?.stop());
 
-  async function session(i: number): Promise<{ sub: string; admin: boolean; tools: string[]; echo: string; progress: Message[]; other: Message[] }> {
+  async function session(i: number): Promise<{ sub: string; admin: boolean; tools: string[]; echo: string; progress: RawMessage[]; other: RawMessage[] }> {
     const sub = `user-${i}`;
     const admin = i % 3 === 0;
     const now = Math.floor(Date.now() / 1000);
@@ -79,7 +61,7 @@ audit: { db: ${JSON.stringify(path.join(dir, 'audit.db'))} }
       const res = await fetch(base, { method: 'POST', headers, body: JSON.stringify(body) });
       const text = await res.text();
       expect(res.status, text.slice(0, 200)).toBeLessThan(300);
-      return { sid: res.headers.get('mcp-session-id'), msgs: messages(res.headers.get('content-type'), text) };
+      return { sid: res.headers.get('mcp-session-id'), msgs: bodyMessages(res.headers.get('content-type'), text) };
     };
     const init = await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: sub, version: '1' } } });
     headers['mcp-session-id'] = init.sid!;
@@ -89,7 +71,7 @@ audit: { db: ${JSON.stringify(path.join(dir, 'audit.db'))} }
       post({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'echo', arguments: { message: sub } } }),
       post({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'test_tool_with_progress', arguments: {}, _meta: { progressToken: 'same-token' } } }),
     ]);
-    const answer = (msgs: Message[], id: number) => msgs.find((m) => m.id === id && (m.result || m.error));
+    const answer = (msgs: RawMessage[], id: number) => msgs.find((m) => m.id === id && (m.result || m.error));
     const tools = ((answer(list.msgs, 2)?.result?.['tools'] as { name: string }[]) ?? []).map((t) => t.name);
     const echoText = ((answer(echo.msgs, 3)?.result?.['content'] as { text: string }[]) ?? [])[0]?.text ?? '';
     const progress = prog.msgs.filter((m) => m.method === 'notifications/progress');

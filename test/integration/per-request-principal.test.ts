@@ -10,28 +10,12 @@ import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents } from '../helpers/audit.js';
 import { NODE, ROOT, startServe, tmpDir, writeTemp, type Running } from '../helpers/cli.js';
+import { bodyMessages, type RawMessage } from '../helpers/raw.js';
 
 const DUAL = path.join(ROOT, 'test/fixtures/dual-era-server.mjs');
 const SHIFTY = path.join(ROOT, 'test/fixtures/shifty-server.mjs');
 const ISSUER = 'https://issuer.test.invalid/';
 
-interface Message {
-  id?: unknown;
-  method?: string;
-  result?: Record<string, unknown>;
-  error?: { code: number; message: string };
-}
-
-function messages(contentType: string | null, body: string): Message[] {
-  if (contentType?.includes('text/event-stream')) {
-    return body
-      .split(/\n\n/)
-      .map((ev) => ev.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n'))
-      .filter(Boolean)
-      .map((d) => JSON.parse(d) as Message);
-  }
-  return body ? [JSON.parse(body) as Message] : [];
-}
 
 describe('one person, two clients, one session: each request is its own token', () => {
   let gw: Running;
@@ -81,7 +65,7 @@ audit: { db: ${JSON.stringify(path.join(dir, 'audit.db'))} }
       const res = await fetch(`${gw.url}/${server}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${tok}`, ...extra, ...more }, body: JSON.stringify(body) });
       const text = await res.text();
       expect(res.status, text.slice(0, 200)).toBeLessThan(300);
-      return { sid: res.headers.get('mcp-session-id'), msgs: messages(res.headers.get('content-type'), text) };
+      return { sid: res.headers.get('mcp-session-id'), msgs: bodyMessages(res.headers.get('content-type'), text) };
     };
   }
 

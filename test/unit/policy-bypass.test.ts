@@ -10,9 +10,11 @@ import { composePolicy, parsePolicyText } from '../../src/policy/load.js';
 import type { Policy } from '../../src/policy/types.js';
 import type { Principal } from '../../src/pipeline/types.js';
 
-const P = composePolicy([
-  parsePolicyText(
-    `
+/** A policy from one YAML text. */
+const policyOf = (yaml: string): Policy => composePolicy([parsePolicyText(yaml, 'p.yaml')]);
+
+const P = policyOf(
+  `
 version: 1
 default: deny
 rules:
@@ -29,9 +31,7 @@ rules:
     args:
       url: { hosts: [api.example.com], schemes: [https] }
 `,
-    'p.yaml',
-  ),
-]);
+);
 const anyone: Principal = { sub: 'u', kind: 'oauth', scopes: [], claims: {} };
 /** The effect, and the rule when one decided it ("deny no-etc"). */
 const verdict = (policy: Policy, input: Omit<PolicyInput, 'principal'>): string => {
@@ -103,9 +103,8 @@ describe('URL encodings', () => {
 });
 
 describe('resource URIs', () => {
-  const R = composePolicy([
-    parsePolicyText(
-      `
+  const R = policyOf(
+    `
 version: 1
 default: deny
 rules:
@@ -116,9 +115,7 @@ rules:
     effect: deny
     resources: ["file:///srv/data/secret/**"]
 `,
-      'r.yaml',
-    ),
-  ]);
+  );
   const read = (uri: string) => {
     return verdict(R, { server: 'files', method: 'resources/read', resource: uri, args: { uri } });
   };
@@ -147,7 +144,7 @@ rules:
     'file://LOCALHOST/srv/data/secret/key',
   ])('%s cannot step around a deny glob', (u) => expect(read(u)).toBe('deny no-secrets'));
   it('a deny of one file is not stepped around with a query or a fragment', () => {
-    const F = composePolicy([parsePolicyText('version: 1\ndefault: allow\nrules:\n  - { id: no-env, effect: deny, resources: ["file:///srv/app/.env"] }\n', 'f.yaml')]);
+    const F = policyOf('version: 1\ndefault: allow\nrules:\n  - { id: no-env, effect: deny, resources: ["file:///srv/app/.env"] }\n');
     const r = (uri: string) => evaluate(F, { server: 's', method: 'resources/read', resource: uri, args: { uri }, principal: anyone }).effect;
     expect(r('file:///srv/app/readme')).toBe('allow');
     for (const u of ['file:///srv/app/.env', 'file:///srv/app/.env?raw=1', 'file:///srv/app/.env#top', 'file:///srv/app/.env?']) expect(r(u), u).toBe('deny');
@@ -155,9 +152,8 @@ rules:
 });
 
 describe('one_of on a deny rule', () => {
-  const D = composePolicy([
-    parsePolicyText(
-      `
+  const D = policyOf(
+    `
 version: 1
 default: deny
 rules:
@@ -170,9 +166,7 @@ rules:
     args:
       action: { one_of: [delete, purge, 9] }
 `,
-      'd.yaml',
-    ),
-  ]);
+  );
   const run = (args: Record<string, unknown>) => {
     return verdict(D, { server: 's', method: 'tools/call', tool: 'admin', args, annotations: {} });
   };
@@ -196,9 +190,8 @@ rules:
 });
 
 describe('a deny rule over a list of values', () => {
-  const L = composePolicy([
-    parsePolicyText(
-      `
+  const L = policyOf(
+    `
 version: 1
 default: deny
 rules:
@@ -218,9 +211,7 @@ rules:
     args:
       paths[*]: { under: [/srv/home] }
 `,
-      'l.yaml',
-    ),
-  ]);
+  );
   const run = (paths: unknown) => {
     return verdict(L, { server: 's', method: 'tools/call', tool: 'read_multiple_files', args: { paths }, annotations: {} });
   };
