@@ -14,7 +14,7 @@ import { ErrorCode, isObject, type JsonRpcRequest, type JsonRpcResponse } from '
 import { markDirty, type Exchange, type PeerAnswer, type Session, type Stage, type StageResult } from '../pipeline/types.js';
 import type { Logger } from '../log/logger.js';
 import type { SessionEvents } from '../proxy/session.js';
-import { createPinFileOnce, definitionHash, emptyServerPins, mtimeOf, PinError, readPinFile, textHash, tofuFile, writePinFile, type Kind, type PendingEntry, type PinFile, type ServerPins } from './pins.js';
+import { createPinFileOnce, definitionHash, emptyServerPins, mtimeOf, PinError, readPinFile, textHash, tofuFile, writePinFile, type Kind, type PendingEntry, type PinFile, type PinnedEntry, type ServerPins } from './pins.js';
 
 export interface PinSettings {
   /** A lock file (explicit pins); undefined = trust on first use in the state directory. */
@@ -85,13 +85,21 @@ class ServerStore {
     this.cache = undefined;
   }
 
-  /** Records a pending definition (in the state directory's file for lock-file servers). */
-  addPending(kind: Kind, name: string, entry: PendingEntry): void {
+  /**
+   * Records pending definitions (in the state directory's file for lock-file servers): the file is read and written
+   * once for all of them, so a list of many new definitions costs one write, not one per definition.
+   */
+  addPending(kind: Kind, entries: Iterable<[string, PendingEntry]>): void {
     const file = this.explicit ? this.pendingFile : this.file;
     const pf: PinFile = readPinFile(file) ?? { version: 1, servers: {} };
     const sp = pf.servers[this.server] ?? emptyServerPins(this.identity);
-    if (sp.pending[kind][name]?.hash === entry.hash) return;
-    sp.pending[kind][name] = entry;
+    let changed = false;
+    for (const [name, entry] of entries) {
+      if (sp.pending[kind][name]?.hash === entry.hash) continue;
+      sp.pending[kind][name] = entry;
+      changed = true;
+    }
+    if (!changed) return;
     pf.servers[this.server] = sp;
     writePinFile(file, pf);
     this.invalidate();
@@ -153,9 +161,39 @@ function breather(): () => Promise<void> {
   };
 }
 
+/** Names of definitions an exchange's audit event lists in `extra.pin.tools`; the rest are counted in `more`. */
+const PIN_NOTE_NAMES = 20;
+/** Violations of one exchange recorded as an event each; the rest are counted in one more event. */
+const PIN_EVENTS_PER_EXCHANGE = 100;
+/** Violations remembered as reported (once per definition and process); past this the memory starts again. */
+const MAX_REPORTED = 10_000;
+
+/** Pinned names by body hash (what a rename keeps), built once per set of pins read. */
+const bodies = new WeakMap<Record<string, PinnedEntry>, Map<string, string[]>>();
+function byBody(pinned: Record<string, PinnedEntry>): Map<string, string[]> {
+  let m = bodies.get(pinned);
+  if (!m) {
+    m = new Map();
+    for (const [n, p] of Object.entries(pinned)) {
+      const list = m.get(p.body);
+      if (list) list.push(n);
+      else m.set(p.body, [n]);
+    }
+    bodies.set(pinned, m);
+  }
+  return m;
+}
+
+/** What is held for a person's review of a definition that is not the pinned one. */
+function pendingEntry(v: Extract<Verdict, { ok: false }> & { hash: string; body: string }, definition: Record<string, unknown>): PendingEntry {
+  const reason = v.renamedFrom ? 'rename' : v.reason.startsWith('the definition changed') ? 'changed' : 'new';
+  return { hash: v.hash, body: v.body, seenAt: new Date().toISOString(), reason, ...(v.renamedFrom ? { renamedFrom: v.renamedFrom } : {}), definition };
+}
+
 export function pinStage(opts: PinStageOptions): Stage {
   const stores = new Map<string, ServerStore>();
   const reported = new Set<string>();
+  const floods = new WeakMap<Exchange, { events: number; held: number }>();
   const block = opts.settings.onChange === 'block';
 
   function store(server: string): ServerStore {
@@ -187,13 +225,36 @@ export function pinStage(opts: PinStageOptions): Stage {
 
   function report(ex: Exchange, kind: Kind, name: string, hash: string, v: Extract<Verdict, { ok: false }>): void {
     const key = `${ex.session.server}\n${kind}\n${name}\n${hash}`;
-    const tools = ex.notes.pin?.tools ?? [];
-    ex.notes.pin = { violation: ex.notes.pin?.violation ?? v.reason, tools: [...new Set([...tools, name])] };
+    // The exchange's audit event names the first few; a list of thousands of new tools is counted, not copied.
+    const note = (ex.notes.pin ??= { violation: v.reason, tools: [] });
+    const tools = (note.tools ??= []);
+    if (!tools.includes(name)) {
+      if (tools.length < PIN_NOTE_NAMES) tools.push(name);
+      else note.more = (note.more ?? 0) + 1;
+    }
     if (reported.has(key)) return;
+    // Bounded: a server that shows new definitions on every list must not grow this without end.
+    if (reported.size >= MAX_REPORTED) reported.clear();
     reported.add(key);
+    // A list of thousands of new definitions: the first ones get an event each, the rest one event that counts them.
+    let f = floods.get(ex);
+    if (!f) floods.set(ex, (f = { events: 0, held: 0 }));
+    if (f.events >= PIN_EVENTS_PER_EXCHANGE) {
+      f.held++;
+      return;
+    }
+    f.events++;
     opts.log.warn({ server: ex.session.server, kind, name, reason: v.reason, renamedFrom: v.renamedFrom }, block ? 'definition not pinned: hidden and refused until approved' : 'definition not pinned (on_change: warn)');
     opts.events?.event('pin_violation', { server: ex.session.server, session: ex.session.id, principal: ex.principal, transport: ex.session.transport }, { reason: `${kind === 'tools' ? 'tool' : 'prompt'} ${name}: ${v.reason}${v.renamedFrom ? ` (renamed from ${v.renamedFrom})` : ''}`, target: name, kind, hash: hash.slice(0, 16), on_change: opts.settings.onChange });
   }
+  /** The one event (and log line) for the violations of an exchange past PIN_EVENTS_PER_EXCHANGE. */
+  function reportHeld(ex: Exchange, kind: Kind): void {
+    const held = floods.get(ex)?.held ?? 0;
+    if (held === 0) return;
+    opts.log.warn({ server: ex.session.server, kind, count: held }, 'more definitions not pinned than are reported one by one; `mcp-warden pin --list` shows them all');
+    opts.events?.event('pin_violation', { server: ex.session.server, session: ex.session.id, principal: ex.principal, transport: ex.session.transport }, { reason: `${held} more ${kind === 'tools' ? 'tools' : 'prompts'} not pinned in this list (mcp-warden pin --list shows them)`, kind, count: held, on_change: opts.settings.onChange });
+  }
+
 
   /**
    * Pins of the server, creating them on first use (TOFU) from the complete catalogue. When the catalogue cannot
@@ -244,8 +305,8 @@ export function pinStage(opts: PinStageOptions): Stage {
     const pend = sp.pending[kind][name];
     if (!e && pend?.reason === 'poisoned' && pend.hash === h.hash) return { ok: false, reason: `first seen with findings (${(pend.findings ?? []).join(', ')}) and not yet approved`, ...h };
     if (e) return { ok: false, reason: 'the definition changed since it was pinned', ...h };
-    const twin = Object.entries(sp[kind]).find(([n, p]) => p.body === h.body && n !== name && !(present?.has(n) ?? false));
-    if (twin) return { ok: false, reason: 'renamed', renamedFrom: twin[0], ...h };
+    const twin = byBody(sp[kind]).get(h.body)?.find((n) => n !== name && !(present?.has(n) ?? false));
+    if (twin !== undefined) return { ok: false, reason: 'renamed', renamedFrom: twin, ...h };
     return { ok: false, reason: 'new since the server was pinned', ...h };
   }
 
@@ -291,7 +352,7 @@ export function pinStage(opts: PinStageOptions): Stage {
     const v = verdict(sp, st, kind, name, def);
     if (v.ok) return undefined;
     report(ex, kind, name, v.hash, v);
-    if (v.reason !== 'the server has no pins in the lock file' && !sp?.pending[kind][name]) st.addPending(kind, name, { hash: v.hash, body: v.body, seenAt: new Date().toISOString(), reason: v.renamedFrom ? 'rename' : v.reason.startsWith('the definition changed') ? 'changed' : 'new', ...(v.renamedFrom ? { renamedFrom: v.renamedFrom } : {}), definition: def });
+    if (v.reason !== 'the server has no pins in the lock file' && !sp?.pending[kind][name]) st.addPending(kind, [[name, pendingEntry(v, def)]]);
     if (!block) return undefined;
     const what = `mcp-warden refused this call: ${kind === 'tools' ? 'the tool' : 'the prompt'} "${name}"`;
     // Nothing is held for approval then: the server is recorded whole, by `mcp-warden pin`.
@@ -357,14 +418,27 @@ export function pinStage(opts: PinStageOptions): Stage {
       sp = st.load();
     }
     const present = new Set(list.filter(isObject).map((t) => String(t['name'])));
-    const kept = list.filter((item) => {
-      if (!isObject(item) || typeof item['name'] !== 'string') return true;
+    const pending = new Map<string, PendingEntry>();
+    const kept: unknown[] = [];
+    // A list may hold hundreds of thousands of definitions: other sessions get turns while it is judged.
+    const yielder = breather();
+    for (const item of list) {
+      await yielder();
+      if (!isObject(item) || typeof item['name'] !== 'string') {
+        kept.push(item);
+        continue;
+      }
       const v = verdict(sp, st, kind, item['name'], item, present);
-      if (v.ok) return true;
+      if (v.ok) {
+        kept.push(item);
+        continue;
+      }
       report(ex, kind, item['name'], v.hash, v);
-      if (sp && !sp.pending[kind][item['name']]) st.addPending(kind, item['name'], { hash: v.hash, body: v.body, seenAt: new Date().toISOString(), reason: v.renamedFrom ? 'rename' : v.reason.startsWith('the definition changed') ? 'changed' : 'new', ...(v.renamedFrom ? { renamedFrom: v.renamedFrom } : {}), definition: item });
-      return !block;
-    });
+      if (sp && !sp.pending[kind][item['name']]) pending.set(item['name'], pendingEntry(v, item));
+      if (!block) kept.push(item);
+    }
+    reportHeld(ex, kind);
+    if (pending.size) st.addPending(kind, pending);
     if (kept.length !== list.length) {
       result[kind] = kept;
       markDirty(ex.response);

@@ -101,7 +101,8 @@ export interface ExchangeNotes {
   target?: string;
   redactions?: Record<string, number>;
   inboundRedactions?: Record<string, number>;
-  pin?: { violation: string; tools?: string[] };
+  /** The first violation, the first names that met one (at most PIN_NOTE_NAMES) and how many more did. */
+  pin?: { violation: string; tools?: string[]; more?: number };
   policyVersion?: string;
   approval?: 'requested' | 'approved' | 'declined' | 'timeout' | 'unavailable' | 'cancelled';
   /**

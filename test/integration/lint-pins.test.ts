@@ -206,6 +206,48 @@ describe('tool pinning through wrap (trust on first use)', () => {
     expect(text(await again.callTool('helper', { note: 'x' }))).toBe('helper ran');
     await again.close();
   });
+
+  it('a list of thousands of new tools is held in one write and recorded as bounded events', async () => {
+    // Each new tool used to read and rewrite the whole pin file and make its own audit event: 2,000 new tools
+    // stalled the proxy for half a minute, 5,000 for two.
+    const bulk = 4000;
+    const s = setup({ notify: true, manyNew: bulk });
+    const c = await s.connect();
+    expect(await names(c)).toEqual(['add', 'flip', 'greet', 'read_data']);
+    await c.callTool('flip');
+    expect(await names(c)).toEqual(['flip']);
+    const r = await c.callTool('bulk_3999', {});
+    expect(text(r)).toMatch(/"bulk_3999" is new since the server was pinned/);
+    await c.close();
+    // Every one of them waits for a person.
+    const pins = path.join(s.env['XDG_STATE_HOME']!, 'mcp-warden', 'pins');
+    const file = readPinFile(path.join(pins, readdirSync(pins).find((f) => f.startsWith('shifty-server-'))!))!;
+    const pending = file.servers['shifty-server']!.pending.tools;
+    expect(Object.keys(pending).filter((n) => n.startsWith('bulk_'))).toHaveLength(bulk);
+    expect(pending['sum']!.reason).toBe('rename');
+    const store = new AuditStore(s.db, { readonly: true });
+    try {
+      const events = query(store, { event: 'pin_violation' });
+      // One event per definition up to 100 per list; one more counts the rest. Every definition is accounted for.
+      const counted = events.map((e) => JSON.parse(e.extra ?? '{}') as { count?: number });
+      expect(events.length).toBeLessThanOrEqual(2 * 101);
+      const individual = events.filter((_, i) => counted[i]!.count === undefined).length;
+      const summed = counted.reduce((n, x) => n + (x.count ?? 0), 0);
+      expect(summed).toBeGreaterThan(0);
+      expect(individual + summed).toBeGreaterThanOrEqual(bulk + 3);
+      expect(events.find((_, i) => counted[i]!.count !== undefined)!.reason).toMatch(/^\d+ more tools not pinned in this list \(mcp-warden pin --list shows them\)$/);
+      // The list's own event names a few and counts the rest, instead of carrying 4,000 names.
+      const lists = query(store, { event: 'exchange' }).filter((e) => e.method === 'tools/list' && (e.extra ?? '').includes('"pin"'));
+      expect(lists.length).toBeGreaterThan(0);
+      for (const e of lists) {
+        const pin = (JSON.parse(e.extra!) as { pin: { tools: string[]; more?: number } }).pin;
+        expect(pin.tools.length).toBeLessThanOrEqual(20);
+        expect(pin.tools.length + (pin.more ?? 0)).toBeGreaterThanOrEqual(bulk + 3);
+      }
+    } finally {
+      store.close();
+    }
+  });
 });
 
 describe('a first-seen definition too large to screen', () => {
