@@ -9,6 +9,13 @@ import type { Exchange, Stage } from '../pipeline/types.js';
 import type { EventSource, SessionEvents } from '../proxy/session.js';
 
 const MAX_TOOLS_PER_SERVER = 500;
+/** Methods of either MCP era a client sends: always their own label. */
+const MCP_METHODS = new Set([
+  'initialize', 'ping', 'server/discover', 'subscriptions/listen', 'logging/setLevel', 'completion/complete',
+  'tools/list', 'tools/call', 'prompts/list', 'prompts/get', 'resources/list', 'resources/templates/list',
+  'resources/read', 'resources/subscribe', 'resources/unsubscribe',
+  'tasks/get', 'tasks/result', 'tasks/list', 'tasks/cancel', 'tasks/update',
+]);
 
 export class Metrics {
   readonly registry = new Registry();
@@ -83,8 +90,11 @@ export class Metrics {
     if (ex.direction === 'to-server' && ex.kind === 'request') {
       const tool = ex.method === 'tools/call' ? this.toolLabel(ex, ex.notes.target) : '';
       const decision = ex.decision ? (ex.decision.mode === 'shadow' ? `shadow-${ex.decision.effect}` : ex.decision.effect) : 'none';
-      this.calls.inc({ server, method: label(ex.method), tool, decision, outcome: ex.outcome ?? 'unknown' });
-      if (ex.endedAt !== undefined) this.latency.observe({ server, method: label(ex.method) }, (ex.endedAt - ex.startedAt) / 1000);
+      // Any other method name is the caller's text (it may carry anything, a secret too), and each label value is
+      // a series kept for good and printed on every scrape.
+      const method = MCP_METHODS.has(ex.method) ? ex.method : '(other)';
+      this.calls.inc({ server, method, tool, decision, outcome: ex.outcome ?? 'unknown' });
+      if (ex.endedAt !== undefined) this.latency.observe({ server, method }, (ex.endedAt - ex.startedAt) / 1000);
     }
     for (const [notes, direction] of [
       [ex.notes.redactions, 'outbound'],

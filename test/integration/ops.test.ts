@@ -107,6 +107,22 @@ pins: false
     expect(metricValue(text, 'mcp_warden_process_resident_memory_bytes', {})).toBeGreaterThan(10 * 2 ** 20);
   });
 
+  it('counts methods the caller made up under one label', async () => {
+    // A method name is the caller's text: as a label, each new one would be a new series held for good and
+    // printed on every scrape, and it may carry anything.
+    const made = Array.from({ length: 150 }, (_, i) => `x/made_up_${i}_ghp_Zx81kQ`);
+    for (const m of made) await demo.request(m, {}).catch(() => undefined);
+    await demo.request('resources/list', {}).catch(() => undefined);
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    const methods = new Set([...text.matchAll(/^mcp_warden_calls_total\{[^}]*server="demo"[^}]*method="([^"]*)"/gm)].map((m) => m[1]));
+    expect(methods.has('resources/list')).toBe(true);
+    expect(methods.has('(other)')).toBe(true);
+    expect([...methods].filter((m) => m!.startsWith('x/made_up_'))).toEqual([]);
+    expect(text).not.toContain('made_up');
+    const other = text.split('\n').filter((l) => l.startsWith('mcp_warden_calls_total{') && l.includes('server="demo"') && l.includes('method="(other)"'));
+    expect(other.reduce((n, l) => n + Number(l.split(' ').pop()), 0)).toBe(150);
+  });
+
   it('is refused to a request a reverse proxy forwarded, though it arrives from loopback', async () => {
     const forwarded: Record<string, string>[] = [{ 'x-forwarded-for': '203.0.113.9' }, { forwarded: 'for=203.0.113.9;proto=https' }, { 'x-real-ip': '203.0.113.9' }, { via: '1.1 edge' }];
     for (const header of forwarded) {
