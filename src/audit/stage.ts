@@ -49,8 +49,22 @@ function argsOf(ex: Exchange): unknown {
 function auditTarget(ex: Exchange, opts: AuditStageOptions): string | null {
   const t = ex.notes.target;
   if (t === undefined) return null;
-  if (!opts.redactText || (ex.method === 'tools/call' && ex.session.tools.has(t))) return t;
-  return opts.redactText(t);
+  if (!opts.redactText || (ex.method === 'tools/call' && ex.session.tools.has(t))) return clip(t, MAX_TARGET_CHARS);
+  // Masked before it is cut (a secret cut in half would no longer match its rule), on a piece long enough that a
+  // secret crossing the first cut lies past the second.
+  return clip(opts.redactText(t.length > MAX_TARGET_CHARS + 8192 ? t.slice(0, MAX_TARGET_CHARS + 8192) : t), MAX_TARGET_CHARS, t.length);
+}
+
+/**
+ * The longest method and target an event keeps. Both are the peer's text — a model can send a 16 MiB resource URI
+ * or method name, a server a tool name as long — and the trail (and its off-machine copy) must not grow with them.
+ */
+export const MAX_METHOD_CHARS = 256;
+export const MAX_TARGET_CHARS = 2048;
+
+/** `s` cut to `max` characters, saying how long the text was (`length`: of the text `s` was made from). */
+function clip(s: string, max: number, length = s.length): string {
+  return s.length > max ? `${s.slice(0, max)}…[truncated ${length} chars]` : s;
 }
 
 export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent {
@@ -62,7 +76,7 @@ export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent
   ev.client_id = ex.principal.clientId ?? null;
   ev.issuer = ex.principal.issuer ?? null;
   ev.server = s.server;
-  ev.method = ex.method;
+  ev.method = clip(ex.method, MAX_METHOD_CHARS);
   ev.target = auditTarget(ex, opts);
   const refusedOrShadow = ex.decision && (ex.decision.effect !== 'allow' || ex.decision.mode === 'shadow');
   if (ex.decision) {
@@ -150,8 +164,8 @@ export function auditEvents(writer: AuditWriter): SessionEvents {
       const { reason, status, method, target, ...rest } = fields;
       ev.reason = typeof reason === 'string' ? reason.slice(0, 500) : null;
       ev.status = typeof status === 'string' ? status : null;
-      ev.method = typeof method === 'string' ? method : null;
-      ev.target = typeof target === 'string' ? target : null;
+      ev.method = typeof method === 'string' ? clip(method, MAX_METHOD_CHARS) : null;
+      ev.target = typeof target === 'string' ? clip(target, MAX_TARGET_CHARS) : null;
       ev.extra = canonicalJson({ ...rest, ...(src.transport ? { transport: src.transport } : {}) });
       if (kind === 'auth_failure' || kind === 'bad_input') {
         // A flood from one source becomes counted events, not one row per request.

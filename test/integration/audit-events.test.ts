@@ -78,6 +78,37 @@ describe('audit events through wrap', () => {
     expect(verified(db)).toBe(true);
   });
 
+  it('keeps a method and a target the peer made huge to a bounded length, masked before they are cut', async () => {
+    const dir = tmpDir('mcpw-ae-');
+    const db = path.join(dir, 'audit.db');
+    const cfg = writeConfig(`audit:\n  db: ${db}\n`);
+    const peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--name', 'faulty', '--', NODE, FAULT), isolatedEnv());
+    await peer.initialize();
+    const mib = 'x'.repeat(1 << 20);
+    // A token that crosses the 2,048th character of the URI: cut first, its head would no longer look like one.
+    const token = ['ghp', '_', 'Rk7dW2pQ9sLx4Vb8Nc3Jm6Hf1Tg5Yz0AeUqK'].join('');
+    const uri = `https://files.example/${'a'.repeat(2005)}?t=${token}&pad=${mib}`;
+    await peer.request(1, 'resources/read', { uri });
+    await peer.call(2, `tool_${mib}`);
+    await peer.request(3, `x/${mib}`);
+    peer.write(`${JSON.stringify({ jsonrpc: '2.0', method: `notifications/${mib}` })}\n`);
+    expect(text(await peer.call(4, 'echo', { text: 'still here' }))).toBe('echo: still here');
+    expect(await peer.close()).toBe(0);
+
+    const ev = events(db);
+    for (const e of ev) {
+      expect(e.method?.length ?? 0, e.event).toBeLessThan(300);
+      expect(e.target?.length ?? 0, e.event).toBeLessThan(2100);
+    }
+    const read = ev.find((e) => e.method === 'resources/read')!;
+    expect(read.target).toBe(`${uri.slice(0, 2030)}[REDACTED:github-p…[truncated ${uri.length} chars]`);
+    expect(JSON.stringify(ev)).not.toContain('ghp_Rk7');
+    expect(ev.find((e) => e.method === 'tools/call' && e.target?.startsWith('tool_x'))!.target).toMatch(/^tool_x{2043}…\[truncated 1048581 chars\]$/);
+    expect(ev.find((e) => e.event === 'exchange' && e.method?.startsWith('x/x'))!.method).toMatch(/^x\/x{254}…\[truncated 1048578 chars\]$/);
+    expect(ev.find((e) => e.event === 'notification' && e.method?.startsWith('notifications/x'))!.method).toMatch(/…\[truncated 1048590 chars\]$/);
+    expect(verified(db)).toBe(true);
+  });
+
   it('records server-initiated requests and their answers, and server notifications', async () => {
     const dir = tmpDir('mcpw-ae-');
     const db = path.join(dir, 'audit.db');
