@@ -49,10 +49,8 @@ function argsOf(ex: Exchange): unknown {
 function auditTarget(ex: Exchange, opts: AuditStageOptions): string | null {
   const t = ex.notes.target;
   if (t === undefined) return null;
-  if (!opts.redactText || (ex.method === 'tools/call' && ex.session.tools.has(t))) return clip(t, MAX_TARGET_CHARS);
-  // Masked before it is cut (a secret cut in half would no longer match its rule), on a piece long enough that a
-  // secret crossing the first cut lies past the second.
-  return clip(opts.redactText(t.length > MAX_TARGET_CHARS + 8192 ? t.slice(0, MAX_TARGET_CHARS + 8192) : t), MAX_TARGET_CHARS, t.length);
+  if (ex.method === 'tools/call' && ex.session.tools.has(t)) return clip(t, MAX_TARGET_CHARS);
+  return kept(t, MAX_TARGET_CHARS, opts.redactText);
 }
 
 /**
@@ -61,6 +59,16 @@ function auditTarget(ex: Exchange, opts: AuditStageOptions): string | null {
  */
 export const MAX_METHOD_CHARS = 256;
 export const MAX_TARGET_CHARS = 2048;
+export const MAX_REASON_CHARS = 500;
+
+/**
+ * Text an event keeps from a peer, masked and then cut to `max`: masked before it is cut (a secret cut in half
+ * would no longer match its rule), on a piece long enough that a secret crossing the first cut lies past the second.
+ */
+function kept(text: string, max: number, redact: ((t: string) => string) | undefined): string {
+  const piece = text.length > max + 8192 ? text.slice(0, max + 8192) : text;
+  return clip(redact ? redact(piece) : piece, max, text.length);
+}
 
 /** `s` cut to `max` characters, saying how long the text was (`length`: of the text `s` was made from). */
 function clip(s: string, max: number, length = s.length): string {
@@ -83,7 +91,7 @@ export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent
     ev.decision = ex.decision.mode === 'shadow' ? `shadow:${ex.decision.effect}` : ex.decision.effect;
     ev.rule = ex.decision.rule ?? null;
     // A refusal's reason may quote the caller's argument or URI ("got …"): masked like a server's error message.
-    if (refusedOrShadow && ex.decision.reason !== undefined) ev.reason = opts.redactText ? opts.redactText(ex.decision.reason) : ex.decision.reason;
+    if (refusedOrShadow && ex.decision.reason !== undefined) ev.reason = kept(ex.decision.reason, MAX_REASON_CHARS, opts.redactText);
   }
   ev.status = ex.outcome ?? null;
   ev.latency_ms = ex.endedAt !== undefined ? Math.round((ex.endedAt - ex.startedAt) * 1000) / 1000 : null;
@@ -106,8 +114,8 @@ export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent
     if (opts.capture !== 'none') ev.result_sha256 = sha256Hex(serializedBytes(resp));
     const err = (resp.message as JsonRpcErrorResponse).error;
     // The server wrote this message; an action that lets a secret through to the client (detect) does not store it.
-    if (err && !ev.reason) ev.reason = (opts.redactText ? opts.redactText(String(err.message)) : String(err.message)).slice(0, 500);
-    if (!ev.reason && ex.decision?.reason) ev.reason = ex.decision.reason;
+    if (err && !ev.reason) ev.reason = kept(String(err.message), MAX_REASON_CHARS, opts.redactText);
+    if (!ev.reason && ex.decision?.reason) ev.reason = clip(ex.decision.reason, MAX_REASON_CHARS);
     if (err) errorCode = err.code;
   }
   if (ex.notes.redactions && Object.keys(ex.notes.redactions).length) ev.redactions = canonicalJson(ex.notes.redactions);
@@ -162,7 +170,7 @@ export function auditEvents(writer: AuditWriter): SessionEvents {
       ev.client_id = src.principal?.clientId ?? null;
       ev.issuer = src.principal?.issuer ?? null;
       const { reason, status, method, target, ...rest } = fields;
-      ev.reason = typeof reason === 'string' ? reason.slice(0, 500) : null;
+      ev.reason = typeof reason === 'string' ? clip(reason, MAX_REASON_CHARS) : null;
       ev.status = typeof status === 'string' ? status : null;
       ev.method = typeof method === 'string' ? clip(method, MAX_METHOD_CHARS) : null;
       ev.target = typeof target === 'string' ? clip(target, MAX_TARGET_CHARS) : null;

@@ -99,6 +99,7 @@ describe('audit events through wrap', () => {
     for (const e of ev) {
       expect(e.method?.length ?? 0, e.event).toBeLessThan(300);
       expect(e.target?.length ?? 0, e.event).toBeLessThan(2100);
+      expect(e.reason?.length ?? 0, e.event).toBeLessThan(550);
     }
     const read = ev.find((e) => e.method === 'resources/read')!;
     expect(read.target).toBe(`${uri.slice(0, 2030)}[REDACTED:github-p…[truncated ${uri.length} chars]`);
