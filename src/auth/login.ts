@@ -231,7 +231,7 @@ export class OAuthLogin implements CredentialProvider {
       const authUrl = oidc.buildAuthorizationUrl(config, params);
       (o.announce ?? ((u: string) => process.stderr.write(`mcp-warden: ${o.server} needs you to sign in. Open this URL to sign in:\n${u}\n`)))(authUrl.href);
       if (o.openBrowser ?? process.env['MCP_WARDEN_NO_BROWSER'] === undefined) openInBrowser(authUrl.href);
-      const current = await callback.next(o.loginTimeoutMs ?? 300_000);
+      const current = await callback.next(o.loginTimeoutMs ?? 300_000, state);
       const tokens = await oidc.authorizationCodeGrant(config, current, { pkceCodeVerifier: verifier, expectedState: state }, { resource: o.serverUrl });
       this.record = {
         issuer: meta.issuer,
@@ -254,10 +254,15 @@ export class OAuthLogin implements CredentialProvider {
   }
 }
 
-/** A one-shot loopback listener for the authorization response. */
-async function listenCallback(port: number): Promise<{ port: number; next(timeoutMs: number): Promise<URL>; close(): void }> {
+/**
+ * A one-shot loopback listener for the authorization response. Only a response that carries this sign-in's `state`
+ * counts: any web page the person has open, or another local program, can send a request to a loopback port, and
+ * one with a made-up `error` or `code` must not end the sign-in the person is in the middle of.
+ */
+async function listenCallback(port: number): Promise<{ port: number; next(timeoutMs: number, state: string): Promise<URL>; close(): void }> {
   let resolve!: (u: URL) => void;
   let reject!: (e: Error) => void;
+  let expected: string | undefined;
   const got = new Promise<URL>((res, rej) => {
     resolve = res;
     reject = rej;
@@ -266,6 +271,10 @@ async function listenCallback(port: number): Promise<{ port: number; next(timeou
     const url = new URL(req.url ?? '/', `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     if (url.pathname !== '/callback') {
       res.writeHead(404).end();
+      return;
+    }
+    if (expected === undefined || url.searchParams.get('state') !== expected) {
+      res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end('This is not the sign-in mcp-warden is waiting for.\n');
       return;
     }
     const failed = url.searchParams.get('error');
@@ -280,7 +289,8 @@ async function listenCallback(port: number): Promise<{ port: number; next(timeou
   });
   return {
     port: (server.address() as AddressInfo).port,
-    next: (timeoutMs) => {
+    next: (timeoutMs, state) => {
+      expected = state;
       const t = setTimeout(() => reject(new Error('sign-in timed out')), timeoutMs);
       return got.finally(() => clearTimeout(t));
     },

@@ -151,6 +151,14 @@ pins: false
     expect(authUrl.searchParams.get('resource')).toBe(target);
     expect(authUrl.searchParams.get('code_challenge_method')).toBe('S256');
     expect(authUrl.searchParams.get('state')!.length).toBeGreaterThanOrEqual(32);
+    // Any web page the person has open (or another local program) can reach the loopback callback first: a made-up
+    // error or code without this sign-in's state is turned away and the sign-in goes on.
+    const redirect = authUrl.searchParams.get('redirect_uri')!;
+    expect(new URL(redirect).hostname).toBe('127.0.0.1');
+    for (const forged of ['error=access_denied', 'code=forged&state=not-this-one', 'error=access_denied&state=']) {
+      const r = await fetch(`${redirect}?${forged}`);
+      expect(r.status, forged).toBe(400);
+    }
     const landed = await signIn(browser, authUrl.href, 'bob');
     expect(new URL(landed).searchParams.get('iss')).toBe(as.issuer); // RFC 9207, checked by the proxy
     const r1 = await init;
