@@ -25,6 +25,8 @@ export interface Frame {
    * KEEP_UTF8_BYTES long: the redaction prefilter scans these instead of encoding `raw` again.
    */
   utf8: Buffer | undefined;
+  /** `raw` writes a number with 16 digits or more: re-serialised, its numbers are written as `raw` wrote them. */
+  longNumber?: boolean;
 }
 
 /** From this size on, a message's received bytes are kept with its frame (below it, encoding again is cheap). */
@@ -43,6 +45,8 @@ interface ScanResult {
   idStart: number;
   idEnd: number;
   tooDeep: boolean;
+  /** A number outside strings has 16 digits or more: a double may not hold it exactly (see withExactNumbers). */
+  longNumber: boolean;
 }
 
 const QUOTE = 34;
@@ -79,10 +83,19 @@ function scan(text: string, maxDepth: number): ScanResult {
   let keys = 0;
   let idStart = -1;
   let idEnd = -1;
+  let digits = 0;
+  let longNumber = false;
   const n = text.length;
   let i = 0;
   while (i < n) {
     const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (++digits >= 16) longNumber = true;
+      i++;
+      continue;
+    }
+    // A decimal point continues a number's digits; anything else ends them.
+    if (c !== 46) digits = 0;
     if (c === QUOTE) {
       const end = stringEnd(text, i);
       if (end < 0) break;
@@ -118,13 +131,13 @@ function scan(text: string, maxDepth: number): ScanResult {
     }
     if (c === LBRACE || c === LBRACKET) {
       depth++;
-      if (depth > maxDepth) return { keys, idStart, idEnd, tooDeep: true };
+      if (depth > maxDepth) return { keys, idStart, idEnd, tooDeep: true, longNumber };
     } else if (c === RBRACE || c === RBRACKET) {
       depth--;
     }
     i++;
   }
-  return { keys, idStart, idEnd, tooDeep: false };
+  return { keys, idStart, idEnd, tooDeep: false, longNumber };
 }
 
 function countKeys(v: unknown): number {
@@ -193,7 +206,7 @@ export function parseFrame(text: string, limits: ParseLimits, bytes = text.lengt
   }
   const c = classify(value);
   if (!c.ok) return c;
-  return { ok: true, batch: false, frames: [{ raw: text, message: c.message, kind: c.kind, idStart: s.idStart, idEnd: s.idEnd, dirty: false, bytes, utf8: utf8 && utf8.length >= KEEP_UTF8_BYTES ? utf8 : undefined }] };
+  return { ok: true, batch: false, frames: [{ raw: text, message: c.message, kind: c.kind, idStart: s.idStart, idEnd: s.idEnd, dirty: false, bytes, utf8: utf8 && utf8.length >= KEEP_UTF8_BYTES ? utf8 : undefined, ...(s.longNumber ? { longNumber: true } : {}) }] };
 }
 
 /** Builds a frame for a message the proxy itself creates. */
@@ -217,15 +230,80 @@ export function serializeWithId(frame: Frame, id: string | undefined): string {
     return frame.raw.slice(0, frame.idStart) + id + frame.raw.slice(frame.idEnd);
   }
   const m = frame.message as unknown as Record<string, unknown>;
-  if (id === undefined || !Object.hasOwn(m, 'id')) return JSON.stringify(m);
-  let out = `{"jsonrpc":"2.0","id":${id}`;
-  for (const k of Object.keys(m)) {
-    if (k === 'jsonrpc' || k === 'id') continue;
-    const v = m[k];
-    if (v === undefined) continue;
-    out += `,${JSON.stringify(k)}:${JSON.stringify(v)}`;
+  let out: string;
+  if (id === undefined || !Object.hasOwn(m, 'id')) out = JSON.stringify(m);
+  else {
+    out = `{"jsonrpc":"2.0","id":${id}`;
+    for (const k of Object.keys(m)) {
+      if (k === 'jsonrpc' || k === 'id') continue;
+      const v = m[k];
+      if (v === undefined) continue;
+      out += `,${JSON.stringify(k)}:${JSON.stringify(v)}`;
+    }
+    out += '}';
   }
-  return `${out}}`;
+  return frame.longNumber && frame.raw !== undefined ? withExactNumbers(out, frame.raw) : out;
+}
+
+/** The number literals of JSON text, outside strings, in order ([start, end) pairs). */
+function numberLiterals(text: string): [number, number][] {
+  const out: [number, number][] = [];
+  for (let i = 0; i < text.length; ) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: skip to its closing quote (a backslash escapes the next character).
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+      i++;
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      const start = i;
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        // digits, '.', 'e', 'E', '+', '-'
+        if (!((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d)) break;
+      }
+      out.push([start, i]);
+    } else i++;
+  }
+  return out;
+}
+
+/** Whether a number literal has more significant digits than a double keeps (it may not survive a parse). */
+function inexact(literal: string): boolean {
+  const mantissa = literal.replace(/^-/, '').replace(/[eE].*$/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
+  return mantissa.length > 15;
+}
+
+/**
+ * A message the proxy changed is written anew from what JSON.parse made of it, and JavaScript holds every number as
+ * a double: 12345678901234567891 would reach the peer as 12345678901234567000, an id or an amount silently changed
+ * because a stage masked an e-mail address beside it. Each number of the new text that the original text wrote
+ * with more digits than a double keeps is written as the original wrote it — when the original wrote that value
+ * one way only (two literals that read as the same double leave it as JavaScript prints it).
+ */
+function withExactNumbers(out: string, raw: string): string {
+  const written = new Map<number, string | null>();
+  for (const [a, b] of numberLiterals(raw)) {
+    const lit = raw.slice(a, b);
+    if (!inexact(lit)) continue;
+    const v = Number(lit);
+    if (!Number.isFinite(v) || JSON.stringify(v) === lit) continue;
+    const have = written.get(v);
+    written.set(v, have === undefined || have === lit ? lit : null);
+  }
+  if (written.size === 0) return out;
+  let result = '';
+  let at = 0;
+  for (const [a, b] of numberLiterals(out)) {
+    const lit = written.get(Number(out.slice(a, b)));
+    if (!lit) continue;
+    result += out.slice(at, a) + lit;
+    at = b;
+  }
+  return at === 0 ? out : result + out.slice(at);
 }
 
 export function serialize(frame: Frame): string {

@@ -478,6 +478,24 @@ describe("a server's stderr reaches the proxy's log with its secrets masked", ()
   });
 });
 
+describe('a rewritten message keeps the numbers the server wrote', () => {
+  it('integers past 2^53 and 17-digit fractions reach the client as written when an e-mail beside them is masked', async () => {
+    const raw = new RawStdio(NODE, wrapArgs('--config', writeConfig('pins: false\n'), '--', NODE, LEAKY), isolatedEnv());
+    await raw.initialize(1);
+    await raw.request(2, 'tools/call', { name: 'leak_big_numbers', arguments: {} });
+    await raw.close();
+    const line = raw.lines.find((l) => l.includes('"account"'))!;
+    expect(line).not.toContain(email);
+    expect(line).toContain('[REDACTED:email]');
+    // JavaScript reads 12345678901234567891 as 12345678901234567000: re-serialised naively, the account changes.
+    expect(line).toContain('"account":12345678901234567891');
+    expect(line).toContain('"ratio":0.12345678901234567');
+    expect(line).toContain('"big":1.0000000000000001e300');
+    expect(line).toContain('"accounts":[12345678901234567891,-98765432109876543210]');
+    expect(line).toContain('"small":42');
+  });
+});
+
 describe('the audit trail does not keep what a detect action lets through', () => {
   it("a server error carrying a token reaches the client as written (action: detect) and is masked in the event's reason", async () => {
     const dir = tmpDir('mcpw-detect-');

@@ -173,3 +173,40 @@ describe('a frame on its way out (wireWithId)', () => {
     }
   });
 });
+
+describe('a changed message keeps the numbers its sender wrote', () => {
+  const rewrite = (text: string, change: (m: Record<string, unknown>) => void, id = '9') => {
+    const r = parseFrame(text, limits);
+    if (!r.ok) throw new Error(r.message);
+    const f = r.frames[0]!;
+    change(f.message as unknown as Record<string, unknown>);
+    f.dirty = true;
+    return serializeWithId(f, id);
+  };
+  const note = (m: Record<string, unknown>) => ((m['result'] as Record<string, unknown>)['note'] = '[REDACTED:email]');
+
+  it('writes integers past 2^53, long fractions and over-precise spellings as they came', () => {
+    const text = '{"jsonrpc":"2.0","id":1,"result":{"note":"a@b.io","n":[12345678901234567891,-98765432109876543210,0.12345678901234567,1.0000000000000001e300,42,1.5,-0,3e2]}}';
+    expect(rewrite(text, note)).toBe('{"jsonrpc":"2.0","id":9,"result":{"note":"[REDACTED:email]","n":[12345678901234567891,-98765432109876543210,0.12345678901234567,1.0000000000000001e300,42,1.5,0,300]}}');
+  });
+
+  it('finds them where object keys are reordered, and leaves digits inside strings alone', () => {
+    // JavaScript lists integer-like keys first: the numbers come back in another order than they were written.
+    const text = '{"jsonrpc":"2.0","id":1,"result":{"note":"x","b":12345678901234567891,"2":98765432109876543210,"s":"12345678901234567000"}}';
+    const out = rewrite(text, note);
+    expect(out).toBe('{"jsonrpc":"2.0","id":9,"result":{"2":98765432109876543210,"note":"[REDACTED:email]","b":12345678901234567891,"s":"12345678901234567000"}}');
+  });
+
+  it('leaves a value two literals spelled differently as JavaScript prints it', () => {
+    // Both read as 12345678901234567000: which one a given number came from cannot be told.
+    const text = '{"jsonrpc":"2.0","id":1,"result":{"note":"x","a":12345678901234567891,"b":12345678901234567892}}';
+    expect(rewrite(text, note)).toBe('{"jsonrpc":"2.0","id":9,"result":{"note":"[REDACTED:email]","a":12345678901234567000,"b":12345678901234567000}}');
+  });
+
+  it('costs nothing to a message without a long number, and keeps the id the proxy writes', () => {
+    const text = '{"jsonrpc":"2.0","id":12345678901234567891,"result":{"note":"x","v":1}}';
+    const r = parseFrame('{"jsonrpc":"2.0","id":1,"result":{"note":"x","v":1234567890.12345}}', limits);
+    expect(r.ok && r.frames[0]!.longNumber).toBeFalsy();
+    expect(rewrite(text, note, '12345678901234567891')).toBe('{"jsonrpc":"2.0","id":12345678901234567891,"result":{"note":"[REDACTED:email]","v":1}}');
+  });
+});
