@@ -30,8 +30,13 @@ export type ApprovalCheck = { ok: true; claims: ApprovalClaims } | { ok: false; 
 export const APPROVAL_KEY = 'mcp-warden/approval';
 const PREFIX = 'mcpw1.';
 
-export function argsHash(args: unknown): string {
-  return sha256Hex(canonicalJson(args ?? {}));
+/**
+ * `exact`: the request's numbers that a double may not hold, as written (inexactLiterals): two requests whose
+ * arguments JSON.parse reads alike (an id 12345678901234567891 or …892) are different calls and must not share an
+ * approval.
+ */
+export function argsHash(args: unknown, exact = ''): string {
+  return sha256Hex(exact ? `${canonicalJson(args ?? {})}\n${exact}` : canonicalJson(args ?? {}));
 }
 
 export class Approvals {

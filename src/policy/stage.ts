@@ -13,6 +13,7 @@
 import { ErrorCode, isObject, type JsonRpcRequest, type JsonRpcResultResponse } from '../protocol/jsonrpc.js';
 import { envelopeVersion, isModernVersion, META } from '../protocol/eras.js';
 import { approvalArguments, HIDDEN_CHARS, visibleText } from '../protocol/escape.js';
+import { exactNumbers, inexactLiterals } from '../protocol/frame.js';
 import { markDirty, principalKey, type Exchange, type PeerAnswer, type Stage, type StageResult, type ToolEntry } from '../pipeline/types.js';
 import { APPROVAL_KEY, Approvals, argsHash } from './approvals.js';
 import { evaluate, visible, type Decision, type PolicyInput } from './evaluate.js';
@@ -97,7 +98,8 @@ export function policyStage(opts: PolicyStageOptions): Stage {
 
   async function ask(ex: Exchange, d: Decision, tool: string, args: unknown): Promise<StageResult> {
     const policy = opts.policy();
-    const shown = approvalArguments(args);
+    // Numbers as the caller wrote them: the person approves the call the server will get, digit for digit.
+    const shown = approvalArguments(args, (json) => exactNumbers(ex.message, json));
     const message = `mcp-warden asks for approval.\nServer: ${visibleText(ex.session.server)}\nTool: ${visibleText(tool)}\nArguments: ${shown}\nRule: ${d.rule ?? '-'}`;
     const requestedSchema = { type: 'object', properties: { approve: { type: 'boolean', title: 'Approve this call', description: 'Run the tool with exactly these arguments' } }, required: ['approve'] };
     if (isModern(ex)) {
@@ -106,7 +108,7 @@ export function policyStage(opts: PolicyStageOptions): Stage {
         ex.notes.approval = 'unavailable';
         return { answer: toolError(`mcp-warden: this call needs a person's approval (rule ${d.rule}), and this client cannot ask one (no elicitation capability).`), outcome: 'denied' };
       }
-      const token = opts.approvals.issue({ p: principalKey(ex.principal), s: ex.session.server, t: tool, h: argsHash(args), e: Date.now() + policy.askTimeoutMs, a: false });
+      const token = opts.approvals.issue({ p: principalKey(ex.principal), s: ex.session.server, t: tool, h: argsHash(args, inexactLiterals(ex.message)), e: Date.now() + policy.askTimeoutMs, a: false });
       ex.notes.approval = 'requested';
       return { answer: { result: { resultType: 'input_required', inputRequests: { [APPROVAL_KEY]: { method: 'elicitation/create', params: { mode: 'form', message, requestedSchema } } }, requestState: token } }, outcome: 'ok' };
     }
@@ -134,7 +136,7 @@ export function policyStage(opts: PolicyStageOptions): Stage {
     const p = params(ex);
     const state = p['requestState'];
     if (!Approvals.isOurs(state)) return { ok: true, approved: false };
-    const check = opts.approvals.redeem(state, { p: principalKey(ex.principal), s: ex.session.server, t: tool, h: argsHash(args) });
+    const check = opts.approvals.redeem(state, { p: principalKey(ex.principal), s: ex.session.server, t: tool, h: argsHash(args, inexactLiterals(ex.message)) });
     if (!check.ok) {
       ex.notes.approval = 'declined';
       return { ok: false, answer: toolError(`mcp-warden: this approval cannot be used: ${check.why}. The call was not run.`) };
@@ -155,7 +157,7 @@ export function policyStage(opts: PolicyStageOptions): Stage {
     else delete p['requestState'];
     markDirty(ex.message);
     ex.notes.approval = 'approved';
-    ex.notes['approvedFor'] = { p: principalKey(ex.principal), s: ex.session.server, t: tool, h: argsHash(args) };
+    ex.notes['approvedFor'] = { p: principalKey(ex.principal), s: ex.session.server, t: tool, h: argsHash(args, inexactLiterals(ex.message)) };
     return { ok: true, approved: true };
   }
 

@@ -33,8 +33,9 @@ const SHOWN_TOTAL = 4000;
  * A tool call's arguments as a person approving it sees them: JSON, escaped with `visibleText`. A long string is
  * shortened in place with a count of what is left out, so padding in one value cannot push another value out of
  * view, and anything cut says so in the first line: the person never approves text that silently ended early.
+ * `exact` writes the JSON's numbers as the request spelled them (exactNumbers).
  */
-export function approvalArguments(args: unknown): string {
+export function approvalArguments(args: unknown, exact: (json: string) => string = (json) => json): string {
   let omitted = 0;
   const shorten = (v: unknown): unknown => {
     if (typeof v === 'string') {
@@ -52,7 +53,7 @@ export function approvalArguments(args: unknown): string {
     return v;
   };
   // JSON escapes control characters inside strings, so the only raw newlines are the layout's: kept as lines.
-  let shown = JSON.stringify(shorten(args ?? {}), null, 1).split('\n').map(visibleText).join('\n');
+  let shown = exact(JSON.stringify(shorten(args ?? {}), null, 1)).split('\n').map(visibleText).join('\n');
   if (shown.length > SHOWN_TOTAL) {
     let cut = SHOWN_TOTAL;
     // Not inside a \u{…} escape or between the halves of a surrogate pair.

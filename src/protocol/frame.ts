@@ -242,7 +242,25 @@ export function serializeWithId(frame: Frame, id: string | undefined): string {
     }
     out += '}';
   }
-  return frame.longNumber && frame.raw !== undefined ? withExactNumbers(out, frame.raw) : out;
+  return exactNumbers(frame, out);
+}
+
+/** JSON text made from a frame's message (or a part of it) with its numbers as the frame's own text wrote them. */
+export function exactNumbers(frame: Frame, json: string): string {
+  return frame.longNumber && frame.raw !== undefined ? withExactNumbers(json, frame.raw) : json;
+}
+
+/**
+ * The numbers of a frame's text that a double may not hold, as written and in order ('' when there are none): what
+ * tells apart two messages JSON.parse reads alike (12345678901234567891 and …892).
+ */
+export function inexactLiterals(frame: Frame): string {
+  if (!frame.longNumber || frame.raw === undefined) return '';
+  const raw = frame.raw;
+  return numberLiterals(raw)
+    .map(([a, b]) => raw.slice(a, b))
+    .filter(inexact)
+    .join(' ');
 }
 
 /** The number literals of JSON text, outside strings, in order ([start, end) pairs). */

@@ -339,12 +339,13 @@ describe('ask: refusals', () => {
     const url = () => `${gateway.url}/dual/mcp`;
     const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} } } };
     let id = 1;
-    async function call(args: Record<string, unknown>, extra: Record<string, unknown> = {}, name = 'test_error_handling'): Promise<Record<string, unknown>> {
-      const body = { jsonrpc: '2.0', id: id++, method: 'tools/call', params: { name, arguments: args, _meta: meta, ...extra } };
+    /** `args` as an object, or as JSON text written as it should reach the proxy (numbers JavaScript cannot hold). */
+    async function call(args: Record<string, unknown> | string, extra: Record<string, unknown> = {}, name = 'test_error_handling'): Promise<Record<string, unknown>> {
+      const body = { jsonrpc: '2.0', id: id++, method: 'tools/call', params: { name, arguments: typeof args === 'string' ? '\u0000args' : args, _meta: meta, ...extra } };
       const res = await fetch(url(), {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name },
-        body: JSON.stringify(body),
+        body: typeof args === 'string' ? JSON.stringify(body).replace('"\\u0000args"', args) : JSON.stringify(body),
       });
       return ((await res.json()) as { result: Record<string, unknown> }).result;
     }
@@ -368,6 +369,18 @@ describe('ask: refusals', () => {
       expect(text(declined)).toMatch(/a person declined this call/);
       // No answer from a person, even with a valid state, is not an approval.
       expect(text(await call({}, { requestState: (await call({}))['requestState'] }))).toMatch(/declined/);
+    });
+
+    it('an approval is bound to the numbers as the caller wrote them, and the person sees them so', async () => {
+      // JavaScript reads both accounts as 12345678901234567000: they are still two different calls.
+      const first = await call('{"account":12345678901234567891}');
+      const question = JSON.stringify(first['inputRequests']);
+      expect(question).toContain('\\"account\\": 12345678901234567891');
+      const other = await call('{"account":12345678901234567892}', { inputResponses: approve, requestState: first['requestState'] });
+      expect(text(other)).toMatch(/the arguments changed since they were approved/);
+      const again = await call('{"account":12345678901234567891}');
+      const ran = await call('{"account":12345678901234567891}', { inputResponses: approve, requestState: again['requestState'] });
+      expect(text(ran)).toBe('This tool intentionally returns an error for testing');
     });
 
     it("an approved call's own questions to the client are still judged by the policy (sampling is not allowed)", async () => {
