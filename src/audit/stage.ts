@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, isObject, type JsonRpcErrorResponse, type JsonRpcRequest } from '../protocol/jsonrpc.js';
-import { serializedBytes } from '../protocol/frame.js';
+import { exactNumbers, serializedBytes } from '../protocol/frame.js';
 import type { EventSource, SessionEvents } from '../proxy/session.js';
 import type { Exchange, Stage } from '../pipeline/types.js';
 import { canonicalJson, sha256Hex, type AuditEvent } from './chain.js';
@@ -99,12 +99,13 @@ export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent
   ev.bytes_out = ex.bytesOut;
   const args = argsOf(ex);
   if (args !== undefined && opts.capture !== 'none') {
-    const canonical = canonicalJson(args);
+    // Numbers as the caller wrote them: the trail records the call the server got, not JavaScript's rounding of it.
+    const canonical = exactNumbers(ex.message, canonicalJson(args));
     ev.args_sha256 = sha256Hex(canonical);
     if (opts.capture === 'redacted' && opts.redactArgs) {
       // The redaction prefilter already found nothing in exactly this request text: nothing to mask again.
       const clean = ex.notes.cleanRequestText !== undefined && !ex.message.dirty && ex.message.raw === ex.notes.cleanRequestText;
-      const text = clean ? canonical : canonicalJson(opts.redactArgs(args));
+      const text = clean ? canonical : exactNumbers(ex.message, canonicalJson(opts.redactArgs(args)));
       ev.args = text.length > opts.captureMaxBytes ? `${text.slice(0, opts.captureMaxBytes)}…[truncated ${text.length} bytes]` : text;
     }
   }

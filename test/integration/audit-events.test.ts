@@ -47,6 +47,9 @@ describe('audit events through wrap', () => {
     process.kill(pid, 'SIGKILL');
     expect((await crash).error?.code).toBe(-32011);
     expect(text(await peer.call(7, 'echo', { text: 'after restart' }))).toBe('echo: after restart');
+    // A number JavaScript cannot hold is recorded as the caller wrote it (the call the server got).
+    peer.write('{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"echo","arguments":{"text":"n","account":12345678901234567891}}}\n');
+    await peer.waitFor((m) => m.id === 8);
     expect(await peer.close()).toBe(0);
 
     const ev = events(db);
@@ -75,6 +78,7 @@ describe('audit events through wrap', () => {
     const leaked = ev.filter((e) => JSON.stringify({ ...e, args: null }).includes('after restart'));
     expect(leaked).toEqual([]);
     expect(ev.some((e) => e.args === '{"text":"after restart"}')).toBe(true);
+    expect(ev.find((e) => e.args?.includes('account'))!.args).toBe('{"account":12345678901234567891,"text":"n"}');
     expect(verified(db)).toBe(true);
   });
 
