@@ -96,7 +96,7 @@ interface Outgoing {
   timer: NodeJS.Timeout | undefined;
   progressToken: string | number | undefined;
   /** A request of the proxy's own: resolved here, never sent to the client. */
-  internal: ((answer: PeerAnswer) => void) | undefined;
+  internal: ((answer: PeerAnswer, bytes?: number) => void) | undefined;
   cancelled: boolean;
   /** Modern era: a `subscriptions/listen` stream, kept open. */
   listen: boolean;
@@ -109,7 +109,7 @@ interface Incoming {
   method: string;
   ex: Exchange | undefined;
   timer: NodeJS.Timeout | undefined;
-  internal: ((answer: PeerAnswer) => void) | undefined;
+  internal: ((answer: PeerAnswer, bytes?: number) => void) | undefined;
   /** For a question of the proxy's own (an `ask`): the client request it is asked for. */
   askedFor?: Exchange;
 }
@@ -166,6 +166,12 @@ export class Session implements SessionApi {
   private toolsGeneration = 0;
   /** The tool map holds every page of a list the server has not announced as changed since. */
   private toolsComplete = false;
+  /**
+   * Bytes of the tool list pages read since its first page. The pages together are held to `maxMessageBytes`, as
+   * one message is: a server answering 100 pages of 16 MiB each would otherwise make the proxy hold gigabytes (and
+   * end it), once per session. Past that the list counts as not read whole: tools beyond it are refused.
+   */
+  private toolsBytes = 0;
   private catalogPending: Promise<Map<string, ToolEntry> | undefined> | undefined;
 
   constructor(opts: SessionOptions) {
@@ -597,10 +603,10 @@ export class Session implements SessionApi {
     this.settleOutgoing(out);
     const msg = frame.message as JsonRpcResponse;
     if (out.internal) {
-      out.internal('result' in msg ? { result: msg.result } : { error: (msg as JsonRpcErrorResponse).error });
+      out.internal('result' in msg ? { result: msg.result } : { error: (msg as JsonRpcErrorResponse).error }, frame.bytes);
       return;
     }
-    if ('result' in msg) this.learnFromResult(out, msg.result);
+    if ('result' in msg) this.learnFromResult(out, msg.result, frame.bytes);
     const ex = out.ex!;
     ex.response = frame;
     ex.bytesOut = frame.bytes;
@@ -622,7 +628,7 @@ export class Session implements SessionApi {
   }
 
   /** What the session must know from results: the negotiated version, capabilities, and the tool catalogue. */
-  private learnFromResult(out: Outgoing, result: Record<string, unknown>): void {
+  private learnFromResult(out: Outgoing, result: Record<string, unknown>, bytes: number): void {
     if (out.method === 'initialize') {
       if (typeof result['protocolVersion'] === 'string') {
         this.protocolVersion = result['protocolVersion'];
@@ -641,12 +647,26 @@ export class Session implements SessionApi {
       if (firstPage) {
         this.tools.clear();
         this.toolsGeneration++;
+        this.toolsBytes = 0;
+      }
+      if (!this.takeToolPage(bytes)) {
+        this.toolsComplete = false;
+        return;
       }
       for (const t of result['tools']) {
         if (isObject(t) && typeof t['name'] === 'string') this.tools.set(t['name'], { name: t['name'], definition: t });
       }
       this.toolsComplete = typeof result['nextCursor'] !== 'string';
     }
+  }
+
+  /** Counts a page of the tool list against its bound (toolsBytes); false, and a warning, once it is past it. */
+  private takeToolPage(bytes: number): boolean {
+    const before = this.toolsBytes;
+    this.toolsBytes += bytes;
+    if (this.toolsBytes <= this.limits.maxMessageBytes) return true;
+    if (before <= this.limits.maxMessageBytes) this.log.warn({ session: this.id, server: this.server, limit: this.limits.maxMessageBytes }, "the server's tool list is larger than limits.max_message_bytes over all its pages; the tools past it are refused");
+    return false;
   }
 
   /** Runs response hooks (from `from` down) and sends the response to the client. */
@@ -825,7 +845,13 @@ export class Session implements SessionApi {
   // ───────────────────────────── the proxy's own requests ─────────────────────────────
 
   requestUpstream(method: string, params: Record<string, unknown>, timeoutMs = this.limits.requestTimeoutMs): Promise<PeerAnswer> {
-    return new Promise((resolve) => {
+    return this.sizedRequestUpstream(method, params, timeoutMs).then((r) => r.answer);
+  }
+
+  /** requestUpstream, with the size in bytes of the server's answer (0 for an answer the proxy made). */
+  private sizedRequestUpstream(method: string, params: Record<string, unknown>, timeoutMs = this.limits.requestTimeoutMs): Promise<{ answer: PeerAnswer; bytes: number }> {
+    return new Promise((done) => {
+      const resolve = (answer: PeerAnswer, bytes = 0) => done({ answer, bytes });
       if (this.state_ === 'closed') {
         resolve({ error: { code: ErrorCode.UpstreamFailed, message: 'Upstream server is not available' } });
         return;
@@ -892,9 +918,12 @@ export class Session implements SessionApi {
   private async fetchCatalog(): Promise<Map<string, ToolEntry> | undefined> {
     const fresh = new Map<string, ToolEntry>();
     let cursor: string | undefined;
+    this.toolsBytes = 0;
     for (let page = 0; page < 100; page++) {
-      const answer = await this.requestUpstream('tools/list', cursor === undefined ? {} : { cursor });
+      const { answer, bytes } = await this.sizedRequestUpstream('tools/list', cursor === undefined ? {} : { cursor });
       if ('error' in answer) return this.tools.size ? this.tools : undefined;
+      // Too large to hold: not read whole, as when a page fails.
+      if (!this.takeToolPage(bytes)) return this.tools.size ? this.tools : undefined;
       const list = answer.result['tools'];
       if (!Array.isArray(list)) return undefined;
       for (const t of list) if (isObject(t) && typeof t['name'] === 'string') fresh.set(t['name'], { name: t['name'], definition: t });

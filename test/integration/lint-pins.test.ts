@@ -299,6 +299,24 @@ describe('pinning on first use needs the whole catalogue', () => {
     expect(await peer.close()).toBe(0);
   });
 
+  it('a catalogue larger than max_message_bytes over all its pages is not held: nothing is pinned and calls are refused', async () => {
+    // 100 pages of 16 MiB each would otherwise be held at once (gigabytes, per session). Here: 20 pages of ~20 KB
+    // against a 64 KiB limit.
+    const dir = tmpDir('mcpw-pages-');
+    const stateFile = path.join(dir, 'shift.json');
+    writeFileSync(stateFile, JSON.stringify({ version: 1, padTools: 200, pageSize: 10 }));
+    const env = isolatedEnv({ SHIFT_STATE: stateFile });
+    const cfg = writeConfig(`policy: [${ALLOW_ALL}]\nlimits: { max_message_bytes: 65536 }\n`);
+    const peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--', NODE, SHIFTY), env);
+    await peer.initialize();
+    const refused = await peer.call(1, 'greet', { name: 'Ada' });
+    expect(refused.result?.['isError']).toBe(true);
+    expect(rawText(refused)).toMatch(/could not read the server's whole tool list .*nothing was pinned/);
+    expect(await peer.close()).toBe(0);
+    expect(peer.stderr).toContain("the server's tool list is larger than limits.max_message_bytes over all its pages");
+    expect(existsSync(path.join(env['XDG_STATE_HOME']!, 'mcp-warden', 'pins'))).toBe(false);
+  });
+
   it('a page that fails after the host read page 1 does not pin page 1 alone', async () => {
     const { peer, pinned } = start('2:1');
     await peer.initialize();
