@@ -11,6 +11,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, isObject, type JsonRpcRequest, type JsonRpcResponse } from '../protocol/jsonrpc.js';
+import { breather } from '../pipeline/breather.js';
 import { markDirty, type Exchange, type PeerAnswer, type Session, type Stage, type StageResult } from '../pipeline/types.js';
 import type { Logger } from '../log/logger.js';
 import type { SessionEvents } from '../proxy/session.js';
@@ -146,20 +147,6 @@ class ServerStore {
 const NOT_PINNED = Symbol('not pinned');
 const NOT_PINNED_REFUSAL =
   "mcp-warden refused this call: it could not read the server's whole tool list to pin it on first use, so nothing was pinned. Try again: the next request reads the list again.";
-
-/**
- * Screening a first-seen catalogue runs the lint rules definition by definition; between two of them the event
- * loop gets a turn once 10 ms have passed, so a server with a large catalogue does not stall every other session of
- * the proxy (one definition is capped in size: SCREEN_MAX_CHARS).
- */
-function breather(): () => Promise<void> {
-  let since = performance.now();
-  return async () => {
-    if (performance.now() - since < 10) return;
-    await new Promise<void>((r) => setImmediate(r));
-    since = performance.now();
-  };
-}
 
 /** Names of definitions an exchange's audit event lists in `extra.pin.tools`; the rest are counted in `more`. */
 const PIN_NOTE_NAMES = 20;

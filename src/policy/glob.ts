@@ -123,6 +123,20 @@ function globReadings(g: string): (string | undefined)[] {
   return r;
 }
 
+/** A URI glob compiled for each reading (as readingsOf orders them), case-sensitive then folded: made once. */
+const uriMatcherCache = new Map<string, RE2[]>();
+function uriMatchers(g: string): RE2[] {
+  let m = uriMatcherCache.get(g);
+  if (!m) {
+    const readings = globReadings(g);
+    m = [];
+    for (let i = 0; i < readings.length; i++) for (const fold of [false, true]) m.push(compile(readings[i] ?? g, true, fold));
+    if (uriMatcherCache.size > 10_000) uriMatcherCache.clear();
+    uriMatcherCache.set(g, m);
+  }
+  return m;
+}
+
 function laxReading(u: string): string | undefined {
   // A file system path has no query or fragment: `file:///srv/secret.txt?x` and `#x` read secret.txt.
   let cur = u.replace(/[?#][\s\S]*$/, '');
@@ -152,8 +166,8 @@ export function matchUriTri(globs: readonly string[], uri: string): 'yes' | 'no'
   for (let i = 0; i < readings.length; i++) {
     const u = readings[i];
     if (u === undefined) return 'unknown';
-    for (const fold of [false, true]) {
-      if (globs.some((g) => compile(globReadings(g)[i] ?? g, true, fold).test(u))) yes++;
+    for (let fold = 0; fold < 2; fold++) {
+      if (globs.some((g) => uriMatchers(g)[i * 2 + fold]!.test(u))) yes++;
       else no++;
     }
     if (yes && no) return 'unknown';

@@ -14,6 +14,7 @@ import { ErrorCode, isObject, type JsonRpcRequest, type JsonRpcResultResponse } 
 import { envelopeVersion, isModernVersion, META } from '../protocol/eras.js';
 import { approvalArguments, HIDDEN_CHARS, visibleText } from '../protocol/escape.js';
 import { exactNumbers, inexactLiterals } from '../protocol/frame.js';
+import { breather } from '../pipeline/breather.js';
 import { markDirty, principalKey, type Exchange, type PeerAnswer, type Stage, type StageResult, type ToolEntry } from '../pipeline/types.js';
 import { APPROVAL_KEY, Approvals, argsHash } from './approvals.js';
 import { evaluate, visible, type Decision, type PolicyInput } from './evaluate.js';
@@ -28,6 +29,8 @@ export interface PolicyStageOptions {
 }
 
 /** Protocol plumbing the default does not govern (an explicit rule still can). */
+/** Lists longer than this are judged with turns for other sessions between items (breather). */
+const LONG_LIST = 1000;
 const PLUMBING = new Set(['initialize', 'ping', 'server/discover', 'subscriptions/listen', 'logging/setLevel', 'tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'completion/complete', 'tasks/get', 'tasks/result', 'tasks/list', 'tasks/cancel', 'tasks/update']);
 
 const INSUFFICIENT_SCOPE = 'insufficient_scope';
@@ -363,22 +366,35 @@ export function policyStage(opts: PolicyStageOptions): Stage {
         markDirty(ex.response);
         return;
       }
-      const filter = (key: string, make: (item: Record<string, unknown>) => PolicyInput | undefined) => {
+      const filter = (key: string, make: (item: Record<string, unknown>) => PolicyInput | undefined): void | Promise<void> => {
         const list = result[key];
         if (!Array.isArray(list)) return;
-        const kept = list.filter((item) => {
+        const shown = (item: unknown) => {
           if (!isObject(item)) return false;
           const inp = make(item);
           return inp ? visible(policy, inp) : true;
-        });
-        if (kept.length !== list.length) {
-          result[key] = kept;
-          markDirty(ex.response!);
-        }
-        if (result['cacheScope'] !== undefined && result['cacheScope'] !== 'private') {
-          result['cacheScope'] = 'private';
-          markDirty(ex.response!);
-        }
+        };
+        const done = (kept: unknown[]) => {
+          if (kept.length !== list.length) {
+            result[key] = kept;
+            markDirty(ex.response!);
+          }
+          if (result['cacheScope'] !== undefined && result['cacheScope'] !== 'private') {
+            result['cacheScope'] = 'private';
+            markDirty(ex.response!);
+          }
+        };
+        if (list.length <= LONG_LIST) return done(list.filter(shown));
+        // A list of hundreds of thousands of resources takes seconds to judge: other sessions get turns meanwhile.
+        return (async () => {
+          const kept: unknown[] = [];
+          const yielder = breather();
+          for (const item of list) {
+            await yielder();
+            if (shown(item)) kept.push(item);
+          }
+          done(kept);
+        })();
       };
       switch (ex.method) {
         case 'tools/list':

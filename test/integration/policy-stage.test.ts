@@ -16,10 +16,12 @@ import type { StoredEvent } from '../../src/audit/chain.js';
 import { query } from '../../src/audit/read.js';
 import { AuditStore } from '../../src/audit/store.js';
 import { connectClient, type McpClient, type Sdk, type Target } from '../helpers/clients.js';
+import { RawStdio } from '../helpers/raw.js';
 import { CLI, isolatedEnv, NODE, ROOT, startServe, tmpDir, writeConfig, wrapArgs, type Running } from '../helpers/cli.js';
 
 const DUAL = path.join(ROOT, 'test/fixtures/dual-era-server.mjs');
 const TAP = path.join(ROOT, 'test/fixtures/tap.mjs');
+const FAULT = path.join(ROOT, 'test/fixtures/fault-server.mjs');
 
 const POLICY = `version: 1
 default: deny
@@ -399,6 +401,23 @@ describe('ask: refusals', () => {
       await new Promise((r) => setTimeout(r, 2100));
       expect(text(await call({}, { inputResponses: approve, requestState: token }))).toMatch(/the approval expired/);
     });
+  });
+});
+
+describe('a long list', () => {
+  it('is judged item by item like a short one (1,500 resources, with turns for other sessions; the hidden ones left out)', async () => {
+    const pol = path.join(dir, 'long-list.yaml');
+    writeFileSync(pol, 'version: 1\ndefault: allow\nrules:\n  - { id: hide, effect: deny, resources: ["file:///data/r1*"] }\n');
+    const raw = new RawStdio(NODE, wrapArgs('--config', writeConfig('pins: false\n'), '--policy', pol, '--', NODE, FAULT), isolatedEnv({ FAULT_RESOURCES: '1500' }));
+    await raw.initialize();
+    const r = await raw.request(2, 'resources/list', {});
+    expect(await raw.close()).toBe(0);
+    const uris = (r.result!['resources'] as { uri: string }[]).map((x) => x.uri);
+    // r1, r10–r19, r100–r199, r1000–r1499 are hidden.
+    expect(uris).toHaveLength(1500 - 611);
+    expect(uris.filter((u) => /\/r1\d*\.txt$/.test(u))).toEqual([]);
+    expect(uris[0]).toBe('file:///data/r0.txt');
+    expect(uris.at(-1)).toBe('file:///data/r999.txt');
   });
 });
 
