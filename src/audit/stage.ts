@@ -57,9 +57,9 @@ function auditTarget(ex: Exchange, opts: AuditStageOptions): string | null {
  * The longest method and target an event keeps. Both are the peer's text — a model can send a 16 MiB resource URI
  * or method name, a server a tool name as long — and the trail (and its off-machine copy) must not grow with them.
  */
-export const MAX_METHOD_CHARS = 256;
-export const MAX_TARGET_CHARS = 2048;
-export const MAX_REASON_CHARS = 500;
+const MAX_METHOD_CHARS = 256;
+const MAX_TARGET_CHARS = 2048;
+const MAX_REASON_CHARS = 500;
 
 /**
  * Text an event keeps from a peer, masked and then cut to `max`: masked before it is cut (a secret cut in half
