@@ -29,6 +29,11 @@ export interface PolicyStageOptions {
 }
 
 /** Protocol plumbing the default does not govern (an explicit rule still can). */
+/** What an approval is bound to: the caller, the server, the tool and the exact arguments (numbers as written). */
+function approvalFor(ex: Exchange, tool: string, args: unknown): { p: string; s: string; t: string; h: string } {
+  return { p: principalKey(ex.principal), s: ex.session.server, t: tool, h: argsHash(args, inexactLiterals(ex.message)) };
+}
+
 /** Lists longer than this are judged with turns for other sessions between items (breather). */
 const LONG_LIST = 1000;
 const PLUMBING = new Set(['initialize', 'ping', 'server/discover', 'subscriptions/listen', 'logging/setLevel', 'tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'completion/complete', 'tasks/get', 'tasks/result', 'tasks/list', 'tasks/cancel', 'tasks/update']);
@@ -111,7 +116,7 @@ export function policyStage(opts: PolicyStageOptions): Stage {
         ex.notes.approval = 'unavailable';
         return { answer: toolError(`mcp-warden: this call needs a person's approval (rule ${d.rule}), and this client cannot ask one (no elicitation capability).`), outcome: 'denied' };
       }
-      const token = opts.approvals.issue({ p: principalKey(ex.principal), s: ex.session.server, t: tool, h: argsHash(args, inexactLiterals(ex.message)), e: Date.now() + policy.askTimeoutMs, a: false });
+      const token = opts.approvals.issue({ ...approvalFor(ex, tool, args), e: Date.now() + policy.askTimeoutMs, a: false });
       ex.notes.approval = 'requested';
       return { answer: { result: { resultType: 'input_required', inputRequests: { [APPROVAL_KEY]: { method: 'elicitation/create', params: { mode: 'form', message, requestedSchema } } }, requestState: token } }, outcome: 'ok' };
     }
@@ -139,7 +144,7 @@ export function policyStage(opts: PolicyStageOptions): Stage {
     const p = params(ex);
     const state = p['requestState'];
     if (!Approvals.isOurs(state)) return { ok: true, approved: false };
-    const check = opts.approvals.redeem(state, { p: principalKey(ex.principal), s: ex.session.server, t: tool, h: argsHash(args, inexactLiterals(ex.message)) });
+    const check = opts.approvals.redeem(state, approvalFor(ex, tool, args));
     if (!check.ok) {
       ex.notes.approval = 'declined';
       return { ok: false, answer: toolError(`mcp-warden: this approval cannot be used: ${check.why}. The call was not run.`) };
@@ -160,7 +165,7 @@ export function policyStage(opts: PolicyStageOptions): Stage {
     else delete p['requestState'];
     markDirty(ex.message);
     ex.notes.approval = 'approved';
-    ex.notes['approvedFor'] = { p: principalKey(ex.principal), s: ex.session.server, t: tool, h: argsHash(args, inexactLiterals(ex.message)) };
+    ex.notes['approvedFor'] = approvalFor(ex, tool, args);
     return { ok: true, approved: true };
   }
 
@@ -360,7 +365,7 @@ export function policyStage(opts: PolicyStageOptions): Stage {
       // An approved call whose server asks for input itself (and may, by the rules above): keep the approval with
       // the server's state, so the retry that answers the server is not asked about again.
       if (ex.method === 'tools/call' && result['resultType'] === 'input_required' && ex.notes['approvedFor']) {
-        const a = ex.notes['approvedFor'] as { p: string; s: string; t: string; h: string };
+        const a = ex.notes['approvedFor'] as ReturnType<typeof approvalFor>;
         const st = typeof result['requestState'] === 'string' ? result['requestState'] : undefined;
         result['requestState'] = opts.approvals.issue({ ...a, e: Date.now() + policy.askTimeoutMs, a: true, ...(st !== undefined ? { st } : {}) });
         markDirty(ex.response);

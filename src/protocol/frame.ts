@@ -114,13 +114,8 @@ function scan(text: string, maxDepth: number): ScanResult {
               idEnd = ve + 1;
             }
           } else if (vc === 45 || (vc >= 48 && vc <= 57)) {
-            let ve = v + 1;
-            for (; ve < n; ve++) {
-              const d = text.charCodeAt(ve);
-              if (!((d >= 48 && d <= 57) || d === 46 || d === 101 || d === 69 || d === 43 || d === 45)) break;
-            }
             idStart = v;
-            idEnd = ve;
+            idEnd = numberEnd(text, v);
           }
         }
         i = p + 1;
@@ -263,27 +258,29 @@ export function inexactLiterals(frame: Frame): string {
     .join(' ');
 }
 
+/** End of the number literal that starts at `start` (digits, '.', 'e', 'E', '+', '-'). */
+function numberEnd(text: string, start: number): number {
+  let i = start + 1;
+  for (; i < text.length; i++) {
+    const d = text.charCodeAt(i);
+    if (!((d >= 48 && d <= 57) || d === 46 || d === 101 || d === 69 || d === 43 || d === 45)) break;
+  }
+  return i;
+}
+
 /** The number literals of JSON text, outside strings, in order ([start, end) pairs). */
 function numberLiterals(text: string): [number, number][] {
   const out: [number, number][] = [];
   for (let i = 0; i < text.length; ) {
     const c = text.charCodeAt(i);
-    if (c === 0x22) {
-      // A string: skip to its closing quote (a backslash escapes the next character).
-      for (i++; i < text.length; i++) {
-        const d = text.charCodeAt(i);
-        if (d === 0x5c) i++;
-        else if (d === 0x22) break;
-      }
-      i++;
-    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
-      const start = i;
-      for (i++; i < text.length; i++) {
-        const d = text.charCodeAt(i);
-        // digits, '.', 'e', 'E', '+', '-'
-        if (!((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d)) break;
-      }
-      out.push([start, i]);
+    if (c === QUOTE) {
+      const end = stringEnd(text, i);
+      if (end < 0) break;
+      i = end + 1;
+    } else if (c === 45 || (c >= 48 && c <= 57)) {
+      const end = numberEnd(text, i);
+      out.push([i, end]);
+      i = end;
     } else i++;
   }
   return out;
