@@ -1,8 +1,8 @@
 /**
  * What a server says about itself reaches the model too: the descriptions and titles of its tools, prompts, resources
- * and resource templates (their schemas' included) and its `instructions`. Secrets and personal data in them are
- * masked like any other text the server sends (a rule whose action is `detect` counts and leaves them; `block`
- * masks, since a list cannot be withheld for one description).
+ * and resource templates (their schemas' included), its `instructions` and the title and description in its
+ * `serverInfo`. Secrets and personal data in them are masked like any other text the server sends (a rule whose
+ * action is `detect` counts and leaves them; `block` masks, since a list cannot be withheld for one description).
  *
  * The stage sits above pinning, so its response hook runs after it: pins hash the definitions exactly as the server
  * sent them (a lock file written from the server itself still matches), and the session's own copy of the tool
@@ -66,10 +66,11 @@ export function definitionsStage(redaction: Redaction): Stage {
   }
 
   /** A copy of `item` with its prose masked, or the item itself when there is nothing to mask. */
-  function maskItem(item: unknown, counts: Record<string, number>): unknown {
+  function maskItem(item: unknown, counts: Record<string, number>, nested = true): unknown {
     if (!isObject(item)) return item;
     const paths: Path[] = [];
-    prosePaths(item, [], paths, 0);
+    if (nested) prosePaths(item, [], paths, 0);
+    else for (const k of PROSE) if (typeof item[k] === 'string') paths.push([k]);
     let copy: Record<string, unknown> | undefined;
     for (const p of paths) {
       const text = at(item, p) as string;
@@ -98,6 +99,15 @@ export function definitionsStage(redaction: Redaction): Stage {
         const masked = mask(result['instructions'], counts);
         if (masked !== result['instructions']) {
           result['instructions'] = masked;
+          changed = true;
+        }
+      }
+      // The server's own name card: its title and description are prose a host shows (its name and version are not).
+      if (isHello && isObject(result['serverInfo'])) {
+        const info = result['serverInfo'];
+        const masked = maskItem(info, counts, false);
+        if (masked !== info) {
+          result['serverInfo'] = masked;
           changed = true;
         }
       }
