@@ -1,7 +1,7 @@
 /**
  * Reading the audit store: filtered queries, exports (JSONL, CSV, OCSF API Activity) and the scorecard.
  */
-import type { StoredEvent } from './chain.js';
+import { EVENT_FIELDS, type StoredEvent } from './chain.js';
 import { csvCell } from './escape.js';
 import type { AuditStore } from './store.js';
 
@@ -39,10 +39,44 @@ function selection(f: Filters, what: string, order: 'asc' | 'desc' | undefined):
   return { sql, params };
 }
 
+const COLUMNS = ['seq', ...EVENT_FIELDS, 'prev_hash', 'hash', 'mac'] as const;
+const NUMERIC = new Set<string>(['seq', 'latency_ms', 'bytes_in', 'bytes_out']);
+
+/**
+ * A row as the schema declares it. The database is a file whoever could write it may have rebuilt (a table that is
+ * not STRICT holds any type in any column, a view can leave columns out): a value of another type is shown as text
+ * (a blob as x'…' hex), in a numeric column as the number its text spells or else null, and a missing column as
+ * null, so reading a tampered trail shows it instead of failing. `audit verify` reads the rows as stored and names
+ * such an event as changed.
+ */
+export function typedRow(row: Record<string, unknown>): StoredEvent {
+  for (const k of COLUMNS) {
+    const v = row[k];
+    if (v === null || (typeof v === (NUMERIC.has(k) ? 'number' : 'string'))) continue;
+    row[k] = NUMERIC.has(k) ? numberOf(v) : textOf(v);
+  }
+  return row as unknown as StoredEvent;
+}
+
+function numberOf(v: unknown): number | null {
+  const n = typeof v === 'bigint' ? Number(v) : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  return Number.isFinite(n) ? n : null;
+}
+
+function textOf(v: unknown): string | null {
+  if (v === undefined) return null;
+  if (Buffer.isBuffer(v)) return `x'${v.toString('hex')}'`;
+  return String(v);
+}
+
+function* typedRows(rows: IterableIterator<unknown>): IterableIterator<StoredEvent> {
+  for (const r of rows) yield typedRow(r as Record<string, unknown>);
+}
+
 /** The events matching `f`, all in memory: for small results (`tail`, `--limit`). */
 export function query(store: AuditStore, f: Filters, order: 'asc' | 'desc' = 'asc'): StoredEvent[] {
   const { sql, params } = selection(f, '*', order);
-  return store.db.prepare(sql).all(params) as StoredEvent[];
+  return (store.db.prepare(sql).all(params) as Record<string, unknown>[]).map(typedRow);
 }
 
 /**
@@ -51,7 +85,7 @@ export function query(store: AuditStore, f: Filters, order: 'asc' | 'desc' = 'as
  */
 export function eachEvent(store: AuditStore, f: Filters, order: 'asc' | 'desc' = 'asc'): IterableIterator<StoredEvent> {
   const { sql, params } = selection(f, '*', order);
-  return store.db.prepare(sql).iterate(params) as IterableIterator<StoredEvent>;
+  return typedRows(store.db.prepare(sql).iterate(params) as IterableIterator<unknown>);
 }
 
 /** How many events match `f`. */

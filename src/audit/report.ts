@@ -62,7 +62,8 @@ export function buildReportData(store: AuditStore, verify: VerifyResult, f: Filt
   }
   const span = from && to ? Date.parse(to) - Date.parse(from) : 0;
   const bucketMs = span <= 2 * 3600e3 ? 60e3 : span <= 3 * 86400e3 ? 3600e3 : 86400e3;
-  const label = (t: number) => new Date(Math.floor(t / bucketMs) * bucketMs).toISOString().slice(0, bucketMs >= 86400e3 ? 10 : 16).replace('T', ' ');
+  // A time that is not one (a rebuilt table can hold anything) gets a bucket of its own rather than stop the report.
+  const label = (t: number) => (Number.isFinite(t) && Math.abs(t) <= 8.64e15 ? new Date(Math.floor(t / bucketMs) * bucketMs).toISOString().slice(0, bucketMs >= 86400e3 ? 10 : 16).replace('T', ' ') : '(no valid time)');
   const perServer = new Map<string, Map<string, number>>();
   const buckets: string[] = [];
   const denials = new Map<string, number>();

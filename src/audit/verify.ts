@@ -54,6 +54,13 @@ interface AnchorLine extends Checkpoint {
   origin: string;
 }
 
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** A checkpoint whose fields have the types the schema gives them (a rebuilt table or a hand-edited line may not). */
+function checkpointShaped(cp: Checkpoint): boolean {
+  return Number.isSafeInteger(cp.seq) && cp.seq >= 0 && typeof cp.head === 'string' && HEX64.test(cp.head) && typeof cp.note === 'string' && typeof cp.signature === 'string' && typeof cp.key_id === 'string';
+}
+
 export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): VerifyResult {
   const problems: Problem[] = [];
   /** Problems the chain walk found name an exact event; other checks give a lower bound at best. */
@@ -78,13 +85,15 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
   const add = (seq: number, id: string | undefined, message: string) => problems.push({ seq, id, message });
 
   // The checkpoints first: they name the key each part of the log was signed with.
-  let cps: Checkpoint[] = [];
+  let inDb: Checkpoint[] = [];
   try {
-    cps = store.checkpoints();
+    inDb = store.checkpoints();
   } catch (e) {
     if ((e as Error)?.name !== 'SqliteError') throw e;
     add(base.seq + 1, undefined, `the database's checkpoints cannot be read: it is damaged (SQLite: ${(e as Error).message})`);
   }
+  // Malformed ones are reported below and vouch for nothing.
+  const cps = inDb.filter(checkpointShaped);
   const givenKeyId = opts.key?.keyId ?? (pub ? keyIdOf(pub) : undefined);
   /** The key id the first checkpoint at or after `seq` names (the key that part of the log was written under). */
   const keyIdAt = (seq: number) => cps.find((c) => c.seq >= seq)?.key_id;
@@ -142,6 +151,11 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
 
   // 2. Checkpoints in the database.
   const checkCp = (cp: Checkpoint, where: string, origin = store.origin) => {
+    if (!checkpointShaped(cp)) {
+      const seq = (cp as { seq?: unknown }).seq;
+      add(Number.isSafeInteger(seq) ? (seq as number) : headSeq + 1, undefined, `${where} checkpoint${Number.isSafeInteger(seq) ? ` #${seq as number}` : ''} is malformed (a field is missing or of the wrong type)`);
+      return;
+    }
     if (cp.note !== checkpointNote(origin, cp.seq, cp.head)) {
       add(cp.seq, undefined, `${where} checkpoint #${cp.seq} does not describe the chain it claims to`);
       return;
@@ -176,7 +190,7 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
     return good + 1;
   };
   if (base.seq > 0 && !cps.some((c) => c.seq === base.seq)) add(base.seq + 1, undefined, `the prune base #${base.seq} has no signed checkpoint`);
-  for (const cp of cps) checkCp(cp, 'database');
+  for (const cp of inDb) checkCp(cp, 'database');
 
   // 3. The anchor file.
   let anchored = 0;
@@ -193,7 +207,10 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
       try {
         cp = JSON.parse(line) as AnchorLine;
       } catch {
-        add(headSeq + 1, undefined, 'the anchor file has a line that is not JSON');
+        cp = undefined as unknown as AnchorLine;
+      }
+      if (cp === null || typeof cp !== 'object' || Array.isArray(cp)) {
+        add(headSeq + 1, undefined, 'the anchor file has a line that is not a JSON object');
         continue;
       }
       if (cp.origin !== store.origin) continue; // another log sharing the anchor file
@@ -214,6 +231,7 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
       } catch {
         continue;
       }
+      if (rec === null || typeof rec !== 'object') continue;
       if (rec.type === 'checkpoint') {
         if (rec.origin === store.origin) checkCp(rec as unknown as Checkpoint, 'off-machine');
         continue;
@@ -234,7 +252,7 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
     events: count,
     head: headSeq,
     base: base.seq,
-    checkpoints: cps.length,
+    checkpoints: inDb.length,
     anchored,
     copied,
     macChecked: opts.key !== undefined,

@@ -10,7 +10,7 @@ import { auditConfig, defaultAuditDb } from '../audit/setup.js';
 import type { StoredEvent } from '../audit/chain.js';
 import { terminalSafe } from '../audit/escape.js';
 import { loadPublicKey, parsePrivateKey } from '../audit/keys.js';
-import { countEvents, csvHeader, csvRow, eachEvent, exportRecord, normalizeTime, ocsfRecord, query, scorecard, type Filters } from '../audit/read.js';
+import { countEvents, csvHeader, csvRow, eachEvent, exportRecord, normalizeTime, ocsfRecord, query, scorecard, typedRow, type Filters } from '../audit/read.js';
 import { buildReportData, renderReport, verificationSummary } from '../audit/report.js';
 import { AuditStore } from '../audit/store.js';
 import { verifyStore } from '../audit/verify.js';
@@ -68,8 +68,8 @@ function filtersOf(o: Record<string, unknown>): Filters {
 
 const TABLE_COLS: [string, (e: StoredEvent) => string][] = [
   ['seq', (e) => String(e.seq)],
-  ['time', (e) => e.ts.replace('T', ' ').slice(0, 23)],
-  ['event', (e) => e.event],
+  ['time', (e) => (e.ts ?? '').replace('T', ' ').slice(0, 23)],
+  ['event', (e) => e.event ?? ''],
   ['server', (e) => e.server ?? ''],
   ['target', (e) => e.target ?? e.method ?? ''],
   ['principal', (e) => e.principal_sub ?? ''],
@@ -137,6 +137,7 @@ export function registerAudit(program: Command): void {
       await new Promise<void>((resolve) => {
         const t = setInterval(() => {
           for (const e of store.iterate(last)) {
+            typedRow(e as unknown as Record<string, unknown>);
             process.stdout.write(`${o.format === 'json' ? JSON.stringify(exportRecord(e)) : tableLine(e)}\n`);
             last = e.seq;
           }

@@ -145,6 +145,47 @@ describe('a damaged audit database', () => {
   });
 });
 
+describe('a trail whose tables were rebuilt with values of other types', () => {
+  it('verify names the events and checkpoints changed; every other command shows them instead of failing', () => {
+    const log = makeLog(30);
+    // Whoever can write the file can rebuild a table without STRICT and put any type in any column.
+    const raw = new Database(log.db);
+    const cols = 'seq INTEGER PRIMARY KEY, id, ts, event, session, principal_sub, client_id, issuer, server, method, target, decision, rule, reason, status, latency_ms, bytes_in, bytes_out, args, args_sha256, result_sha256, redactions, policy_version, extra, prev_hash, hash, mac';
+    raw.exec(`CREATE TABLE e2 (${cols}); INSERT INTO e2 SELECT * FROM events; DROP TABLE events; ALTER TABLE e2 RENAME TO events`);
+    raw.exec("UPDATE events SET target = X'00ff1b5b33316d', method = 42, latency_ms = 'fast', bytes_in = X'01', event = NULL, ts = NULL WHERE seq = 3");
+    raw.exec("UPDATE events SET ts = 'not a time', redactions = '[1]', extra = 'null' WHERE seq = 4");
+    raw.exec('CREATE TABLE c2 (seq, ts, head, key_id, note, signature); INSERT INTO c2 SELECT * FROM checkpoints; DROP TABLE checkpoints; ALTER TABLE c2 RENAME TO checkpoints');
+    raw.exec("UPDATE checkpoints SET note = NULL, signature = 12, head = X'00'");
+    raw.close();
+    // The anchor file: a line that is JSON but not an object, and one of ours with fields of the wrong types.
+    const anchor = path.join(log.dir, 'anchor');
+    const origin = new AuditStore(log.db, { readonly: true }).origin;
+    writeFileSync(anchor, `null
+${JSON.stringify({ origin, seq: 30, ts: 1, head: null, key_id: [], note: {}, signature: 5 })}
+`);
+
+    const v = cli(['audit', 'verify', '--db', log.db, '--key', log.keyFile, '--anchor', anchor]);
+    expect(v.code, v.stderr).toBe(1);
+    expect(v.stdout).toMatch(/^VERIFICATION FAILED at event #3 \(.+\): event #3 was changed after it was written/);
+    expect(v.stdout).toContain('database checkpoint #30 is malformed (a field is missing or of the wrong type)');
+    expect(v.stdout).toContain('anchored checkpoint #30 is malformed');
+    expect(v.stdout).toContain('the anchor file has a line that is not a JSON object');
+    expect(v.stderr).not.toMatch(NO_STACK);
+
+    for (const args of [['query'], ['query', '--format', 'json'], ['query', '--format', 'csv'], ['tail'], ['stats'], ['export', '--format', 'jsonl'], ['export', '--format', 'csv'], ['export', '--format', 'ocsf'], ['report', '--out', path.join(log.dir, 'r.html')]]) {
+      const r = cli(['audit', ...args, '--db', log.db]);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+      expect(r.stderr).not.toMatch(NO_STACK);
+    }
+    // A blob is shown as SQLite writes one, its escape byte as text; a number where text belongs as its digits.
+    const jsonl = cli(['audit', 'export', '--format', 'jsonl', '--db', log.db]).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(jsonl[2]).toMatchObject({ seq: 3, target: "x'00ff1b5b33316d'", method: '42', latency_ms: null, bytes_in: null, event: null, ts: null });
+    const table = cli(['audit', 'query', '--db', log.db]).stdout;
+    expect(table).not.toContain('\x1b');
+    expect(readFileSync(path.join(log.dir, 'r.html'), 'utf8')).toContain('VERIFICATION FAILED at event #3');
+  });
+});
+
 describe('verify with another signing key', () => {
   it('says which key the log names, instead of calling every event rewritten', () => {
     const log = makeLog(30);
