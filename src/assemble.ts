@@ -181,7 +181,7 @@ export interface UpstreamDeps {
   baseDir?: string;
   /** The proxy's own files and folders, hidden from sandboxed children. */
   hide?: string[];
-  /** Masks secrets in what a child prints on stderr before it is logged. */
+  /** Masks secrets in what a child prints on stderr, and in its command line, before they are logged or audited. */
   scrub?: (text: string) => string;
 }
 

@@ -81,7 +81,10 @@ export class ChildUpstream implements Upstream {
   private stderrTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly spec: ChildSpec, private readonly opts: ChildOptions) {
-    this.label = [spec.command, ...spec.args].join(' ').slice(0, 200);
+    // The command line goes into the log and the audit trail: a token or a connection string's password passed as an
+    // argument (`server-postgres postgresql://user:password@host/db`) is masked like the child's stderr, then cut.
+    const line = [spec.command, ...spec.args].join(' ');
+    this.label = (opts.scrub ? opts.scrub(line) : line).slice(0, 200);
   }
 
   get pid(): number | undefined {

@@ -114,6 +114,27 @@ describe('audit events through wrap', () => {
     expect(verified(db)).toBe(true);
   });
 
+  it('masks a token and a connection string\'s password on the server\'s command line, in the log and the trail', async () => {
+    const dir = tmpDir('mcpw-ae-');
+    const db = path.join(dir, 'audit.db');
+    const cfg = writeConfig(`audit:\n  db: ${db}\n`);
+    const token = ['ghp', '_', 'Rk7dW2pQ9sLx4Vb8Nc3Jm6Hf1Tg5Yz0AeUqK'].join('');
+    const password = ['S3cret', 'Passw0rd'].join('');
+    // As people pass them: `server-postgres postgresql://user:password@host/db`, `--token=…`.
+    const peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--name', 'faulty', '--', NODE, FAULT, `--token=${token}`, `postgresql://admin:${password}@db.example/app`), isolatedEnv({ MCP_WARDEN_LOG_LEVEL: 'info' }));
+    await peer.initialize();
+    expect(text(await peer.call(1, 'echo', { text: 'hi' }))).toBe('echo: hi');
+    expect(await peer.close()).toBe(0);
+    const start = events(db).find((e) => e.event === 'session_start')!;
+    expect(extra(start)['upstream']).toBe(`${NODE} ${FAULT} --token=[REDACTED:github-pat] postgresql://admin:[REDACTED:postgres-url-password]@db.example/app`);
+    expect(peer.stderr).toContain('"msg":"wrapping"');
+    expect(peer.stderr).toContain('--token=[REDACTED:github-pat]');
+    for (const where of [JSON.stringify(events(db)), peer.stderr]) {
+      expect(where).not.toContain(token);
+      expect(where).not.toContain(password);
+    }
+  });
+
   it('records server-initiated requests and their answers, and server notifications', async () => {
     const dir = tmpDir('mcpw-ae-');
     const db = path.join(dir, 'audit.db');
