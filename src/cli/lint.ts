@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { pinSettings, serverIdentity, upstreamFactory } from '../assemble.js';
 import { findConfig, type ServerConfig } from '../config/config.js';
+import { redactUrl, shownCommand } from '../config/shown.js';
 import { UsageError, WardenError } from '../errors.js';
 import { silentLogger } from '../log/logger.js';
 import { LintInputError, parseInput, type Parsed } from '../lint/inputs.js';
@@ -57,7 +58,7 @@ async function live(server: ServerConfig, timeoutMs: number): Promise<Snapshot> 
     return await fetchSnapshot(up, timeoutMs);
   } catch (e) {
     await up.close().catch(() => undefined);
-    throw new ExitError(`${server.url ?? server.command}: ${(e as Error).message}`, 3);
+    throw new ExitError(`${server.url ? redactUrl(server.url) : server.command}: ${(e as Error).message}`, 3);
   }
 }
 
@@ -143,7 +144,8 @@ export function registerLint(program: Command): void {
           if (e instanceof LiveError) throw new ExitError(e.message, 3);
           throw e;
         }
-        const label = o.stdio ? `stdio:${o.stdio}` : (o.url as string);
+        // Findings name this as their file: shown in CI logs and uploaded in SARIF, so without a token it was given.
+        const label = o.stdio ? `stdio:${shownCommand(o.stdio)}` : redactUrl(o.url as string);
         const p = parseInput(label, JSON.stringify({ ...(snap.initialize ? { initialize: snap.initialize } : {}), ...(snap.discover ? { discover: snap.discover } : {}), tools: snap.tools, prompts: snap.prompts, resources: snap.resources, resourceTemplates: snap.resourceTemplates }, null, 2));
         for (const s of p.servers) {
           s.name = server.name;

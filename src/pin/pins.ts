@@ -16,6 +16,7 @@ import path from 'node:path';
 import { canonicalJson } from '../protocol/canonical.js';
 import { isObject } from '../protocol/jsonrpc.js';
 import { createOnce } from '../config/files.js';
+import { shownIdentity } from '../config/shown.js';
 import { errnoText, WardenError } from '../errors.js';
 
 export const HASHED_TOOL_FIELDS = ['name', 'title', 'description', 'inputSchema', 'outputSchema', 'annotations', 'execution'] as const;
@@ -133,17 +134,27 @@ export function readPinFile(file: string): PinFile | undefined {
   }
 }
 
+/**
+ * The file's text. A server's identity is written as it may be shown (a lock file is committed and read by others):
+ * a connection string's password or a token in its command line or URL is not copied into it.
+ */
+function pinFileText(pins: PinFile): string {
+  const servers: Record<string, ServerPins> = {};
+  for (const [name, sp] of Object.entries(pins.servers)) servers[name] = sp.identity ? { ...sp, identity: shownIdentity(sp.identity) } : sp;
+  return `${JSON.stringify({ ...pins, servers }, null, 2)}\n`;
+}
+
 export function writePinFile(file: string, pins: PinFile): void {
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(pins, null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(tmp, pinFileText(pins), { mode: 0o600 });
   renameSync(tmp, file);
 }
 
 /** Creates the file with `pins` only if it does not exist yet; returns what is there afterwards. */
 export function createPinFileOnce(file: string, pins: PinFile): PinFile {
   try {
-    createOnce(file, `${JSON.stringify(pins, null, 2)}\n`);
+    createOnce(file, pinFileText(pins));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }

@@ -21,6 +21,7 @@ import type { Principal } from '../pipeline/types.js';
 import { KEEP_UTF8_BYTES } from '../protocol/frame.js';
 import { ErrorCode, errorResponse, isObject } from '../protocol/jsonrpc.js';
 import { encodeHeaderValue } from '../protocol/headers.js';
+import { redactUrl } from '../config/shown.js';
 import { SseParser } from './sse.js';
 import type { Upstream, UpstreamSendOptions } from './types.js';
 
@@ -52,18 +53,6 @@ interface OpenRequest {
 }
 
 const MAX_ERROR_BODY = 64 * 1024;
-
-export function redactUrl(u: string): string {
-  try {
-    const url = new URL(u);
-    url.username = '';
-    url.password = '';
-    url.search = url.search ? '?…' : '';
-    return url.toString();
-  } catch {
-    return '(invalid url)';
-  }
-}
 
 export class HttpUpstream implements Upstream {
   kind: 'http' | 'sse';

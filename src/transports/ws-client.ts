@@ -9,7 +9,7 @@
 import WebSocket from 'ws';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from '../log/logger.js';
-import { redactUrl } from './http-client.js';
+import { redactUrl } from '../config/shown.js';
 import type { Upstream, UpstreamCloseInfo, UpstreamSendOptions } from './types.js';
 import { keepAlive, SendGauge } from './ws-common.js';
 

@@ -126,6 +126,57 @@ describe('lint output and exit codes', () => {
   });
 });
 
+describe('a server address with a secret in it', () => {
+  const token = ['ghp', '_', 'Rk7dW2pQ9sLx4Vb8Nc3Jm6Hf1Tg5Yz0AeUqK'].join('');
+  const password = ['S3cret', 'Passw0rd'].join('');
+  const FAULT = path.join(ROOT, 'test/fixtures/fault-server.mjs');
+
+  it('lint --stdio names it masked in findings (text, JSON, SARIF) and in the lock file it writes', () => {
+    const dir = tmpDir('mcpw-shown-');
+    const lock = path.join(dir, 'lock.json');
+    const command = `${NODE} ${FAULT} --token=${token} postgresql://admin:${password}@db.example/app`;
+    for (const format of ['text', 'json', 'sarif']) {
+      const r = cli(['lint', '--stdio', command, '--name', 'fault', '--format', format, '--fail-on', 'critical', ...(format === 'text' ? ['--pin-out', lock] : [])]);
+      expect(r.status, r.stderr).toBe(0);
+      // Text shows the last part of the file name; JSON and SARIF the whole of it.
+      if (format !== 'text') expect(r.stdout).toContain('[REDACTED:github-pat]');
+      for (const out of [r.stdout, r.stderr]) {
+        expect(out).not.toContain(token);
+        expect(out).not.toContain(password);
+      }
+    }
+    const pinned = readFileSync(lock, 'utf8');
+    expect(pinned).not.toContain(token);
+    expect(pinned).not.toContain(password);
+    expect(readPinFile(lock)!.servers['fault']!.identity).toBe(`${NODE} ${FAULT} --token=[REDACTED:github-pat] postgresql://admin:[REDACTED:postgres-url-password]@db.example/app`);
+  });
+
+  it('pin writes identities masked, and names a URL it cannot reach without its credentials and query', () => {
+    const dir = tmpDir('mcpw-shown-');
+    const lock = path.join(dir, 'lock.json');
+    const cfg = writeConfig(`servers:\n  pg:\n    command: ${NODE}\n    args: [${FAULT}, "postgresql://admin:${password}@db.example/app"]\npins: ${lock}\n`);
+    const ok = cli(['pin', '--config', cfg]);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(readFileSync(lock, 'utf8')).not.toContain(password);
+    expect(readPinFile(lock)!.servers['pg']!.identity).toBe(`${NODE} ${FAULT} postgresql://admin:[REDACTED:postgres-url-password]@db.example/app`);
+    // A pin file written by wrap on first use (TOFU) is written the same way; its name still comes from the identity.
+    const env = isolatedEnv();
+    const tofuCfg = writeConfig(`policy: [${ALLOW_ALL}]\n`);
+    const w = spawnSync(NODE, [...wrapArgs('--config', tofuCfg, '--name', 'pg', '--', NODE, FAULT, `--token=${token}`)], { env, input: '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}\n{"jsonrpc":"2.0","id":2,"method":"tools/list"}\n', encoding: 'utf8', timeout: 20_000 });
+    expect(w.stdout).toContain('"id":2');
+    const file = tofuFile(path.join(env['XDG_STATE_HOME']!, 'mcp-warden'), 'pg', `${NODE} ${FAULT} --token=${token}`);
+    expect(readFileSync(file, 'utf8')).not.toContain(token);
+    expect(readPinFile(file)!.servers['pg']!.identity).toBe(`${NODE} ${FAULT} --token=[REDACTED:github-pat]`);
+
+    const unreachable = writeConfig(`servers:\n  remote:\n    url: "http://admin:${password}@127.0.0.1:9/mcp?access_token=${token}"\npins: ${lock}\n`);
+    const r = cli(['pin', '--config', unreachable, '--timeout', '5']);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toContain('http://127.0.0.1:9/mcp?…: ');
+    expect(r.stderr).not.toContain(password);
+    expect(r.stderr).not.toContain(token);
+  });
+});
+
 describe('tool pinning through wrap (trust on first use)', () => {
   function setup(state: Record<string, unknown>) {
     const dir = tmpDir('mcpw-pin-');
