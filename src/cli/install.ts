@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { applyEdits, modify, parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { MAX_FILE_DEPTH, nestedDeeper } from '../protocol/frame.js';
+import { shownCommand } from '../config/shown.js';
 import { UsageError, WardenError } from '../errors.js';
 
 export const HOSTS = ['claude-desktop', 'claude-code', 'cursor', 'vscode'] as const;
@@ -276,7 +277,9 @@ export function lineDiff(a: string, b: string, label: string): string {
 
 function report(r: InstallResult, verb: 'install' | 'uninstall', dryRun: boolean): void {
   const w = (s: string) => process.stdout.write(s);
-  w(lineDiff(r.before, r.after, r.file));
+  // The diff shows the host's config, tokens and connection strings included: printed with them masked, since such
+  // output is pasted into tickets and shared screens (the file itself keeps them).
+  w(lineDiff(r.before, r.after, r.file).split('\n').map(shownCommand).join('\n'));
   for (const it of r.items) w(`${it.action === 'skip' ? 'skipped' : it.action === 'wrap' ? 'wrapped' : 'unwrapped'}  ${it.server}${it.why ? `: ${it.why}` : ''}\n`);
   if (dryRun) w('dry run: nothing written\n');
   else if (r.after === r.before) w(`${r.file}: no change\n`);

@@ -212,6 +212,25 @@ describe('install edge cases', () => {
     expect(existsSync(`${file}.mcp-warden.bak`)).toBe(false);
   });
 
+  it('the diff it prints masks the tokens and passwords in the host config; the file keeps them', () => {
+    const dir = tmpDir('mcpw-install-');
+    const file = path.join(dir, 'claude_desktop_config.json');
+    const token = ['ghp', '_', 'Rk7dW2pQ9sLx4Vb8Nc3Jm6Hf1Tg5Yz0AeUqK'].join('');
+    const password = ['S3cret', 'Passw0rd'].join('');
+    const text = JSON.stringify({ mcpServers: { pg: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-postgres', `postgresql://admin:${password}@db/app`], env: { GITHUB_TOKEN: token } } } });
+    writeFileSync(file, text); // on one line, as some tools write it: the diff shows the whole file
+    for (const dry of [true, false]) {
+      const r = cli('install', '--host', 'claude-desktop', '--file', file, ...(dry ? ['--dry-run'] : []));
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toContain('postgresql://admin:[REDACTED:postgres-url-password]@db/app');
+      expect(r.stdout).not.toContain(token);
+      expect(r.stdout).not.toContain(password);
+    }
+    const after = readFileSync(file, 'utf8');
+    expect(after).toContain(token);
+    expect(after).toContain(`postgresql://admin:${password}@db/app`);
+  });
+
   it('the wrapped entry that needs a token from its env works, started as a host starts it', async () => {
     const dir = tmpDir('mcpw-install-');
     const file = path.join(dir, 'claude_desktop_config.json');
