@@ -619,7 +619,7 @@ ${ablation.map((a) => { const sg = byFamily('http').find((x) => x.label.startsWi
 ## Audit trail
 
 Appending events with the hash chain, the per-event MAC and checkpoints, through the writer (group commit:
-64 concurrent callers, one transaction per event-loop turn), on the same machine:
+64 concurrent callers, one transaction for what arrived while the last one was written), on the same machine:
 
 | durability | events | events/s |
 |---|---:|---:|

@@ -1,6 +1,6 @@
 /**
- * Writes audit events off the hot path. Events queue up and are committed together on the next turn of the event
- * loop (group commit): one transaction for everything that arrived meanwhile. `enqueue` resolves once the event
+ * Writes audit events off the hot path. Events queue up and are committed together once the input at hand has been
+ * handled (group commit, on a microtask): one transaction for everything that arrived meanwhile. `enqueue` resolves once the event
  * is committed, which is what strict durability waits for before a response goes out.
  *
  * If the store cannot write, the writer turns unhealthy: with `on_failure: deny` the audit stage refuses new calls
@@ -121,10 +121,13 @@ export class AuditWriter {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => this.flush());
+    // A microtask: the commit runs as soon as the work at hand (the input being handled) is done, before the event
+    // loop polls again. setImmediate waited for the loop's next check phase: ~15 µs more per call one at a time
+    // (bench/), and under load it batched no better (calls/s the same through wrap and serve).
+    queueMicrotask(() => this.flush());
   }
 
-  /** Commits everything queued. Synchronous (better-sqlite3); runs off the request path on the next tick. */
+  /** Commits everything queued. Synchronous (better-sqlite3); runs once the input at hand has been handled. */
   flush(): void {
     this.scheduled = false;
     while (this.queue.length > 0) {
