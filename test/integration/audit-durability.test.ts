@@ -1,13 +1,15 @@
 /**
  * Issue 6, done-when 2, 3 and 5: the audit trail under crashes, concurrency and a full disk.
  */
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, sha256Hex } from '../../src/audit/chain.js';
 import { loadOrCreateKey } from '../../src/audit/keys.js';
 import { query } from '../../src/audit/read.js';
-import { AuditStore } from '../../src/audit/store.js';
+import { AuditStore, CHECKPOINT_PAGES } from '../../src/audit/store.js';
 import { verifyStore } from '../../src/audit/verify.js';
+import { blankEvent } from '../../src/audit/writer.js';
 import { CLI, isolatedEnv, NODE, ROOT, tmpDir, writeConfig, wrapArgs } from '../helpers/cli.js';
 import { RawStdio, type RawMessage } from '../helpers/raw.js';
 
@@ -89,6 +91,38 @@ describe('two wrap processes share one database', () => {
     expect(sessions.size).toBe(2);
     expect(v).toMatchObject({ ok: true });
     expect(v.checkpoints).toBeGreaterThan(2);
+  });
+});
+
+describe('the WAL is copied back into the database off the commit path', () => {
+  it('no commit waits for a checkpoint, and the checkpoint comes soon after', async () => {
+    const dir = tmpDir('mcpw-wal-');
+    const db = path.join(dir, 'audit.db');
+    const key = loadOrCreateKey(path.join(dir, 'audit-signing.key'));
+    const store = new AuditStore(db);
+    const size = () => statSync(db).size;
+    const start = size();
+    // One event per commit, as a proxy answering one call at a time writes them: past the threshold several times.
+    let grewInCommit = 0;
+    let grewLater = 0;
+    for (let i = 0; i < 3 * CHECKPOINT_PAGES; i++) {
+      const before = size();
+      store.append([{ ...blankEvent('exchange'), target: `call ${i}`, args: JSON.stringify({ n: i, pad: 'x'.repeat(300) }) }], key);
+      // SQLite's automatic checkpoint copied the WAL into the database inside the commit that crossed its threshold.
+      if (size() !== before) grewInCommit++;
+      if (i % 100 === 99) {
+        const s = size();
+        await new Promise((r) => setTimeout(r, 20));
+        if (size() !== s) grewLater++;
+      }
+    }
+    for (let t = 0; t < 100 && size() === start; t++) await new Promise((r) => setTimeout(r, 20));
+    expect(grewInCommit).toBe(0);
+    expect(grewLater).toBeGreaterThan(0);
+    expect(size()).toBeGreaterThan(start + 3 * CHECKPOINT_PAGES * 100);
+    const v = verifyStore(store, { key });
+    store.close();
+    expect(v).toMatchObject({ ok: true, events: 3 * CHECKPOINT_PAGES });
   });
 });
 
