@@ -9,9 +9,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, isObject, type JsonRpcErrorResponse, type JsonRpcRequest } from '../protocol/jsonrpc.js';
-import { exactNumbers, serializedBytes } from '../protocol/frame.js';
+import { exactNumbers, wireSha256 } from '../protocol/frame.js';
 import type { EventSource, SessionEvents } from '../proxy/session.js';
-import type { Exchange, Stage } from '../pipeline/types.js';
+import { relayedWire, type Exchange, type Stage } from '../pipeline/types.js';
 import { canonicalJson, sha256Hex, type AuditEvent } from './chain.js';
 import { blankEvent, newEventId, type AuditWriter } from './writer.js';
 
@@ -112,7 +112,8 @@ export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent
   const resp = ex.response;
   let errorCode: number | undefined;
   if (resp) {
-    if (opts.capture !== 'none') ev.result_sha256 = sha256Hex(serializedBytes(resp));
+    // What the peer waiting for it receives, byte for byte (the line without its newline), from the bytes that are sent.
+    if (opts.capture !== 'none') ev.result_sha256 = wireSha256(relayedWire(ex));
     const err = (resp.message as JsonRpcErrorResponse).error;
     // The server wrote this message; an action that lets a secret through to the client (detect) does not store it.
     if (err && !ev.reason) ev.reason = kept(String(err.message), MAX_REASON_CHARS, opts.redactText);

@@ -7,7 +7,7 @@
  * peer by returning `{ answer }`; then the response hooks of the stages before it — and only those — run on that
  * answer. Stages never import each other, the session or a transport: what they share travels here.
  */
-import type { Frame } from '../protocol/frame.js';
+import { wireWithId, type Frame, type Wire } from '../protocol/frame.js';
 import type { JsonRpcErrorObject, JsonRpcId } from '../protocol/jsonrpc.js';
 import type { Era } from '../protocol/eras.js';
 
@@ -145,6 +145,10 @@ export interface Exchange {
   /** Bytes of the request and of the response on the wire. */
   bytesIn: number;
   bytesOut: number;
+  /** The id (JSON text) the response is relayed with, set before response hooks run: see `relayedWire`. */
+  relayIdText?: string;
+  /** `relayedWire`'s result, for the response it was made from. */
+  relayed?: { frame: Frame; dirty: boolean; wire: Wire };
 }
 
 export type StageResult = void | undefined | { answer: PeerAnswer; outcome?: Outcome } | { drop: true };
@@ -160,4 +164,18 @@ export interface Stage {
 
 export function markDirty(frame: Frame): void {
   frame.dirty = true;
+}
+
+/**
+ * The response exactly as it is relayed to the peer waiting for it (with that peer's id), made once: the audit
+ * stage hashes it and the session sends it. The audit stage's response hook runs after every stage that may change
+ * a response (only the metrics stage is outside it, and it reads), so what it hashes is what goes out.
+ */
+export function relayedWire(ex: Exchange): Wire {
+  const frame = ex.response!;
+  const have = ex.relayed;
+  if (have && have.frame === frame && have.dirty === frame.dirty) return have.wire;
+  const wire = wireWithId(frame, ex.relayIdText);
+  ex.relayed = { frame, dirty: frame.dirty, wire };
+  return wire;
 }

@@ -6,6 +6,8 @@
  * `parseFrame` refuses what `JSON.parse` would silently accept: duplicate keys anywhere (the last one would win,
  * so two readers could see two messages) and nesting deeper than the configured limit.
  */
+import { createHash } from 'node:crypto';
+import { sha256Hex } from './canonical.js';
 import { classify, ErrorCode, isValidId, type JsonRpcId, type JsonRpcMessage, type MessageKind } from './jsonrpc.js';
 
 export interface Frame {
@@ -330,27 +332,37 @@ function keptBytes(frame: Frame): Buffer | undefined {
   return !frame.dirty && frame.raw !== undefined ? frame.utf8 : undefined;
 }
 
-/** The kept bytes of an untouched frame whose text is ASCII (then character offsets are byte offsets). */
-function asciiBytes(frame: Frame): Buffer | undefined {
-  const u = keptBytes(frame);
-  // UTF-8 is as long as UTF-16 only when every code unit is ASCII.
-  return u !== undefined && u.length === frame.raw!.length ? u : undefined;
-}
-
 /**
- * A large untouched message on its way out as the bytes it arrived in, with its id replaced: a transport that writes
- * bytes sends these (no UTF-8 encoding of a long string, no flattening of the spliced one); any other reads it as
+ * A large message on its way out as bytes: an untouched one as the bytes it arrived in with its id replaced (no
+ * UTF-8 encoding of a long string, no flattening of the spliced one), a rewritten one encoded once (the audit trail
+ * hashes the same bytes the transport writes). A transport that writes bytes sends `parts`; any other reads it as
  * text, exactly `serializeWithId` of the same frame and id.
  */
 export class WireBytes {
   readonly parts: readonly Buffer[];
   readonly byteLength: number;
-  constructor(private readonly frame: Frame, private readonly id: string | undefined, bytes: Buffer) {
-    if (id === undefined || frame.idStart < 0) this.parts = [bytes];
-    else this.parts = [bytes.subarray(0, frame.idStart), Buffer.from(id), bytes.subarray(frame.idEnd)];
+  private constructor(parts: Buffer[], private readonly frame: Frame, private readonly id: string | undefined, private readonly text: string | undefined) {
+    this.parts = parts;
     let n = 0;
-    for (const p of this.parts) n += p.length;
+    for (const p of parts) n += p.length;
     this.byteLength = n;
+  }
+
+  /** The received bytes of an untouched frame, with its id replaced by `id`. */
+  static kept(frame: Frame, id: string | undefined, bytes: Buffer): WireBytes {
+    if (id === undefined || frame.idStart < 0) return new WireBytes([bytes], frame, id, undefined);
+    const raw = frame.raw!;
+    // Where the id's text lies in the bytes: its character offsets, unless something before it or in it is not ASCII
+    // (UTF-8 is as long as the text only when every character is ASCII).
+    const ascii = bytes.length === raw.length;
+    const start = ascii ? frame.idStart : Buffer.byteLength(raw.slice(0, frame.idStart));
+    const end = ascii ? frame.idEnd : start + Buffer.byteLength(raw.slice(frame.idStart, frame.idEnd));
+    return new WireBytes([bytes.subarray(0, start), Buffer.from(id), bytes.subarray(end)], frame, id, undefined);
+  }
+
+  /** The text a rewritten frame serialised to, encoded once. */
+  static encoded(frame: Frame, text: string): WireBytes {
+    return new WireBytes([Buffer.from(text, 'utf8')], frame, undefined, text);
   }
 
   /** A JSON-RPC error answer (the only kind whose HTTP status can differ from 200). */
@@ -359,24 +371,30 @@ export class WireBytes {
   }
 
   toString(): string {
-    return serializeWithId(this.frame, this.id);
+    return this.text ?? serializeWithId(this.frame, this.id);
   }
 }
 
-/** What a session hands a transport: text, or the received bytes of a large untouched message. */
+/** What a session hands a transport: text, or the bytes of a large message. */
 export type Wire = string | WireBytes;
 
-/** `serializeWithId`, as bytes when the frame kept the ASCII bytes it arrived in. */
+/** `serializeWithId`, as bytes when the frame kept the bytes it arrived in (a large untouched frame) or the text is large. */
 export function wireWithId(frame: Frame, id: string | undefined): Wire {
-  const bytes = asciiBytes(frame);
-  return bytes ? new WireBytes(frame, id, bytes) : serializeWithId(frame, id);
+  const bytes = keptBytes(frame);
+  if (bytes) return WireBytes.kept(frame, id, bytes);
+  const text = serializeWithId(frame, id);
+  return text.length >= KEEP_UTF8_BYTES ? WireBytes.encoded(frame, text) : text;
+}
+
+/** SHA-256 (hex) of what a wire sends, without joining or encoding it again. */
+export function wireSha256(w: Wire): string {
+  if (typeof w === 'string') return sha256Hex(w);
+  if (w.parts.length === 1) return sha256Hex(w.parts[0]!);
+  const h = createHash('sha256');
+  for (const p of w.parts) h.update(p);
+  return h.digest('hex');
 }
 
 export function wireLength(w: Wire): number {
   return typeof w === 'string' ? Buffer.byteLength(w) : w.byteLength;
-}
-
-/** The bytes `serialize(frame)` encodes to, without encoding when the frame kept them (hashing a large result). */
-export function serializedBytes(frame: Frame): string | Buffer {
-  return keptBytes(frame) ?? serialize(frame);
 }

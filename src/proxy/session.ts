@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.js';
 import { eraOfMessage, envelopeVersion, isModernVersion, META, type Era } from '../protocol/eras.js';
-import { idText, newFrame, parseFrame, peekId, serializeWithId, wireLength, wireWithId, type Frame, type Wire } from '../protocol/frame.js';
+import { idText, newFrame, parseFrame, peekId, serializeWithId, wireLength, type Frame, type Wire } from '../protocol/frame.js';
 import {
   ErrorCode,
   errorResponse,
@@ -28,15 +28,16 @@ import {
 } from '../protocol/jsonrpc.js';
 import { targetOf } from '../protocol/mcp.js';
 import type { Pipeline, RequestStep } from '../pipeline/pipeline.js';
-import type {
-  Exchange,
-  ExchangeNotes,
-  Outcome,
-  PeerAnswer,
-  Principal,
-  Session as SessionApi,
-  ToolEntry,
-  TransportKind,
+import {
+  relayedWire,
+  type Exchange,
+  type ExchangeNotes,
+  type Outcome,
+  type PeerAnswer,
+  type Principal,
+  type Session as SessionApi,
+  type ToolEntry,
+  type TransportKind,
 } from '../pipeline/types.js';
 import type { BadMessageReason, Downstream, Reply, Upstream, UpstreamCloseInfo, UpstreamFailure } from '../transports/types.js';
 
@@ -546,7 +547,7 @@ export class Session implements SessionApi {
     ex.bytesOut = frame.bytes;
     ex.outcome = 'error' in msg ? 'error' : 'ok';
     ex.endedAt = performance.now();
-    this.afterResponseHooks(ex, undefined, () => this.sendUpstream(serializeWithId(frame, inc.upIdText), { kind: 'response', method: undefined, upId: undefined, principal: ex.principal }));
+    this.relayResponseUpstream(ex, inc.upIdText);
   }
 
   // ───────────────────────────── server → proxy ─────────────────────────────
@@ -672,13 +673,14 @@ export class Session implements SessionApi {
   /** Runs response hooks (from `from` down) and sends the response to the client. */
   private finishClientExchange(ex: Exchange, response: Frame, downIdText: string, reply: Reply | undefined, from?: number): void {
     ex.response = response;
+    ex.relayIdText = downIdText;
     if (ex.endedAt === undefined) ex.endedAt = performance.now();
     this.afterResponseHooks(
       ex,
       from,
       () => {
         this.clientRequests--;
-        const wire = wireWithId(response, downIdText);
+        const wire = relayedWire(ex);
         ex.bytesOut = ex.bytesOut || wireLength(wire);
         this.sendToClient(wire, reply, true);
       },
@@ -691,6 +693,12 @@ export class Session implements SessionApi {
         this.sendToClient(serializeWithId(refusal, downIdText), reply, true);
       },
     );
+  }
+
+  /** Runs response hooks (from `from` down) on the client's answer to a server request, and sends it upstream. */
+  private relayResponseUpstream(ex: Exchange, upIdText: string, from?: number): void {
+    ex.relayIdText = upIdText;
+    this.afterResponseHooks(ex, from, () => this.sendUpstream(String(relayedWire(ex)), { kind: 'response', method: undefined, upId: undefined, principal: ex.principal }));
   }
 
   private afterResponseHooks(ex: Exchange, from: number | undefined, send: () => void, fail?: (err: unknown) => void): void {
@@ -729,10 +737,9 @@ export class Session implements SessionApi {
       if (step.kind !== 'pass') {
         const answer: PeerAnswer = step.kind === 'answer' ? step.answer : { error: { code: ErrorCode.PolicyDenied, message: 'Request refused by mcp-warden' } };
         ex.outcome = step.kind === 'answer' ? (step.outcome ?? ('error' in answer ? 'denied' : 'ok')) : 'dropped';
-        const resp = answerFrame(req.id, answer);
-        ex.response = resp;
+        ex.response = answerFrame(req.id, answer);
         ex.endedAt = performance.now();
-        this.afterResponseHooks(ex, step.index, () => this.sendUpstream(serializeWithId(resp, upIdText), { kind: 'response', method: undefined, upId: undefined, principal: ex.principal }));
+        this.relayResponseUpstream(ex, upIdText, step.index);
         return;
       }
       const downId = this.nextDownId++;
@@ -756,10 +763,9 @@ export class Session implements SessionApi {
     }
     const ex = inc.ex!;
     ex.outcome = 'timeout';
-    const resp = newFrame(errorResponse(null, ErrorCode.RequestTimeout, message), 'response');
-    ex.response = resp;
+    ex.response = newFrame(errorResponse(null, ErrorCode.RequestTimeout, message), 'response');
     ex.endedAt = performance.now();
-    this.afterResponseHooks(ex, undefined, () => this.sendUpstream(serializeWithId(resp, inc.upIdText), { kind: 'response', method: undefined, upId: undefined, principal: ex.principal }));
+    this.relayResponseUpstream(ex, inc.upIdText);
   }
 
   private upstreamNotification(frame: Frame, related: number | undefined): void {

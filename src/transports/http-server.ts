@@ -97,9 +97,9 @@ export class HttpReply implements Reply {
     if (this.mode === 'pending' && final && !this.preferStream) {
       this.stop();
       this.mode = 'done';
-      // The received bytes of a large untouched message are sent as they are, not encoded again; only an error
-      // answer can map to another status, so only then is its text looked at.
-      const body = typeof wire === 'string' ? Buffer.from(wire, 'utf8') : Buffer.concat(wire.parts, wire.byteLength);
+      // A large message's bytes (received, or encoded once for the audit hash) are sent as they are, not encoded
+      // again; only an error answer can map to another status, so only then is its text looked at.
+      const body = typeof wire === 'string' ? Buffer.from(wire, 'utf8') : wire.parts.length === 1 ? wire.parts[0]! : Buffer.concat(wire.parts, wire.byteLength);
       const meta = this.statusOf && (typeof wire === 'string' || wire.isError) ? this.statusOf(String(wire)) : 200;
       const status = typeof meta === 'number' ? meta : meta.status;
       const extra = typeof meta === 'number' ? {} : meta.headers;

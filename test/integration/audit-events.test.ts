@@ -4,6 +4,7 @@
  * input, session start and end, upstream spawn and crash. (Denials, authentication failures, policy reloads and pin
  * violations are checked where those stages are tested.)
  */
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/audit/chain.js';
@@ -16,6 +17,7 @@ import { RawStdio, text } from '../helpers/raw.js';
 import { auditEvents as events } from '../helpers/audit.js';
 
 const FAULT = path.join(ROOT, 'test/fixtures/fault-server.mjs');
+const BENCH_UPSTREAM = path.join(ROOT, 'bench/upstream.mjs');
 const DUAL = path.join(ROOT, 'test/fixtures/dual-era-server.mjs');
 
 function verified(db: string): boolean {
@@ -80,6 +82,25 @@ describe('audit events through wrap', () => {
     expect(ev.some((e) => e.args === '{"text":"after restart"}')).toBe(true);
     expect(ev.find((e) => e.args?.includes('account'))!.args).toBe('{"account":12345678901234567891,"text":"n"}');
     expect(verified(db)).toBe(true);
+  });
+
+  it("result_sha256 is the hash of the line the client received: its id, the server's bytes or the rewritten text", async () => {
+    const dir = tmpDir('mcpw-ae-');
+    const db = path.join(dir, 'audit.db');
+    const cfg = writeConfig(`audit:\n  db: ${db}\n`);
+    const peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--', NODE, BENCH_UPSTREAM, 'stdio'), isolatedEnv());
+    await peer.initialize();
+    // A short answer (text), a long one passed on untouched (the server's bytes, the id spliced) and a long one the
+    // redaction rewrote (new text): each under an id the proxy replaces on its way to the server.
+    expect(text(await peer.call('short-1', 'echo', { text: 'hello' }))).toBe('hello');
+    expect(text(await peer.call('kept-2', 'blob', { bytes: 65_536 })).length).toBe(65_536);
+    expect(text(await peer.call('masked-3', 'blob', { bytes: 65_536, dirty: true }))).toContain('[REDACTED:');
+    expect(await peer.close()).toBe(0);
+    const sha = (t: string) => createHash('sha256').update(t).digest('hex');
+    const received = (id: string) => peer.lines.find((l) => l.includes(`"id":"${id}"`))!;
+    const calls = events(db).filter((e) => e.event === 'exchange' && e.method === 'tools/call');
+    expect(calls.map((e) => e.target)).toEqual(['echo', 'blob', 'blob']);
+    expect(calls.map((e) => e.result_sha256)).toEqual(['short-1', 'kept-2', 'masked-3'].map((id) => sha(received(id))));
   });
 
   it('keeps a method and a target the peer made huge to a bounded length, masked before they are cut', async () => {

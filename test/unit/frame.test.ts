@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { idText, KEEP_UTF8_BYTES, parseFrame, peekId, serialize, serializedBytes, serializeWithId, wireLength, wireWithId, WireBytes } from '../../src/protocol/frame.js';
+import { idText, KEEP_UTF8_BYTES, parseFrame, peekId, serialize, serializeWithId, wireLength, wireSha256, wireWithId, WireBytes } from '../../src/protocol/frame.js';
 import { ErrorCode } from '../../src/protocol/jsonrpc.js';
 
 const limits = { maxDepth: 64 };
@@ -135,9 +135,16 @@ describe('a frame on its way out (wireWithId)', () => {
     `{"jsonrpc":"2.0","method":"notifications/message","params":{"t":"${big}"}}`,
   ];
 
-  it('is the received bytes of a long ASCII frame, with the id spliced, equal to serializeWithId', () => {
-    for (const text of texts) {
-      for (const id of ['7', '"down-1"', undefined]) {
+  // Not ASCII before the id, inside a string id, and only after it: the id's byte offsets differ from its character offsets.
+  const unicode = [
+    `{"jsonrpc":"2.0","result":{"t":"é€😀${big}"},"id":"abc"}`,
+    `{"id":"ü-1","jsonrpc":"2.0","result":{"t":"${big}"}}`,
+    `{"jsonrpc":"2.0","id":1,"result":{"t":"é${big}"}}`,
+  ];
+
+  it('is the received bytes of a long frame, with the id spliced, equal to serializeWithId', () => {
+    for (const text of [...texts, ...unicode]) {
+      for (const id of ['7', '"down-1"', '"ñ"', undefined]) {
         const f = frameOf(text);
         const w = wireWithId(f, id);
         expect(w).toBeInstanceOf(WireBytes);
@@ -151,26 +158,33 @@ describe('a frame on its way out (wireWithId)', () => {
     }
   });
 
-  it('is text for a frame that is not ASCII, was changed, or is short', () => {
-    const unicode = frameOf(`{"jsonrpc":"2.0","id":1,"result":{"t":"é${big}"}}`);
-    expect(typeof wireWithId(unicode, '7')).toBe('string');
-    expect(wireWithId(unicode, '7')).toBe(serializeWithId(unicode, '7'));
-    const changed = frameOf(texts[0]!);
-    (changed.message as { result: { t: string } }).result.t = 'masked';
-    changed.dirty = true;
-    expect(wireWithId(changed, '7')).toBe('{"jsonrpc":"2.0","id":7,"result":{"t":"masked"}}');
+  it('is text for a short frame, and a long changed one is its new text encoded once', () => {
     const short = frameOf('{"jsonrpc":"2.0","id":1,"result":{}}');
     expect(wireWithId(short, '7')).toBe('{"jsonrpc":"2.0","id":7,"result":{}}');
+    const small = frameOf('{"jsonrpc":"2.0","id":1,"result":{"t":"x"}}');
+    (small.message as { result: { t: string } }).result.t = 'masked';
+    small.dirty = true;
+    expect(wireWithId(small, '7')).toBe('{"jsonrpc":"2.0","id":7,"result":{"t":"masked"}}');
+    const changed = frameOf(unicode[0]!);
+    (changed.message as { result: { t: string } }).result.t = `é ${big}`;
+    changed.dirty = true;
+    const w = wireWithId(changed, '7');
+    expect(w).toBeInstanceOf(WireBytes);
+    expect(Buffer.concat((w as WireBytes).parts).toString('utf8')).toBe(`{"jsonrpc":"2.0","id":7,"result":{"t":"é ${big}"}}`);
+    expect(String(w)).toBe(serializeWithId(changed, '7'));
   });
 
-  it('hashes of a result are the same from its kept bytes as from its text', () => {
-    for (const text of [texts[1]!, `{"jsonrpc":"2.0","id":1,"result":{"t":"é€😀${big}"}}`]) {
+  it('hashes what is sent: the same from its parts as from its text', () => {
+    const sha = (t: string) => createHash('sha256').update(t).digest('hex');
+    for (const text of [...texts, ...unicode]) {
       const f = frameOf(text);
-      expect(Buffer.isBuffer(serializedBytes(f))).toBe(true);
-      expect(createHash('sha256').update(serializedBytes(f)).digest('hex')).toBe(createHash('sha256').update(serialize(f)).digest('hex'));
+      const kept = wireWithId(f, '"c-1"');
+      expect(wireSha256(kept)).toBe(sha(serializeWithId(f, '"c-1"')));
       f.dirty = true;
-      expect(serializedBytes(f)).toBe(serialize(f));
+      const encoded = wireWithId(f, '2');
+      expect(wireSha256(encoded)).toBe(sha(serializeWithId(f, '2')));
     }
+    expect(wireSha256('{"jsonrpc":"2.0","id":1,"result":{}}')).toBe(sha('{"jsonrpc":"2.0","id":1,"result":{}}'));
   });
 });
 
