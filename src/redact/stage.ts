@@ -2,8 +2,9 @@
  * The redaction stage (SPEC §5): the last stage before the server on the way in, the first after it on the way
  * out, so it sees what the server really sent and every stage above it sees the redacted message.
  *
- * Outbound (server → client): results of tools/call, tasks/get|result|list, resources/read, prompts/get,
- * completion/complete (with `input_required` payloads inside them); every error message and `data`; log,
+ * Outbound (server → client): the result of every request but those that are the server's definitions (tools/call,
+ * tasks/*, resources/read, prompts/get, completion/complete, ping, a vendor's own methods; `input_required`
+ * payloads inside them); every error message and `data`; log,
  * progress and other notifications; server-initiated requests (sampling, elicitation). Inbound (client →
  * server): tool, prompt and completion arguments, resource URIs, and the client's answers to server requests
  * (2025 responses, 2026 `inputResponses`), with the inbound action (`detect` by default).
@@ -24,8 +25,12 @@ import type { Rule } from './rules.js';
 
 /** Requests whose target is a resource URI the caller wrote. */
 const URI_METHODS = new Set(['resources/read', 'resources/subscribe', 'resources/unsubscribe']);
-/** Responses whose results are scanned (errors are scanned for every method). */
-const RESULT_METHODS = new Set(['tools/call', 'tasks/get', 'tasks/result', 'tasks/list', 'resources/read', 'prompts/get', 'completion/complete']);
+/**
+ * Responses whose results are not scanned here: what a server says about itself, whose prose the definitions stage
+ * masks (names, URIs and schemas must pass unchanged). Every other result is scanned whatever its method — `ping`,
+ * `tasks/cancel`, a vendor's own method a policy allows — and errors are scanned for every method.
+ */
+const DEFINITION_METHODS = new Set(['initialize', 'server/discover', 'tools/list', 'prompts/list', 'resources/list', 'resources/templates/list']);
 
 const TASK_TOOLS = 'redact.taskTools';
 
@@ -203,7 +208,7 @@ export function redactionStage({ redaction }: RedactionStageOptions): Stage {
       } else if (r.changed) markDirty(frame);
       return;
     }
-    if (!RESULT_METHODS.has(ex.method) || !isObject(resp.result)) return;
+    if (DEFINITION_METHODS.has(ex.method) || !isObject(resp.result)) return;
     const result = resp.result;
     const params = (ex.message.message as JsonRpcRequest).params;
     // Remember which tool a task runs, to check its result's outputSchema later.

@@ -118,6 +118,18 @@ describe.each([
     }
   });
 
+  it("the result of a method of the server's own, or of tasks/cancel, is masked too", async () => {
+    const lookup = await c.request('x/lookup', {});
+    expectClean(lookup);
+    expect(lookup).toEqual({ owner: '[REDACTED:email]', credentials: { token: '[REDACTED:github-pat]' } });
+    const created = await c.request('tools/call', { name: 'leak_text', arguments: {}, task: { ttl: 60000 } });
+    const taskId = (created['task'] as { taskId: string }).taskId;
+    const cancel = await c.request('tasks/cancel', { taskId });
+    expectClean(cancel);
+    expect(cancel['statusMessage']).toBe('cancelled; ask [REDACTED:email]');
+    expect(cancel['taskId']).toBe(taskId);
+  });
+
   it('structuredContent and its text mirror agree, and the validating client accepts them', async () => {
     const r = await c.callTool('leak_structured');
     expectClean(r);
