@@ -125,7 +125,7 @@ export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly 
   const pins = pinSettings(config);
   if (pins) {
     const identities = new Map((opts.servers ?? config.servers).map((s) => [s.name, serverIdentity(s)]));
-    stages.push(pinStage({ settings: pins, identities, screen: screenDefinition, events, log: opts.log }));
+    stages.push(pinStage({ settings: pins, identities, screen: screenDefinition, events, log: opts.log, maxListBytes: config.limits.maxMessageBytes }));
   }
   if (redaction) stages.push(redactionStage({ redaction }));
   const pipeline = new Pipeline(stages);

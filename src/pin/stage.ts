@@ -32,6 +32,19 @@ export interface PinStageOptions {
   screen: (kind: Kind, def: Record<string, unknown>) => string[];
   events?: SessionEvents | undefined;
   log: Logger;
+  /** How much of a server's prompt list (all its pages) a session keeps: limits.max_message_bytes, as for tools. */
+  maxListBytes?: number;
+}
+
+/** A session's prompts from the server's prompts/list pages since the first, and what those pages weighed. */
+interface PromptPages {
+  defs: Map<string, Record<string, unknown>>;
+  bytes: number;
+  warned: boolean;
+}
+
+function promptDefs(session: Session): Map<string, Record<string, unknown>> | undefined {
+  return (session.state.get('pin.prompts') as PromptPages | undefined)?.defs;
 }
 
 type Verdict = { ok: true } | { ok: false; reason: string; renamedFrom?: string };
@@ -182,6 +195,7 @@ export function pinStage(opts: PinStageOptions): Stage {
   const reported = new Set<string>();
   const floods = new WeakMap<Exchange, { events: number; held: number }>();
   const block = opts.settings.onChange === 'block';
+  const maxListBytes = opts.maxListBytes ?? 16 * 1024 * 1024;
 
   function store(server: string): ServerStore {
     let s = stores.get(server);
@@ -312,14 +326,14 @@ export function pinStage(opts: PinStageOptions): Stage {
     const st = store(ex.session.server);
     const loaded = st.load();
     if ((loaded || st.explicit) && (kind === 'prompts' || ex.session.catalogComplete())) {
-      const def = kind === 'tools' ? ex.session.tools.get(name)?.definition : (ex.session.state.get('pin.prompts') as Map<string, Record<string, unknown>> | undefined)?.get(name);
+      const def = kind === 'tools' ? ex.session.tools.get(name)?.definition : promptDefs(ex.session)?.get(name);
       return judge(ex, st, loaded, kind, name, def);
     }
     return (async () => {
       const sp = await pinsFor(ex.session, st);
       if (sp === NOT_PINNED) return block ? deny(ex, NOT_PINNED_REFUSAL, kind === 'tools') : undefined;
       // catalog() refetches after list_changed, or for a fresh child called before any list.
-      const def = kind === 'tools' ? ((await ex.session.catalog())?.get(name) ?? ex.session.tools.get(name))?.definition : (ex.session.state.get('pin.prompts') as Map<string, Record<string, unknown>> | undefined)?.get(name);
+      const def = kind === 'tools' ? ((await ex.session.catalog())?.get(name) ?? ex.session.tools.get(name))?.definition : promptDefs(ex.session)?.get(name);
       return judge(ex, st, sp, kind, name, def);
     })();
   }
@@ -378,10 +392,22 @@ export function pinStage(opts: PinStageOptions): Stage {
       markDirty(ex.response);
       return;
     }
+    // A server can answer page after page of prompts; a session keeps them up to the bound its tool list has. Past
+    // it, prompts are neither kept nor pinned on first use: they are judged as new (hidden with on_change: block).
+    let promptsKept = true;
     if (kind === 'prompts') {
-      let m = ex.session.state.get('pin.prompts') as Map<string, Record<string, unknown>> | undefined;
-      if (!m) ex.session.state.set('pin.prompts', (m = new Map()));
-      for (const p of list) if (isObject(p) && typeof p['name'] === 'string') m.set(p['name'], p);
+      const req = ex.message.message as JsonRpcRequest;
+      const first = !isObject(req.params) || req.params['cursor'] === undefined;
+      let pages = ex.session.state.get('pin.prompts') as PromptPages | undefined;
+      if (!pages || first) ex.session.state.set('pin.prompts', (pages = { defs: new Map(), bytes: 0, warned: pages?.warned ?? false }));
+      pages.bytes += ex.response.bytes;
+      promptsKept = pages.bytes <= maxListBytes;
+      if (promptsKept) {
+        for (const p of list) if (isObject(p) && typeof p['name'] === 'string') pages.defs.set(p['name'], p);
+      } else if (!pages.warned) {
+        pages.warned = true;
+        opts.log.warn({ server: ex.session.server, session: ex.session.id, limit: maxListBytes }, "the server's prompt list is larger than limits.max_message_bytes over all its pages; the prompts past it are not pinned and count as new");
+      }
     }
     const pins = await pinsFor(ex.session, st);
     if (pins === NOT_PINNED) {
@@ -392,7 +418,7 @@ export function pinStage(opts: PinStageOptions): Stage {
       return;
     }
     let sp = pins;
-    if (kind === 'prompts' && sp && !st.explicit && !sp.promptsComplete) {
+    if (kind === 'prompts' && promptsKept && sp && !st.explicit && !sp.promptsComplete) {
       // Prompts are pinned on first use page by page, until the first complete list.
       const entries: { name: string; def: Record<string, unknown>; findings: string[] }[] = [];
       const yielder = breather();

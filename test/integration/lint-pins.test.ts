@@ -368,6 +368,39 @@ describe('pinning on first use needs the whole catalogue', () => {
     expect(existsSync(path.join(env['XDG_STATE_HOME']!, 'mcp-warden', 'pins'))).toBe(false);
   });
 
+  it('a prompt list larger than max_message_bytes over all its pages: the prompts past it are neither kept nor pinned', async () => {
+    // Each page of prompts was kept for the session and pinned on first use, however many pages the server answered.
+    const dir = tmpDir('mcpw-prompt-pages-');
+    const stateFile = path.join(dir, 'shift.json');
+    writeFileSync(stateFile, JSON.stringify({ version: 1, padPrompts: 200, pageSize: 10 }));
+    const env = isolatedEnv({ SHIFT_STATE: stateFile });
+    const cfg = writeConfig(`policy: [${ALLOW_ALL}]\nlimits: { max_message_bytes: 65536 }\n`);
+    const peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--', NODE, SHIFTY), env);
+    await peer.initialize();
+    // A host reading every page, as hosts do.
+    const shown: string[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 30; page++) {
+      const r = await peer.request(`page-${page}`, 'prompts/list', cursor ? { cursor } : {});
+      shown.push(...(r.result!['prompts'] as { name: string }[]).map((p) => p.name));
+      cursor = r.result!['nextCursor'] as string | undefined;
+      if (!cursor) break;
+    }
+    expect(cursor).toBeUndefined();
+    expect(await peer.close()).toBe(0);
+    expect(peer.stderr).toContain("the server's prompt list is larger than limits.max_message_bytes over all its pages");
+    const pins = path.join(env['XDG_STATE_HOME']!, 'mcp-warden', 'pins');
+    const file = readdirSync(pins).find((f) => f.endsWith('.json') && !f.startsWith('pending-'))!;
+    const sp = Object.values(readPinFile(path.join(pins, file))!.servers)[0]!;
+    // About three pages of ~20 KB fit in 64 KiB: those are pinned; the list never counted as complete.
+    const pinnedPrompts = Object.keys(sp.prompts);
+    expect(pinnedPrompts.length).toBeGreaterThanOrEqual(10);
+    expect(pinnedPrompts.length).toBeLessThanOrEqual(40);
+    expect(sp.promptsComplete).toBeFalsy();
+    // The host was shown the pinned prompts only: the rest count as new and are hidden (on_change: block).
+    expect(shown.sort()).toEqual(pinnedPrompts.sort());
+  });
+
   it('a page that fails after the host read page 1 does not pin page 1 alone', async () => {
     const { peer, pinned } = start('2:1');
     await peer.initialize();
