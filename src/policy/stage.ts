@@ -40,6 +40,23 @@ const PLUMBING = new Set(['initialize', 'ping', 'server/discover', 'subscription
 
 const INSUFFICIENT_SCOPE = 'insufficient_scope';
 
+/**
+ * The URI a resource template (RFC 6570) names with these variables; a variable not given stays as written. Values
+ * go in as they are, not percent-encoded: the reading that shows most (the policy matches every reading anyway).
+ */
+export function expandTemplate(template: string, values: Record<string, string>): string {
+  return template.replace(/\{([+#./;?&]?)([^{}]*)\}/g, (whole, op: string, vars: string) => {
+    const names = vars.split(',').map((v) => v.trim().replace(/(\*|:\d+)$/, ''));
+    const given = names.filter((n) => Object.hasOwn(values, n));
+    if (given.length === 0) return whole;
+    const named = op === ';' || op === '?' || op === '&';
+    const parts = given.map((n) => (named ? `${n}=${values[n]}` : values[n]!));
+    const sep = op === '/' || op === '.' || op === ';' ? op : op === '?' || op === '&' ? '&' : ',';
+    const first = op === '' || op === '+' ? '' : op;
+    return first + parts.join(sep);
+  });
+}
+
 function params(ex: Exchange): Record<string, unknown> {
   const p = (ex.message.message as JsonRpcRequest).params;
   return isObject(p) ? p : {};
@@ -271,6 +288,32 @@ export function policyStage(opts: PolicyStageOptions): Stage {
   }
 
   /**
+   * The values a server suggests for a visible resource template's variable name URIs too: `file:///{path}` may be
+   * visible while `file:///secrets/**` is not, and suggesting `secrets/keys.txt` would show what the hidden folder
+   * holds. Each value is put into the template (with the other variables the completion's context gives) and kept
+   * only if the caller could read the URI it makes. More than LONG_LIST values (the protocol allows 100) are cut.
+   */
+  function completionValues(ex: Exchange, result: Record<string, unknown>, policy: Policy): void {
+    const p = params(ex);
+    const ref = p['ref'];
+    const arg = p['argument'];
+    const completion = result['completion'];
+    if (!isObject(ref) || ref['type'] !== 'ref/resource' || typeof ref['uri'] !== 'string' || !isObject(arg) || typeof arg['name'] !== 'string') return;
+    if (!isObject(completion) || !Array.isArray(completion['values'])) return;
+    const template = ref['uri'];
+    const name = arg['name'];
+    const known: Record<string, string> = {};
+    const ctx = p['context'];
+    if (isObject(ctx) && isObject(ctx['arguments'])) for (const [k, v] of Object.entries(ctx['arguments'])) if (typeof v === 'string') known[k] = v;
+    const values = completion['values'];
+    const kept = values.slice(0, LONG_LIST).filter((v) => typeof v === 'string' && visible(policy, readOf(ex, expandTemplate(template, { ...known, [name]: v }))));
+    if (kept.length === values.length) return;
+    completion['values'] = kept;
+    if (typeof completion['total'] === 'number') completion['total'] = Math.max(kept.length, completion['total'] - (values.length - kept.length));
+    markDirty(ex.response!);
+  }
+
+  /**
    * 2026-07-28 `subscriptions/listen` subscribes to resources by URI (as `resources/subscribe` did, which is a
    * resource request): the URIs the caller cannot see are taken out of the filter before the server sees it, so no
    * update about them is ever sent. The stream itself is protocol plumbing.
@@ -410,6 +453,8 @@ export function policyStage(opts: PolicyStageOptions): Stage {
           return filter('resources', (t) => (typeof t['uri'] === 'string' ? readOf(ex, t['uri']) : undefined));
         case 'resources/templates/list':
           return filter('resourceTemplates', (t) => (typeof t['uriTemplate'] === 'string' ? readOf(ex, t['uriTemplate']) : undefined));
+        case 'completion/complete':
+          return completionValues(ex, result, policy);
         case 'resources/read':
           // A read may answer with more than the URI asked for (a folder's files): each content the caller could
           // not read by itself is left out, so reading the parent of a hidden resource does not reveal it.

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/audit/chain.js';
 import { query } from '../../src/audit/read.js';
 import { AuditStore } from '../../src/audit/store.js';
+import { expandTemplate } from '../../src/policy/stage.js';
 import { connectClient, type McpClient, type Sdk, type Target } from '../helpers/clients.js';
 import { RawStdio } from '../helpers/raw.js';
 import { CLI, isolatedEnv, NODE, ROOT, startServe, tmpDir, writeConfig, wrapArgs, type Running } from '../helpers/cli.js';
@@ -535,5 +536,30 @@ describe('policy CLI and hot reload', () => {
     const reloads = query(store, { event: 'policy_reload' }).map((e) => e.status);
     store.close();
     expect(reloads).toEqual(['ok', 'failed', 'ok']);
+  });
+});
+
+describe('completion values for a visible resource template', () => {
+  it('leave out the values that would name a URI the caller cannot read', async () => {
+    const own = tmpDir('mcpw-complete-');
+    const pol = path.join(own, 'policy.yaml');
+    writeFileSync(pol, 'version: 1\ndefault: deny\nrules:\n  - id: templates\n    effect: allow\n    resources: ["test://template/**"]\n  - id: not-park\n    effect: deny\n    resources: ["test://template/park/**"]\n');
+    const c = await connectClient('v1', { kind: 'stdio', command: NODE, args: wrapArgs('--config', writeConfig('audit: { enabled: false }\n'), '--policy', pol, '--', NODE, DUAL, 'stdio'), env: isolatedEnv() });
+    try {
+      // The server suggests paris, park and party for any variable; test://template/park/data is hidden.
+      const r = await c.complete({ type: 'ref/resource', uri: 'test://template/{id}/data' }, { name: 'id', value: 'pa' });
+      expect(r['completion']).toEqual({ values: ['paris', 'party'], total: 2, hasMore: false });
+      expect(((await c.readResource('test://template/paris/data'))['contents'] as unknown[]).length).toBe(1);
+      expect((await errorOf(c.readResource('test://template/park/data'))).code).toBe(-32602);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('a template is expanded as RFC 6570 writes each kind of expression, a value as it is', () => {
+    expect(expandTemplate('file:///{path}', { path: 'secrets/keys.txt' })).toBe('file:///secrets/keys.txt');
+    expect(expandTemplate('file://{+root}{/dir,name}{?v}{#frag}', { root: '/srv', dir: 'a', name: 'b', v: '1', frag: 'top' })).toBe('file:///srv/a/b?v=1#top');
+    expect(expandTemplate('db://{host}/{table}{.ext}{;rev}{&x}', { table: 'users', ext: 'csv', rev: '2', x: 'y' })).toBe('db://{host}/users.csv;rev=2&x=y');
+    expect(expandTemplate('x://{a*}/{b:3}', { a: 'one', b: 'two' })).toBe('x://one/two');
   });
 });
