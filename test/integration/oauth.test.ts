@@ -420,17 +420,19 @@ pins: false
   });
 
   it('a GET stream opened with a token ends when that token expires', async () => {
-    const short = await as.mint({ aud: files(), sub: 'frank', scope: 'files:read', exp: Math.floor(Date.now() / 1000) + 2 });
+    // exp is in whole seconds: 3 s ahead leaves the stream at least 2 s, however slow the setup below.
+    const exp = Math.floor(Date.now() / 1000) + 3;
+    const short = await as.mint({ aud: files(), sub: 'frank', scope: 'files:read', exp });
     const init = await post(files(), INIT, bearer(short));
     const sid = init.headers.get('mcp-session-id')!;
     await post(files(), { jsonrpc: '2.0', method: 'notifications/initialized' }, { ...bearer(short), 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' });
-    const t0 = Date.now();
     const res = await fetch(files(), { headers: { ...bearer(short), accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' } });
     expect(res.status).toBe(200);
     await res.text(); // resolves when the proxy ends the stream
-    const took = Date.now() - t0;
-    expect(took).toBeGreaterThan(500);
-    expect(took).toBeLessThan(4000);
+    // Ended at the token's expiry, not before and not long after.
+    const ended = Date.now();
+    expect(ended).toBeGreaterThan(exp * 1000 - 200);
+    expect(ended).toBeLessThan(exp * 1000 + 2000);
   });
 
   it('no token and no secret reaches the operational log', () => {
