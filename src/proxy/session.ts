@@ -681,6 +681,8 @@ export class Session implements SessionApi {
       () => {
         this.clientRequests--;
         const wire = relayedWire(ex);
+        // The exchange may outlive its response (a task, an approval): it does not keep a large one alive.
+        ex.relayed = undefined;
         ex.bytesOut = ex.bytesOut || wireLength(wire);
         this.sendToClient(wire, reply, true);
       },
@@ -698,7 +700,11 @@ export class Session implements SessionApi {
   /** Runs response hooks (from `from` down) on the client's answer to a server request, and sends it upstream. */
   private relayResponseUpstream(ex: Exchange, upIdText: string, from?: number): void {
     ex.relayIdText = upIdText;
-    this.afterResponseHooks(ex, from, () => this.sendUpstream(String(relayedWire(ex)), { kind: 'response', method: undefined, upId: undefined, principal: ex.principal }));
+    this.afterResponseHooks(ex, from, () => {
+      const wire = relayedWire(ex);
+      ex.relayed = undefined;
+      this.sendUpstream(String(wire), { kind: 'response', method: undefined, upId: undefined, principal: ex.principal });
+    });
   }
 
   private afterResponseHooks(ex: Exchange, from: number | undefined, send: () => void, fail?: (err: unknown) => void): void {
