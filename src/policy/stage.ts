@@ -291,7 +291,8 @@ export function policyStage(opts: PolicyStageOptions): Stage {
    * The values a server suggests for a visible resource template's variable name URIs too: `file:///{path}` may be
    * visible while `file:///secrets/**` is not, and suggesting `secrets/keys.txt` would show what the hidden folder
    * holds. Each value is put into the template (with the other variables the completion's context gives) and kept
-   * only if the caller could read the URI it makes. More than LONG_LIST values (the protocol allows 100) are cut.
+   * only if the caller could read the URI it makes. More than LONG_LIST values (the protocol allows 100) are cut;
+   * the template is at most 8,192 characters (a longer one is no visible URI, and the request never left).
    */
   function completionValues(ex: Exchange, result: Record<string, unknown>, policy: Policy): void {
     const p = params(ex);
