@@ -7,7 +7,7 @@
  * first change a backup is written beside the file; `uninstall` puts the original bytes back when nothing else in
  * the file changed since, and otherwise unwraps the entries in place (keeping the other edits). A diff is printed.
  */
-import { existsSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -228,8 +228,14 @@ export function install(file: string, key: string, o: { servers?: string[]; laun
   const { after, items } = planInstall(before, file, key, o);
   const backup = backupPath(file);
   if (!o.dryRun && after !== before) {
-    // Keep the pristine original: a second install (more servers) must not overwrite it.
-    if (!existsSync(backup)) writeFileSync(backup, before, { mode: statSync(file).mode & 0o777 });
+    // Keep the pristine original: a second install (more servers) must not overwrite it. Created, never written
+    // through: a link left at that name (dangling, or to another file) would have received the config's tokens.
+    try {
+      writeFileSync(backup, before, { mode: statSync(file).mode & 0o777, flag: 'wx' });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (!lstatSync(backup).isFile()) throw new WardenError(`${backup} exists and is not a file (a link?); move it away and run install again. ${file} was not changed`);
+    }
     writeAtomic(file, after);
   }
   return { file, before, after, items, backup };

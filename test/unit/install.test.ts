@@ -1,7 +1,7 @@
 /**
  * Where each host keeps its MCP config, per platform, and the install helpers' edge cases.
  */
-import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -102,6 +102,23 @@ describe('plans', () => {
     expect(readFileSync(elsewhere, 'utf8')).toBe('untouched');
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(readFileSync(file, 'utf8')).toContain('"command": "x"');
+  });
+  it('a link left at the backup name is not written through: install stops and the config is unchanged', () => {
+    const dir = fsTmp();
+    const file = path.join(dir, 'mcp.json');
+    const text = '{ "mcpServers": { "a": { "command": "x", "env": { "TOKEN": "t" } } } }\n';
+    writeFileSync(file, text, { mode: 0o600 });
+    // A dangling link: following it would create the target with the config (and its tokens) in it.
+    const target = path.join(dir, 'collected.txt');
+    symlinkSync(target, `${file}.mcp-warden.bak`);
+    expect(() => install(file, 'mcpServers', { launcher: l })).toThrow(/mcp\.json\.mcp-warden\.bak exists and is not a file .*mcp\.json was not changed/);
+    expect(existsSync(target)).toBe(false);
+    expect(readFileSync(file, 'utf8')).toBe(text);
+    // A backup from an earlier install is kept, not overwritten.
+    rmSync(`${file}.mcp-warden.bak`);
+    writeFileSync(`${file}.mcp-warden.bak`, 'the pristine original');
+    install(file, 'mcpServers', { launcher: l });
+    expect(readFileSync(`${file}.mcp-warden.bak`, 'utf8')).toBe('the pristine original');
   });
   it('a diff shows removed and added lines', () => {
     expect(lineDiff('a\nb\nc', 'a\nB\nc', 'f')).toBe('--- f\n+++ f\n-b\n+B\n');
