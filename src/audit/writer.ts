@@ -60,7 +60,7 @@ export class AuditWriter {
   private idleTimer: NodeJS.Timeout | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  private readonly aggregates = new Map<string, { event: AuditEvent; count: number; timer: NodeJS.Timeout }>();
+  private readonly aggregates = new Map<string, Aggregate>();
 
   constructor(readonly store: AuditStore, private readonly key: SigningKey, private readonly opts: WriterOptions) {
     this.intervalTimer = setInterval(() => this.checkpoint('interval'), opts.checkpointIntervalMs);
@@ -86,36 +86,40 @@ export class AuditWriter {
   }
 
   /**
-   * Counts repeated events with the same key (an authentication-failure flood from one source) into one event per
-   * window: the first is written at once, the rest as one event with `count` when the window closes. Bounded.
+   * Counts repeated events with the same key (an authentication-failure flood from one source, a server's stream of
+   * notifications) into one event per window: the first `burst` are written at once, the rest as one event when the
+   * window closes, with their `count`, their statuses, and their redaction counts and bytes added up. Bounded: past
+   * `maxKeys` keys, every new source goes into one overflow event.
    */
-  aggregate(key: string, event: AuditEvent, windowMs = 10_000, maxKeys = 10_000): void {
+  aggregate(key: string, event: AuditEvent, windowMs = 10_000, maxKeys = 10_000, burst = 1): void {
     const have = this.aggregates.get(key);
     if (have) {
-      have.count++;
+      if (have.written < burst) {
+        have.written++;
+        this.record(event);
+      } else absorb(have, event);
       return;
     }
     if (this.aggregates.size >= maxKeys) {
-      const overflow = this.aggregates.get('\0overflow');
-      if (overflow) overflow.count++;
-      else this.startAggregate('\0overflow', { ...event, reason: 'too many distinct sources; aggregated', session: null }, windowMs, 1);
+      let overflow = this.aggregates.get('\0overflow');
+      if (!overflow) overflow = this.startAggregate('\0overflow', { ...event, reason: 'too many distinct sources; aggregated', session: null }, windowMs, 0);
+      absorb(overflow, event);
       return;
     }
     this.record(event);
-    this.startAggregate(key, event, windowMs, 0);
+    this.startAggregate(key, event, windowMs, 1);
   }
 
-  private startAggregate(key: string, event: AuditEvent, windowMs: number, count: number): void {
+  private startAggregate(key: string, event: AuditEvent, windowMs: number, written: number): Aggregate {
     const timer = setTimeout(() => {
       const a = this.aggregates.get(key);
       this.aggregates.delete(key);
-      if (a && a.count > 0) {
-        const extra = { ...(a.event.extra ? (JSON.parse(a.event.extra) as object) : {}), count: a.count, window_ms: windowMs, aggregated: true };
-        this.record({ ...a.event, id: newEventId(), ts: new Date().toISOString(), extra: JSON.stringify(extra) });
-      }
+      if (a && a.count > 0) this.record(aggregated(a, windowMs));
     }, windowMs);
     timer.unref();
-    this.aggregates.set(key, { event, count, timer });
+    const a: Aggregate = { event, count: 0, written, timer, windowMs, statuses: {}, redactions: {}, bytesIn: 0, bytesOut: 0 };
+    this.aggregates.set(key, a);
+    return a;
   }
 
   private schedule(): void {
@@ -213,10 +217,7 @@ export class AuditWriter {
     if (this.closed) return;
     for (const [key, a] of this.aggregates) {
       clearTimeout(a.timer);
-      if (a.count > 0) {
-        const extra = { ...(a.event.extra ? (JSON.parse(a.event.extra) as object) : {}), count: a.count, aggregated: true };
-        this.record({ ...a.event, id: newEventId(), ts: new Date().toISOString(), extra: JSON.stringify(extra) });
-      }
+      if (a.count > 0) this.record(aggregated(a, a.windowMs));
       this.aggregates.delete(key);
     }
     this.flush();
@@ -231,6 +232,55 @@ export class AuditWriter {
 }
 
 function noop(): void {}
+
+/** Events counted into one (see `aggregate`): what they add up to, and the first one as the pattern. */
+interface Aggregate {
+  event: AuditEvent;
+  count: number;
+  /** Events of this window written one by one. */
+  written: number;
+  timer: NodeJS.Timeout;
+  windowMs: number;
+  statuses: Record<string, number>;
+  redactions: Record<string, number>;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+function absorb(a: Aggregate, e: AuditEvent): void {
+  a.count++;
+  if (e.status) a.statuses[e.status] = (a.statuses[e.status] ?? 0) + 1;
+  if (e.redactions) {
+    for (const [rule, n] of Object.entries(JSON.parse(e.redactions) as Record<string, number>)) a.redactions[rule] = (a.redactions[rule] ?? 0) + n;
+  }
+  a.bytesIn += e.bytes_in ?? 0;
+  a.bytesOut += e.bytes_out ?? 0;
+}
+
+/** The one event that stands for the counted ones: their sums; nothing that belonged to one of them alone. */
+function aggregated(a: Aggregate, windowMs: number): AuditEvent {
+  const e = a.event;
+  const extra: Record<string, unknown> = { ...(e.extra ? (JSON.parse(e.extra) as object) : {}), count: a.count, window_ms: windowMs, aggregated: true };
+  if (Object.keys(a.statuses).length) extra['statuses'] = sortedKeys(a.statuses);
+  const redactions = Object.keys(a.redactions).length ? JSON.stringify(sortedKeys(a.redactions)) : null;
+  return {
+    ...e,
+    id: newEventId(),
+    ts: new Date().toISOString(),
+    latency_ms: null,
+    bytes_in: e.bytes_in === null ? null : a.bytesIn,
+    bytes_out: e.bytes_out === null ? null : a.bytesOut,
+    args: null,
+    args_sha256: null,
+    result_sha256: null,
+    redactions,
+    extra: JSON.stringify(sortedKeys(extra)),
+  };
+}
+
+function sortedKeys<T>(o: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]!]));
+}
 
 let lastMs = 0;
 let counter = 0;

@@ -11,6 +11,9 @@ import type { StoredEvent } from '../../src/audit/chain.js';
 import { AuditStore } from '../../src/audit/store.js';
 import { verifyStore } from '../../src/audit/verify.js';
 import { loadOrCreateKey } from '../../src/audit/keys.js';
+import { NOTIFICATION_BURST } from '../../src/audit/stage.js';
+import { AuditWriter, blankEvent } from '../../src/audit/writer.js';
+import { silentLogger } from '../../src/log/logger.js';
 import { connectClient } from '../helpers/clients.js';
 import { ALLOW_ALL, isolatedEnv, NODE, ROOT, startServe, tmpDir, writeConfig, wrapArgs } from '../helpers/cli.js';
 import { RawStdio, text } from '../helpers/raw.js';
@@ -202,5 +205,50 @@ describe('audit events through serve', () => {
     expect(ev.filter((e) => e.event === 'session_end').length).toBe(ev.filter((e) => e.event === 'session_start').length);
     expect(ev.find((e) => e.event === 'bad_input')).toMatchObject({ server: 'dual', reason: 'Parse error: invalid JSON' });
     expect(verified(db)).toBe(true);
+  });
+});
+
+describe('a flood of notifications', () => {
+  it('is written one by one up to a burst per window, then as one counted event: the trail does not grow with it', async () => {
+    const dir = tmpDir('mcpw-notes-');
+    const db = path.join(dir, 'audit.db');
+    const cfg = writeConfig(`audit:\n  db: ${db}\n`);
+    // Each echo is preceded by 2,000 log notifications (100,000 made 100,000 rows, 44 MB).
+    const peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--', NODE, FAULT), isolatedEnv({ FAULT_NOTIFY: '2000' }));
+    await peer.initialize();
+    expect(text(await peer.call(1, 'echo', { text: 'a' }))).toBe('echo: a');
+    expect(text(await peer.call(2, 'echo', { text: 'b' }))).toBe('echo: b');
+    expect(peer.received.filter((m) => m.method === 'notifications/message').length).toBe(4000);
+    expect(await peer.close()).toBe(0);
+    const notes = events(db).filter((e) => e.event === 'notification' && e.method === 'notifications/message');
+    const one = notes.filter((e) => !extra(e)['aggregated']);
+    const counted = notes.filter((e) => extra(e)['aggregated']);
+    expect(one).toHaveLength(NOTIFICATION_BURST);
+    expect(counted).toHaveLength(1);
+    expect(extra(counted[0]!)).toMatchObject({ aggregated: true, count: 4000 - NOTIFICATION_BURST, statuses: { ok: 4000 - NOTIFICATION_BURST }, direction: 'to-client' });
+    expect(counted[0]!.bytes_in).toBeGreaterThan(50 * (4000 - NOTIFICATION_BURST));
+    expect(verified(db)).toBe(true);
+  });
+
+  it('adds up what the counted events held: statuses, redactions and bytes, nothing of one alone', async () => {
+    const dir = tmpDir('mcpw-agg-');
+    const store = new AuditStore(path.join(dir, 'audit.db'));
+    const writer = new AuditWriter(store, loadOrCreateKey(path.join(dir, 'k.pem')), { onFailure: 'deny', checkpointEvery: 1000, checkpointIntervalMs: 60_000, idleCheckpointMs: 60_000, anchorFile: undefined, log: silentLogger() });
+    const note = (i: number, status: string, redactions: string | null) => ({ ...blankEvent('notification'), session: 's1', method: 'notifications/progress', status, redactions, bytes_in: 10, args: `{"i":${i}}` });
+    writer.aggregate('k', note(0, 'ok', null), 60_000, 10, 2);
+    writer.aggregate('k', note(1, 'ok', '{"email":1}'), 60_000, 10, 2);
+    writer.aggregate('k', note(2, 'ok', '{"email":2}'), 60_000, 10, 2);
+    writer.aggregate('k', note(3, 'dropped', '{"email":1,"github-pat":1}'), 60_000, 10, 2);
+    writer.aggregate('k', note(4, 'ok', null), 60_000, 10, 2);
+    await writer.close();
+    const ro = new AuditStore(path.join(dir, 'audit.db'), { readonly: true });
+    const rows = [...ro.iterate()];
+    ro.close();
+    expect(rows.map((r) => r.args)).toEqual(['{"i":0}', '{"i":1}', null]);
+    const sum = rows[2]!;
+    expect(JSON.parse(sum.redactions!)).toEqual({ email: 3, 'github-pat': 1 });
+    expect(JSON.parse(sum.extra!)).toMatchObject({ aggregated: true, count: 3, statuses: { dropped: 1, ok: 2 } });
+    expect(sum.bytes_in).toBe(30);
+    expect(sum.latency_ms).toBeNull();
   });
 });
