@@ -101,8 +101,8 @@ export class AuditWriter {
       return;
     }
     if (this.aggregates.size >= maxKeys) {
-      let overflow = this.aggregates.get('\0overflow');
-      if (!overflow) overflow = this.startAggregate('\0overflow', { ...event, reason: 'too many distinct sources; aggregated', session: null }, windowMs, 0);
+      let overflow = this.aggregates.get(OVERFLOW);
+      if (!overflow) overflow = this.startAggregate(OVERFLOW, { ...event, reason: 'too many distinct sources; aggregated', session: null }, windowMs, 0);
       absorb(overflow, event);
       return;
     }
@@ -117,7 +117,7 @@ export class AuditWriter {
       if (a && a.count > 0) this.record(aggregated(a, windowMs));
     }, windowMs);
     timer.unref();
-    const a: Aggregate = { event, count: 0, written, timer, windowMs, statuses: {}, redactions: {}, bytesIn: 0, bytesOut: 0 };
+    const a: Aggregate = { event, count: 0, written, timer, windowMs, statuses: {}, redactions: {}, bytesIn: 0, bytesOut: 0, overflow: key === OVERFLOW, differ: new Set() };
     this.aggregates.set(key, a);
     return a;
   }
@@ -233,6 +233,8 @@ export class AuditWriter {
 
 function noop(): void {}
 
+const OVERFLOW = '\0overflow';
+
 /** Events counted into one (see `aggregate`): what they add up to, and the first one as the pattern. */
 interface Aggregate {
   event: AuditEvent;
@@ -245,10 +247,18 @@ interface Aggregate {
   redactions: Record<string, number>;
   bytesIn: number;
   bytesOut: number;
+  /** The events of every source past `maxKeys`. */
+  overflow: boolean;
+  /** Fields of the pattern some counted event did not share: left empty in the event that stands for them. */
+  differ: Set<(typeof SHARED)[number]>;
 }
+
+/** Fields the counted events may share with the pattern (the key they were counted under holds the rest). */
+const SHARED = ['target', 'decision', 'rule', 'reason', 'client_id', 'issuer', 'policy_version'] as const;
 
 function absorb(a: Aggregate, e: AuditEvent): void {
   a.count++;
+  for (const f of SHARED) if (e[f] !== a.event[f]) a.differ.add(f);
   if (e.status) a.statuses[e.status] = (a.statuses[e.status] ?? 0) + 1;
   if (e.redactions) {
     for (const [rule, n] of Object.entries(JSON.parse(e.redactions) as Record<string, number>)) a.redactions[rule] = (a.redactions[rule] ?? 0) + n;
@@ -263,8 +273,12 @@ function aggregated(a: Aggregate, windowMs: number): AuditEvent {
   const extra: Record<string, unknown> = { ...(e.extra ? (JSON.parse(e.extra) as object) : {}), count: a.count, window_ms: windowMs, aggregated: true };
   if (Object.keys(a.statuses).length) extra['statuses'] = sortedKeys(a.statuses);
   const redactions = Object.keys(a.redactions).length ? JSON.stringify(sortedKeys(a.redactions)) : null;
+  const unshared: Partial<AuditEvent> = {};
+  // The overflow event's reason is its own ("too many distinct sources"), not any source's.
+  for (const f of a.differ) if (!(f === 'reason' && a.overflow)) unshared[f] = null;
   return {
     ...e,
+    ...unshared,
     id: newEventId(),
     ts: new Date().toISOString(),
     latency_ms: null,

@@ -234,21 +234,30 @@ describe('a flood of notifications', () => {
     const dir = tmpDir('mcpw-agg-');
     const store = new AuditStore(path.join(dir, 'audit.db'));
     const writer = new AuditWriter(store, loadOrCreateKey(path.join(dir, 'k.pem')), { onFailure: 'deny', checkpointEvery: 1000, checkpointIntervalMs: 60_000, idleCheckpointMs: 60_000, anchorFile: undefined, log: silentLogger() });
-    const note = (i: number, status: string, redactions: string | null) => ({ ...blankEvent('notification'), session: 's1', method: 'notifications/progress', status, redactions, bytes_in: 10, args: `{"i":${i}}` });
+    const note = (i: number, status: string, redactions: string | null) => ({ ...blankEvent('notification'), session: 's1', method: 'notifications/progress', status, redactions, bytes_in: 10, args: `{"i":${i}}`, target: i === 3 ? 'other' : 'token-1', rule: 'r' });
     writer.aggregate('k', note(0, 'ok', null), 60_000, 10, 2);
     writer.aggregate('k', note(1, 'ok', '{"email":1}'), 60_000, 10, 2);
     writer.aggregate('k', note(2, 'ok', '{"email":2}'), 60_000, 10, 2);
     writer.aggregate('k', note(3, 'dropped', '{"email":1,"github-pat":1}'), 60_000, 10, 2);
     writer.aggregate('k', note(4, 'ok', null), 60_000, 10, 2);
+    // Past maxKeys (here 1), every new source goes into one overflow event, which keeps its own reason.
+    writer.aggregate('a', { ...blankEvent('auth_failure'), reason: 'bad token from a' }, 60_000, 1);
+    writer.aggregate('b', { ...blankEvent('auth_failure'), reason: 'bad token from b' }, 60_000, 1);
     await writer.close();
     const ro = new AuditStore(path.join(dir, 'audit.db'), { readonly: true });
     const rows = [...ro.iterate()];
     ro.close();
-    expect(rows.map((r) => r.args)).toEqual(['{"i":0}', '{"i":1}', null]);
-    const sum = rows[2]!;
+    expect(rows.map((r) => r.args)).toEqual(['{"i":0}', '{"i":1}', null, null]);
+    const sum = rows.find((r) => r.event === 'notification' && r.args === null)!;
+    const overflow = rows.find((r) => r.event === 'auth_failure')!;
+    expect(overflow.reason).toBe('too many distinct sources; aggregated');
+    expect(JSON.parse(overflow.extra!)).toMatchObject({ aggregated: true, count: 2 });
     expect(JSON.parse(sum.redactions!)).toEqual({ email: 3, 'github-pat': 1 });
     expect(JSON.parse(sum.extra!)).toMatchObject({ aggregated: true, count: 3, statuses: { dropped: 1, ok: 2 } });
     expect(sum.bytes_in).toBe(30);
     expect(sum.latency_ms).toBeNull();
+    // What all of them shared is kept; what one of them did not share is left empty.
+    expect(sum.rule).toBe('r');
+    expect(sum.target).toBeNull();
   });
 });
