@@ -12,7 +12,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log/logger.js';
 import { ErrorCode } from '../protocol/jsonrpc.js';
-import type { AuditEvent, StoredEvent } from './chain.js';
+import { canonicalJson, type AuditEvent, type StoredEvent } from './chain.js';
 import type { SigningKey } from './keys.js';
 import type { AuditStore, Checkpoint } from './store.js';
 
@@ -271,8 +271,8 @@ function absorb(a: Aggregate, e: AuditEvent): void {
 function aggregated(a: Aggregate, windowMs: number): AuditEvent {
   const e = a.event;
   const extra: Record<string, unknown> = { ...(e.extra ? (JSON.parse(e.extra) as object) : {}), count: a.count, window_ms: windowMs, aggregated: true };
-  if (Object.keys(a.statuses).length) extra['statuses'] = sortedKeys(a.statuses);
-  const redactions = Object.keys(a.redactions).length ? JSON.stringify(sortedKeys(a.redactions)) : null;
+  if (Object.keys(a.statuses).length) extra['statuses'] = a.statuses;
+  const redactions = Object.keys(a.redactions).length ? canonicalJson(a.redactions) : null;
   const unshared: Partial<AuditEvent> = {};
   // The overflow event's reason is its own ("too many distinct sources"), not any source's.
   for (const f of a.differ) if (!(f === 'reason' && a.overflow)) unshared[f] = null;
@@ -288,12 +288,8 @@ function aggregated(a: Aggregate, windowMs: number): AuditEvent {
     args_sha256: null,
     result_sha256: null,
     redactions,
-    extra: JSON.stringify(sortedKeys(extra)),
+    extra: canonicalJson(extra),
   };
-}
-
-function sortedKeys<T>(o: Record<string, T>): Record<string, T> {
-  return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]!]));
 }
 
 let lastMs = 0;

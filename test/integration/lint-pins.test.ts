@@ -350,16 +350,21 @@ describe('pinning on first use needs the whole catalogue', () => {
     expect(await peer.close()).toBe(0);
   });
 
-  it('a catalogue larger than max_message_bytes over all its pages is not held: nothing is pinned and calls are refused', async () => {
-    // 100 pages of 16 MiB each would otherwise be held at once (gigabytes, per session). Here: 20 pages of ~20 KB
-    // against a 64 KiB limit.
-    const dir = tmpDir('mcpw-pages-');
-    const stateFile = path.join(dir, 'shift.json');
-    writeFileSync(stateFile, JSON.stringify({ version: 1, padTools: 200, pageSize: 10 }));
+  /** The shifty server with this padding, 10 items a page, behind wrap with a 64 KiB message limit; initialized. */
+  async function smallLimitShifty(padding: { padTools?: number; padPrompts?: number }): Promise<{ peer: RawStdio; env: Record<string, string> }> {
+    const stateFile = path.join(tmpDir('mcpw-pages-'), 'shift.json');
+    writeFileSync(stateFile, JSON.stringify({ version: 1, pageSize: 10, ...padding }));
     const env = isolatedEnv({ SHIFT_STATE: stateFile });
     const cfg = writeConfig(`policy: [${ALLOW_ALL}]\nlimits: { max_message_bytes: 65536 }\n`);
     const peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--', NODE, SHIFTY), env);
     await peer.initialize();
+    return { peer, env };
+  }
+
+  it('a catalogue larger than max_message_bytes over all its pages is not held: nothing is pinned and calls are refused', async () => {
+    // 100 pages of 16 MiB each would otherwise be held at once (gigabytes, per session). Here: 20 pages of ~20 KB
+    // against a 64 KiB limit.
+    const { peer, env } = await smallLimitShifty({ padTools: 200 });
     const refused = await peer.call(1, 'greet', { name: 'Ada' });
     expect(refused.result?.['isError']).toBe(true);
     expect(rawText(refused)).toMatch(/could not read the server's whole tool list .*nothing was pinned/);
@@ -370,13 +375,7 @@ describe('pinning on first use needs the whole catalogue', () => {
 
   it('a prompt list larger than max_message_bytes over all its pages: the prompts past it are neither kept nor pinned', async () => {
     // Each page of prompts was kept for the session and pinned on first use, however many pages the server answered.
-    const dir = tmpDir('mcpw-prompt-pages-');
-    const stateFile = path.join(dir, 'shift.json');
-    writeFileSync(stateFile, JSON.stringify({ version: 1, padPrompts: 200, pageSize: 10 }));
-    const env = isolatedEnv({ SHIFT_STATE: stateFile });
-    const cfg = writeConfig(`policy: [${ALLOW_ALL}]\nlimits: { max_message_bytes: 65536 }\n`);
-    const peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--', NODE, SHIFTY), env);
-    await peer.initialize();
+    const { peer, env } = await smallLimitShifty({ padPrompts: 200 });
     // A host reading every page, as hosts do.
     const shown: string[] = [];
     let cursor: string | undefined;
