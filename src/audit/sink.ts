@@ -38,6 +38,9 @@ export function syslogLine(msgid: string, sev: number, ts: string, json: string)
   return `${Buffer.byteLength(msg)} ${msg}`;
 }
 
+/** How long shutdown waits for the receiver to take what is queued (the last events and the final checkpoint). */
+export const SINK_CLOSE_MS = 3_000;
+
 class Queue {
   items: string[] = [];
   dropped = 0;
@@ -53,6 +56,8 @@ class Queue {
 
 export class SyslogSink implements AuditSink {
   private socket: net.Socket | undefined;
+  /** The connection being made (set until it is made or fails). */
+  private pending: net.Socket | undefined;
   private connecting = false;
   private readonly queue: Queue;
   private backoff = 500;
@@ -73,6 +78,7 @@ export class SyslogSink implements AuditSink {
     const host = this.url.hostname.replace(/^\[|\]$/g, '');
     const onConnect = () => {
       this.connecting = false;
+      this.pending = undefined;
       this.backoff = 500;
       this.socket = sock;
       this.drain();
@@ -81,11 +87,13 @@ export class SyslogSink implements AuditSink {
       this.url.protocol === 'tls:'
         ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ca: this.cfg.ca ? readFileSync(this.cfg.ca) : undefined }, onConnect)
         : net.connect({ host, port }, onConnect);
+    this.pending = sock;
     sock.setKeepAlive(true, 30_000);
     sock.on('error', (e) => this.log.warn({ err: e.message, sink: `${this.url.protocol}//${this.url.host}` }, 'audit syslog sink error'));
     sock.on('close', () => {
       this.socket = undefined;
       this.connecting = false;
+      if (this.pending === sock) this.pending = undefined;
       if (this.closed) return;
       setTimeout(() => this.connect(), this.backoff).unref();
       this.backoff = Math.min(this.backoff * 2, 30_000);
@@ -115,7 +123,27 @@ export class SyslogSink implements AuditSink {
     this.drain();
   }
 
+  /**
+   * Sends what is queued and ends the connection. A connection still being made (a short session, a TLS handshake
+   * to a distant receiver) is waited for, up to SINK_CLOSE_MS: closing without it lost every event of the session.
+   */
   async close(): Promise<void> {
+    const pending = this.socket ? undefined : this.pending;
+    if (pending && !this.closed) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(finish, SINK_CLOSE_MS);
+        function finish(): void {
+          clearTimeout(t);
+          pending!.off('close', finish);
+          pending!.off('connect', finish);
+          pending!.off('secureConnect', finish);
+          resolve();
+        }
+        // After the connect callback (registered first), which has made it this.socket and sent the queue.
+        pending.once(pending instanceof tls.TLSSocket ? 'secureConnect' : 'connect', finish);
+        pending.once('close', finish);
+      });
+    }
     this.drain();
     const sock = this.socket;
     this.closed = true;
@@ -133,10 +161,15 @@ export class SyslogSink implements AuditSink {
   }
 }
 
+/** Lines per POST; a queue this long is sent at once instead of after the batching delay. */
+const HTTPS_BATCH = 500;
+
 export class HttpsSink implements AuditSink {
   private readonly queue: Queue;
-  private sending = false;
+  private inflight: Promise<void> | undefined;
+  private request: http.ClientRequest | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private closing = false;
   private readonly url: URL;
 
   constructor(target: string, private readonly cfg: SinkConfig, private readonly log: Logger) {
@@ -157,7 +190,15 @@ export class HttpsSink implements AuditSink {
   }
 
   private schedule(): void {
-    if (this.timer || this.sending) return;
+    if (this.inflight || this.closing) return;
+    // A full batch goes now: waiting 50 ms per 500 lines capped the copy below the rate a busy proxy writes.
+    if (this.queue.items.length >= HTTPS_BATCH) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+      void this.send();
+      return;
+    }
+    if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.send();
@@ -165,25 +206,34 @@ export class HttpsSink implements AuditSink {
     this.timer.unref();
   }
 
-  private send(): Promise<void> {
-    if (this.sending || this.queue.items.length === 0) return Promise.resolve();
-    this.sending = true;
-    const batch = this.queue.items.splice(0, 500);
+  /** POSTs the oldest queued lines; resolves with whether the receiver took them (the send under way, if any). */
+  private send(): Promise<boolean> {
+    if (this.inflight) return this.inflight.then(() => false);
+    if (this.queue.items.length === 0) return Promise.resolve(true);
+    const batch = this.queue.items.splice(0, HTTPS_BATCH);
     const body = `${batch.join('\n')}\n`;
     const lib = this.url.protocol === 'https:' ? https : http;
-    return new Promise<void>((resolve) => {
+    let delivered = false;
+    this.inflight = new Promise<void>((resolve) => {
       const req = lib.request(this.url, {
         method: 'POST',
         headers: { 'content-type': 'application/x-ndjson', 'content-length': Buffer.byteLength(body), ...this.cfg.headers },
         ca: this.cfg.ca ? readFileSync(this.cfg.ca) : undefined,
         timeout: 10_000,
       });
+      this.request = req;
+      let settled = false;
+      // Once per request: an error after the response (the connection reset) must not queue the batch again.
       const done = (ok: boolean, why?: string) => {
-        this.sending = false;
+        if (settled) return;
+        settled = true;
+        this.inflight = undefined;
+        this.request = undefined;
+        delivered = ok;
         if (!ok) {
-          this.log.warn({ err: why }, 'audit HTTPS sink failed; will retry');
+          this.log.warn({ err: why }, this.closing ? 'audit HTTPS sink failed' : 'audit HTTPS sink failed; will retry');
           this.queue.items.unshift(...batch.slice(0, Math.max(0, (this.cfg.maxQueue ?? 10_000) - this.queue.items.length)));
-          setTimeout(() => this.schedule(), 2_000).unref();
+          if (!this.closing) setTimeout(() => this.schedule(), 2_000).unref();
         } else if (this.queue.items.length) this.schedule();
         resolve();
       };
@@ -195,12 +245,36 @@ export class HttpsSink implements AuditSink {
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.end(body);
     });
+    return this.inflight.then(() => delivered);
   }
 
+  /**
+   * Delivers what is queued before the process ends: the send under way is waited for, not abandoned (shutdown used
+   * to return while a POST was in flight, and the last events and the final checkpoint, the ones that show the tail
+   * was not cut, never left the machine). Bounded by SINK_CLOSE_MS; what is left then is counted in the log.
+   */
   async close(): Promise<void> {
+    this.closing = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    for (let i = 0; i < 5 && this.queue.items.length; i++) await this.send();
+    const deadline = Date.now() + SINK_CLOSE_MS;
+    let stop: NodeJS.Timeout | undefined;
+    const timeUp = new Promise<void>((resolve) => {
+      stop = setTimeout(resolve, SINK_CLOSE_MS);
+    });
+    let failures = 0;
+    while (Date.now() < deadline && (this.inflight || this.queue.items.length)) {
+      const ok = await Promise.race([this.inflight ? this.inflight.then(() => true) : this.send(), timeUp.then(() => true)]);
+      if (!ok && ++failures >= 3) break;
+    }
+    clearTimeout(stop);
+    if (this.inflight) {
+      // Its batch goes back to the queue as the request fails, so the count below includes it.
+      this.request?.destroy(new Error('shutting down'));
+      await this.inflight;
+    }
+    const left = this.queue.items.length;
+    if (left) this.log.warn({ lines: left }, 'audit HTTPS sink: events and checkpoints not delivered at shutdown');
   }
 }
 
