@@ -11,6 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
 import type { Logger } from '../log/logger.js';
+import { sinkTargetProblem } from './sink-target.js';
 import type { StoredEvent } from './chain.js';
 import type { Checkpoint } from './store.js';
 import type { AuditSink } from './writer.js';
@@ -65,8 +66,9 @@ export class SyslogSink implements AuditSink {
   private readonly url: URL;
 
   constructor(target: string, private readonly cfg: SinkConfig, private readonly log: Logger) {
+    const problem = sinkTargetProblem('syslog', target);
+    if (problem) throw new Error(`audit.sink.syslog ${problem}`);
     this.url = new URL(target);
-    if (this.url.protocol !== 'tcp:' && this.url.protocol !== 'tls:') throw new Error(`audit.sink.syslog must be tcp:// or tls://, not ${this.url.protocol}`);
     this.queue = new Queue(cfg.maxQueue ?? 10_000);
     this.connect();
   }
@@ -173,9 +175,9 @@ export class HttpsSink implements AuditSink {
   private readonly url: URL;
 
   constructor(target: string, private readonly cfg: SinkConfig, private readonly log: Logger) {
+    const problem = sinkTargetProblem('https', target);
+    if (problem) throw new Error(`audit.sink.https ${problem}`);
     this.url = new URL(target);
-    const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(this.url.hostname);
-    if (this.url.protocol !== 'https:' && !(this.url.protocol === 'http:' && loopback)) throw new Error('audit.sink.https must be an https:// URL (http:// only to loopback)');
     this.queue = new Queue(cfg.maxQueue ?? 10_000);
   }
 

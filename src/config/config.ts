@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { sinkTargetProblem } from '../audit/sink-target.js';
 import { ConfigError } from '../errors.js';
 import { configPath, packagePath, userConfigFile } from './paths.js';
 import { keyNode, lineOf, readYamlFile, validateYaml, type LoadedYaml } from './yaml.js';
@@ -149,7 +150,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   return cfg;
 }
 
-/** Rules the schema cannot say clearly: a server is a command or a URL, never both. */
+/** Rules the schema cannot say clearly: a server is a command or a URL, never both; where the audit sink may send. */
 function checkServers(loaded: LoadedYaml): void {
   const servers = obj(obj(loaded.value)['servers']);
   const problems: string[] = [];
@@ -170,6 +171,12 @@ function checkServers(loaded: LoadedYaml): void {
     if (typeof s['url'] === 'string' && /^wss?:/.test(s['url']) && s['transport'] !== undefined && s['transport'] !== 'websocket') problems.push(`${loaded.file}:${line}: servers.${name}: a ws:// url needs transport: websocket`);
     if (typeof s['url'] === 'string' && /^https?:/.test(s['url']) && s['transport'] === 'websocket') problems.push(`${loaded.file}:${line}: servers.${name}: transport websocket needs a ws:// or wss:// url`);
   }
+  const sink = obj(obj(obj(loaded.value)['audit'])['sink']);
+  for (const kind of ['syslog', 'https'] as const) {
+    const problem = typeof sink[kind] === 'string' ? sinkTargetProblem(kind, sink[kind]) : undefined;
+    if (problem) problems.push(`${loaded.file}:${lineOf(loaded, keyNode(loaded.doc, ['audit', 'sink'], kind))}: audit.sink.${kind} ${problem}`);
+  }
+  if (sink['syslog'] !== undefined && sink['https'] !== undefined) problems.push(`${loaded.file}:${lineOf(loaded, keyNode(loaded.doc, ['audit'], 'sink'))}: audit.sink: one of "syslog" or "https", not both`);
   const auth = obj(obj(loaded.value)['auth']);
   if (obj(loaded.value)['auth'] !== undefined && !['issuer', 'jwks_uri', 'jwks_file', 'introspection'].some((k) => auth[k] !== undefined)) {
     problems.push(`${loaded.file}:${lineOf(loaded, keyNode(loaded.doc, [], 'auth'))}: auth: needs "issuer", "jwks_uri", "jwks_file" or "introspection" to check tokens with`);

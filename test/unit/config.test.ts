@@ -108,6 +108,17 @@ describe('config loading', () => {
     expect(errorOf(() => loadConfigFile(file('none.yaml', 'servers:\n  x:\n    env: {}\n'))).message).toMatch(/none\.yaml:2: servers\.x: needs "command"/);
   });
 
+  it('sends the audit trail off the machine only encrypted, to a host it names, through one sink', () => {
+    const sink = (name: string, body: string) => errorOf(() => loadConfigFile(file(name, `audit:\n  db: /tmp/a.db\n  sink:\n${body}`))).message;
+    expect(sink('tcp.yaml', '    syslog: "tcp://siem.example.com:514"\n')).toBe(`${path.join(dir, 'tcp.yaml')}:4: audit.sink.syslog sends the audit trail unencrypted: use tls:// (tcp:// only to a receiver on this machine)`);
+    expect(sink('http.yaml', '    https: "http://10.0.0.5/ingest"\n')).toMatch(/http\.yaml:4: audit\.sink\.https sends the audit trail unencrypted: use https:\/\//);
+    expect(sink('nohost.yaml', '    syslog: "tls://"\n')).toMatch(/nohost\.yaml:4: audit\.sink\.syslog names no host$/);
+    expect(sink('two.yaml', '    syslog: "tls://siem.example.com"\n    https: "https://siem.example.com/in"\n')).toMatch(/two\.yaml:3: audit\.sink: one of "syslog" or "https", not both$/);
+    for (const ok of ['syslog: "tls://siem.example.com:6514"', 'syslog: "tcp://127.0.0.1:514"', 'https: "https://siem.example.com/in"', 'https: "http://localhost:8088/in"', 'https: "http://[::1]:8088/in"']) {
+      expect(() => loadConfigFile(file('ok-sink.yaml', `audit:\n  sink:\n    ${ok}\n`))).not.toThrow();
+    }
+  });
+
   it('reports YAML syntax errors and duplicate keys with a line', () => {
     expect(errorOf(() => loadConfigFile(file('dup.yaml', 'servers:\n  a:\n    command: x\n  a:\n    command: y\n'))).message).toMatch(/dup\.yaml:4:/);
     expect(errorOf(() => loadConfigFile(file('syntax.yaml', 'servers:\n  a: [\n'))).message).toMatch(/syntax\.yaml:\d+:/);
