@@ -90,13 +90,20 @@ export function openAudit(cfg: AuditConfig, log: Logger): OpenAudit {
     store.close();
     throw e;
   }
+  let sink: ReturnType<typeof createSink>;
+  try {
+    sink = createSink(cfg.sink, log);
+  } catch (e) {
+    store.close();
+    throw e;
+  }
   const writer = new AuditWriter(store, key, {
     onFailure: cfg.onFailure,
     checkpointEvery: cfg.checkpointEvery,
     checkpointIntervalMs: cfg.checkpointIntervalMs,
     idleCheckpointMs: cfg.idleCheckpointMs,
     anchorFile: cfg.anchor,
-    sink: createSink(cfg.sink, log),
+    sink,
     log,
   });
   return { store, key, writer };

@@ -10,6 +10,7 @@ import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
+import { fsReason, WardenError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { sinkTargetProblem } from './sink-target.js';
 import type { StoredEvent } from './chain.js';
@@ -39,6 +40,38 @@ export function syslogLine(msgid: string, sev: number, ts: string, json: string)
   return `${Buffer.byteLength(msg)} ${msg}`;
 }
 
+export class SinkConfigError extends WardenError {
+  override readonly code = 'AUDIT_SINK';
+}
+
+/**
+ * What the sink needs from its config, read and checked once at start: a CA bundle that cannot be read, or a header
+ * Node would refuse to send, used to surface only when the first line went out (a crash of the proxy, or a stack
+ * trace), or on a reconnect hours later.
+ */
+function settle(cfg: SinkConfig): { ca: Buffer | undefined; headers: Record<string, string> } {
+  let ca: Buffer | undefined;
+  if (cfg.ca !== undefined) {
+    try {
+      ca = readFileSync(cfg.ca);
+    } catch (e) {
+      throw new SinkConfigError(`${cfg.ca}: cannot read the audit sink's CA bundle (audit.sink.ca): ${fsReason(e)}`);
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new SinkConfigError(`${cfg.ca}: the audit sink's CA bundle (audit.sink.ca) holds no PEM certificate`);
+  }
+  const headers = cfg.headers ?? {};
+  for (const [name, value] of Object.entries(headers)) {
+    try {
+      http.validateHeaderName(name);
+      http.validateHeaderValue(name, value);
+    } catch {
+      // The value is not repeated: a header here is usually a credential.
+      throw new SinkConfigError(`audit.sink.headers: ${JSON.stringify(name)} cannot be sent as an HTTP header (a line break or another character a header cannot hold)`);
+    }
+  }
+  return { ca, headers };
+}
+
 /** How long shutdown waits for the receiver to take what is queued (the last events and the final checkpoint). */
 export const SINK_CLOSE_MS = 3_000;
 
@@ -64,11 +97,13 @@ export class SyslogSink implements AuditSink {
   private backoff = 500;
   private closed = false;
   private readonly url: URL;
+  private readonly ca: Buffer | undefined;
 
   constructor(target: string, private readonly cfg: SinkConfig, private readonly log: Logger) {
     const problem = sinkTargetProblem('syslog', target);
-    if (problem) throw new Error(`audit.sink.syslog ${problem}`);
+    if (problem) throw new SinkConfigError(`audit.sink.syslog ${problem}`);
     this.url = new URL(target);
+    this.ca = settle(cfg).ca;
     this.queue = new Queue(cfg.maxQueue ?? 10_000);
     this.connect();
   }
@@ -85,10 +120,19 @@ export class SyslogSink implements AuditSink {
       this.socket = sock;
       this.drain();
     };
-    const sock =
-      this.url.protocol === 'tls:'
-        ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ca: this.cfg.ca ? readFileSync(this.cfg.ca) : undefined }, onConnect)
-        : net.connect({ host, port }, onConnect);
+    let sock: net.Socket;
+    try {
+      sock =
+        this.url.protocol === 'tls:'
+          ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ca: this.ca }, onConnect)
+          : net.connect({ host, port }, onConnect);
+    } catch (e) {
+      // Never an exception out of a reconnect timer: logged, and tried again later.
+      this.connecting = false;
+      this.log.warn({ err: (e as Error).message, sink: `${this.url.protocol}//${this.url.host}` }, 'audit syslog sink error');
+      if (!this.closed) setTimeout(() => this.connect(), (this.backoff = Math.min(this.backoff * 2, 30_000))).unref();
+      return;
+    }
     this.pending = sock;
     sock.setKeepAlive(true, 30_000);
     sock.on('error', (e) => this.log.warn({ err: e.message, sink: `${this.url.protocol}//${this.url.host}` }, 'audit syslog sink error'));
@@ -173,11 +217,14 @@ export class HttpsSink implements AuditSink {
   private timer: NodeJS.Timeout | undefined;
   private closing = false;
   private readonly url: URL;
+  private readonly ca: Buffer | undefined;
+  private readonly headers: Record<string, string>;
 
   constructor(target: string, private readonly cfg: SinkConfig, private readonly log: Logger) {
     const problem = sinkTargetProblem('https', target);
-    if (problem) throw new Error(`audit.sink.https ${problem}`);
+    if (problem) throw new SinkConfigError(`audit.sink.https ${problem}`);
     this.url = new URL(target);
+    ({ ca: this.ca, headers: this.headers } = settle(cfg));
     this.queue = new Queue(cfg.maxQueue ?? 10_000);
   }
 
@@ -216,15 +263,8 @@ export class HttpsSink implements AuditSink {
     const body = `${batch.join('\n')}\n`;
     const lib = this.url.protocol === 'https:' ? https : http;
     let delivered = false;
-    this.inflight = new Promise<void>((resolve) => {
-      const req = lib.request(this.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-ndjson', 'content-length': Buffer.byteLength(body), ...this.cfg.headers },
-        ca: this.cfg.ca ? readFileSync(this.cfg.ca) : undefined,
-        timeout: 10_000,
-      });
-      this.request = req;
-      let settled = false;
+    let settled = false;
+    const sending = new Promise<void>((resolve) => {
       // Once per request: an error after the response (the connection reset) must not queue the batch again.
       const done = (ok: boolean, why?: string) => {
         if (settled) return;
@@ -239,6 +279,20 @@ export class HttpsSink implements AuditSink {
         } else if (this.queue.items.length) this.schedule();
         resolve();
       };
+      let req: http.ClientRequest;
+      try {
+        req = lib.request(this.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-ndjson', 'content-length': Buffer.byteLength(body), ...this.headers },
+          ca: this.ca,
+          timeout: 10_000,
+        });
+      } catch (e) {
+        // Checked at start; whatever still throws here is a failed send, never an unhandled rejection.
+        done(false, (e as Error).message);
+        return;
+      }
+      this.request = req;
       req.on('response', (res) => {
         res.resume();
         done((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300, `HTTP ${res.statusCode}`);
@@ -247,7 +301,9 @@ export class HttpsSink implements AuditSink {
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.end(body);
     });
-    return this.inflight.then(() => delivered);
+    // A request that failed as it was made has settled already: nothing is under way.
+    if (!settled) this.inflight = sending;
+    return sending.then(() => delivered);
   }
 
   /**

@@ -8,6 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { writeFileSync } from 'node:fs';
+import { createSink } from '../../src/audit/sink.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadOrCreateKey } from '../../src/audit/keys.js';
 import { SyslogSink } from '../../src/audit/sink.js';
@@ -161,5 +162,27 @@ describe('the syslog audit sink', () => {
     expect(end).toBe('ended');
     expect(received.filter((m) => / exchange - \{/.test(m))).toHaveLength(5);
     expect(received.some((m) => / checkpoint - \{/.test(m))).toBe(true);
+  });
+});
+
+describe('a sink the proxy could not use', () => {
+  it('stops the start with the reason (exit 2), where a header crashed the proxy at its first send', async () => {
+    const rx = await receiver(0);
+    open.push(rx);
+    const cfg = writeConfig(`audit:\n  db: ${path.join(tmpDir('mcpw-sinkbad-'), 'audit.db')}\n  sink:\n    https: "${rx.url}"\n    headers: { x-siem-token: "abc\\ndef" }\n`);
+    const r = spawnSync(NODE, wrapArgs('--config', cfg, '--', NODE, UPSTREAM, 'stdio'), { encoding: 'utf8', env: isolatedEnv(), input: '', timeout: 15_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('audit.sink.headers: "x-siem-token" cannot be sent as an HTTP header');
+    // The value (usually a credential) is not repeated.
+    expect(r.stderr).not.toContain('abc');
+    expect(rx.posts()).toBe(0);
+  });
+
+  it('names a CA bundle it cannot read, or one without a certificate', () => {
+    const dir = tmpDir('mcpw-sinkca-');
+    const notPem = path.join(dir, 'ca.txt');
+    writeFileSync(notPem, 'not a certificate\n');
+    expect(() => createSink({ syslog: 'tls://127.0.0.1:6514', ca: path.join(dir, 'missing.pem') }, silentLogger())).toThrow(/missing\.pem: cannot read the audit sink's CA bundle \(audit\.sink\.ca\): no such file/);
+    expect(() => createSink({ https: 'https://siem.example.com/in', ca: notPem }, silentLogger())).toThrow(/ca\.txt: the audit sink's CA bundle \(audit\.sink\.ca\) holds no PEM certificate/);
   });
 });
