@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { sinkTargetProblem } from '../audit/sink-target.js';
 import { ConfigError } from '../errors.js';
+import { sendableHeaderName, sendableHeaderValue } from '../protocol/headers.js';
 import { configPath, packagePath, userConfigFile } from './paths.js';
 import { keyNode, lineOf, readYamlFile, validateYaml, type LoadedYaml } from './yaml.js';
 
@@ -168,6 +169,14 @@ function checkServers(loaded: LoadedYaml): void {
     if (a['type'] === 'bearer' && !one(['token', 'token_file'])) problems.push(`${loaded.file}:${line}: servers.${name}.auth: bearer needs exactly one of "token" or "token_file"`);
     if (a['type'] === 'header' && !one(['value', 'value_file'])) problems.push(`${loaded.file}:${line}: servers.${name}.auth: header needs exactly one of "value" or "value_file"`);
     if ((a['type'] === 'client_credentials' || a['type'] === 'token_exchange') && a['issuer'] === undefined && a['token_endpoint'] === undefined) problems.push(`${loaded.file}:${line}: servers.${name}.auth: ${String(a['type'])} needs "issuer" or "token_endpoint"`);
+    // Sent on every request to the server: Node refuses a line break in a header at the first one, after start.
+    for (const [h, v] of Object.entries(obj(s['headers']))) {
+      if (!sendableHeaderName(h)) problems.push(`${loaded.file}:${line}: servers.${name}.headers: ${JSON.stringify(h.slice(0, 64))} is not an HTTP header name`);
+      else if (typeof v === 'string' && !sendableHeaderValue(v)) problems.push(`${loaded.file}:${line}: servers.${name}.headers: the value of ${h} cannot be sent as an HTTP header (a line break or a character past U+00FF)`);
+    }
+    for (const k of ['token', 'value']) {
+      if (typeof a[k] === 'string' && !sendableHeaderValue(a[k])) problems.push(`${loaded.file}:${line}: servers.${name}.auth.${k} cannot be sent as an HTTP header (a line break or a character past U+00FF)`);
+    }
     if (typeof s['url'] === 'string' && /^wss?:/.test(s['url']) && s['transport'] !== undefined && s['transport'] !== 'websocket') problems.push(`${loaded.file}:${line}: servers.${name}: a ws:// url needs transport: websocket`);
     if (typeof s['url'] === 'string' && /^https?:/.test(s['url']) && s['transport'] === 'websocket') problems.push(`${loaded.file}:${line}: servers.${name}: transport websocket needs a ws:// or wss:// url`);
   }

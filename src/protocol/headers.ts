@@ -12,6 +12,16 @@ const CANONICAL_B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const NUMERIC = /^-?\d+(\.\d+)?$/;
 
+/** Can `value` go out as an HTTP header value as it is? (Node refuses line breaks, other control characters and anything past U+00FF.) */
+export function sendableHeaderValue(value: string): boolean {
+  return /^[\t\x20-\x7e\x80-\xff]*$/.test(value);
+}
+
+/** Is `name` an HTTP header name (an RFC 9110 token)? */
+export function sendableHeaderName(name: string): boolean {
+  return TOKEN.test(name);
+}
+
 function plainSafe(s: string): boolean {
   if (s.length === 0 || s !== s.trim()) return false;
   if (s.startsWith(SENTINEL_OPEN) && s.endsWith(SENTINEL_CLOSE)) return false;

@@ -20,7 +20,8 @@ import type { Logger } from '../log/logger.js';
 import type { Principal } from '../pipeline/types.js';
 import { KEEP_UTF8_BYTES } from '../protocol/frame.js';
 import { ErrorCode, errorResponse, isObject } from '../protocol/jsonrpc.js';
-import { encodeHeaderValue } from '../protocol/headers.js';
+import { encodeHeaderValue, sendableHeaderName, sendableHeaderValue } from '../protocol/headers.js';
+import { EventEmitter } from 'node:events';
 import { redactUrl } from '../config/shown.js';
 import { SseParser } from './sse.js';
 import type { Upstream, UpstreamSendOptions } from './types.js';
@@ -101,14 +102,43 @@ export class HttpUpstream implements Upstream {
     if (this.mode === 'sse') await this.openSseStream();
   }
 
+  /**
+   * The version the server's `initialize` answered, sent back as MCP-Protocol-Version. The server's text: one that
+   * cannot be a header value (a line break, a character past U+00FF) made every later request throw, and the
+   * proxy with it; such a version is not sent.
+   */
   setProtocolVersion(version: string): void {
-    this.protocolVersion = version;
+    if (/^[\x21-\x7e]{1,64}$/.test(version)) this.protocolVersion = version;
+    else {
+      this.protocolVersion = undefined;
+      this.opts.log.warn({ server: this.opts.server }, 'the upstream answered initialize with a protocol version that cannot be sent back as a header; MCP-Protocol-Version is left out');
+    }
+  }
+
+  /**
+   * `lib.request` that never throws. Node throws at once for a header it will not send; on these paths (after an
+   * await, in a timer) that was an unhandled exception that ended the proxy. The request fails instead, through
+   * its 'error' event, like one that could not reach the server.
+   */
+  private request(url: URL, options: http.RequestOptions): http.ClientRequest {
+    try {
+      return this.lib.request(url, options);
+    } catch (e) {
+      const unsent = new Unsent();
+      setImmediate(() => unsent.emit('error', e));
+      return unsent as unknown as http.ClientRequest;
+    }
   }
 
   /** Configured headers and credentials for the caller a message is for (else the latest caller: streams, close). */
   private async baseHeaders(principal: Principal | undefined = this.latest): Promise<Record<string, string>> {
     const h: Record<string, string> = { ...this.opts.headers };
     if (this.opts.credentials) Object.assign(h, await this.opts.credentials(principal));
+    // A token endpoint's answer or a token file is text from outside: a line break in it is refused here, with
+    // the header's name only, rather than thrown by http.request later.
+    for (const [name, value] of Object.entries(h)) {
+      if (!sendableHeaderName(name) || !sendableHeaderValue(value)) throw new Error(`the upstream header ${JSON.stringify(name.slice(0, 64))} cannot be sent over HTTP (a line break or a character a header cannot hold)`);
+    }
     return h;
   }
 
@@ -179,7 +209,16 @@ export class HttpUpstream implements Upstream {
     headers['accept'] = 'application/json, text/event-stream';
     if (o.era === 'modern') {
       if (o.protocolVersion) headers['mcp-protocol-version'] = o.protocolVersion;
-      if (o.method && o.kind !== 'response') headers['mcp-method'] = o.method;
+      if (o.method && o.kind !== 'response') {
+        if (!sendableHeaderValue(o.method)) {
+          // The 2026-07-28 protocol carries the method in a header, and the caller's method name cannot be one.
+          const message = 'Invalid Request: this method name cannot be carried in the Mcp-Method header (a line break or a character past U+00FF)';
+          if (o.kind === 'request' && o.upId !== undefined) this.onrequestfailed?.(o.upId, { code: ErrorCode.InvalidRequest, message });
+          else this.opts.log.warn({ server: this.opts.server }, 'a notification whose method cannot be sent as Mcp-Method was not sent upstream');
+          return;
+        }
+        headers['mcp-method'] = o.method;
+      }
       if (o.mcpName !== undefined) headers['mcp-name'] = encodeHeaderValue(o.mcpName);
       if (o.headers) for (const [k, v] of Object.entries(o.headers)) if (k.startsWith('mcp-param-')) headers[k] = v;
     } else {
@@ -188,7 +227,7 @@ export class HttpUpstream implements Upstream {
     }
     const body = Buffer.from(text, 'utf8');
     headers['content-length'] = String(body.length);
-    const req = this.lib.request(this.url, { method: 'POST', headers, agent: this.agent });
+    const req = this.request(this.url, { method: 'POST', headers, agent: this.agent });
     const isRequest = o.kind === 'request' && o.upId !== undefined;
     const entry: OpenRequest = { req, principal: o.principal, res: undefined, lastEventId: undefined, retryMs: 1000, resumes: 0 };
     if (isRequest) this.open.set(o.upId!, entry);
@@ -338,7 +377,7 @@ export class HttpUpstream implements Upstream {
       this.opts.maxMessageBytes,
       (ev) => {
         if (ev.retry !== undefined) entry.retryMs = ev.retry;
-        if (ev.id !== undefined) entry.lastEventId = ev.id;
+        if (ev.id !== undefined) entry.lastEventId = resumableId(ev.id);
         if (ev.event !== 'message' || ev.data === '') return;
         this.onmessage?.(ev.data, Buffer.byteLength(ev.data), upId);
       },
@@ -369,7 +408,7 @@ export class HttpUpstream implements Upstream {
     headers['last-event-id'] = entry.lastEventId!;
     if (this.sessionId) headers['mcp-session-id'] = this.sessionId;
     if (this.protocolVersion) headers['mcp-protocol-version'] = this.protocolVersion;
-    const req = this.lib.request(this.url, { method: 'GET', headers, agent: this.agent });
+    const req = this.request(this.url, { method: 'GET', headers, agent: this.agent });
     entry.req = req;
     req.on('response', (res) => {
       entry.res = res;
@@ -398,7 +437,7 @@ export class HttpUpstream implements Upstream {
       if (this.sessionId) headers['mcp-session-id'] = this.sessionId;
       if (this.protocolVersion) headers['mcp-protocol-version'] = this.protocolVersion;
       if (this.getLastEventId) headers['last-event-id'] = this.getLastEventId;
-      const req = this.lib.request(this.url, { method: 'GET', headers, agent: this.agent });
+      const req = this.request(this.url, { method: 'GET', headers, agent: this.agent });
       this.getStream = req;
       req.on('response', (res) => {
         if (res.statusCode === 405) {
@@ -415,7 +454,7 @@ export class HttpUpstream implements Upstream {
           this.opts.maxMessageBytes,
           (ev) => {
             if (ev.retry !== undefined) this.getRetryMs = ev.retry;
-            if (ev.id !== undefined) this.getLastEventId = ev.id;
+            if (ev.id !== undefined) this.getLastEventId = resumableId(ev.id);
             if (ev.event === 'message' && ev.data) this.onmessage?.(ev.data, Buffer.byteLength(ev.data), undefined);
           },
           (bytes) => this.onbadmessage?.('oversize', '', bytes),
@@ -451,7 +490,7 @@ export class HttpUpstream implements Upstream {
     return new Promise((resolve, reject) => {
       void this.baseHeaders().then((headers) => {
         headers['accept'] = 'text/event-stream';
-        const req = this.lib.request(this.url, { method: 'GET', headers, agent: this.agent });
+        const req = this.request(this.url, { method: 'GET', headers, agent: this.agent });
         const timer = setTimeout(() => {
           req.destroy();
           reject(new Error('no endpoint event from the SSE server'));
@@ -513,7 +552,7 @@ export class HttpUpstream implements Upstream {
     headers['content-type'] = 'application/json';
     const body = Buffer.from(text, 'utf8');
     headers['content-length'] = String(body.length);
-    const req = this.lib.request(this.sseEndpoint!, { method: 'POST', headers, agent: this.agent });
+    const req = this.request(this.sseEndpoint!, { method: 'POST', headers, agent: this.agent });
     const upId = o.kind === 'request' ? o.upId : undefined;
     req.on('response', (res) => {
       res.resume();
@@ -540,7 +579,7 @@ export class HttpUpstream implements Upstream {
       headers['mcp-session-id'] = this.sessionId;
       if (this.protocolVersion) headers['mcp-protocol-version'] = this.protocolVersion;
       await new Promise<void>((resolve) => {
-        const req = this.lib.request(this.url, { method: 'DELETE', headers, agent: this.agent, timeout: 1000 });
+        const req = this.request(this.url, { method: 'DELETE', headers, agent: this.agent, timeout: 1000 });
         req.on('response', (res) => {
           res.resume();
           resolve();
@@ -578,4 +617,24 @@ function asJsonRpcError(body: string, upId: number | undefined): string | undefi
   } catch {
     return undefined;
   }
+}
+
+/** What `request` returns for a request Node refused to make: it only fails. */
+class Unsent extends EventEmitter {
+  destroyed = false;
+  end(): this {
+    return this;
+  }
+  destroy(): this {
+    this.destroyed = true;
+    return this;
+  }
+}
+
+/**
+ * An SSE event id kept for Last-Event-ID, or undefined: the server's text goes back in a header, so one that
+ * cannot be a header value (or is absurdly long) is not kept, and that stream cannot be resumed.
+ */
+function resumableId(id: string): string | undefined {
+  return id.length <= 1024 && /^[\x20-\x7e]*$/.test(id) ? id : undefined;
 }

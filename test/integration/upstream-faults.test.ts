@@ -14,6 +14,7 @@ import { RawStdio } from '../helpers/raw.js';
 const DUAL = path.join(ROOT, 'test/fixtures/dual-era-server.mjs');
 
 describe('a misbehaving HTTP upstream, through wrap --url', () => {
+  const seen: { version?: string | string[]; method?: string | string[] }[] = [];
   let srv: http.Server;
   let base: string;
   beforeAll(async () => {
@@ -21,6 +22,19 @@ describe('a misbehaving HTTP upstream, through wrap --url', () => {
       if (req.url?.startsWith('/500')) res.writeHead(500, { 'content-type': 'text/plain' }).end('internal error with a stack trace');
       else if (req.url?.startsWith('/404')) res.writeHead(404).end();
       else if (req.url?.startsWith('/garbage')) res.writeHead(200, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","id":');
+      else if (req.url?.startsWith('/badversion')) {
+        // Answers like a server, but its initialize names a version no header can carry; records what it was sent.
+        let body = '';
+        req.on('data', (d: Buffer) => (body += d.toString()));
+        req.on('end', () => {
+          if (req.method !== 'POST') return void res.writeHead(405).end();
+          seen.push({ version: req.headers['mcp-protocol-version'], method: req.headers['mcp-method'] });
+          const m = JSON.parse(body) as { id?: number; method: string };
+          if (m.id === undefined) return void res.writeHead(202).end();
+          const result = m.method === 'initialize' ? { protocolVersion: '2025-11-25\u4e2d\r\nx-injected: 1', capabilities: { tools: {} }, serverInfo: { name: 'odd', version: '1' } } : { tools: [] };
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result }));
+        });
+      }
       // /nothing: never answers
     });
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
@@ -49,6 +63,32 @@ describe('a misbehaving HTTP upstream, through wrap --url', () => {
     expect(message).toMatch(why);
     expect(message).not.toContain('stack trace');
     const again = await peer.request(2, 'ping', {}, 15_000);
+    expect(again.error ?? again.result).toBeDefined();
+    expect(await peer.close()).toBe(0);
+  });
+
+  it('an initialize answer whose version no header can carry does not end the proxy, and is not sent back', async () => {
+    // Before: the next request set MCP-Protocol-Version to it, http.request threw, and wrap exited (1).
+    const { code, peer } = await initializeThrough(`${base}/badversion/mcp`);
+    expect(code).toBeUndefined();
+    peer.send({ method: 'notifications/initialized' });
+    const list = await peer.request(2, 'tools/list', {}, 15_000);
+    expect(list.result).toEqual({ tools: [] });
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(seen.every((h) => h.version === undefined || h.version === '2025-11-25')).toBe(true);
+    expect(await peer.close()).toBe(0);
+  });
+
+  it('a 2026 request whose method no header can carry is refused (-32600), and the proxy keeps running', async () => {
+    // Before: Mcp-Method was set to it, http.request threw, and wrap exited (1) with the caller's request unanswered.
+    const { peer } = await initializeThrough(`${base}/badversion/mcp`);
+    const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'f', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} };
+    const before = seen.length;
+    const r = await peer.request(3, 'x/\u4e2d\u6587', { _meta: meta }, 15_000);
+    expect(r.error?.code).toBe(-32600);
+    expect(r.error?.message).toMatch(/Mcp-Method/);
+    expect(seen.length).toBe(before);
+    const again = await peer.request(4, 'ping', {}, 15_000);
     expect(again.error ?? again.result).toBeDefined();
     expect(await peer.close()).toBe(0);
   });

@@ -119,6 +119,16 @@ describe('config loading', () => {
     }
   });
 
+  it('refuses a server header or credential that HTTP cannot carry, naming it but not its value', () => {
+    const bad = (name: string, body: string) => errorOf(() => loadConfigFile(file(name, `servers:\n  gh:\n    url: https://api.example.com/mcp\n${body}`), { TOKEN: 'sekrit\nvalue' })).message;
+    expect(bad('h1.yaml', '    headers: { x-api-key: "abc\\ndef" }\n')).toBe(`${path.join(dir, 'h1.yaml')}:2: servers.gh.headers: the value of x-api-key cannot be sent as an HTTP header (a line break or a character past U+00FF)`);
+    expect(bad('h2.yaml', '    headers: { "bad name": x }\n')).toMatch(/h2\.yaml:2: servers\.gh\.headers: "bad name" is not an HTTP header name$/);
+    const fromEnv = bad('h3.yaml', '    auth: { type: bearer, token: "${TOKEN}" }\n');
+    expect(fromEnv).toMatch(/h3\.yaml:2: servers\.gh\.auth\.token cannot be sent as an HTTP header/);
+    expect(fromEnv).not.toContain('sekrit');
+    expect(() => loadConfigFile(file('h5.yaml', 'servers:\n  gh:\n    url: https://api.example.com/mcp\n    headers: { x-api-key: "caf\u00e9 ok" }\n'))).not.toThrow();
+  });
+
   it('reports YAML syntax errors and duplicate keys with a line', () => {
     expect(errorOf(() => loadConfigFile(file('dup.yaml', 'servers:\n  a:\n    command: x\n  a:\n    command: y\n'))).message).toMatch(/dup\.yaml:4:/);
     expect(errorOf(() => loadConfigFile(file('syntax.yaml', 'servers:\n  a: [\n'))).message).toMatch(/syntax\.yaml:\d+:/);
