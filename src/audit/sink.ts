@@ -99,7 +99,7 @@ export class SyslogSink implements AuditSink {
   private readonly url: URL;
   private readonly ca: Buffer | undefined;
 
-  constructor(target: string, private readonly cfg: SinkConfig, private readonly log: Logger) {
+  constructor(target: string, cfg: SinkConfig, private readonly log: Logger) {
     const problem = sinkTargetProblem('syslog', target);
     if (problem) throw new SinkConfigError(`audit.sink.syslog ${problem}`);
     this.url = new URL(target);
