@@ -28,6 +28,7 @@ import type { AuthResult, GatewayHooks } from '../proxy/gateway.js';
 import { errorResponse } from '../protocol/jsonrpc.js';
 import { sendJson } from '../transports/http-server.js';
 import { checkEgress, guardedFetch, loopbackUrl, type EgressPolicy } from './egress.js';
+import { quotedString } from '../protocol/headers.js';
 
 export interface IntrospectionSettings {
   url?: string;
@@ -185,10 +186,6 @@ function normalizeResource(u: string): string {
   }
 }
 
-function quote(v: string): string {
-  return `"${v.replace(/[\\"]/g, '\\$&').replace(/[\r\n]/g, ' ')}"`;
-}
-
 function looksLikeJwt(token: string): boolean {
   const parts = token.split('.');
   if (parts.length !== 3) return false;
@@ -309,10 +306,10 @@ export class ResourceServer {
    */
   challenge(server: string, path: string, e?: TokenError, scopes?: string[]): string {
     const sc = scopes ?? this.scopesSupported(server);
-    const rm = `resource_metadata=${quote(this.metadataUrl(path))}`;
-    const scope = sc.length ? [`scope=${quote(sc.join(' '))}`] : [];
+    const rm = `resource_metadata=${quotedString(this.metadataUrl(path))}`;
+    const scope = sc.length ? [`scope=${quotedString(sc.join(' '))}`] : [];
     if (!e) return `Bearer ${[rm, ...scope].join(', ')}`;
-    return `Bearer ${[`error=${quote(e.error)}`, ...scope, rm, `error_description=${quote(e.message)}`].join(', ')}`;
+    return `Bearer ${[`error=${quotedString(e.error)}`, ...scope, rm, `error_description=${quotedString(e.message)}`].join(', ')}`;
   }
 
   /** The hooks the gateway calls. */

@@ -22,6 +22,14 @@ export function sendableHeaderName(name: string): boolean {
   return TOKEN.test(name);
 }
 
+/**
+ * A quoted-string for a header parameter (WWW-Authenticate): quotes and backslashes escaped, line breaks made spaces,
+ * and anything else a header cannot hold made `?` (writeHead throws for it, and a scope or message may hold it).
+ */
+export function quotedString(v: string): string {
+  return `"${v.replace(/[\\"]/g, '\\$&').replace(/[\r\n]/g, ' ').replace(/[^\t\x20-\x7e]/g, '?')}"`;
+}
+
 function plainSafe(s: string): boolean {
   if (s.length === 0 || s !== s.trim()) return false;
   if (s.startsWith(SENTINEL_OPEN) && s.endsWith(SENTINEL_CLOSE)) return false;

@@ -20,7 +20,7 @@ import type { ServerConfig, WardenConfig } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import { envelopeVersion, hasEnvelopeClaim, isModernVersion, LEGACY_VERSIONS, META, MODERN_VERSIONS } from '../protocol/eras.js';
 import { parseFrame, type Frame, type Wire } from '../protocol/frame.js';
-import { checkParamHeaders, checkStandardHeaders, headerDeclarations } from '../protocol/headers.js';
+import { checkParamHeaders, checkStandardHeaders, headerDeclarations, quotedString } from '../protocol/headers.js';
 import { ErrorCode, errorResponse, isObject, type JsonRpcId, type JsonRpcRequest } from '../protocol/jsonrpc.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { principalKey, type Principal, type TransportKind } from '../pipeline/types.js';
@@ -384,7 +384,7 @@ export class Gateway {
 
   /** The WWW-Authenticate value for a missing scope (the auth layer adds resource_metadata). */
   private challenge(ep: Endpoint): (scopes: string[]) => string {
-    return (scopes) => this.opts.hooks?.scopeChallenge?.(ep.server.name, scopes) ?? `Bearer error="insufficient_scope", scope="${scopes.join(' ')}"`;
+    return (scopes) => this.opts.hooks?.scopeChallenge?.(ep.server.name, scopes) ?? `Bearer error="insufficient_scope", scope=${quotedString(scopes.join(' '))}`;
   }
 
   private corsHeaders(req: IncomingMessage): Record<string, string> {
@@ -480,7 +480,7 @@ export class Gateway {
     for (const f of frames) if (f.kind !== 'request') entry.session.clientFrame(f, undefined, headers);
     if (requests.length === 0) return sendStatus(res, 202);
     if (requests.length === 1 && !batch) {
-      const reply = new HttpReply(res, {}, this.keepAliveMs, undefined, (t) => answerStatus(t, false, this.challenge(ep)), prefersEventStream(headers['accept']));
+      const reply = new HttpReply(res, {}, this.keepAliveMs, undefined, (t, own) => answerStatus(t, false, this.challenge(ep), own), prefersEventStream(headers['accept']));
       entry.session.clientFrame(requests[0]!, reply, headers);
       return;
     }
@@ -596,7 +596,7 @@ export class Gateway {
       session.clientFrame(frame, undefined, headers);
       return sendStatus(res, 202);
     }
-    session.clientFrame(frame, new HttpReply(res, {}, this.keepAliveMs, undefined, (t) => answerStatus(t, true, this.challenge(ep)), prefersEventStream(headers['accept'])), headers);
+    session.clientFrame(frame, new HttpReply(res, {}, this.keepAliveMs, undefined, (t, own) => answerStatus(t, true, this.challenge(ep), own), prefersEventStream(headers['accept'])), headers);
   }
 
   private readonly modernStarting = new Map<string, Promise<Session>>();
@@ -738,15 +738,18 @@ const MODERN_ERROR_STATUS: Record<number, number> = {
 };
 
 /**
- * The HTTP status of an answer sent as JSON. A refusal for a missing scope becomes 403 insufficient_scope with
- * every scope the operation needs, so the client can step up; in the 2026 era, ladder errors get their status.
+ * The HTTP status of an answer sent as JSON. mcp-warden's own refusal for a missing scope (`own`: the policy stage
+ * answered) becomes 403 insufficient_scope with every scope the operation needs, so the client can step up; in the
+ * 2026 era, ladder errors get their status. A server's error that says the same is relayed as it is: the client's
+ * token never reaches the server, and a server must not make the client ask its authorization server for scopes
+ * of the server's choosing (nor write into WWW-Authenticate, where a line break ended the gateway).
  */
-export function answerStatus(text: string, modern: boolean, challenge: (scopes: string[]) => string): number | { status: number; headers: Record<string, string> } {
+export function answerStatus(text: string, modern: boolean, challenge: (scopes: string[]) => string, own = false): number | { status: number; headers: Record<string, string> } {
   if (!text.includes('"error"')) return 200;
   try {
     const m = JSON.parse(text) as { error?: { code?: unknown; data?: { error?: unknown; scopes?: unknown } } };
     const data = m.error?.data;
-    if (data?.error === 'insufficient_scope' && Array.isArray(data.scopes)) {
+    if (own && data?.error === 'insufficient_scope' && Array.isArray(data.scopes)) {
       return { status: 403, headers: { 'www-authenticate': challenge(data.scopes.map(String)) } };
     }
     const code = m.error?.code;

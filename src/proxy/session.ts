@@ -684,7 +684,7 @@ export class Session implements SessionApi {
         // The exchange may outlive its response (a task, an approval): it does not keep a large one alive.
         ex.relayed = undefined;
         ex.bytesOut = ex.bytesOut || wireLength(wire);
-        this.sendToClient(wire, reply, true);
+        this.sendToClient(wire, reply, true, ex.answeredBy !== undefined);
       },
       (err) => {
         // A response stage refused to let the answer out (the audit store failed with on_failure: deny).
@@ -845,9 +845,9 @@ export class Session implements SessionApi {
 
   // ───────────────────────────── to the client ─────────────────────────────
 
-  private sendToClient(text: Wire, reply: Reply | undefined, final: boolean): void {
+  private sendToClient(text: Wire, reply: Reply | undefined, final: boolean, own = false): void {
     if (reply) {
-      if (reply.open) reply.send(text, final);
+      if (reply.open) reply.send(text, final, own);
       else if (!final) this.downstream.send(text);
       return;
     }

@@ -54,7 +54,7 @@ export class HttpReply implements Reply {
     /** Called once the exchange is over. */
     private readonly onDone?: () => void,
     /** HTTP status (and extra headers) of a final answer sent as JSON (default 200). */
-    private readonly statusOf?: (text: string) => number | { status: number; headers: Record<string, string> },
+    private readonly statusOf?: (text: string, own: boolean) => number | { status: number; headers: Record<string, string> },
     /** The client ranks text/event-stream above application/json: always answer with a stream. */
     private readonly preferStream = false,
   ) {
@@ -92,7 +92,7 @@ export class HttpReply implements Reply {
     this.mode = 'sse';
   }
 
-  send(wire: Wire, final: boolean): void {
+  send(wire: Wire, final: boolean, own = false): void {
     if (!this.open) return;
     if (this.mode === 'pending' && final && !this.preferStream) {
       this.stop();
@@ -100,7 +100,7 @@ export class HttpReply implements Reply {
       // A large message's bytes (received, or encoded once for the audit hash) are sent as they are, not encoded
       // again; only an error answer can map to another status, so only then is its text looked at.
       const body = typeof wire === 'string' ? Buffer.from(wire, 'utf8') : wire.parts.length === 1 ? wire.parts[0]! : Buffer.concat(wire.parts, wire.byteLength);
-      const meta = this.statusOf && (typeof wire === 'string' || wire.isError) ? this.statusOf(String(wire)) : 200;
+      const meta = this.statusOf && (typeof wire === 'string' || wire.isError) ? this.statusOf(String(wire), own) : 200;
       const status = typeof meta === 'number' ? meta : meta.status;
       const extra = typeof meta === 'number' ? {} : meta.headers;
       this.res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length, ...this.headers, ...extra });

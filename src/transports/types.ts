@@ -68,9 +68,12 @@ export interface Upstream {
 /** The stream on which a client waits for the answer to one of its requests (an HTTP POST response). */
 export interface Reply {
   readonly open: boolean;
-  /** Writes one message; `final` marks the response that ends the exchange. */
+  /**
+   * Writes one message; `final` marks the response that ends the exchange; `own` marks an answer mcp-warden made
+   * (a stage refused or answered), not one the server wrote.
+   */
   // Property syntax: checked strictly, so an implementation that only takes strings does not compile.
-  send: (text: Wire, final: boolean) => void;
+  send: (text: Wire, final: boolean, own?: boolean) => void;
   /** Set by the session: called if the client goes away before the final message. */
   onabort: (() => void) | undefined;
 }

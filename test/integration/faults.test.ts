@@ -283,6 +283,19 @@ describe('serve', () => {
     expect((await fetch(url, { method: 'GET', headers: { accept: 'text/event-stream' } })).status).toBe(405);
   });
 
+  it("a server's error that reads like a scope refusal is relayed as it is: no 403, no challenge of its making, no crash", async () => {
+    // The client's token never reaches the server; a 403 would have the client ask its authorization server for
+    // scopes the server named, and a line break in one ended the gateway (writeHead threw).
+    for (const [i, scope] of ['admin:everything', 'a\r\nset-cookie: x=1', 'x", resource_metadata="https://evil.example/m'].entries()) {
+      const r = await post(JSON.stringify({ jsonrpc: '2.0', id: 40 + i, method: 'x/scope_error', params: { scope } }));
+      expect(r.status).toBe(200);
+      expect(r.headers.get('www-authenticate')).toBeNull();
+      expect(r.headers.get('set-cookie')).toBeNull();
+      expect(error(r)?.code).toBe(-32001);
+    }
+    await alive(44);
+  });
+
   it('refuses a foreign Host or Origin with 403 (DNS rebinding)', async () => {
     const ping = JSON.stringify({ jsonrpc: '2.0', id: 10, method: 'ping' });
     expect((await post(ping, { origin: 'https://evil.example' })).status).toBe(403);
