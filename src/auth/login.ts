@@ -259,7 +259,7 @@ export class OAuthLogin implements CredentialProvider {
  * counts: any web page the person has open, or another local program, can send a request to a loopback port, and
  * one with a made-up `error` or `code` must not end the sign-in the person is in the middle of.
  */
-async function listenCallback(port: number): Promise<{ port: number; next(timeoutMs: number, state: string): Promise<URL>; close(): void }> {
+export async function listenCallback(port: number): Promise<{ port: number; next(timeoutMs: number, state: string): Promise<URL>; close(): void }> {
   let resolve!: (u: URL) => void;
   let reject!: (e: Error) => void;
   let expected: string | undefined;
@@ -268,7 +268,14 @@ async function listenCallback(port: number): Promise<{ port: number; next(timeou
     reject = rej;
   });
   const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    } catch {
+      // A request target no URL parser takes (`//[`): thrown here, it ended the process in the middle of a sign-in.
+      res.writeHead(400).end();
+      return;
+    }
     if (url.pathname !== '/callback') {
       res.writeHead(404).end();
       return;

@@ -8,6 +8,7 @@ import * as jose from 'jose';
 import { describe, expect, it } from 'vitest';
 import { checkEgress, guardedFetch, isPrivateAddress, isLoopbackAddress, MAX_AUTH_RESPONSE_BYTES } from '../../src/auth/egress.js';
 import http from 'node:http';
+import net from 'node:net';
 import { TokenStore } from '../../src/auth/token-store.js';
 import { ResourceServer, authSettings, readJwksFile } from '../../src/auth/resource-server.js';
 import { buildConfig, loadConfigFile } from '../../src/config/config.js';
@@ -179,5 +180,29 @@ describe('principal from claims', () => {
     expect((await rs.validate(alias, 'files')).sub).toBe('u3');
     const other = await new jose.SignJWT({ sub: 'u4' }).setProtectedHeader({ alg: 'ES256', kid: 'k' }).setIssuer('https://idp.example').setAudience('https://gw.example/').setIssuedAt().setExpirationTime('5m').sign(privateKey);
     await expect(rs.validate(other, 'files')).rejects.toThrow(/audience/);
+  });
+});
+
+describe('the sign-in callback listener', () => {
+  it('answers a request target no URL parser takes with 400 and keeps waiting for the real callback', async () => {
+    const { listenCallback } = await import('../../src/auth/login.js');
+    const cb = await listenCallback(0);
+    try {
+      const waiting = cb.next(5_000, 'state-1');
+      const raw = (target: string) =>
+        new Promise<string>((resolve, reject) => {
+          const s = net.connect(cb.port, '127.0.0.1', () => s.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`));
+          let d = '';
+          s.on('data', (c: Buffer) => (d += c.toString()));
+          s.on('close', () => resolve(d.split('\r\n')[0]!));
+          s.on('error', reject);
+        });
+      // Thrown by new URL in the handler, this ended the process in the middle of a sign-in.
+      expect(await raw('//[')).toBe('HTTP/1.1 400 Bad Request');
+      expect(await raw('/callback?state=state-1&code=abc')).toBe('HTTP/1.1 200 OK');
+      expect((await waiting).searchParams.get('code')).toBe('abc');
+    } finally {
+      cb.close();
+    }
   });
 });
