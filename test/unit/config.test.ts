@@ -129,6 +129,13 @@ describe('config loading', () => {
     expect(() => loadConfigFile(file('h5.yaml', 'servers:\n  gh:\n    url: https://api.example.com/mcp\n    headers: { x-api-key: "caf\u00e9 ok" }\n'))).not.toThrow();
   });
 
+  it('refuses a time longer than a timer can hold (it fired at once: every request timed out)', () => {
+    expect(errorOf(() => loadConfigFile(file('t1.yaml', 'limits:\n  request_timeout_s: 3000000\n'))).message).toBe(`${path.join(dir, 't1.yaml')}:2: limits.request_timeout_s: must be <= 2147483`);
+    expect(errorOf(() => loadConfigFile(file('t2.yaml', 'servers:\n  a:\n    command: x\n    idle_timeout_s: 1e12\n'))).message).toMatch(/t2\.yaml:4: servers\.a\.idle_timeout_s: must be <= 2147483/);
+    expect(errorOf(() => loadConfigFile(file('t3.yaml', 'audit:\n  checkpoint: { every_s: 1e10 }\n'))).message).toMatch(/t3\.yaml:2: audit\.checkpoint\.every_s: must be <= 2147483/);
+    expect(() => loadConfigFile(file('t4.yaml', 'limits:\n  request_timeout_s: 2147483\n'))).not.toThrow();
+  });
+
   it('reports YAML syntax errors and duplicate keys with a line', () => {
     expect(errorOf(() => loadConfigFile(file('dup.yaml', 'servers:\n  a:\n    command: x\n  a:\n    command: y\n'))).message).toMatch(/dup\.yaml:4:/);
     expect(errorOf(() => loadConfigFile(file('syntax.yaml', 'servers:\n  a: [\n'))).message).toMatch(/syntax\.yaml:\d+:/);
