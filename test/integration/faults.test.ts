@@ -2,11 +2,14 @@
  * Issue 2, done-when 3: faults and bad input, through wrap and through serve. Each is answered as SPEC §10
  * says and the proxy keeps serving afterwards.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isolatedEnv, NODE, ROOT, startServe, writeConfig, wrapArgs, type Running } from '../helpers/cli.js';
 import { RawStdio, text } from '../helpers/raw.js';
+import { auditEvents } from '../helpers/audit.js';
 
 const FAULT = path.join(ROOT, 'test/fixtures/fault-server.mjs');
 const LIMITS = 'limits:\n  request_timeout_s: 1.5\n';
@@ -140,6 +143,34 @@ describe('wrap', () => {
       cursor = r.result?.['nextCursor'] as string | undefined;
     } while (cursor);
     expect(names).toHaveLength(11);
+  });
+});
+
+describe('the deepest message the configuration allows', () => {
+  it('max_json_depth 1000 (its most): a message nested that deep is answered and audited, and the proxy carries on', async () => {
+    // The schema allowed 10000: a 6000-deep request overflowed the stack (parsing counts keys recursively) and
+    // wrap exited (1); at 4000 a stage overflowed and the answer was withheld.
+    const dir = mkdtempSync(path.join(tmpdir(), 'mcpw-deep-'));
+    const db = path.join(dir, 'audit.db');
+    const cfg = writeConfig(`limits:\n  max_json_depth: 1000\naudit:\n  db: ${db}\n`);
+    const peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--', NODE, FAULT), isolatedEnv());
+    await peer.initialize();
+    await peer.request('list', 'tools/list', {});
+    peer.write(deepRequest(1, 995));
+    const r = await peer.reply(1);
+    expect(text(r)).toBe('echo: x');
+    expect(text(await peer.call(2, 'echo', { text: 'after' }))).toBe('echo: after');
+    expect(await peer.close()).toBe(0);
+    const calls = auditEvents(db, { event: 'exchange' }).filter((e) => e.method === 'tools/call');
+    expect(calls).toHaveLength(2);
+    expect(calls[0]!.args).toContain('[[[[');
+  });
+
+  it('a deeper setting is refused at start with the line', () => {
+    const cfg = writeConfig('limits:\n  max_json_depth: 1001\n');
+    const r = spawnSync(NODE, wrapArgs('--config', cfg, '--', NODE, FAULT), { encoding: 'utf8', env: isolatedEnv(), input: '', timeout: 15_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`${cfg}:2: limits.max_json_depth: must be <= 1000`);
   });
 });
 
