@@ -4,7 +4,7 @@
  */
 import { assemble, protectedPaths, upstreamFactory } from '../assemble.js';
 import { findConfig } from '../config/config.js';
-import { ConfigError, UsageError } from '../errors.js';
+import { ConfigError, StartError, UsageError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { Gateway } from '../proxy/gateway.js';
 import { isLoopbackHost } from '../transports/http-server.js';
@@ -13,6 +13,7 @@ import path from 'node:path';
 import { authSettings, ResourceServer } from '../auth/resource-server.js';
 import type { Principal } from '../pipeline/types.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Metrics } from '../ops/metrics.js';
 import { configPath } from '../config/paths.js';
 
@@ -67,7 +68,14 @@ export async function runServe(o: ServeOptions): Promise<number> {
     hooks: { readiness: () => assembly.readiness(), ...rs?.hooks(), metrics: metrics ? (req, res) => serveMetrics(metrics!, !!mc.remote, req, res) : undefined },
     onListening: (base) => rs?.setBoundAddress(base),
   });
-  const addr = await gateway.listen(config.listen.host, config.listen.port);
+  let addr: AddressInfo;
+  try {
+    addr = await gateway.listen(config.listen.host, config.listen.port);
+  } catch (e) {
+    // Where the start ends: the audit trail opened above is flushed and closed, and the reason is said in words.
+    await assembly.close().catch(() => undefined);
+    throw new StartError(listenTrouble(config.listen.host, config.listen.port, e, config.file));
+  }
   const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const base = `http://${shown}:${addr.port}`;
   if (gateway.anyHostAccepted) log.warn({}, 'listening on a non-loopback address with no public_url or allowed_hosts: the Host header is not checked');
@@ -93,6 +101,17 @@ export async function runServe(o: ServeOptions): Promise<number> {
     };
     for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => stop(sig));
   });
+}
+
+/** Why the gateway could not listen, and which setting to change. */
+function listenTrouble(host: string, port: number, e: unknown, file: string | undefined): string {
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const setting = file ? ` in ${file}` : '';
+  if (code === 'EADDRINUSE') return `cannot listen on ${where}: another process is listening there (EADDRINUSE); choose another listen.port${setting}, or --port`;
+  if (code === 'EADDRNOTAVAIL') return `cannot listen on ${where}: no network interface of this machine has that address (EADDRNOTAVAIL); check listen.host${setting}, or --host`;
+  if (code === 'EACCES') return `cannot listen on ${where}: not permitted (EACCES; ports below 1024 need privileges); choose another listen.port${setting}, or --port`;
+  return `cannot listen on ${where}: ${(e as Error)?.message ?? String(e)}`;
 }
 
 /** Headers a reverse proxy adds: a request carrying one came from elsewhere, whatever address it arrived from. */

@@ -2,12 +2,13 @@
  * Issue 2, done-when 3: faults and bad input, through wrap and through serve. Each is answered as SPEC §10
  * says and the proxy keeps serving afterwards.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isolatedEnv, NODE, ROOT, startServe, writeConfig, wrapArgs, type Running } from '../helpers/cli.js';
+import { CLI, isolatedEnv, NODE, ROOT, startServe, writeConfig, wrapArgs, type Running } from '../helpers/cli.js';
 import { RawStdio, text } from '../helpers/raw.js';
 import { auditEvents } from '../helpers/audit.js';
 
@@ -171,6 +172,32 @@ describe('the deepest message the configuration allows', () => {
     const r = spawnSync(NODE, wrapArgs('--config', cfg, '--', NODE, FAULT), { encoding: 'utf8', env: isolatedEnv(), input: '', timeout: 15_000 });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(`${cfg}:2: limits.max_json_depth: must be <= 1000`);
+  });
+});
+
+describe('serve start-up failures', () => {
+  it('a port another process holds: exit 1 with the reason and the setting to change, not a stack trace', async () => {
+    const holder = net.createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
+    const port = (holder.address() as net.AddressInfo).port;
+    try {
+      const cfg = writeConfig(`servers:\n  fault:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(FAULT)}]\naudit: { enabled: false }\n`);
+      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const p = spawn(NODE, [CLI, 'serve', '--config', cfg, '--port', String(port)], { env: isolatedEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        p.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+        const t = setTimeout(() => p.kill('SIGKILL'), 15_000);
+        p.on('exit', (code) => {
+          clearTimeout(t);
+          resolve({ code, stderr });
+        });
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`cannot listen on 127.0.0.1:${port}: another process is listening there (EADDRINUSE); choose another listen.port in ${cfg}, or --port`);
+      expect(r.stderr).not.toMatch(/unexpected error|\n\s+at /);
+    } finally {
+      holder.close();
+    }
   });
 });
 
