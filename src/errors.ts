@@ -1,7 +1,7 @@
 /**
  * Typed errors. A file that caused an error is named with its line; messages never carry tokens or secrets.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
 export class WardenError extends Error {
@@ -39,10 +39,28 @@ export class StartError extends WardenError {
  * which names it properly ("not a directory"; mkdir says "file already exists").
  */
 export function makeParent(file: string, mode = 0o700): void {
-  try {
-    mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  makeDirs(path.dirname(path.resolve(file)), mode);
+}
+
+/**
+ * `mkdir -p`, one level at a time from the deepest folder that exists. Node's own recursive mkdir never returns for a
+ * path under /proc (mkdir answers ENOENT there, and it retries for ever): a log or audit path set there hung the
+ * start. Here the first level that cannot be made throws, and the caller names it.
+ */
+export function makeDirs(dir: string, mode = 0o700): void {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); !existsSync(d); ) {
+    missing.push(d);
+    const up = path.dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d, { mode });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
   }
 }
 

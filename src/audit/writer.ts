@@ -8,8 +8,8 @@
  * and at close; each is appended to the anchor file and sent to the off-machine sink.
  */
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync } from 'node:fs';
-import path from 'node:path';
+import { appendFileSync } from 'node:fs';
+import { makeParent } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { ErrorCode } from '../protocol/jsonrpc.js';
 import { canonicalJson, type AuditEvent, type StoredEvent } from './chain.js';
@@ -202,7 +202,7 @@ export class AuditWriter {
     if (!cp) return undefined;
     if (this.opts.anchorFile) {
       try {
-        mkdirSync(path.dirname(this.opts.anchorFile), { recursive: true });
+        makeParent(this.opts.anchorFile, 0o777);
         appendFileSync(this.opts.anchorFile, `${JSON.stringify({ origin: this.store.origin, ...cp })}\n`, { mode: 0o600 });
       } catch (e) {
         this.opts.log.error({ err: (e as Error).message, anchor: this.opts.anchorFile }, 'could not append to the audit anchor file');

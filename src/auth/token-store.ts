@@ -7,7 +7,8 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { makeDirs } from '../errors.js';
 import path from 'node:path';
 
 const SERVICE = 'mcp-warden';
@@ -54,7 +55,7 @@ export class TokenStore {
 
   private getKey(): Buffer {
     if (this.key) return this.key;
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    makeDirs(this.dir);
     const file = path.join(this.dir, 'key');
     const fromFile = (): Buffer | undefined => {
       try {

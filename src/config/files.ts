@@ -3,11 +3,11 @@
  * then hard-link it into place; whoever loses the race reads the winner's file.
  */
 import { randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { makeParent } from '../errors.js';
 
 export function createOnce(file: string, content: string | Buffer): void {
-  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  makeParent(file);
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   writeFileSync(tmp, content, { mode: 0o600, flag: 'wx' });
   try {

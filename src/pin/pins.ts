@@ -11,13 +11,13 @@
  * a server is created once even when several processes start together.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { canonicalJson } from '../protocol/canonical.js';
 import { isObject } from '../protocol/jsonrpc.js';
 import { createOnce } from '../config/files.js';
 import { shownIdentity } from '../config/shown.js';
-import { errnoText, WardenError } from '../errors.js';
+import { errnoText, makeParent, WardenError } from '../errors.js';
 
 export const HASHED_TOOL_FIELDS = ['name', 'title', 'description', 'inputSchema', 'outputSchema', 'annotations', 'execution'] as const;
 export const HASHED_PROMPT_FIELDS = ['name', 'title', 'description', 'arguments'] as const;
@@ -145,7 +145,7 @@ function pinFileText(pins: PinFile): string {
 }
 
 export function writePinFile(file: string, pins: PinFile): void {
-  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  makeParent(file);
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
   writeFileSync(tmp, pinFileText(pins), { mode: 0o600 });
   renameSync(tmp, file);

@@ -240,6 +240,8 @@ describe('wrap start-up failures', () => {
     for (const [file, why] of [
       [dir, /cannot open the log file \(log.file\): illegal operation on a directory \(EISDIR\)/],
       [path.join(cfgFile, 'w.log'), /cannot open the log file \(log.file\): not a directory \(ENOTDIR\)/],
+      // Node's recursive mkdir never returns under /proc: this start hung until the host gave up.
+      ['/proc/mcp-warden-test/w.log', /cannot open the log file \(log.file\): no such file or directory \(ENOENT\)/],
     ] as const) {
       const cfg = writeConfig(`log: { file: ${JSON.stringify(file)} }\n`);
       const peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--', NODE, FAULT), env);
