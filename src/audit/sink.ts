@@ -311,14 +311,14 @@ export class HttpsSink implements AuditSink {
     this.closing = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const deadline = Date.now() + SINK_CLOSE_MS;
+    let over = false;
     let stop: NodeJS.Timeout | undefined;
-    const timeUp = new Promise<void>((resolve) => {
-      stop = setTimeout(resolve, SINK_CLOSE_MS);
+    const timeUp = new Promise<boolean>((resolve) => {
+      stop = setTimeout(() => resolve((over = true)), SINK_CLOSE_MS);
     });
     let failures = 0;
-    while (Date.now() < deadline && (this.inflight || this.queue.items.length)) {
-      const ok = await Promise.race([this.inflight ? this.inflight.then(() => true) : this.send(), timeUp.then(() => true)]);
+    while (!over && (this.inflight || this.queue.items.length)) {
+      const ok = await Promise.race([this.inflight ? this.inflight.then(() => true) : this.send(), timeUp]);
       if (!ok && ++failures >= 3) break;
     }
     clearTimeout(stop);

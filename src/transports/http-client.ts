@@ -133,13 +133,14 @@ export class HttpUpstream implements Upstream {
   /** Configured headers and credentials for the caller a message is for (else the latest caller: streams, close). */
   private async baseHeaders(principal: Principal | undefined = this.latest): Promise<Record<string, string>> {
     const h: Record<string, string> = { ...this.opts.headers };
-    if (this.opts.credentials) Object.assign(h, await this.opts.credentials(principal));
-    // A token endpoint's answer or a token file is text from outside: a line break in it is refused here, with
-    // the header's name only, rather than thrown by http.request later.
-    for (const [name, value] of Object.entries(h)) {
+    if (!this.opts.credentials) return h;
+    const credentials = await this.opts.credentials(principal);
+    // A token endpoint's answer or a token file is text from outside (the configured headers were checked at load):
+    // a line break in it is refused here, with the header's name only, rather than thrown by http.request later.
+    for (const [name, value] of Object.entries(credentials)) {
       if (!sendableHeaderName(name) || !sendableHeaderValue(value)) throw new Error(`the upstream header ${JSON.stringify(name.slice(0, 64))} cannot be sent over HTTP (a line break or a character a header cannot hold)`);
     }
-    return h;
+    return Object.assign(h, credentials);
   }
 
   send(text: string, o: UpstreamSendOptions): boolean {

@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { createSink } from '../../src/audit/sink.js';
@@ -18,6 +18,7 @@ import { silentLogger } from '../../src/log/logger.js';
 import { auditEvents } from '../helpers/audit.js';
 import { CLI, isolatedEnv, NODE, ROOT, tmpDir, writeConfig, wrapArgs } from '../helpers/cli.js';
 import { RawStdio } from '../helpers/raw.js';
+import { syslogReceiver } from '../helpers/syslog.js';
 
 const UPSTREAM = path.join(ROOT, 'bench/upstream.mjs');
 
@@ -46,7 +47,7 @@ async function receiver(delayMs: number): Promise<Receiver> {
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as net.AddressInfo).port;
+  const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}/ingest`,
     lines,
@@ -118,39 +119,12 @@ describe('the HTTPS audit sink at shutdown', () => {
 
 describe('the syslog audit sink', () => {
   it('closed while its connection is being made, it still sends what was queued', async () => {
-    const received: string[] = [];
-    const sockets = new Set<net.Socket>();
-    let ended!: () => void;
-    const endedByPeer = new Promise<void>((r) => (ended = r));
-    const server = net.createServer((sock) => {
-      sockets.add(sock);
-      sock.on('end', () => ended());
-      let buf = Buffer.alloc(0);
-      sock.on('data', (d: Buffer) => {
-        buf = Buffer.concat([buf, d]);
-        for (;;) {
-          const sp = buf.indexOf(0x20);
-          if (sp < 0) break;
-          const len = Number(buf.subarray(0, sp).toString('latin1'));
-          if (buf.length < sp + 1 + len) break;
-          received.push(buf.subarray(sp + 1, sp + 1 + len).toString('utf8'));
-          buf = buf.subarray(sp + 1 + len);
-        }
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    open.push({
-      close: () =>
-        new Promise<void>((r) => {
-          for (const s of sockets) s.destroy();
-          server.close(() => r());
-        }),
-    });
-    const port = (server.address() as net.AddressInfo).port;
+    const rx = await syslogReceiver();
+    open.push(rx);
 
     const dir = tmpDir('mcpw-syslog-');
     const store = new AuditStore(path.join(dir, 'audit.db'));
-    const sink = new SyslogSink(`tcp://127.0.0.1:${port}`, {}, silentLogger());
+    const sink = new SyslogSink(`tcp://127.0.0.1:${rx.port}`, {}, silentLogger());
     const writer = new AuditWriter(store, loadOrCreateKey(path.join(dir, 'key')), { onFailure: 'deny', checkpointEvery: 1000, checkpointIntervalMs: 60_000, idleCheckpointMs: 60_000, anchorFile: undefined, sink, log: silentLogger() });
     // A session shorter than the connection takes: events, then the writer closes in the same turn of the loop.
     for (let i = 0; i < 5; i++) writer.record({ ...blankEvent('exchange'), target: `tool_${i}` });
@@ -158,10 +132,10 @@ describe('the syslog audit sink', () => {
     await writer.close();
     // By the time close() is done the connection was made, used and ended (before, close() returned at once and
     // left the connection open: its lines went out only if the process lived on until it was made).
-    const end = await Promise.race([endedByPeer.then(() => 'ended'), new Promise((r) => setTimeout(() => r('still open'), 2000))]);
+    const end = await Promise.race([rx.endedByPeer.then(() => 'ended'), new Promise((r) => setTimeout(() => r('still open'), 2000))]);
     expect(end).toBe('ended');
-    expect(received.filter((m) => / exchange - \{/.test(m))).toHaveLength(5);
-    expect(received.some((m) => / checkpoint - \{/.test(m))).toBe(true);
+    expect(rx.received.filter((m) => / exchange - \{/.test(m))).toHaveLength(5);
+    expect(rx.received.some((m) => / checkpoint - \{/.test(m))).toBe(true);
   });
 });
 

@@ -5,7 +5,6 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -17,6 +16,7 @@ import { verifyStore } from '../../src/audit/verify.js';
 import { blankEvent, AuditWriter } from '../../src/audit/writer.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { CLI, NODE, tmpDir } from '../helpers/cli.js';
+import { syslogReceiver } from '../helpers/syslog.js';
 
 interface Log {
   dir: string;
@@ -142,29 +142,13 @@ describe('audit verify', () => {
   });
 
   it('an attacker with the signing key and the anchor file passes verify; the off-machine copy catches them', async () => {
-    const received: string[] = [];
-    const server = net.createServer((sock) => {
-      let buf = Buffer.alloc(0);
-      sock.on('data', (d: Buffer) => {
-        buf = Buffer.concat([buf, d]);
-        // RFC 6587 octet counting: "<len> <msg>", the length in bytes (a message may hold multi-byte characters).
-        for (;;) {
-          const sp = buf.indexOf(0x20);
-          if (sp < 0) break;
-          const len = Number(buf.subarray(0, sp).toString('latin1'));
-          if (buf.length < sp + 1 + len) break;
-          received.push(buf.subarray(sp + 1, sp + 1 + len).toString('utf8'));
-          buf = buf.subarray(sp + 1 + len);
-        }
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    const port = (server.address() as net.AddressInfo).port;
-    const sink = new SyslogSink(`tcp://127.0.0.1:${port}`, {}, silentLogger());
+    const rx = await syslogReceiver();
+    const received = rx.received;
+    const sink = new SyslogSink(`tcp://127.0.0.1:${rx.port}`, {}, silentLogger());
     await new Promise((r) => setTimeout(r, 100));
     const full = await makeLog(25, sink);
     await new Promise((r) => setTimeout(r, 300));
-    server.close();
+    await rx.close();
     expect(received.length).toBeGreaterThanOrEqual(25);
     expect(received[0]).toMatch(/^<110>1 \S+ \S+ mcp-warden \d+ exchange - \{/);
     // What the SIEM kept: the JSON part of each syslog message.
