@@ -63,19 +63,72 @@ export function launcher(kind: 'auto' | 'node' | 'npx' = 'auto'): Launcher {
   return { command: process.execPath, args: [cli] };
 }
 
-/** The position of `wrap` in an entry that runs through mcp-warden, else -1. */
-function wrapIndex(entry: Entry): number {
+/** Options of `wrap` that take a value (`--name x`, or `--name=x`). */
+const WRAP_VALUE_OPTIONS = new Set(['--config', '--policy', '--audit-db', '--name', '--url', '--transport', '--sandbox']);
+
+/** An npx package spec naming mcp-warden from the registry (a version or tag; never `npm:`, git, file or URL aliases). */
+const NPX_SPEC = /^mcp-warden(@[\w.^~<>=*+-]+)?$/;
+
+function baseName(command: string): string {
+  return command.split(/[\\/]/).pop()!.toLowerCase().replace(/\.(cmd|exe|bat|ps1)$/, '');
+}
+
+/** A bare name (found on PATH) or an absolute path; a relative path resolves against wherever the host starts, such as the project a config came with. */
+function bareOrAbsolute(command: string): boolean {
+  return !/[\\/]/.test(command) || path.isAbsolute(command) || path.win32.isAbsolute(command);
+}
+
+/**
+ * How many of an entry's `args` start mcp-warden, when `command` and those args are one of the launchers that run
+ * it (what install writes, or what a person writes by hand), else -1:
+ * `mcp-warden …`; `npx [-y] mcp-warden[@version] …`; `node <absolute path>/mcp-warden/dist/cli/index.js …` or this
+ * installation's own CLI. Nothing else counts: the word `mcp-warden` somewhere before `wrap` (a project's config can
+ * say `sh -c "…" mcp-warden wrap -- x`), a relative path, or an npx alias (`mcp-warden@npm:other`) would have made
+ * install leave a server unwrapped while reporting that it ran through mcp-warden.
+ */
+function launcherLength(command: string, args: string[]): number {
+  if (!bareOrAbsolute(command)) return -1;
+  const base = baseName(command);
+  if (base === 'mcp-warden') return 0;
+  if (base === 'npx') {
+    const at = args[0] === '-y' || args[0] === '--yes' ? 1 : 0;
+    return NPX_SPEC.test(args[at] ?? '') ? at + 1 : -1;
+  }
+  if (base === 'node' || command === process.execPath) {
+    const cli = args[0] ?? '';
+    const own = launcher('node').args[0];
+    if (cli === own) return 1;
+    const absolute = path.isAbsolute(cli) || path.win32.isAbsolute(cli);
+    return absolute && /[\\/]mcp-warden[\\/]dist[\\/]cli[\\/]index\.js$/.test(cli) ? 1 : -1;
+  }
+  return -1;
+}
+
+/** An entry that runs `mcp-warden wrap`: where `wrap` is, its options, and where the wrapped command starts (-1: none, as with `--url`). */
+export interface WrappedEntry {
+  wrapAt: number;
+  options: string[];
+  commandAt: number;
+}
+
+export function wrapped(entry: Entry): WrappedEntry | undefined {
   const args = entry['args'];
-  if (!Array.isArray(args) || typeof entry['command'] !== 'string') return -1;
-  const i = args.indexOf('wrap');
-  if (i < 0 || !args.slice(i + 1).includes('--')) return -1;
-  const before = args.slice(0, i).map(String);
-  const last = before[before.length - 1] ?? path.basename(String(entry['command']));
-  return /(^|[\\/@])mcp-warden(@[^\\/]*)?$|[\\/]dist[\\/]cli[\\/]index\.js$/.test(last) ? i : -1;
+  const command = entry['command'];
+  if (typeof command !== 'string' || !Array.isArray(args) || !args.every((a) => typeof a === 'string')) return undefined;
+  const at = launcherLength(command, args as string[]);
+  if (at < 0 || args[at] !== 'wrap') return undefined;
+  const options: string[] = [];
+  for (let i = at + 1; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '--') return { wrapAt: at, options, commandAt: i + 1 < args.length ? i + 1 : -1 };
+    options.push(a);
+    if (WRAP_VALUE_OPTIONS.has(a) && i + 1 < args.length) options.push(args[++i] as string);
+  }
+  return { wrapAt: at, options, commandAt: -1 };
 }
 
 export function isWrapped(entry: Entry): boolean {
-  return wrapIndex(entry) >= 0;
+  return wrapped(entry) !== undefined;
 }
 
 export function wrapEntry(name: string, entry: Entry, l: Launcher, config?: string): { command: string; args: string[] } {
@@ -83,11 +136,11 @@ export function wrapEntry(name: string, entry: Entry, l: Launcher, config?: stri
   return { command: l.command, args: [...l.args, 'wrap', '--name', name, ...(config ? ['--config', config] : []), '--', ...orig] };
 }
 
-export function unwrapEntry(entry: Entry): { command: string; args: string[] | undefined } {
-  const args = (entry['args'] as unknown[]).map(String);
-  const i = wrapIndex(entry);
-  const dash = args.indexOf('--', i);
-  const rest = args.slice(dash + 1);
+/** The command an entry wrapped by mcp-warden runs; undefined when it wraps none (`wrap --url`). */
+export function unwrapEntry(entry: Entry): { command: string; args: string[] | undefined } | undefined {
+  const w = wrapped(entry);
+  if (!w || w.commandAt < 0) return undefined;
+  const rest = (entry['args'] as string[]).slice(w.commandAt);
   return { command: rest[0]!, args: rest.length > 1 ? rest.slice(1) : undefined };
 }
 
@@ -97,6 +150,11 @@ export function unwrapEntry(entry: Entry): { command: string; args: string[] | u
  */
 function splitBom(text: string): [string, string] {
   return text.startsWith('\uFEFF') ? ['\uFEFF', text.slice(1)] : ['', text];
+}
+
+/** `wrap` and its options as an entry has them (tokens masked), so a reviewer sees which config and policy it runs under. */
+function shownWrap(e: Entry): string {
+  return shownCommand(['wrap', ...wrapped(e)!.options].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' '));
 }
 
 function parseJsonc(text: string, file: string): Record<string, unknown> {
@@ -163,7 +221,7 @@ export function planInstall(original: string, file: string, key: string, o: { se
   for (const name of pick(servers, o.servers, file)) {
     const e = servers[name]!;
     if (!e || typeof e !== 'object') items.push({ server: name, action: 'skip', why: 'not an object' });
-    else if (isWrapped(e)) items.push({ server: name, action: 'skip', why: 'already runs through mcp-warden' });
+    else if (isWrapped(e)) items.push({ server: name, action: 'skip', why: `already runs through mcp-warden (${shownWrap(e)})` });
     else if (typeof e['command'] !== 'string') items.push({ server: name, action: 'skip', why: typeof e['url'] === 'string' ? 'a remote server (url): put it behind `mcp-warden serve`, or use `wrap --url`' : 'no command' });
     else if (e['type'] !== undefined && e['type'] !== 'stdio') items.push({ server: name, action: 'skip', why: `type ${JSON.stringify(e['type'])} is not stdio` });
     else {
@@ -190,6 +248,10 @@ export function planUninstall(original: string, file: string, key: string, o: { 
       continue;
     }
     const u = unwrapEntry(e);
+    if (!u) {
+      items.push({ server: name, action: 'skip', why: `runs mcp-warden without a server command to put back (${shownWrap(e)})` });
+      continue;
+    }
     after = setValue(after, [key, name, 'command'], u.command);
     after = setValue(after, [key, name, 'args'], u.args);
     items.push({ server: name, action: 'unwrap' });
