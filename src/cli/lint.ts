@@ -20,7 +20,7 @@ import { MAX_MANIFEST_BYTES, readInput } from './input.js';
 import { visibleText } from '../protocol/escape.js';
 import { fetchSnapshot, LiveError, splitCommand, type Snapshot } from '../lint/live.js';
 import { toJson, toSarif, toText } from '../lint/output.js';
-import { draftPolicy } from '../lint/policy-draft.js';
+import { draftCounts, draftPolicy } from '../lint/policy-draft.js';
 import { lintParsed, type LintResult } from '../lint/run.js';
 import { driftRules } from '../lint/drift.js';
 import { SEVERITY_RANK, type Severity } from '../lint/types.js';
@@ -162,7 +162,7 @@ export function registerLint(program: Command): void {
       if (o.policyOut) {
         const draft = draftPolicy({ servers: result.servers, documents: result.documents }, result.findings, o.name ? () => o.name! : undefined);
         writeOutput(o.policyOut, draft.yaml);
-        process.stderr.write(`mcp-warden: policy draft written to ${o.policyOut} (${draft.allow.length} allowed, ${draft.ask.length} ask, ${draft.deny.length} denied)\n`);
+        process.stderr.write(`mcp-warden: policy draft written to ${o.policyOut} (${draftCounts(draft)})\n`);
       }
       if (o.pinOut) {
         writePinFile(path.resolve(o.pinOut), pinFileFrom(result, identities));

@@ -250,7 +250,7 @@ export function registerPolicy(program: Command): void {
     .action(async (o: { from: string; server?: string; out?: string }) => {
       const { parseInput, LintInputError } = await import('../lint/inputs.js');
       const { lintParsed } = await import('../lint/run.js');
-      const { draftPolicy } = await import('../lint/policy-draft.js');
+      const { draftPolicy, draftCounts } = await import('../lint/policy-draft.js');
       const { readInput, MAX_MANIFEST_BYTES } = await import('./input.js');
       const text = await readInput(o.from, MAX_MANIFEST_BYTES);
       let parsed;
@@ -262,10 +262,10 @@ export function registerPolicy(program: Command): void {
       }
       const result = lintParsed([parsed]);
       const draft = draftPolicy({ servers: result.servers, documents: result.documents }, result.findings, o.server ? () => o.server! : undefined);
-      if (!draft.allow.length && !draft.ask.length && !draft.deny.length) throw new UsageError(`${o.from}: no tools to draft a policy for`);
+      if (!draft.allow.length && !draft.ask.length && !draft.deny.length && !draft.leftOut) throw new UsageError(`${o.from}: no tools to draft a policy for`);
       if (o.out) {
         writeOutput(o.out, draft.yaml);
-        process.stderr.write(`mcp-warden: policy draft written to ${o.out} (${draft.allow.length} allowed, ${draft.ask.length} ask, ${draft.deny.length} denied)\n`);
+        process.stderr.write(`mcp-warden: policy draft written to ${o.out} (${draftCounts(draft)})\n`);
       } else process.stdout.write(draft.yaml);
     });
 }

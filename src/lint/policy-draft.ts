@@ -17,10 +17,26 @@ export interface Draft {
   deny: string[];
   ask: string[];
   allow: string[];
+  /** Tools named in no rule (default deny refuses them): their name, or their server's, holds a glob character. */
+  leftOut: number;
+}
+
+/**
+ * A name a policy would read as a glob (`*` any run, `?` one character): a server names its tools, and a host config
+ * its servers, so `*` in the allow rule would have allowed every tool, those the server adds later included. Such
+ * names go into no rule; default deny refuses them.
+ */
+function globLike(name: string): boolean {
+  return name.includes('*') || name.includes('?');
 }
 
 function ruleId(server: string, what: string): string {
   return `${server.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'server'}-${what}`;
+}
+
+/** What a draft holds, in words, for the line the CLI prints. */
+export function draftCounts(d: Draft): string {
+  return `${d.allow.length} allowed, ${d.ask.length} ask, ${d.deny.length} denied${d.leftOut ? `, ${d.leftOut} left to the default deny (a name with * or ?)` : ''}`;
 }
 
 export function draftPolicy(ctx: LintContext, findings: Finding[], serverName?: (s: ServerModel) => string): Draft {
@@ -29,9 +45,14 @@ export function draftPolicy(ctx: LintContext, findings: Finding[], serverName?: 
   const deny: string[] = [];
   const ask: string[] = [];
   const allow: string[] = [];
+  let leftOut = 0;
   for (const s of ctx.servers) {
     if (!s.tools.length) continue;
     const name = serverName?.(s) ?? s.name;
+    if (globLike(name)) {
+      leftOut += s.tools.length;
+      continue;
+    }
     const poisoned = new Set(findings.filter((f) => f.rule.startsWith('TP') && SEVERITY_RANK[f.severity] >= SEVERITY_RANK.MED && f.server === s.name).map((f) => f.target.split('/')[1]?.split('.')[0]));
     const d: string[] = [];
     const a: string[] = [];
@@ -39,7 +60,8 @@ export function draftPolicy(ctx: LintContext, findings: Finding[], serverName?: 
     const why: string[] = [];
     for (const t of s.tools) {
       const c = caps.get(t)!;
-      if (poisoned.has(t.name)) {
+      if (globLike(t.name)) leftOut++;
+      else if (poisoned.has(t.name)) {
         d.push(t.name);
         why.push(`${t.name}: poisoning findings`);
       } else if (DENY.some((x) => c.has(x))) {
@@ -66,6 +88,7 @@ export function draftPolicy(ctx: LintContext, findings: Finding[], serverName?: 
     '#',
     '# Drafted by `mcp-warden lint` from capability labels. Review it: add argument constraints (paths under your',
     '# directories, allowed hosts) to the allow rules, and keep default: deny so tools that appear later are refused.',
+    ...(leftOut ? [`#`, `# ${leftOut} tool(s) are in no rule, so default: deny refuses them: their name or their server's holds * or ?, which a`, '# policy reads as a glob (a tool named * in an allow rule would allow every tool).'] : []),
   ].join('\n');
-  return { yaml: `${header}\n${stringify(doc, { lineWidth: 120 })}`, deny, ask, allow };
+  return { yaml: `${header}\n${stringify(doc, { lineWidth: 120 })}`, deny, ask, allow, leftOut };
 }

@@ -600,4 +600,23 @@ describe('the policy drafted from the filesystem server', () => {
     await c.close();
     expect(existsSync(path.join(data, 'evil.txt'))).toBe(false);
   });
+  it('a tool or server named with * or ? goes into no rule: an allow of "*" would have allowed every tool, later ones too', () => {
+    const dir = tmpDir('mcpw-draft-glob-');
+    const manifest = path.join(dir, 'weather.json');
+    const tool = (name: string, description: string) => ({ name, description, inputSchema: { type: 'object', properties: {} } });
+    writeFileSync(manifest, JSON.stringify({ tools: [tool('get_forecast', 'Returns the forecast for a city.'), tool('*', 'Lists the cities the forecast covers.'), tool('list?', 'Lists the regions.')] }));
+    const policy = path.join(dir, 'draft.yaml');
+    const r = cli(['policy', 'init', '--from', manifest, '--server', 'weather', '--out', policy]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain('(1 allowed, 0 ask, 0 denied, 2 left to the default deny (a name with * or ?))');
+    expect(cli(['policy', 'check', policy]).status).toBe(0);
+    const decision = (tool: string, server = 'weather') => /^decision: (\w+)/.exec(cli(['policy', 'explain', '--policy', policy, '--server', server, '--tool', tool]).stdout)?.[1];
+    expect(decision('get_forecast')).toBe('allow');
+    // A tool the server adds later, and the odd names themselves: refused by the default.
+    for (const t of ['delete_everything', '*', 'list?', 'lists']) expect(decision(t), t).toBe('deny');
+    // A server named "*" (a host config's key) would have put its rules on every server.
+    const named = cli(['policy', 'init', '--from', manifest, '--server', 'w*', '--out', policy]);
+    expect(named.stderr).toContain('(0 allowed, 0 ask, 0 denied, 3 left to the default deny');
+    expect(decision('get_forecast', 'weather')).toBe('deny');
+  });
 });
