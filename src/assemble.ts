@@ -185,11 +185,30 @@ export interface UpstreamDeps {
   scrub?: (text: string) => string;
 }
 
-/** What a sandboxed child must not see: the state and config folders, the audit folder, key and anchor, the config. */
+/** Settings of a server's `auth` that name a file holding a secret. */
+const SECRET_FILE_KEYS = ['token_file', 'value_file', 'client_secret_file'] as const;
+
+/**
+ * What a sandboxed child must not see: the state and config folders, the audit folder, key and anchor, the config,
+ * the log file, and every file the config reads a secret from (each server's `token_file`, `value_file`,
+ * `client_secret_file`: kept anywhere, such as /run/secrets, and readable by the proxy's user, one server's
+ * credentials were readable by every other server, sandboxed or not).
+ */
 export function protectedPaths(config: WardenConfig, auditDb?: string): string[] {
-  const ac = auditConfig(config.raw['audit'], config.file ? path.dirname(config.file) : undefined, auditDb);
+  const base = config.file ? path.dirname(config.file) : undefined;
+  const ac = auditConfig(config.raw['audit'], base, auditDb);
   const out = [stateDir(), configDir(), path.dirname(ac.db), path.dirname(ac.signingKey), path.dirname(ac.anchor)];
   if (config.file) out.push(config.file);
+  if (config.log.file) out.push(path.resolve(config.log.file));
+  for (const s of config.servers) {
+    const auth = s.raw['auth'];
+    if (!auth || typeof auth !== 'object') continue;
+    for (const k of SECRET_FILE_KEYS) {
+      const f = (auth as Record<string, unknown>)[k];
+      // As the credential code reads them: relative to the config file's folder, else the working folder.
+      if (typeof f === 'string' && f) out.push(configPath(f, base ?? process.cwd()));
+    }
+  }
   return out;
 }
 

@@ -12,7 +12,7 @@
  *
  * A sandbox that is configured but cannot be set up refuses to start the server (fail closed).
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, realpathSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -71,17 +71,32 @@ export function bwrapCommand(command: string, args: string[], sb: SandboxSpec, h
     a.push('--bind', p, p);
   }
   // Hidden last, so a writable folder cannot re-expose them.
+  // Where a link (or a folder on the way) points: the server could read the target by its own name, and a mount
+  // over a link itself fails. Folders are also hidden by the name given (a link to a folder is mounted through).
   const seen = new Set<string>();
   for (const h of hide) {
-    const p = path.resolve(h);
-    if (seen.has(p) || !existsSync(p)) continue;
-    seen.add(p);
-    if (statSync(p).isDirectory()) a.push('--tmpfs', p);
-    else a.push('--ro-bind', '/dev/null', p);
+    const given = path.resolve(h);
+    const real = realpathOr(given);
+    if (real === undefined) continue;
+    const dir = statSync(real).isDirectory();
+    for (const p of dir && !lstatSync(given).isSymbolicLink() ? [given, real] : [real]) {
+      if (seen.has(p)) continue;
+      seen.add(p);
+      if (dir) a.push('--tmpfs', p);
+      else a.push('--ro-bind', '/dev/null', p);
+    }
   }
   if (cwd) a.push('--chdir', path.resolve(cwd));
   a.push('--', command, ...args);
   return { command: bwrap, args: a };
+}
+
+function realpathOr(p: string): string | undefined {
+  try {
+    return realpathSync(p);
+  } catch {
+    return undefined;
+  }
 }
 
 export function describeSandbox(sb: SandboxSpec | undefined): string {

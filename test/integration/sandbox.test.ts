@@ -4,7 +4,7 @@
  * (the same user can read the same files — what SECURITY.md says holds without a sandbox); with `sandbox: bwrap` it
  * can read none of them, cannot write outside its `write` list, and still serves calls.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, type McpClient } from '../helpers/clients.js';
@@ -20,7 +20,7 @@ function text(r: Record<string, unknown>): string {
 describe('sandbox: bwrap', () => {
   let gw: Running;
   let dir: string;
-  let files: { db: string; key: string; config: string; state: string; scratch: string };
+  let files: { db: string; key: string; config: string; state: string; scratch: string; token: string; linked: string; clientSecret: string; log: string };
   let open: McpClient;
   let boxed: McpClient;
 
@@ -31,9 +31,20 @@ describe('sandbox: bwrap', () => {
     const scratch = path.join(dir, 'scratch');
     mkdirSync(scratch);
     const auditDir = path.join(dir, 'audit');
-    files = { db: path.join(auditDir, 'audit.db'), key: path.join(auditDir, 'signing.key'), config: '', state, scratch };
+    // Another server's credentials, kept where an operator keeps them (not in mcp-warden's folders): a bearer token,
+    // a header value through a link (/run/secrets style), a client secret; and the proxy's own log file.
+    const secrets = path.join(dir, 'secrets');
+    mkdirSync(secrets);
+    files = { db: path.join(auditDir, 'audit.db'), key: path.join(auditDir, 'signing.key'), config: '', state, scratch, token: path.join(secrets, 'remote.token'), linked: path.join(secrets, 'api-key.real'), clientSecret: path.join(secrets, 'client.secret'), log: path.join(dir, 'logs', 'warden.log') };
+    writeFileSync(files.token, 'remote-bearer-token-value\n', { mode: 0o600 });
+    writeFileSync(files.linked, 'remote-api-key-value\n', { mode: 0o600 });
+    symlinkSync(files.linked, path.join(secrets, 'api-key'));
+    writeFileSync(files.clientSecret, 'remote-client-secret-value\n', { mode: 0o600 });
     gw = await startServe(
       `servers:
+  remote: { url: "http://127.0.0.1:9/mcp", auth: { type: bearer, token_file: ${JSON.stringify(files.token)} } }
+  keyed: { url: "http://127.0.0.1:9/mcp", auth: { type: header, name: x-api-key, value_file: ${JSON.stringify(path.join(secrets, 'api-key'))} } }
+  machine: { url: "http://127.0.0.1:9/mcp", auth: { type: client_credentials, token_endpoint: "http://127.0.0.1:9/token", client_id: c, client_secret_file: ${JSON.stringify(files.clientSecret)} } }
   open: { command: ${JSON.stringify(NODE)}, args: [${JSON.stringify(SNOOP)}] }
   boxed:
     command: ${JSON.stringify(NODE)}
@@ -42,8 +53,9 @@ describe('sandbox: bwrap', () => {
 policy: [${JSON.stringify(ALLOW_ALL)}]
 audit: { db: ${JSON.stringify(files.db)}, signing_key: ${JSON.stringify(files.key)}, anchor: ${JSON.stringify(path.join(auditDir, 'anchor'))} }
 pins: false
+log: { file: ${JSON.stringify(files.log)} }
 `,
-      { env: isolatedEnv({ GATEWAY_SECRET: SECRET, XDG_STATE_HOME: state }) },
+      { env: isolatedEnv({ GATEWAY_SECRET: SECRET, XDG_STATE_HOME: state, MCP_WARDEN_LOG_LEVEL: 'info' }) },
     );
     files.config = /--config (\S+)/.exec(gw.proc.spawnargs.join(' '))?.[1] ?? '';
     open = await connectClient('v1', { kind: 'http', url: `${gw.url}/open/mcp` });
@@ -66,6 +78,14 @@ pins: false
     expect(await read(open, files.db)).toMatch(/^SQLite format 3/);
     expect(await read(open, files.key)).not.toMatch(/^ERR/);
     expect(await read(open, files.config)).toContain('servers:');
+    expect(await read(open, files.token)).toContain('remote-bearer-token-value');
+    expect(await read(open, path.join(path.dirname(files.token), 'api-key'))).toContain('remote-api-key-value');
+    expect(await read(open, files.clientSecret)).toContain('remote-client-secret-value');
+    expect(await read(open, files.log)).toContain('"msg"');
+  });
+
+  it("with bwrap, the files the config reads other servers' credentials from are empty, through a link too, and so is the log", async () => {
+    for (const f of [files.token, path.join(path.dirname(files.token), 'api-key'), files.linked, files.clientSecret, files.log]) expect(await read(boxed, f), f).toMatch(/^(|ERR \w+)$/);
   });
 
   it('with bwrap, none of them can be read, and the gateway is not even visible in /proc', async () => {
