@@ -50,6 +50,49 @@ export function hostConfig(host: Host, p: HostPaths = { cwd: process.cwd(), home
   }
 }
 
+/** Where in a host config a servers object sits: a path of keys (`["mcpServers"]`, `["projects", "/p", "mcpServers"]`). */
+export type ServersAt = string[];
+
+export interface HostTarget {
+  file: string;
+  at: ServersAt[];
+}
+
+/**
+ * Every place a host reads servers from for the working folder, so install leaves none of them out. Claude Code
+ * keeps three scopes: user (`mcpServers` of ~/.claude.json), local — what `claude mcp add` writes by default, and the
+ * one that wins a name clash — (`projects["<folder>"].mcpServers` of the same file) and project (`.mcp.json` in the
+ * folder). Cursor: its global ~/.cursor/mcp.json and the folder's .cursor/mcp.json. VS Code: the workspace's
+ * .vscode/mcp.json. Claude Desktop: its one file.
+ */
+export function hostTargets(host: Host, p: HostPaths = { cwd: process.cwd(), home: os.homedir(), platform: process.platform, env: process.env }): HostTarget[] {
+  const j = p.platform === 'win32' ? path.win32.join : path.join;
+  if (host === 'cursor') {
+    // Cursor reads both its global file and the folder's.
+    const both = [j(p.home, '.cursor', 'mcp.json'), j(p.cwd, '.cursor', 'mcp.json')].filter((f) => existsSync(f));
+    return (both.length ? both : [hostConfig(host, p).file]).map((file) => ({ file, at: [['mcpServers']] }));
+  }
+  if (host !== 'claude-code') {
+    const c = hostConfig(host, p);
+    return [{ file: c.file, at: [[c.key]] }];
+  }
+  const at = claudeCodeAt(p.cwd);
+  const targets = [j(p.home, '.claude.json'), j(p.cwd, '.mcp.json')].filter((f) => existsSync(f)).map((file) => ({ file, at }));
+  return targets.length ? targets : [{ file: hostConfig(host, p).file, at }];
+}
+
+/** Claude Code's scopes inside one file: user, and local for the folder (as given, and with its links resolved). */
+function claudeCodeAt(cwd: string): ServersAt[] {
+  const folders = [cwd];
+  try {
+    const real = realpathSync(cwd);
+    if (real !== cwd) folders.push(real);
+  } catch {
+    /* the folder as given */
+  }
+  return [['mcpServers'], ...folders.map((f) => ['projects', f, 'mcpServers'])];
+}
+
 export interface Launcher {
   command: string;
   args: string[];
@@ -187,6 +230,8 @@ export interface PlanItem {
   server: string;
   action: 'wrap' | 'unwrap' | 'skip';
   why?: string;
+  /** Where the entry is, when not under the file's top-level key (Claude Code's local scope). */
+  where?: string;
 }
 
 export interface InstallResult {
@@ -202,59 +247,97 @@ export function backupPath(file: string): string {
   return `${file}.mcp-warden.bak`;
 }
 
-function pick(servers: Record<string, Entry>, only: string[] | undefined, file: string): string[] {
-  const names = Object.keys(servers);
-  if (!only?.length) return names;
-  const missing = only.filter((n) => !names.includes(n));
-  if (missing.length) throw new UsageError(`${file} has no server named ${missing.map((m) => JSON.stringify(m)).join(', ')} (it has: ${names.join(', ') || 'none'})`);
-  return only;
+/** The servers objects of a config at each place, with where they are (places the file does not have are left out). */
+function serverMaps(doc: Record<string, unknown>, at: ServersAt[], file: string): { path: ServersAt; servers: Record<string, Entry>; where: string | undefined }[] {
+  const out: { path: ServersAt; servers: Record<string, Entry>; where: string | undefined }[] = [];
+  for (const keys of at) {
+    let v: unknown = doc;
+    for (const k of keys) v = v && typeof v === 'object' && !Array.isArray(v) && Object.prototype.hasOwnProperty.call(v, k) ? (v as Record<string, unknown>)[k] : undefined;
+    if (v === undefined) continue;
+    const where = keys.length > 1 ? keys.slice(0, -1).map((k, i) => (i === 0 ? k : `[${JSON.stringify(k)}]`)).join('') + `.${keys[keys.length - 1]}` : undefined;
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new WardenError(`${file}: "${where ?? keys[0]}" is not an object; not changed`);
+    out.push({ path: keys, servers: v as Record<string, Entry>, where });
+  }
+  return out;
 }
 
-/** Computes the install; writes nothing. */
-export function planInstall(original: string, file: string, key: string, o: { servers?: string[]; launcher: Launcher; config?: string }): { after: string; items: PlanItem[] } {
+function asPlaces(key: string | ServersAt[]): ServersAt[] {
+  return typeof key === 'string' ? [[key]] : key;
+}
+
+/** The server names a host config holds at these places (for `--server` checks across several files). */
+export function serverNames(original: string, file: string, key: string | ServersAt[]): string[] {
+  const doc = parseJsonc(splitBom(original)[1], file);
+  return [...new Set(serverMaps(doc, asPlaces(key), file).flatMap((m) => Object.keys(m.servers)))];
+}
+
+function pick(maps: { servers: Record<string, Entry> }[], only: string[] | undefined, file: string, required: boolean): (servers: Record<string, Entry>) => string[] {
+  if (only?.length && required) {
+    const names = new Set(maps.flatMap((m) => Object.keys(m.servers)));
+    const missing = only.filter((n) => !names.has(n));
+    if (missing.length) throw new UsageError(`${file} has no server named ${missing.map((m) => JSON.stringify(m)).join(', ')} (it has: ${[...names].join(', ') || 'none'})`);
+  }
+  return (servers) => (only?.length ? only.filter((n) => Object.prototype.hasOwnProperty.call(servers, n)) : Object.keys(servers));
+}
+
+interface PlanOptions {
+  servers?: string[] | undefined;
+  /** `servers` may be missing from this file (install checks them across all the host's files itself). */
+  someMissing?: boolean | undefined;
+}
+
+/** Computes the install; writes nothing. `key`: the servers' key, or the places they sit (hostTargets). */
+export function planInstall(original: string, file: string, key: string | ServersAt[], o: PlanOptions & { launcher: Launcher; config?: string | undefined }): { after: string; items: PlanItem[] } {
   const [bom, text] = splitBom(original);
   const doc = parseJsonc(text, file);
-  const servers = (doc[key] ?? {}) as Record<string, Entry>;
-  if (typeof servers !== 'object' || Array.isArray(servers)) throw new WardenError(`${file}: "${key}" is not an object; not changed`);
+  const maps = serverMaps(doc, asPlaces(key), file);
+  const chosen = pick(maps, o.servers, file, !o.someMissing);
   let after = text;
   const items: PlanItem[] = [];
-  for (const name of pick(servers, o.servers, file)) {
-    const e = servers[name]!;
-    if (!e || typeof e !== 'object') items.push({ server: name, action: 'skip', why: 'not an object' });
-    else if (isWrapped(e)) items.push({ server: name, action: 'skip', why: `already runs through mcp-warden (${shownWrap(e)})` });
-    else if (typeof e['command'] !== 'string') items.push({ server: name, action: 'skip', why: typeof e['url'] === 'string' ? 'a remote server (url): put it behind `mcp-warden serve`, or use `wrap --url`' : 'no command' });
-    else if (e['type'] !== undefined && e['type'] !== 'stdio') items.push({ server: name, action: 'skip', why: `type ${JSON.stringify(e['type'])} is not stdio` });
-    else {
-      const w = wrapEntry(name, e, o.launcher, o.config);
-      after = setValue(after, [key, name, 'command'], w.command);
-      after = setValue(after, [key, name, 'args'], w.args);
-      items.push({ server: name, action: 'wrap' });
+  for (const { path: at, servers, where } of maps) {
+    const item = (x: PlanItem) => items.push(where ? { ...x, where } : x);
+    for (const name of chosen(servers)) {
+      const e = servers[name]!;
+      if (!e || typeof e !== 'object') item({ server: name, action: 'skip', why: 'not an object' });
+      else if (isWrapped(e)) item({ server: name, action: 'skip', why: `already runs through mcp-warden (${shownWrap(e)})` });
+      else if (typeof e['command'] !== 'string') item({ server: name, action: 'skip', why: typeof e['url'] === 'string' ? 'a remote server (url): put it behind `mcp-warden serve`, or use `wrap --url`' : 'no command' });
+      else if (e['type'] !== undefined && e['type'] !== 'stdio') item({ server: name, action: 'skip', why: `type ${JSON.stringify(e['type'])} is not stdio` });
+      else {
+        const w = wrapEntry(name, e, o.launcher, o.config);
+        after = setValue(after, [...at, name, 'command'], w.command);
+        after = setValue(after, [...at, name, 'args'], w.args);
+        item({ server: name, action: 'wrap' });
+      }
     }
   }
   return { after: bom + after, items };
 }
 
 /** Computes the uninstall; writes nothing. */
-export function planUninstall(original: string, file: string, key: string, o: { servers?: string[] }): { after: string; items: PlanItem[] } {
+export function planUninstall(original: string, file: string, key: string | ServersAt[], o: PlanOptions): { after: string; items: PlanItem[] } {
   const [bom, text] = splitBom(original);
   const doc = parseJsonc(text, file);
-  const servers = (doc[key] ?? {}) as Record<string, Entry>;
+  const maps = serverMaps(doc, asPlaces(key), file);
+  const chosen = pick(maps, o.servers, file, !o.someMissing);
   let after = text;
   const items: PlanItem[] = [];
-  for (const name of pick(servers, o.servers, file)) {
-    const e = servers[name];
-    if (!e || typeof e !== 'object' || !isWrapped(e)) {
-      items.push({ server: name, action: 'skip', why: 'does not run through mcp-warden' });
-      continue;
+  for (const { path: at, servers, where } of maps) {
+    const item = (x: PlanItem) => items.push(where ? { ...x, where } : x);
+    for (const name of chosen(servers)) {
+      const e = servers[name];
+      if (!e || typeof e !== 'object' || !isWrapped(e)) {
+        item({ server: name, action: 'skip', why: 'does not run through mcp-warden' });
+        continue;
+      }
+      const u = unwrapEntry(e);
+      if (!u) {
+        item({ server: name, action: 'skip', why: `runs mcp-warden without a server command to put back (${shownWrap(e)})` });
+        continue;
+      }
+      after = setValue(after, [...at, name, 'command'], u.command);
+      after = setValue(after, [...at, name, 'args'], u.args);
+      item({ server: name, action: 'unwrap' });
     }
-    const u = unwrapEntry(e);
-    if (!u) {
-      items.push({ server: name, action: 'skip', why: `runs mcp-warden without a server command to put back (${shownWrap(e)})` });
-      continue;
-    }
-    after = setValue(after, [key, name, 'command'], u.command);
-    after = setValue(after, [key, name, 'args'], u.args);
-    items.push({ server: name, action: 'unwrap' });
   }
   return { after: bom + after, items };
 }
@@ -284,7 +367,7 @@ function canon(v: unknown): unknown {
   return v;
 }
 
-export function install(file: string, key: string, o: { servers?: string[]; launcher: Launcher; config?: string; dryRun?: boolean }): InstallResult {
+export function install(file: string, key: string | ServersAt[], o: PlanOptions & { launcher: Launcher; config?: string | undefined; dryRun?: boolean | undefined }): InstallResult {
   if (!existsSync(file)) throw new WardenError(`no host config at ${file} (add a server in the host first, or give --file)`);
   const before = readFileSync(file, 'utf8');
   const { after, items } = planInstall(before, file, key, o);
@@ -303,7 +386,7 @@ export function install(file: string, key: string, o: { servers?: string[]; laun
   return { file, before, after, items, backup };
 }
 
-export function uninstall(file: string, key: string, o: { servers?: string[]; dryRun?: boolean }): InstallResult {
+export function uninstall(file: string, key: string | ServersAt[], o: PlanOptions & { dryRun?: boolean | undefined }): InstallResult {
   if (!existsSync(file)) throw new WardenError(`no host config at ${file}`);
   const before = readFileSync(file, 'utf8');
   let { after, items } = planUninstall(before, file, key, o);
@@ -348,7 +431,7 @@ function report(r: InstallResult, verb: 'install' | 'uninstall', dryRun: boolean
   // The diff shows the host's config, tokens and connection strings included: printed with them masked, since such
   // output is pasted into tickets and shared screens (the file itself keeps them).
   w(lineDiff(r.before, r.after, r.file).split('\n').map(shownCommand).join('\n'));
-  for (const it of r.items) w(`${it.action === 'skip' ? 'skipped' : it.action === 'wrap' ? 'wrapped' : 'unwrapped'}  ${it.server}${it.why ? `: ${it.why}` : ''}\n`);
+  for (const it of r.items) w(`${it.action === 'skip' ? 'skipped' : it.action === 'wrap' ? 'wrapped' : 'unwrapped'}  ${it.server}${it.where ? ` (in ${it.where})` : ''}${it.why ? `: ${it.why}` : ''}\n`);
   if (dryRun) w('dry run: nothing written\n');
   else if (r.after === r.before) w(`${r.file}: no change\n`);
   else if (verb === 'install') w(`${r.file}: updated; the original is kept at ${r.backup}. Restart the host to apply.\n`);
@@ -358,6 +441,22 @@ function report(r: InstallResult, verb: 'install' | 'uninstall', dryRun: boolean
 function hostOf(v: string): Host {
   if (!(HOSTS as readonly string[]).includes(v)) throw new UsageError(`--host must be one of ${HOSTS.join(', ')}`);
   return v as Host;
+}
+
+/**
+ * The files and places install works on: `--file` with the host's places, else every file the host reads for this
+ * folder. A `--server` name must be in one of them (checked before anything is written).
+ */
+function targetsOf(host: Host, file: string | undefined, servers: string[] | undefined): HostTarget[] {
+  const all = hostTargets(host);
+  const targets = file ? [{ file: path.resolve(file), at: all[0]!.at }] : all;
+  if (targets.length > 1 && servers?.length) {
+    const names = new Set<string>();
+    for (const t of targets) for (const n of serverNames(readFileSync(t.file, 'utf8'), t.file, t.at)) names.add(n);
+    const missing = servers.filter((n) => !names.has(n));
+    if (missing.length) throw new UsageError(`${targets.map((t) => t.file).join(' and ')} have no server named ${missing.map((m) => JSON.stringify(m)).join(', ')} (they have: ${[...names].join(', ') || 'none'})`);
+  }
+  return targets;
 }
 
 export function registerInstall(program: Command): void {
@@ -372,15 +471,18 @@ export function registerInstall(program: Command): void {
     .option('--launcher <kind>', 'how the host starts mcp-warden: auto (this installation, or npx when run through npx) | node | npx', 'auto')
     .option('--dry-run', 'show the change, write nothing')
     .action((opts: { host: string; server?: string[]; file?: string; config?: string; launcher: string; dryRun?: boolean }) => {
-      const hc = hostConfig(hostOf(opts.host));
       if (!['auto', 'node', 'npx'].includes(opts.launcher)) throw new UsageError('--launcher must be auto, node or npx');
-      const r = install(opts.file ? path.resolve(opts.file) : hc.file, hc.key, {
-        servers: opts.server,
-        launcher: launcher(opts.launcher as 'auto'),
-        config: opts.config ? path.resolve(opts.config) : undefined,
-        dryRun: opts.dryRun,
-      });
-      report(r, 'install', !!opts.dryRun);
+      const targets = targetsOf(hostOf(opts.host), opts.file, opts.server);
+      for (const t of targets) {
+        const r = install(t.file, t.at, {
+          servers: opts.server,
+          someMissing: targets.length > 1,
+          launcher: launcher(opts.launcher as 'auto'),
+          config: opts.config ? path.resolve(opts.config) : undefined,
+          dryRun: opts.dryRun,
+        });
+        report(r, 'install', !!opts.dryRun);
+      }
     });
   program
     .command('uninstall')
@@ -390,8 +492,7 @@ export function registerInstall(program: Command): void {
     .option('--file <path>', "the host's config file (default: where the host keeps it)")
     .option('--dry-run', 'show the change, write nothing')
     .action((opts: { host: string; server?: string[]; file?: string; dryRun?: boolean }) => {
-      const hc = hostConfig(hostOf(opts.host));
-      const r = uninstall(opts.file ? path.resolve(opts.file) : hc.file, hc.key, { servers: opts.server, dryRun: opts.dryRun });
-      report(r, 'uninstall', !!opts.dryRun);
+      const targets = targetsOf(hostOf(opts.host), opts.file, opts.server);
+      for (const t of targets) report(uninstall(t.file, t.at, { servers: opts.server, someMissing: targets.length > 1, dryRun: opts.dryRun }), 'uninstall', !!opts.dryRun);
     });
 }

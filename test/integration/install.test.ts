@@ -161,6 +161,53 @@ describe.each(samples)('install / uninstall --host $host', (s) => {
 });
 
 describe('install edge cases', () => {
+  it("claude-code: every scope the folder runs is wrapped: user and local (projects[folder] of ~/.claude.json) and the project's .mcp.json", () => {
+    const home = tmpDir('mcpw-cc-home-');
+    const project = tmpDir('mcpw-cc-project-');
+    const user = path.join(home, '.claude.json');
+    // What `claude mcp add` writes: local scope (its default) under the folder's path, user scope at the top level.
+    const userText = `${JSON.stringify(
+      {
+        numStartups: 3,
+        mcpServers: { everywhere: { type: 'stdio', command: 'npx', args: ['-y', 'user-server'] } },
+        projects: {
+          [project]: { allowedTools: [], mcpServers: { mine: { type: 'stdio', command: 'npx', args: ['-y', 'local-server'], env: { TOKEN: 't' } } } },
+          '/some/other/folder': { mcpServers: { theirs: { type: 'stdio', command: 'npx', args: ['other'] } } },
+        },
+      },
+      null,
+      2,
+    )}\n`;
+    writeFileSync(user, userText);
+    const projectFile = path.join(project, '.mcp.json');
+    const projectText = '{ "mcpServers": { "team": { "command": "node", "args": ["team.js"] } } }\n';
+    writeFileSync(projectFile, projectText);
+    const run = (...args: string[]) => spawnSync(NODE, [CLI, ...args], { encoding: 'utf8', cwd: project, env: { PATH: process.env['PATH'] ?? '', HOME: home } });
+
+    const missing = run('install', '--host', 'claude-code', '--server', 'nope');
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain('have no server named "nope" (they have: everywhere, mine, team)');
+    expect(readFileSync(user, 'utf8')).toBe(userText);
+
+    const inst = run('install', '--host', 'claude-code');
+    expect(inst.status, inst.stderr).toBe(0);
+    expect(inst.stdout).toContain('wrapped  everywhere\n');
+    expect(inst.stdout).toContain(`wrapped  mine (in projects[${JSON.stringify(project)}].mcpServers)\n`);
+    expect(inst.stdout).toContain('wrapped  team\n');
+    type Doc = { mcpServers: Record<string, { command: string; args: string[]; env?: object }>; projects: Record<string, { mcpServers: Record<string, { command: string; args: string[]; env?: object }> }> };
+    const after = JSON.parse(readFileSync(user, 'utf8')) as Doc;
+    expect(after.projects[project]!.mcpServers['mine']).toEqual({ type: 'stdio', command: NODE, args: [CLI, 'wrap', '--name', 'mine', '--', 'npx', '-y', 'local-server'], env: { TOKEN: 't' } });
+    expect(after.mcpServers['everywhere']!.args.slice(1, 5)).toEqual(['wrap', '--name', 'everywhere', '--']);
+    // Another folder's servers are that folder's business.
+    expect(after.projects['/some/other/folder']).toEqual({ mcpServers: { theirs: { type: 'stdio', command: 'npx', args: ['other'] } } });
+    expect((JSON.parse(readFileSync(projectFile, 'utf8')) as Doc).mcpServers['team']!.args.slice(1, 5)).toEqual(['wrap', '--name', 'team', '--']);
+
+    const un = run('uninstall', '--host', 'claude-code');
+    expect(un.status, un.stderr).toBe(0);
+    expect(readFileSync(user, 'utf8')).toBe(userText);
+    expect(readFileSync(projectFile, 'utf8')).toBe(projectText);
+  });
+
   it('an edit made after install is kept: uninstall unwraps in place and keeps the backup', () => {
     const dir = tmpDir('mcpw-install-');
     const file = path.join(dir, 'claude_desktop_config.json');

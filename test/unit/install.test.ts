@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, wri
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hostConfig, install, isWrapped, lineDiff, planInstall, planUninstall, uninstall, unwrapEntry, wrapEntry } from '../../src/cli/install.js';
+import { hostConfig, hostTargets, install, isWrapped, lineDiff, planInstall, planUninstall, uninstall, unwrapEntry, wrapEntry } from '../../src/cli/install.js';
 
 const home = '/home/ada';
 
@@ -27,6 +27,32 @@ describe('hostConfig', () => {
     expect(hostConfig('claude-code', { cwd, home, platform: 'linux', env: {} }).file).toBe(path.join(cwd, '.mcp.json'));
     expect(hostConfig('cursor', { cwd, home, platform: 'linux', env: {} }).file).toBe(path.join(cwd, '.cursor', 'mcp.json'));
     expect(hostConfig('vscode', { cwd, home, platform: 'linux', env: {} })).toEqual({ file: path.join(cwd, '.vscode', 'mcp.json'), key: 'servers' });
+  });
+});
+
+describe('hostTargets: every file and place a host reads for the folder', () => {
+  it('cursor reads its global file and the folder\'s; claude-code its user file (user and local scope) and .mcp.json', () => {
+    const cwd = fsTmp();
+    const h = fsTmp();
+    const p = { cwd, home: h, platform: 'linux' as const, env: {} };
+    // Nothing there yet: the file install names in its error.
+    expect(hostTargets('cursor', p)).toEqual([{ file: `${h}/.cursor/mcp.json`, at: [['mcpServers']] }]);
+    expect(hostTargets('claude-code', p)).toEqual([{ file: `${h}/.claude.json`, at: [['mcpServers'], ['projects', cwd, 'mcpServers']] }]);
+    for (const f of [path.join(h, '.cursor', 'mcp.json'), path.join(cwd, '.cursor', 'mcp.json')]) {
+      mkdirSync(path.dirname(f), { recursive: true });
+      writeFileSync(f, '{}');
+    }
+    writeFileSync(path.join(h, '.claude.json'), '{}');
+    writeFileSync(path.join(cwd, '.mcp.json'), '{}');
+    expect(hostTargets('cursor', p).map((t) => t.file)).toEqual([path.join(h, '.cursor', 'mcp.json'), path.join(cwd, '.cursor', 'mcp.json')]);
+    expect(hostTargets('claude-code', p).map((t) => t.file)).toEqual([path.join(h, '.claude.json'), path.join(cwd, '.mcp.json')]);
+    expect(hostTargets('vscode', p)).toEqual([{ file: path.join(cwd, '.vscode', 'mcp.json'), at: [['servers']] }]);
+  });
+  it('a local-scope entry is planned under its folder and named by where it is', () => {
+    const text = JSON.stringify({ projects: { '/w': { mcpServers: { a: { command: 'x' } } } } });
+    const { after, items } = planInstall(text, 'f', [['mcpServers'], ['projects', '/w', 'mcpServers']], { launcher: { command: 'npx', args: ['-y', 'mcp-warden'] } });
+    expect(items).toEqual([{ server: 'a', action: 'wrap', where: 'projects["/w"].mcpServers' }]);
+    expect((JSON.parse(after) as { projects: { '/w': { mcpServers: { a: { args: string[] } } } } }).projects['/w'].mcpServers.a.args).toEqual(['-y', 'mcp-warden', 'wrap', '--name', 'a', '--', 'x']);
   });
 });
 
