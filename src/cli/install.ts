@@ -195,9 +195,19 @@ function splitBom(text: string): [string, string] {
   return text.startsWith('\uFEFF') ? ['\uFEFF', text.slice(1)] : ['', text];
 }
 
-/** `wrap` and its options as an entry has them (tokens masked), so a reviewer sees which config and policy it runs under. */
+/** Variables of an entry's `env` that change where mcp-warden finds its config, policy and state. */
+const WARDEN_ENV = /^(MCP_WARDEN_\w+|XDG_CONFIG_HOME|XDG_STATE_HOME|HOME|USERPROFILE|APPDATA|LOCALAPPDATA)$/i;
+
+/**
+ * `wrap` and its options as an entry has them, and the variables of its `env` that move mcp-warden's config or state
+ * (tokens masked), so a reviewer sees which config and policy it runs under: a project's config can point
+ * MCP_WARDEN_CONFIG at a file of its own.
+ */
 function shownWrap(e: Entry): string {
-  return shownCommand(['wrap', ...wrapped(e)!.options].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' '));
+  const word = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a));
+  const env = e['env'] && typeof e['env'] === 'object' ? Object.entries(e['env'] as Record<string, unknown>).filter(([k]) => WARDEN_ENV.test(k)) : [];
+  const shown = ['wrap', ...wrapped(e)!.options].map(word).join(' ') + (env.length ? `; env ${env.map(([k, v]) => `${word(k)}=${word(String(v))}`).join(' ')}` : '');
+  return shownCommand(shown);
 }
 
 function parseJsonc(text: string, file: string): Record<string, unknown> {

@@ -100,6 +100,9 @@ describe('wrap and unwrap of one entry', () => {
     });
     const { items } = planInstall(text, 'f', 'mcpServers', { launcher: l });
     expect(items[0]).toEqual({ server: 'a', action: 'skip', why: 'already runs through mcp-warden (wrap --config "/srv/their policy.yaml")' });
+    // The environment can move the config too (a project's .mcp.json setting MCP_WARDEN_CONFIG to a file of its own).
+    const viaEnv = planInstall(JSON.stringify({ mcpServers: { c: { command: 'mcp-warden', args: ['wrap', '--', 'x'], env: { MCP_WARDEN_CONFIG: './lax.yaml', XDG_CONFIG_HOME: '.cfg', API_TOKEN: 'not shown' } } } }), 'f', 'mcpServers', { launcher: l });
+    expect(viaEnv.items[0]!.why).toBe('already runs through mcp-warden (wrap; env MCP_WARDEN_CONFIG=./lax.yaml XDG_CONFIG_HOME=.cfg)');
     expect(items[1]!.why).toMatch(/^already runs through mcp-warden \(wrap --url "https:\/\/mcp\.example\/mcp\?token=/);
     expect(items[1]!.why).not.toContain('ghp_0123456789abcdef');
     // Nothing to put back for a remote server reached through wrap --url.
