@@ -95,6 +95,11 @@ function pinFileFrom(result: LintResult, identities: Map<string, string>): PinFi
   return pf;
 }
 
+/** A definition's hash as `pin --list` shows it and `pin --approve … --hash` takes it. */
+function shortHash(hash: string): string {
+  return hash.slice(0, 12);
+}
+
 export function registerLint(program: Command): void {
   program
     .command('lint')
@@ -180,10 +185,13 @@ export function registerLint(program: Command): void {
     .option('--approve <server>', 'approve the pending definitions of a server (all, or the tool/prompt named after it)')
     .argument('[name]', 'with --approve: the tool or prompt to approve')
     .option('--list', 'show what is pending approval')
+    .option('--hash <prefix>', 'with --approve SERVER NAME: approve only if the pending definition still has this hash (as --list shows it)')
     .option('--timeout <seconds>', 'per request', seconds, 15)
-    .action(async (name: string | undefined, o: { config?: string; out?: string; approve?: string; list?: boolean; timeout: number }) => {
+    .action(async (name: string | undefined, o: { config?: string; out?: string; approve?: string; list?: boolean; hash?: string; timeout: number }) => {
       const { config } = findConfig(o.config);
       const settings = pinSettings(config);
+      if (o.hash !== undefined && (!o.approve || !name || o.list)) throw new UsageError('--hash goes with --approve SERVER NAME');
+      if (o.hash !== undefined && !/^[0-9a-f]{8,64}$/i.test(o.hash)) throw new UsageError('--hash: 8 to 64 hexadecimal characters, as pin --list shows them');
       if (o.list || o.approve) {
         const { stateDir } = settings ?? { stateDir: '' };
         if (!settings) throw new UsageError('pins are off in this config (pins: false)');
@@ -209,8 +217,8 @@ export function registerLint(program: Command): void {
             // at the reviewer's terminal), the description so a person sees what they would approve.
             const pend = pf
               ? [
-                  ...Object.entries(pf.pending.tools).map(([k, v]) => `  tool ${visibleText(k)}: ${v.reason}${v.renamedFrom ? ` from ${visibleText(v.renamedFrom)}` : ''}${v.findings ? ` [${v.findings.join(', ')}]` : ''} (seen ${v.seenAt})${describePending(v.definition)}`),
-                  ...Object.entries(pf.pending.prompts).map(([k, v]) => `  prompt ${visibleText(k)}: ${v.reason} (seen ${v.seenAt})${describePending(v.definition)}`),
+                  ...Object.entries(pf.pending.tools).map(([k, v]) => `  tool ${visibleText(k)}: ${v.reason}${v.renamedFrom ? ` from ${visibleText(v.renamedFrom)}` : ''}${v.findings ? ` [${v.findings.join(', ')}]` : ''} (seen ${v.seenAt}, hash ${shortHash(v.hash)})${describePending(v.definition)}`),
+                  ...Object.entries(pf.pending.prompts).map(([k, v]) => `  prompt ${visibleText(k)}: ${v.reason} (seen ${v.seenAt}, hash ${shortHash(v.hash)})${describePending(v.definition)}`),
                   ...(pf.pendingInstructions ? [`  instructions changed (seen ${pf.pendingInstructions.seenAt})${describePending({ description: pf.pendingInstructions.text })}`] : []),
                 ]
               : [];
@@ -232,10 +240,15 @@ export function registerLint(program: Command): void {
         for (const kind of ['tools', 'prompts'] as const) {
           for (const [n, p] of Object.entries(sp.pending[kind])) {
             if (name && n !== name) continue;
+            // The server may have shown yet another definition since a person read this one (--list): approve only
+            // what they saw.
+            if (o.hash && !p.hash.toLowerCase().startsWith(o.hash.toLowerCase())) {
+              throw new UsageError(`${server}: the pending definition of ${kind === 'tools' ? 'tool' : 'prompt'} ${visibleText(n)} changed since it was listed (hash now ${shortHash(p.hash)}, not ${o.hash}); nothing approved. Review it again with pin --approve ${server} --list`);
+            }
             dest[kind][n] = { hash: p.hash, body: p.body, pinnedAt: now, by: 'approved' };
             delete sp.pending[kind][n];
             if (p.renamedFrom && !name) delete dest[kind][p.renamedFrom];
-            approved.push(`${kind === 'tools' ? 'tool' : 'prompt'} ${visibleText(n)}`);
+            approved.push(`${kind === 'tools' ? 'tool' : 'prompt'} ${visibleText(n)} (hash ${shortHash(p.hash)})`);
           }
         }
         if (sp.pendingInstructions && !name) {
