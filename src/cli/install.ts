@@ -62,8 +62,8 @@ export interface HostTarget {
  * Every place a host reads servers from for the working folder, so install leaves none of them out. Claude Code
  * keeps three scopes: user (`mcpServers` of ~/.claude.json), local — what `claude mcp add` writes by default, and the
  * one that wins a name clash — (`projects["<folder>"].mcpServers` of the same file) and project (`.mcp.json` in the
- * folder). Cursor: its global ~/.cursor/mcp.json and the folder's .cursor/mcp.json. VS Code: the workspace's
- * .vscode/mcp.json. Claude Desktop: its one file.
+ * folder). Cursor: its global ~/.cursor/mcp.json and the folder's .cursor/mcp.json. VS Code: the user profile's
+ * mcp.json and the workspace's .vscode/mcp.json. Claude Desktop: its one file.
  */
 export function hostTargets(host: Host, p: HostPaths = { cwd: process.cwd(), home: os.homedir(), platform: process.platform, env: process.env }): HostTarget[] {
   const j = p.platform === 'win32' ? path.win32.join : path.join;
@@ -71,6 +71,17 @@ export function hostTargets(host: Host, p: HostPaths = { cwd: process.cwd(), hom
     // Cursor reads both its global file and the folder's.
     const both = [j(p.home, '.cursor', 'mcp.json'), j(p.cwd, '.cursor', 'mcp.json')].filter((f) => existsSync(f));
     return (both.length ? both : [hostConfig(host, p).file]).map((file) => ({ file, at: [['mcpServers']] }));
+  }
+  if (host === 'vscode') {
+    // The user profile's mcp.json (VS Code 1.102 on) serves every workspace; the workspace's own file beside it.
+    const user =
+      p.platform === 'darwin'
+        ? j(p.home, 'Library', 'Application Support', 'Code', 'User', 'mcp.json')
+        : p.platform === 'win32'
+          ? j(p.env['APPDATA'] ?? j(p.home, 'AppData', 'Roaming'), 'Code', 'User', 'mcp.json')
+          : j(p.env['XDG_CONFIG_HOME'] || j(p.home, '.config'), 'Code', 'User', 'mcp.json');
+    const both = [user, hostConfig(host, p).file].filter((f) => existsSync(f));
+    return (both.length ? both : [hostConfig(host, p).file]).map((file) => ({ file, at: [['servers']] }));
   }
   if (host !== 'claude-code') {
     const c = hostConfig(host, p);

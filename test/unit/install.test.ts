@@ -31,7 +31,7 @@ describe('hostConfig', () => {
 });
 
 describe('hostTargets: every file and place a host reads for the folder', () => {
-  it('cursor reads its global file and the folder\'s; claude-code its user file (user and local scope) and .mcp.json', () => {
+  it('cursor and vscode read a user file and the folder\'s; claude-code its user file (user and local scope) and .mcp.json', () => {
     const cwd = fsTmp();
     const h = fsTmp();
     const p = { cwd, home: h, platform: 'linux' as const, env: {} };
@@ -47,6 +47,13 @@ describe('hostTargets: every file and place a host reads for the folder', () => 
     expect(hostTargets('cursor', p).map((t) => t.file)).toEqual([path.join(h, '.cursor', 'mcp.json'), path.join(cwd, '.cursor', 'mcp.json')]);
     expect(hostTargets('claude-code', p).map((t) => t.file)).toEqual([path.join(h, '.claude.json'), path.join(cwd, '.mcp.json')]);
     expect(hostTargets('vscode', p)).toEqual([{ file: path.join(cwd, '.vscode', 'mcp.json'), at: [['servers']] }]);
+    const vsUser = path.join(h, '.config', 'Code', 'User', 'mcp.json');
+    mkdirSync(path.dirname(vsUser), { recursive: true });
+    writeFileSync(vsUser, '{}');
+    expect(hostTargets('vscode', p).map((t) => t.file)).toEqual([vsUser]);
+    mkdirSync(path.join(cwd, '.vscode'));
+    writeFileSync(path.join(cwd, '.vscode', 'mcp.json'), '{}');
+    expect(hostTargets('vscode', p).map((t) => t.file)).toEqual([vsUser, path.join(cwd, '.vscode', 'mcp.json')]);
   });
   it('a local-scope entry is planned under its folder and named by where it is', () => {
     const text = JSON.stringify({ projects: { '/w': { mcpServers: { a: { command: 'x' } } } } });
