@@ -244,10 +244,15 @@ export function parseInput(file: string, text: string): Parsed {
     if (isObject(server) && isObject(server['mcp_config'])) s.launch = launchFrom(server['mcp_config'], `${base}/server/mcp_config`);
     return { document: mk('mcpb'), servers: [s], problems };
   }
-  // Host configs.
+  // Host configs. Claude Code's ~/.claude.json keeps the servers `claude mcp add` adds by default (local scope) per
+  // folder, under projects["<folder>"].mcpServers: all of them are reviewed, not only the top-level (user) ones.
+  const local = isObject(v['projects'])
+    ? Object.entries(v['projects']).flatMap(([folder, p]) => (isObject(p) && isObject(p['mcpServers']) ? fromConfig(p['mcpServers'], `${base}/projects/${esc(folder)}/mcpServers`, file) : []))
+    : [];
   for (const [key, ptr] of [['mcpServers', '/mcpServers'], ['servers', '/servers']] as const) {
     const m = v[key];
-    if (isObject(m) && Object.values(m).some(isServerEntry)) return { document: mk('client-config'), servers: fromConfig(m, `${base}${ptr}`, file), problems };
+    const top = isObject(m) && Object.values(m).some(isServerEntry) ? fromConfig(m, `${base}${ptr}`, file) : [];
+    if (top.length || (key === 'mcpServers' && local.length)) return { document: mk('client-config'), servers: [...top, ...(key === 'mcpServers' ? local : [])], problems };
   }
   const mcp = v['mcp'];
   if (isObject(mcp)) {

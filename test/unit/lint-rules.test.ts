@@ -196,6 +196,26 @@ describe('inputs a linter cannot read', () => {
   });
 });
 
+describe('host configs', () => {
+  it("Claude Code's ~/.claude.json: the local-scope servers under projects[folder] are read with the user-scope ones", () => {
+    const cfg = {
+      numStartups: 4,
+      mcpServers: { everywhere: { command: 'npx', args: ['-y', 'user-server'] } },
+      projects: { '/w/a/b': { allowedTools: [], mcpServers: { mine: { type: 'stdio', command: 'npx', args: ['-y', 'local-server'] } } }, '/w/empty': { allowedTools: [] } },
+    };
+    const p = parseInput('claude.json', JSON.stringify(cfg));
+    expect(p.document.format).toBe('client-config');
+    expect(p.servers.map((s) => [s.name, s.launch?.args.join(' '), s.launch?.pointer])).toEqual([
+      ['everywhere', '-y user-server', '/mcpServers/everywhere'],
+      ['mine', '-y local-server', '/projects/~1w~1a~1b/mcpServers/mine'],
+    ]);
+    // Only local-scope servers (no user ones): still a host config, not an unknown shape.
+    const onlyLocal = parseInput('claude.json', JSON.stringify({ ...cfg, mcpServers: {} }));
+    expect(onlyLocal.problems).toEqual([]);
+    expect(onlyLocal.servers.map((s) => s.name)).toEqual(['mine']);
+  });
+});
+
 describe('hidden characters', () => {
   it('the class normalize removes is exactly isHidden, VS16 and ESC, over every code point', () => {
     const one = new RegExp(HIDDEN_OR_ESC.source, 'u');
