@@ -465,6 +465,35 @@ function hostOf(v: string): Host {
 }
 
 /**
+ * The config install records for wrap (`--config`) must load as wrap would load it, with its policy files: one that
+ * does not would have made every wrapped server fail to start in the host. A `${VAR}` the install's own environment
+ * lacks is only warned about (the host may set it in the entry's env).
+ */
+async function checkWardenConfig(file: string): Promise<void> {
+  if (!existsSync(file)) throw new UsageError(`--config ${file}: no such file; nothing was changed`);
+  const { loadConfigFile } = await import('../config/config.js');
+  const { policyFiles } = await import('../assemble.js');
+  const { loadPolicyFiles } = await import('../policy/load.js');
+  let config;
+  try {
+    config = loadConfigFile(file);
+  } catch (e) {
+    if (e instanceof WardenError && /environment variable \S+ is not set/.test(e.message)) {
+      process.stderr.write(`mcp-warden: warning: ${e.message} here; the host must set it in the entry's env\n`);
+      return;
+    }
+    if (e instanceof WardenError) e.message = `--config: ${e.message}; nothing was changed`;
+    throw e;
+  }
+  try {
+    loadPolicyFiles(policyFiles(config).files);
+  } catch (e) {
+    if (e instanceof WardenError) e.message = `--config ${file}: its policy does not load: ${e.message}; nothing was changed`;
+    throw e;
+  }
+}
+
+/**
  * The files and places install works on: `--file` with the host's places, else every file the host reads for this
  * folder. A `--server` name must be in one of them (checked before anything is written).
  */
@@ -491,8 +520,9 @@ export function registerInstall(program: Command): void {
     .option('--config <file>', 'a mcp-warden config for wrap to use (absolute path recorded)')
     .option('--launcher <kind>', 'how the host starts mcp-warden: auto (this installation, or npx when run through npx) | node | npx', 'auto')
     .option('--dry-run', 'show the change, write nothing')
-    .action((opts: { host: string; server?: string[]; file?: string; config?: string; launcher: string; dryRun?: boolean }) => {
+    .action(async (opts: { host: string; server?: string[]; file?: string; config?: string; launcher: string; dryRun?: boolean }) => {
       if (!['auto', 'node', 'npx'].includes(opts.launcher)) throw new UsageError('--launcher must be auto, node or npx');
+      if (opts.config) await checkWardenConfig(path.resolve(opts.config));
       const targets = targetsOf(hostOf(opts.host), opts.file, opts.server);
       for (const t of targets) {
         const r = install(t.file, t.at, {

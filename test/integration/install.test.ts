@@ -226,6 +226,32 @@ describe('install edge cases', () => {
     expect(existsSync(`${file}.mcp-warden.bak`)).toBe(true);
   });
 
+  it('--config must load as wrap would load it (with its policy), else nothing is written', () => {
+    const dir = tmpDir('mcpw-install-');
+    const file = path.join(dir, 'mcp.json');
+    const text = '{ "mcpServers": { "a": { "command": "x" } } }\n';
+    writeFileSync(file, text);
+    const missing = cli('install', '--host', 'cursor', '--file', file, '--config', path.join(dir, 'nope.yaml'));
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain(`--config ${path.join(dir, 'nope.yaml')}: no such file; nothing was changed`);
+    writeFileSync(path.join(dir, 'typo.yaml'), 'polcy: [p.yaml]\n');
+    const typo = cli('install', '--host', 'cursor', '--file', file, '--config', path.join(dir, 'typo.yaml'));
+    expect(typo.status).toBe(2);
+    expect(typo.stderr).toMatch(/--config: .*typo\.yaml:1: .*polcy.*nothing was changed/);
+    writeFileSync(path.join(dir, 'nopolicy.yaml'), 'policy: [missing-policy.yaml]\n');
+    const policy = cli('install', '--host', 'cursor', '--file', file, '--config', path.join(dir, 'nopolicy.yaml'));
+    expect(policy.status).toBe(2);
+    expect(policy.stderr).toContain('its policy does not load');
+    expect(readFileSync(file, 'utf8')).toBe(text);
+    expect(existsSync(`${file}.mcp-warden.bak`)).toBe(false);
+    // A variable the host sets in the entry's env is only warned about.
+    writeFileSync(path.join(dir, 'env.yaml'), 'servers: { r: { url: "${REMOTE_URL_FROM_HOST}" } }\n');
+    const env = cli('install', '--host', 'cursor', '--file', file, '--config', path.join(dir, 'env.yaml'));
+    expect(env.status, env.stderr).toBe(0);
+    expect(env.stderr).toContain('environment variable REMOTE_URL_FROM_HOST is not set here; the host must set it');
+    expect(readFileSync(file, 'utf8')).toContain(path.join(dir, 'env.yaml'));
+  });
+
   it('a host config that is a symbolic link stays one: the file it points to is changed, then restored', () => {
     const dir = tmpDir('mcpw-install-');
     const real = path.join(dir, 'dotfiles', 'claude_desktop_config.json');
