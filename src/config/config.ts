@@ -21,6 +21,8 @@ export interface ServerConfig {
   headers: Record<string, string>;
   isolation: 'per-session' | 'shared';
   maxSessions: number;
+  /** Sessions one principal may hold at once (serve); unset: maxSessions. */
+  maxSessionsPerPrincipal?: number;
   maxInflight: number;
   idleTimeoutMs: number;
   shutdownGraceMs: number;
@@ -107,6 +109,7 @@ export function buildConfig(value: unknown, file: string | undefined): WardenCon
       headers: (s['headers'] as Record<string, string> | undefined) ?? {},
       isolation: (s['isolation'] as ServerConfig['isolation']) ?? 'per-session',
       maxSessions: num(s['max_sessions'], 100),
+      maxSessionsPerPrincipal: num(s['max_sessions_per_principal'], num(s['max_sessions'], 100)),
       maxInflight: num(s['max_inflight'], 64),
       idleTimeoutMs: num(s['idle_timeout_s'], 900) * 1000,
       shutdownGraceMs: num(s['shutdown_grace_ms'], 2000),

@@ -146,6 +146,8 @@ interface Endpoint {
   ws: Map<string, Session>;
   /** Sessions being created, so the cap counts them too. */
   starting: number;
+  /** The same per principal (max_sessions_per_principal). */
+  startingBy: Map<string, number>;
 }
 
 export class Gateway {
@@ -164,7 +166,7 @@ export class Gateway {
     for (const s of config.servers) {
       const make = opts.upstreams.get(s.name)!;
       const shared = s.isolation === 'shared' && s.command ? new SharedUpstream(make, opts.log) : undefined;
-      this.endpoints.set(s.name, { server: s, makeUpstream: shared ? () => shared.port() : make, shared, legacy: new Map(), modern: new Map(), ws: new Map(), starting: 0 });
+      this.endpoints.set(s.name, { server: s, makeUpstream: shared ? () => shared.port() : make, shared, legacy: new Map(), modern: new Map(), ws: new Map(), starting: 0, startingBy: new Map() });
     }
     const hosts = new Set(config.listen.allowedHosts.map((h) => h.toLowerCase()));
     const origins = new Set<string>();
@@ -492,7 +494,14 @@ export class Gateway {
   private async newSession(ep: Endpoint, principal: Principal, transport: TransportKind, downstream: Downstream): Promise<Session> {
     const { server } = ep;
     if (ep.legacy.size + ep.modern.size + ep.ws.size + ep.starting >= server.maxSessions) throw new CapError(`Too many sessions for ${server.name} (limit ${server.maxSessions})`);
+    // One caller cannot take every session (each may be a child process) and lock the others out.
+    const who = principalKey(principal);
+    const perPrincipal = server.maxSessionsPerPrincipal ?? server.maxSessions;
+    if (perPrincipal < server.maxSessions && (ep.startingBy.get(who) ?? 0) + this.sessionsOf(ep).filter((s) => principalKey(s.principal) === who).length >= perPrincipal) {
+      throw new CapError(`Too many sessions for ${server.name} from this caller (limit ${perPrincipal}); close one (DELETE) or wait for an idle one to end`);
+    }
     ep.starting++;
+    ep.startingBy.set(who, (ep.startingBy.get(who) ?? 0) + 1);
     const upstream = ep.makeUpstream(principal);
     try {
       await upstream.start();
@@ -501,6 +510,9 @@ export class Gateway {
       throw new UpstreamStartError((e as Error).message);
     } finally {
       ep.starting--;
+      const n = (ep.startingBy.get(who) ?? 1) - 1;
+      if (n > 0) ep.startingBy.set(who, n);
+      else ep.startingBy.delete(who);
     }
     const limits = this.opts.config.limits;
     const session = new Session({

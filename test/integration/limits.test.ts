@@ -3,9 +3,12 @@
  * header timeout while other clients are served; a session cap answers 503 with Retry-After and an `overloaded`
  * audit event; oversized headers get 431 and oversized bodies 413 (also covered in faults/oauth tests).
  */
+import { generateKeyPairSync } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient } from '../helpers/clients.js';
 import { ALLOW_ALL, NODE, ROOT, startServe, tmpDir, type Running } from '../helpers/cli.js';
@@ -91,5 +94,52 @@ limits: { max_message_bytes: 65536 }
     expect(big.status).toBe(431);
     const body = await fetch(`${gw.url}/dual/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { pad: 'x'.repeat(70_000) } }) });
     expect(body.status).toBe(413);
+  });
+});
+
+describe('serve: sessions per caller (max_sessions_per_principal)', () => {
+  const ISSUER = 'https://issuer.test.invalid/';
+  let gw: Running;
+  let key: jose.CryptoKey;
+  beforeAll(async () => {
+    const dir = tmpDir('mcpw-limits-principal-');
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    key = privateKey as unknown as jose.CryptoKey;
+    const jwk = { ...(await jose.exportJWK(publicKey as unknown as jose.CryptoKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
+    writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [jwk] }));
+    gw = await startServe(`servers:
+  dual: { command: ${JSON.stringify(NODE)}, args: [${JSON.stringify(DUAL)}, stdio], max_sessions: 10, max_sessions_per_principal: 2 }
+auth: { issuer: ${ISSUER}, jwks_file: ${JSON.stringify(path.join(dir, 'jwks.json'))}, audiences: [mcp-gateway] }
+policy: [${JSON.stringify(ALLOW_ALL)}]
+pins: false
+audit: { db: ${JSON.stringify(path.join(dir, 'audit.db'))} }
+`);
+  });
+  afterAll(async () => gw?.stop());
+
+  async function open(sub: string): Promise<{ status: number; sid: string | null; token: string; body: string }> {
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new jose.SignJWT({ sub, scope: 'basic' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(ISSUER).setAudience('mcp-gateway').setIssuedAt(now).setExpirationTime(now + 600).sign(key);
+    const res = await fetch(`${gw.url}/dual/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: sub, version: '1' } } }),
+    });
+    return { status: res.status, sid: res.headers.get('mcp-session-id'), token, body: await res.text() };
+  }
+
+  it('one caller cannot take every session: past its share it gets 503, others still get theirs', async () => {
+    const a1 = await open('alice');
+    const a2 = await open('alice');
+    expect([a1.status, a2.status]).toEqual([200, 200]);
+    const a3 = await open('alice');
+    expect(a3.status).toBe(503);
+    expect(a3.body).toContain('Too many sessions for dual from this caller (limit 2)');
+    const b1 = await open('bob');
+    expect(b1.status, b1.body).toBe(200);
+    // A session alice ends frees her place.
+    const del = await fetch(`${gw.url}/dual/mcp`, { method: 'DELETE', headers: { authorization: `Bearer ${a1.token}`, 'mcp-session-id': a1.sid! } });
+    expect(del.status).toBeLessThan(300);
+    expect((await open('alice')).status).toBe(200);
   });
 });
