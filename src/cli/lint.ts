@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { pinSettings, serverIdentity, upstreamFactory } from '../assemble.js';
 import { findConfig, type ServerConfig } from '../config/config.js';
-import { redactUrl, shownCommand } from '../config/shown.js';
+import { redactUrl, shownCommand, shownIdentity } from '../config/shown.js';
 import { UsageError, WardenError } from '../errors.js';
 import { silentLogger } from '../log/logger.js';
 import { LintInputError, parseInput, type Parsed } from '../lint/inputs.js';
@@ -222,7 +222,8 @@ export function registerLint(program: Command): void {
                   ...(pf.pendingInstructions ? [`  instructions changed (seen ${pf.pendingInstructions.seenAt})${describePending({ description: pf.pendingInstructions.text })}`] : []),
                 ]
               : [];
-            process.stdout.write(`${visibleText(n)}: ${pend.length ? `${pend.length} pending\n${pend.join('\n')}` : 'nothing pending'}\n`);
+            // Which server this is: two of one name (a user's and a project's) keep separate pins.
+            process.stdout.write(`${visibleText(n)}${pf?.identity ? ` (${visibleText(shownIdentity(pf.identity))})` : ''}: ${pend.length ? `${pend.length} pending\n${pend.join('\n')}` : 'nothing pending'}\n`);
           }
           return;
         }
@@ -271,7 +272,7 @@ export function registerLint(program: Command): void {
           pendingPf!.servers[server] = sp;
           writePinFile(files.pending, pendingPf!);
         }
-        process.stdout.write(`approved for ${visibleText(server)}: ${approved.join(', ')} (${target})\n`);
+        process.stdout.write(`approved for ${visibleText(server)}${sp.identity ? ` (${visibleText(shownIdentity(sp.identity))})` : ''}: ${approved.join(', ')} (${target})\n`);
         return;
       }
       // Record: fetch every configured server's lists.
