@@ -307,60 +307,50 @@ interface PlanOptions {
   someMissing?: boolean | undefined;
 }
 
-/** Computes the install; writes nothing. `key`: the servers' key, or the places they sit (hostTargets). */
-export function planInstall(original: string, file: string, key: string | ServersAt[], o: PlanOptions & { launcher: Launcher; config?: string | undefined }): { after: string; items: PlanItem[] } {
+/** What to do with one chosen entry: leave it (and why), or give it this command and these args. */
+type EntryPlan = { action: 'skip'; why: string } | { action: 'wrap' | 'unwrap'; command: string; args: string[] | undefined };
+
+/** Walks the chosen entries at every place and applies each one's plan to the text; writes nothing. */
+function plan(original: string, file: string, key: string | ServersAt[], o: PlanOptions, decide: (name: string, e: unknown) => EntryPlan): { after: string; items: PlanItem[] } {
   const [bom, text] = splitBom(original);
-  const doc = parseJsonc(text, file);
-  const maps = serverMaps(doc, asPlaces(key), file);
+  const maps = serverMaps(parseJsonc(text, file), asPlaces(key), file);
   const chosen = pick(maps, o.servers, file, !o.someMissing);
   let after = text;
   const items: PlanItem[] = [];
   for (const { path: at, servers, where } of maps) {
-    const item = (x: PlanItem) => items.push(where ? { ...x, where } : x);
     for (const name of chosen(servers)) {
-      const e = servers[name]!;
-      if (!e || typeof e !== 'object') item({ server: name, action: 'skip', why: 'not an object' });
-      else if (isWrapped(e)) item({ server: name, action: 'skip', why: `already runs through mcp-warden (${shownWrap(e)})` });
-      else if (typeof e['command'] !== 'string') item({ server: name, action: 'skip', why: typeof e['url'] === 'string' ? 'a remote server (url): put it behind `mcp-warden serve`, or use `wrap --url`' : 'no command' });
-      else if (e['type'] !== undefined && e['type'] !== 'stdio') item({ server: name, action: 'skip', why: `type ${JSON.stringify(e['type'])} is not stdio` });
-      else {
-        const w = wrapEntry(name, e, o.launcher, o.config);
-        after = setValue(after, [...at, name, 'command'], w.command);
-        after = setValue(after, [...at, name, 'args'], w.args);
-        item({ server: name, action: 'wrap' });
+      const d = decide(name, servers[name]);
+      if (d.action !== 'skip') {
+        after = setValue(after, [...at, name, 'command'], d.command);
+        after = setValue(after, [...at, name, 'args'], d.args);
       }
+      const item: PlanItem = d.action === 'skip' ? { server: name, action: 'skip', why: d.why } : { server: name, action: d.action };
+      items.push(where ? { ...item, where } : item);
     }
   }
   return { after: bom + after, items };
 }
 
+/** Computes the install; writes nothing. `key`: the servers' key, or the places they sit (hostTargets). */
+export function planInstall(original: string, file: string, key: string | ServersAt[], o: PlanOptions & { launcher: Launcher; config?: string | undefined }): { after: string; items: PlanItem[] } {
+  return plan(original, file, key, o, (name, e): EntryPlan => {
+    if (!e || typeof e !== 'object') return { action: 'skip', why: 'not an object' };
+    const entry = e as Entry;
+    if (isWrapped(entry)) return { action: 'skip', why: `already runs through mcp-warden (${shownWrap(entry)})` };
+    if (typeof entry['command'] !== 'string') return { action: 'skip', why: typeof entry['url'] === 'string' ? 'a remote server (url): put it behind `mcp-warden serve`, or use `wrap --url`' : 'no command' };
+    if (entry['type'] !== undefined && entry['type'] !== 'stdio') return { action: 'skip', why: `type ${JSON.stringify(entry['type'])} is not stdio` };
+    return { action: 'wrap', ...wrapEntry(name, entry, o.launcher, o.config) };
+  });
+}
+
 /** Computes the uninstall; writes nothing. */
 export function planUninstall(original: string, file: string, key: string | ServersAt[], o: PlanOptions): { after: string; items: PlanItem[] } {
-  const [bom, text] = splitBom(original);
-  const doc = parseJsonc(text, file);
-  const maps = serverMaps(doc, asPlaces(key), file);
-  const chosen = pick(maps, o.servers, file, !o.someMissing);
-  let after = text;
-  const items: PlanItem[] = [];
-  for (const { path: at, servers, where } of maps) {
-    const item = (x: PlanItem) => items.push(where ? { ...x, where } : x);
-    for (const name of chosen(servers)) {
-      const e = servers[name];
-      if (!e || typeof e !== 'object' || !isWrapped(e)) {
-        item({ server: name, action: 'skip', why: 'does not run through mcp-warden' });
-        continue;
-      }
-      const u = unwrapEntry(e);
-      if (!u) {
-        item({ server: name, action: 'skip', why: `runs mcp-warden without a server command to put back (${shownWrap(e)})` });
-        continue;
-      }
-      after = setValue(after, [...at, name, 'command'], u.command);
-      after = setValue(after, [...at, name, 'args'], u.args);
-      item({ server: name, action: 'unwrap' });
-    }
-  }
-  return { after: bom + after, items };
+  return plan(original, file, key, o, (_name, e): EntryPlan => {
+    if (!e || typeof e !== 'object' || !isWrapped(e as Entry)) return { action: 'skip', why: 'does not run through mcp-warden' };
+    const u = unwrapEntry(e as Entry);
+    if (!u) return { action: 'skip', why: `runs mcp-warden without a server command to put back (${shownWrap(e as Entry)})` };
+    return { action: 'unwrap', ...u };
+  });
 }
 
 /**

@@ -95,6 +95,14 @@ function pinFileFrom(result: LintResult, identities: Map<string, string>): PinFi
   return pf;
 }
 
+/**
+ * A pinned server as pin --list and --approve name it: its name and the launch command or URL it was pinned for
+ * (secrets masked), since two servers of one name (a user's and a project's) keep separate pins.
+ */
+function pinnedServer(name: string, identity: string | undefined): string {
+  return `${visibleText(name)}${identity ? ` (${visibleText(shownIdentity(identity))})` : ''}`;
+}
+
 /** A definition's hash as `pin --list` shows it and `pin --approve … --hash` takes it. */
 function shortHash(hash: string): string {
   return hash.slice(0, 12);
@@ -222,8 +230,7 @@ export function registerLint(program: Command): void {
                   ...(pf.pendingInstructions ? [`  instructions changed (seen ${pf.pendingInstructions.seenAt})${describePending({ description: pf.pendingInstructions.text })}`] : []),
                 ]
               : [];
-            // Which server this is: two of one name (a user's and a project's) keep separate pins.
-            process.stdout.write(`${visibleText(n)}${pf?.identity ? ` (${visibleText(shownIdentity(pf.identity))})` : ''}: ${pend.length ? `${pend.length} pending\n${pend.join('\n')}` : 'nothing pending'}\n`);
+            process.stdout.write(`${pinnedServer(n, pf?.identity)}: ${pend.length ? `${pend.length} pending\n${pend.join('\n')}` : 'nothing pending'}\n`);
           }
           return;
         }
@@ -272,7 +279,7 @@ export function registerLint(program: Command): void {
           pendingPf!.servers[server] = sp;
           writePinFile(files.pending, pendingPf!);
         }
-        process.stdout.write(`approved for ${visibleText(server)}${sp.identity ? ` (${visibleText(shownIdentity(sp.identity))})` : ''}: ${approved.join(', ')} (${target})\n`);
+        process.stdout.write(`approved for ${pinnedServer(server, sp.identity)}: ${approved.join(', ')} (${target})\n`);
         return;
       }
       // Record: fetch every configured server's lists.

@@ -3,30 +3,24 @@
  * through one shared child (`isolation: shared`, the hardest case: the proxy rewrites every id and token). Nobody
  * receives another's results, progress notifications or list view (admins see a tool the others must not).
  */
-import { generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE, ROOT, startServe, tmpDir, writeTemp, type Running } from '../helpers/cli.js';
+import { localIssuer, type LocalIssuer } from '../helpers/jwks.js';
 import { bodyMessages, type RawMessage } from '../helpers/raw.js';
 
 const DUAL = path.join(ROOT, 'test/fixtures/dual-era-server.mjs');
-const ISSUER = 'https://issuer.test.invalid/';
 const N = 50;
 
 
 describe(`isolation under concurrency: ${N} principals, one shared child, the same ids`, () => {
   let gw: Running;
-  let key: jose.CryptoKey;
+  let issuer: LocalIssuer;
   let base: string;
 
   beforeAll(async () => {
     const dir = tmpDir('mcpw-iso50-');
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    key = privateKey as unknown as jose.CryptoKey;
-    const jwk = { ...(await jose.exportJWK(publicKey as unknown as jose.CryptoKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
-    writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [jwk] }));
+    issuer = await localIssuer(dir);
     const policy = writeTemp(
       'policy.yaml',
       `version: 1
@@ -40,7 +34,7 @@ rules:
     gw = await startServe(
       `servers:
   dual: { command: ${JSON.stringify(NODE)}, args: [${JSON.stringify(DUAL)}, stdio], isolation: shared, max_sessions: 200 }
-auth: { issuer: ${ISSUER}, jwks_file: ${JSON.stringify(path.join(dir, 'jwks.json'))}, audiences: [mcp-gateway] }
+${issuer.authYaml}
 policy: [${JSON.stringify(policy)}]
 pins: false
 audit: { db: ${JSON.stringify(path.join(dir, 'audit.db'))} }
@@ -54,8 +48,7 @@ audit: { db: ${JSON.stringify(path.join(dir, 'audit.db'))} }
   async function session(i: number): Promise<{ sub: string; admin: boolean; tools: string[]; echo: string; progress: RawMessage[]; other: RawMessage[] }> {
     const sub = `user-${i}`;
     const admin = i % 3 === 0;
-    const now = Math.floor(Date.now() / 1000);
-    const token = await new jose.SignJWT({ sub, scope: admin ? 'admin' : 'basic' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(ISSUER).setAudience('mcp-gateway').setIssuedAt(now).setExpirationTime(now + 600).sign(key);
+    const token = await issuer.token({ sub, scope: admin ? 'admin' : 'basic' });
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` };
     const post = async (body: unknown) => {
       const res = await fetch(base, { method: 'POST', headers, body: JSON.stringify(body) });

@@ -3,15 +3,13 @@
  * header timeout while other clients are served; a session cap answers 503 with Retry-After and an `overloaded`
  * audit event; oversized headers get 431 and oversized bodies 413 (also covered in faults/oauth tests).
  */
-import { generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient } from '../helpers/clients.js';
 import { ALLOW_ALL, NODE, ROOT, startServe, tmpDir, type Running } from '../helpers/cli.js';
+import { localIssuer, type LocalIssuer } from '../helpers/jwks.js';
 
 const DUAL = path.join(ROOT, 'test/fixtures/dual-era-server.mjs');
 
@@ -98,18 +96,14 @@ limits: { max_message_bytes: 65536 }
 });
 
 describe('serve: sessions per caller (max_sessions_per_principal)', () => {
-  const ISSUER = 'https://issuer.test.invalid/';
   let gw: Running;
-  let key: jose.CryptoKey;
+  let issuer: LocalIssuer;
   beforeAll(async () => {
     const dir = tmpDir('mcpw-limits-principal-');
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    key = privateKey as unknown as jose.CryptoKey;
-    const jwk = { ...(await jose.exportJWK(publicKey as unknown as jose.CryptoKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
-    writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [jwk] }));
+    issuer = await localIssuer(dir);
     gw = await startServe(`servers:
   dual: { command: ${JSON.stringify(NODE)}, args: [${JSON.stringify(DUAL)}, stdio], max_sessions: 10, max_sessions_per_principal: 2 }
-auth: { issuer: ${ISSUER}, jwks_file: ${JSON.stringify(path.join(dir, 'jwks.json'))}, audiences: [mcp-gateway] }
+${issuer.authYaml}
 policy: [${JSON.stringify(ALLOW_ALL)}]
 pins: false
 audit: { db: ${JSON.stringify(path.join(dir, 'audit.db'))} }
@@ -118,8 +112,7 @@ audit: { db: ${JSON.stringify(path.join(dir, 'audit.db'))} }
   afterAll(async () => gw?.stop());
 
   async function open(sub: string): Promise<{ status: number; sid: string | null; token: string; body: string }> {
-    const now = Math.floor(Date.now() / 1000);
-    const token = await new jose.SignJWT({ sub, scope: 'basic' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(ISSUER).setAudience('mcp-gateway').setIssuedAt(now).setExpirationTime(now + 600).sign(key);
+    const token = await issuer.token({ sub, scope: 'basic' });
     const res = await fetch(`${gw.url}/dual/mcp`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` },

@@ -3,31 +3,26 @@
  * the person, so both tokens may use it, but each request is judged, filtered and recorded as the token that sent
  * it, even when the other token's request arrives while it is still at the server.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents } from '../helpers/audit.js';
 import { NODE, ROOT, startServe, tmpDir, writeTemp, type Running } from '../helpers/cli.js';
+import { localIssuer, type LocalIssuer } from '../helpers/jwks.js';
 import { bodyMessages, type RawMessage } from '../helpers/raw.js';
 
 const DUAL = path.join(ROOT, 'test/fixtures/dual-era-server.mjs');
 const SHIFTY = path.join(ROOT, 'test/fixtures/shifty-server.mjs');
-const ISSUER = 'https://issuer.test.invalid/';
 
 
 describe('one person, two clients, one session: each request is its own token', () => {
   let gw: Running;
-  let key: jose.CryptoKey;
+  let issuer: LocalIssuer;
   let dir: string;
 
   beforeAll(async () => {
     dir = tmpDir('mcpw-twoclients-');
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    key = privateKey as unknown as jose.CryptoKey;
-    const jwk = { ...(await jose.exportJWK(publicKey as unknown as jose.CryptoKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
-    writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [jwk] }));
+    issuer = await localIssuer(dir);
     const policy = writeTemp(
       'policy.yaml',
       `version: 1
@@ -45,7 +40,7 @@ rules:
       `servers:
   dual: { command: ${JSON.stringify(NODE)}, args: [${JSON.stringify(DUAL)}, stdio] }
   shifty: { command: ${JSON.stringify(NODE)}, args: [${JSON.stringify(SHIFTY)}], env: { SHIFT_STATE: ${JSON.stringify(state)} } }
-auth: { issuer: ${ISSUER}, jwks_file: ${JSON.stringify(path.join(dir, 'jwks.json'))}, audiences: [mcp-gateway] }
+${issuer.authYaml}
 policy: [${JSON.stringify(policy)}]
 pins: false
 audit: { db: ${JSON.stringify(path.join(dir, 'audit.db'))} }
@@ -56,8 +51,7 @@ audit: { db: ${JSON.stringify(path.join(dir, 'audit.db'))} }
   afterAll(async () => gw?.stop());
 
   async function token(clientId: string, scope: string): Promise<string> {
-    const now = Math.floor(Date.now() / 1000);
-    return new jose.SignJWT({ sub: 'alice', scope, client_id: clientId }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(ISSUER).setAudience('mcp-gateway').setIssuedAt(now).setExpirationTime(now + 600).sign(key);
+    return issuer.token({ sub: 'alice', scope, client_id: clientId });
   }
 
   function poster(tok: string, extra: Record<string, string> = {}, server = 'dual') {
