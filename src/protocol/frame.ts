@@ -40,7 +40,7 @@ export interface ParseLimits {
 
 export type ParseResult =
   | { ok: true; frames: Frame[]; batch: boolean }
-  | { ok: false; code: number; message: string; id: JsonRpcId | null };
+  | { ok: false; code: number; message: string; id: JsonRpcId | null; request?: true };
 
 interface ScanResult {
   keys: number;

@@ -86,30 +86,78 @@ export function resultResponse(id: JsonRpcId, result: Record<string, unknown>): 
 
 export type Classified =
   | { ok: true; kind: MessageKind; message: JsonRpcMessage }
-  | { ok: false; code: number; message: string; id: JsonRpcId | null };
+  /** `request`: the refused message is a request (it has a method and an id), which its sender waits on an answer to. */
+  | { ok: false; code: number; message: string; id: JsonRpcId | null; request?: true };
 
 const REQUEST_KEYS = new Set(['jsonrpc', 'id', 'method', 'params']);
+
+/** Every method of MCP, both eras (requests either side sends, and notifications). */
+export const MCP_METHODS: readonly string[] = [
+  'initialize', 'ping', 'server/discover', 'subscriptions/listen', 'logging/setLevel', 'completion/complete',
+  'tools/list', 'tools/call', 'prompts/list', 'prompts/get', 'resources/list', 'resources/templates/list', 'resources/read',
+  'resources/subscribe', 'resources/unsubscribe', 'tasks/get', 'tasks/result', 'tasks/list', 'tasks/cancel', 'tasks/update',
+  'sampling/createMessage', 'elicitation/create', 'roots/list',
+  'notifications/initialized', 'notifications/cancelled', 'notifications/progress', 'notifications/message',
+  'notifications/resources/updated', 'notifications/resources/list_changed', 'notifications/tools/list_changed',
+  'notifications/prompts/list_changed', 'notifications/roots/list_changed', 'notifications/elicitation/complete',
+  'notifications/tasks/status',
+];
+const EXACT_METHODS = new Set(MCP_METHODS);
+
+/**
+ * The name a server that reads method names loosely could take `s` for: case, white space, control and format
+ * characters, Unicode compatibility forms and doubled or outer slashes folded away.
+ */
+function foldMethod(s: string): string {
+  return s
+    .normalize('NFKC')
+    .replace(/[\p{Cc}\p{Cf}\p{Z}\s]+/gu, '')
+    .toLowerCase()
+    .replace(/\/{2,}/g, '/')
+    .replace(/^\/|\/$/g, '');
+}
+const FOLDED_METHODS = new Map(MCP_METHODS.map((m) => [foldMethod(m), m]));
+
+/**
+ * The MCP method `method` is spelled like without being it (`TOOLS/CALL`, `tools/call ` …), else undefined. Every
+ * stage judges a message by its exact method, so a look-alike would pass policy, pins and approval untouched and
+ * reach a server (or a host) that dispatches on a folded name as the real method: it is refused instead.
+ */
+export function lookAlikeOf(method: string): string | undefined {
+  if (EXACT_METHODS.has(method)) return undefined;
+  return FOLDED_METHODS.get(foldMethod(method));
+}
 const RESPONSE_KEYS = new Set(['jsonrpc', 'id', 'result', 'error']);
+
+function refusal(code: number, message: string, id: JsonRpcId | null, request: boolean): Classified {
+  return request ? { ok: false, code, message, id, request: true } : { ok: false, code, message, id };
+}
 
 /**
  * Checks the JSON-RPC envelope of one parsed message. Requests and notifications with members JSON-RPC does not
  * define are refused (an SDK peer would silently drop them, so forwarding them changes nothing but the attack
  * surface); `params` must be an object, as MCP requires.
  */
+
 export function classify(value: unknown): Classified {
   if (!isObject(value)) return { ok: false, code: ErrorCode.InvalidRequest, message: 'Invalid Request: a JSON-RPC message must be an object', id: null };
   const rawId = Object.hasOwn(value, 'id') ? value['id'] : undefined;
   const id = isValidId(rawId) ? rawId : null;
   if (value['jsonrpc'] !== '2.0') return { ok: false, code: ErrorCode.InvalidRequest, message: 'Invalid Request: "jsonrpc" must be "2.0"', id };
   if (Object.hasOwn(value, 'method')) {
+    const asked = id !== null;
     if (typeof value['method'] !== 'string' || value['method'].length === 0) {
-      return { ok: false, code: ErrorCode.InvalidRequest, message: 'Invalid Request: "method" must be a non-empty string', id };
+      return refusal(ErrorCode.InvalidRequest, 'Invalid Request: "method" must be a non-empty string', id, asked);
+    }
+    const alike = lookAlikeOf(value['method']);
+    if (alike !== undefined) {
+      return refusal(ErrorCode.MethodNotFound, `Method not found: "${printable(value['method'])}" is not "${alike}"; MCP method names are exact, and mcp-warden does not pass on a look-alike`, id, asked);
     }
     for (const k of Object.keys(value)) {
-      if (!REQUEST_KEYS.has(k)) return { ok: false, code: ErrorCode.InvalidRequest, message: `Invalid Request: unexpected member "${printable(k)}"`, id };
+      if (!REQUEST_KEYS.has(k)) return refusal(ErrorCode.InvalidRequest, `Invalid Request: unexpected member "${printable(k)}"`, id, asked);
     }
     if (Object.hasOwn(value, 'params') && !isObject(value['params'])) {
-      return { ok: false, code: ErrorCode.InvalidRequest, message: 'Invalid Request: "params" must be an object', id };
+      return refusal(ErrorCode.InvalidRequest, 'Invalid Request: "params" must be an object', id, asked);
     }
     if (Object.hasOwn(value, 'id')) {
       if (!isValidId(rawId)) return { ok: false, code: ErrorCode.InvalidRequest, message: 'Invalid Request: "id" must be a string or a number', id: null };

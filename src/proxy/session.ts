@@ -556,6 +556,13 @@ export class Session implements SessionApi {
     this.lastActivity = Date.now();
     const parsed = parseFrame(text, { maxDepth: this.limits.maxJsonDepth }, bytes, utf8);
     if (!parsed.ok) {
+      if (parsed.request && parsed.id !== null) {
+        // A request of the server's that is refused (a look-alike method, a member JSON-RPC lacks): its id is the
+        // server's, not one of the proxy's calls; the server gets the error as its answer.
+        this.upstreamInvalid(parsed.message, null, bytes);
+        this.sendUpstream(JSON.stringify(errorResponse(parsed.id, parsed.code, parsed.message)), { kind: 'response', method: undefined, upId: undefined });
+        return;
+      }
       // Over HTTP the stream a message came on names the request it belongs to, even when its id cannot be read.
       this.upstreamInvalid(parsed.message, parsed.id ?? related ?? null, bytes);
       return;

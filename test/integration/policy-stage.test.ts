@@ -17,6 +17,7 @@ import { query } from '../../src/audit/read.js';
 import { AuditStore } from '../../src/audit/store.js';
 import { expandTemplate } from '../../src/policy/stage.js';
 import { connectClient, type McpClient, type Sdk, type Target } from '../helpers/clients.js';
+import { auditEvents } from '../helpers/audit.js';
 import { RawStdio } from '../helpers/raw.js';
 import { CLI, isolatedEnv, NODE, ROOT, startServe, tmpDir, writeConfig, wrapArgs, type Running } from '../helpers/cli.js';
 
@@ -561,5 +562,44 @@ describe('completion values for a visible resource template', () => {
     expect(expandTemplate('file://{+root}{/dir,name}{?v}{#frag}', { root: '/srv', dir: 'a', name: 'b', v: '1', frag: 'top' })).toBe('file:///srv/a/b?v=1#top');
     expect(expandTemplate('db://{host}/{table}{.ext}{;rev}{&x}', { table: 'users', ext: 'csv', rev: '2', x: 'y' })).toBe('db://{host}/users.csv;rev=2&x=y');
     expect(expandTemplate('x://{a*}/{b:3}', { a: 'one', b: 'two' })).toBe('x://one/two');
+  });
+});
+
+describe('look-alike method names', () => {
+  // A server that trims and lower-cases method names before it dispatches: `TOOLS/CALL` runs a tool there. Every stage
+  // judges the exact method, so a look-alike would have passed policy, pins and approvals untouched.
+  const LENIENT = path.join(ROOT, 'test/fixtures/lenient-server.mjs');
+
+  it('are refused both ways: a denied tool does not run, a denied server request does not reach the host, all audited', async () => {
+    const pol = path.join(dir, 'lenient.yaml');
+    writeFileSync(pol, 'version: 1\ndefault: allow\nrules:\n  - { id: no-delete, effect: deny, tools: ["delete_*"] }\n  - { id: no-sampling, effect: deny, methods: ["sampling/createMessage"] }\n');
+    const log = path.join(tmpDir('mcpw-lenient-'), 'ran.log');
+    const env = isolatedEnv({ LENIENT_LOG: log });
+    const db = path.join(tmpDir('mcpw-lenient-db-'), 'audit.db');
+    const raw = new RawStdio(NODE, wrapArgs('--config', writeConfig('pins: false\n'), '--policy', pol, '--audit-db', db, '--', NODE, LENIENT), env);
+    await raw.initialize();
+    const answers: Record<string, unknown>[] = [];
+    let id = 10;
+    for (const method of ['tools/call', 'TOOLS/CALL', 'Tools/Call', 'tools/call ', '\u200btools/call', 'tools\uff0fcall', '/tools/call']) {
+      const r = await raw.request(id++, method, { name: 'delete_note', arguments: {} });
+      answers.push(r.error ?? {});
+    }
+    // The refusal names the method it is spelled like; the exact one is the policy's refusal (a hidden tool).
+    expect(answers[0]).toMatchObject({ code: -32602 });
+    for (const a of answers.slice(1)) expect(a).toMatchObject({ code: -32601, message: expect.stringContaining('is not "tools/call"') });
+    // The server's request spelled `Sampling/CreateMessage` carries the id of the call it answers next: that call
+    // still gets its own answer, the server gets the refusal, and the host never sees the request.
+    const asked = await raw.call(id++, 'ask_model');
+    expect(asked.result?.['content']).toEqual([{ type: 'text', text: 'asked' }]);
+    const read = await raw.call(id++, 'read_note');
+    expect(read.result?.['content']).toEqual([{ type: 'text', text: 'note' }]);
+    expect(raw.received.filter((m) => typeof m.method === 'string')).toEqual([]);
+    expect(await raw.close()).toBe(0);
+    const ran = readFileSync(log, 'utf8').trim().split('\n');
+    expect(ran.filter((l) => l.startsWith('ran '))).toEqual(['ran ask_model', 'ran read_note']);
+    expect(ran.filter((l) => l.startsWith('answer '))).toEqual([expect.stringMatching(/^answer \d+ -32601$/)]);
+    const bad = auditEvents(db).filter((e) => e.event === 'bad_input');
+    expect(bad.map((e) => JSON.parse(e.extra ?? '{}').from as string)).toEqual([...new Array(6).fill('client'), 'server']);
+    expect(bad.every((e) => /^Method not found: ".+" is not "(tools\/call|sampling\/createMessage)"/.test(e.reason ?? ''))).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { idText, KEEP_UTF8_BYTES, parseFrame, peekId, serialize, serializeWithId, wireLength, wireSha256, wireWithId, WireBytes } from '../../src/protocol/frame.js';
-import { ErrorCode } from '../../src/protocol/jsonrpc.js';
+import { ErrorCode, MCP_METHODS } from '../../src/protocol/jsonrpc.js';
 
 const limits = { maxDepth: 64 };
 
@@ -97,6 +97,50 @@ describe('parseFrame', () => {
       '{"jsonrpc":"2.0","id":{},"method":"x"}',
     ];
     for (const b of bad) expect(parseFrame(b, limits).ok, b).toBe(false);
+  });
+
+  it('refuses a method spelled like an MCP method without being it, and says which requests wait on an answer', () => {
+    // Each would pass every stage untouched (they judge the exact method) to a server that folds names before it
+    // dispatches: case, white space, invisible and control characters, full-width forms, extra slashes.
+    const alike: [string, string][] = [
+      ['TOOLS/CALL', 'tools/call'],
+      ['Tools/Call', 'tools/call'],
+      ['tools/call ', 'tools/call'],
+      ['\ttools/call', 'tools/call'],
+      ['tools/\u200bcall', 'tools/call'],
+      ['tools/call\u0000', 'tools/call'],
+      ['\uff54ools\uff0fcall', 'tools/call'],
+      ['/tools/call', 'tools/call'],
+      ['tools//call', 'tools/call'],
+      ['Sampling/CreateMessage', 'sampling/createMessage'],
+      ['sampling/createmessage', 'sampling/createMessage'],
+      ['RESOURCES/READ', 'resources/read'],
+      ['notifications/Tools/List_Changed', 'notifications/tools/list_changed'],
+    ];
+    for (const [method, real] of alike) {
+      const r = parseFrame(JSON.stringify({ jsonrpc: '2.0', id: 7, method, params: {} }), limits);
+      expect(r.ok, method).toBe(false);
+      if (r.ok) continue;
+      expect(r.code).toBe(ErrorCode.MethodNotFound);
+      expect(r.message).toContain(`is not "${real}"`);
+      expect(r.id).toBe(7);
+      expect(r.request).toBe(true);
+      // As a notification: refused too, and nobody waits on it.
+      const n = parseFrame(JSON.stringify({ jsonrpc: '2.0', method }), limits);
+      expect(n.ok, method).toBe(false);
+      if (!n.ok) expect(n.request).toBeUndefined();
+    }
+    // The methods themselves, and names that are no MCP method however they are folded, pass as they are.
+    for (const method of [...MCP_METHODS, 'tools/calls', 'x/custom', 'Custom/Method', 'tools.call', 'notifications/claude/channel']) {
+      const r = parseFrame(JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: {} }), limits);
+      expect(r.ok, method).toBe(true);
+      if (r.ok) expect((r.frames[0]!.message as { method: string }).method).toBe(method);
+    }
+    // Other refusals of a request carry the flag as well; a response's do not.
+    const extra = parseFrame('{"jsonrpc":"2.0","id":3,"method":"ping","extra":1}', limits);
+    expect(!extra.ok && extra.request).toBe(true);
+    const resp = parseFrame('{"jsonrpc":"2.0","id":3,"result":{},"extra":1}', limits);
+    expect(!resp.ok && resp.request).toBeFalsy();
   });
 
   it('splits a batch into frames', () => {
