@@ -25,7 +25,7 @@ export async function buildProgram(): Promise<Command> {
     .option('--config <file>', 'config file (default: $MCP_WARDEN_CONFIG, else the user config file; never the current directory)')
     .option('--policy <file>', 'policy file (repeatable; replaces the config policy list)', collect)
     .option('--audit-db <file>', 'audit database')
-    .option('--name <name>', 'server name used in policy and audit (default: derived from the command)')
+    .option('--name <name>', 'server name used in policy and audit (default: the package the command runs, or the host of --url)')
     .option('--url <url>', 'remote MCP server (Streamable HTTP, falls back to HTTP+SSE; ws:// for WebSocket)')
     .addOption(new Option('--transport <kind>', 'remote transport').choices(['streamable-http', 'sse', 'websocket']))
     .addOption(new Option('--sandbox <type>', 'run the server in a sandbox that hides the proxy\'s environment, state and keys (Linux: bubblewrap)').choices(['bwrap']))

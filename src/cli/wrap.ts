@@ -25,12 +25,12 @@ export interface WrapOptions {
   command: string[];
 }
 
-/** The server name when none is given: the package or program name, e.g. `server-filesystem`. */
 /** Text made into a name a config could give a server ('' when nothing of it is left). */
 function cleanName(s: string): string {
   return s.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
 }
 
+/** The server name when none is given: the package or program name, e.g. `server-filesystem`. */
 export function deriveName(command: string[]): string {
   const skip = new Set(['npx', 'uvx', 'node', 'python', 'python3', 'bunx', 'pnpm', 'dlx', 'exec', 'run', 'docker', 'deno', 'bun', 'sh', 'bash', 'cmd']);
   const generic = new Set(['index', 'main', 'cli', 'server', 'dist', 'build', 'lib', 'bin', 'src', 'out']);
@@ -47,6 +47,13 @@ export function deriveName(command: string[]): string {
     if (clean) return clean;
   }
   return 'server';
+}
+
+/** The server name of a URL upstream when none is given: its host (`api.example.com`; `[::1]` gives `ipv6-1`). */
+export function urlName(hostname: string): string {
+  const v6 = /^\[(.*)\]$/.exec(hostname);
+  const name = v6 ? cleanName(`ipv6-${v6[1]!.replace(/[:.%]+/g, '-').replace(/^-/, '')}`).replace(/-+$/, '') : cleanName(hostname);
+  return name || 'server';
 }
 
 function pickServer(cfg: WardenConfig, o: WrapOptions): ServerConfig {
@@ -79,7 +86,7 @@ function pickServer(cfg: WardenConfig, o: WrapOptions): ServerConfig {
     } catch {
       throw new UsageError(`--url: ${JSON.stringify(o.url.slice(0, 200))} is not a URL (http(s):// or ws(s)://)`);
     }
-    const name = o.name ?? (cleanName(host) || 'server');
+    const name = o.name ?? urlName(host);
     return { ...base, ...fromConfig, name, url: o.url, command: undefined, transport: o.transport ?? fromConfig?.transport ?? (/^wss?:/i.test(o.url) ? 'websocket' : 'streamable-http'), raw: fromConfig?.raw ?? {} };
   }
   if (fromConfig) return fromConfig;
