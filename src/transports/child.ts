@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../log/logger.js';
 import { signalTree, treeMembers, TREE_TAG_VAR } from '../proxy/tree.js';
@@ -98,7 +99,10 @@ export class ChildUpstream implements Upstream {
     const sb = spec.sandbox;
     if (sb?.type === 'bwrap') {
       try {
-        cmd = bwrapCommand(spec.command, spec.args, sb, spec.hide ?? [], spec.cwd, spec.env['PATH']);
+        // Credentials are hidden in the proxy's home and in the one the server is told about.
+        const homes = [os.homedir(), spec.env['HOME']].filter((h): h is string => !!h);
+        const configDirs = [process.env['XDG_CONFIG_HOME'], spec.env['XDG_CONFIG_HOME']].filter((d): d is string => !!d && path.isAbsolute(d));
+        cmd = bwrapCommand(spec.command, spec.args, sb, spec.hide ?? [], spec.cwd, spec.env['PATH'], homes, configDirs);
       } catch (e) {
         return Promise.reject(new SpawnError(`could not sandbox ${JSON.stringify(spec.command)}: ${(e as SandboxError).message}`));
       }

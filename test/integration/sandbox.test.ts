@@ -23,6 +23,17 @@ describe('sandbox: bwrap', () => {
   let files: { db: string; key: string; config: string; state: string; scratch: string; token: string; linked: string; clientSecret: string; log: string };
   let open: McpClient;
   let boxed: McpClient;
+  let homeless: McpClient;
+  let cloud: McpClient;
+  let home: string;
+  /** Keys and tokens of other programs in the home directory, each file with a value that must not be read. */
+  const creds: Record<string, string> = {
+    '.ssh/id_ed25519': 'ssh-private-key-value',
+    '.aws/credentials': 'aws-secret-access-key-value',
+    '.claude.json': '{"mcpServers":{"gh":{"env":{"GITHUB_TOKEN":"host-config-github-token"}}}}',
+    '.config/gh/hosts.yml': 'oauth_token: gh-cli-token-value',
+    '.npmrc': '//registry.npmjs.org/:_authToken=npm-token-value',
+  };
 
   beforeAll(async () => {
     // Outside /tmp: the sandbox's private /tmp would hide anything there anyway, and the point is the hiding.
@@ -40,6 +51,15 @@ describe('sandbox: bwrap', () => {
     writeFileSync(files.linked, 'remote-api-key-value\n', { mode: 0o600 });
     symlinkSync(files.linked, path.join(secrets, 'api-key'));
     writeFileSync(files.clientSecret, 'remote-client-secret-value\n', { mode: 0o600 });
+    // The home directory the gateway and its servers run with, outside /tmp (which the sandbox replaces anyway).
+    home = path.join(dir, 'home');
+    for (const [f, v] of Object.entries(creds)) {
+      mkdirSync(path.dirname(path.join(home, f)), { recursive: true });
+      writeFileSync(path.join(home, f), v, { mode: 0o600 });
+    }
+    writeFileSync(path.join(home, 'notes.txt'), 'plain notes');
+    mkdirSync(path.join(home, 'project'));
+    writeFileSync(path.join(home, 'project', 'readme.txt'), 'project readme');
     gw = await startServe(
       `servers:
   remote: { url: "http://127.0.0.1:9/mcp", auth: { type: bearer, token_file: ${JSON.stringify(files.token)} } }
@@ -50,16 +70,26 @@ describe('sandbox: bwrap', () => {
     command: ${JSON.stringify(NODE)}
     args: [${JSON.stringify(SNOOP)}]
     sandbox: { type: bwrap, write: [${JSON.stringify(scratch)}] }
+  homeless:
+    command: ${JSON.stringify(NODE)}
+    args: [${JSON.stringify(SNOOP)}]
+    sandbox: { type: bwrap, home: hidden, read: ["~/notes.txt"] }
+  cloud:
+    command: ${JSON.stringify(NODE)}
+    args: [${JSON.stringify(SNOOP)}]
+    sandbox: { type: bwrap, read: ["~/.aws"], write: ["~"] }
 policy: [${JSON.stringify(ALLOW_ALL)}]
 audit: { db: ${JSON.stringify(files.db)}, signing_key: ${JSON.stringify(files.key)}, anchor: ${JSON.stringify(path.join(auditDir, 'anchor'))} }
 pins: false
 log: { file: ${JSON.stringify(files.log)} }
 `,
-      { env: isolatedEnv({ GATEWAY_SECRET: SECRET, XDG_STATE_HOME: state, MCP_WARDEN_LOG_LEVEL: 'info' }) },
+      { env: isolatedEnv({ GATEWAY_SECRET: SECRET, XDG_STATE_HOME: state, MCP_WARDEN_LOG_LEVEL: 'info', HOME: home }) },
     );
     files.config = /--config (\S+)/.exec(gw.proc.spawnargs.join(' '))?.[1] ?? '';
     open = await connectClient('v1', { kind: 'http', url: `${gw.url}/open/mcp` });
     boxed = await connectClient('v1', { kind: 'http', url: `${gw.url}/boxed/mcp` });
+    homeless = await connectClient('v1', { kind: 'http', url: `${gw.url}/homeless/mcp` });
+    cloud = await connectClient('v1', { kind: 'http', url: `${gw.url}/cloud/mcp` });
     // Something for the audit trail and the key to exist.
     await open.callTool('ls', { path: '/' });
   });
@@ -67,6 +97,8 @@ log: { file: ${JSON.stringify(files.log)} }
   afterAll(async () => {
     await open?.close();
     await boxed?.close();
+    await homeless?.close();
+    await cloud?.close();
     await gw?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -82,6 +114,36 @@ log: { file: ${JSON.stringify(files.log)} }
     expect(await read(open, path.join(path.dirname(files.token), 'api-key'))).toContain('remote-api-key-value');
     expect(await read(open, files.clientSecret)).toContain('remote-client-secret-value');
     expect(await read(open, files.log)).toContain('"msg"');
+    // Readable (what looks like a token in them is redacted on its way to the client, as from any server).
+    for (const f of Object.keys(creds)) expect(await read(open, path.join(home, f))).toMatch(/^[^E\s].{10,}/s);
+    expect(await read(open, path.join(home, '.ssh/id_ed25519'))).toBe(creds['.ssh/id_ed25519']);
+  });
+
+  it('with bwrap, the keys and tokens of other programs in the home directory are hidden; the rest of it is visible', async () => {
+    for (const [f, v] of Object.entries(creds)) {
+      const got = await read(boxed, path.join(home, f));
+      expect(got, f).toMatch(/^(|ERR \w+)$/);
+      expect(got).not.toContain(v);
+    }
+    expect(await read(boxed, path.join(home, 'notes.txt'))).toBe('plain notes');
+    expect(await read(boxed, path.join(home, 'project', 'readme.txt'))).toBe('project readme');
+  });
+
+  it('home: hidden shows only what read names, read-only; read binds back a credential place, a broad write does not', async () => {
+    expect(await read(homeless, path.join(home, 'notes.txt'))).toBe('plain notes');
+    expect(await read(homeless, path.join(home, 'project', 'readme.txt'))).toMatch(/^ERR ENOENT$/);
+    expect(text(await homeless.callTool('ls', { path: home }))).toBe('notes.txt');
+    expect(text(await homeless.callTool('write', { path: path.join(home, 'notes.txt') }))).toMatch(/^ERR (EROFS|EACCES)/);
+    expect(await read(homeless, path.join(home, '.ssh', 'id_ed25519'))).toMatch(/^ERR ENOENT$/);
+    // read: [~/.aws] and write: [~]: the AWS credentials are there, the other keys are not, the home is writable.
+    expect(await read(cloud, path.join(home, '.aws', 'credentials'))).toBe(creds['.aws/credentials']);
+    expect(await read(cloud, path.join(home, '.ssh', 'id_ed25519'))).toMatch(/^(|ERR \w+)$/);
+    expect(await read(cloud, path.join(home, '.claude.json'))).toMatch(/^(|ERR \w+)$/);
+    expect(text(await cloud.callTool('write', { path: path.join(home, 'project', 'out.txt') }))).toBe('ok');
+    expect(existsSync(path.join(home, 'project', 'out.txt'))).toBe(true);
+    // A write there lands in the empty folder the sandbox put over ~/.ssh, not in the real one.
+    await cloud.callTool('write', { path: path.join(home, '.ssh', 'authorized_keys') });
+    expect(existsSync(path.join(home, '.ssh', 'authorized_keys'))).toBe(false);
   });
 
   it("with bwrap, the files the config reads other servers' credentials from are empty, through a link too, and so is the log", async () => {

@@ -31,6 +31,32 @@ describe('bwrapCommand', () => {
     expect(args.slice(args.indexOf('--') + 1)).toEqual(['/usr/bin/node', script, '--flag']);
   });
 
+  it("hides other programs' credentials in the home after broad binds, and brings back those read names", () => {
+    const home = mkdtempSync('/var/tmp/mcpw-sbx-home-');
+    for (const d of ['.ssh', '.aws', '.config/gh', 'work']) mkdirSync(path.join(home, d), { recursive: true });
+    writeFileSync(path.join(home, '.npmrc'), '');
+    const cmd = (sb: Parameters<typeof bwrapCommand>[2]) => bwrapCommand('/usr/bin/node', [script], sb, [state], undefined, process.env['PATH'], [home]).args;
+    const at = (args: string[], ...xs: string[]) => args.findIndex((_, i) => xs.every((x, k) => args[i + k] === x));
+    const a = cmd({ type: 'bwrap', write: [home], read: [path.join(home, '.aws')] });
+    const broad = at(a, '--bind', home, home);
+    expect(broad).toBeGreaterThan(-1);
+    for (const c of ['.ssh', '.aws', '.config/gh']) expect(at(a, '--tmpfs', path.join(home, c)), c).toBeGreaterThan(broad);
+    expect(at(a, '--ro-bind', '/dev/null', path.join(home, '.npmrc'))).toBeGreaterThan(broad);
+    expect(at(a, '--ro-bind', path.join(home, '.aws'), path.join(home, '.aws'))).toBeGreaterThan(at(a, '--tmpfs', path.join(home, '.aws')));
+    expect(at(a, '--tmpfs', state)).toBeGreaterThan(at(a, '--ro-bind', path.join(home, '.aws'), path.join(home, '.aws')));
+    // home: visible hides none of them; home: hidden puts an empty folder over the home and binds back what read names.
+    expect(cmd({ type: 'bwrap', home: 'visible' }).join(' ')).not.toContain(path.join(home, '.ssh'));
+    const h = cmd({ type: 'bwrap', home: 'hidden', read: [path.join(home, 'work')] });
+    expect(at(h, '--tmpfs', home)).toBeGreaterThan(-1);
+    expect(at(h, '--ro-bind', path.join(home, 'work'), path.join(home, 'work'))).toBeGreaterThan(at(h, '--tmpfs', home));
+    expect(h.join(' ')).not.toContain(path.join(home, '.ssh'));
+    // The server's own program under a hidden home stays visible (its top folder there, read-only).
+    writeFileSync(path.join(home, 'work', 'server.mjs'), '');
+    const own = bwrapCommand('/usr/bin/node', [path.join(home, 'work', 'server.mjs')], { type: 'bwrap', home: 'hidden' }, [], undefined, process.env['PATH'], [home]).args;
+    expect(at(own, '--ro-bind', path.join(home, 'work'), path.join(home, 'work'))).toBeGreaterThan(at(own, '--tmpfs', home));
+    expect(() => cmd({ type: 'bwrap', read: [path.join(home, 'nothing-here')] })).toThrow(/sandbox\.read: .* does not exist/);
+  });
+
   it('refuses a write path that does not exist, and a missing bubblewrap', () => {
     expect(() => bwrapCommand('/usr/bin/node', [], { type: 'bwrap', write: ['/nonexistent/dir'] }, [], undefined, process.env['PATH'])).toThrow(SandboxError);
     expect(() => bwrapCommand('/usr/bin/node', [], { type: 'bwrap', bwrap: '/nonexistent/bwrap' }, [], undefined, '/nonexistent')).toThrow(/bubblewrap/);
