@@ -129,16 +129,18 @@ export function bwrapCommand(
   // there stays visible (read-only, its top folder under /tmp or the home), while everything else there is gone.
   const tops = ['/tmp', ...(home === 'hidden' ? homeDirs : [])];
   const resolved = which(command, envPath);
-  const own = new Set<string>();
-  for (const p of [command, ...(resolved ? [resolved] : []), ...args, ...(cwd ? [cwd] : [])]) {
-    if (!path.isAbsolute(p)) continue;
-    const abs = path.resolve(p);
-    for (const top of tops) {
+  const ownPaths = [command, ...(resolved ? [resolved] : []), ...args, ...(cwd ? [cwd] : [])].filter((p) => path.isAbsolute(p)).map((p) => path.resolve(p));
+  /** The first folder under `top` on the way to each of the server's own paths inside it. */
+  const firstUnder = (top: string): string[] => {
+    const out: string[] = [];
+    for (const abs of ownPaths) {
       if (!within(abs, top) || abs === top) continue;
       const first = path.join(top, path.relative(top, abs).split(path.sep)[0]!);
-      if (existsSync(first)) own.add(first);
+      if (existsSync(first)) out.push(first);
     }
-  }
+    return out;
+  };
+  const own = new Set(tops.flatMap(firstUnder));
   if (home === 'hidden') for (const h of homeDirs) if (existsSync(h)) a.push('--tmpfs', h);
   for (const p of own) a.push('--ro-bind', p, p);
   const binds: { p: string; flag: '--ro-bind' | '--bind' }[] = [];
@@ -174,6 +176,9 @@ export function bwrapCommand(
     }
   };
   hideAll(creds);
+  // A server installed inside one of them (an editor extension under ~/.cursor/extensions, a Claude Code plugin
+  // under ~/.claude/plugins) keeps its own folder there, read-only; the rest of the place stays hidden.
+  for (const p of new Set(creds.flatMap(firstUnder))) if (!creds.includes(p)) a.push('--ro-bind', p, p);
   for (const b of binds) if (named(b)) a.push(b.flag, b.p, b.p);
   seen.clear();
   // The operator's own list (what does not exist is skipped), then the proxy's files: last, so no bind re-exposes them.

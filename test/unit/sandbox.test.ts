@@ -54,6 +54,14 @@ describe('bwrapCommand', () => {
     writeFileSync(path.join(home, 'work', 'server.mjs'), '');
     const own = bwrapCommand('/usr/bin/node', [path.join(home, 'work', 'server.mjs')], { type: 'bwrap', home: 'hidden' }, [], undefined, process.env['PATH'], [home]).args;
     expect(at(own, '--ro-bind', path.join(home, 'work'), path.join(home, 'work'))).toBeGreaterThan(at(own, '--tmpfs', home));
+    // A server installed inside a hidden place (a Claude Code plugin) keeps its own folder there; the place stays hidden.
+    const plugin = path.join(home, '.claude', 'plugins', 'notes', 'server.mjs');
+    mkdirSync(path.dirname(plugin), { recursive: true });
+    writeFileSync(plugin, '');
+    writeFileSync(path.join(home, '.claude', '.credentials.json'), '{}');
+    const p = bwrapCommand('/usr/bin/node', [plugin], { type: 'bwrap' }, [], undefined, process.env['PATH'], [home]).args;
+    expect(at(p, '--ro-bind', path.join(home, '.claude', 'plugins'), path.join(home, '.claude', 'plugins'))).toBeGreaterThan(at(p, '--tmpfs', path.join(home, '.claude')));
+    expect(p.join(' ')).not.toContain('.credentials.json');
     expect(() => cmd({ type: 'bwrap', read: [path.join(home, 'nothing-here')] })).toThrow(/sandbox\.read: .* does not exist/);
   });
 
