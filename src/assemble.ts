@@ -110,6 +110,7 @@ export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly 
             }
           : undefined,
         redactText: scrub,
+        argsKey: audit.key.argsKey,
       }),
     );
   }

@@ -1,7 +1,7 @@
 /**
  * The audit signing key: an Ed25519 key in a PEM file (mode 0600), created atomically on first use so several
  * processes starting at once end up with one key. From it come the checkpoint signatures and, by HKDF, the key
- * of the per-event MAC.
+ * of the per-event MAC and the key of the arguments' hash.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, hkdfSync, createHash, sign, verify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -16,6 +16,12 @@ export interface SigningKey {
   /** Raw 32-byte public key, base64. */
   publicRaw: string;
   macKey: Buffer;
+  /**
+   * Keys `args_sha256`. Arguments that redaction masks (a national id, a card number, a password) come from small
+   * spaces: a plain SHA-256 of the arguments beside their masked copy would let anyone holding the trail, or its
+   * off-machine copy, find them by trying each candidate.
+   */
+  argsKey: Buffer;
 }
 
 export class AuditKeyError extends WardenError {
@@ -40,7 +46,8 @@ function fromPrivate(privateKey: KeyObject): SigningKey {
   const keyId = keyIdOfRaw(raw);
   const seed = Buffer.from((privateKey.export({ format: 'jwk' }) as { d: string }).d, 'base64url');
   const macKey = Buffer.from(hkdfSync('sha256', seed, Buffer.from('mcp-warden'), Buffer.from('audit event mac v1'), 32));
-  return { privateKey, publicKey, keyId, publicRaw: raw.toString('base64'), macKey };
+  const argsKey = Buffer.from(hkdfSync('sha256', seed, Buffer.from('mcp-warden'), Buffer.from('audit args hmac v1'), 32));
+  return { privateKey, publicKey, keyId, publicRaw: raw.toString('base64'), macKey, argsKey };
 }
 
 export function parsePrivateKey(pem: string, file: string): SigningKey {

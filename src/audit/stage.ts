@@ -7,12 +7,13 @@
  * What is recorded: names, decisions, sizes, latencies, hashes, counts. Arguments only per `capture`
  * (`redacted` passes them through the redactor first, then caps their size). Never a token or a matched secret.
  */
+import { createHmac } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, isObject, type JsonRpcErrorResponse, type JsonRpcRequest } from '../protocol/jsonrpc.js';
 import { exactNumbers, wireSha256 } from '../protocol/frame.js';
 import type { EventSource, SessionEvents } from '../proxy/session.js';
 import { relayedWire, type Exchange, type Stage } from '../pipeline/types.js';
-import { canonicalJson, sha256Hex, type AuditEvent } from './chain.js';
+import { canonicalJson, type AuditEvent } from './chain.js';
 import { blankEvent, newEventId, type AuditWriter } from './writer.js';
 
 export type Capture = 'none' | 'hash' | 'redacted';
@@ -27,6 +28,13 @@ export interface AuditStageOptions {
   redactArgs?: (args: unknown) => unknown;
   /** Masks secrets in server-written text the event keeps (an error's message as `reason`). */
   redactText?: (text: string) => string;
+  /** The key of `args_sha256` (SigningKey.argsKey): HMAC-SHA-256, so the hash does not give away masked arguments. */
+  argsKey: Buffer;
+}
+
+/** `args_sha256`: HMAC-SHA-256 of the arguments' canonical JSON (numbers as the caller wrote them), hex. */
+export function argsHash(argsKey: Buffer, canonical: string): string {
+  return createHmac('sha256', argsKey).update(canonical).digest('hex');
 }
 
 /** Wall-clock time of a performance.now() reading. */
@@ -104,7 +112,7 @@ export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent
   if (args !== undefined && opts.capture !== 'none') {
     // Numbers as the caller wrote them: the trail records the call the server got, not JavaScript's rounding of it.
     const canonical = exactNumbers(ex.message, canonicalJson(args));
-    ev.args_sha256 = sha256Hex(canonical);
+    ev.args_sha256 = argsHash(opts.argsKey, canonical);
     if (opts.capture === 'redacted' && opts.redactArgs) {
       // The redaction prefilter already found nothing in exactly this request text: nothing to mask again.
       const clean = ex.notes.cleanRequestText !== undefined && !ex.message.dirty && ex.message.raw === ex.notes.cleanRequestText;

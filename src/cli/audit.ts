@@ -7,7 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { auditConfig, defaultAuditDb } from '../audit/setup.js';
-import type { StoredEvent } from '../audit/chain.js';
+import { canonicalJson, type StoredEvent } from '../audit/chain.js';
+import { argsHash } from '../audit/stage.js';
+import { exactNumbers, parseFrame } from '../protocol/frame.js';
 import { terminalSafe } from '../audit/escape.js';
 import { loadPublicKey, parsePrivateKey } from '../audit/keys.js';
 import { countEvents, csvHeader, csvRow, eachEvent, exportRecord, normalizeTime, ocsfRecord, query, scorecard, typedRow, type Filters } from '../audit/read.js';
@@ -271,6 +273,28 @@ export function registerAudit(program: Command): void {
       const r = store.prune(before, key);
       store.close();
       process.stdout.write(`removed ${r.removed} events; the chain now starts after #${r.base.seq}\n`);
+    });
+
+  withDb(audit.command('args-hash'))
+    .description("the args_sha256 an event records for these arguments (a tool call's `arguments` as JSON text, or - to read them from stdin); it is keyed with the audit signing key, so it is computed where the key is")
+    .argument('<json>', 'the arguments object, e.g. \'{"path":"/srv/a.txt"}\'')
+    .action((json: string, o: DbOpts) => {
+      const text = json === '-' ? readFileSync(0, 'utf8') : json;
+      try {
+        JSON.parse(text);
+      } catch {
+        throw new UsageError('args-hash: the arguments are not JSON text');
+      }
+      // Parsed as a request carrying them, so numbers past a double's precision count as the caller wrote them.
+      const parsed = parseFrame(`{"jsonrpc":"2.0","id":0,"method":"tools/call","params":{"arguments":${text}}}`, { maxDepth: 1000 });
+      if (!parsed.ok) throw new UsageError(`args-hash: ${parsed.message}`);
+      const frame = parsed.frames[0]!;
+      const args = ((frame.message as { params: Record<string, unknown> }).params)['arguments'];
+      const db = dbPath(o);
+      const kp = keyPath(o, db);
+      if (!existsSync(kp)) throw new WardenError(`${kp}: no signing key here (use --db or --config)`);
+      const k = parsePrivateKey(readFileSync(kp, 'utf8'), kp);
+      process.stdout.write(`${argsHash(k.argsKey, exactNumbers(frame, canonicalJson(args)))}\n`);
     });
 
   withDb(audit.command('key'))

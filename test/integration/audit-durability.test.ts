@@ -4,10 +4,11 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, sha256Hex } from '../../src/audit/chain.js';
+import { canonicalJson } from '../../src/audit/chain.js';
 import { loadOrCreateKey } from '../../src/audit/keys.js';
 import { query } from '../../src/audit/read.js';
 import { AuditStore, CHECKPOINT_PAGES } from '../../src/audit/store.js';
+import { argsHash } from '../../src/audit/stage.js';
 import { verifyStore } from '../../src/audit/verify.js';
 import { blankEvent } from '../../src/audit/writer.js';
 import { CLI, isolatedEnv, NODE, ROOT, tmpDir, writeConfig, wrapArgs } from '../helpers/cli.js';
@@ -58,7 +59,8 @@ describe('the audit trail survives a crash of the proxy', () => {
 
     const { store, verify } = openDb(db);
     const hashes = new Set(query(store, { event: 'exchange' }).map((e) => e.args_sha256));
-    const missing = ok.filter(([id]) => !hashes.has(sha256Hex(canonicalJson({ text: id }))));
+    const { argsKey } = loadOrCreateKey(path.join(path.dirname(db), 'audit-signing.key'));
+    const missing = ok.filter(([id]) => !hashes.has(argsHash(argsKey, canonicalJson({ text: id }))));
     expect(missing).toEqual([]);
     const v = verify();
     store.close();

@@ -4,6 +4,7 @@
  * input, session start and end, upstream spawn and crash. (Denials, authentication failures, policy reloads and pin
  * violations are checked where those stages are tested.)
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,7 +16,7 @@ import { NOTIFICATION_BURST } from '../../src/audit/stage.js';
 import { AuditWriter, blankEvent } from '../../src/audit/writer.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { connectClient } from '../helpers/clients.js';
-import { ALLOW_ALL, isolatedEnv, NODE, ROOT, startServe, tmpDir, writeConfig, wrapArgs } from '../helpers/cli.js';
+import { ALLOW_ALL, CLI, isolatedEnv, NODE, ROOT, startServe, tmpDir, writeConfig, wrapArgs } from '../helpers/cli.js';
 import { RawStdio, text } from '../helpers/raw.js';
 import { auditEvents as events } from '../helpers/audit.js';
 
@@ -104,6 +105,36 @@ describe('audit events through wrap', () => {
     const calls = events(db).filter((e) => e.event === 'exchange' && e.method === 'tools/call');
     expect(calls.map((e) => e.target)).toEqual(['echo', 'blob', 'blob']);
     expect(calls.map((e) => e.result_sha256)).toEqual(['short-1', 'kept-2', 'masked-3'].map((id) => sha(received(id))));
+  });
+
+  it('args_sha256 is keyed: it gives away no masked argument, and `audit args-hash` finds it where the key is', async () => {
+    const dir = tmpDir('mcpw-ae-');
+    const db = path.join(dir, 'audit.db');
+    const cfg = writeConfig(`audit:\n  db: ${db}\n`);
+    const peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--', NODE, FAULT), isolatedEnv());
+    await peer.initialize();
+    const ssn = { text: 'SSN 536-22-8145' };
+    expect(text(await peer.call(1, 'echo', ssn))).toBe('echo: SSN [REDACTED:us-ssn]');
+    peer.write('{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"n","account":12345678901234567891}}}\n');
+    await peer.waitFor((m) => m.id === 2);
+    expect(await peer.close()).toBe(0);
+    const [masked, long] = events(db).filter((e) => e.event === 'exchange' && e.method === 'tools/call');
+    expect(masked!.args).toBe('{"text":"SSN [REDACTED:us-ssn]"}');
+    // A plain SHA-256 of the arguments beside their masked copy: trying the 10^9 possible numbers would find it.
+    const plain = (t: string) => createHash('sha256').update(t).digest('hex');
+    expect(masked!.args_sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(masked!.args_sha256).not.toBe(plain('{"text":"SSN 536-22-8145"}'));
+    const argsHash = (json: string) => spawnSync(NODE, [CLI, 'audit', 'args-hash', '--db', db, json], { encoding: 'utf8', env: isolatedEnv() });
+    const r = argsHash(JSON.stringify(ssn));
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(masked!.args_sha256);
+    expect(argsHash('{"text":"SSN 536-22-8146"}').stdout.trim()).not.toBe(masked!.args_sha256);
+    // Numbers count as the caller wrote them; key order does not matter.
+    expect(argsHash('{"account":12345678901234567891,"text":"n"}').stdout.trim()).toBe(long!.args_sha256);
+    expect(argsHash('{"account":12345678901234567892,"text":"n"}').stdout.trim()).not.toBe(long!.args_sha256);
+    const bad = argsHash('{"text":');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('not JSON');
   });
 
   it('keeps a method and a target the peer made huge to a bounded length, masked before they are cut', async () => {
