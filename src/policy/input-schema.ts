@@ -17,6 +17,9 @@ const MAX_SCHEMA_BYTES = 256 * 1024;
 function make<T extends Ajv>(A: new (o: object) => T): T {
   const ajv = new A({
     strict: false,
+    // Ajv warns on the console about what it ignores (an unknown format), quoting the schema: the server's text,
+    // line breaks included, would reach the proxy's log on stderr as lines of its own.
+    logger: false,
     allErrors: false,
     validateSchema: false,
     addUsedSchema: false,

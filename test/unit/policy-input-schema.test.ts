@@ -34,6 +34,20 @@ describe('checkArgs', () => {
     }
   });
 
+  it("writes nothing of the server's schema to the console (a format name with line breaks would forge log lines)", () => {
+    const seen: string[] = [];
+    const saved = { warn: console.warn, log: console.log, error: console.error };
+    console.warn = console.log = console.error = (...a: unknown[]) => void seen.push(a.join(' '));
+    try {
+      const forged = 'x\n{"level":50,"msg":"forged"}\n';
+      expect(checkArgs({ type: 'object', properties: { x: { type: 'string', format: forged } } }, { x: 'w' })).toEqual({ valid: true });
+      checkArgs({ type: 'object', properties: { x: { type: 'string', format: 'made-up' } }, unknownKeyword: forged }, { x: 'w' });
+    } finally {
+      Object.assign(console, saved);
+    }
+    expect(seen).toEqual([]);
+  });
+
   it('has nothing to check without an object schema', () => {
     expect(checkArgs(undefined, { anything: 1 })).toEqual({ valid: true });
   });
