@@ -18,6 +18,12 @@ export interface RedactionSettings {
   packs: string[];
   action: Action;
   inbound: 'detect' | 'mask' | 'block';
+  /**
+   * The client's answers to the server's questions (elicitation, sampling): in 2025 sessions as responses, in
+   * 2026-07-28 as `inputResponses`. Undefined: `mask`, or `block` when `inbound` is block. MCP forbids a server to
+   * ask for passwords or keys in a form, so a secret in an answer is one a server is fishing for.
+   */
+  answers: 'detect' | 'mask' | 'block' | undefined;
   actions: Record<string, Action>;
   enable: string[];
   disable: string[];
@@ -30,8 +36,10 @@ export interface Redaction {
   detector: Detector;
   /** What flows to the client (and the model). */
   outbound: Redactor;
-  /** Arguments and answers flowing to the server. */
+  /** Arguments flowing to the server. */
   inbound: Redactor;
+  /** The client's answers to the server's requests. */
+  answers: Redactor;
   inboundMode: RedactionSettings['inbound'];
   /** The outbound action of a rule. */
   actionOf(rule: Rule): Action;
@@ -45,6 +53,7 @@ export const DEFAULT_SETTINGS: RedactionSettings = {
   packs: [...BUNDLED_PACKS],
   action: 'mask',
   inbound: 'detect',
+  answers: undefined,
   actions: {},
   enable: [],
   disable: [],
@@ -63,6 +72,7 @@ export function redactionSettings(config: WardenConfig): RedactionSettings | und
     packs: (r['packs'] as string[] | undefined) ?? DEFAULT_SETTINGS.packs,
     action: (r['action'] as Action | undefined) ?? 'mask',
     inbound: (r['inbound'] as RedactionSettings['inbound'] | undefined) ?? 'detect',
+    answers: r['answers'] as RedactionSettings['answers'],
     actions: (r['actions'] as Record<string, Action> | undefined) ?? {},
     enable: (r['enable'] as string[] | undefined) ?? [],
     disable: (r['disable'] as string[] | undefined) ?? [],
@@ -138,11 +148,14 @@ export function buildRedaction(settings: RedactionSettings, configFile?: string)
   };
   const outboundAction = (r: Rule): Action => settings.actions[r.id] ?? settings.actions[r.category] ?? r.action ?? settings.action;
   const inboundAction = (r: Rule): Action => (outboundAction(r) === 'detect' ? 'detect' : settings.inbound);
+  const answersMode = settings.answers ?? (settings.inbound === 'block' ? 'block' : 'mask');
+  const answersAction = (r: Rule): Action => (outboundAction(r) === 'detect' ? 'detect' : answersMode);
   const mk = (actionOf: (r: Rule) => Action) => new Redactor(detector, { actionOf, hashKey, maxFindings: settings.maxFindings });
   return {
     detector,
     outbound: mk(outboundAction),
     inbound: mk(inboundAction),
+    answers: mk(answersAction),
     inboundMode: settings.inbound,
     actionOf: outboundAction,
     masker: mk(() => 'mask'),

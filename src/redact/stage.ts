@@ -18,7 +18,7 @@ import { headerDeclarations, paramHeadersFor } from '../protocol/headers.js';
 import { canonicalJson } from '../protocol/canonical.js';
 import { markDirty, type Exchange, type Stage, type StageResult, type ToolEntry } from '../pipeline/types.js';
 import { checkArgs } from '../policy/input-schema.js';
-import { mergeCounts, type Redactor, type RedactOutcome } from './redactor.js';
+import { mergeCounts, NOTHING, type Redactor, type RedactOutcome } from './redactor.js';
 import type { Redaction } from './setup.js';
 import type { Detector } from './detector.js';
 import type { Rule } from './rules.js';
@@ -125,16 +125,18 @@ export function redactionStage({ redaction }: RedactionStageOptions): Stage {
     else if (ex.method === 'completion/complete') target = { argument: params['argument'], context: params['context'] };
     else if (URI_METHODS.has(ex.method) && typeof params['uri'] === 'string') target = uri = { uri: params['uri'] };
     // 2026-07-28: the person's answers to the server's questions ride in the retried request, where a 2025 client
-    // sends them as responses (scanned in `response` below): the same inbound scan, masked in place.
+    // sends them as responses (scanned in `response` below): the same scan as those, masked in place.
     const answers = params['inputResponses'];
-    if (isObject(answers)) target = { target, inputResponses: answers };
-    if (target === undefined || target === null || typeof target !== 'object') return;
+    const hasArgs = target !== undefined && target !== null && typeof target === 'object';
+    if (!hasArgs && !isObject(answers)) return;
     const pre = pretest(redaction.detector, ex.message);
     if (pre === 'clean') {
       ex.notes.cleanRequestText = rawOf(ex.message);
       return;
     }
-    const r = inb.redact(target, { rules: pre });
+    const ra = hasArgs ? inb.redact(target, { rules: pre }) : NOTHING;
+    const rr = isObject(answers) && !ra.blocked ? redaction.answers.redact(answers, { rules: pre }) : NOTHING;
+    const r = { changed: ra.changed || rr.changed, counts: mergeCounts({ ...ra.counts }, rr.counts), blocked: ra.blocked ?? rr.blocked };
     noteCounts(ex, 'inboundRedactions', r.counts);
     if (r.blocked) {
       ex.notes['redactionBlocked'] = r.blocked.rule;
@@ -260,7 +262,7 @@ export function redactionStage({ redaction }: RedactionStageOptions): Stage {
       if (!('result' in resp) || !isObject(resp.result)) return;
       const pre = pretest(redaction.detector, ex.response);
       if (pre === 'clean') return;
-      const r = inb.redact(resp.result, { rules: pre });
+      const r = redaction.answers.redact(resp.result, { rules: pre });
       noteCounts(ex, 'inboundRedactions', r.counts);
       if (r.blocked) {
         ex.notes['redactionBlocked'] = r.blocked.rule;

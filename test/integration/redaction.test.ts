@@ -47,8 +47,8 @@ function divergence(got: string | undefined, want: string | undefined): string |
   return `lengths ${got.length} vs ${want.length}, first difference at ${i}: got ${JSON.stringify(got.slice(Math.max(0, i - 20), i + 40))}, want ${JSON.stringify(want.slice(Math.max(0, i - 20), i + 40))}`;
 }
 
-function redactionConfig(inbound = 'detect'): string {
-  return writeConfig(`policy: [${ALLOW_ALL}]\nredaction: { packs: [secrets, pii], action: mask, inbound: ${inbound} }\n`);
+function redactionConfig(inbound = 'detect', answers?: string): string {
+  return writeConfig(`policy: [${ALLOW_ALL}]\nredaction: { packs: [secrets, pii], action: mask, inbound: ${inbound}${answers ? `, answers: ${answers}` : ''} }\n`);
 }
 
 interface Lane {
@@ -65,9 +65,9 @@ function leakLog(): string {
   return f;
 }
 
-async function wrapLane(inbound = 'detect'): Promise<Lane & { db: string }> {
+async function wrapLane(inbound = 'detect', answers?: string): Promise<Lane & { db: string }> {
   const log = leakLog();
-  const cfg = redactionConfig(inbound);
+  const cfg = redactionConfig(inbound, answers);
   const env = isolatedEnv({ LEAK_LOG: log });
   const db = path.join(env['XDG_STATE_HOME']!, 'mcp-warden', 'audit.db');
   return { name: `wrap (inbound ${inbound})`, leakLog: log, db, target: () => ({ kind: 'stdio', command: NODE, args: wrapArgs('--config', cfg, '--', NODE, LEAKY), env }) };
@@ -298,6 +298,51 @@ describe('inbound mask and block through wrap', () => {
         expect(got).toContain(`resources/read ${uri}`);
       }
     }
+  });
+
+  it("the client's answers to the server's questions are masked by default, with inbound: detect; answers: detect lets them through", async () => {
+    // MCP forbids a server to ask for keys in a form: one that does is fishing. The person's answer with a token in it:
+    const elicitation = () => ({ action: 'accept', content: { ok: true, note: `here is my token ${pat}` } });
+    for (const answers of [undefined, 'detect']) {
+      const lane = await wrapLane('detect', answers);
+      const c = await connectClient('v1', lane.target(), { elicitation });
+      await c.callTool('leak_elicitation');
+      await c.callTool('echo_args', { note: `my key ${pat}` });
+      await c.close();
+      const log = readLog(lane.leakLog);
+      // Arguments: inbound detect, unchanged either way.
+      expect(log).toContain(`echo_args {"note":"my key ${pat}"}`);
+      const answer = log.split('\n').find((l) => l.startsWith('elicitation-answer'))!;
+      if (answers === undefined) {
+        expect(answer).toContain('here is my token [REDACTED:github-pat]');
+        expect(answer).not.toContain(pat);
+      } else expect(answer).toContain(`here is my token ${pat}`);
+      const store = new AuditStore(lane.db, { readonly: true });
+      try {
+        const ev = query(store, {}).find((e) => e.event === 'server_request' && e.method === 'elicitation/create')!;
+        expect(JSON.parse(ev.extra ?? '{}')['inbound_redactions']).toEqual({ 'github-pat': 1 });
+      } finally {
+        store.close();
+      }
+    }
+    // 2026-07-28: the answers ride in the retried request; masked by default too, while its arguments are not.
+    const tap = path.join(tmpDir('mcpw-ir-'), 'tap.log');
+    const TAP = path.join(ROOT, 'test/fixtures/tap.mjs');
+    const c = await connectClient(
+      'v2',
+      { kind: 'stdio', command: NODE, args: wrapArgs('--config', redactionConfig('detect'), '--', NODE, TAP, '--', NODE, DUAL, 'stdio'), env: isolatedEnv({ TAP_LOG: tap, DUAL_ERA_LEAKS: '1' }) },
+      { negotiation: 'auto', elicitation: () => ({ action: 'accept', content: { ok: true, note: `reach me at ${email}` } }) },
+    );
+    try {
+      expect(c.protocolVersion()).toBe('2026-07-28');
+      await c.callTool('leak_input_required');
+    } finally {
+      await c.close();
+    }
+    const retry = readFileSync(tap, 'utf8').split('\n').filter((l) => l.includes('"inputResponses"'));
+    expect(retry.length).toBe(1);
+    expect(retry[0]).toContain('reach me at [REDACTED:email]');
+    expect(retry[0]).not.toContain(email);
   });
 
   it("mask: a 2026 client's answers (inputResponses of the retried call) are masked as a 2025 answer is", async () => {
