@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { sha256Hex } from './canonical.js';
-import { classify, ErrorCode, isValidId, type JsonRpcId, type JsonRpcMessage, type MessageKind } from './jsonrpc.js';
+import { classify, ErrorCode, isValidId, printable, type JsonRpcId, type JsonRpcMessage, type MessageKind } from './jsonrpc.js';
 
 export interface Frame {
   /** The text as received (one message; a batch is split into frames without `raw`). */
@@ -137,6 +137,47 @@ function scan(text: string, maxDepth: number): ScanResult {
   return { keys, idStart, idEnd, tooDeep: false, longNumber };
 }
 
+/** Two keys of one object found by countKeys that differ only in case (the first such pair), else undefined. */
+let caseTwins: [string, string] | undefined;
+
+/** Keys as a case-insensitive reader takes them: Go's encoding/json also folds ſ to s and the Kelvin sign to k. */
+function foldKey(k: string): string {
+  const l = k.toLowerCase();
+  return l.indexOf('\u017f') >= 0 ? l.replace(/\u017f/g, 's') : l;
+}
+
+/** False when two keys cannot fold alike: their first characters are ASCII and differ other than in case. */
+function mayFoldAlike(a: string, b: string): boolean {
+  const x = a.charCodeAt(0);
+  const y = b.charCodeAt(0);
+  return x >= 128 || y >= 128 || (x | 32) === (y | 32);
+}
+
+/** Looks for two keys of one object that fold alike; sets caseTwins. Only keys of equal length can. */
+function findCaseTwins(keys: string[]): void {
+  if (keys.length <= 8) {
+    for (let i = 0; i < keys.length; i++) {
+      for (let j = i + 1; j < keys.length; j++) {
+        if (keys[i]!.length === keys[j]!.length && mayFoldAlike(keys[i]!, keys[j]!) && foldKey(keys[i]!) === foldKey(keys[j]!)) {
+          caseTwins = [keys[i]!, keys[j]!];
+          return;
+        }
+      }
+    }
+    return;
+  }
+  const seen = new Map<string, string>();
+  for (const k of keys) {
+    const f = foldKey(k);
+    const other = seen.get(f);
+    if (other !== undefined) {
+      caseTwins = [other, k];
+      return;
+    }
+    seen.set(f, k);
+  }
+}
+
 function countKeys(v: unknown): number {
   if (typeof v !== 'object' || v === null) return 0;
   let n = 0;
@@ -144,11 +185,17 @@ function countKeys(v: unknown): number {
     for (const x of v) if (typeof x === 'object' && x !== null) n += countKeys(x);
     return n;
   }
+  let first: string | undefined;
+  let keys: string[] | undefined;
   for (const k in v) {
     n++;
+    // Keys are gathered only from the second one on: most objects of a message have one or two.
+    if (first === undefined) first = k;
+    else (keys ??= [first]).push(k);
     const x = (v as Record<string, unknown>)[k];
     if (typeof x === 'object' && x !== null) n += countKeys(x);
   }
+  if (keys !== undefined && caseTwins === undefined) findCaseTwins(keys);
   return n;
 }
 
@@ -187,9 +234,17 @@ export function parseFrame(text: string, limits: ParseLimits, bytes = text.lengt
   } catch {
     return { ok: false, code: ErrorCode.ParseError, message: 'Parse error: invalid JSON', id: null };
   }
-  if (countKeys(value) !== s.keys) {
+  caseTwins = undefined;
+  const counted = countKeys(value);
+  if (counted !== s.keys || caseTwins !== undefined) {
     const id = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>)['id'] : null;
-    return { ok: false, code: ErrorCode.InvalidRequest, message: 'Invalid Request: duplicate keys in a JSON object', id: isValidId(id) ? id : null };
+    // Keys that differ only in case: a reader that matches keys case-insensitively (Go's encoding/json, which
+    // MCP servers and clients in Go have used) takes the last of them, while every stage here judged the exact one
+    // (`name` beside `Name`, `path` beside `PATH`): a message that means one thing here and another there.
+    const twins = caseTwins as [string, string] | undefined;
+    const message = counted !== s.keys ? 'Invalid Request: duplicate keys in a JSON object' : `Invalid Request: keys that differ only in case in one JSON object ("${printable(twins![0], 40)}" and "${printable(twins![1], 40)}")`;
+    caseTwins = undefined;
+    return { ok: false, code: ErrorCode.InvalidRequest, message, id: isValidId(id) ? id : null };
   }
   if (Array.isArray(value)) {
     if (value.length === 0) return { ok: false, code: ErrorCode.InvalidRequest, message: 'Invalid Request: empty batch', id: null };

@@ -570,7 +570,7 @@ describe('look-alike method names', () => {
   // judges the exact method, so a look-alike would have passed policy, pins and approvals untouched.
   const LENIENT = path.join(ROOT, 'test/fixtures/lenient-server.mjs');
 
-  it('are refused both ways: a denied tool does not run, a denied server request does not reach the host, all audited', async () => {
+  it('are refused both ways: a denied tool does not run, a denied server request does not reach the host, all audited (and so are keys that differ only in case)', async () => {
     const pol = path.join(dir, 'lenient.yaml');
     writeFileSync(pol, 'version: 1\ndefault: allow\nrules:\n  - { id: no-delete, effect: deny, tools: ["delete_*"] }\n  - { id: no-sampling, effect: deny, methods: ["sampling/createMessage"] }\n');
     const log = path.join(tmpDir('mcpw-lenient-'), 'ran.log');
@@ -587,6 +587,10 @@ describe('look-alike method names', () => {
     // The refusal names the method it is spelled like; the exact one is the policy's refusal (a hidden tool).
     expect(answers[0]).toMatchObject({ code: -32602 });
     for (const a of answers.slice(1)) expect(a).toMatchObject({ code: -32601, message: expect.stringContaining('is not "tools/call"') });
+    // The same server takes the last of `name` and `Name` (as Go's encoding/json did for the Go SDK, CVE-2026-27896),
+    // while the policy judged `name`: keys that differ only in case are refused.
+    const twins = await raw.request(id++, 'tools/call', { name: 'read_note', Name: 'delete_note', arguments: {} });
+    expect(twins.error).toMatchObject({ code: -32600, message: expect.stringContaining('keys that differ only in case') });
     // The server's request spelled `Sampling/CreateMessage` carries the id of the call it answers next: that call
     // still gets its own answer, the server gets the refusal, and the host never sees the request.
     const asked = await raw.call(id++, 'ask_model');
@@ -599,7 +603,8 @@ describe('look-alike method names', () => {
     expect(ran.filter((l) => l.startsWith('ran '))).toEqual(['ran ask_model', 'ran read_note']);
     expect(ran.filter((l) => l.startsWith('answer '))).toEqual([expect.stringMatching(/^answer \d+ -32601$/)]);
     const bad = auditEvents(db).filter((e) => e.event === 'bad_input');
-    expect(bad.map((e) => JSON.parse(e.extra ?? '{}').from as string)).toEqual([...new Array(6).fill('client'), 'server']);
-    expect(bad.every((e) => /^Method not found: ".+" is not "(tools\/call|sampling\/createMessage)"/.test(e.reason ?? ''))).toBe(true);
+    expect(bad.map((e) => JSON.parse(e.extra ?? '{}').from as string)).toEqual([...new Array(7).fill('client'), 'server']);
+    expect(bad.filter((e) => /^Method not found: ".+" is not "(tools\/call|sampling\/createMessage)"/.test(e.reason ?? '')).length).toBe(7);
+    expect(bad.filter((e) => (e.reason ?? '').includes('differ only in case')).length).toBe(1);
   });
 });

@@ -99,6 +99,28 @@ describe('parseFrame', () => {
     for (const b of bad) expect(parseFrame(b, limits).ok, b).toBe(false);
   });
 
+  it('refuses keys of one object that differ only in case, as a case-insensitive reader would merge them', () => {
+    // Go's encoding/json takes the last of `name` and `Name`, and folds ſ to s and the Kelvin sign to k.
+    const twins = [
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_file","Name":"delete_file","arguments":{}}}',
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"r","arguments":{"path":"/srv/a","Path":"/etc/passwd"}}}',
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"r","arguments":{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"URL":"x","url":"y"}}}',
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"r","arguments":{"params":1,"param\u017f":2}}}',
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"r","arguments":{"key":1,"\u212aey":2}}}',
+      '{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"visible"}],"Tools":[{"name":"hidden"}]}}',
+      '[{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":{"deep":{"Q":1,"q":2}}}}]',
+    ];
+    for (const t of twins) {
+      const r = parseFrame(t, limits);
+      expect(r.ok, t).toBe(false);
+      if (!r.ok) expect(r.message, t).toMatch(/^Invalid Request: keys that differ only in case in one JSON object \(".+" and ".+"\)$/);
+    }
+    const fine = parseFrame('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"r","arguments":{"mimeType":"a","mimetype2":"b","nextCursor":"c","Ab":1,"Ba":2,"ID":1,"Id2":2}}}', limits);
+    expect(fine.ok).toBe(true);
+    // The next message is judged on its own.
+    expect(parseFrame('{"jsonrpc":"2.0","id":2,"method":"ping"}', limits).ok).toBe(true);
+  });
+
   it('refuses a method spelled like an MCP method without being it, and says which requests wait on an answer', () => {
     // Each would pass every stage untouched (they judge the exact method) to a server that folds names before it
     // dispatches: case, white space, invisible and control characters, full-width forms, extra slashes.
