@@ -241,7 +241,13 @@ export function policyStage(opts: PolicyStageOptions): Stage {
     const policy = opts.policy();
     const p = params(ex);
     const value = kind === 'prompt' ? p['name'] : p['uri'];
-    if (typeof value !== 'string') return undefined;
+    if (typeof value !== 'string') {
+      // Nothing to judge is no decision to pass on: a server could read another member (`URI`) as the target.
+      const key = kind === 'prompt' ? 'name' : 'uri';
+      ex.notes.policyVersion = policy.version;
+      ex.decision = { effect: 'deny', reason: `no string "${key}"`, mode: 'enforce' };
+      return { answer: { error: { code: ErrorCode.InvalidParams, message: `Invalid params: ${ex.method} needs a string "${key}"` } }, outcome: 'denied' };
+    }
     const base = input(ex, kind === 'prompt' ? { prompt: value, args: p['arguments'] } : { resource: value, args: p });
     if (!visible(policy, base)) {
       ex.notes.policyVersion = policy.version;

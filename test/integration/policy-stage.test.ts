@@ -591,6 +591,10 @@ describe('look-alike method names', () => {
     // while the policy judged `name`: keys that differ only in case are refused.
     const twins = await raw.request(id++, 'tools/call', { name: 'read_note', Name: 'delete_note', arguments: {} });
     expect(twins.error).toMatchObject({ code: -32600, message: expect.stringContaining('keys that differ only in case') });
+    // A read or a prompt with no string target to judge is refused, not passed on undecided (`URI` alone).
+    for (const [method, params] of [['resources/read', { URI: 'file:///secrets/key' }], ['resources/subscribe', { uri: ['file:///secrets/key'] }], ['prompts/get', { Name: 'admin' }]] as const) {
+      expect((await raw.request(id++, method, params)).error, method).toMatchObject({ code: -32602, message: expect.stringContaining('needs a string') });
+    }
     // The server's request spelled `Sampling/CreateMessage` carries the id of the call it answers next: that call
     // still gets its own answer, the server gets the refusal, and the host never sees the request.
     const asked = await raw.call(id++, 'ask_model');
@@ -601,6 +605,7 @@ describe('look-alike method names', () => {
     expect(await raw.close()).toBe(0);
     const ran = readFileSync(log, 'utf8').trim().split('\n');
     expect(ran.filter((l) => l.startsWith('ran '))).toEqual(['ran ask_model', 'ran read_note']);
+    expect(ran.filter((l) => /^got (resources|prompts)\//.test(l))).toEqual([]);
     expect(ran.filter((l) => l.startsWith('answer '))).toEqual([expect.stringMatching(/^answer \d+ -32601$/)]);
     const bad = auditEvents(db).filter((e) => e.event === 'bad_input');
     expect(bad.map((e) => JSON.parse(e.extra ?? '{}').from as string)).toEqual([...new Array(7).fill('client'), 'server']);
