@@ -246,6 +246,11 @@ export function policyStage(opts: PolicyStageOptions): Stage {
       const key = kind === 'prompt' ? 'name' : 'uri';
       ex.notes.policyVersion = policy.version;
       ex.decision = { effect: 'deny', reason: `no string "${key}"`, mode: 'enforce' };
+      // 2026-07-28 has no resources/subscribe or unsubscribe (subscriptions/listen replaced them): one without a URI
+      // is answered as the removed method it is (HTTP 404), as a server of that era answers it.
+      if (kind === 'resource' && ex.method !== 'resources/read' && isModern(ex)) {
+        return { answer: { error: { code: ErrorCode.MethodNotFound, message: `Method not found: ${ex.method} is not a method of 2026-07-28` } }, outcome: 'denied' };
+      }
       return { answer: { error: { code: ErrorCode.InvalidParams, message: `Invalid params: ${ex.method} needs a string "${key}"` } }, outcome: 'denied' };
     }
     const base = input(ex, kind === 'prompt' ? { prompt: value, args: p['arguments'] } : { resource: value, args: p });
