@@ -16,6 +16,7 @@ import { applyEdits, modify, parse, printParseErrorCode, type ParseError } from 
 import { MAX_FILE_DEPTH, nestedDeeper } from '../protocol/frame.js';
 import { shownCommand } from '../config/shown.js';
 import { UsageError, WardenError } from '../errors.js';
+import { VERSION } from '../version.js';
 
 export const HOSTS = ['claude-desktop', 'claude-code', 'cursor', 'vscode'] as const;
 export type Host = (typeof HOSTS)[number];
@@ -109,11 +110,15 @@ export interface Launcher {
   args: string[];
 }
 
-/** How the host should start mcp-warden: this very installation (absolute paths), or `npx -y mcp-warden`. */
+/**
+ * How the host should start mcp-warden: this very installation (absolute paths), or `npx -y mcp-warden@<this
+ * version>` — pinned, so a release published later does not run in every host until install is run again (what
+ * lint's CF004 asks of every other npx server).
+ */
 export function launcher(kind: 'auto' | 'node' | 'npx' = 'auto'): Launcher {
   const cli = fileURLToPath(new URL('./index.js', import.meta.url));
   const ephemeral = /[\\/]_npx[\\/]/.test(cli);
-  if (kind === 'npx' || (kind === 'auto' && ephemeral)) return { command: 'npx', args: ['-y', 'mcp-warden'] };
+  if (kind === 'npx' || (kind === 'auto' && ephemeral)) return { command: 'npx', args: ['-y', `mcp-warden@${VERSION}`] };
   return { command: process.execPath, args: [cli] };
 }
 

@@ -1,11 +1,13 @@
 /**
  * Where each host keeps its MCP config, per platform, and the install helpers' edge cases.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hostConfig, hostTargets, install, isWrapped, lineDiff, planInstall, planUninstall, uninstall, unwrapEntry, wrapEntry } from '../../src/cli/install.js';
+import { hostConfig, hostTargets, install, isWrapped, launcher, lineDiff, planInstall, planUninstall, uninstall, unwrapEntry, wrapEntry } from '../../src/cli/install.js';
+import { VERSION } from '../../src/version.js';
 
 const home = '/home/ada';
 
@@ -73,6 +75,25 @@ describe('wrap and unwrap of one entry', () => {
     expect(unwrapEntry(w)).toEqual({ command: 'npx', args: e.args });
     expect(isWrapped(e)).toBe(false);
   });
+  it('writes npx with this version pinned, which counts as wrapped and which lint does not flag as unpinned (CF004)', () => {
+    const l = launcher('npx');
+    expect(l).toEqual({ command: 'npx', args: ['-y', `mcp-warden@${VERSION}`] });
+    const { after } = planInstall(JSON.stringify({ mcpServers: { a: { command: 'uvx', args: ['mcp-server-git==1.0.0'] } } }), 'f', 'mcpServers', { launcher: l });
+    const entry = (JSON.parse(after) as { mcpServers: { a: { command: string; args: string[] } } }).mcpServers.a;
+    expect(entry.args.slice(0, 3)).toEqual(['-y', `mcp-warden@${VERSION}`, 'wrap']);
+    expect(isWrapped(entry)).toBe(true);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mcpw-pin-npx-'));
+    const file = path.join(dir, 'mcp.json');
+    writeFileSync(file, after);
+    const lint = spawnSync(process.execPath, [path.resolve(__dirname, '../../dist/cli/index.js'), 'lint', file, '--format', 'json'], { encoding: 'utf8' });
+    const findings = (JSON.parse(lint.stdout) as { findings: { rule: string; message: string }[] }).findings;
+    expect(findings.filter((f) => f.rule === 'CF004' && f.message.includes('mcp-warden'))).toEqual([]);
+    // The same entry with the version left out is what CF004 is about.
+    writeFileSync(file, after.replace(`mcp-warden@${VERSION}`, 'mcp-warden'));
+    const unpinned = spawnSync(process.execPath, [path.resolve(__dirname, '../../dist/cli/index.js'), 'lint', file, '--format', 'json'], { encoding: 'utf8' });
+    expect((JSON.parse(unpinned.stdout) as { findings: { rule: string; message: string }[] }).findings.some((f) => f.rule === 'CF004' && f.message.includes('mcp-warden'))).toBe(true);
+  });
+
   it('recognises the npx launcher, and not other programs that happen to take "wrap"', () => {
     expect(isWrapped({ command: 'npx', args: ['-y', 'mcp-warden', 'wrap', '--', 'x'] })).toBe(true);
     expect(isWrapped({ command: 'npx', args: ['-y', 'mcp-warden@0.1.0', 'wrap', '--', 'x'] })).toBe(true);
