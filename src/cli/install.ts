@@ -297,12 +297,16 @@ export function serverNames(original: string, file: string, key: string | Server
   return [...new Set(serverMaps(doc, asPlaces(key), file).flatMap((m) => Object.keys(m.servers)))];
 }
 
+/** Stops with a usage error naming every `--server` that `files` (one file, or several joined) do not hold. */
+function requireNamed(names: Set<string>, wanted: string[], files: string[]): void {
+  const missing = wanted.filter((n) => !names.has(n));
+  if (!missing.length) return;
+  const [has, it] = files.length > 1 ? ['have', 'they'] : ['has', 'it'];
+  throw new UsageError(`${files.join(' and ')} ${has} no server named ${missing.map((m) => JSON.stringify(m)).join(', ')} (${it} ${has}: ${[...names].join(', ') || 'none'})`);
+}
+
 function pick(maps: { servers: Record<string, Entry> }[], only: string[] | undefined, file: string, required: boolean): (servers: Record<string, Entry>) => string[] {
-  if (only?.length && required) {
-    const names = new Set(maps.flatMap((m) => Object.keys(m.servers)));
-    const missing = only.filter((n) => !names.has(n));
-    if (missing.length) throw new UsageError(`${file} has no server named ${missing.map((m) => JSON.stringify(m)).join(', ')} (it has: ${[...names].join(', ') || 'none'})`);
-  }
+  if (only?.length && required) requireNamed(new Set(maps.flatMap((m) => Object.keys(m.servers))), only, [file]);
   return (servers) => (only?.length ? only.filter((n) => Object.prototype.hasOwnProperty.call(servers, n)) : Object.keys(servers));
 }
 
@@ -496,10 +500,8 @@ function targetsOf(host: Host, file: string | undefined, servers: string[] | und
   const all = hostTargets(host);
   const targets = file ? [{ file: path.resolve(file), at: all[0]!.at }] : all;
   if (targets.length > 1 && servers?.length) {
-    const names = new Set<string>();
-    for (const t of targets) for (const n of serverNames(readFileSync(t.file, 'utf8'), t.file, t.at)) names.add(n);
-    const missing = servers.filter((n) => !names.has(n));
-    if (missing.length) throw new UsageError(`${targets.map((t) => t.file).join(' and ')} have no server named ${missing.map((m) => JSON.stringify(m)).join(', ')} (they have: ${[...names].join(', ') || 'none'})`);
+    const names = new Set(targets.flatMap((t) => serverNames(readFileSync(t.file, 'utf8'), t.file, t.at)));
+    requireNamed(names, servers, targets.map((t) => t.file));
   }
   return targets;
 }

@@ -245,6 +245,28 @@ describe.each([
   });
 });
 
+/**
+ * A 2026-07-28 client answering the server's question with an e-mail address, through wrap with this `inbound`: what
+ * the server received (`seen`) and the lines of it that are the retried call carrying the answers.
+ */
+async function retriedAnswers(inbound: string): Promise<{ seen: string; retry: string[] }> {
+  const tap = path.join(tmpDir('mcpw-ir-'), 'tap.log');
+  const TAP = path.join(ROOT, 'test/fixtures/tap.mjs');
+  const c = await connectClient(
+    'v2',
+    { kind: 'stdio', command: NODE, args: wrapArgs('--config', redactionConfig(inbound), '--', NODE, TAP, '--', NODE, DUAL, 'stdio'), env: isolatedEnv({ TAP_LOG: tap, DUAL_ERA_LEAKS: '1' }) },
+    { negotiation: 'auto', elicitation: () => ({ action: 'accept', content: { ok: true, note: `reach me at ${email}` } }) },
+  );
+  try {
+    expect(c.protocolVersion()).toBe('2026-07-28');
+    await c.callTool('leak_input_required');
+  } finally {
+    await c.close();
+  }
+  const seen = readFileSync(tap, 'utf8');
+  return { seen, retry: seen.split('\n').filter((l) => l.includes('"inputResponses"')) };
+}
+
 describe('inbound mask and block through wrap', () => {
   it('mask: the server receives the masked argument', async () => {
     const lane = await wrapLane('mask');
@@ -326,41 +348,14 @@ describe('inbound mask and block through wrap', () => {
       }
     }
     // 2026-07-28: the answers ride in the retried request; masked by default too, while its arguments are not.
-    const tap = path.join(tmpDir('mcpw-ir-'), 'tap.log');
-    const TAP = path.join(ROOT, 'test/fixtures/tap.mjs');
-    const c = await connectClient(
-      'v2',
-      { kind: 'stdio', command: NODE, args: wrapArgs('--config', redactionConfig('detect'), '--', NODE, TAP, '--', NODE, DUAL, 'stdio'), env: isolatedEnv({ TAP_LOG: tap, DUAL_ERA_LEAKS: '1' }) },
-      { negotiation: 'auto', elicitation: () => ({ action: 'accept', content: { ok: true, note: `reach me at ${email}` } }) },
-    );
-    try {
-      expect(c.protocolVersion()).toBe('2026-07-28');
-      await c.callTool('leak_input_required');
-    } finally {
-      await c.close();
-    }
-    const retry = readFileSync(tap, 'utf8').split('\n').filter((l) => l.includes('"inputResponses"'));
+    const { retry } = await retriedAnswers('detect');
     expect(retry.length).toBe(1);
     expect(retry[0]).toContain('reach me at [REDACTED:email]');
     expect(retry[0]).not.toContain(email);
   });
 
   it("mask: a 2026 client's answers (inputResponses of the retried call) are masked as a 2025 answer is", async () => {
-    const tap = path.join(tmpDir('mcpw-ir-'), 'tap.log');
-    const TAP = path.join(ROOT, 'test/fixtures/tap.mjs');
-    const c = await connectClient(
-      'v2',
-      { kind: 'stdio', command: NODE, args: wrapArgs('--config', redactionConfig('mask'), '--', NODE, TAP, '--', NODE, DUAL, 'stdio'), env: isolatedEnv({ TAP_LOG: tap, DUAL_ERA_LEAKS: '1' }) },
-      { negotiation: 'auto', elicitation: () => ({ action: 'accept', content: { ok: true, note: `reach me at ${email}` } }) },
-    );
-    try {
-      expect(c.protocolVersion()).toBe('2026-07-28');
-      await c.callTool('leak_input_required');
-    } finally {
-      await c.close();
-    }
-    const seen = readFileSync(tap, 'utf8');
-    const retry = seen.split('\n').filter((l) => l.includes('"inputResponses"'));
+    const { seen, retry } = await retriedAnswers('mask');
     expect(retry.length).toBe(1);
     expect(retry[0]).toContain('reach me at [REDACTED:email]');
     expect(seen).not.toContain(email);
