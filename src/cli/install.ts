@@ -190,6 +190,30 @@ export function isWrapped(entry: Entry): boolean {
   return wrapped(entry) !== undefined;
 }
 
+/**
+ * A wrapped entry started by launcher `l` instead of its own: `wrap`, its options and the server's command stay as
+ * they are. Undefined when `l` is already what starts it.
+ */
+export function relaunchEntry(entry: Entry, l: Launcher): { command: string; args: string[] } | undefined {
+  const w = wrapped(entry);
+  if (!w) return undefined;
+  const args = entry['args'] as string[];
+  const now = { command: l.command, args: [...l.args, ...args.slice(w.wrapAt)] };
+  if (now.command === entry['command'] && now.args.length === args.length && now.args.every((a, i) => a === args[i])) return undefined;
+  return now;
+}
+
+/** A word of a command line as a person would type it: quoted when it holds anything but plain characters. */
+function shellWord(a: string): string {
+  return /^[\w@%+=:,./\\-]+$/.test(a) ? a : JSON.stringify(a);
+}
+
+/** The launcher of a wrapped entry as a command line (`npx -y mcp-warden@0.1.0`), for what install reports. */
+function shownLauncher(entry: Entry): string {
+  const at = wrapped(entry)!.wrapAt;
+  return [entry['command'] as string, ...(entry['args'] as string[]).slice(0, at)].map(shellWord).join(' ');
+}
+
 export function wrapEntry(name: string, entry: Entry, l: Launcher, config?: string): { command: string; args: string[] } {
   const orig = [String(entry['command']), ...((entry['args'] as unknown[] | undefined) ?? []).map(String)];
   return { command: l.command, args: [...l.args, 'wrap', '--name', name, ...(config ? ['--config', config] : []), '--', ...orig] };
@@ -220,9 +244,8 @@ const WARDEN_ENV = /^(MCP_WARDEN_\w+|XDG_CONFIG_HOME|XDG_STATE_HOME|HOME|USERPRO
  * MCP_WARDEN_CONFIG at a file of its own.
  */
 function shownWrap(e: Entry): string {
-  const word = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a));
   const env = e['env'] && typeof e['env'] === 'object' ? Object.entries(e['env'] as Record<string, unknown>).filter(([k]) => WARDEN_ENV.test(k)) : [];
-  const shown = ['wrap', ...wrapped(e)!.options].map(word).join(' ') + (env.length ? `; env ${env.map(([k, v]) => `${word(k)}=${word(String(v))}`).join(' ')}` : '');
+  const shown = ['wrap', ...wrapped(e)!.options].map(shellWord).join(' ') + (env.length ? `; env ${env.map(([k, v]) => `${shellWord(k)}=${shellWord(String(v))}`).join(' ')}` : '');
   return shownCommand(shown);
 }
 
@@ -254,7 +277,7 @@ function setValue(text: string, at: (string | number)[], value: unknown): string
 
 export interface PlanItem {
   server: string;
-  action: 'wrap' | 'unwrap' | 'skip';
+  action: 'wrap' | 'unwrap' | 'upgrade' | 'skip';
   why?: string;
   /** Where the entry is, when not under the file's top-level key (Claude Code's local scope). */
   where?: string;
@@ -317,7 +340,7 @@ interface PlanOptions {
 }
 
 /** What to do with one chosen entry: leave it (and why), or give it this command and these args. */
-type EntryPlan = { action: 'skip'; why: string } | { action: 'wrap' | 'unwrap'; command: string; args: string[] | undefined };
+type EntryPlan = { action: 'skip'; why: string } | { action: 'wrap' | 'unwrap' | 'upgrade'; command: string; args: string[] | undefined; why?: string };
 
 /** Walks the chosen entries at every place and applies each one's plan to the text; writes nothing. */
 function plan(original: string, file: string, key: string | ServersAt[], o: PlanOptions, decide: (name: string, e: unknown) => EntryPlan): { after: string; items: PlanItem[] } {
@@ -333,19 +356,29 @@ function plan(original: string, file: string, key: string | ServersAt[], o: Plan
         after = setValue(after, [...at, name, 'command'], d.command);
         after = setValue(after, [...at, name, 'args'], d.args);
       }
-      const item: PlanItem = d.action === 'skip' ? { server: name, action: 'skip', why: d.why } : { server: name, action: d.action };
+      const item: PlanItem = d.why !== undefined ? { server: name, action: d.action, why: d.why } : { server: name, action: d.action };
       items.push(where ? { ...item, where } : item);
     }
   }
   return { after: bom + after, items };
 }
 
-/** Computes the install; writes nothing. `key`: the servers' key, or the places they sit (hostTargets). */
-export function planInstall(original: string, file: string, key: string | ServersAt[], o: PlanOptions & { launcher: Launcher; config?: string | undefined }): { after: string; items: PlanItem[] } {
+/**
+ * Computes the install; writes nothing. `key`: the servers' key, or the places they sit (hostTargets). With
+ * `upgrade`, an entry already wrapped but started by another launcher (an older pinned `npx -y mcp-warden@…`,
+ * another installation) is moved to `launcher`, its wrap options and server command unchanged.
+ */
+export function planInstall(original: string, file: string, key: string | ServersAt[], o: PlanOptions & { launcher: Launcher; config?: string | undefined; upgrade?: boolean | undefined }): { after: string; items: PlanItem[] } {
   return plan(original, file, key, o, (name, e): EntryPlan => {
     if (!e || typeof e !== 'object') return { action: 'skip', why: 'not an object' };
     const entry = e as Entry;
-    if (isWrapped(entry)) return { action: 'skip', why: `already runs through mcp-warden (${shownWrap(entry)})` };
+    if (isWrapped(entry)) {
+      const moved = relaunchEntry(entry, o.launcher);
+      if (moved && o.upgrade) return { action: 'upgrade', ...moved, why: `${shownLauncher(entry)} -> ${shownLauncher(moved)} (${shownWrap(entry)})` };
+      // An older pinned version keeps running until someone moves it: say so where install stops.
+      const other = moved ? `; started by ${shownLauncher(entry)}, not this mcp-warden ${VERSION}: install --upgrade moves it` : '';
+      return { action: 'skip', why: `already runs through mcp-warden (${shownWrap(entry)})${other}` };
+    }
     if (typeof entry['command'] !== 'string') return { action: 'skip', why: typeof entry['url'] === 'string' ? 'a remote server (url): put it behind `mcp-warden serve`, or use `wrap --url`' : 'no command' };
     if (entry['type'] !== undefined && entry['type'] !== 'stdio') return { action: 'skip', why: `type ${JSON.stringify(entry['type'])} is not stdio` };
     return { action: 'wrap', ...wrapEntry(name, entry, o.launcher, o.config) };
@@ -387,7 +420,7 @@ function canon(v: unknown): unknown {
   return v;
 }
 
-export function install(file: string, key: string | ServersAt[], o: PlanOptions & { launcher: Launcher; config?: string | undefined; dryRun?: boolean | undefined }): InstallResult {
+export function install(file: string, key: string | ServersAt[], o: PlanOptions & { launcher: Launcher; config?: string | undefined; upgrade?: boolean | undefined; dryRun?: boolean | undefined }): InstallResult {
   if (!existsSync(file)) throw new WardenError(`no host config at ${file} (add a server in the host first, or give --file)`);
   const before = readFileSync(file, 'utf8');
   const { after, items } = planInstall(before, file, key, o);
@@ -446,12 +479,14 @@ export function lineDiff(a: string, b: string, label: string): string {
   return `${out.join('\n')}\n`;
 }
 
+const DONE = { skip: 'skipped', wrap: 'wrapped', unwrap: 'unwrapped', upgrade: 'upgraded' } as const;
+
 function report(r: InstallResult, verb: 'install' | 'uninstall', dryRun: boolean): void {
   const w = (s: string) => process.stdout.write(s);
   // The diff shows the host's config, tokens and connection strings included: printed with them masked, since such
   // output is pasted into tickets and shared screens (the file itself keeps them).
   w(lineDiff(r.before, r.after, r.file).split('\n').map(shownCommand).join('\n'));
-  for (const it of r.items) w(`${it.action === 'skip' ? 'skipped' : it.action === 'wrap' ? 'wrapped' : 'unwrapped'}  ${it.server}${it.where ? ` (in ${it.where})` : ''}${it.why ? `: ${it.why}` : ''}\n`);
+  for (const it of r.items) w(`${DONE[it.action]}  ${it.server}${it.where ? ` (in ${it.where})` : ''}${it.why ? `: ${it.why}` : ''}\n`);
   if (dryRun) w('dry run: nothing written\n');
   else if (r.after === r.before) w(`${r.file}: no change\n`);
   else if (verb === 'install') w(`${r.file}: updated; the original is kept at ${r.backup}. Restart the host to apply.\n`);
@@ -516,9 +551,12 @@ export function registerInstall(program: Command): void {
     .option('--file <path>', "the host's config file (default: where the host keeps it)")
     .option('--config <file>', 'a mcp-warden config for wrap to use (absolute path recorded)')
     .option('--launcher <kind>', 'how the host starts mcp-warden: auto (this installation, or npx when run through npx) | node | npx', 'auto')
+    .option('--upgrade', 'also move servers already wrapped by another mcp-warden (an older pinned npx version, another installation) to this one; their wrap options stay')
     .option('--dry-run', 'show the change, write nothing')
-    .action(async (opts: { host: string; server?: string[]; file?: string; config?: string; launcher: string; dryRun?: boolean }) => {
+    .action(async (opts: { host: string; server?: string[]; file?: string; config?: string; launcher: string; upgrade?: boolean; dryRun?: boolean }) => {
       if (!['auto', 'node', 'npx'].includes(opts.launcher)) throw new UsageError('--launcher must be auto, node or npx');
+      // --config is written for servers install wraps; an upgraded entry keeps the options it has.
+      if (opts.upgrade && opts.config) throw new UsageError('--upgrade keeps the wrap options each wrapped server has; give --config without --upgrade (it applies to servers install wraps), or edit the entry');
       if (opts.config) await checkWardenConfig(path.resolve(opts.config));
       const targets = targetsOf(hostOf(opts.host), opts.file, opts.server);
       for (const t of targets) {
@@ -527,6 +565,7 @@ export function registerInstall(program: Command): void {
           someMissing: targets.length > 1,
           launcher: launcher(opts.launcher as 'auto'),
           config: opts.config ? path.resolve(opts.config) : undefined,
+          upgrade: opts.upgrade,
           dryRun: opts.dryRun,
         });
         report(r, 'install', !!opts.dryRun);

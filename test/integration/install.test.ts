@@ -10,8 +10,20 @@ import { parse } from 'jsonc-parser';
 import { describe, expect, it } from 'vitest';
 import { connectClient } from '../helpers/clients.js';
 import { CLI, NODE, ROOT, tmpDir } from '../helpers/cli.js';
+import { VERSION } from '../../src/version.js';
 
 const FAULT = path.join(ROOT, 'test/fixtures/fault-server.mjs');
+
+/** Starts a host entry as a host does (only its env, cwd /) and checks the fault server saw API_TOKEN. */
+async function expectTokenSeen(entry: { command: string; args: string[]; env?: Record<string, string> | undefined }): Promise<void> {
+  const c = await connectClient('v1', { kind: 'stdio', command: entry.command, args: entry.args, env: entry.env, cwd: '/' });
+  try {
+    const r = (await c.callTool('env', { name: 'API_TOKEN' })) as { content: { text: string }[] };
+    expect(r.content[0]!.text).toBe('set');
+  } finally {
+    await c.close();
+  }
+}
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(NODE, [CLI, ...args], { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', HOME: tmpDir('mcpw-home-') } });
@@ -304,18 +316,53 @@ describe('install edge cases', () => {
     expect(after).toContain(`postgresql://admin:${password}@db/app`);
   });
 
+  it('--upgrade moves servers wrapped by an older pinned mcp-warden to this one, options kept; without it install says so', async () => {
+    const dir = tmpDir('mcpw-upgrade-');
+    const file = path.join(dir, 'claude_desktop_config.json');
+    const state = path.join(dir, 'state');
+    const env = { API_TOKEN: 'tok-from-host-config', XDG_STATE_HOME: state, XDG_CONFIG_HOME: state };
+    // What an install through npx wrote a release ago, beside a server wrapped by hand and one not wrapped at all.
+    const old = ['-y', 'mcp-warden@0.0.1', 'wrap', '--name', 'tokens', '--audit-db', path.join(dir, 'audit.db'), '--', NODE, FAULT];
+    const text = `${JSON.stringify({ mcpServers: { tokens: { command: 'npx', args: old, env }, mine: { command: NODE, args: [CLI, 'wrap', '--', NODE, FAULT] }, plain: { command: NODE, args: [FAULT] } } }, null, 2)}\n`;
+    writeFileSync(file, text);
+
+    const plainInstall = cli('install', '--host', 'claude-desktop', '--file', file, '--server', 'tokens', '--server', 'mine');
+    expect(plainInstall.status, plainInstall.stderr).toBe(0);
+    expect(plainInstall.stdout).toContain(`skipped  tokens: already runs through mcp-warden (wrap --name tokens --audit-db ${path.join(dir, 'audit.db')}; env XDG_STATE_HOME=${state} XDG_CONFIG_HOME=${state}); started by npx -y mcp-warden@0.0.1, not this mcp-warden ${VERSION}: install --upgrade moves it\n`);
+    expect(plainInstall.stdout).toMatch(/skipped {2}mine: already runs through mcp-warden \(wrap\)\n/);
+    expect(readFileSync(file, 'utf8')).toBe(text);
+
+    expect(cli('install', '--host', 'claude-desktop', '--file', file, '--upgrade', '--config', file).status).toBe(2);
+    const dry = cli('install', '--host', 'claude-desktop', '--file', file, '--upgrade', '--dry-run');
+    expect(dry.status, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('upgraded  tokens: npx -y mcp-warden@0.0.1 -> ');
+    expect(readFileSync(file, 'utf8')).toBe(text);
+
+    const up = cli('install', '--host', 'claude-desktop', '--file', file, '--upgrade');
+    expect(up.status, up.stderr).toBe(0);
+    expect(up.stdout).toContain(`upgraded  tokens: npx -y mcp-warden@0.0.1 -> ${NODE} ${CLI} (wrap --name tokens --audit-db `);
+    expect(up.stdout).toContain('skipped  mine: already runs through mcp-warden (wrap)\n');
+    expect(up.stdout).toContain('wrapped  plain\n');
+    type Doc = { mcpServers: Record<string, { command: string; args: string[]; env?: Record<string, string> }> };
+    const after = JSON.parse(readFileSync(file, 'utf8')) as Doc;
+    expect(after.mcpServers['tokens']).toEqual({ command: NODE, args: [CLI, ...old.slice(2)], env });
+    expect(after.mcpServers['mine']).toEqual({ command: NODE, args: [CLI, 'wrap', '--', NODE, FAULT] });
+    expect(readFileSync(`${file}.mcp-warden.bak`, 'utf8')).toBe(text);
+    const again = cli('install', '--host', 'claude-desktop', '--file', file, '--upgrade');
+    expect(again.stdout).toContain('no change');
+
+    // The moved entry runs, started as the host starts it, with the options it had (its own audit database).
+    const entry = after.mcpServers['tokens']!;
+    await expectTokenSeen(entry);
+    expect(existsSync(path.join(dir, 'audit.db'))).toBe(true);
+  });
+
   it('the wrapped entry that needs a token from its env works, started as a host starts it', async () => {
     const dir = tmpDir('mcpw-install-');
     const file = path.join(dir, 'claude_desktop_config.json');
     writeFileSync(file, samples[0]!.text(path.join(dir, 'state')));
     expect(cli('install', '--host', 'claude-desktop', '--file', file, '--server', 'tokens').status).toBe(0);
     const entry = (JSON.parse(readFileSync(file, 'utf8')) as { mcpServers: { tokens: { command: string; args: string[]; env: Record<string, string> } } }).mcpServers.tokens;
-    const c = await connectClient('v1', { kind: 'stdio', command: entry.command, args: entry.args, env: entry.env, cwd: '/' });
-    try {
-      const r = (await c.callTool('env', { name: 'API_TOKEN' })) as { content: { text: string }[] };
-      expect(r.content[0]!.text).toBe('set');
-    } finally {
-      await c.close();
-    }
+    await expectTokenSeen(entry);
   });
 });

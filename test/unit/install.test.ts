@@ -127,10 +127,22 @@ describe('wrap and unwrap of one entry', () => {
       },
     });
     const { items } = planInstall(text, 'f', 'mcpServers', { launcher: l });
-    expect(items[0]).toEqual({ server: 'a', action: 'skip', why: 'already runs through mcp-warden (wrap --config "/srv/their policy.yaml")' });
+    expect(items[0]).toEqual({ server: 'a', action: 'skip', why: `already runs through mcp-warden (wrap --config "/srv/their policy.yaml"); started by npx -y mcp-warden, not this mcp-warden ${VERSION}: install --upgrade moves it` });
     // The environment can move the config too (a project's .mcp.json setting MCP_WARDEN_CONFIG to a file of its own).
     const viaEnv = planInstall(JSON.stringify({ mcpServers: { c: { command: 'mcp-warden', args: ['wrap', '--', 'x'], env: { MCP_WARDEN_CONFIG: './lax.yaml', XDG_CONFIG_HOME: '.cfg', API_TOKEN: 'not shown' } } } }), 'f', 'mcpServers', { launcher: l });
-    expect(viaEnv.items[0]!.why).toBe('already runs through mcp-warden (wrap; env MCP_WARDEN_CONFIG=./lax.yaml XDG_CONFIG_HOME=.cfg)');
+    expect(viaEnv.items[0]!.why).toBe(`already runs through mcp-warden (wrap; env MCP_WARDEN_CONFIG=./lax.yaml XDG_CONFIG_HOME=.cfg); started by mcp-warden, not this mcp-warden ${VERSION}: install --upgrade moves it`);
+    // Started by the launcher install would write: nothing to move, and nothing said about it.
+    const own = planInstall(JSON.stringify({ mcpServers: { d: wrapEntry('d', { command: 'x' }, l) } }), 'f', 'mcpServers', { launcher: l, upgrade: true });
+    expect(own.items).toEqual([{ server: 'd', action: 'skip', why: 'already runs through mcp-warden (wrap --name d)' }]);
+    // With upgrade, one started by another launcher gets this one; wrap's options and the server's command stay, secrets in the report masked.
+    const up = planInstall(text, 'f', 'mcpServers', { launcher: l, upgrade: true });
+    expect(up.items.map((i) => i.action)).toEqual(['upgrade', 'upgrade']);
+    expect(up.items[0]!.why).toBe('npx -y mcp-warden -> /usr/bin/node /opt/mcp-warden/dist/cli/index.js (wrap --config "/srv/their policy.yaml")');
+    expect(up.items[1]!.why).not.toContain('ghp_0123456789abcdef');
+    const moved = (JSON.parse(up.after) as { mcpServers: Record<string, { command: string; args: string[] }> }).mcpServers;
+    expect(moved['a']).toEqual({ command: '/usr/bin/node', args: ['/opt/mcp-warden/dist/cli/index.js', 'wrap', '--config', '/srv/their policy.yaml', '--', 'x'] });
+    expect(moved['b']!.args).toEqual(['/opt/mcp-warden/dist/cli/index.js', 'wrap', '--url', 'https://mcp.example/mcp?token=ghp_0123456789abcdefghijklmnopqrstuvwxyzAB']);
+    expect(unwrapEntry(moved['a']!)).toEqual({ command: 'x', args: undefined });
     expect(items[1]!.why).toMatch(/^already runs through mcp-warden \(wrap --url "https:\/\/mcp\.example\/mcp\?token=/);
     expect(items[1]!.why).not.toContain('ghp_0123456789abcdef');
     // Nothing to put back for a remote server reached through wrap --url.
