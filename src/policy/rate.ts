@@ -29,7 +29,9 @@ export class MemoryLimiter implements Limiter {
     let b = this.buckets.get(key);
     if (!b) {
       if (this.buckets.size >= this.maxKeys) {
-        // Drop the oldest entry (Map keeps insertion order): full buckets are the ones that matter least.
+        // Drop the bucket used least recently (the Map's first: each use moves its bucket to the end). It has been
+        // idle longest, so it has refilled the most. Dropping the first inserted instead let a caller whose own bucket
+        // was empty get a full one by bringing maxKeys new keys (sessions, tokens) while still calling.
         const first = this.buckets.keys().next().value;
         if (first !== undefined) this.buckets.delete(first);
       }
@@ -38,6 +40,8 @@ export class MemoryLimiter implements Limiter {
     } else {
       b.tokens = Math.min(capacity, b.tokens + (now - b.at) * perMs);
       b.at = now;
+      this.buckets.delete(key);
+      this.buckets.set(key, b);
     }
     return { b, capacity, perMs };
   }

@@ -64,6 +64,21 @@ describe('token buckets', () => {
     for (let i = 0; i < 4; i++) expect(l.take([two], 0).ok).toBe(true);
     expect(l.take([two], 0).ok).toBe(false);
   });
+  it('past maxKeys the bucket used least recently goes, not an empty one still in use', () => {
+    const l = new MemoryLimiter(3);
+    const rate = { per_hour: 1 };
+    const mine = { key: 'r\nmallory', rate };
+    expect(l.take([mine], 0).ok).toBe(true);
+    expect(l.take([mine], 1).ok).toBe(false);
+    // New keys (fresh sessions or tokens) while the empty bucket keeps being used: it stays empty.
+    for (let i = 0; i < 10; i++) {
+      expect(l.take([{ key: `r\nsession-${i}`, rate }], 2 + i).ok).toBe(true);
+      expect(l.take([mine], 2 + i).ok).toBe(false);
+    }
+    // Left alone, it is the one that goes (and it would have refilled by then anyway).
+    for (let i = 0; i < 3; i++) l.take([{ key: `r\nother-${i}`, rate }], 20);
+    expect(l.take([mine], 21).ok).toBe(true);
+  });
 });
 
 describe('what a person approving a call reads', () => {
