@@ -7,7 +7,7 @@
  * The stage sits above pinning, so its response hook runs after it: pins hash the definitions exactly as the server
  * sent them (a lock file written from the server itself still matches), and the session's own copy of the tool
  * list (argument checks, pins at call time) is never changed. A definition with something to mask is copied and the
- * copy masked; names, URIs, schema shapes, enums and defaults are never touched.
+ * copy masked; names, URIs, schema shapes and validation keywords (`enum`, `const`) are never touched.
  */
 import { isObject, type JsonRpcResultResponse } from '../protocol/jsonrpc.js';
 import { markDirty, type Exchange, type Stage } from '../pipeline/types.js';
@@ -24,24 +24,44 @@ const LISTS = new Map([
 ]);
 /** Keys whose string values are prose written for a reader. */
 const PROSE = new Set(['description', 'title']);
+/**
+ * JSON Schema annotations whose values are examples for a reader, not rules: every string in them is masked like
+ * prose. A server that declares `z.string().default(process.env.API_KEY)` lists its key as the schema's `default`,
+ * and the model reads the list. Validation keywords (`enum`, `const`) are left: they say what the server accepts.
+ */
+const ANNOTATIONS = new Set(['default', 'examples']);
+/** Schema keywords whose members are names the server chose (a property may be called `default`), not keywords. */
+const NAME_MAPS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas']);
 /** Nesting past which a definition is not searched further (a schema deeper than this is the policy stage's business). */
 const MAX_DEPTH = 64;
 
 type Path = (string | number)[];
 
-/** Where the prose of a definition is: the path of every `description` and `title` string, in a fixed order. */
-function prosePaths(v: unknown, path: Path, out: Path[], depth: number): void {
+/**
+ * Where the prose of a definition is: the path of every `description` and `title` string, and of every string inside
+ * a schema's `default` or `examples`, in a fixed order. `names`: `v`'s keys are names (the members of `properties`).
+ */
+function prosePaths(v: unknown, path: Path, out: Path[], depth: number, names = false): void {
   if (depth > MAX_DEPTH) return;
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) if (v[i] !== null && typeof v[i] === 'object') prosePaths(v[i], [...path, i], out, depth + 1);
   } else if (isObject(v)) {
     for (const k of Object.keys(v)) {
       const x = v[k];
-      if (typeof x === 'string') {
-        if (PROSE.has(k)) out.push([...path, k]);
-      } else if (x !== null && typeof x === 'object') prosePaths(x, [...path, k], out, depth + 1);
+      if (!names && ANNOTATIONS.has(k)) stringPaths(x, [...path, k], out, depth + 1);
+      else if (typeof x === 'string') {
+        if (!names && PROSE.has(k)) out.push([...path, k]);
+      } else if (x !== null && typeof x === 'object') prosePaths(x, [...path, k], out, depth + 1, !names && NAME_MAPS.has(k));
     }
   }
+}
+
+/** The path of every string in `v` (an annotation's value: a string, or strings anywhere in an array or object). */
+function stringPaths(v: unknown, path: Path, out: Path[], depth: number): void {
+  if (depth > MAX_DEPTH) return;
+  if (typeof v === 'string') out.push(path);
+  else if (Array.isArray(v)) for (let i = 0; i < v.length; i++) stringPaths(v[i], [...path, i], out, depth + 1);
+  else if (isObject(v)) for (const k of Object.keys(v)) stringPaths(v[k], [...path, k], out, depth + 1);
 }
 
 function at(root: unknown, path: Path): unknown {

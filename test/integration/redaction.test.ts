@@ -481,7 +481,15 @@ describe('what a server says about itself', () => {
       const deploy = ((await c.listTools())['tools'] as Record<string, unknown>[]).find((t) => t['name'] === 'deploy');
       expect(deploy, 'the tool is not held as changed: pins hashed it as the server sent it').toBeDefined();
       expect(deploy!['description']).toBe('Deploys the site. The deploy key is [REDACTED:github-pat]; ask [REDACTED:email] for another.');
-      expect(deploy!['inputSchema']).toEqual({ type: 'object', properties: { env: { type: 'string', enum: ['staging', 'prod'], description: 'where to; owner [REDACTED:email]' } } });
+      // A schema's annotations (default, examples) are masked like prose; what it accepts (enum, const) is the server's contract.
+      expect(deploy!['inputSchema']).toEqual({
+        type: 'object',
+        properties: {
+          env: { type: 'string', enum: ['staging', 'prod'], description: 'where to; owner [REDACTED:email]' },
+          key: { type: 'string', default: '[REDACTED:github-pat]', examples: ['[REDACTED:github-pat]', { owner: '[REDACTED:email]' }] },
+          default: { type: 'string', const: 'fixed', description: 'named default; by [REDACTED:email]' },
+        },
+      });
       expect(deploy!['title']).toBe('Deploy');
       const prompts = (await c.listPrompts())['prompts'] as Record<string, unknown>[];
       expect(prompts[0]!['description']).toBe('a prompt by [REDACTED:email]');
