@@ -58,11 +58,17 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-function toolsFrom(list: unknown, base: string): ToolModel[] {
+/**
+ * Told about each item of a list that is not what the list holds (a tool without a string name, a number): it is not
+ * reviewed, and the linter says so instead of passing a file it could not read.
+ */
+type Skip = (pointer: string, what: string) => void;
+
+function toolsFrom(list: unknown, base: string, skip: Skip): ToolModel[] {
   if (!Array.isArray(list)) return [];
   const out: ToolModel[] = [];
   list.forEach((t, i) => {
-    if (!isObject(t) || typeof t['name'] !== 'string') return;
+    if (!isObject(t) || typeof t['name'] !== 'string') return skip(`${base}/${i}`, 'a tool (an object with a string name)');
     out.push({
       name: t['name'],
       title: str(t['title']),
@@ -77,11 +83,11 @@ function toolsFrom(list: unknown, base: string): ToolModel[] {
   return out;
 }
 
-function promptsFrom(list: unknown, base: string): PromptModel[] {
+function promptsFrom(list: unknown, base: string, skip: Skip): PromptModel[] {
   if (!Array.isArray(list)) return [];
   const out: PromptModel[] = [];
   list.forEach((p, i) => {
-    if (!isObject(p) || typeof p['name'] !== 'string') return;
+    if (!isObject(p) || typeof p['name'] !== 'string') return skip(`${base}/${i}`, 'a prompt (an object with a string name)');
     const args = Array.isArray(p['arguments']) ? p['arguments'] : [];
     out.push({
       name: p['name'],
@@ -96,9 +102,13 @@ function promptsFrom(list: unknown, base: string): PromptModel[] {
   return out;
 }
 
-function resourcesFrom(list: unknown, base: string, key = 'uri'): ResourceModel[] {
+function resourcesFrom(list: unknown, base: string, skip: Skip, key = 'uri'): ResourceModel[] {
   if (!Array.isArray(list)) return [];
-  return list.flatMap((r, i) => (isObject(r) && typeof r[key] === 'string' ? [{ uri: r[key] as string, name: str(r['name']), description: str(r['description']), pointer: `${base}/${i}` }] : []));
+  return list.flatMap((r, i) => {
+    if (isObject(r) && typeof r[key] === 'string') return [{ uri: r[key] as string, name: str(r['name']), description: str(r['description']), pointer: `${base}/${i}` }];
+    skip(`${base}/${i}`, `a resource${key === 'uri' ? '' : ' template'} (an object with a string ${key})`);
+    return [];
+  });
 }
 
 function serverName(file: string): string {
@@ -110,11 +120,11 @@ function emptyServer(name: string, file: string, format: InputFormat, pointer = 
 }
 
 /** A tools/prompts/resources list or snapshot at `base` (already unwrapped). */
-function fromList(v: Record<string, unknown>, base: string, file: string): ServerModel {
+function fromList(v: Record<string, unknown>, base: string, file: string, skip: Skip, toolsAt = `${base}/tools`): ServerModel {
   const s = emptyServer(serverName(file), file, 'tools-list', base);
-  s.tools = toolsFrom(v['tools'], `${base}/tools`);
-  s.prompts = promptsFrom(v['prompts'], `${base}/prompts`);
-  s.resources = [...resourcesFrom(v['resources'], `${base}/resources`), ...resourcesFrom(v['resourceTemplates'], `${base}/resourceTemplates`, 'uriTemplate')];
+  s.tools = toolsFrom(v['tools'], toolsAt, skip);
+  s.prompts = promptsFrom(v['prompts'], `${base}/prompts`, skip);
+  s.resources = [...resourcesFrom(v['resources'], `${base}/resources`, skip), ...resourcesFrom(v['resourceTemplates'], `${base}/resourceTemplates`, skip, 'uriTemplate')];
   s.partial = typeof v['nextCursor'] === 'string';
   if (v['resultType'] !== undefined || v['ttlMs'] !== undefined || v['cacheScope'] !== undefined) s.protocolVersion = '2026-07-28';
   for (const k of ['initialize', 'discover']) {
@@ -132,10 +142,10 @@ function fromList(v: Record<string, unknown>, base: string, file: string): Serve
 }
 
 /** Docker catalog: `[ {name, description, arguments: [{name, type, desc, optional}]} ]`. */
-function fromDocker(list: unknown[], base: string, file: string): ServerModel {
+function fromDocker(list: unknown[], base: string, file: string, skip: Skip): ServerModel {
   const s = emptyServer(serverName(file), file, 'docker-catalog', base);
   list.forEach((t, i) => {
-    if (!isObject(t) || typeof t['name'] !== 'string') return;
+    if (!isObject(t) || typeof t['name'] !== 'string') return skip(`${base}/${i}`, 'a tool (an object with a string name)');
     const args = Array.isArray(t['arguments']) ? t['arguments'] : [];
     const properties: Record<string, unknown> = {};
     const required: string[] = [];
@@ -206,11 +216,15 @@ export function parseInput(file: string, text: string): Parsed {
   const position = positions(text, root);
   const mk = (format: InputFormat): LintDocument => ({ file, text, value, format, position });
   const problems: Parsed['problems'] = [];
+  const skip: Skip = (pointer, what) => {
+    problems.push({ rule: 'CF001', message: `not ${what}: this item is not reviewed`, pointer });
+  };
 
   if (Array.isArray(value)) {
     const docker = value.length === 0 || value.some((t) => isObject(t) && Array.isArray(t['arguments']) && t['inputSchema'] === undefined);
-    if (docker) return { document: mk('docker-catalog'), servers: [fromDocker(value, '', file)], problems };
-    return { document: mk('tools-list'), servers: [fromList({ tools: value }, '', file)], problems };
+    if (docker) return { document: mk('docker-catalog'), servers: [fromDocker(value, '', file, skip)], problems };
+    // The file is the list itself: its items are at /0, /1, … (findings point there, not at a /tools it lacks).
+    return { document: mk('tools-list'), servers: [fromList({ tools: value }, '', file, skip, '')], problems };
   }
   if (!isObject(value)) throw new LintInputError(`${file}: not a manifest (a JSON ${value === null ? 'null' : typeof value})`, file);
   let v = value;
@@ -222,8 +236,8 @@ export function parseInput(file: string, text: string): Parsed {
   if (Array.isArray(v['tools']) || Array.isArray(v['prompts']) || Array.isArray(v['resources']) || Array.isArray(v['resourceTemplates'])) {
     const tools = v['tools'];
     if (Array.isArray(tools) && tools.some((t) => isObject(t) && Array.isArray(t['arguments']) && t['inputSchema'] === undefined) && v['manifest_version'] === undefined && v['dxt_version'] === undefined && v['server'] === undefined)
-      return { document: mk('docker-catalog'), servers: [fromDocker(tools, `${base}/tools`, file)], problems };
-    if (v['manifest_version'] === undefined && v['dxt_version'] === undefined && !isObject(v['server'])) return { document: mk('tools-list'), servers: [fromList(v, base, file)], problems };
+      return { document: mk('docker-catalog'), servers: [fromDocker(tools, `${base}/tools`, file, skip)], problems };
+    if (v['manifest_version'] === undefined && v['dxt_version'] === undefined && !isObject(v['server'])) return { document: mk('tools-list'), servers: [fromList(v, base, file, skip)], problems };
   }
   // MCP Registry server.json (or the registry API envelope {server: {...}, _meta}).
   const sj = isObject(v['server']) && typeof v['server']['name'] === 'string' && !isObject(v['server']['mcp_config']) ? v['server'] : v;
@@ -238,8 +252,8 @@ export function parseInput(file: string, text: string): Parsed {
   if (v['manifest_version'] !== undefined || v['dxt_version'] !== undefined || (isObject(v['server']) && isObject(v['author']))) {
     const s = emptyServer(typeof v['name'] === 'string' ? v['name'] : serverName(file), file, 'mcpb', base);
     s.schemas = false;
-    s.tools = toolsFrom(v['tools'], `${base}/tools`);
-    s.prompts = promptsFrom(v['prompts'], `${base}/prompts`);
+    s.tools = toolsFrom(v['tools'], `${base}/tools`, skip);
+    s.prompts = promptsFrom(v['prompts'], `${base}/prompts`, skip);
     const server = v['server'];
     if (isObject(server) && isObject(server['mcp_config'])) s.launch = launchFrom(server['mcp_config'], `${base}/server/mcp_config`);
     return { document: mk('mcpb'), servers: [s], problems };

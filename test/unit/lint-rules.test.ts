@@ -194,6 +194,23 @@ describe('inputs a linter cannot read', () => {
     const ok = JSON.stringify({ tools: [{ name: 'b', description: '['.repeat(10_000), inputSchema: { type: 'object' } }] });
     expect(parseInput('ok.json', ok).servers[0]!.tools[0]!.name).toBe('b');
   });
+  it('an item of a list that is not a tool, prompt or resource is an ERROR, not passed over: [1, 2] did not fail a CI gate', () => {
+    const cf = (fs: Finding[]) => fs.filter((f) => f.rule === 'CF001');
+    for (const doc of [[1, 2], [{ foo: 1 }], { tools: [1] }, { tools: [{ name: 7 }] }, { prompts: ['p'] }, { resources: [{ name: 'r' }] }, { resourceTemplates: [{ uri: 'x' }] }]) {
+      const got = cf(lintDoc(doc));
+      expect(got.length, JSON.stringify(doc)).toBeGreaterThan(0);
+      expect(got.every((f) => f.severity === 'ERROR' && / is not reviewed$/.test(f.message))).toBe(true);
+    }
+    expect(cf(lintDoc([1, 2]))).toHaveLength(2);
+    expect(cf(lintDoc({ prompts: ['p'] }))[0]!.message).toBe('not a prompt (an object with a string name): this item is not reviewed');
+    // Good items beside a bad one are still reviewed; the bad one is pointed at where it is (a bare list's items at /0, /1, …).
+    const mixed = lintTexts([{ file: 'list.json', text: '[\n  1,\n  {"name": "x"}\n]\n' }]).findings;
+    expect(cf(mixed).map((f) => f.location.line)).toEqual([2]);
+    expect(mixed.find((f) => f.rule === 'SQ001')!.location.line).toBe(3);
+    // What a list may hold stays quiet: an empty list, tools with names.
+    expect(cf(lintDoc([]))).toEqual([]);
+    expect(cf(lintDoc({ tools: [{ name: 'a', description: 'Reads a note.' }], resources: [{ uri: 'note://a' }] }))).toEqual([]);
+  });
 });
 
 describe('host configs', () => {
