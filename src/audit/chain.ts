@@ -136,3 +136,12 @@ export function eventMac(macKey: Buffer, hash: string): string {
 export function checkpointNote(origin: string, seq: number, headHex: string): string {
   return `${origin}\n${seq}\n${Buffer.from(headHex, 'hex').toString('base64')}\n`;
 }
+
+/**
+ * The text `prune` signs when it makes event #seq the chain's base: that the events up to it were removed by the key
+ * holder. A checkpoint's note cannot be read as one (its first line is the origin, `mcp-warden/…`), so the signed
+ * checkpoints every log has do not vouch for a base that someone without the key set after deleting events.
+ */
+export function pruneNote(origin: string, seq: number, headHex: string): string {
+  return `mcp-warden prune v1\n${origin}\n${seq}\n${Buffer.from(headHex, 'hex').toString('base64')}\n`;
+}

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { packagePath } from '../config/paths.js';
 import { errnoText, makeParent, WardenError } from '../errors.js';
-import { chainHash, checkpointNote, EVENT_FIELDS, eventMac, GENESIS, type AuditEvent, type StoredEvent } from './chain.js';
+import { chainHash, checkpointNote, EVENT_FIELDS, eventMac, GENESIS, pruneNote, type AuditEvent, type StoredEvent } from './chain.js';
 import { signNote, type SigningKey } from './keys.js';
 
 export const SCHEMA_VERSION = 2;
@@ -35,6 +35,12 @@ export interface Checkpoint {
 export interface Head {
   seq: number;
   hash: string;
+}
+
+/** The base `prune` left and its signed record (pruneNote); the signature is absent when someone else set the base. */
+export interface Base extends Head {
+  signature: string | undefined;
+  keyId: string | undefined;
 }
 
 export type Durability = 'strict' | 'fsync';
@@ -190,10 +196,11 @@ export class AuditStore {
     return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
   }
 
-  /** Where the chain starts: genesis, or the last event removed by `prune`. */
-  base(): Head {
+  /** Where the chain starts: genesis, or the last event removed by `prune` (with the signature of its record). */
+  base(): Base {
     const seq = this.meta('base_seq');
-    return seq === undefined ? { seq: 0, hash: GENESIS } : { seq: Number(seq), hash: this.meta('base_hash')! };
+    if (seq === undefined) return { seq: 0, hash: GENESIS, signature: undefined, keyId: undefined };
+    return { seq: Number(seq), hash: this.meta('base_hash')!, signature: this.meta('base_signature'), keyId: this.meta('base_key_id') };
   }
 
   private headInTx(): Head {
@@ -313,6 +320,9 @@ export class AuditStore {
       const put = this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
       put.run('base_seq', String(last.seq));
       put.run('base_hash', last.hash);
+      // Signed as a prune, not only as a checkpoint: verify accepts a base only with this record.
+      put.run('base_signature', signNote(key, pruneNote(this.origin, last.seq, last.hash)));
+      put.run('base_key_id', key.keyId);
       this.db.prepare('DELETE FROM checkpoints WHERE seq < ?').run(last.seq);
       return { removed, base: last };
     });

@@ -14,7 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
-import { chainHash, checkpointNote, eventMac, type StoredEvent } from './chain.js';
+import { chainHash, checkpointNote, eventMac, pruneNote, type StoredEvent } from './chain.js';
 import { keyIdOf, verifyNote, type SigningKey } from './keys.js';
 import type { AuditStore, Checkpoint } from './store.js';
 import { errnoText } from '../errors.js';
@@ -190,6 +190,20 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
     return good + 1;
   };
   if (base.seq > 0 && !cps.some((c) => c.seq === base.seq)) add(base.seq + 1, undefined, `the prune base #${base.seq} has no signed checkpoint`);
+  // Every log has signed checkpoints: one at the base says nothing about who removed the events before it. Only
+  // prune's own signed record does (someone who can write the database, without the key, can delete the first
+  // events up to any checkpoint and set the base there).
+  if (base.seq > 0 && pub) {
+    if (base.signature === undefined) add(base.seq, undefined, `the events up to #${base.seq} were removed without a signed prune record: deleted by someone without the signing key (or pruned by an mcp-warden older than this one)`);
+    else if (!verifyNote(pub, pruneNote(store.origin, base.seq, base.hash), base.signature))
+      add(
+        base.seq,
+        undefined,
+        base.keyId !== undefined && base.keyId !== givenKeyId
+          ? `the prune record of base #${base.seq} names key id ${base.keyId}, not the key given (${givenKeyId}): signed by another key (verify with it), or forged`
+          : `the prune record of base #${base.seq} has an invalid signature: the events before it were removed by someone without the signing key`,
+      );
+  }
   for (const cp of inDb) checkCp(cp, 'database');
 
   // 3. The anchor file.

@@ -210,6 +210,44 @@ describe('prune', () => {
     expect(r2.code).toBe(1);
     expect(r2.out).toMatch(/prune base/);
   });
+
+  it('deleting the first events up to a checkpoint and setting the base there is caught: a checkpoint is not a prune', async () => {
+    // Checkpoints every 10 events: #10, #20, #30 are signed. Someone who can write the database but has no key
+    // removes #1–#20 (the calls they want gone), the checkpoints before #20, and sets the base to #20's hash.
+    const forge = (log: Log, seq: number) => {
+      const db = raw(log);
+      const hash = (db.prepare('SELECT hash FROM events WHERE seq = ?').get(seq) as { hash: string }).hash;
+      db.exec(`DELETE FROM events WHERE seq <= ${seq}; DELETE FROM checkpoints WHERE seq < ${seq}`);
+      const put = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
+      put.run('base_seq', String(seq));
+      put.run('base_hash', hash);
+      db.close();
+    };
+    const log = await makeLog(30);
+    forge(log, 20);
+    const r = verifyCli(log);
+    expect(r.code, r.out).toBe(1);
+    expect(r.out).toContain('the events up to #20 were removed without a signed prune record');
+    // The public key alone sees it too.
+    const pub = path.join(log.dir, 'pub.txt');
+    writeFileSync(pub, execFileSync(NODE, [CLI, 'audit', 'key', '--db', log.db], { encoding: 'utf8', env: { ...process.env, MCP_WARDEN_CONFIG: '' } }));
+    const byPub = spawnSync(NODE, [CLI, 'audit', 'verify', '--db', log.db, '--pubkey', pub], { encoding: 'utf8' });
+    expect(byPub.status).toBe(1);
+    expect(byPub.stdout + byPub.stderr).toContain('removed without a signed prune record');
+
+    // After a real prune to #10, moving the base on to the next checkpoint keeps a signature that no longer fits.
+    const pruned = await makeLog(30);
+    const db = raw(pruned);
+    const cut = (db.prepare('SELECT ts FROM events WHERE seq = 11').get() as { ts: string }).ts;
+    db.close();
+    execFileSync(NODE, [CLI, 'audit', 'prune', '--db', pruned.db, '--before', cut]);
+    const ok = verifyCli(pruned);
+    expect(ok.code, ok.out).toBe(0);
+    forge(pruned, 20);
+    const moved = verifyCli(pruned);
+    expect(moved.code).toBe(1);
+    expect(moved.out).toContain('the prune record of base #20 has an invalid signature');
+  });
 });
 
 describe('schema migration', () => {
