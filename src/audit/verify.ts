@@ -208,6 +208,8 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
 
   // 3. The anchor file.
   let anchored = 0;
+  /** Origins of the other logs the anchor file holds checkpoints of. */
+  const others = new Set<string>();
   if (opts.anchorFile) {
     let text = '';
     try {
@@ -227,9 +229,20 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
         add(headSeq + 1, undefined, 'the anchor file has a line that is not a JSON object');
         continue;
       }
-      if (cp.origin !== store.origin) continue; // another log sharing the anchor file
+      if (cp.origin !== store.origin) {
+        // Another log sharing the anchor file, or this one under another name (see below).
+        if (typeof cp.origin === 'string' && others.size < 100) others.add(cp.origin);
+        continue;
+      }
       anchored++;
       checkCp(cp, 'anchored');
+    }
+    // The origin is a row of the database: whoever can write it can rename the log, and every line of its anchor
+    // would then read as another log's. An anchor file that vouches for other logs only, given for a trail with
+    // events, is that or the wrong file; either way it vouches for nothing here.
+    if (anchored === 0 && others.size > 0 && (count > 0 || base.seq > 0)) {
+      const names = [...others].slice(0, 3).join(', ') + (others.size > 3 ? ', …' : '');
+      add(base.seq + 1, undefined, `the anchor file holds no checkpoint of this log (origin ${store.origin}), only of ${names}: the database's origin was changed, or this is another log's anchor file`);
     }
   }
 

@@ -188,6 +188,25 @@ describe('audit verify', () => {
   });
 });
 
+describe('the log renamed', () => {
+  it("the tail cut, the checkpoints dropped and the origin changed is caught by the anchor file, which then names no checkpoint of this log", async () => {
+    const log = await makeLog(30);
+    const db = raw(log);
+    db.exec("DELETE FROM events WHERE seq > 20; DELETE FROM checkpoints; UPDATE meta SET value = 'mcp-warden/0000000000000000' WHERE key = 'origin'");
+    db.close();
+    const r = verifyCli(log);
+    expect(r.code, r.out).toBe(1);
+    expect(r.out).toContain("the anchor file holds no checkpoint of this log (origin mcp-warden/0000000000000000), only of mcp-warden/");
+    expect(r.out).toContain("the database's origin was changed, or this is another log's anchor file");
+    // A log with the anchor file of another log is told the same; its own anchor file verifies it.
+    const other = await makeLog(5);
+    const wrong = spawnSync(NODE, [CLI, 'audit', 'verify', '--db', other.db, '--key', other.keyFile, '--anchor', log.anchor], { encoding: 'utf8' });
+    expect(wrong.status).toBe(1);
+    expect(wrong.stdout + wrong.stderr).toContain('the anchor file holds no checkpoint of this log');
+    expect(verifyCli(other).code).toBe(0);
+  });
+});
+
 describe('prune', () => {
   it('keeps what remains verifiable, and a forged base is caught', async () => {
     const log = await makeLog(30);
