@@ -41,7 +41,10 @@ export function verificationSummary(v: VerifyResult): string {
   if (v.ok) {
     const what = [v.signaturesChecked ? 'signatures' : 'no signatures (no key)', v.macChecked ? 'MACs' : 'no MACs (no key)', v.anchored ? `${plural(v.anchored, 'anchored checkpoint')}` : 'no anchor file'].join(', ');
     const span = v.events === 0 ? (v.base > 0 ? `no events after #${v.base} (pruned)` : 'no events yet') : `chain intact from #${v.base + 1} to #${v.head}`;
-    return `Verified: ${plural(v.events, 'event')}, ${span}; ${plural(v.checkpoints, 'checkpoint')}; checked ${what}.`;
+    // With the public key alone, what comes after the last signed checkpoint has only the public chain behind it:
+    // anyone who can write the database can append events and recompute it.
+    const unsigned = v.signaturesChecked && !v.macChecked && v.head > v.signedThrough ? ` Events #${v.signedThrough + 1} to #${v.head} come after the last signed checkpoint: with the public key alone nothing vouches for them (the signing key checks their MACs).` : '';
+    return `Verified: ${plural(v.events, 'event')}, ${span}; ${plural(v.checkpoints, 'checkpoint')}; checked ${what}.${unsigned}`;
   }
   const f = v.firstBad!;
   return `VERIFICATION FAILED at event #${f.seq}${f.id ? ` (${f.id})` : ''}: ${f.message}${v.problems.length > 1 ? ` (+${v.problems.length - 1} more problems)` : ''}`;

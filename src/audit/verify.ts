@@ -45,6 +45,8 @@ export interface VerifyResult {
   copied: number;
   macChecked: boolean;
   signaturesChecked: boolean;
+  /** The last event a checkpoint whose signature was checked vouches for (the base when none does). */
+  signedThrough: number;
   /** The earliest problem: the first event that cannot be trusted. */
   firstBad: Problem | undefined;
   problems: Problem[];
@@ -181,7 +183,9 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
     }
     const from = firstDifferent(cp.seq);
     if (have.hash !== cp.head) add(from, stored(from)?.id, `the chain up to #${cp.seq} differs from what ${where} checkpoint #${cp.seq} signed: events at or before #${cp.seq} were rewritten`);
+    else if (pub) signedThrough = Math.max(signedThrough, cp.seq);
   };
+  let signedThrough = base.seq;
   // With a rewritten chain, the earliest event the checkpoint cannot vouch for is the one after the last
   // checkpoint that still matches.
   const firstDifferent = (seq: number) => {
@@ -284,6 +288,7 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
     copied,
     macChecked: opts.key !== undefined,
     signaturesChecked: pub !== undefined,
+    signedThrough,
     firstBad,
     problems,
   };

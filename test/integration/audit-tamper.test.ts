@@ -141,6 +141,27 @@ describe('audit verify', () => {
     expect(r.stdout).toMatch(/FAILED at event #21 \(.+\): the chain up to #30 differs from what database checkpoint #30 signed/);
   });
 
+  it('an event appended after the last checkpoint (chain recomputed, no key): the MAC names it; with the public key alone verify says nothing vouches for it', () => {
+    const pub = path.join(log.dir, 'pub.txt');
+    writeFileSync(pub, execFileSync(NODE, [CLI, 'audit', 'key', '--db', log.db], { encoding: 'utf8', env: { ...process.env, MCP_WARDEN_CONFIG: '' } }));
+    const byPub = () => spawnSync(NODE, [CLI, 'audit', 'verify', '--db', log.db, '--pubkey', pub, '--anchor', log.anchor], { encoding: 'utf8' });
+    // Every event is under a signed checkpoint (the writer signs one at close): nothing to add.
+    const clean = byPub();
+    expect(clean.status).toBe(0);
+    expect(clean.stdout).not.toContain('come after the last signed checkpoint');
+    const db = raw(log);
+    const last = db.prepare('SELECT * FROM events ORDER BY seq DESC LIMIT 1').get() as StoredEvent;
+    const forged = { ...last, seq: last.seq + 1, id: '00000000-0000-7000-8000-000000000000', target: 'nothing_happened', prev_hash: last.hash };
+    forged.hash = chainHash(last.hash, forged.seq, forged);
+    const cols = Object.keys(forged);
+    db.prepare(`INSERT INTO events (${cols.join(', ')}) VALUES (${cols.map((c) => `@${c}`).join(', ')})`).run(forged);
+    db.close();
+    expect(verifyCli(log).out).toMatch(new RegExp(`FAILED at event #${forged.seq} .*rewritten without the signing key`));
+    const r = byPub();
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`Events #${forged.seq} to #${forged.seq} come after the last signed checkpoint: with the public key alone nothing vouches for them`);
+  });
+
   it('an attacker with the signing key and the anchor file passes verify; the off-machine copy catches them', async () => {
     const rx = await syslogReceiver();
     const received = rx.received;
