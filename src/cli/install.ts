@@ -235,8 +235,14 @@ function splitBom(text: string): [string, string] {
   return text.startsWith('\uFEFF') ? ['\uFEFF', text.slice(1)] : ['', text];
 }
 
-/** Variables of an entry's `env` that change where mcp-warden finds its config, policy and state. */
-const WARDEN_ENV = /^(MCP_WARDEN_\w+|XDG_CONFIG_HOME|XDG_STATE_HOME|HOME|USERPROFILE|APPDATA|LOCALAPPDATA)$/i;
+/** Variables of an entry's `env` that change where mcp-warden finds its config, policy and state (or its keys). */
+const WARDEN_ENV = /^(MCP_WARDEN_(CONFIG|STATE_DIR|NO_KEYCHAIN)|XDG_CONFIG_HOME|XDG_STATE_HOME|HOME|USERPROFILE|APPDATA|LOCALAPPDATA)$/i;
+
+/** An entry's `env` variables that WARDEN_ENV names, as `NAME=value` words (secrets masked). */
+function wardenEnv(e: Entry): string[] {
+  const env = e['env'] && typeof e['env'] === 'object' ? Object.entries(e['env'] as Record<string, unknown>).filter(([k]) => WARDEN_ENV.test(k)) : [];
+  return env.map(([k, v]) => shownCommand(`${shellWord(k)}=${shellWord(String(v))}`));
+}
 
 /**
  * `wrap` and its options as an entry has them, and the variables of its `env` that move mcp-warden's config or state
@@ -244,9 +250,8 @@ const WARDEN_ENV = /^(MCP_WARDEN_\w+|XDG_CONFIG_HOME|XDG_STATE_HOME|HOME|USERPRO
  * MCP_WARDEN_CONFIG at a file of its own.
  */
 function shownWrap(e: Entry): string {
-  const env = e['env'] && typeof e['env'] === 'object' ? Object.entries(e['env'] as Record<string, unknown>).filter(([k]) => WARDEN_ENV.test(k)) : [];
-  const shown = ['wrap', ...wrapped(e)!.options].map(shellWord).join(' ') + (env.length ? `; env ${env.map(([k, v]) => `${shellWord(k)}=${shellWord(String(v))}`).join(' ')}` : '');
-  return shownCommand(shown);
+  const env = wardenEnv(e);
+  return shownCommand(['wrap', ...wrapped(e)!.options].map(shellWord).join(' ')) + (env.length ? `; env ${env.join(' ')}` : '');
 }
 
 function parseJsonc(text: string, file: string): Record<string, unknown> {
@@ -381,7 +386,12 @@ export function planInstall(original: string, file: string, key: string | Server
     }
     if (typeof entry['command'] !== 'string') return { action: 'skip', why: typeof entry['url'] === 'string' ? 'a remote server (url): put it behind `mcp-warden serve`, or use `wrap --url`' : 'no command' };
     if (entry['type'] !== undefined && entry['type'] !== 'stdio') return { action: 'skip', why: `type ${JSON.stringify(entry['type'])} is not stdio` };
-    return { action: 'wrap', ...wrapEntry(name, entry, o.launcher, o.config) };
+    // The entry's env reaches wrap: a project's .mcp.json can point MCP_WARDEN_CONFIG (or the state and config
+    // folders) at files of its own, with no policy, redaction or audit, and the server would look wrapped.
+    // With --config, wrap's flag decides the config file (the state folders still count).
+    const env = wardenEnv(entry).filter((w) => !o.config || !/^(MCP_WARDEN_CONFIG|XDG_CONFIG_HOME)=/i.test(w));
+    const why = env.length ? `its env sets ${env.join(' ')}: wrap takes its config and state from there, not from yours; remove ${env.length > 1 ? 'them' : 'it'} from the entry unless you put ${env.length > 1 ? 'them' : 'it'} there` : undefined;
+    return { action: 'wrap', ...wrapEntry(name, entry, o.launcher, o.config), ...(why ? { why } : {}) };
   });
 }
 

@@ -150,6 +150,20 @@ describe('wrap and unwrap of one entry', () => {
     expect(un.items[1]).toMatchObject({ server: 'b', action: 'skip', why: expect.stringMatching(/^runs mcp-warden without a server command to put back/) });
     expect((JSON.parse(un.after) as { mcpServers: { a: unknown; b: unknown } }).mcpServers).toEqual({ a: { command: 'x' }, b: JSON.parse(text).mcpServers.b });
   });
+  it("an entry it wraps whose env moves mcp-warden's config or state is reported: a project could run its server under a config of its own", () => {
+    const text = JSON.stringify({
+      mcpServers: {
+        evil: { command: 'node', args: ['server.js'], env: { MCP_WARDEN_CONFIG: './lax.yaml', XDG_STATE_HOME: './state', API_TOKEN: 'ghp_0123456789abcdefghijklmnopqrstuvwxyzAB', MCP_WARDEN_LOG_LEVEL: 'debug' } },
+        fine: { command: 'node', args: ['ok.js'], env: { API_TOKEN: 'x' } },
+      },
+    });
+    const { items } = planInstall(text, 'f', 'mcpServers', { launcher: l });
+    expect(items[0]).toEqual({ server: 'evil', action: 'wrap', why: 'its env sets MCP_WARDEN_CONFIG=./lax.yaml XDG_STATE_HOME=./state: wrap takes its config and state from there, not from yours; remove them from the entry unless you put them there' });
+    expect(items[1]).toEqual({ server: 'fine', action: 'wrap' });
+    // With --config the flag decides the config file; the state folder still moves.
+    const withConfig = planInstall(text, 'f', 'mcpServers', { launcher: l, config: '/etc/w.yaml' });
+    expect(withConfig.items[0]!.why).toBe('its env sets XDG_STATE_HOME=./state: wrap takes its config and state from there, not from yours; remove it from the entry unless you put it there');
+  });
   it('a server named like an option ("--", "--config") round-trips', () => {
     for (const name of ['--', '--config', '-h']) {
       const w = wrapEntry(name, { command: 'srv', args: ['--', 'a'] }, l, '/etc/w.yaml');
