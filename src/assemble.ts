@@ -155,10 +155,18 @@ const WINDOWS_BASE = ['SYSTEMROOT', 'SystemRoot', 'WINDIR', 'COMSPEC', 'ComSpec'
  * wrap: what the host gave us (hosts put server tokens there) minus our own `MCP_WARDEN_*`, plus the entry's env.
  * serve: only the entry's env plus PATH, HOME and the locale — a gateway's own secrets never reach a child.
  */
-export function childEnv(mode: Mode, server: ServerConfig, base: NodeJS.ProcessEnv = process.env): Record<string, string> {
+/** Variables of the system rather than of a program: a config's `${VAR}` reading one is not a secret of mcp-warden's. */
+const SYSTEM_ENV = /^(PATH|HOME|USER|USERNAME|USERPROFILE|LOGNAME|SHELL|PWD|TMPDIR|TEMP|TMP|LANG|LANGUAGE|LC_\w+|TZ|XDG_\w+|HOMEDRIVE|HOMEPATH|APPDATA|LOCALAPPDATA|PROGRAMDATA|SYSTEMROOT|WINDIR|COMSPEC|PATHEXT)$/i;
+
+export function childEnv(mode: Mode, server: ServerConfig, base: NodeJS.ProcessEnv = process.env, withheld: readonly string[] = []): Record<string, string> {
   const env: Record<string, string> = {};
   if (mode === 'wrap') {
-    for (const [k, v] of Object.entries(base)) if (v !== undefined && !k.startsWith('MCP_WARDEN_')) env[k] = v;
+    // The host's environment, but not mcp-warden's own: its MCP_WARDEN_ settings and what its config file's ${VAR}
+    // read (an audit sink's token, the redaction hash key), which the server it guards has no business seeing.
+    // The system's variables stay, though a config may name them for its paths (${HOME}/audit.db).
+    const fold = (k: string) => (process.platform === 'win32' ? k.toUpperCase() : k);
+    const own = new Set(withheld.filter((k) => !SYSTEM_ENV.test(k)).map(fold));
+    for (const [k, v] of Object.entries(base)) if (v !== undefined && !k.startsWith('MCP_WARDEN_') && !own.has(fold(k))) env[k] = v;
   } else {
     for (const [k, v] of Object.entries(base)) {
       if (v === undefined) continue;
@@ -178,6 +186,8 @@ export interface UpstreamDeps {
   /** WebSocket upstreams: keep-alive ping interval (0 = off). */
   wsPingIntervalMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Variables a wrapped child does not inherit (WardenConfig.envUsed): a server's own `env` can still set them. */
+  withheldEnv?: readonly string[];
   /** The config file's folder (relative token_file, client_secret_file). */
   baseDir?: string;
   /** The proxy's own files and folders, hidden from sandboxed children. */
@@ -219,7 +229,7 @@ export function protectedPaths(config: WardenConfig, auditDb?: string): string[]
  */
 export async function upstreamFactory(server: ServerConfig, deps: UpstreamDeps): Promise<(principal?: Principal) => Upstream> {
   if (server.url) return (await import('./upstream-url.js')).urlUpstreamFactory(server, server.url, deps);
-  const env = childEnv(deps.mode, server, deps.env);
+  const env = childEnv(deps.mode, server, deps.env, deps.withheldEnv);
   return () =>
     new ChildUpstream(
       { command: server.command!, args: server.args, env, cwd: server.cwd, sandbox: server.raw['sandbox'] as SandboxSpec | undefined, hide: deps.hide },

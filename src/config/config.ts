@@ -58,6 +58,11 @@ export interface WardenConfig {
   log: { level?: string; file?: string };
   /** The validated document, for sections later stages read. */
   raw: Record<string, unknown>;
+  /**
+   * The environment variables the config file's `${VAR}` read: mcp-warden's own credentials (an audit sink's token,
+   * the redaction hash key). `wrap` keeps them from the child unless a server's own `env` passes one on.
+   */
+  envUsed: string[];
 }
 
 const shipped = new Map<string, object>();
@@ -123,6 +128,7 @@ export function buildConfig(value: unknown, file: string | undefined): WardenCon
   const log = obj(raw['log']);
   return {
     file,
+    envUsed: [],
     servers,
     listen: {
       host: (listen['host'] as string | undefined) ?? '127.0.0.1',
@@ -150,6 +156,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   validateYaml(loaded, configSchema(), ConfigError, [shippedSchema('redaction.schema.json')]);
   checkServers(loaded);
   const cfg = buildConfig(loaded.value, path.resolve(file));
+  cfg.envUsed = loaded.envNames;
   resolveRelativePaths(cfg);
   return cfg;
 }

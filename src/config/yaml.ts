@@ -16,6 +16,8 @@ export interface LoadedYaml {
   value: unknown;
   doc: Document;
   lines: LineCounter;
+  /** The environment variables `${VAR}` took values from. */
+  envNames: string[];
 }
 
 const ENV_RE = /\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
@@ -37,11 +39,13 @@ export function parseYaml(text: string, file: string, env: NodeJS.ProcessEnv | u
     const line = e.linePos?.[0]?.line ?? lines.linePos(e.pos[0]).line;
     throw new ConfigError(`${file}:${line}: ${e.message.split('\n')[0]}`, file, line);
   }
+  const envNames = new Set<string>();
   if (env) {
     YAML.visit(doc, {
       Scalar(key, node) {
         if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
         const line = node.range ? lines.linePos(node.range[0]).line : 0;
+        for (const m of node.value.matchAll(ENV_RE)) if (!m[1]) envNames.add(m[2]!);
         node.value = substituteEnv(node.value, env, () => `${file}:${line}`);
       },
     });
@@ -61,7 +65,7 @@ export function parseYaml(text: string, file: string, env: NodeJS.ProcessEnv | u
     const why = /alias/i.test((e as Error).message) ? 'its *aliases expand too far (past the cap that stops YAML alias bombs); write the values out' : `cannot be read: ${(e as Error).message}`;
     throw new ConfigError(`${file}${line ? `:${line}` : ''}: ${why}`, file, line);
   }
-  return { file, value, doc, lines };
+  return { file, value, doc, lines, envNames: [...envNames] };
 }
 
 export function readYamlFile(file: string, env?: NodeJS.ProcessEnv): LoadedYaml {

@@ -3,10 +3,11 @@
  * is wrapped. Also the environment rules: wrap strips MCP_WARDEN_*; serve gives a child only its configured env
  * plus PATH, HOME and the locale.
  */
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connectClient } from '../helpers/clients.js';
-import { CLI, NODE, ROOT, startServe } from '../helpers/cli.js';
+import { CLI, NODE, ROOT, isolatedEnv, startServe, tmpDir } from '../helpers/cli.js';
 
 const FAULT = path.join(ROOT, 'test/fixtures/fault-server.mjs');
 
@@ -33,6 +34,38 @@ describe('a host-config entry with a token in its env', () => {
       }
     });
   }
+});
+
+describe("wrap keeps mcp-warden's own credentials from the child", () => {
+  it("what the config file's ${VAR} reads (the redaction hash key, an audit sink's token) does not reach the server; the host's other variables and a server's own env do", async () => {
+    const dir = tmpDir('mcpw-env-');
+    const cfg = path.join(dir, 'config.yaml');
+    writeFileSync(
+      cfg,
+      [
+        'redaction: { hash_key: "${WARDEN_HASH_KEY}" }',
+        `audit: { db: "\${HOME}/audit.db", sink: { https: "https://127.0.0.1:9/ingest", headers: { Authorization: "Bearer \${SIEM_TOKEN}" } } }`,
+        'servers:',
+        '  f:',
+        `    command: ${JSON.stringify(NODE)}`,
+        `    args: [${JSON.stringify(FAULT)}]`,
+        '    env: { PASSED_ON: "${SIEM_TOKEN}" }',
+        '',
+      ].join('\n'),
+    );
+    const env = isolatedEnv({ WARDEN_HASH_KEY: Buffer.alloc(32, 7).toString('base64'), SIEM_TOKEN: 'siem-secret', API_TOKEN: 'tok-123' });
+    const c = await connectClient('v1', { kind: 'stdio', command: NODE, args: [CLI, 'wrap', '--config', cfg, '--name', 'f', '--', NODE, FAULT], env });
+    try {
+      expect(text(await c.callTool('env', { name: 'WARDEN_HASH_KEY' }))).toBe('unset');
+      expect(text(await c.callTool('env', { name: 'SIEM_TOKEN' }))).toBe('unset');
+      // The host's own variables, one the config names for a path (HOME), and what the server's entry passes on stay.
+      expect(text(await c.callTool('env', { name: 'API_TOKEN' }))).toBe('set');
+      expect(text(await c.callTool('env', { name: 'HOME' }))).toBe('set');
+      expect(text(await c.callTool('env', { name: 'PASSED_ON' }))).toBe('set');
+    } finally {
+      await c.close();
+    }
+  });
 });
 
 describe('serve gives a child only its configured environment', () => {
