@@ -4,7 +4,7 @@
  * of the per-event MAC and the key of the arguments' hash.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, hkdfSync, createHash, sign, verify, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { createOnce } from '../config/files.js';
 import { errnoText, WardenError } from '../errors.js';
 
@@ -64,7 +64,9 @@ export function parsePrivateKey(pem: string, file: string): SigningKey {
 /** Loads the key, creating it if absent. Creation is atomic: write a private temp file, then link it in place. */
 export function loadOrCreateKey(file: string): SigningKey {
   try {
-    return parsePrivateKey(readFileSync(file, 'utf8'), file);
+    const key = parsePrivateKey(readFileSync(file, 'utf8'), file);
+    refuseIfShared(file);
+    return key;
   } catch (e) {
     if (e instanceof AuditKeyError) throw e;
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new AuditKeyError(`${file}: cannot read the audit signing key: ${errnoText(e)}`);
@@ -77,6 +79,17 @@ export function loadOrCreateKey(file: string): SigningKey {
     if (e instanceof AuditKeyError) throw e;
     throw new AuditKeyError(`${file}: cannot create the audit signing key: ${errnoText(e)}`);
   }
+}
+
+/**
+ * A signing key every user of the machine can read (or replace) lets any of them sign a rewritten trail: refused, as
+ * ssh refuses such a private key. Group permissions stay allowed (several service accounts of one group sharing a
+ * trail). Windows keeps permissions in ACLs, not in these bits.
+ */
+function refuseIfShared(file: string): void {
+  if (process.platform === 'win32') return;
+  const mode = statSync(file).mode & 0o777;
+  if (mode & 0o006) throw new AuditKeyError(`${file}: the audit signing key is ${mode & 0o004 ? 'readable' : 'writable'} by every user of this machine (mode 0${mode.toString(8)}), so anyone could sign a rewritten trail; make it private (chmod 600, or 640 for a group that shares the trail) and start again`);
 }
 
 export function signNote(key: SigningKey, note: string): string {

@@ -7,7 +7,7 @@
  * only what they mean (a count, a time, a file that can be written), saying which option is wrong otherwise.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -92,6 +92,27 @@ describe('wrap with an audit database it cannot use', () => {
     expect(statSync(`${other}.anchor`).mode & 0o777).toBe(0o600);
     const v = cli(['audit', 'verify', '--db', other]);
     expect(v.code, v.stdout + v.stderr).toBe(0);
+  });
+});
+
+describe('a signing key other users can read', () => {
+  it('stops wrap before anything is answered, naming the mode; a key private to its owner or group is used', () => {
+    const dir = tmpDir('mcpw-keymode-');
+    const db = path.join(dir, 'audit.db');
+    const first = cli(['wrap', '--audit-db', db, '--', NODE, FAULT], '');
+    expect(first.code, first.stderr).toBe(0);
+    const key = path.join(dir, 'audit-signing.key');
+    expect(statSync(key).mode & 0o777).toBe(0o600);
+    chmodSync(key, 0o644);
+    const r = cli(['wrap', '--audit-db', db, '--', NODE, FAULT], '');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${key}: the audit signing key is readable by every user of this machine (mode 0644), so anyone could sign a rewritten trail`);
+    expect(r.stdout).toBe('');
+    chmodSync(key, 0o602);
+    expect(cli(['wrap', '--audit-db', db, '--', NODE, FAULT], '').stderr).toContain('writable by every user of this machine (mode 0602)');
+    chmodSync(key, 0o640);
+    const shared = cli(['wrap', '--audit-db', db, '--', NODE, FAULT], '');
+    expect(shared.code, shared.stderr).toBe(0);
   });
 });
 
