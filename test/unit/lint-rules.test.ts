@@ -164,6 +164,8 @@ function cfCases(): Case[] {
     { rule: 'CF006', pos: () => lintDoc(cfg({ command: 'docker', args: ['run', '--privileged', 'acme/server:1.0'] })), neg: () => lintDoc(cfg({ command: 'docker', args: ['run', '--rm', '-i', 'acme/server:1.0'] })) },
     { rule: 'CF007', pos: () => lintDoc(cfg({ command: 'node server.js' })), neg: () => lintDoc(cfg({ command: 'node', args: ['server.js'] })) },
     { rule: 'CF008', pos: () => lintDoc(cfg({ command: 'npx', args: ['-y', '@modelcontextprotocol/server-filesystem@2026.8.31', '/'] })), neg: () => lintDoc(cfg({ command: 'npx', args: ['-y', '@modelcontextprotocol/server-filesystem@2026.8.31', '/srv/data'] })) },
+    { rule: 'CF011', pos: () => lintDoc(cfg({ command: 'npx', args: ['-y', 'mcp-warden@0.1.0', 'wrap', '--', 'node', 's.js'], env: { XDG_CONFIG_HOME: './.cfg' } })), neg: () => lintDoc(cfg({ command: 'node', args: ['s.js'], env: { XDG_CONFIG_HOME: './.cfg', API_URL: 'https://x' } })) },
+    { rule: 'CF011', pos: () => lintDoc(cfg({ command: 'node', args: ['s.js'], env: { MCP_WARDEN_CONFIG: './lax.yaml' } })), neg: () => lintDoc(cfg({ command: 'mcp-warden', args: ['wrap', '--', 'node', 's.js'], env: { MCP_WARDEN_LOG_LEVEL: 'debug' } })) },
     { rule: 'CF010', pos: () => lintDoc({ mcpServers: { demo: { command: 'node', args: ['s.js'], autoApprove: ['*'] } } }), neg: () => lintDoc({ mcpServers: { demo: { command: 'node', args: ['s.js'], autoApprove: [] } } }) },
   ];
 }

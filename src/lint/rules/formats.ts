@@ -6,6 +6,7 @@ import { isObject } from '../../protocol/jsonrpc.js';
 import { buildRedaction, DEFAULT_SETTINGS } from '../../redact/setup.js';
 import type { Redaction } from '../../redact/setup.js';
 import type { Finding, LintContext, LintDocument, Rule, Severity } from '../types.js';
+import { safeExcerpt } from '../text.js';
 
 const esc = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
 const SECRET_NAME = /(^|_|-)(token|key|secret|password|passwd|pwd|credential|credentials|auth|authorization|apikey|api_key|private)($|_|-)/i;
@@ -289,6 +290,14 @@ function cfChecks(ctx: LintContext): Finding[] {
     const shell = /^(sh|bash|zsh|cmd|cmd\.exe|powershell|pwsh)$/i.test(cmd) && l.args.some((a) => /^(-c|\/c|-command|-Command|-EncodedCommand)$/i.test(a));
     if (shell || argv.some((a) => /curl[^|]*\|\s*(ba)?sh|&&|;\s|`|\$\(/.test(a))) f('CF005', 'HIGH', l.pointer, 'the server is launched through a shell or an inline script');
     if (/^sudo$/.test(cmd) || argv.some((a) => /^(rm\s+-rf|chmod\s+777)/.test(a))) f('CF006', 'HIGH', l.pointer, 'the launch runs sudo, rm -rf or chmod 777');
+    // CF011: the entry's env decides which config and state mcp-warden runs with (a project's .mcp.json can bring
+    // a config of its own: no policy, no audit, while the server looks wrapped).
+    const runsWarden = argv.some((a, i) => /(^|[\\/@])mcp-warden(@[\w.^~<>=*+-]+)?$|[\\/]mcp-warden[\\/]dist[\\/]cli[\\/]index\.js$/.test(a) && argv.slice(i + 1).includes('wrap'));
+    for (const k of Object.keys(l.env)) {
+      const own = /^MCP_WARDEN_(CONFIG|STATE_DIR)$/i.test(k);
+      if (own || (runsWarden && /^(XDG_CONFIG_HOME|XDG_STATE_HOME|HOME|USERPROFILE|APPDATA|LOCALAPPDATA)$/i.test(k)))
+        f('CF011', 'MED', `${l.pointer}/env/${esc(k)}`, `env ${k}=${safeExcerpt(l.env[k]!, 80)} decides which mcp-warden config, policy and audit trail apply to this server, not the user's own`);
+    }
     // CF008: a filesystem server granted a whole root.
     if (argv.some((a) => /server-filesystem|filesystem/.test(a))) {
       const roots = l.args.filter((a) => /^(\/|~\/?|\$HOME\/?|\$\{HOME\}\/?|[A-Za-z]:\\?)$/.test(a));
