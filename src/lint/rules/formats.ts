@@ -323,5 +323,5 @@ function cfChecks(ctx: LintContext): Finding[] {
 export const FORMAT_RULES: Rule[] = [
   { id: 'SJ', title: 'server.json validity and hygiene', severity: 'ERROR', family: 'SJ', help: 'MCP Registry server.json: schema version, name, description, versions (no ranges, no latest), packages and remotes, secrets, transports.', check: (ctx) => docs(ctx, 'server-json').flatMap(sjChecks) },
   { id: 'MB', title: 'MCPB manifest validity and hygiene', severity: 'ERROR', family: 'MB', help: 'MCPB/DXT manifest.json against the strict schema of its manifest_version (unknown keys are errors), sensitive values, broad directory defaults.', check: (ctx) => docs(ctx, 'mcpb').flatMap(mbChecks) },
-  { id: 'CF', title: 'Host config hygiene', severity: 'ERROR', family: 'CF', help: 'Plaintext secrets, insecure or deprecated transports, unpinned packages, shell wrappers, dangerous launches, broad filesystem grants, auto-approval.', check: cfChecks },
+  { id: 'CF', title: 'Host config hygiene', severity: 'ERROR', family: 'CF', help: 'Plaintext secrets, insecure or deprecated transports, unpinned packages, shell wrappers, dangerous launches, broad filesystem grants, auto-approval, the mcp-warden config moved by an entry env.', check: cfChecks },
 ];
