@@ -39,8 +39,13 @@ export class SpawnError extends Error {
   readonly code = 'SPAWN_FAILED';
 }
 
-/** Windows: `npx` is `npx.cmd`, which only a shell can run; resolve it through PATHEXT and run it with cmd.exe. */
-function windowsCommand(spec: ChildSpec): { command: string; args: string[] } {
+/**
+ * Windows: `npx` is `npx.cmd`, which only a shell can run; resolve it through PATHEXT and run it with cmd.exe.
+ * `verbatim`: the command line is handed to cmd.exe as written (Node's `windowsVerbatimArguments`, which Node sets
+ * itself for `shell: true`). Without it Node quotes the last argument again and escapes its quotes with
+ * backslashes, which cmd.exe does not read: `"\"C:\…\npx.cmd -y pkg\""` names no program.
+ */
+export function windowsCommand(spec: Pick<ChildSpec, 'command' | 'args' | 'env'>): { command: string; args: string[]; verbatim?: boolean } {
   const exts = (spec.env['PATHEXT'] ?? process.env['PATHEXT'] ?? '.COM;.EXE;.BAT;.CMD').split(';');
   const dirs = (spec.env['PATH'] ?? spec.env['Path'] ?? process.env['PATH'] ?? '').split(';');
   let resolved = spec.command;
@@ -57,7 +62,7 @@ function windowsCommand(spec: ChildSpec): { command: string; args: string[] } {
   }
   if (/\.(cmd|bat)$/i.test(resolved)) {
     const quote = (a: string) => (/[\s"&|<>^()]/.test(a) ? `"${a.replace(/"/g, '""')}"` : a);
-    return { command: process.env['ComSpec'] ?? 'cmd.exe', args: ['/d', '/s', '/c', `"${[resolved, ...spec.args].map(quote).join(' ')}"`] };
+    return { command: process.env['ComSpec'] ?? 'cmd.exe', args: ['/d', '/s', '/c', `"${[resolved, ...spec.args].map(quote).join(' ')}"`], verbatim: true };
   }
   return { command: resolved, args: spec.args };
 }
@@ -95,7 +100,7 @@ export class ChildUpstream implements Upstream {
   start(): Promise<void> {
     const { spec, opts } = this;
     const env = { ...spec.env, [TREE_TAG_VAR]: this.tag };
-    let cmd = process.platform === 'win32' ? windowsCommand(spec) : { command: spec.command, args: spec.args };
+    let cmd: { command: string; args: string[]; verbatim?: boolean } = process.platform === 'win32' ? windowsCommand(spec) : { command: spec.command, args: spec.args };
     const sb = spec.sandbox;
     if (sb?.type === 'bwrap') {
       try {
@@ -117,6 +122,7 @@ export class ChildUpstream implements Upstream {
           stdio: ['pipe', 'pipe', 'pipe'],
           detached: process.platform !== 'win32',
           windowsHide: true,
+          windowsVerbatimArguments: cmd.verbatim === true,
           shell: false,
         });
       } catch (e) {
