@@ -156,7 +156,8 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   validateYaml(loaded, configSchema(), ConfigError, [shippedSchema('redaction.schema.json')]);
   checkServers(loaded);
   const cfg = buildConfig(loaded.value, path.resolve(file));
-  cfg.envUsed = loaded.envNames;
+  // What mcp-warden's own settings read; a server's env (servers.<name>.env) is meant for that server.
+  cfg.envUsed = [...new Set(loaded.envRefs.filter((r) => !(r.at[0] === 'servers' && r.at[2] === 'env')).map((r) => r.name))];
   resolveRelativePaths(cfg);
   return cfg;
 }

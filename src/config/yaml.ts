@@ -16,8 +16,8 @@ export interface LoadedYaml {
   value: unknown;
   doc: Document;
   lines: LineCounter;
-  /** The environment variables `${VAR}` took values from. */
-  envNames: string[];
+  /** The environment variables `${VAR}` took values from, each with the keys of the value that named it. */
+  envRefs: { name: string; at: string[] }[];
 }
 
 const ENV_RE = /\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
@@ -39,13 +39,14 @@ export function parseYaml(text: string, file: string, env: NodeJS.ProcessEnv | u
     const line = e.linePos?.[0]?.line ?? lines.linePos(e.pos[0]).line;
     throw new ConfigError(`${file}:${line}: ${e.message.split('\n')[0]}`, file, line);
   }
-  const envNames = new Set<string>();
+  const envRefs: LoadedYaml['envRefs'] = [];
   if (env) {
     YAML.visit(doc, {
-      Scalar(key, node) {
+      Scalar(key, node, ancestors) {
         if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
         const line = node.range ? lines.linePos(node.range[0]).line : 0;
-        for (const m of node.value.matchAll(ENV_RE)) if (!m[1]) envNames.add(m[2]!);
+        const at = ancestors.flatMap((a) => (isPair(a) && isScalar(a.key) ? [String(a.key.value)] : []));
+        for (const m of node.value.matchAll(ENV_RE)) if (!m[1]) envRefs.push({ name: m[2]!, at });
         node.value = substituteEnv(node.value, env, () => `${file}:${line}`);
       },
     });
@@ -65,7 +66,7 @@ export function parseYaml(text: string, file: string, env: NodeJS.ProcessEnv | u
     const why = /alias/i.test((e as Error).message) ? 'its *aliases expand too far (past the cap that stops YAML alias bombs); write the values out' : `cannot be read: ${(e as Error).message}`;
     throw new ConfigError(`${file}${line ? `:${line}` : ''}: ${why}`, file, line);
   }
-  return { file, value, doc, lines, envNames: [...envNames] };
+  return { file, value, doc, lines, envRefs };
 }
 
 export function readYamlFile(file: string, env?: NodeJS.ProcessEnv): LoadedYaml {

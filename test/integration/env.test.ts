@@ -50,10 +50,13 @@ describe("wrap keeps mcp-warden's own credentials from the child", () => {
         `    command: ${JSON.stringify(NODE)}`,
         `    args: [${JSON.stringify(FAULT)}]`,
         '    env: { PASSED_ON: "${SIEM_TOKEN}" }',
+        '  other:',
+        '    command: other-server',
+        '    env: { TOKEN: "${OTHER_TOKEN}" }',
         '',
       ].join('\n'),
     );
-    const env = isolatedEnv({ WARDEN_HASH_KEY: Buffer.alloc(32, 7).toString('base64'), SIEM_TOKEN: 'siem-secret', API_TOKEN: 'tok-123' });
+    const env = isolatedEnv({ WARDEN_HASH_KEY: Buffer.alloc(32, 7).toString('base64'), SIEM_TOKEN: 'siem-secret', API_TOKEN: 'tok-123', OTHER_TOKEN: 'for-servers' });
     const c = await connectClient('v1', { kind: 'stdio', command: NODE, args: [CLI, 'wrap', '--config', cfg, '--name', 'f', '--', NODE, FAULT], env });
     try {
       expect(text(await c.callTool('env', { name: 'WARDEN_HASH_KEY' }))).toBe('unset');
@@ -62,6 +65,8 @@ describe("wrap keeps mcp-warden's own credentials from the child", () => {
       expect(text(await c.callTool('env', { name: 'API_TOKEN' }))).toBe('set');
       expect(text(await c.callTool('env', { name: 'HOME' }))).toBe('set');
       expect(text(await c.callTool('env', { name: 'PASSED_ON' }))).toBe('set');
+      // A variable the config reads only for a server's env is meant for servers, not mcp-warden's own.
+      expect(text(await c.callTool('env', { name: 'OTHER_TOKEN' }))).toBe('set');
     } finally {
       await c.close();
     }
