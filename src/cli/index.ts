@@ -5,6 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import { fsReason, WardenError } from '../errors.js';
+import { visibleText } from '../protocol/escape.js';
 import { VERSION } from '../version.js';
 import { wholeNumber } from './args.js';
 
@@ -100,25 +101,28 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
       return;
     }
+    // A message can quote what a file or a peer wrote (a server's name from a project's .mcp.json, a key of a
+    // config): shown with its control, bidirectional and hidden characters made visible, line by line.
+    const say = (text: string) => process.stderr.write(`mcp-warden: ${text.split('\n').map(visibleText).join('\n')}\n`);
     if (err instanceof WardenError) {
-      process.stderr.write(`mcp-warden: ${err.message}\n`);
+      say(err.message);
       process.exitCode = err.exitCode;
       return;
     }
     const fsErr = err as NodeJS.ErrnoException;
     if (typeof fsErr?.code === 'string' && /^E[A-Z]+$/.test(fsErr.code) && typeof fsErr.path === 'string') {
       // A file the command had to read or write and could not: which one and why, not a stack trace.
-      process.stderr.write(`mcp-warden: ${fsErr.path}: cannot ${fsErr.syscall ?? 'use'} it: ${fsReason(fsErr)}\n`);
+      say(`${fsErr.path}: cannot ${fsErr.syscall ?? 'use'} it: ${fsReason(fsErr)}`);
       process.exitCode = 2;
       return;
     }
     if ((err as Error)?.name === 'SqliteError') {
       // A database that went bad while it was read (a damaged page): the reason, not a stack trace.
-      process.stderr.write(`mcp-warden: the audit database could not be read (SQLite: ${(err as Error).message}, ${String((err as { code?: unknown }).code)})\n`);
+      say(`the audit database could not be read (SQLite: ${(err as Error).message}, ${String((err as { code?: unknown }).code)})`);
       process.exitCode = 2;
       return;
     }
-    process.stderr.write(`mcp-warden: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    say(`unexpected error: ${(err as Error)?.stack ?? String(err)}`);
     process.exitCode = 70;
   }
 }

@@ -15,6 +15,7 @@ import type { Command } from 'commander';
 import { applyEdits, modify, parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { MAX_FILE_DEPTH, nestedDeeper } from '../protocol/frame.js';
 import { shownCommand } from '../config/shown.js';
+import { visibleText } from '../protocol/escape.js';
 import { UsageError, WardenError } from '../errors.js';
 import { VERSION } from '../version.js';
 
@@ -495,8 +496,10 @@ function report(r: InstallResult, verb: 'install' | 'uninstall', dryRun: boolean
   const w = (s: string) => process.stdout.write(s);
   // The diff shows the host's config, tokens and connection strings included: printed with them masked, since such
   // output is pasted into tickets and shared screens (the file itself keeps them).
-  w(lineDiff(r.before, r.after, r.file).split('\n').map(shownCommand).join('\n'));
-  for (const it of r.items) w(`${DONE[it.action]}  ${it.server}${it.where ? ` (in ${it.where})` : ''}${it.why ? `: ${it.why}` : ''}\n`);
+  // What a config says is shown as it is, not as a terminal would act on it: a project's .mcp.json can name a server
+  // with escape sequences, or turn a line around with a bidirectional override.
+  w(lineDiff(r.before, r.after, r.file).split('\n').map((l) => visibleText(shownCommand(l))).join('\n'));
+  for (const it of r.items) w(`${visibleText(`${DONE[it.action]}  ${it.server}${it.where ? ` (in ${it.where})` : ''}${it.why ? `: ${it.why}` : ''}`)}\n`);
   if (dryRun) w('dry run: nothing written\n');
   else if (r.after === r.before) w(`${r.file}: no change\n`);
   else if (verb === 'install') w(`${r.file}: updated; the original is kept at ${r.backup}. Restart the host to apply.\n`);

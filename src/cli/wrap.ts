@@ -10,6 +10,7 @@ import { createLogger } from '../log/logger.js';
 import type { Principal } from '../pipeline/types.js';
 import { Session } from '../proxy/session.js';
 import { peekId } from '../protocol/frame.js';
+import { visibleText } from '../protocol/escape.js';
 import { ErrorCode } from '../protocol/jsonrpc.js';
 import { openStdout, StdioHost } from '../transports/stdio-host.js';
 
@@ -129,7 +130,8 @@ export async function runWrap(o: WrapOptions): Promise<number> {
     await upstream.start();
   } catch (err) {
     log.error({ server: server.name }, (err as Error).message);
-    process.stderr.write(`mcp-warden: ${(err as Error).message}\n`);
+    // The message names the command, which the host's config (perhaps a project's) wrote.
+    process.stderr.write(`mcp-warden: ${visibleText((err as Error).message)}\n`);
     await assembly.close();
     return 1;
   }
