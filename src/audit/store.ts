@@ -329,6 +329,22 @@ export class AuditStore {
     return tx.immediate();
   }
 
+  /**
+   * Signs the prune record of the base this trail already has (one pruned by an mcp-warden that did not sign it):
+   * the key holder vouches that the events before it were removed on purpose. False when there is no base.
+   */
+  signBase(key: SigningKey): boolean {
+    const tx = this.db.transaction(() => {
+      const base = this.base();
+      if (base.seq === 0) return false;
+      const put = this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
+      put.run('base_signature', signNote(key, pruneNote(this.origin, base.seq, base.hash)));
+      put.run('base_key_id', key.keyId);
+      return true;
+    });
+    return tx.immediate();
+  }
+
   close(): void {
     this.closed = true;
     try {

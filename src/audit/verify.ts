@@ -198,7 +198,7 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
   // prune's own signed record does (someone who can write the database, without the key, can delete the first
   // events up to any checkpoint and set the base there).
   if (base.seq > 0 && pub) {
-    if (base.signature === undefined) add(base.seq, undefined, `the events up to #${base.seq} were removed without a signed prune record: deleted by someone without the signing key (or pruned by an mcp-warden older than this one)`);
+    if (base.signature === undefined) add(base.seq, undefined, `the events up to #${base.seq} were removed without a signed prune record: deleted by someone without the signing key, or pruned by an mcp-warden older than this one (if you pruned it, \`mcp-warden audit prune --sign-base\` with the key vouches for it)`);
     else if (!verifyNote(pub, pruneNote(store.origin, base.seq, base.hash), base.signature))
       add(
         base.seq,

@@ -253,15 +253,25 @@ export function registerAudit(program: Command): void {
 
   withDb(audit.command('prune'))
     .description('delete events before a time; what remains stays verifiable from a signed base')
-    .requiredOption('--before <time>', 'RFC 3339 time, date, or relative (90d)')
-    .action((o: DbOpts & { before: string }) => {
+    .option('--before <time>', 'RFC 3339 time, date, or relative (90d)')
+    .option('--sign-base', 'remove nothing: sign the prune record of the base the trail has (pruned by an earlier mcp-warden, which did not sign one)')
+    .action((o: DbOpts & { before?: string; signBase?: boolean }) => {
+      if ((o.before === undefined) === (o.signBase === undefined)) throw new UsageError('give --before <time> (remove events) or --sign-base (vouch for the base an earlier prune left), one of them');
       const db = dbPath(o);
       if (!existsSync(db)) throw new UsageError(`${db}: no audit database here`);
       const kp = keyPath(o, db);
       if (!existsSync(kp)) throw new UsageError(`${kp}: the signing key is needed to prune (it signs the new base)`);
+      if (o.signBase) {
+        const store = new AuditStore(db);
+        const signed = store.signBase(parsePrivateKey(readFileSync(kp, 'utf8'), kp));
+        const base = store.base().seq;
+        store.close();
+        process.stdout.write(signed ? `signed the prune record of base #${base}: the events before it count as removed by the key holder\n` : 'this trail has no prune base: nothing to sign\n');
+        return;
+      }
       let before: string;
       try {
-        before = normalizeTime(o.before);
+        before = normalizeTime(o.before!);
       } catch (e) {
         throw new UsageError(`--before: ${(e as Error).message}`);
       }

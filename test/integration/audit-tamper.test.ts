@@ -268,6 +268,7 @@ describe('prune', () => {
     const r = verifyCli(log);
     expect(r.code, r.out).toBe(1);
     expect(r.out).toContain('the events up to #20 were removed without a signed prune record');
+    expect(r.out).toContain('`mcp-warden audit prune --sign-base` with the key vouches for it');
     // The public key alone sees it too.
     const pub = path.join(log.dir, 'pub.txt');
     writeFileSync(pub, execFileSync(NODE, [CLI, 'audit', 'key', '--db', log.db], { encoding: 'utf8', env: { ...process.env, MCP_WARDEN_CONFIG: '' } }));
@@ -287,6 +288,17 @@ describe('prune', () => {
     const moved = verifyCli(pruned);
     expect(moved.code).toBe(1);
     expect(moved.out).toContain('the prune record of base #20 has an invalid signature');
+
+    // A trail pruned by an earlier mcp-warden (no record): the key holder vouches for its base, and it verifies.
+    const prune = (...args: string[]) => spawnSync(NODE, [CLI, 'audit', 'prune', '--db', log.db, ...args], { encoding: 'utf8' });
+    expect(prune().status).toBe(2);
+    expect(prune('--sign-base', '--before', '1d').status).toBe(2);
+    const signed = prune('--sign-base');
+    expect(signed.status, signed.stderr).toBe(0);
+    expect(signed.stdout).toContain('signed the prune record of base #20');
+    expect(verifyCli(log).code).toBe(0);
+    const fresh = await makeLog(3);
+    expect(spawnSync(NODE, [CLI, 'audit', 'prune', '--db', fresh.db, '--sign-base'], { encoding: 'utf8' }).stdout).toContain('this trail has no prune base: nothing to sign');
   });
 });
 
