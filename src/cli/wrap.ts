@@ -146,6 +146,8 @@ export async function runWrap(o: WrapOptions): Promise<number> {
     limits: { maxMessageBytes: limits.maxMessageBytes, maxJsonDepth: limits.maxJsonDepth, requestTimeoutMs: limits.requestTimeoutMs, maxInflight: server.maxInflight },
     log,
     events: assembly.events,
+    // Which config governed the session: a host entry's env can point MCP_WARDEN_CONFIG at a file of its own.
+    startFields: { config: config.file ?? null, config_from: source },
     onUpstreamLoss: 'replay',
     restartUpstream: () => makeUpstream(),
     maxRestarts: server.maxRestarts,

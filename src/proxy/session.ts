@@ -72,6 +72,8 @@ export interface SessionOptions {
   limits: SessionLimits;
   log: Logger;
   events?: SessionEvents;
+  /** More fields for the session's `session_start` event (wrap: the config file and where it was found). */
+  startFields?: Record<string, unknown>;
   /**
    * What to do when the upstream goes away: `replay` restarts it through `restartUpstream` and replays the
    * legacy handshake (stdio front, where the host cannot be told to re-initialize); `end` ends the session.
@@ -187,7 +189,7 @@ export class Session implements SessionApi {
     this.limits = opts.limits;
     this.log = opts.log;
     this.attachUpstream(this.upstream);
-    opts.events?.event('session_start', this.source(), { upstream: this.upstream.label, pid: this.upstream.pid ?? null });
+    opts.events?.event('session_start', this.source(), { upstream: this.upstream.label, pid: this.upstream.pid ?? null, ...opts.startFields });
   }
 
   /** Requests in flight either way (an open `subscriptions/listen` stream too: it keeps an idle session alive). */

@@ -182,6 +182,12 @@ describe('audit events through wrap', () => {
     expect(await peer.close()).toBe(0);
     const start = events(db).find((e) => e.event === 'session_start')!;
     expect(extra(start)['upstream']).toBe(`${NODE} ${FAULT} --token=[REDACTED:github-pat] postgresql://admin:[REDACTED:postgres-url-password]@db.example/app`);
+    // Which config governed the session, and how it was found (--config here; MCP_WARDEN_CONFIG would say env).
+    expect(extra(start)).toMatchObject({ config: cfg, config_from: 'flag' });
+    const viaEnv = new RawStdio(NODE, wrapArgs('--name', 'faulty', '--', NODE, FAULT), isolatedEnv({ MCP_WARDEN_CONFIG: cfg }));
+    await viaEnv.initialize();
+    expect(await viaEnv.close()).toBe(0);
+    expect(extra(events(db).filter((e) => e.event === 'session_start')[1]!)).toMatchObject({ config: cfg, config_from: 'env' });
     expect(peer.stderr).toContain('"msg":"wrapping"');
     expect(peer.stderr).toContain('--token=[REDACTED:github-pat]');
     for (const where of [JSON.stringify(events(db)), peer.stderr]) {
