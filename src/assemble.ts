@@ -7,7 +7,7 @@
  * Audit is outermost so it records the final answer, including a refusal by any stage below it and the
  * redaction counts of the response it lets out.
  */
-import { auditEvents, auditStage } from './audit/stage.js';
+import { auditEvents, auditStage, forwardStage, type AuditStageOptions } from './audit/stage.js';
 import { auditConfig, openAudit, type OpenAudit } from './audit/setup.js';
 import type { Logger } from './log/logger.js';
 import { loggingStage } from './log/stage.js';
@@ -96,24 +96,21 @@ export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly 
   const audit = ac.enabled ? openAudit(ac, opts.log) : undefined;
   const stages: Stage[] = [...(opts.outerStages ?? [])];
   const masker = redaction?.masker;
-  if (audit) {
-    stages.push(
-      auditStage(audit.writer, {
-        capture: ac.capture,
-        captureMaxBytes: ac.captureMaxBytes,
-        onFailure: ac.onFailure,
-        waitForCommit: true,
-        redactArgs: masker
-          ? (args: unknown) => {
-              const copy = structuredClone(args);
-              return masker.redact(copy).blocked ? '[REDACTED:too-many-findings]' : copy;
-            }
-          : undefined,
-        redactText: scrub,
-        argsKey: audit.key.argsKey,
-      }),
-    );
-  }
+  const auditOptions: AuditStageOptions | undefined = audit && {
+    capture: ac.capture,
+    captureMaxBytes: ac.captureMaxBytes,
+    onFailure: ac.onFailure,
+    waitForCommit: true,
+    redactArgs: masker
+      ? (args: unknown) => {
+          const copy = structuredClone(args);
+          return masker.redact(copy).blocked ? '[REDACTED:too-many-findings]' : copy;
+        }
+      : undefined,
+    redactText: scrub,
+    argsKey: audit.key.argsKey,
+  };
+  if (audit) stages.push(auditStage(audit.writer, auditOptions!));
   stages.push(loggingStage(opts.log, scrub));
   const events = audit ? auditEvents(audit.writer) : undefined;
   const pf = policyFiles(config, opts.policyFiles);
@@ -129,6 +126,8 @@ export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly 
     stages.push(pinStage({ settings: pins, identities, screen: screenDefinition, events, log: opts.log, maxListBytes: config.limits.maxMessageBytes }));
   }
   if (redaction) stages.push(redactionStage({ redaction }));
+  // Innermost: it records a request as it leaves, after every other stage let it through.
+  if (audit && ac.recordForwarded) stages.push(forwardStage(audit.writer, auditOptions!));
   const pipeline = new Pipeline(stages);
   return {
     pipeline,

@@ -21,6 +21,8 @@ export interface AuditConfig {
   maxDbBytes: number | undefined;
   durability: Durability;
   onFailure: 'deny' | 'allow';
+  /** Record each request when it is forwarded as well (committed before it leaves). */
+  recordForwarded: boolean;
   signingKey: string;
   anchor: string;
   checkpointEvery: number;
@@ -49,6 +51,7 @@ export function auditConfig(raw: unknown, baseDir: string | undefined, dbOverrid
     maxDbBytes: a['max_db_mb'] !== undefined ? Math.floor((a['max_db_mb'] as number) * 1024 * 1024) : undefined,
     durability: (a['durability'] as Durability | undefined) ?? 'strict',
     onFailure: (a['on_failure'] as 'deny' | 'allow' | undefined) ?? 'deny',
+    recordForwarded: a['record_forwarded'] === true,
     signingKey: path.resolve(rel(a['signing_key'] as string | undefined) ?? path.join(path.dirname(db), 'audit-signing.key')),
     anchor: path.resolve(rel(a['anchor'] as string | undefined) ?? `${db}.anchor`),
     checkpointEvery: (cp['every_events'] as number | undefined) ?? 1000,

@@ -175,6 +175,37 @@ export function auditStage(writer: AuditWriter, opts: AuditStageOptions): Stage 
   };
 }
 
+/**
+ * `audit.record_forwarded`: the innermost stage, so it sees a request exactly as it leaves, after every other stage
+ * let it through. It records a `forwarded` event (what the exchange event will say, less the answer) and, with strict
+ * durability, holds the request until that is committed: a call at the server when the proxy is killed is in the
+ * trail. If the event cannot be written, `on_failure: deny` refuses the call instead of forwarding it unrecorded.
+ */
+export function forwardStage(writer: AuditWriter, opts: AuditStageOptions): Stage {
+  return {
+    name: 'audit-forward',
+    request(ex) {
+      if (ex.kind !== 'request' || ex.direction !== 'to-server') return undefined;
+      const event = exchangeEvent(ex, opts);
+      event.event = 'forwarded';
+      // Nothing has come back yet.
+      event.bytes_out = null;
+      event.result_sha256 = null;
+      if (!opts.waitForCommit) {
+        writer.record(event);
+        return undefined;
+      }
+      return writer.enqueue(event).then(
+        () => undefined,
+        (e: Error) =>
+          opts.onFailure === 'deny'
+            ? { answer: { error: { code: ErrorCode.AuditUnavailable, message: `mcp-warden could not record this call before forwarding it (${e.message}); it was not sent (audit.on_failure: deny)` } }, outcome: 'failed' as const }
+            : undefined,
+      );
+    },
+  };
+}
+
 /** Lifecycle and fault events from sessions and the HTTP front (not exchanges). */
 export function auditEvents(writer: AuditWriter): SessionEvents {
   return {

@@ -68,6 +68,45 @@ describe('the audit trail survives a crash of the proxy', () => {
   });
 });
 
+describe('audit.record_forwarded: a call is in the trail before it reaches the server', () => {
+  const FAULT = path.join(ROOT, 'test/fixtures/fault-server.mjs');
+  /** A call the server never answers, then SIGKILL: what the trail holds about it. */
+  async function killedDuringCall(yaml: string): Promise<{ forwarded: ReturnType<typeof query>; exchanges: ReturnType<typeof query>; ok: boolean; argsSha: string }> {
+    const dir = tmpDir('mcpw-fwd-');
+    const db = path.join(dir, 'audit.db');
+    const cfg = writeConfig(`audit:\n  db: ${db}\n${yaml}`);
+    const peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--', NODE, FAULT), isolatedEnv());
+    await peer.initialize();
+    expect((await peer.request('e', 'tools/call', { name: 'echo', arguments: { text: 'first' } })).result).toBeDefined();
+    peer.send({ id: 'h', method: 'tools/call', params: { name: 'hang', arguments: { note: 'delete the backups' } } });
+    await new Promise((r) => setTimeout(r, 700));
+    peer.proc.kill('SIGKILL');
+    await peer.exited;
+    const { store, verify } = openDb(db);
+    const out = { forwarded: query(store, { event: 'forwarded' }), exchanges: query(store, { event: 'exchange' }), ok: verify().ok };
+    store.close();
+    const { argsKey } = loadOrCreateKey(path.join(dir, 'audit-signing.key'));
+    return { ...out, argsSha: argsHash(argsKey, canonicalJson({ note: 'delete the backups' })) };
+  }
+
+  it('with it, a call at the server when the proxy is killed is recorded as forwarded; without it, not at all', async () => {
+    const on = await killedDuringCall('  record_forwarded: true\n');
+    expect(on.ok).toBe(true);
+    const hang = on.forwarded.find((e) => e.target === 'hang');
+    expect(hang, JSON.stringify(on.forwarded.map((e) => e.target))).toBeDefined();
+    expect(hang).toMatchObject({ method: 'tools/call', decision: 'allow', status: null, latency_ms: null, bytes_out: null, result_sha256: null, args_sha256: on.argsSha });
+    // The answered call has both events; only the exchange is a call for stats and reports.
+    expect(on.forwarded.filter((e) => e.target === 'echo')).toHaveLength(1);
+    expect(on.exchanges.filter((e) => e.target === 'echo')).toHaveLength(1);
+    expect(on.exchanges.find((e) => e.target === 'hang')).toBeUndefined();
+
+    const off = await killedDuringCall('');
+    expect(off.ok).toBe(true);
+    expect(off.forwarded).toEqual([]);
+    expect([...off.exchanges].find((e) => e.target === 'hang')).toBeUndefined();
+  });
+});
+
 describe('two wrap processes share one database', () => {
   it('append under load at the same time, and the chain verifies', async () => {
     const dir = tmpDir('mcpw-multi-');
