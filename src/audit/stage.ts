@@ -197,9 +197,9 @@ export function forwardStage(writer: AuditWriter, opts: AuditStageOptions): Stag
       }
       return writer.enqueue(event).then(
         () => undefined,
-        (e: Error) =>
+        () =>
           opts.onFailure === 'deny'
-            ? { answer: { error: { code: ErrorCode.AuditUnavailable, message: `mcp-warden could not record this call before forwarding it (${e.message}); it was not sent (audit.on_failure: deny)` } }, outcome: 'failed' as const }
+            ? { answer: { error: { code: ErrorCode.AuditUnavailable, message: `mcp-warden could not record this call before forwarding it (${writer.lastError ?? 'store unavailable'}); it was not sent (audit.on_failure: deny)` } }, outcome: 'failed' as const }
             : undefined,
       );
     },

@@ -107,6 +107,34 @@ describe('audit.record_forwarded: a call is in the trail before it reaches the s
   });
 });
 
+describe('audit.record_forwarded when the store cannot take the event', () => {
+  it('the call is refused before it reaches the server; without the option the server runs it and the trail has no record', async () => {
+    const LENIENT = path.join(ROOT, 'test/fixtures/lenient-server.mjs');
+    const run = async (yaml: string): Promise<{ error: RawMessage['error']; ran: string; recorded: number }> => {
+      const dir = tmpDir('mcpw-fwd-full-');
+      const ranLog = path.join(dir, 'ran.log');
+      // A cap the small events fit under and a call's captured arguments (1.5 MB) do not.
+      const cfg = writeConfig(`audit:\n  db: ${path.join(dir, 'audit.db')}\n  max_db_mb: 1\n  capture_max_bytes: 4000000\n${yaml}`);
+      const peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--', NODE, LENIENT), isolatedEnv({ LENIENT_LOG: ranLog }));
+      await peer.initialize();
+      const r = await peer.call('big', 'read_note', { text: 'y'.repeat(1_500_000) });
+      await peer.close();
+      const { readFileSync, existsSync } = await import('node:fs');
+      const store = new AuditStore(path.join(dir, 'audit.db'), { readonly: true });
+      const recorded = query(store, {}).filter((e) => e.target === 'read_note').length;
+      store.close();
+      return { error: r.error, ran: existsSync(ranLog) ? readFileSync(ranLog, 'utf8') : '', recorded };
+    };
+    const on = await run('  record_forwarded: true\n');
+    expect(on.error?.code).toBe(-32013);
+    expect(on.ran).not.toContain('ran read_note');
+    const off = await run('');
+    expect(off.error?.code).toBe(-32013);
+    expect(off.ran).toContain('ran read_note');
+    expect(off.recorded).toBe(0);
+  });
+});
+
 describe('two wrap processes share one database', () => {
   it('append under load at the same time, and the chain verifies', async () => {
     const dir = tmpDir('mcpw-multi-');
