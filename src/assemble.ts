@@ -110,7 +110,7 @@ export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly 
     redactText: scrub,
     argsKey: audit.key.argsKey,
   };
-  if (audit) stages.push(auditStage(audit.writer, auditOptions!));
+  if (audit && auditOptions) stages.push(auditStage(audit.writer, auditOptions));
   stages.push(loggingStage(opts.log, scrub));
   const events = audit ? auditEvents(audit.writer) : undefined;
   const pf = policyFiles(config, opts.policyFiles);
@@ -127,7 +127,7 @@ export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly 
   }
   if (redaction) stages.push(redactionStage({ redaction }));
   // Innermost: it records a request as it leaves, after every other stage let it through.
-  if (audit && ac.recordForwarded) stages.push(forwardStage(audit.writer, auditOptions!));
+  if (audit && auditOptions && ac.recordForwarded) stages.push(forwardStage(audit.writer, auditOptions));
   const pipeline = new Pipeline(stages);
   return {
     pipeline,

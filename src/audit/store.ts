@@ -317,12 +317,9 @@ export class AuditStore {
         .prepare('INSERT OR IGNORE INTO checkpoints (seq, ts, head, key_id, note, signature) VALUES (?, ?, ?, ?, ?, ?)')
         .run(last.seq, new Date().toISOString(), last.hash, key.keyId, note, signNote(key, note));
       const removed = this.db.prepare('DELETE FROM events WHERE seq <= ?').run(last.seq).changes;
-      const put = this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
-      put.run('base_seq', String(last.seq));
-      put.run('base_hash', last.hash);
-      // Signed as a prune, not only as a checkpoint: verify accepts a base only with this record.
-      put.run('base_signature', signNote(key, pruneNote(this.origin, last.seq, last.hash)));
-      put.run('base_key_id', key.keyId);
+      this.setMeta('base_seq', String(last.seq));
+      this.setMeta('base_hash', last.hash);
+      this.signPrune(last, key);
       this.db.prepare('DELETE FROM checkpoints WHERE seq < ?').run(last.seq);
       return { removed, base: last };
     });
@@ -331,18 +328,25 @@ export class AuditStore {
 
   /**
    * Signs the prune record of the base this trail already has (one pruned by an mcp-warden that did not sign it):
-   * the key holder vouches that the events before it were removed on purpose. False when there is no base.
+   * the key holder vouches that the events before it were removed on purpose. The base's seq; 0 when there is none.
    */
-  signBase(key: SigningKey): boolean {
+  signBase(key: SigningKey): number {
     const tx = this.db.transaction(() => {
       const base = this.base();
-      if (base.seq === 0) return false;
-      const put = this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
-      put.run('base_signature', signNote(key, pruneNote(this.origin, base.seq, base.hash)));
-      put.run('base_key_id', key.keyId);
-      return true;
+      if (base.seq > 0) this.signPrune(base, key);
+      return base.seq;
     });
     return tx.immediate();
+  }
+
+  /** Signed as a prune, not only as a checkpoint: verify accepts a base only with this record. */
+  private signPrune(base: Head, key: SigningKey): void {
+    this.setMeta('base_signature', signNote(key, pruneNote(this.origin, base.seq, base.hash)));
+    this.setMeta('base_key_id', key.keyId);
+  }
+
+  private setMeta(key: string, value: string): void {
+    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
   close(): void {

@@ -152,6 +152,7 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
   const headSeq = expected - 1;
 
   // 2. Checkpoints in the database.
+  let signedThrough = base.seq;
   const checkCp = (cp: Checkpoint, where: string, origin = store.origin) => {
     if (!checkpointShaped(cp)) {
       const seq = (cp as { seq?: unknown }).seq;
@@ -185,7 +186,6 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
     if (have.hash !== cp.head) add(from, stored(from)?.id, `the chain up to #${cp.seq} differs from what ${where} checkpoint #${cp.seq} signed: events at or before #${cp.seq} were rewritten`);
     else if (pub) signedThrough = Math.max(signedThrough, cp.seq);
   };
-  let signedThrough = base.seq;
   // With a rewritten chain, the earliest event the checkpoint cannot vouch for is the one after the last
   // checkpoint that still matches.
   const firstDifferent = (seq: number) => {

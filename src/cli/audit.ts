@@ -263,10 +263,9 @@ export function registerAudit(program: Command): void {
       if (!existsSync(kp)) throw new UsageError(`${kp}: the signing key is needed to prune (it signs the new base)`);
       if (o.signBase) {
         const store = new AuditStore(db);
-        const signed = store.signBase(parsePrivateKey(readFileSync(kp, 'utf8'), kp));
-        const base = store.base().seq;
+        const base = store.signBase(parsePrivateKey(readFileSync(kp, 'utf8'), kp));
         store.close();
-        process.stdout.write(signed ? `signed the prune record of base #${base}: the events before it count as removed by the key holder\n` : 'this trail has no prune base: nothing to sign\n');
+        process.stdout.write(base > 0 ? `signed the prune record of base #${base}: the events before it count as removed by the key holder\n` : 'this trail has no prune base: nothing to sign\n');
         return;
       }
       let before: string;

@@ -137,9 +137,6 @@ function scan(text: string, maxDepth: number): ScanResult {
   return { keys, idStart, idEnd, tooDeep: false, longNumber };
 }
 
-/** Two keys of one object found by countKeys that differ only in case (the first such pair), else undefined. */
-let caseTwins: [string, string] | undefined;
-
 /** Keys as a case-insensitive reader takes them: Go's encoding/json also folds ſ to s and the Kelvin sign to k. */
 function foldKey(k: string): string {
   const l = k.toLowerCase();
@@ -153,36 +150,32 @@ function mayFoldAlike(a: string, b: string): boolean {
   return x >= 128 || y >= 128 || (x | 32) === (y | 32);
 }
 
-/** Looks for two keys of one object that fold alike; sets caseTwins. Only keys of equal length can. */
-function findCaseTwins(keys: string[]): void {
+/** Two keys of one object that fold alike (the first such pair), else undefined. Only keys of equal length can. */
+function findCaseTwins(keys: string[]): [string, string] | undefined {
   if (keys.length <= 8) {
     for (let i = 0; i < keys.length; i++) {
       for (let j = i + 1; j < keys.length; j++) {
-        if (keys[i]!.length === keys[j]!.length && mayFoldAlike(keys[i]!, keys[j]!) && foldKey(keys[i]!) === foldKey(keys[j]!)) {
-          caseTwins = [keys[i]!, keys[j]!];
-          return;
-        }
+        if (keys[i]!.length === keys[j]!.length && mayFoldAlike(keys[i]!, keys[j]!) && foldKey(keys[i]!) === foldKey(keys[j]!)) return [keys[i]!, keys[j]!];
       }
     }
-    return;
+    return undefined;
   }
   const seen = new Map<string, string>();
   for (const k of keys) {
     const f = foldKey(k);
     const other = seen.get(f);
-    if (other !== undefined) {
-      caseTwins = [other, k];
-      return;
-    }
+    if (other !== undefined) return [other, k];
     seen.set(f, k);
   }
+  return undefined;
 }
 
-function countKeys(v: unknown): number {
+/** The keys of every object in `v`, counted; `found.twins` gets the first pair of keys of one object that fold alike. */
+function countKeys(v: unknown, found: { twins?: [string, string] }): number {
   if (typeof v !== 'object' || v === null) return 0;
   let n = 0;
   if (Array.isArray(v)) {
-    for (const x of v) if (typeof x === 'object' && x !== null) n += countKeys(x);
+    for (const x of v) if (typeof x === 'object' && x !== null) n += countKeys(x, found);
     return n;
   }
   let first: string | undefined;
@@ -193,9 +186,9 @@ function countKeys(v: unknown): number {
     if (first === undefined) first = k;
     else (keys ??= [first]).push(k);
     const x = (v as Record<string, unknown>)[k];
-    if (typeof x === 'object' && x !== null) n += countKeys(x);
+    if (typeof x === 'object' && x !== null) n += countKeys(x, found);
   }
-  if (keys !== undefined && caseTwins === undefined) findCaseTwins(keys);
+  if (keys !== undefined && found.twins === undefined) found.twins = findCaseTwins(keys);
   return n;
 }
 
@@ -234,16 +227,15 @@ export function parseFrame(text: string, limits: ParseLimits, bytes = text.lengt
   } catch {
     return { ok: false, code: ErrorCode.ParseError, message: 'Parse error: invalid JSON', id: null };
   }
-  caseTwins = undefined;
-  const counted = countKeys(value);
-  if (counted !== s.keys || caseTwins !== undefined) {
+  const found: { twins?: [string, string] } = {};
+  const counted = countKeys(value, found);
+  if (counted !== s.keys || found.twins !== undefined) {
     const id = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>)['id'] : null;
     // Keys that differ only in case: a reader that matches keys case-insensitively (Go's encoding/json, which
     // MCP servers and clients in Go have used) takes the last of them, while every stage here judged the exact one
     // (`name` beside `Name`, `path` beside `PATH`): a message that means one thing here and another there.
-    const twins = caseTwins as [string, string] | undefined;
-    const message = counted !== s.keys ? 'Invalid Request: duplicate keys in a JSON object' : `Invalid Request: keys that differ only in case in one JSON object ("${printable(twins![0], 40)}" and "${printable(twins![1], 40)}")`;
-    caseTwins = undefined;
+    const twins = found.twins;
+    const message = counted !== s.keys || !twins ? 'Invalid Request: duplicate keys in a JSON object' : `Invalid Request: keys that differ only in case in one JSON object ("${printable(twins[0], 40)}" and "${printable(twins[1], 40)}")`;
     return { ok: false, code: ErrorCode.InvalidRequest, message, id: isValidId(id) ? id : null };
   }
   if (Array.isArray(value)) {

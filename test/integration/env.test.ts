@@ -15,6 +15,13 @@ function text(r: Record<string, unknown>): string {
   return (r['content'] as { text: string }[])[0]!.text;
 }
 
+type Client = Awaited<ReturnType<typeof connectClient>>;
+
+/** Asks the fault server whether each variable is in its environment ('set' or 'unset'), in order. */
+async function expectEnv(c: Client, want: Record<string, 'set' | 'unset'>): Promise<void> {
+  for (const [name, seen] of Object.entries(want)) expect(text(await c.callTool('env', { name })), name).toBe(seen);
+}
+
 describe('a host-config entry with a token in its env', () => {
   // What a desktop host would have before and after wrapping the entry: only command and args change.
   const entry = { command: NODE, args: [FAULT], env: { API_TOKEN: 'tok-123', PATH: process.env['PATH'] ?? '' } };
@@ -27,8 +34,7 @@ describe('a host-config entry with a token in its env', () => {
     it(`works ${label}`, async () => {
       const c = await connectClient('v1', { kind: 'stdio', command: e.command, args: e.args, env: e.env });
       try {
-        expect(text(await c.callTool('env', { name: 'API_TOKEN' }))).toBe('set');
-        expect(text(await c.callTool('env', { name: 'MCP_WARDEN_LOG_LEVEL' }))).toBe('unset');
+        await expectEnv(c, { API_TOKEN: 'set', MCP_WARDEN_LOG_LEVEL: 'unset' });
       } finally {
         await c.close();
       }
@@ -59,14 +65,16 @@ describe("wrap keeps mcp-warden's own credentials from the child", () => {
     const env = isolatedEnv({ WARDEN_HASH_KEY: Buffer.alloc(32, 7).toString('base64'), SIEM_TOKEN: 'siem-secret', API_TOKEN: 'tok-123', OTHER_TOKEN: 'for-servers' });
     const c = await connectClient('v1', { kind: 'stdio', command: NODE, args: [CLI, 'wrap', '--config', cfg, '--name', 'f', '--', NODE, FAULT], env });
     try {
-      expect(text(await c.callTool('env', { name: 'WARDEN_HASH_KEY' }))).toBe('unset');
-      expect(text(await c.callTool('env', { name: 'SIEM_TOKEN' }))).toBe('unset');
-      // The host's own variables, one the config names for a path (HOME), and what the server's entry passes on stay.
-      expect(text(await c.callTool('env', { name: 'API_TOKEN' }))).toBe('set');
-      expect(text(await c.callTool('env', { name: 'HOME' }))).toBe('set');
-      expect(text(await c.callTool('env', { name: 'PASSED_ON' }))).toBe('set');
-      // A variable the config reads only for a server's env is meant for servers, not mcp-warden's own.
-      expect(text(await c.callTool('env', { name: 'OTHER_TOKEN' }))).toBe('set');
+      await expectEnv(c, {
+        WARDEN_HASH_KEY: 'unset',
+        SIEM_TOKEN: 'unset',
+        // The host's own variables, one the config names for a path (HOME), and what the server's entry passes on stay.
+        API_TOKEN: 'set',
+        HOME: 'set',
+        PASSED_ON: 'set',
+        // A variable the config reads only for a server's env is meant for servers, not mcp-warden's own.
+        OTHER_TOKEN: 'set',
+      });
     } finally {
       await c.close();
     }
@@ -80,11 +88,7 @@ describe('serve gives a child only its configured environment', () => {
     });
     const c = await connectClient('v1', { kind: 'http', url: `${gw.url}/f/mcp` });
     try {
-      expect(text(await c.callTool('env', { name: 'SERVER_TOKEN' }))).toBe('set');
-      expect(text(await c.callTool('env', { name: 'PATH' }))).toBe('set');
-      expect(text(await c.callTool('env', { name: 'LANG' }))).toBe('set');
-      expect(text(await c.callTool('env', { name: 'AWS_SECRET_ACCESS_KEY' }))).toBe('unset');
-      expect(text(await c.callTool('env', { name: 'SERVER_TOKEN_SOURCE' }))).toBe('unset');
+      await expectEnv(c, { SERVER_TOKEN: 'set', PATH: 'set', LANG: 'set', AWS_SECRET_ACCESS_KEY: 'unset', SERVER_TOKEN_SOURCE: 'unset' });
     } finally {
       await c.close();
       await gw.stop();

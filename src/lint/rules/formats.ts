@@ -7,6 +7,7 @@ import { buildRedaction, DEFAULT_SETTINGS } from '../../redact/setup.js';
 import type { Redaction } from '../../redact/setup.js';
 import type { Finding, LintContext, LintDocument, Rule, Severity } from '../types.js';
 import { safeExcerpt } from '../text.js';
+import { isWrapped } from '../../cli/install.js';
 
 const esc = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
 const SECRET_NAME = /(^|_|-)(token|key|secret|password|passwd|pwd|credential|credentials|auth|authorization|apikey|api_key|private)($|_|-)/i;
@@ -292,7 +293,7 @@ function cfChecks(ctx: LintContext): Finding[] {
     if (/^sudo$/.test(cmd) || argv.some((a) => /^(rm\s+-rf|chmod\s+777)/.test(a))) f('CF006', 'HIGH', l.pointer, 'the launch runs sudo, rm -rf or chmod 777');
     // CF011: the entry's env decides which config and state mcp-warden runs with (a project's .mcp.json can bring
     // a config of its own: no policy, no audit, while the server looks wrapped).
-    const runsWarden = argv.some((a, i) => /(^|[\\/@])mcp-warden(@[\w.^~<>=*+-]+)?$|[\\/]mcp-warden[\\/]dist[\\/]cli[\\/]index\.js$/.test(a) && argv.slice(i + 1).includes('wrap'));
+    const runsWarden = isWrapped({ command: l.command, args: l.args });
     for (const k of Object.keys(l.env)) {
       const own = /^MCP_WARDEN_(CONFIG|STATE_DIR)$/i.test(k);
       if (own || (runsWarden && /^(XDG_CONFIG_HOME|XDG_STATE_HOME|HOME|USERPROFILE|APPDATA|LOCALAPPDATA)$/i.test(k)))
