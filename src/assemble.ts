@@ -30,7 +30,9 @@ import { definitionsStage } from './redact/definitions.js';
 import { redactionStage } from './redact/stage.js';
 import { ChildUpstream } from './transports/child.js';
 import type { Upstream } from './transports/types.js';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { ConfigError, fsReason } from './errors.js';
 import type { Principal } from './pipeline/types.js';
 
 export type Mode = 'wrap' | 'serve';
@@ -223,11 +225,37 @@ export function protectedPaths(config: WardenConfig, auditDb?: string): string[]
 }
 
 /**
+ * Every file a server's `auth` reads a secret from, read once as the proxy starts: one that cannot be read or is
+ * empty stops the start with the setting and the file (SPEC §10). They are read again for each connection (a
+ * rotated token is picked up), but a missing one was otherwise found only when a client came, as an error for that
+ * client and nothing in the log.
+ */
+export function checkSecretFiles(server: ServerConfig, baseDir: string): void {
+  const auth = server.raw['auth'];
+  if (!auth || typeof auth !== 'object') return;
+  for (const k of SECRET_FILE_KEYS) {
+    const f = (auth as Record<string, unknown>)[k];
+    if (typeof f !== 'string' || !f) continue;
+    const file = configPath(f, baseDir);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`servers.${server.name}.auth.${k}: ${file}: cannot read it: ${fsReason(e)}`, file);
+    }
+    if (!text.trim()) throw new ConfigError(`servers.${server.name}.auth.${k}: ${file} is empty`, file);
+  }
+}
+
+/**
  * A factory for fresh connections to one configured server. A URL upstream's modules (the HTTP and WebSocket
  * clients, OAuth) are loaded only when a URL upstream is configured: a stdio `wrap` does not carry them.
  */
 export async function upstreamFactory(server: ServerConfig, deps: UpstreamDeps): Promise<(principal?: Principal) => Upstream> {
-  if (server.url) return (await import('./upstream-url.js')).urlUpstreamFactory(server, server.url, deps);
+  if (server.url) {
+    checkSecretFiles(server, deps.baseDir ?? process.cwd());
+    return (await import('./upstream-url.js')).urlUpstreamFactory(server, server.url, deps);
+  }
   const env = childEnv(deps.mode, server, deps.env, deps.withheldEnv);
   return () =>
     new ChildUpstream(

@@ -132,6 +132,8 @@ export async function runWrap(o: WrapOptions): Promise<number> {
     log.error({ server: server.name }, (err as Error).message);
     // The message names the command, which the host's config (perhaps a project's) wrote.
     process.stderr.write(`mcp-warden: ${visibleText((err as Error).message)}\n`);
+    // No session began, so no session_start: the trail still shows that the host started this server and it failed.
+    assembly.events?.event('upstream_spawn', { server: server.name, principal, transport: 'stdio' }, { status: 'failed', reason: `could not start the upstream: ${(err as Error).message}`, config: config.file ?? null, config_from: source });
     await assembly.close();
     return 1;
   }

@@ -502,12 +502,17 @@ export class Gateway {
     }
     ep.starting++;
     ep.startingBy.set(who, (ep.startingBy.get(who) ?? 0) + 1);
-    const upstream = ep.makeUpstream(principal);
+    let upstream: Upstream;
     try {
+      // Inside the try: making one can fail too (a URL upstream reads its token file per session), and the counts
+      // above must come down again, or every failed start held a session slot for good.
+      upstream = ep.makeUpstream(principal);
       await upstream.start();
     } catch (e) {
-      this.opts.log.error({ server: server.name, err: (e as Error).message }, 'could not start the upstream');
-      throw new UpstreamStartError((e as Error).message);
+      const why = (e as Error).message;
+      this.opts.log.error({ server: server.name, err: why }, 'could not start the upstream');
+      this.opts.events?.event('upstream_spawn', { server: server.name, principal, transport }, { status: 'failed', reason: `could not start the upstream: ${why}` });
+      throw new UpstreamStartError(why);
     } finally {
       ep.starting--;
       const n = (ep.startingBy.get(who) ?? 1) - 1;
@@ -539,7 +544,8 @@ export class Gateway {
       this.opts.events?.event('overloaded', { server, transport: 'http' }, { reason: e.message });
       return sendJson(res, 503, errorResponse(id, ErrorCode.Overloaded, e.message), { 'retry-after': '5' });
     }
-    return sendJson(res, 502, errorResponse(id, ErrorCode.UpstreamFailed, `Upstream server could not be started: ${(e as Error).message}`));
+    // Why is for the operator (the log and the audit trail have it): it names the gateway's own files and commands.
+    return sendJson(res, 502, errorResponse(id, ErrorCode.UpstreamFailed, `Upstream server ${JSON.stringify(server)} could not be started; the gateway's log and audit trail say why`));
   }
 
   private async initialize(ep: Endpoint, frame: Frame, headers: Record<string, string>, res: ServerResponse, principal: Principal): Promise<void> {

@@ -3,7 +3,7 @@
  * says and the proxy keeps serving afterwards.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -199,14 +199,79 @@ describe('serve start-up failures', () => {
       holder.close();
     }
   });
+
+  it('a secret file a server\'s auth names that is missing or empty stops the start, with the setting and the file', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mcpw-secret-'));
+    const empty = path.join(dir, 'empty');
+    writeFileSync(empty, '\n');
+    for (const [auth, why] of [
+      [`{ type: bearer, token_file: ${JSON.stringify(path.join(dir, 'nope'))} }`, `servers.remote.auth.token_file: ${path.join(dir, 'nope')}: cannot read it: no such file or directory (ENOENT)`],
+      [`{ type: client_credentials, token_endpoint: "http://127.0.0.1:9/token", client_id: c, client_secret_file: ${JSON.stringify(empty)} }`, `servers.remote.auth.client_secret_file: ${empty} is empty`],
+    ] as const) {
+      const cfg = writeConfig(`servers:\n  remote:\n    url: http://127.0.0.1:9/mcp\n    auth: ${auth}\naudit: { enabled: false }\n`);
+      // serve, where it was found only when a client came (the client's error named the file; the log had nothing).
+      const r = spawnSync(NODE, [CLI, 'serve', '--config', cfg, '--port', '0'], { env: isolatedEnv(), encoding: 'utf8', timeout: 15_000 });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toBe(`mcp-warden: ${why}\n`);
+      const peer = new RawStdio(NODE, wrapArgs('--config', cfg), isolatedEnv());
+      expect(await peer.exitedWithin(15_000)).toBe(2);
+      expect(peer.stderr).toBe(`mcp-warden: ${why}\n`);
+    }
+  });
+
+  it('a session whose upstream cannot start gives its place back, tells the client nothing of the gateway\'s files, and is audited', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mcpw-secret-'));
+    const token = path.join(dir, 'token');
+    writeFileSync(token, 'upstream-token\n');
+    const db = path.join(dir, 'audit.db');
+    // Port 9 (discard) refuses: a session that gets as far as connecting fails with "unreachable".
+    const gw = await startServe(`servers:\n  remote:\n    url: http://127.0.0.1:9/mcp\n    max_sessions: 2\n    auth: { type: bearer, token_file: ${JSON.stringify(token)} }\naudit: { db: ${JSON.stringify(db)} }\n`);
+    const init = async (): Promise<{ status: number; message: string }> => {
+      const res = await fetch(`${gw.url}/remote/mcp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+      });
+      const body = (await res.json()) as { error?: { message: string } };
+      return { status: res.status, message: body.error?.message ?? '' };
+    };
+    try {
+      // The token file goes away while the gateway runs (a secret being rotated): each start fails.
+      rmSync(token);
+      for (let i = 0; i < 3; i++) {
+        const r = await init();
+        expect(r.status).toBe(502);
+        expect(r.message).toBe('Upstream server "remote" could not be started; the gateway\'s log and audit trail say why');
+      }
+      // Back again: the failed starts held no session slot (they did: "Too many sessions for remote (limit 2)").
+      writeFileSync(token, 'upstream-token\n');
+      const r = await init();
+      expect(r.message).toMatch(/^Upstream unreachable/);
+      expect(gw.stderr()).toContain(`could not start the upstream`);
+    } finally {
+      await gw.stop();
+    }
+    const failed = auditEvents(db, { event: 'upstream_spawn' });
+    expect(failed).toHaveLength(3);
+    for (const e of failed) {
+      expect(e.status).toBe('failed');
+      expect(e.reason).toBe(`could not start the upstream: ENOENT: no such file or directory, open '${token}'`);
+    }
+  });
 });
 
 describe('wrap start-up failures', () => {
-  it('a command that does not exist is a clear error, not a crash', async () => {
-    const peer = new RawStdio(NODE, wrapArgs('--', '/nonexistent/mcp-server'), isolatedEnv());
+  it('a command that does not exist is a clear error, not a crash, and the audit trail records the failed start', async () => {
+    const env = isolatedEnv();
+    const peer = new RawStdio(NODE, wrapArgs('--', '/nonexistent/mcp-server'), env);
     expect(await peer.exited).toBe(1);
     expect(peer.stderr).toMatch(/could not start "\/nonexistent\/mcp-server": ENOENT \(command not found/);
     expect(peer.stderr).not.toMatch(/\n\s+at /);
+    const [e, ...rest] = auditEvents(path.join(env['XDG_STATE_HOME']!, 'mcp-warden', 'audit.db'));
+    expect(rest).toEqual([]);
+    expect(e).toMatchObject({ event: 'upstream_spawn', status: 'failed', principal_sub: expect.stringMatching(/^local:/) });
+    expect(e!.reason).toMatch(/^could not start the upstream: could not start "\/nonexistent\/mcp-server": ENOENT/);
+    expect(JSON.parse(e!.extra!)).toMatchObject({ config: null, config_from: 'none', transport: 'stdio' });
   });
 
   it('an invalid config is refused with file and line', async () => {
