@@ -989,10 +989,12 @@ export class Session implements SessionApi {
 
   private async restart(): Promise<void> {
     this.state_ = 'restarting';
-    const up = this.opts.restartUpstream!();
-    this.upstream = up;
-    this.attachUpstream(up);
     try {
+      // Inside the try: making the upstream can fail too (a URL upstream reads its token_file again), and a throw
+      // here ended the whole proxy with a stack trace.
+      const up = this.opts.restartUpstream!();
+      this.upstream = up;
+      this.attachUpstream(up);
       await up.start();
       this.opts.events?.event('upstream_spawn', this.source(), { restart: this.restarts, pid: up.pid ?? null });
       if (this.era !== 'modern' && this.initializeText) {

@@ -65,7 +65,15 @@ export class SharedUpstream {
       this.initializedSent = false;
       for (const p of [...this.ports]) p.onclose?.(info);
     };
-    this.starting = up.start();
+    // A start that fails (the command not there yet, a secret file being rotated) is forgotten, so the next session
+    // tries again: a process that never ran closes nothing, and every later session was refused until a restart.
+    this.starting = up.start().catch((e: unknown) => {
+      if (this.real === up) {
+        this.real = undefined;
+        this.starting = undefined;
+      }
+      throw e;
+    });
     return this.starting;
   }
 

@@ -175,6 +175,16 @@ describe('the deepest message the configuration allows', () => {
   });
 });
 
+/** A legacy initialize POSTed to a serve endpoint: the status and the JSON body. */
+async function postInitialize(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
 describe('serve start-up failures', () => {
   it('a port another process holds: exit 1 with the reason and the setting to change, not a stack trace', async () => {
     const holder = net.createServer();
@@ -227,13 +237,8 @@ describe('serve start-up failures', () => {
     // Port 9 (discard) refuses: a session that gets as far as connecting fails with "unreachable".
     const gw = await startServe(`servers:\n  remote:\n    url: http://127.0.0.1:9/mcp\n    max_sessions: 2\n    auth: { type: bearer, token_file: ${JSON.stringify(token)} }\naudit: { db: ${JSON.stringify(db)} }\n`);
     const init = async (): Promise<{ status: number; message: string }> => {
-      const res = await fetch(`${gw.url}/remote/mcp`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
-      });
-      const body = (await res.json()) as { error?: { message: string } };
-      return { status: res.status, message: body.error?.message ?? '' };
+      const { status, body } = await postInitialize(`${gw.url}/remote/mcp`);
+      return { status, message: (body['error'] as { message?: string } | undefined)?.message ?? '' };
     };
     try {
       // The token file goes away while the gateway runs (a secret being rotated): each start fails.
@@ -256,6 +261,23 @@ describe('serve start-up failures', () => {
     for (const e of failed) {
       expect(e.status).toBe('failed');
       expect(e.reason).toBe(`could not start the upstream: ENOENT: no such file or directory, open '${token}'`);
+    }
+  });
+});
+
+describe('a shared upstream (isolation: shared) that could not start', () => {
+  it('is tried again for the next session: the command installed meanwhile starts', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mcpw-shared-'));
+    const command = path.join(dir, 'server');
+    const gw = await startServe(`servers:\n  fault:\n    command: ${JSON.stringify(command)}\n    isolation: shared\naudit: { enabled: false }\n`);
+    const init = async (): Promise<Record<string, unknown>> => (await postInitialize(`${gw.url}/fault/mcp`)).body;
+    try {
+      expect((await init())['error']).toMatchObject({ code: -32011 });
+      writeFileSync(command, `#!/bin/sh\nexec ${JSON.stringify(NODE)} ${JSON.stringify(FAULT)}\n`, { mode: 0o755 });
+      // Before: the failed start stayed the shared upstream's, and every session was refused until serve restarted.
+      expect((await init())['result']).toMatchObject({ serverInfo: { name: 'fault-server' } });
+    } finally {
+      await gw.stop();
     }
   });
 });

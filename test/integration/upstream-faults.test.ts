@@ -4,12 +4,15 @@
  * running, and an unusable key source means refusal (503/401), never an unchecked pass.
  */
 import http from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALLOW_ALL, freePort, isolatedEnv, NODE, ROOT, startServe, wrapArgs, writeConfig } from '../helpers/cli.js';
 import { RawStdio } from '../helpers/raw.js';
+import { auditEvents } from '../helpers/audit.js';
 
 const DUAL = path.join(ROOT, 'test/fixtures/dual-era-server.mjs');
 
@@ -105,6 +108,53 @@ describe('a misbehaving HTTP upstream, through wrap --url', () => {
     expect(code).toBe(-32011);
     expect(message).toMatch(/unreachable|ECONNREFUSED/i);
     expect(await peer.close()).toBe(0);
+  });
+
+  it('an upstream that loses its session while the token file is gone: the session ends with the reason, no crash', async () => {
+    // A server that gives each initialize a session and answers 404 for it once the tool "lose" was called.
+    let lost = false;
+    let sessions = 0;
+    const up = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        if (req.method !== 'POST') return void res.writeHead(405).end();
+        const m = JSON.parse(body) as { id?: number; method: string; params?: { name?: string } };
+        if (m.method === 'initialize') {
+          lost = false;
+          sessions++;
+          const result = { protocolVersion: '2025-06-18', capabilities: { tools: {} }, serverInfo: { name: 'up', version: '1' } };
+          return void res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': `s${sessions}` }).end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result }));
+        }
+        if (m.id === undefined) return void res.writeHead(202).end();
+        if (m.params?.name === 'lose') lost = true;
+        if (lost) return void res.writeHead(404).end();
+        const result = m.method === 'tools/list' ? { tools: [{ name: 'echo', inputSchema: { type: 'object' } }, { name: 'lose', inputSchema: { type: 'object' } }] } : { content: [{ type: 'text', text: 'ok' }] };
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result }));
+      });
+    });
+    await new Promise<void>((r) => up.listen(0, '127.0.0.1', () => r()));
+    const dir = mkdtempSync(path.join(tmpdir(), 'mcpw-lost-'));
+    const token = path.join(dir, 'token');
+    writeFileSync(token, 'upstream-token\n');
+    const db = path.join(dir, 'audit.db');
+    const cfg = writeConfig(`servers:\n  up:\n    url: http://127.0.0.1:${(up.address() as AddressInfo).port}/mcp\n    auth: { type: bearer, token_file: ${JSON.stringify(token)} }\naudit: { db: ${JSON.stringify(db)} }\n`);
+    const peer = new RawStdio(NODE, wrapArgs('--config', cfg), isolatedEnv({ MCP_WARDEN_LOG_LEVEL: 'error' }));
+    try {
+      await peer.initialize();
+      expect((await peer.call(2, 'echo')).result).toBeDefined();
+      rmSync(token);
+      // The upstream answers 404: wrap starts it again, and making the new connection reads the token file.
+      expect((await peer.call(3, 'lose')).error?.message).toMatch(/HTTP 404/);
+      // Before: an uncaught ENOENT from the restart ended wrap with a stack trace and no session_end.
+      expect(await peer.exitedWithin(15_000)).toBe(1);
+      expect(peer.stderr).toContain(`upstream restart failed`);
+      expect(peer.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      up.close();
+    }
+    const [end] = auditEvents(db, { event: 'session_end' });
+    expect(end?.reason).toBe(`upstream restart failed: ENOENT: no such file or directory, open '${token}'`);
   });
 });
 
