@@ -79,13 +79,25 @@ export function query(store: AuditStore, f: Filters, order: 'asc' | 'desc' = 'as
   return (store.db.prepare(sql).all(params) as Record<string, unknown>[]).map(typedRow);
 }
 
+export type Column = (typeof COLUMNS)[number];
+
 /**
  * The events matching `f`, one at a time: what reads a whole trail (export, stats, report) holds one row, not
- * millions. The connection runs nothing else until the iteration ends.
+ * millions. The connection runs nothing else until the iteration ends. With `columns`, only those are read (the rest
+ * are null): a pass that needs a few reads a row in a third of the time it takes to read all of them.
  */
-export function eachEvent(store: AuditStore, f: Filters, order: 'asc' | 'desc' = 'asc'): IterableIterator<StoredEvent> {
-  const { sql, params } = selection(f, '*', order);
+export function eachEvent(store: AuditStore, f: Filters, order: 'asc' | 'desc' = 'asc', columns?: readonly Column[]): IterableIterator<StoredEvent> {
+  const { sql, params } = selection(f, columns ? ['seq', ...columns].join(', ') : '*', order);
   return typedRows(store.db.prepare(sql).iterate(params) as IterableIterator<unknown>);
+}
+
+/** How many events match `f`, and the time of the first and the last of them (in `seq` order), without reading them into JavaScript. */
+export function eventSpan(store: AuditStore, f: Filters): { count: number; from: string | null | undefined; to: string | null | undefined } {
+  const { sql, params } = selection(f, 'seq, ts', 'asc');
+  const count = store.db.prepare(`SELECT COUNT(*) FROM (${sql})`).pluck().get(params) as number;
+  if (count === 0) return { count, from: undefined, to: undefined };
+  const time = (order: string) => (store.db.prepare(`SELECT * FROM (${sql}) ${order} LIMIT 1`).get(params) as Record<string, unknown> | undefined)?.['ts'];
+  return { count, from: textOf(time('')) ?? null, to: textOf(time('ORDER BY seq DESC')) ?? null };
 }
 
 /** How many events match `f`. */
@@ -239,7 +251,7 @@ function pct(sorted: number[], p: number): number {
 /** The per-server, per-tool scorecard of SPEC §7; tokens are estimated as bytes / 4. */
 export function scorecard(store: AuditStore, f: Filters = {}): ScoreRow[] {
   const groups = new Map<string, { server: string; tool: string; lat: number[]; bytes: number; calls: number; errors: number; timeouts: number; denials: number }>();
-  for (const e of eachEvent(store, { ...f, event: 'exchange' })) {
+  for (const e of eachEvent(store, { ...f, event: 'exchange' }, 'asc', ['server', 'target', 'method', 'latency_ms', 'bytes_out', 'status'])) {
     const tool = e.target ?? e.method ?? '?';
     const key = `${e.server}\n${tool}`;
     let g = groups.get(key);

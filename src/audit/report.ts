@@ -11,7 +11,7 @@ import path from 'node:path';
 import { packagePath } from '../config/paths.js';
 import { VERSION } from '../version.js';
 import { terminalSafe } from './escape.js';
-import { eachEvent, scorecard, type Filters } from './read.js';
+import { eachEvent, eventSpan, scorecard, type Filters } from './read.js';
 import type { AuditStore } from './store.js';
 import type { VerifyResult } from './verify.js';
 
@@ -54,15 +54,8 @@ export function verificationSummary(v: VerifyResult): string {
 const INCIDENTS = 50;
 
 export function buildReportData(store: AuditStore, verify: VerifyResult, f: Filters = {}): Record<string, unknown> {
-  // Two passes over the rows, one row in memory at a time: the span first (it sets the bucket size), then the counts.
-  let count = 0;
-  let from: string | undefined;
-  let to: string | undefined;
-  for (const e of eachEvent(store, f)) {
-    count++;
-    from ??= e.ts;
-    to = e.ts;
-  }
+  // The span first (it sets the bucket size), then one pass over the rows for the counts, one row in memory at a time.
+  const { count, from, to } = eventSpan(store, f);
   const span = from && to ? Date.parse(to) - Date.parse(from) : 0;
   const bucketMs = span <= 2 * 3600e3 ? 60e3 : span <= 3 * 86400e3 ? 3600e3 : 86400e3;
   // A time that is not one (a rebuilt table can hold anything) gets a bucket of its own rather than stop the report.
@@ -74,7 +67,7 @@ export function buildReportData(store: AuditStore, verify: VerifyResult, f: Filt
   const tools = new Map<string, number>();
   const principals = new Map<string, number>();
   const incidents: string[][] = [];
-  for (const e of eachEvent(store, f)) {
+  for (const e of eachEvent(store, f, 'asc', ['ts', 'event', 'principal_sub', 'redactions', 'server', 'target', 'method', 'status', 'decision', 'rule', 'reason'])) {
     if (e.principal_sub) bump(principals, e.principal_sub);
     if (e.redactions) {
       try {

@@ -7,6 +7,9 @@ import { blankEvent, newEventId } from '../../src/audit/writer.js';
 import { loadOrCreateKey } from '../../src/audit/keys.js';
 import { AuditStore, WRITER_CACHE_KIB } from '../../src/audit/store.js';
 import { canonicalEvent, canonicalJson, chainHash, EVENT_FIELDS, GENESIS, macFunction } from '../../src/audit/chain.js';
+import { eachEvent, eventSpan, query, scorecard, type Filters } from '../../src/audit/read.js';
+import { buildReportData } from '../../src/audit/report.js';
+import type { VerifyResult } from '../../src/audit/verify.js';
 
 describe('the audit MAC', () => {
   it('is exactly HMAC-SHA-256', () => {
@@ -77,6 +80,72 @@ describe('the audit store connection', () => {
       expect(reader.db.pragma('cache_size', { simple: true })).toBe(-16000);
       reader.close();
       writer.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('reading a trail for the report and the scorecard', () => {
+  it('the span and the narrow passes give what reading every column of every row gives, with filters and a limit', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mcpw-read-'));
+    try {
+      const store = new AuditStore(path.join(dir, 'audit.db'));
+      const key = loadOrCreateKey(path.join(dir, 'key'));
+      const t0 = Date.parse('2026-11-01T00:00:00Z');
+      store.append(
+        Array.from({ length: 400 }, (_, i) => ({
+          ...blankEvent(i % 7 === 0 ? 'session_start' : 'exchange', t0 + i * 60_000),
+          server: `s${i % 3}`,
+          method: 'tools/call',
+          target: `t${i % 5}`,
+          principal_sub: `u${i % 4}`,
+          status: i % 11 === 0 ? 'denied' : i % 13 === 0 ? 'error' : 'ok',
+          decision: i % 11 === 0 ? 'deny' : 'allow',
+          rule: i % 11 === 0 ? 'r1' : null,
+          latency_ms: (i * 37) % 101,
+          bytes_out: i * 3,
+          redactions: i % 9 === 0 ? '{"email":2}' : null,
+        })),
+        key,
+      );
+      for (const f of [{}, { since: '2026-11-01T02:00:00Z', until: '2026-11-01T05:00:00Z' }, { decision: 'deny' }, { server: 's1', limit: 40 }, { principal: 'nobody' }] as Filters[]) {
+        const all = query(store, f);
+        const span = eventSpan(store, f);
+        expect(span.count).toBe(all.length);
+        expect(span.from).toBe(all[0]?.ts);
+        expect(span.to).toBe(all.at(-1)?.ts);
+        // The report's pass and the scorecard read a few columns; their rows agree with the full ones on those.
+        const cols = ['ts', 'event', 'principal_sub', 'redactions', 'server', 'target', 'status', 'latency_ms', 'bytes_out'] as const;
+        const narrow = [...eachEvent(store, f, 'asc', cols)];
+        expect(narrow.map((e) => cols.map((c) => e[c]))).toEqual(all.map((e) => cols.map((c) => e[c])));
+        expect(narrow.every((e) => e.hash === null && e.args === null)).toBe(true);
+        const exchanges = query(store, { ...f, event: 'exchange' });
+        const rows = scorecard(store, f);
+        const sum = (pick: (r: (typeof rows)[number]) => number) => rows.reduce((n, r) => n + pick(r), 0);
+        expect(sum((r) => r.calls)).toBe(exchanges.length);
+        expect(sum((r) => r.errors)).toBe(exchanges.filter((e) => e.status === 'error').length);
+        expect(sum((r) => r.denials)).toBe(exchanges.filter((e) => e.status === 'denied').length);
+        expect(Math.round(sum((r) => r.meanBytes * r.calls))).toBe(exchanges.reduce((n, e) => n + (e.bytes_out ?? 0), 0));
+        expect(new Set(rows.map((r) => `${r.server}/${r.tool}`))).toEqual(new Set(exchanges.map((e) => `${e.server}/${e.target}`)));
+        for (const r of rows) {
+          const lat = exchanges.filter((e) => e.server === r.server && e.target === r.tool).map((e) => e.latency_ms!);
+          expect(r.p95).toBe([...lat].sort((a, b) => a - b)[Math.min(lat.length - 1, Math.floor(0.95 * lat.length))]);
+        }
+        // The report's own pass: its charts count what the rows hold.
+        const d = buildReportData(store, { ok: true } as VerifyResult, f) as Record<string, { labels: string[]; values: number[]; datasets?: { data: number[] }[] }> & { events: number; from?: string; to?: string; incidents: string[][] };
+        const total = (c: { values: number[] }) => c.values.reduce((n, v) => n + v, 0);
+        expect([d.events, d.from, d.to]).toEqual([all.length, all[0]?.ts, all.at(-1)?.ts]);
+        expect(total(d['principals']!)).toBe(all.length);
+        expect(total(d['redactions']!)).toBe(2 * all.filter((e) => e.redactions).length);
+        // (A limit applies to the events before the report picks the exchanges among them.)
+        const shown = all.filter((e) => e.event === 'exchange');
+        expect(total(d['tools']!)).toBe(shown.length);
+        expect(total(d['denials']!)).toBe(shown.filter((e) => e.status === 'denied').length);
+        expect(d['callsOverTime']!.datasets!.flatMap((x) => x.data).reduce((n, v) => n + v, 0)).toBe(shown.length);
+        expect(d.incidents.length).toBe(Math.min(50, shown.filter((e) => e.status !== 'ok').length));
+      }
+      store.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
