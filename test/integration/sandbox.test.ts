@@ -177,7 +177,10 @@ log: { file: ${JSON.stringify(files.log)} }
     try {
       const r = await fetch(`${bad.url}/s/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }) });
       expect(r.status).toBe(502);
-      expect(await r.text()).toContain('bubblewrap');
+      // The client is told the server could not start; why (it names the gateway's files) goes to the log.
+      expect(await r.text()).toContain('Upstream server \\"s\\" could not be started');
+      for (let i = 0; i < 100 && !/bubblewrap.*could not start the upstream/.test(bad.stderr()); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(bad.stderr()).toMatch(/bubblewrap.*could not start the upstream/);
     } finally {
       await bad.stop();
     }
