@@ -63,7 +63,7 @@ async function live(server: ServerConfig, timeoutMs: number): Promise<Snapshot> 
 }
 
 function liveServer(o: { stdio?: string; url?: string }): ServerConfig {
-  const base = { args: [], env: {}, headers: {}, isolation: 'per-session' as const, maxSessions: 1, maxInflight: 8, idleTimeoutMs: 0, shutdownGraceMs: 2000, maxRestarts: 0, raw: {} };
+  const base = { args: [], env: {}, headers: {}, isolation: 'per-session' as const, maxSessions: 1, maxInflight: 8, idleTimeoutMs: 0, shutdownGraceMs: 2000, maxRestarts: 0, restartWindowMs: 0, raw: {} };
   if (o.stdio) {
     const argv = splitCommand(o.stdio);
     if (!argv.length) throw new UsageError('--stdio: empty command');

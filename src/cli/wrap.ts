@@ -73,6 +73,7 @@ function pickServer(cfg: WardenConfig, o: WrapOptions): ServerConfig {
     idleTimeoutMs: 0,
     shutdownGraceMs: 2000,
     maxRestarts: 3,
+    restartWindowMs: 600_000,
   };
   if (o.command.length > 0) {
     const [command, ...args] = o.command;
@@ -153,6 +154,7 @@ export async function runWrap(o: WrapOptions): Promise<number> {
     onUpstreamLoss: 'replay',
     restartUpstream: () => makeUpstream(),
     maxRestarts: server.maxRestarts,
+    restartWindowMs: server.restartWindowMs,
   });
   const s = session;
   host.onpressure = () => s.pauseUpstream();

@@ -27,6 +27,8 @@ export interface ServerConfig {
   idleTimeoutMs: number;
   shutdownGraceMs: number;
   maxRestarts: number;
+  /** `max_restarts` counts the restarts of this window (ms): a child that dies now and then keeps being restarted. */
+  restartWindowMs: number;
   /** The raw entry, for stages that read their own keys. */
   raw: Record<string, unknown>;
 }
@@ -119,6 +121,7 @@ export function buildConfig(value: unknown, file: string | undefined): WardenCon
       idleTimeoutMs: num(s['idle_timeout_s'], 900) * 1000,
       shutdownGraceMs: num(s['shutdown_grace_ms'], 2000),
       maxRestarts: num(s['max_restarts'], 3),
+      restartWindowMs: num(s['restart_window_s'], 600) * 1000,
       raw: s,
     };
   });

@@ -81,6 +81,8 @@ export interface SessionOptions {
   onUpstreamLoss: 'replay' | 'end';
   restartUpstream?: () => Upstream;
   maxRestarts?: number;
+  /** The window `maxRestarts` counts restarts in (ms); default 600 s. */
+  restartWindowMs?: number;
   /** Several sessions share this upstream: rewrite progress tokens too. */
   sharedUpstream?: boolean;
   /** Where request ids come from (a shared upstream hands out ids unique across its sessions). */
@@ -161,6 +163,8 @@ export class Session implements SessionApi {
   private readonly byProgress = new Map<string | number, Outgoing>();
   private clientRequests = 0;
   private restarts = 0;
+  /** When each restart of the last window happened (ms). */
+  private restartTimes: number[] = [];
   /** The legacy handshake, kept to replay on a restarted upstream. */
   private initializeText: string | undefined;
   private initializedText: string | undefined;
@@ -970,8 +974,14 @@ export class Session implements SessionApi {
     if (!info.unexpected) return;
     this.opts.events?.event(info.exitCode === 0 ? 'upstream_exit' : 'upstream_crash', this.source(), { reason: info.reason, exit_code: info.exitCode ?? null, signal: info.signal ?? null });
     this.failAllInflight(`The upstream server ${info.reason}`);
-    if (this.opts.onUpstreamLoss === 'replay' && this.opts.restartUpstream && this.restarts < (this.opts.maxRestarts ?? 3)) {
+    // Restarts are counted over a window: a server that dies once in a while under a host that runs for days is
+    // restarted each time; one that keeps dying is given up on after max_restarts.
+    const now = Date.now();
+    const windowMs = this.opts.restartWindowMs ?? 600_000;
+    this.restartTimes = this.restartTimes.filter((t) => now - t < windowMs);
+    if (this.opts.onUpstreamLoss === 'replay' && this.opts.restartUpstream && this.restartTimes.length < (this.opts.maxRestarts ?? 3)) {
       this.restarts++;
+      this.restartTimes.push(now);
       void this.restart();
     } else {
       void this.close(`upstream ${info.reason}`);

@@ -112,4 +112,25 @@ describe('wrap exits while the host keeps stdin open', () => {
     expect(auditEvents(db, { event: 'upstream_crash' })).toMatchObject([{ reason: 'exited with code 3' }]);
     expect(sessionEnds(db)).toEqual(['upstream exited with code 3']);
   });
+
+  it('max_restarts counts the deaths of restart_window_s: one now and then is restarted each time, more in the window end it', async () => {
+    const db = path.join(tmpDir('mcpw-window-'), 'audit.db');
+    const cfg = writeConfig(`audit:\n  db: ${db}\nservers:\n  fault:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(FAULT)}]\n    max_restarts: 1\n    restart_window_s: 2.5\n`);
+    const peer = new RawStdio(NODE, wrapArgs('--config', cfg, '--name', 'fault'), isolatedEnv());
+    await peer.initialize();
+    let id = 0;
+    for (let death = 0; death < 2; death++) {
+      expect((await peer.call(++id, 'die', { code: 3 })).error?.message).toMatch(/exited with code 3/);
+      // Restarted: the first death of each window is within max_restarts (the count was for the whole session).
+      expect(text(await peer.call(++id, 'echo', { text: `after death ${death + 1}` }))).toBe(`echo: after death ${death + 1}`);
+      await new Promise((r) => setTimeout(r, 2700));
+    }
+    // Two deaths in one window: the second ends the session.
+    expect((await peer.call(++id, 'die', { code: 3 })).error?.message).toMatch(/exited with code 3/);
+    expect(text(await peer.call(++id, 'echo', { text: 'x' }))).toBe('echo: x');
+    expect((await peer.call(++id, 'die', { code: 4 })).error?.message).toMatch(/exited with code 4/);
+    expect(await peer.exitedWithin(15_000)).toBe(1);
+    expect(auditEvents(db, { event: 'upstream_spawn' }).map((e) => JSON.parse(e.extra!).restart)).toEqual([1, 2, 3]);
+    expect(sessionEnds(db)).toEqual(['upstream exited with code 4']);
+  });
 });
