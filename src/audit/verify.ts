@@ -100,6 +100,19 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
   /** The key id the first checkpoint at or after `seq` names (the key that part of the log was written under). */
   const keyIdAt = (seq: number) => cps.find((c) => c.seq >= seq)?.key_id;
 
+  // The anchor file is read now, before the chain: a running proxy appends a checkpoint there after committing it,
+  // so every line read now signs events the walk below sees. Read after the walk, a checkpoint written during it
+  // (seconds, on a large trail) named events past the walk's end, and verify of a live trail called it truncated.
+  let anchorText = '';
+  let anchorError: unknown;
+  if (opts.anchorFile) {
+    try {
+      anchorText = readFileSync(opts.anchorFile, 'utf8');
+    } catch (e) {
+      anchorError = e;
+    }
+  }
+
   // 1. The chain.
   let expected = base.seq + 1;
   let prev = base.hash;
@@ -215,13 +228,8 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
   /** Origins of the other logs the anchor file holds checkpoints of. */
   const others = new Set<string>();
   if (opts.anchorFile) {
-    let text = '';
-    try {
-      text = readFileSync(opts.anchorFile, 'utf8');
-    } catch (e) {
-      add(headSeq + 1, undefined, `cannot read the anchor file ${opts.anchorFile}: ${errnoText(e)}`);
-    }
-    for (const line of text.split('\n')) {
+    if (anchorError !== undefined) add(headSeq + 1, undefined, `cannot read the anchor file ${opts.anchorFile}: ${errnoText(anchorError)}`);
+    for (const line of anchorText.split('\n')) {
       if (!line.trim()) continue;
       let cp: AnchorLine;
       try {

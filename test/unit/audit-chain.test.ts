@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { AuditStore, WRITER_CACHE_KIB } from '../../src/audit/store.js';
 import { canonicalEvent, canonicalJson, chainHash, EVENT_FIELDS, GENESIS, macFunction } from '../../src/audit/chain.js';
 import { eachEvent, eventSpan, query, scorecard, type Filters } from '../../src/audit/read.js';
 import { buildReportData } from '../../src/audit/report.js';
-import type { VerifyResult } from '../../src/audit/verify.js';
+import { verifyStore, type VerifyResult } from '../../src/audit/verify.js';
 
 describe('the audit MAC', () => {
   it('is exactly HMAC-SHA-256', () => {
@@ -146,6 +146,52 @@ describe('reading a trail for the report and the scorecard', () => {
         expect(d.incidents.length).toBe(Math.min(50, shown.filter((e) => e.status !== 'ok').length));
       }
       store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('verify of a trail a proxy is writing to', () => {
+  it('a checkpoint appended to the anchor file while the chain is walked is not taken for a truncated log', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mcpw-live-'));
+    try {
+      const db = path.join(dir, 'audit.db');
+      const anchor = path.join(dir, 'anchor');
+      const key = loadOrCreateKey(path.join(dir, 'key'));
+      const writer = new AuditStore(db);
+      const batch = () => Array.from({ length: 10 }, () => ({ ...blankEvent('exchange'), server: 'live', status: 'ok' }));
+      const anchorNow = () => {
+        const cp = writer.checkpoint(key)!;
+        appendFileSync(anchor, `${JSON.stringify({ origin: writer.origin, ...cp })}\n`);
+      };
+      writer.append(batch(), key);
+      anchorNow();
+      const reader = new AuditStore(db, { readonly: true });
+      // The proxy writes more events, a checkpoint and its anchor line while verify is walking the chain (the walk
+      // reads one snapshot of the database, so it does not see them).
+      const walk = reader.iterate.bind(reader);
+      let wrote = false;
+      reader.iterate = function* (from?: number) {
+        for (const e of walk(from)) {
+          yield e;
+          if (!wrote) {
+            wrote = true;
+            writer.append(batch(), key);
+            anchorNow();
+          }
+        }
+      };
+      const v = verifyStore(reader, { key, anchorFile: anchor });
+      expect(wrote).toBe(true);
+      expect(v.problems).toEqual([]);
+      expect([v.ok, v.events, v.anchored]).toEqual([true, 10, 1]);
+      reader.close();
+      // Read again, the trail is whole with both checkpoints.
+      const again = new AuditStore(db, { readonly: true });
+      expect(verifyStore(again, { key, anchorFile: anchor })).toMatchObject({ ok: true, events: 20, anchored: 2 });
+      again.close();
+      writer.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
