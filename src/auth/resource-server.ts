@@ -156,12 +156,13 @@ interface CacheEntry {
 /** A token bucket: `rate` per second, burst `rate`. */
 class Bucket {
   private tokens: number;
-  private last = Date.now();
+  private last = performance.now();
   constructor(private readonly rate: number) {
     this.tokens = rate;
   }
   take(): boolean {
-    const now = Date.now();
+    // A clock that only moves forward: the wall clock set back would hold introspection off for as long.
+    const now = performance.now();
     this.tokens = Math.min(this.rate, this.tokens + ((now - this.last) / 1000) * this.rate);
     this.last = now;
     if (this.tokens < 1) return false;

@@ -38,7 +38,8 @@ export class MemoryLimiter implements Limiter {
       b = { tokens: capacity, at: now };
       this.buckets.set(key, b);
     } else {
-      b.tokens = Math.min(capacity, b.tokens + (now - b.at) * perMs);
+      // A clock set back (by hand, or a virtual machine resumed) must not empty the bucket for as long as it moved.
+      b.tokens = Math.min(capacity, b.tokens + Math.max(0, now - b.at) * perMs);
       b.at = now;
       this.buckets.delete(key);
       this.buckets.set(key, b);
@@ -46,7 +47,8 @@ export class MemoryLimiter implements Limiter {
     return { b, capacity, perMs };
   }
 
-  take(buckets: { key: string; rate: Rate }[], now = Date.now()): { ok: true } | { ok: false; retryAfterMs: number; key: string } {
+  /** `now`: ms on a clock that only moves forward (performance.now() by default; the wall clock can be set back). */
+  take(buckets: { key: string; rate: Rate }[], now = performance.now()): { ok: true } | { ok: false; retryAfterMs: number; key: string } {
     const levels = buckets.map((x) => ({ ...x, ...this.level(x.key, x.rate, now) }));
     for (const l of levels) {
       if (l.b.tokens < 1) return { ok: false, retryAfterMs: Math.ceil((1 - l.b.tokens) / l.perMs), key: l.key };

@@ -54,6 +54,16 @@ describe('token buckets', () => {
     expect(l.take(b, t0 + 20_000).ok).toBe(true);
     expect(l.take([{ key: 'r\nbob', rate: { per_minute: 3 } }], t0).ok).toBe(true);
   });
+  it('a clock set back an hour costs nothing: the bucket is not emptied for the hour', () => {
+    const l = new MemoryLimiter();
+    const b = [{ key: 'r\nalice', rate: { per_minute: 3 } }];
+    const t0 = 10_000_000;
+    for (let i = 0; i < 3; i++) expect(l.take(b, t0).ok).toBe(true);
+    const back = t0 - 3_600_000;
+    // Before: 3,600 s backwards took 180 tokens, and the retry hint was an hour.
+    expect(l.take(b, back)).toMatchObject({ ok: false, retryAfterMs: 20_000 });
+    expect(l.take(b, back + 20_000).ok).toBe(true);
+  });
   it('takes from every bucket or none', () => {
     const l = new MemoryLimiter();
     const one = { key: 'a', rate: { per_second: 1 } };
