@@ -146,6 +146,7 @@ export class TokenError extends Error {
 }
 
 interface CacheEntry {
+  /** Until when it holds, on performance.now()'s clock (a wall clock set back would keep a revoked token cached). */
   until: number;
   principal?: Principal;
   error?: TokenError;
@@ -437,7 +438,7 @@ export class ResourceServer {
 
   private async introspect(token: string, server: string): Promise<Principal> {
     const key = createHash('sha256').update(token).digest('base64url');
-    const now = Date.now();
+    const now = performance.now();
     let entry = this.cache.get(key);
     if (entry && entry.until <= now) {
       this.cache.delete(key);
@@ -466,14 +467,15 @@ export class ResourceServer {
     const i = this.settings.introspection!;
     this.introspections++;
     const now = Date.now();
+    const mono = performance.now();
     let r: oidc.IntrospectionResponse;
     try {
       r = await oidc.tokenIntrospection(this.oidcConfig!, token);
     } catch (e) {
       this.opts.log.warn({ err: (e as Error).message }, 'token introspection failed');
-      return { until: now + Math.min(i.failureCacheMs, 2000), error: new TokenError('The authorization server could not check the token; try again shortly', 'temporarily_unavailable', 503) };
+      return { until: mono + Math.min(i.failureCacheMs, 2000), error: new TokenError('The authorization server could not check the token; try again shortly', 'temporarily_unavailable', 503) };
     }
-    const fail = (msg: string): CacheEntry => ({ until: now + i.failureCacheMs, error: new TokenError(msg) });
+    const fail = (msg: string): CacheEntry => ({ until: mono + i.failureCacheMs, error: new TokenError(msg) });
     if (r.active !== true) return fail('The access token is not active');
     if (typeof r.exp === 'number' && r.exp * 1000 <= now) return fail('The access token expired');
     if (typeof r.nbf === 'number' && r.nbf > now / 1000 + this.settings.clockToleranceS) return fail('The access token is not valid yet');
@@ -486,9 +488,10 @@ export class ResourceServer {
     try {
       principal = this.principalFrom({ ...(r as Raw), iss: r.iss ?? this.settings.issuer }, token);
     } catch (e) {
-      return { until: now + i.failureCacheMs, error: e as TokenError };
+      return { until: mono + i.failureCacheMs, error: e as TokenError };
     }
-    const until = Math.min(now + i.cacheMs, typeof r.exp === 'number' ? r.exp * 1000 : Infinity);
+    // No longer than cache_s, nor past the token's expiry (a wall-clock time, measured from now).
+    const until = mono + Math.min(i.cacheMs, typeof r.exp === 'number' ? r.exp * 1000 - now : Infinity);
     return { until, principal, aud };
   }
 

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import * as jose from 'jose';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { checkEgress, guardedFetch, isPrivateAddress, isLoopbackAddress, MAX_AUTH_RESPONSE_BYTES } from '../../src/auth/egress.js';
 import http from 'node:http';
 import net from 'node:net';
@@ -203,6 +203,42 @@ describe('the sign-in callback listener', () => {
       expect((await waiting).searchParams.get('code')).toBe('abc');
     } finally {
       cb.close();
+    }
+  });
+});
+
+describe('the introspection cache', () => {
+  it('expires on a clock that only moves forward: a wall clock set back does not keep a token cached past cache_s', async () => {
+    let calls = 0;
+    const idp = http.createServer((req, res) => {
+      calls++;
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ active: true, sub: 'alice', aud: 'https://gw.example/files/mcp', exp: Math.floor(realNow() / 1000) + 7200, client_id: 'app' }));
+      });
+    });
+    const realNow = Date.now.bind(Date);
+    await new Promise<void>((r) => idp.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(idp.address() as net.AddressInfo).port}/introspect`;
+    const cfg = buildConfig({ servers: { files: { command: 'x' } }, listen: { public_url: 'https://gw.example' }, auth: { introspection: { url, client_id: 'rs', client_secret: 's', cache_s: 0.2 } } }, undefined);
+    const rs = new ResourceServer(authSettings(cfg)!, cfg.servers, { log: createLogger({ level: 'silent' }), publicUrl: 'https://gw.example' });
+    try {
+      expect((await rs.validate('opaque-token-1', 'files')).sub).toBe('alice');
+      expect((await rs.validate('opaque-token-1', 'files')).sub).toBe('alice');
+      expect(calls).toBe(1);
+      // The wall clock is set back an hour; 0.3 s pass. The entry (0.2 s) must be checked again: before, its expiry
+      // was a wall-clock time an hour ahead now, and a revoked token stayed accepted for that hour.
+      const back = vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 3_600_000);
+      try {
+        await new Promise((r) => setTimeout(r, 300));
+        expect((await rs.validate('opaque-token-1', 'files')).sub).toBe('alice');
+        expect(calls).toBe(2);
+      } finally {
+        back.mockRestore();
+      }
+    } finally {
+      idp.close();
     }
   });
 });
