@@ -17,7 +17,12 @@ export interface EgressPolicy {
   allowLoopback: boolean;
 }
 
-export class EgressError extends Error {}
+/**
+ * A fetch the guard refused, or an answer it would not read. A TypeError, as fetch's own failures are: openid-client
+ * passes those on as they are, and wrapped any other error as "something went wrong", so the reason (a host that
+ * does not resolve, a private address and the setting that allows it) never reached the log or the caller.
+ */
+export class EgressError extends TypeError {}
 
 function v4(ip: string): number[] {
   return ip.split('.').map(Number);
@@ -91,7 +96,12 @@ export function guardedFetch(policy: EgressPolicy, timeoutMs = 10_000, maxBytes 
   return async (url, init) => {
     await checkEgress(url, policy);
     const signal = init?.signal ?? AbortSignal.timeout(timeoutMs);
-    const res = await fetch(url, { ...init, redirect: 'manual', signal });
+    let res: Response;
+    try {
+      res = await fetch(url, { ...init, redirect: 'manual', signal });
+    } catch (e) {
+      throw withCause(e, url);
+    }
     if (!res.body) return res;
     const tooLarge = () => new EgressError(`${new URL(url).origin} answered with more than ${maxBytes} bytes; not read`);
     if (Number(res.headers.get('content-length') ?? 0) > maxBytes) {
@@ -110,6 +120,26 @@ export function guardedFetch(policy: EgressPolicy, timeoutMs = 10_000, maxBytes 
     );
     return new Response(capped, { status: res.status, statusText: res.statusText, headers: res.headers });
   };
+}
+
+/**
+ * fetch's own error says only "fetch failed"; why (refused, not found, a TLS failure) is in its cause. The message
+ * gets the cause and the origin, so "Could not obtain upstream credentials" says which endpoint and what happened.
+ * The error keeps its name and stays an Error the callers recognise (it still reads "fetch failed").
+ */
+function withCause(e: unknown, url: string): unknown {
+  if (!(e instanceof TypeError) || e.message !== 'fetch failed') return e;
+  const c = (e as { cause?: { code?: unknown; message?: unknown } }).cause;
+  const why = typeof c?.code === 'string' ? c.code : typeof c?.message === 'string' ? c.message.slice(0, 200) : undefined;
+  if (why === undefined) return e;
+  let origin = '';
+  try {
+    origin = new URL(url).origin;
+  } catch {
+    /* the message without it */
+  }
+  e.message = `fetch failed: ${why}${origin ? ` (${origin})` : ''}`;
+  return e;
 }
 
 /** True when the URL's host is a loopback address or localhost. */

@@ -27,7 +27,7 @@ import type { SessionEvents } from '../proxy/session.js';
 import type { AuthResult, GatewayHooks } from '../proxy/gateway.js';
 import { errorResponse } from '../protocol/jsonrpc.js';
 import { sendJson } from '../transports/http-server.js';
-import { checkEgress, guardedFetch, loopbackUrl, type EgressPolicy } from './egress.js';
+import { checkEgress, EgressError, guardedFetch, loopbackUrl, type EgressPolicy } from './egress.js';
 import { quotedString } from '../protocol/headers.js';
 
 export interface IntrospectionSettings {
@@ -534,7 +534,7 @@ export class ResourceServer {
 
 /** The JWKS endpoint failed (timeout, HTTP error, network, not a key set), as opposed to the token being bad. */
 function keySourceFailed(e: unknown): boolean {
-  if (e instanceof jose.errors.JWKSTimeout || e instanceof jose.errors.JWKSInvalid) return true;
+  if (e instanceof jose.errors.JWKSTimeout || e instanceof jose.errors.JWKSInvalid || e instanceof EgressError) return true;
   const tokenErrors = [jose.errors.JWTExpired, jose.errors.JWTClaimValidationFailed, jose.errors.JWTInvalid, jose.errors.JWSInvalid, jose.errors.JOSEAlgNotAllowed, jose.errors.JWKSNoMatchingKey, jose.errors.JWKSMultipleMatchingKeys, jose.errors.JWSSignatureVerificationFailed, jose.errors.JOSENotSupported, jose.errors.JWKInvalid];
   if (tokenErrors.some((c) => e instanceof c)) return false;
   // jose's own "Expected 200 OK from the JSON Web Key Set HTTP response", and fetch's network errors.

@@ -11,6 +11,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { TokenStore } from '../../src/auth/token-store.js';
 import { ResourceServer, authSettings, readJwksFile } from '../../src/auth/resource-server.js';
+import { upstreamCredentials } from '../../src/auth/upstream.js';
 import { buildConfig, loadConfigFile } from '../../src/config/config.js';
 import { createLogger } from '../../src/log/logger.js';
 import { CLI, NODE, tmpDir, writeTemp } from '../helpers/cli.js';
@@ -239,6 +240,48 @@ describe('the introspection cache', () => {
       }
     } finally {
       idp.close();
+    }
+  });
+});
+
+describe('why an OAuth fetch failed reaches the caller and the log', () => {
+  let n = 0;
+  const credentialsError = async (tokenEndpoint: string): Promise<string> => {
+    // A server name of its own each time: the token client is kept per server name for the process.
+    const cfg = buildConfig({ servers: { [`remote${++n}`]: { url: 'https://mcp.example/mcp', auth: { type: 'client_credentials', token_endpoint: tokenEndpoint, client_id: 'c', client_secret: 's' } } } }, undefined);
+    const provider = upstreamCredentials(cfg.servers[0]!, { mode: 'serve', log: createLogger({ level: 'silent' }), baseDir: '.' })!;
+    try {
+      await provider.headers(undefined);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    throw new Error('the token request did not fail');
+  };
+
+  it("the egress guard's refusal and fetch's cause, not openid-client's 'something went wrong'", async () => {
+    expect(await credentialsError('https://10.1.2.3/token')).toBe('10.1.2.3 resolves to a private address (10.1.2.3); set allow_private_networks to allow it');
+    expect(await credentialsError('https://mcp-warden-test.invalid/token')).toBe('mcp-warden-test.invalid does not resolve');
+    const port = await new Promise<number>((r) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => r(p));
+      });
+    });
+    expect(await credentialsError(`http://127.0.0.1:${port}/token`)).toBe(`fetch failed: ECONNREFUSED (http://127.0.0.1:${port})`);
+  });
+
+  it('signing keys the guard will not read are the key source failing (503), not a bad token (401)', async () => {
+    // A key endpoint that answers with more than the guard reads (1 MiB): the guard's refusal is not the token's fault.
+    const keys = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(2 * 2 ** 20) }).end('x'.repeat(2 * 2 ** 20)));
+    await new Promise<void>((r) => keys.listen(0, '127.0.0.1', () => r()));
+    try {
+      const { privateKey } = await jose.generateKeyPair('ES256');
+      const cfg = buildConfig({ servers: { files: { command: 'x' } }, listen: { public_url: 'https://gw.example' }, auth: { issuer: 'https://idp.example', jwks_uri: `http://127.0.0.1:${(keys.address() as net.AddressInfo).port}/jwks`, algorithms: ['ES256'] } }, undefined);
+      const rs = new ResourceServer(authSettings(cfg)!, cfg.servers, { log: createLogger({ level: 'silent' }), publicUrl: 'https://gw.example' });
+      const token = await new jose.SignJWT({ sub: 'u' }).setProtectedHeader({ alg: 'ES256', kid: 'k' }).setIssuer('https://idp.example').setAudience('https://gw.example/files/mcp').setIssuedAt().setExpirationTime('5m').sign(privateKey);
+      await expect(rs.validate(token, 'files')).rejects.toMatchObject({ status: 503, error: 'temporarily_unavailable' });
+    } finally {
+      keys.close();
     }
   });
 });
