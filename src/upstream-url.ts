@@ -46,7 +46,7 @@ export function urlUpstreamFactory(server: ServerConfig, url: string, deps: Upst
       log: deps.log,
       server: server.name,
       credentials: provider ? (caller?: Principal) => provider.headers(caller) : undefined,
-      unauthorized: provider?.unauthorized ? (c: string | undefined) => provider.unauthorized!(c) : undefined,
+      unauthorized: provider?.unauthorized ? (c: string | undefined, p?: Principal) => provider.unauthorized!(c, p) : undefined,
     };
     if (websocket) return new WsUpstream({ ...common, pingIntervalMs: deps.wsPingIntervalMs });
     return new HttpUpstream({ ...common, transport: server.transport ?? 'streamable-http', requestTimeoutMs: deps.requestTimeoutMs });

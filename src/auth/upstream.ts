@@ -26,8 +26,11 @@ import { configPath } from '../config/paths.js';
 export interface CredentialProvider {
   /** Headers for the next request to the upstream, sent for `principal` (token exchange; others ignore it). */
   headers(principal?: Principal): Promise<Record<string, string>>;
-  /** The upstream answered 401: obtain a fresh credential; true when the request should be sent once more. */
-  unauthorized?(challenge: string | undefined): Promise<boolean>;
+  /**
+   * The upstream answered 401 to a request sent for `principal`: obtain a fresh credential; true when the request
+   * should be sent once more.
+   */
+  unauthorized?(challenge: string | undefined, principal?: Principal): Promise<boolean>;
 }
 
 type Raw = Record<string, unknown>;
@@ -171,12 +174,14 @@ export function upstreamCredentials(server: ServerConfig, ctx: CredentialContext
   }
   if (type === 'token_exchange') {
     const client = clientFor(server, a, ctx.baseDir);
+    /** Where the token exchanged for this subject token is cached. */
+    const keyOf = (subject: string) => `${server.name}\n${createHash('sha256').update(subject).digest('base64url')}`;
     const exchange = async (caller: Principal | undefined): Promise<string> => {
       // The subject token is the token of the caller this message is for, never another client's of the same person.
       const principal = caller ?? ctx.principal;
       const subject = principal ? callerToken(principal) : undefined;
       if (!subject) throw new Error('token exchange needs the caller\'s access token, and this session has none (a stdio host or an expired token)');
-      const key = `${server.name}\n${createHash('sha256').update(subject).digest('base64url')}`;
+      const key = keyOf(subject);
       const hit = exTokens.get(key);
       if (hit && hit.until > Date.now()) return hit.token;
       const config = await client.configuration();
@@ -197,7 +202,19 @@ export function upstreamCredentials(server: ServerConfig, ctx: CredentialContext
       ctx.log.info({ server: server.name, sub: principal?.sub }, 'exchanged the caller\'s token for an upstream token (RFC 8693)');
       return r.access_token;
     };
-    return { headers: async (caller) => bearer(await exchange(caller)) };
+    return {
+      headers: async (caller) => bearer(await exchange(caller)),
+      // The upstream refused the token exchanged for this caller (revoked, or expired before the time it gave): the
+      // next request exchanges again, instead of every call failing until the cached token's expiry. Only this
+      // caller's: one whose exchanged tokens keep being refused must not make everyone else's be exchanged anew.
+      unauthorized: async (_challenge, caller) => {
+        const principal = caller ?? ctx.principal;
+        const subject = principal ? callerToken(principal) : undefined;
+        if (!subject) return false;
+        exTokens.delete(keyOf(subject));
+        return true;
+      },
+    };
   }
   return undefined;
 }

@@ -40,7 +40,7 @@ export interface HttpUpstreamOptions {
    */
   credentials?: (principal?: Principal) => Promise<Record<string, string>> | Record<string, string>;
   /** The upstream answered 401: get a fresh credential (refresh, new login); true = send the request once more. */
-  unauthorized?: (challenge: string | undefined) => Promise<boolean>;
+  unauthorized?: (challenge: string | undefined, principal?: Principal) => Promise<boolean>;
 }
 
 interface OpenRequest {
@@ -237,7 +237,7 @@ export class HttpUpstream implements Upstream {
       if (res.statusCode === 401 && !retried && this.opts.unauthorized) {
         res.resume();
         const challenge = res.headers['www-authenticate'];
-        this.opts.unauthorized(typeof challenge === 'string' ? challenge : undefined).then(
+        this.opts.unauthorized(typeof challenge === 'string' ? challenge : undefined, o.principal).then(
           (again) => {
             if (again && !this.closed) return this.post(text, o, true);
             if (isRequest && this.open.get(o.upId!) === entry) {

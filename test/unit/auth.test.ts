@@ -10,7 +10,8 @@ import { checkEgress, guardedFetch, isPrivateAddress, isLoopbackAddress, MAX_AUT
 import http from 'node:http';
 import net from 'node:net';
 import { TokenStore } from '../../src/auth/token-store.js';
-import { ResourceServer, authSettings, readJwksFile } from '../../src/auth/resource-server.js';
+import { ResourceServer, authSettings, readJwksFile, setCallerToken } from '../../src/auth/resource-server.js';
+import type { Principal } from '../../src/pipeline/types.js';
 import { upstreamCredentials } from '../../src/auth/upstream.js';
 import { buildConfig, loadConfigFile } from '../../src/config/config.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -282,6 +283,42 @@ describe('why an OAuth fetch failed reaches the caller and the log', () => {
       await expect(rs.validate(token, 'files')).rejects.toMatchObject({ status: 503, error: 'temporarily_unavailable' });
     } finally {
       keys.close();
+    }
+  });
+});
+
+describe('token exchange when the upstream refuses the exchanged token', () => {
+  it("exchanges again for that caller (not until the cached token's expiry), and only for that caller", async () => {
+    let exchanges = 0;
+    const as = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        exchanges++;
+        const subject = new URLSearchParams(body).get('subject_token');
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: `up-${subject}-${exchanges}`, token_type: 'Bearer', expires_in: 3600, issued_token_type: 'urn:ietf:params:oauth:token-type:access_token' }));
+      });
+    });
+    await new Promise<void>((r) => as.listen(0, '127.0.0.1', () => r()));
+    try {
+      const cfg = buildConfig({ servers: { exch: { url: 'https://mcp.example/mcp', auth: { type: 'token_exchange', token_endpoint: `http://127.0.0.1:${(as.address() as net.AddressInfo).port}/token`, client_id: 'c', client_secret: 's' } } } }, undefined);
+      const provider = upstreamCredentials(cfg.servers[0]!, { mode: 'serve', log: createLogger({ level: 'silent' }), baseDir: '.' })!;
+      const alice: Principal = { sub: 'alice', kind: 'oauth', scopes: [], claims: {}, expiresAt: Math.floor(Date.now() / 1000) + 3600 };
+      const bob: Principal = { sub: 'bob', kind: 'oauth', scopes: [], claims: {}, expiresAt: Math.floor(Date.now() / 1000) + 3600 };
+      setCallerToken(alice, 'alice-token');
+      setCallerToken(bob, 'bob-token');
+      expect(await provider.headers(alice)).toEqual({ authorization: 'Bearer up-alice-token-1' });
+      expect(await provider.headers(bob)).toEqual({ authorization: 'Bearer up-bob-token-2' });
+      expect(await provider.headers(alice)).toEqual({ authorization: 'Bearer up-alice-token-1' });
+      // The upstream answers 401 to alice's request: send it once more, with a token exchanged anew.
+      expect(await provider.unauthorized!(undefined, alice)).toBe(true);
+      expect(await provider.headers(alice)).toEqual({ authorization: 'Bearer up-alice-token-3' });
+      expect(await provider.headers(bob)).toEqual({ authorization: 'Bearer up-bob-token-2' });
+      expect(exchanges).toBe(3);
+      // A caller with no token of its own to exchange: nothing to retry with.
+      expect(await provider.unauthorized!(undefined, { sub: 'x', kind: 'local', scopes: [], claims: {} })).toBe(false);
+    } finally {
+      as.close();
     }
   });
 });

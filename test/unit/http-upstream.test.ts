@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpUpstream } from '../../src/transports/http-client.js';
 import type { Logger } from '../../src/log/logger.js';
+import type { Principal } from '../../src/pipeline/types.js';
 
 const servers: http.Server[] = [];
 afterEach(async () => {
@@ -91,6 +92,46 @@ describe('HTTP upstream without credentials', () => {
     for (let i = 0; i < 40 && !warnings.length; i++) await new Promise((r) => setTimeout(r, 25));
     expect(warnings).toContain('could not obtain upstream credentials for the GET stream');
     expect(gets).toEqual([]);
+    await up.close();
+  });
+});
+
+describe('HTTP upstream that answers 401', () => {
+  it('asks for a fresh credential for the caller the request was sent for, then sends it once more', async () => {
+    const auths: string[] = [];
+    const base = await listen((req, res) => {
+      auths.push(String(req.headers.authorization));
+      req.resume();
+      req.on('end', () => {
+        if (req.headers.authorization === 'Bearer stale') return void res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' }).end();
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","id":3,"result":{}}');
+      });
+    });
+    const { log } = recorder();
+    const alice = { sub: 'alice', kind: 'oauth', scopes: [], claims: {} } as Principal;
+    let token = 'stale';
+    const asked: (Principal | undefined)[] = [];
+    const up = new HttpUpstream({
+      url: `${base}/mcp`,
+      transport: 'streamable-http',
+      headers: {},
+      maxMessageBytes: 1 << 20,
+      requestTimeoutMs: 5000,
+      log,
+      server: 'remote',
+      credentials: async () => ({ authorization: `Bearer ${token}` }),
+      unauthorized: async (_challenge, principal) => {
+        asked.push(principal);
+        token = 'fresh';
+        return true;
+      },
+    });
+    const answered = new Promise<string>((resolve) => (up.onmessage = (t) => resolve(t)));
+    await up.start();
+    up.send('{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{"_meta":{}}}', { kind: 'request', method: 'tools/list', upId: 3, era: 'modern', principal: alice });
+    expect(await answered).toContain('"result"');
+    expect(asked).toEqual([alice]);
+    expect(auths).toEqual(['Bearer stale', 'Bearer fresh']);
     await up.close();
   });
 });
