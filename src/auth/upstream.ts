@@ -69,6 +69,20 @@ class OAuthClient {
     return this.config;
   }
 
+  /**
+   * Runs a grant; when the token endpoint says the client is not who it claims (`invalid_client`: the secret in
+   * `client_secret_file` was rotated since it was read), reads the secret again and tries once more.
+   */
+  async grant<T>(run: (config: oidc.Configuration) => Promise<T>): Promise<T> {
+    try {
+      return await run(await this.configuration());
+    } catch (e) {
+      if (typeof this.a['client_secret_file'] !== 'string' || (e as { error?: unknown }).error !== 'invalid_client') throw e;
+      this.config = undefined;
+      return run(await this.configuration());
+    }
+  }
+
   private async load(): Promise<oidc.Configuration> {
     const a = this.a;
     const clientId = a['client_id'] as string;
@@ -125,27 +139,39 @@ export function upstreamCredentials(server: ServerConfig, ctx: CredentialContext
   const a = server.raw['auth'] as Raw | undefined;
   if (!a) return undefined;
   const type = a['type'];
-  if (type === 'bearer') {
-    const token = secretFrom(a, 'token', ctx.baseDir);
-    if (!token) throw new Error(`servers.${server.name}.auth: bearer needs token or token_file`);
-    return { headers: async () => bearer(token) };
-  }
-  if (type === 'header') {
-    const value = secretFrom(a, 'value', ctx.baseDir);
-    if (!value) throw new Error(`servers.${server.name}.auth: header needs value or value_file`);
+  if (type === 'bearer' || type === 'header') {
+    const key = type === 'bearer' ? 'token' : 'value';
+    let secret = secretFrom(a, key, ctx.baseDir);
+    if (!secret) throw new Error(`servers.${server.name}.auth: ${type} needs ${key} or ${key}_file`);
     const name = String(a['name']).toLowerCase();
-    return { headers: async () => ({ [name]: value }) };
+    return {
+      headers: async () => (type === 'bearer' ? bearer(secret!) : { [name]: secret! }),
+      // A secret kept in a file may have been rotated since it was read (a long-running wrap reads it once): on 401
+      // it is read again, and the request sent once more if it changed.
+      unauthorized: async () => {
+        if (typeof a[`${key}_file`] !== 'string') return false;
+        let fresh: string | undefined;
+        try {
+          fresh = secretFrom(a, key, ctx.baseDir);
+        } catch {
+          return false;
+        }
+        if (!fresh || fresh === secret) return false;
+        secret = fresh;
+        ctx.log.info({ server: server.name }, `read the upstream credential again (auth.${key}_file changed)`);
+        return true;
+      },
+    };
   }
   const resource = (a['resource'] as string | undefined) ?? server.url;
   if (type === 'client_credentials') {
     const client = clientFor(server, a, ctx.baseDir);
     const fetchToken = async (): Promise<Cached> => {
-      const config = await client.configuration();
       const params: Record<string, string> = {};
       if (typeof a['scope'] === 'string') params['scope'] = a['scope'];
       if (resource) params['resource'] = resource;
       if (typeof a['audience'] === 'string') params['audience'] = a['audience'];
-      const r = await oidc.clientCredentialsGrant(config, params);
+      const r = await client.grant((config) => oidc.clientCredentialsGrant(config, params));
       ctx.log.info({ server: server.name }, 'obtained an upstream token (client credentials)');
       return { token: r.access_token, until: expiry(r) };
     };
@@ -184,7 +210,6 @@ export function upstreamCredentials(server: ServerConfig, ctx: CredentialContext
       const key = keyOf(subject);
       const hit = exTokens.get(key);
       if (hit && hit.until > Date.now()) return hit.token;
-      const config = await client.configuration();
       const params: Record<string, string> = {
         subject_token: subject,
         subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
@@ -194,7 +219,7 @@ export function upstreamCredentials(server: ServerConfig, ctx: CredentialContext
       params['audience'] = (a['audience'] as string | undefined) ?? resource ?? '';
       if (!params['audience']) delete params['audience'];
       if (typeof a['scope'] === 'string') params['scope'] = a['scope'];
-      const r = await oidc.genericGrantRequest(config, 'urn:ietf:params:oauth:grant-type:token-exchange', params);
+      const r = await client.grant((config) => oidc.genericGrantRequest(config, 'urn:ietf:params:oauth:grant-type:token-exchange', params));
       // The exchanged token must not outlive the caller's.
       const until = Math.min(expiry(r), principal?.expiresAt ? principal.expiresAt * 1000 : Infinity);
       exTokens.set(key, { token: r.access_token, until });

@@ -322,3 +322,50 @@ describe('token exchange when the upstream refuses the exchanged token', () => {
     }
   });
 });
+
+describe('secret files rotated while the proxy runs', () => {
+  it('a bearer token_file is read again when the upstream answers 401, and the request sent once more if it changed', async () => {
+    const dir = tmpDir('mcpw-rotate-');
+    const file = writeTemp('token', 'old-token\n', dir);
+    const cfg = buildConfig({ servers: { rotb: { url: 'https://mcp.example/mcp', auth: { type: 'bearer', token_file: file } } } }, undefined);
+    const provider = upstreamCredentials(cfg.servers[0]!, { mode: 'wrap', log: createLogger({ level: 'silent' }), baseDir: dir })!;
+    expect(await provider.headers()).toEqual({ authorization: 'Bearer old-token' });
+    // Unchanged: nothing to retry with.
+    expect(await provider.unauthorized!(undefined)).toBe(false);
+    writeFileSync(file, 'new-token\n');
+    expect(await provider.headers()).toEqual({ authorization: 'Bearer old-token' });
+    expect(await provider.unauthorized!(undefined)).toBe(true);
+    expect(await provider.headers()).toEqual({ authorization: 'Bearer new-token' });
+  });
+
+  it('a client_secret_file rotated since it was read: the token endpoint says invalid_client, the secret is read again', async () => {
+    let accepted = 'secret-a';
+    const seen: string[] = [];
+    const as = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        const secret = new URLSearchParams(body).get('client_secret') ?? '';
+        seen.push(secret);
+        if (secret !== accepted) return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_client"}');
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: `token-for-${secret}`, token_type: 'Bearer', expires_in: 3600 }));
+      });
+    });
+    await new Promise<void>((r) => as.listen(0, '127.0.0.1', () => r()));
+    try {
+      const dir = tmpDir('mcpw-rotate-');
+      const file = writeTemp('secret', 'secret-a\n', dir);
+      const cfg = buildConfig({ servers: { rotcc: { url: 'https://mcp.example/mcp', auth: { type: 'client_credentials', token_endpoint: `http://127.0.0.1:${(as.address() as net.AddressInfo).port}/token`, client_id: 'c', client_secret_file: file } } } }, undefined);
+      const provider = upstreamCredentials(cfg.servers[0]!, { mode: 'serve', log: createLogger({ level: 'silent' }), baseDir: dir })!;
+      expect(await provider.headers()).toEqual({ authorization: 'Bearer token-for-secret-a' });
+      // The secret is rotated at the authorization server and in the file; the upstream refuses the old token.
+      accepted = 'secret-b';
+      writeFileSync(file, 'secret-b\n');
+      expect(await provider.unauthorized!(undefined)).toBe(true);
+      expect(await provider.headers()).toEqual({ authorization: 'Bearer token-for-secret-b' });
+      expect(seen).toEqual(['secret-a', 'secret-a', 'secret-b']);
+    } finally {
+      as.close();
+    }
+  });
+});
