@@ -15,7 +15,7 @@
  * Tokens never reach a log or the audit trail: a principal carries the `jti` or a hash prefix.
  */
 import { createHash, createPublicKey, type JsonWebKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as jose from 'jose';
 import * as oidc from 'openid-client';
@@ -93,6 +93,41 @@ export function readJwksFile(file: string): jose.JSONWebKeySet {
     }
   });
   return { keys: keys as jose.JWK[] };
+}
+
+/**
+ * The keys of `auth.jwks_file`, read again when the file changes (checked at most once a second, as tokens come): an
+ * identity provider rotates its keys, and the administrator replaces the file without restarting `serve`. A new
+ * file that cannot be used keeps the keys read last in force, as a bad policy reload keeps the last good policy.
+ */
+function fileKeySet(file: string, log: Logger): jose.JWTVerifyGetKey {
+  const mtimeOf = () => {
+    try {
+      return statSync(file).mtimeMs;
+    } catch {
+      return -1;
+    }
+  };
+  let keys = jose.createLocalJWKSet(readJwksFile(file));
+  let mtime = mtimeOf();
+  let checkedAt = performance.now();
+  return (header, token) => {
+    const now = performance.now();
+    if (now - checkedAt >= 1000) {
+      checkedAt = now;
+      const m = mtimeOf();
+      if (m !== mtime) {
+        mtime = m;
+        try {
+          keys = jose.createLocalJWKSet(readJwksFile(file));
+          log.info({ file }, 'auth.jwks_file changed: its signing keys were read again');
+        } catch (e) {
+          log.error({ file, err: (e as Error).message }, 'auth.jwks_file changed but cannot be used; the keys read last stay in force');
+        }
+      }
+    }
+    return keys(header, token);
+  };
 }
 
 const DEFAULT_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
@@ -224,7 +259,7 @@ export class ResourceServer {
     this.egress = { allowLoopback: loop, allowPrivate: settings.allowPrivateNetworks };
     this.single = servers.length === 1 ? servers[0]!.name : undefined;
     // Local keys are read now, so a bad file stops the start; discovery and remote keys come in load().
-    if (settings.jwksFile) this.jwks = jose.createLocalJWKSet(readJwksFile(settings.jwksFile));
+    if (settings.jwksFile) this.jwks = fileKeySet(settings.jwksFile, opts.log);
   }
 
   /** The base URL resources are named under: the configured public URL, else the bound loopback address. */

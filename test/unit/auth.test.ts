@@ -2,7 +2,7 @@
  * The pieces of OAuth that need no network: the egress guard, the encrypted token store, configuration errors,
  * and how a principal is read from claims (scope strings, Entra ID `scp` arrays, roles).
  */
-import { readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, writeFileSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import * as jose from 'jose';
 import { describe, expect, it, vi } from 'vitest';
@@ -14,7 +14,7 @@ import { ResourceServer, authSettings, readJwksFile, setCallerToken } from '../.
 import type { Principal } from '../../src/pipeline/types.js';
 import { upstreamCredentials } from '../../src/auth/upstream.js';
 import { buildConfig, loadConfigFile } from '../../src/config/config.js';
-import { createLogger } from '../../src/log/logger.js';
+import { createLogger, type Logger } from '../../src/log/logger.js';
 import { CLI, NODE, tmpDir, writeTemp } from '../helpers/cli.js';
 import { spawnSync } from 'node:child_process';
 
@@ -367,5 +367,40 @@ describe('secret files rotated while the proxy runs', () => {
     } finally {
       as.close();
     }
+  });
+});
+
+describe('auth.jwks_file replaced while serve runs', () => {
+  it('its keys are read again; a file that cannot be used keeps the keys read last', async () => {
+    const dir = tmpDir('mcpw-jwksfile-');
+    const file = path.join(dir, 'jwks.json');
+    const pair = async (kid: string) => {
+      const { privateKey, publicKey } = await jose.generateKeyPair('ES256', { extractable: true });
+      return { privateKey, jwk: { ...(await jose.exportJWK(publicKey)), kid } };
+    };
+    const a = await pair('a');
+    const b = await pair('b');
+    const sign = (k: { privateKey: CryptoKey | jose.KeyObject }, kid: string) => new jose.SignJWT({ sub: 'u' }).setProtectedHeader({ alg: 'ES256', kid }).setIssuer('https://idp.example').setAudience('https://gw.example/files/mcp').setIssuedAt().setExpirationTime('5m').sign(k.privateKey);
+    const replace = (text: string, at: number) => {
+      writeFileSync(file, text);
+      utimesSync(file, at, at);
+    };
+    replace(JSON.stringify({ keys: [a.jwk] }), 1_000_000);
+    const lines: string[] = [];
+    const noop = () => undefined;
+    const log = { info: noop, warn: noop, debug: noop, error: (_o: unknown, m: string) => void lines.push(m) } as unknown as Logger;
+    const cfg = buildConfig({ servers: { files: { command: 'x' } }, listen: { public_url: 'https://gw.example' }, auth: { issuer: 'https://idp.example', jwks_file: file, algorithms: ['ES256'] } }, undefined);
+    const rs = new ResourceServer(authSettings(cfg)!, cfg.servers, { log, publicUrl: 'https://gw.example' });
+    expect((await rs.validate(await sign(a, 'a'), 'files')).sub).toBe('u');
+    // The provider rotated to key b; the administrator replaced the file.
+    replace(JSON.stringify({ keys: [b.jwk] }), 2_000_000);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await rs.validate(await sign(b, 'b'), 'files')).sub).toBe('u');
+    await expect(rs.validate(await sign(a, 'a'), 'files')).rejects.toThrow(/unknown key/);
+    // A half-written file: the keys read last (b) stay in force.
+    replace('{"keys": [', 3_000_000);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await rs.validate(await sign(b, 'b'), 'files')).sub).toBe('u');
+    expect(lines.join('')).toMatch(/auth.jwks_file changed but cannot be used; the keys read last stay in force/);
   });
 });
