@@ -100,6 +100,13 @@ export async function runServe(o: ServeOptions): Promise<number> {
         .finally(() => resolve(0));
     };
     for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => stop(sig));
+    // SIGHUP is a reload to a service manager (systemctl reload) and what a closing terminal sends; Node's default
+    // for it ended the gateway at once: no drain, no final checkpoint. It reloads the policy files now (they are also
+    // reloaded when they change) and the gateway keeps serving.
+    process.on('SIGHUP', () => {
+      const inForce = assembly.policy.reload();
+      log.info({ signal: 'SIGHUP', policy_version: assembly.policy.policy.version, reloaded: inForce }, inForce ? 'SIGHUP: policy files read again; still serving' : 'SIGHUP: a policy file does not load; the last good policy stays in force; still serving');
+    });
   });
 }
 

@@ -139,6 +139,15 @@ pins: false
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ready' });
   });
+
+  it('SIGHUP (systemctl reload, a closing terminal) leaves it serving', async () => {
+    // Node's default for SIGHUP ended the process on the spot.
+    gw.proc.kill('SIGHUP');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(gw.proc.exitCode).toBeNull();
+    expect(gw.proc.signalCode).toBeNull();
+    expect((await fetch(`${gw.url}/readyz`)).status).toBe(200);
+  });
 });
 
 describe('SIGTERM during calls', () => {
