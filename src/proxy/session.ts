@@ -163,7 +163,7 @@ export class Session implements SessionApi {
   private readonly byProgress = new Map<string | number, Outgoing>();
   private clientRequests = 0;
   private restarts = 0;
-  /** When each restart of the last window happened (ms). */
+  /** When each restart of the last window happened (performance.now(), ms: a clock set back must not keep them). */
   private restartTimes: number[] = [];
   /** The legacy handshake, kept to replay on a restarted upstream. */
   private initializeText: string | undefined;
@@ -976,7 +976,7 @@ export class Session implements SessionApi {
     this.failAllInflight(`The upstream server ${info.reason}`);
     // Restarts are counted over a window: a server that dies once in a while under a host that runs for days is
     // restarted each time; one that keeps dying is given up on after max_restarts.
-    const now = Date.now();
+    const now = performance.now();
     const windowMs = this.opts.restartWindowMs ?? 600_000;
     this.restartTimes = this.restartTimes.filter((t) => now - t < windowMs);
     if (this.opts.onUpstreamLoss === 'replay' && this.opts.restartUpstream && this.restartTimes.length < (this.opts.maxRestarts ?? 3)) {
