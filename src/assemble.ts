@@ -201,6 +201,19 @@ export interface UpstreamDeps {
 const SECRET_FILE_KEYS = ['token_file', 'value_file', 'client_secret_file'] as const;
 
 /**
+ * The files a server's `auth` reads a secret from, with the setting that names each: resolved as the credential code
+ * reads them, relative to the config file's folder, else the working folder.
+ */
+function secretFiles(server: ServerConfig, baseDir: string): { key: string; file: string }[] {
+  const auth = server.raw['auth'];
+  if (!auth || typeof auth !== 'object') return [];
+  return SECRET_FILE_KEYS.flatMap((key) => {
+    const f = (auth as Record<string, unknown>)[key];
+    return typeof f === 'string' && f ? [{ key, file: configPath(f, baseDir) }] : [];
+  });
+}
+
+/**
  * What a sandboxed child must not see: the state and config folders, the audit folder, key and anchor, the config,
  * the log file, and every file the config reads a secret from (each server's `token_file`, `value_file`,
  * `client_secret_file`: kept anywhere, such as /run/secrets, and readable by the proxy's user, one server's
@@ -212,15 +225,7 @@ export function protectedPaths(config: WardenConfig, auditDb?: string): string[]
   const out = [stateDir(), configDir(), path.dirname(ac.db), path.dirname(ac.signingKey), path.dirname(ac.anchor)];
   if (config.file) out.push(config.file);
   if (config.log.file) out.push(path.resolve(config.log.file));
-  for (const s of config.servers) {
-    const auth = s.raw['auth'];
-    if (!auth || typeof auth !== 'object') continue;
-    for (const k of SECRET_FILE_KEYS) {
-      const f = (auth as Record<string, unknown>)[k];
-      // As the credential code reads them: relative to the config file's folder, else the working folder.
-      if (typeof f === 'string' && f) out.push(configPath(f, base ?? process.cwd()));
-    }
-  }
+  for (const s of config.servers) for (const { file } of secretFiles(s, base ?? process.cwd())) out.push(file);
   return out;
 }
 
@@ -231,19 +236,14 @@ export function protectedPaths(config: WardenConfig, auditDb?: string): string[]
  * client and nothing in the log.
  */
 export function checkSecretFiles(server: ServerConfig, baseDir: string): void {
-  const auth = server.raw['auth'];
-  if (!auth || typeof auth !== 'object') return;
-  for (const k of SECRET_FILE_KEYS) {
-    const f = (auth as Record<string, unknown>)[k];
-    if (typeof f !== 'string' || !f) continue;
-    const file = configPath(f, baseDir);
+  for (const { key, file } of secretFiles(server, baseDir)) {
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
     } catch (e) {
-      throw new ConfigError(`servers.${server.name}.auth.${k}: ${file}: cannot read it: ${fsReason(e)}`, file);
+      throw new ConfigError(`servers.${server.name}.auth.${key}: ${file}: cannot read it: ${fsReason(e)}`, file);
     }
-    if (!text.trim()) throw new ConfigError(`servers.${server.name}.auth.${k}: ${file} is empty`, file);
+    if (!text.trim()) throw new ConfigError(`servers.${server.name}.auth.${key}: ${file} is empty`, file);
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * Typed errors. A file that caused an error is named with its line; messages never carry tokens or secrets.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 export class WardenError extends Error {
@@ -74,4 +74,13 @@ export function fsReason(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   const text = /^[A-Z]+: ([^,]+)/.exec(err.message ?? '')?.[1];
   return err.code ? `${text ?? err.code} (${err.code})` : String(err.message ?? e);
+}
+
+/** A file's modification time in ms, or 0 when it cannot be read (gone, or never there): a change to look for. */
+export function mtimeOf(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
 }

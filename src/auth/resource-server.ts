@@ -15,12 +15,12 @@
  * Tokens never reach a log or the audit trail: a principal carries the `jti` or a hash prefix.
  */
 import { createHash, createPublicKey, type JsonWebKey } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as jose from 'jose';
 import * as oidc from 'openid-client';
 import type { ServerConfig, WardenConfig } from '../config/config.js';
-import { ConfigError, fsReason } from '../errors.js';
+import { ConfigError, fsReason, mtimeOf } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Principal } from '../pipeline/types.js';
 import type { SessionEvents } from '../proxy/session.js';
@@ -101,21 +101,14 @@ export function readJwksFile(file: string): jose.JSONWebKeySet {
  * file that cannot be used keeps the keys read last in force, as a bad policy reload keeps the last good policy.
  */
 function fileKeySet(file: string, log: Logger): jose.JWTVerifyGetKey {
-  const mtimeOf = () => {
-    try {
-      return statSync(file).mtimeMs;
-    } catch {
-      return -1;
-    }
-  };
   let keys = jose.createLocalJWKSet(readJwksFile(file));
-  let mtime = mtimeOf();
+  let mtime = mtimeOf(file);
   let checkedAt = performance.now();
   return (header, token) => {
     const now = performance.now();
     if (now - checkedAt >= 1000) {
       checkedAt = now;
-      const m = mtimeOf();
+      const m = mtimeOf(file);
       if (m !== mtime) {
         mtime = m;
         try {

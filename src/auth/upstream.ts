@@ -202,10 +202,13 @@ export function upstreamCredentials(server: ServerConfig, ctx: CredentialContext
     const client = clientFor(server, a, ctx.baseDir);
     /** Where the token exchanged for this subject token is cached. */
     const keyOf = (subject: string) => `${server.name}\n${createHash('sha256').update(subject).digest('base64url')}`;
-    const exchange = async (caller: Principal | undefined): Promise<string> => {
-      // The subject token is the token of the caller this message is for, never another client's of the same person.
+    /** The subject token is the token of the caller this message is for, never another client's of the same person. */
+    const callerOf = (caller: Principal | undefined) => {
       const principal = caller ?? ctx.principal;
-      const subject = principal ? callerToken(principal) : undefined;
+      return { principal, subject: principal ? callerToken(principal) : undefined };
+    };
+    const exchange = async (caller: Principal | undefined): Promise<string> => {
+      const { principal, subject } = callerOf(caller);
       if (!subject) throw new Error('token exchange needs the caller\'s access token, and this session has none (a stdio host or an expired token)');
       const key = keyOf(subject);
       const hit = exTokens.get(key);
@@ -233,8 +236,7 @@ export function upstreamCredentials(server: ServerConfig, ctx: CredentialContext
       // next request exchanges again, instead of every call failing until the cached token's expiry. Only this
       // caller's: one whose exchanged tokens keep being refused must not make everyone else's be exchanged anew.
       unauthorized: async (_challenge, caller) => {
-        const principal = caller ?? ctx.principal;
-        const subject = principal ? callerToken(principal) : undefined;
+        const { subject } = callerOf(caller);
         if (!subject) return false;
         exTokens.delete(keyOf(subject));
         return true;

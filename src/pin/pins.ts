@@ -11,7 +11,7 @@
  * a server is created once even when several processes start together.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { canonicalJson } from '../protocol/canonical.js';
 import { isObject } from '../protocol/jsonrpc.js';
@@ -159,14 +159,6 @@ export function createPinFileOnce(file: string, pins: PinFile): PinFile {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }
   return readPinFile(file) ?? pins;
-}
-
-export function mtimeOf(file: string): number {
-  try {
-    return statSync(file).mtimeMs;
-  } catch {
-    return 0;
-  }
 }
 
 /** Where trust-on-first-use pins of a server live in the state directory. */

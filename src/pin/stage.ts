@@ -15,7 +15,8 @@ import { breather } from '../pipeline/breather.js';
 import { markDirty, type Exchange, type PeerAnswer, type Session, type Stage, type StageResult } from '../pipeline/types.js';
 import type { Logger } from '../log/logger.js';
 import type { SessionEvents } from '../proxy/session.js';
-import { createPinFileOnce, definitionHash, emptyServerPins, mtimeOf, PinError, readPinFile, textHash, tofuFile, writePinFile, type Kind, type PendingEntry, type PinFile, type PinnedEntry, type ServerPins } from './pins.js';
+import { mtimeOf } from '../errors.js';
+import { createPinFileOnce, definitionHash, emptyServerPins, PinError, readPinFile, textHash, tofuFile, writePinFile, type Kind, type PendingEntry, type PinFile, type PinnedEntry, type ServerPins } from './pins.js';
 
 export interface PinSettings {
   /** A lock file (explicit pins); undefined = trust on first use in the state directory. */

@@ -11,6 +11,16 @@ import { eachEvent, eventSpan, query, scorecard, type Filters } from '../../src/
 import { buildReportData } from '../../src/audit/report.js';
 import { verifyStore, type VerifyResult } from '../../src/audit/verify.js';
 
+/** Runs `test` with a fresh folder, removed afterwards. */
+function inTempDir(prefix: string, test: (dir: string) => void): void {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  try {
+    test(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('the audit MAC', () => {
   it('is exactly HMAC-SHA-256', () => {
     for (let i = 0; i < 50; i++) {
@@ -67,8 +77,7 @@ describe('event ids and times', () => {
 
 describe('the audit store connection', () => {
   it('an appending connection keeps a small page cache; a reading one keeps the driver default', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'mcpw-cache-'));
-    try {
+    inTempDir('mcpw-cache-', (dir) => {
       const file = path.join(dir, 'audit.db');
       const writer = new AuditStore(file);
       const key = loadOrCreateKey(path.join(dir, 'key.pem'));
@@ -80,16 +89,13 @@ describe('the audit store connection', () => {
       expect(reader.db.pragma('cache_size', { simple: true })).toBe(-16000);
       reader.close();
       writer.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 
 describe('reading a trail for the report and the scorecard', () => {
   it('the span and the narrow passes give what reading every column of every row gives, with filters and a limit', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'mcpw-read-'));
-    try {
+    inTempDir('mcpw-read-', (dir) => {
       const store = new AuditStore(path.join(dir, 'audit.db'));
       const key = loadOrCreateKey(path.join(dir, 'key'));
       const t0 = Date.parse('2026-11-01T00:00:00Z');
@@ -146,16 +152,13 @@ describe('reading a trail for the report and the scorecard', () => {
         expect(d.incidents.length).toBe(Math.min(50, shown.filter((e) => e.status !== 'ok').length));
       }
       store.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 
 describe('verify of a trail a proxy is writing to', () => {
   it('a checkpoint appended to the anchor file while the chain is walked is not taken for a truncated log', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'mcpw-live-'));
-    try {
+    inTempDir('mcpw-live-', (dir) => {
       const db = path.join(dir, 'audit.db');
       const anchor = path.join(dir, 'anchor');
       const key = loadOrCreateKey(path.join(dir, 'key'));
@@ -192,8 +195,6 @@ describe('verify of a trail a proxy is writing to', () => {
       expect(verifyStore(again, { key, anchorFile: anchor })).toMatchObject({ ok: true, events: 20, anchored: 2 });
       again.close();
       writer.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });

@@ -209,20 +209,30 @@ describe('the sign-in callback listener', () => {
   });
 });
 
+/**
+ * An HTTP endpoint on loopback (an authorization server's token or introspection endpoint, a key server) that answers
+ * each request once its body has arrived; its address is `origin`.
+ */
+async function loopbackEndpoint(answer: (body: string, res: http.ServerResponse) => void): Promise<{ origin: string; close(): void }> {
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => answer(body, res));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { origin: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, close: () => server.close() };
+}
+
 describe('the introspection cache', () => {
   it('expires on a clock that only moves forward: a wall clock set back does not keep a token cached past cache_s', async () => {
     let calls = 0;
-    const idp = http.createServer((req, res) => {
-      calls++;
-      req.resume();
-      req.on('end', () => {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ active: true, sub: 'alice', aud: 'https://gw.example/files/mcp', exp: Math.floor(realNow() / 1000) + 7200, client_id: 'app' }));
-      });
-    });
     const realNow = Date.now.bind(Date);
-    await new Promise<void>((r) => idp.listen(0, '127.0.0.1', () => r()));
-    const url = `http://127.0.0.1:${(idp.address() as net.AddressInfo).port}/introspect`;
+    const idp = await loopbackEndpoint((_body, res) => {
+      calls++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ active: true, sub: 'alice', aud: 'https://gw.example/files/mcp', exp: Math.floor(realNow() / 1000) + 7200, client_id: 'app' }));
+    });
+    const url = `${idp.origin}/introspect`;
     const cfg = buildConfig({ servers: { files: { command: 'x' } }, listen: { public_url: 'https://gw.example' }, auth: { introspection: { url, client_id: 'rs', client_secret: 's', cache_s: 0.2 } } }, undefined);
     const rs = new ResourceServer(authSettings(cfg)!, cfg.servers, { log: createLogger({ level: 'silent' }), publicUrl: 'https://gw.example' });
     try {
@@ -273,11 +283,10 @@ describe('why an OAuth fetch failed reaches the caller and the log', () => {
 
   it('signing keys the guard will not read are the key source failing (503), not a bad token (401)', async () => {
     // A key endpoint that answers with more than the guard reads (1 MiB): the guard's refusal is not the token's fault.
-    const keys = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(2 * 2 ** 20) }).end('x'.repeat(2 * 2 ** 20)));
-    await new Promise<void>((r) => keys.listen(0, '127.0.0.1', () => r()));
+    const keys = await loopbackEndpoint((_body, res) => res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(2 * 2 ** 20) }).end('x'.repeat(2 * 2 ** 20)));
     try {
       const { privateKey } = await jose.generateKeyPair('ES256');
-      const cfg = buildConfig({ servers: { files: { command: 'x' } }, listen: { public_url: 'https://gw.example' }, auth: { issuer: 'https://idp.example', jwks_uri: `http://127.0.0.1:${(keys.address() as net.AddressInfo).port}/jwks`, algorithms: ['ES256'] } }, undefined);
+      const cfg = buildConfig({ servers: { files: { command: 'x' } }, listen: { public_url: 'https://gw.example' }, auth: { issuer: 'https://idp.example', jwks_uri: `${keys.origin}/jwks`, algorithms: ['ES256'] } }, undefined);
       const rs = new ResourceServer(authSettings(cfg)!, cfg.servers, { log: createLogger({ level: 'silent' }), publicUrl: 'https://gw.example' });
       const token = await new jose.SignJWT({ sub: 'u' }).setProtectedHeader({ alg: 'ES256', kid: 'k' }).setIssuer('https://idp.example').setAudience('https://gw.example/files/mcp').setIssuedAt().setExpirationTime('5m').sign(privateKey);
       await expect(rs.validate(token, 'files')).rejects.toMatchObject({ status: 503, error: 'temporarily_unavailable' });
@@ -290,18 +299,13 @@ describe('why an OAuth fetch failed reaches the caller and the log', () => {
 describe('token exchange when the upstream refuses the exchanged token', () => {
   it("exchanges again for that caller (not until the cached token's expiry), and only for that caller", async () => {
     let exchanges = 0;
-    const as = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d.toString()));
-      req.on('end', () => {
-        exchanges++;
-        const subject = new URLSearchParams(body).get('subject_token');
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: `up-${subject}-${exchanges}`, token_type: 'Bearer', expires_in: 3600, issued_token_type: 'urn:ietf:params:oauth:token-type:access_token' }));
-      });
+    const as = await loopbackEndpoint((body, res) => {
+      exchanges++;
+      const subject = new URLSearchParams(body).get('subject_token');
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: `up-${subject}-${exchanges}`, token_type: 'Bearer', expires_in: 3600, issued_token_type: 'urn:ietf:params:oauth:token-type:access_token' }));
     });
-    await new Promise<void>((r) => as.listen(0, '127.0.0.1', () => r()));
     try {
-      const cfg = buildConfig({ servers: { exch: { url: 'https://mcp.example/mcp', auth: { type: 'token_exchange', token_endpoint: `http://127.0.0.1:${(as.address() as net.AddressInfo).port}/token`, client_id: 'c', client_secret: 's' } } } }, undefined);
+      const cfg = buildConfig({ servers: { exch: { url: 'https://mcp.example/mcp', auth: { type: 'token_exchange', token_endpoint: `${as.origin}/token`, client_id: 'c', client_secret: 's' } } } }, undefined);
       const provider = upstreamCredentials(cfg.servers[0]!, { mode: 'serve', log: createLogger({ level: 'silent' }), baseDir: '.' })!;
       const alice: Principal = { sub: 'alice', kind: 'oauth', scopes: [], claims: {}, expiresAt: Math.floor(Date.now() / 1000) + 3600 };
       const bob: Principal = { sub: 'bob', kind: 'oauth', scopes: [], claims: {}, expiresAt: Math.floor(Date.now() / 1000) + 3600 };
@@ -341,21 +345,16 @@ describe('secret files rotated while the proxy runs', () => {
   it('a client_secret_file rotated since it was read: the token endpoint says invalid_client, the secret is read again', async () => {
     let accepted = 'secret-a';
     const seen: string[] = [];
-    const as = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d.toString()));
-      req.on('end', () => {
-        const secret = new URLSearchParams(body).get('client_secret') ?? '';
-        seen.push(secret);
-        if (secret !== accepted) return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_client"}');
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: `token-for-${secret}`, token_type: 'Bearer', expires_in: 3600 }));
-      });
+    const as = await loopbackEndpoint((body, res) => {
+      const secret = new URLSearchParams(body).get('client_secret') ?? '';
+      seen.push(secret);
+      if (secret !== accepted) return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_client"}');
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: `token-for-${secret}`, token_type: 'Bearer', expires_in: 3600 }));
     });
-    await new Promise<void>((r) => as.listen(0, '127.0.0.1', () => r()));
     try {
       const dir = tmpDir('mcpw-rotate-');
       const file = writeTemp('secret', 'secret-a\n', dir);
-      const cfg = buildConfig({ servers: { rotcc: { url: 'https://mcp.example/mcp', auth: { type: 'client_credentials', token_endpoint: `http://127.0.0.1:${(as.address() as net.AddressInfo).port}/token`, client_id: 'c', client_secret_file: file } } } }, undefined);
+      const cfg = buildConfig({ servers: { rotcc: { url: 'https://mcp.example/mcp', auth: { type: 'client_credentials', token_endpoint: `${as.origin}/token`, client_id: 'c', client_secret_file: file } } } }, undefined);
       const provider = upstreamCredentials(cfg.servers[0]!, { mode: 'serve', log: createLogger({ level: 'silent' }), baseDir: dir })!;
       expect(await provider.headers()).toEqual({ authorization: 'Bearer token-for-secret-a' });
       // The secret is rotated at the authorization server and in the file; the upstream refuses the old token.
