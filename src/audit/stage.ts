@@ -127,7 +127,7 @@ export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent
     if (opts.capture !== 'none') ev.result_sha256 = wireSha256(relayedWire(ex));
     const err = (resp.message as JsonRpcErrorResponse).error;
     // The server wrote this message; an action that lets a secret through to the client (detect) does not store it.
-    if (err && !ev.reason) ev.reason = kept(String(err.message), MAX_REASON_CHARS, opts.redactText);
+    if (err && !ev.reason) ev.reason = kept(ex.notes.failure ?? String(err.message), MAX_REASON_CHARS, opts.redactText);
     if (!ev.reason && ex.decision?.reason) ev.reason = clip(ex.decision.reason, MAX_REASON_CHARS);
     if (err) errorCode = err.code;
   }

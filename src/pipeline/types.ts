@@ -110,6 +110,8 @@ export interface ExchangeNotes {
    * this text, its arguments hold nothing any rule matches, and the audit capture need not redact them again.
    */
   cleanRequestText?: string;
+  /** Why the upstream could not answer, in full, when the client was told less (the audit event's reason). */
+  failure?: string;
   [key: string]: unknown;
 }
 

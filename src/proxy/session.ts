@@ -604,7 +604,17 @@ export class Session implements SessionApi {
   private upstreamRequestFailed(upId: number, failure: UpstreamFailure): void {
     const out = this.outgoing.get(upId);
     if (!out) return;
-    this.failOutgoing(out, failure.code, failure.message, 'failed');
+    if (failure.detail === undefined) {
+      this.failOutgoing(out, failure.code, failure.message, 'failed');
+      return;
+    }
+    // The detail names the gateway's side (an internal address, a token endpoint's refusal, an egress rule): the
+    // local user of wrap reads it in the answer; a serve client only learns that the log and the trail say why.
+    const full = `${failure.message}: ${failure.detail}`;
+    this.log.warn({ session: this.id, server: this.server, method: out.method, err: failure.detail }, failure.message);
+    if (out.ex) out.ex.notes.failure = full;
+    const told = this.transport === 'stdio' || out.internal ? full : `${failure.message}; the gateway's log and audit trail say why`;
+    this.failOutgoing(out, failure.code, told, 'failed');
   }
 
   private upstreamResponse(frame: Frame): void {

@@ -197,7 +197,7 @@ export class HttpUpstream implements Upstream {
     try {
       return await this.baseHeaders(o.principal);
     } catch (e) {
-      if (o.kind === 'request' && o.upId !== undefined) this.onrequestfailed?.(o.upId, { code: ErrorCode.UpstreamFailed, message: `Could not obtain upstream credentials: ${(e as Error).message}` });
+      if (o.kind === 'request' && o.upId !== undefined) this.onrequestfailed?.(o.upId, { code: ErrorCode.UpstreamFailed, message: 'Could not obtain upstream credentials', detail: (e as Error).message });
       else this.opts.log.warn({ server: this.opts.server, err: (e as Error).message }, 'could not obtain upstream credentials; a message was not sent');
       return undefined;
     }
@@ -250,7 +250,7 @@ export class HttpUpstream implements Upstream {
             this.opts.log.warn({ server: this.opts.server, err: err.message }, 'could not obtain an upstream credential');
             if (isRequest && this.open.get(o.upId!) === entry) {
               this.open.delete(o.upId!);
-              this.onrequestfailed?.(o.upId!, { code: ErrorCode.UpstreamFailed, message: `Upstream needs a login that did not complete: ${err.message}`, status: 401 });
+              this.onrequestfailed?.(o.upId!, { code: ErrorCode.UpstreamFailed, message: 'Upstream needs a login that did not complete', detail: err.message, status: 401 });
             }
           },
         );
@@ -262,7 +262,7 @@ export class HttpUpstream implements Upstream {
       if (this.closed) return;
       if (isRequest && this.open.get(o.upId!) === entry) {
         this.open.delete(o.upId!);
-        this.onrequestfailed?.(o.upId!, { code: ErrorCode.UpstreamFailed, message: `Upstream unreachable: ${err.message}` });
+        this.onrequestfailed?.(o.upId!, { code: ErrorCode.UpstreamFailed, message: 'Upstream unreachable', detail: err.message });
       } else if (!isRequest) this.opts.log.warn({ server: this.opts.server, err: err.message }, 'could not deliver a message upstream');
     });
     req.end(body);
@@ -313,7 +313,7 @@ export class HttpUpstream implements Upstream {
       this.openSseStream().then(
         () => this.send(text, o),
         (err: Error) => {
-          if (upId !== undefined) this.onrequestfailed?.(upId, { code: ErrorCode.UpstreamFailed, message: `Upstream answered HTTP ${status} and the legacy SSE transport failed too: ${err.message}` });
+          if (upId !== undefined) this.onrequestfailed?.(upId, { code: ErrorCode.UpstreamFailed, message: `Upstream answered HTTP ${status} and the legacy SSE transport failed too`, detail: err.message });
         },
       );
       return;
@@ -563,7 +563,7 @@ export class HttpUpstream implements Upstream {
       }
     });
     req.on('error', (err) => {
-      if (upId !== undefined) this.onrequestfailed?.(upId, { code: ErrorCode.UpstreamFailed, message: `Upstream unreachable: ${err.message}` });
+      if (upId !== undefined) this.onrequestfailed?.(upId, { code: ErrorCode.UpstreamFailed, message: 'Upstream unreachable', detail: err.message });
     });
     req.end(body);
   }

@@ -31,7 +31,13 @@ export interface UpstreamCloseInfo {
 
 export interface UpstreamFailure {
   code: number;
+  /** What went wrong, in words that name nothing of the gateway's (every client may read it). */
   message: string;
+  /**
+   * Why, in the gateway's own terms: an address it connects to, a token endpoint's refusal, an egress rule. The
+   * local user of `wrap` gets it after the message; a `serve` client does not (the log and the audit trail do).
+   */
+  detail?: string;
   status?: number;
 }
 

@@ -251,11 +251,16 @@ describe('serve start-up failures', () => {
       // Back again: the failed starts held no session slot (they did: "Too many sessions for remote (limit 2)").
       writeFileSync(token, 'upstream-token\n');
       const r = await init();
-      expect(r.message).toMatch(/^Upstream unreachable/);
+      // The client learns that the upstream is unreachable, not where the gateway connects (it read
+      // "Upstream unreachable: connect ECONNREFUSED 127.0.0.1:9"); the log and the trail say it.
+      expect(r.message).toBe("Upstream unreachable; the gateway's log and audit trail say why");
       expect(gw.stderr()).toContain(`could not start the upstream`);
+      expect(gw.stderr()).toContain('connect ECONNREFUSED 127.0.0.1:9');
     } finally {
       await gw.stop();
     }
+    const [unreachable] = auditEvents(db, { event: 'exchange' });
+    expect(unreachable).toMatchObject({ method: 'initialize', status: 'failed', reason: 'Upstream unreachable: connect ECONNREFUSED 127.0.0.1:9' });
     const failed = auditEvents(db, { event: 'upstream_spawn' });
     expect(failed).toHaveLength(3);
     for (const e of failed) {

@@ -54,7 +54,7 @@ describe('HTTP upstream without credentials', () => {
     });
     const { log } = recorder();
     const up = new HttpUpstream({ url: `${base}/sse`, transport: 'sse', headers: {}, maxMessageBytes: 1 << 20, requestTimeoutMs: 5000, log, server: 'remote', credentials: flaky(1) });
-    const failed = new Promise<string>((resolve) => (up.onrequestfailed = (_id, f) => resolve(f.message)));
+    const failed = new Promise<string>((resolve) => (up.onrequestfailed = (_id, f) => resolve(`${f.message}: ${f.detail}`)));
     await up.start();
     up.send('{"jsonrpc":"2.0","id":7,"method":"ping"}', { kind: 'request', method: 'ping', upId: 7, era: 'legacy' });
     expect(await failed).toBe('Could not obtain upstream credentials: token endpoint unreachable');
