@@ -216,7 +216,9 @@ export class Gateway {
       handleProtocols: (offered) => (offered.has('mcp') ? 'mcp' : false),
     });
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.upgrade(req, socket, head));
-    this.reaper = setInterval(() => this.reap(), 5_000);
+    // Often enough that a short idle_timeout_s is kept to within half of it; at most every 5 s.
+    const shortestIdle = Math.min(...config.servers.map((s) => s.idleTimeoutMs || Infinity));
+    this.reaper = setInterval(() => this.reap(), Math.max(250, Math.min(5_000, shortestIdle / 2)));
     this.reaper.unref();
   }
 
@@ -714,13 +716,23 @@ export class Gateway {
     return [...[...ep.legacy.values()].map((e) => e.session), ...ep.modern.values(), ...ep.ws.values()];
   }
 
+  /**
+   * Ends the sessions nobody uses: no message either way for idle_timeout_s, nothing in flight, and no connection of
+   * the client's open. A client that holds its GET stream, its legacy SSE stream or its WebSocket open is there
+   * (waiting for the server's notifications); a dead peer's connection is closed by its keep-alive (SSE comments,
+   * WebSocket pings) and the session is reaped after that. Counted on performance.now(): a clock stepped forward
+   * ended every session at once.
+   */
   private reap(): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const ep of this.endpoints.values()) {
       const idle = ep.server.idleTimeoutMs;
       if (!idle) continue;
+      // A WebSocket proves its peer alive only while pings are on (ws_ping_interval_s: 0 would hold a dead one).
+      const connected = new Set<Session>(this.opts.config.limits.wsPingIntervalMs > 0 ? ep.ws.values() : []);
+      for (const e of ep.legacy.values()) if (e.channel.stream && !e.channel.stream.closed) connected.add(e.session);
       for (const s of this.sessionsOf(ep)) {
-        if (s.inflight === 0 && now - s.lastActivity > idle) {
+        if (s.inflight === 0 && now - s.lastActivity > idle && !connected.has(s)) {
           this.opts.log.info({ server: ep.server.name, session: s.id }, 'idle session reaped');
           void s.close('idle timeout');
         }

@@ -138,7 +138,9 @@ export class Session implements SessionApi {
   readonly state = new Map<string, unknown>();
 
   state_: SessionState = 'open';
-  lastActivity = Date.now();
+  private closing: Promise<void> | undefined;
+  /** `performance.now()` of the last message either way: idle reaping counts on a clock that only moves forward. */
+  lastActivity = performance.now();
   /** Called once when the session ends, for whoever owns it. */
   onended: ((reason: string) => void) | undefined;
 
@@ -256,7 +258,7 @@ export class Session implements SessionApi {
    * UTF-8), when the transport has them.
    */
   receiveFromClient(text: string, bytes: number, reply?: Reply, headers?: Record<string, string>, utf8?: Buffer): void {
-    this.lastActivity = Date.now();
+    this.lastActivity = performance.now();
     if (this.state_ === 'closed') {
       const id = peekId(text.slice(0, 4096));
       if (id !== null) this.sendToClient(JSON.stringify(errorResponse(id, ErrorCode.UpstreamFailed, 'Session closed')), reply, true);
@@ -279,7 +281,7 @@ export class Session implements SessionApi {
 
   /** A frame the HTTP front has already parsed and checked. */
   clientFrame(frame: Frame, reply?: Reply, headers?: Record<string, string>, principal: Principal = this.principal): void {
-    this.lastActivity = Date.now();
+    this.lastActivity = performance.now();
     if (this.state_ === 'restarting') {
       // Held until the server is back, still as the caller who sent it.
       this.pendingWhileRestarting.push(() => this.clientFrame(frame, reply, headers, principal));
@@ -559,7 +561,7 @@ export class Session implements SessionApi {
   // ───────────────────────────── server → proxy ─────────────────────────────
 
   private fromUpstream(text: string, bytes: number, related: number | undefined, utf8?: Buffer): void {
-    this.lastActivity = Date.now();
+    this.lastActivity = performance.now();
     const parsed = parseFrame(text, { maxDepth: this.limits.maxJsonDepth }, bytes, utf8);
     if (!parsed.ok) {
       if (parsed.request && parsed.id !== null) {
@@ -1027,11 +1029,12 @@ export class Session implements SessionApi {
           if (this.initializedText) this.sendUpstream(this.initializedText, { kind: 'notification', method: 'notifications/initialized', upId: undefined });
         }
       }
-      this.state_ = 'open';
+      // Closed meanwhile (the host went away): close() has ended the new upstream too, and the session stays closed.
+      if (!this.closing) this.state_ = 'open';
       this.log.info({ session: this.id, server: this.server, restarts: this.restarts }, 'upstream restarted');
     } catch (err) {
       this.log.error({ session: this.id, err: (err as Error).message }, 'upstream restart failed');
-      this.state_ = 'open';
+      if (!this.closing) this.state_ = 'open';
       await this.close(`upstream restart failed: ${(err as Error).message}`);
     }
     const pending = this.pendingWhileRestarting;
@@ -1039,8 +1042,16 @@ export class Session implements SessionApi {
     for (const run of pending) run();
   }
 
-  async close(reason = 'closed'): Promise<void> {
-    if (this.state_ === 'closed') return;
+  /**
+   * Ends the session once; a later call waits for that end. (It returned at once: a gateway shutting down while a
+   * session was still closing, its client just gone, wrote its final checkpoint and exited before that session's
+   * `session_end` was recorded.)
+   */
+  close(reason = 'closed'): Promise<void> {
+    return (this.closing ??= this.end(reason));
+  }
+
+  private async end(reason: string): Promise<void> {
     this.state_ = 'closed';
     this.failAllInflight(`Session ended: ${reason}`);
     for (const run of this.pendingWhileRestarting) run();

@@ -6,7 +6,10 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditEvents } from '../helpers/audit.js';
+import { gone } from '../helpers/procs.js';
 import { connectClient, type McpClient } from '../helpers/clients.js';
 import { ALLOW_ALL, CLI, EVERYTHING, isolatedEnv, NODE, ROOT, startServe, tmpDir, writeTemp, type Running } from '../helpers/cli.js';
 
@@ -183,5 +186,72 @@ pins: false
     }
     const verify = spawnSync(NODE, [CLI, 'audit', 'verify', '--db', db, '--key', path.join(dir, 'signing.key'), '--anchor', path.join(dir, 'anchor')], { env: isolatedEnv(), encoding: 'utf8' });
     expect(verify.status, verify.stdout + verify.stderr).toBe(0);
+  });
+});
+
+describe('idle sessions (idle_timeout_s)', () => {
+  it('are reaped with their child; a client holding its GET stream or its WebSocket open is not idle', async () => {
+    const dir = tmpDir('mcpw-idle-');
+    const db = path.join(dir, 'audit.db');
+    const gw = await startServe(`servers:\n  demo:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(DEMO)}]\n    idle_timeout_s: 1\npolicy: [${JSON.stringify(ALLOW_ALL)}]\naudit: { db: ${JSON.stringify(db)} }\n`);
+    const ep = `${gw.url}/demo/mcp`;
+    const headers = (sid?: string): Record<string, string> => ({ 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18', ...(sid ? { 'mcp-session-id': sid } : {}) });
+    const post = async (sid: string | undefined, body: Record<string, unknown>): Promise<{ status: number; sid: string | null; text: string }> => {
+      const r = await fetch(ep, { method: 'POST', headers: headers(sid), body: JSON.stringify({ jsonrpc: '2.0', ...body }) });
+      return { status: r.status, sid: r.headers.get('mcp-session-id'), text: await r.text() };
+    };
+    const open = async (): Promise<string> => {
+      const { sid } = await post(undefined, { id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'idle', version: '1' } } });
+      await post(sid!, { method: 'notifications/initialized' });
+      return sid!;
+    };
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const ctl = new AbortController();
+    const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/demo/ws`, ['mcp'], { perMessageDeflate: false });
+    const wsOpen = new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const wsClosed = new Promise<number>((resolve) => ws.on('close', (code: number) => resolve(code)));
+    try {
+      const quiet = await open();
+      const listening = await open();
+      const stream = await fetch(ep, { headers: { accept: 'text/event-stream', 'mcp-session-id': listening, 'mcp-protocol-version': '2025-06-18' }, signal: ctl.signal });
+      expect(stream.status).toBe(200);
+      void stream.body!.pipeTo(new WritableStream()).catch(() => undefined);
+      await wsOpen;
+      const wsAnswer = new Promise<Record<string, unknown>>((resolve) => ws.once('message', (d: Buffer) => resolve(JSON.parse(d.toString()) as Record<string, unknown>)));
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'ws', version: '1' } } }));
+      expect((await wsAnswer)['result']).toBeDefined();
+      ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+      // Three idle timeouts of quiet on every session.
+      await sleep(3_000);
+      expect((await post(quiet, { id: 2, method: 'tools/list' })).status).toBe(404);
+      // The reaped session's child is ended; the listening one's runs.
+      const pidOf = new Map(auditEvents(db, { event: 'session_start' }).map((e) => [e.session, JSON.parse(e.extra ?? '{}')['pid'] as number]));
+      expect(pidOf.size).toBe(3);
+      expect(await gone([pidOf.get(quiet)!])).toEqual([]);
+      expect(await gone([pidOf.get(listening)!], 0)).toEqual([pidOf.get(listening)]);
+      // The client that holds its GET stream is waiting for the server's notifications: still there (it used to be reaped too).
+      const kept = await post(listening, { id: 2, method: 'tools/list' });
+      expect(kept.status).toBe(200);
+      expect(kept.text).toContain('"tools"');
+      const wsList = new Promise<Record<string, unknown>>((resolve) => ws.once('message', (d: Buffer) => resolve(JSON.parse(d.toString()) as Record<string, unknown>)));
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }));
+      expect((await wsList)['result']).toMatchObject({ tools: expect.any(Array) });
+      // Its stream closed, the listening session goes too.
+      ctl.abort();
+      await sleep(3_000);
+      expect((await post(listening, { id: 3, method: 'tools/list' })).status).toBe(404);
+      ws.close(1000);
+      expect(await wsClosed).toBe(1000);
+    } finally {
+      ctl.abort();
+      ws.terminate();
+      await gw.stop();
+    }
+    // Every session's end is recorded, the WebSocket's too though the gateway was stopped while it was closing (its
+    // session_end was lost: a second close returned at once, and the gateway exited before the first had finished).
+    const ends = auditEvents(db, { event: 'session_end' }).map((e) => e.reason);
+    expect(ends.filter((r) => r === 'idle timeout')).toHaveLength(2);
+    expect(ends).toContain('client closed the WebSocket');
+    expect(ends).toHaveLength(3);
   });
 });
