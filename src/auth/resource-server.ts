@@ -243,7 +243,7 @@ export class ResourceServer {
   constructor(
     private readonly settings: AuthSettings,
     private readonly servers: ServerConfig[],
-    private readonly opts: { log: Logger; events?: SessionEvents; publicUrl?: string; baseDir?: string },
+    private readonly opts: { log: Logger; events?: SessionEvents; publicUrl?: string; baseDir?: string; clientAddress?: (req: IncomingMessage) => string },
   ) {
     this.base = opts.publicUrl?.replace(/\/+$/, '');
     this.bucket = settings.introspection ? new Bucket(settings.introspection.maxPerSecond) : undefined;
@@ -359,8 +359,10 @@ export class ResourceServer {
     const headers: Record<string, string> = {};
     if (status === 503) headers['retry-after'] = '1';
     else headers['www-authenticate'] = this.challenge(server, path, e, e?.error === 'insufficient_scope' ? this.requiredScopes(server) : undefined);
-    this.opts.events?.event('auth_failure', { server, transport: 'http' }, { reason, status: String(status), source: req.socket.remoteAddress ?? 'unknown', method: req.method });
-    this.opts.log.info({ server, path, status, reason }, 'request refused by auth');
+    // Behind a trusted reverse proxy, the client it forwarded for (listen.trusted_proxies), not the proxy.
+    const source = this.opts.clientAddress?.(req) ?? req.socket.remoteAddress ?? 'unknown';
+    this.opts.events?.event('auth_failure', { server, transport: 'http' }, { reason, status: String(status), source, method: req.method });
+    this.opts.log.info({ server, path, status, reason, source }, 'request refused by auth');
     const message = status === 401 ? (e ? `Unauthorized: ${e.message}` : 'Unauthorized: a bearer token is required') : status === 403 ? `Forbidden: ${e!.message}` : e!.message;
     sendJson(res, status, errorResponse(null, -32000, message), headers);
     return { refused: true };

@@ -8,6 +8,7 @@ import { ConfigError, StartError, UsageError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { Gateway } from '../proxy/gateway.js';
 import { isLoopbackHost } from '../transports/http-server.js';
+import { clientAddress, proxySet } from '../transports/proxies.js';
 import type { Upstream } from '../transports/types.js';
 import path from 'node:path';
 import { authSettings, ResourceServer } from '../auth/resource-server.js';
@@ -58,7 +59,8 @@ export async function runServe(o: ServeOptions): Promise<number> {
   }
   const settings = authSettings(config);
   if (settings?.jwksFile) settings.jwksFile = configPath(settings.jwksFile, baseDir);
-  const rs = settings ? new ResourceServer(settings, config.servers, { log, events, publicUrl: config.listen.publicUrl }) : undefined;
+  const proxies = config.listen.trustedProxies.length ? proxySet(config.listen.trustedProxies) : undefined;
+  const rs = settings ? new ResourceServer(settings, config.servers, { log, events, publicUrl: config.listen.publicUrl, clientAddress: (req) => clientAddress(req, proxies) }) : undefined;
   gateway = new Gateway({
     config,
     pipeline: assembly.pipeline,

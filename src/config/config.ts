@@ -7,6 +7,7 @@ import path from 'node:path';
 import { sinkTargetProblem } from '../audit/sink-target.js';
 import { ConfigError } from '../errors.js';
 import { sendableHeaderName, sendableHeaderValue } from '../protocol/headers.js';
+import { proxySet } from '../transports/proxies.js';
 import { configPath, packagePath, userConfigFile } from './paths.js';
 import { keyNode, lineOf, readYamlFile, validateYaml, type LoadedYaml } from './yaml.js';
 
@@ -48,6 +49,8 @@ export interface ListenConfig {
   publicUrl: string | undefined;
   allowedHosts: string[];
   allowedOrigins: string[];
+  /** Reverse proxies (addresses, CIDR ranges) whose X-Forwarded-For names the client in the audit trail. */
+  trustedProxies: string[];
 }
 
 export interface WardenConfig {
@@ -139,6 +142,7 @@ export function buildConfig(value: unknown, file: string | undefined): WardenCon
       publicUrl: listen['public_url'] as string | undefined,
       allowedHosts: (listen['allowed_hosts'] as string[] | undefined) ?? [],
       allowedOrigins: (listen['allowed_origins'] as string[] | undefined) ?? [],
+      trustedProxies: (listen['trusted_proxies'] as string[] | undefined) ?? [],
     },
     limits: {
       maxMessageBytes: num(limits['max_message_bytes'], 16 * 1024 * 1024),
@@ -165,7 +169,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   return cfg;
 }
 
-/** Rules the schema cannot say clearly: a server is a command or a URL, never both; where the audit sink may send. */
+/** Rules the schema cannot say clearly: a server is a command or a URL, never both; where the audit sink may send; what a proxy address is. */
 function checkServers(loaded: LoadedYaml): void {
   const servers = obj(obj(loaded.value)['servers']);
   const problems: string[] = [];
@@ -200,6 +204,14 @@ function checkServers(loaded: LoadedYaml): void {
     if (problem) problems.push(`${loaded.file}:${lineOf(loaded, keyNode(loaded.doc, ['audit', 'sink'], kind))}: audit.sink.${kind} ${problem}`);
   }
   if (sink['syslog'] !== undefined && sink['https'] !== undefined) problems.push(`${loaded.file}:${lineOf(loaded, keyNode(loaded.doc, ['audit'], 'sink'))}: audit.sink: one of "syslog" or "https", not both`);
+  const proxies = obj(obj(loaded.value)['listen'])['trusted_proxies'];
+  for (const entry of Array.isArray(proxies) ? proxies.filter((p): p is string => typeof p === 'string') : []) {
+    try {
+      proxySet([entry]);
+    } catch (e) {
+      problems.push(`${loaded.file}:${lineOf(loaded, keyNode(loaded.doc, ['listen'], 'trusted_proxies'))}: listen.trusted_proxies: ${(e as Error).message}`);
+    }
+  }
   const auth = obj(obj(loaded.value)['auth']);
   if (obj(loaded.value)['auth'] !== undefined && !['issuer', 'jwks_uri', 'jwks_file', 'introspection'].some((k) => auth[k] !== undefined)) {
     problems.push(`${loaded.file}:${lineOf(loaded, keyNode(loaded.doc, [], 'auth'))}: auth: needs "issuer", "jwks_uri", "jwks_file" or "introspection" to check tokens with`);

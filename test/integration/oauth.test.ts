@@ -108,7 +108,7 @@ servers:
   keyed:
     url: ${upstreamUrl}
     auth: { type: header, name: X-Api-Key, value_file: api-key.txt }
-listen: { port: ${port}, public_url: ${base} }
+listen: { port: ${port}, public_url: ${base}, trusted_proxies: [127.0.0.1] }
 auth:
   issuer: ${as.issuer}
   scopes_supported: [files:read, files:write, notes:read]
@@ -186,6 +186,28 @@ pins: false
       `Bearer error="invalid_token", scope="files:read files:write notes:read", resource_metadata="${base}/.well-known/oauth-protected-resource/files/mcp", error_description="The access token expired"`,
     );
     expect(JSON.parse(bad.body)).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Unauthorized: The access token expired' } });
+  });
+
+  it('audits a refusal forwarded by a trusted reverse proxy with the client it names, not what the client claims', async () => {
+    // The proxy on 127.0.0.1 appended the address it saw (203.0.113.9); the client had sent its own claim before it.
+    expect((await post(files(), INIT, { 'x-forwarded-for': '198.51.100.1, 203.0.113.9' })).status).toBe(401);
+    const sources = async (): Promise<string[]> => {
+      const db = new Database(auditDb, { readonly: true });
+      try {
+        return (db.prepare("SELECT json_extract(extra, '$.source') AS s FROM events WHERE event = 'auth_failure'").all() as { s: string | null }[]).map((r) => r.s ?? '');
+      } finally {
+        db.close();
+      }
+    };
+    let seen: string[] = [];
+    for (let i = 0; i < 50 && !seen.includes('203.0.113.9'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      seen = await sources();
+    }
+    expect(seen).toContain('203.0.113.9');
+    expect(seen).not.toContain('198.51.100.1');
+    expect(new Set(seen)).toEqual(new Set(['127.0.0.1', '203.0.113.9']));
+    expect(gw.stderr()).toMatch(/"source":"203\.0\.113\.9"[^\n]*request refused by auth|request refused by auth[^\n]*"source":"203\.0\.113\.9"/);
   });
 
   it('serves the root document too when a single server is configured', async () => {

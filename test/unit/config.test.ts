@@ -7,6 +7,8 @@ import { auditConfig } from '../../src/audit/setup.js';
 import { loadPolicyFiles } from '../../src/policy/load.js';
 import { findConfig, loadConfigFile } from '../../src/config/config.js';
 import { ConfigError } from '../../src/errors.js';
+import { clientAddress, proxySet } from '../../src/transports/proxies.js';
+import type { IncomingMessage } from 'node:http';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'mcpw-config-'));
 function file(name: string, text: string): string {
@@ -117,6 +119,28 @@ describe('config loading', () => {
     for (const ok of ['syslog: "tls://siem.example.com:6514"', 'syslog: "tcp://127.0.0.1:514"', 'https: "https://siem.example.com/in"', 'https: "http://localhost:8088/in"', 'https: "http://[::1]:8088/in"']) {
       expect(() => loadConfigFile(file('ok-sink.yaml', `audit:\n  sink:\n    ${ok}\n`))).not.toThrow();
     }
+  });
+
+  it('names the client behind a trusted reverse proxy, and takes no other X-Forwarded-For on trust', () => {
+    const bad = (name: string, list: string) => errorOf(() => loadConfigFile(file(name, `listen:\n  trusted_proxies: ${list}\n`))).message;
+    expect(bad('p1.yaml', '[127.0.0.1, localhost]')).toBe(`${path.join(dir, 'p1.yaml')}:2: listen.trusted_proxies: "localhost" is not an IP address or a CIDR range`);
+    expect(bad('p2.yaml', '["10.0.0.0/33"]')).toMatch(/p2\.yaml:2: listen\.trusted_proxies: "10\.0\.0\.0\/33" is not/);
+    expect(bad('p3.yaml', '["fd00::/129"]')).toMatch(/"fd00::\/129" is not an IP address or a CIDR range$/);
+    expect(loadConfigFile(file('p4.yaml', 'listen:\n  trusted_proxies: [127.0.0.1, "10.0.0.0/8", "fd00::/8", "::1"]\n')).listen.trustedProxies).toHaveLength(4);
+    const req = (peer: string, xff?: string | string[]) => ({ socket: { remoteAddress: peer }, headers: xff === undefined ? {} : { 'x-forwarded-for': xff } }) as unknown as IncomingMessage;
+    const proxies = proxySet(['127.0.0.1', '10.0.0.0/8', 'fd00::/8']);
+    // No list: the peer, whatever it claims.
+    expect(clientAddress(req('127.0.0.1', '203.0.113.7'))).toBe('127.0.0.1');
+    // A trusted peer (also IPv4-mapped): the rightmost hop it wrote; what the client itself put left of it is not read.
+    expect(clientAddress(req('::ffff:127.0.0.1', '6.6.6.6, 203.0.113.7'), proxies)).toBe('203.0.113.7');
+    // Through two trusted proxies, and with the header sent twice.
+    expect(clientAddress(req('127.0.0.1', '6.6.6.6, 203.0.113.7, 10.1.2.3'), proxies)).toBe('203.0.113.7');
+    expect(clientAddress(req('127.0.0.1', ['6.6.6.6, 2001:db8::5', 'fd00::1']), proxies)).toBe('2001:db8::5');
+    // A peer not on the list is the answer, whatever it sent; a trusted one that sent nothing usable is itself.
+    expect(clientAddress(req('192.0.2.1', '203.0.113.7'), proxies)).toBe('192.0.2.1');
+    expect(clientAddress(req('127.0.0.1'), proxies)).toBe('127.0.0.1');
+    expect(clientAddress(req('127.0.0.1', 'evil\u0000, not-an-address'), proxies)).toBe('127.0.0.1');
+    expect(clientAddress(req('10.0.0.9', '203.0.113.7:4711'), proxies)).toBe('10.0.0.9');
   });
 
   it('refuses a server header or credential that HTTP cannot carry, naming it but not its value', () => {
