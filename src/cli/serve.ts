@@ -69,6 +69,7 @@ export async function runServe(o: ServeOptions): Promise<number> {
     events,
     hooks: { readiness: () => assembly.readiness(), ...rs?.hooks(), metrics: metrics ? (req, res) => serveMetrics(metrics!, !!mc.remote, req, res) : undefined },
     onListening: (base) => rs?.setBoundAddress(base),
+    clientAddress: (req) => clientAddress(req, proxies),
   });
   let addr: AddressInfo;
   try {

@@ -43,6 +43,7 @@ import { offeredProtocols, upgradeResponse, WsClose, WsDownstream } from '../tra
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Session, type SessionEvents } from './session.js';
 import { SharedPort, SharedUpstream } from './shared.js';
+import { clientAddress } from '../transports/proxies.js';
 
 export interface AuthResult {
   principal?: Principal;
@@ -73,6 +74,8 @@ export interface GatewayOptions {
   keepAliveMs?: number;
   /** Called with the bound base URL (resource URIs default to it when no public_url is configured). */
   onListening?: (base: string) => void;
+  /** The address a request came from (`listen.trusted_proxies` reads it behind a reverse proxy); else the socket's peer. */
+  clientAddress?: (req: IncomingMessage) => string;
 }
 
 const ANONYMOUS: Principal = { sub: 'anonymous', kind: 'anonymous', scopes: [], claims: {} };
@@ -325,7 +328,7 @@ export class Gateway {
       const down = new WsDownstream(pingMs > 0 ? 2 * pingMs : 60_000);
       let session: Session;
       try {
-        session = await this.newSession(ep, principal, 'websocket', down);
+        session = await this.newSession(ep, principal, 'websocket', down, this.sourceOf(req));
       } catch (e) {
         return this.startFailed(res, e, null, ep.server.name);
       }
@@ -457,13 +460,13 @@ export class Gateway {
         return this.badRequest(res, 400, ErrorCode.InvalidRequest, 'Invalid Request: batches cannot carry 2026-07-28 requests', null, ep.server.name);
       }
     } else if (first.kind !== 'response' && hasEnvelopeClaim(firstMsg.params)) {
-      return this.postModern(ep, first, headers, res, principal);
+      return this.postModern(ep, first, headers, res, principal, req);
     }
     if (!batch && first.kind === 'request' && firstMsg.method === 'initialize') {
       if (headerVersion !== undefined && isModernVersion(headerVersion)) {
         return this.badRequest(res, 400, ErrorCode.HeaderMismatch, 'Bad Request: an initialize request was sent with a 2026-07-28 MCP-Protocol-Version header', firstMsg.id, ep.server.name);
       }
-      return this.initialize(ep, first, headers, res, principal);
+      return this.initialize(ep, first, headers, res, principal, req);
     }
     if (!batch && first.kind === 'request' && headerVersion !== undefined && isModernVersion(headerVersion)) {
       return this.badRequest(res, 400, ErrorCode.InvalidParams, `Invalid params: the request has no _meta["${META.protocolVersion}"] envelope but MCP-Protocol-Version names ${headerVersion}`, firstMsg.id, ep.server.name);
@@ -493,7 +496,12 @@ export class Gateway {
     for (const f of requests) entry.session.clientFrame(f, multi, headers);
   }
 
-  private async newSession(ep: Endpoint, principal: Principal, transport: TransportKind, downstream: Downstream): Promise<Session> {
+  /** Where a request came from, for the `session_start` it opens. */
+  private sourceOf(req: IncomingMessage): string {
+    return this.opts.clientAddress?.(req) ?? clientAddress(req);
+  }
+
+  private async newSession(ep: Endpoint, principal: Principal, transport: TransportKind, downstream: Downstream, source: string): Promise<Session> {
     const { server } = ep;
     if (ep.legacy.size + ep.modern.size + ep.ws.size + ep.starting >= server.maxSessions) throw new CapError(`Too many sessions for ${server.name} (limit ${server.maxSessions})`);
     // One caller cannot take every session (each may be a child process) and lock the others out.
@@ -536,6 +544,7 @@ export class Gateway {
       onUpstreamLoss: 'end',
       sharedUpstream: ep.shared !== undefined,
       allocateUpId: ep.shared?.allocateId,
+      startFields: { source },
     });
     if (upstream instanceof SharedPort) upstream.sessionId = session.id;
     return session;
@@ -550,12 +559,12 @@ export class Gateway {
     return sendJson(res, 502, errorResponse(id, ErrorCode.UpstreamFailed, `Upstream server ${JSON.stringify(server)} could not be started; the gateway's log and audit trail say why`));
   }
 
-  private async initialize(ep: Endpoint, frame: Frame, headers: Record<string, string>, res: ServerResponse, principal: Principal): Promise<void> {
+  private async initialize(ep: Endpoint, frame: Frame, headers: Record<string, string>, res: ServerResponse, principal: Principal, req: IncomingMessage): Promise<void> {
     const id = (frame.message as JsonRpcRequest).id;
     const channel = new SessionChannel('http', 4 * 1024 * 1024);
     let session: Session;
     try {
-      session = await this.newSession(ep, principal, 'http', channel);
+      session = await this.newSession(ep, principal, 'http', channel, this.sourceOf(req));
     } catch (e) {
       return this.startFailed(res, e, id, ep.server.name);
     }
@@ -569,7 +578,7 @@ export class Gateway {
     session.clientFrame(frame, reply, headers);
   }
 
-  private async postModern(ep: Endpoint, frame: Frame, headers: Record<string, string>, res: ServerResponse, principal: Principal): Promise<void> {
+  private async postModern(ep: Endpoint, frame: Frame, headers: Record<string, string>, res: ServerResponse, principal: Principal, req: IncomingMessage): Promise<void> {
     const msg = frame.message as JsonRpcRequest;
     const isRequest = frame.kind === 'request';
     const id = isRequest ? msg.id : null;
@@ -606,7 +615,7 @@ export class Gateway {
     }
     if (!session) {
       try {
-        session = await this.modernSession(ep, principal, key);
+        session = await this.modernSession(ep, principal, key, this.sourceOf(req));
       } catch (e) {
         return this.startFailed(res, e, id, ep.server.name);
       }
@@ -622,11 +631,11 @@ export class Gateway {
   private readonly modernStarting = new Map<string, Promise<Session>>();
 
   /** One session per principal for modern traffic; concurrent first requests share one start. */
-  private modernSession(ep: Endpoint, principal: Principal, key: string): Promise<Session> {
+  private modernSession(ep: Endpoint, principal: Principal, key: string, source: string): Promise<Session> {
     const startKey = `${ep.server.name}\n${key}`;
     const pending = this.modernStarting.get(startKey);
     if (pending) return pending;
-    const p = this.newSession(ep, principal, 'http', new NoChannel(this.opts.log, ep.server.name)).then(
+    const p = this.newSession(ep, principal, 'http', new NoChannel(this.opts.log, ep.server.name), source).then(
       (session) => {
         ep.modern.set(key, session);
         session.onended = () => {
@@ -679,7 +688,7 @@ export class Gateway {
     const channel = new SessionChannel('sse', 4 * 1024 * 1024);
     let session: Session;
     try {
-      session = await this.newSession(ep, principal, 'sse', channel);
+      session = await this.newSession(ep, principal, 'sse', channel, this.sourceOf(req));
     } catch (e) {
       return this.startFailed(res, e, null, ep.server.name);
     }

@@ -208,6 +208,22 @@ pins: false
     expect(seen).not.toContain('198.51.100.1');
     expect(new Set(seen)).toEqual(new Set(['127.0.0.1', '203.0.113.9']));
     expect(gw.stderr()).toMatch(/"source":"203\.0\.113\.9"[^\n]*request refused by auth|request refused by auth[^\n]*"source":"203\.0\.113\.9"/);
+    // A session's start names where it was opened from, the same way: through the proxy, and directly.
+    const token = bearer(await as.mint({ aud: files(), sub: 'dave', scope: 'files:read' }));
+    const proxied = await post(files(), INIT, { ...token, 'x-forwarded-for': '198.51.100.1, 203.0.113.10' });
+    const direct = await post(files(), INIT, token);
+    expect([proxied.status, direct.status]).toEqual([200, 200]);
+    const startSource = (sid: string | null): string | undefined => {
+      const db = new Database(auditDb, { readonly: true });
+      try {
+        return (db.prepare("SELECT json_extract(extra, '$.source') AS s FROM events WHERE event = 'session_start' AND session = ?").get(sid) as { s: string } | undefined)?.s;
+      } finally {
+        db.close();
+      }
+    };
+    for (let i = 0; i < 50 && startSource(direct.headers.get('mcp-session-id')) === undefined; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(startSource(proxied.headers.get('mcp-session-id'))).toBe('203.0.113.10');
+    expect(startSource(direct.headers.get('mcp-session-id'))).toBe('127.0.0.1');
   });
 
   it('serves the root document too when a single server is configured', async () => {
