@@ -60,7 +60,8 @@ export async function runServe(o: ServeOptions): Promise<number> {
   const settings = authSettings(config);
   if (settings?.jwksFile) settings.jwksFile = configPath(settings.jwksFile, baseDir);
   const proxies = config.listen.trustedProxies.length ? proxySet(config.listen.trustedProxies) : undefined;
-  const rs = settings ? new ResourceServer(settings, config.servers, { log, events, publicUrl: config.listen.publicUrl, clientAddress: (req) => clientAddress(req, proxies) }) : undefined;
+  const sourceOf = (req: IncomingMessage): string => clientAddress(req, proxies);
+  const rs = settings ? new ResourceServer(settings, config.servers, { log, events, publicUrl: config.listen.publicUrl, clientAddress: sourceOf }) : undefined;
   gateway = new Gateway({
     config,
     pipeline: assembly.pipeline,
@@ -69,7 +70,7 @@ export async function runServe(o: ServeOptions): Promise<number> {
     events,
     hooks: { readiness: () => assembly.readiness(), ...rs?.hooks(), metrics: metrics ? (req, res) => serveMetrics(metrics!, !!mc.remote, req, res) : undefined },
     onListening: (base) => rs?.setBoundAddress(base),
-    clientAddress: (req) => clientAddress(req, proxies),
+    clientAddress: sourceOf,
   });
   let addr: AddressInfo;
   try {

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, isolatedEnv, NODE, ROOT, startServe, stopProcess, tmpDir, waitForStderr, writeTemp, type Running } from '../helpers/cli.js';
 import { clientToken, revoke, startAs, type TestAs } from '../helpers/oidc.js';
 import { connectClient } from '../helpers/clients.js';
+import { auditEvents } from '../helpers/audit.js';
 
 const DUAL = path.join(ROOT, 'test/fixtures/dual-era-server.mjs');
 const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'attack', version: '1' } } };
@@ -214,12 +215,8 @@ pins: false
     const direct = await post(files(), INIT, token);
     expect([proxied.status, direct.status]).toEqual([200, 200]);
     const startSource = (sid: string | null): string | undefined => {
-      const db = new Database(auditDb, { readonly: true });
-      try {
-        return (db.prepare("SELECT json_extract(extra, '$.source') AS s FROM events WHERE event = 'session_start' AND session = ?").get(sid) as { s: string } | undefined)?.s;
-      } finally {
-        db.close();
-      }
+      const start = auditEvents(auditDb, { event: 'session_start' }).find((e) => e.session === sid);
+      return start && (JSON.parse(start.extra ?? '{}') as { source?: string }).source;
     };
     for (let i = 0; i < 50 && startSource(direct.headers.get('mcp-session-id')) === undefined; i++) await new Promise((r) => setTimeout(r, 100));
     expect(startSource(proxied.headers.get('mcp-session-id'))).toBe('203.0.113.10');
