@@ -411,8 +411,14 @@ export class Gateway {
     return this.endpoints.size === 1 ? this.endpoints.values().next().value : undefined;
   }
 
+  /**
+   * Refuses a request before any session took it, and records it with the address it came from (read past
+   * listen.trusted_proxies): the audit counts a flood of bad requests per source, so one client's stream of junk
+   * does not hide another's, and a reviewer can tell who sent it.
+   */
   private badRequest(res: ServerResponse, status: number, code: number, message: string, id: JsonRpcId | null, server: string, data?: unknown): void {
-    this.opts.events?.event('bad_input', { server, transport: 'http' }, { from: 'client', code, status, reason: message });
+    const source = res.req ? this.sourceOf(res.req) : undefined;
+    this.opts.events?.event('bad_input', { server, transport: 'http' }, { from: 'client', code, status, reason: message, ...(source ? { source } : {}) });
     sendJson(res, status, errorResponse(id, code, message, data));
   }
 
@@ -496,7 +502,7 @@ export class Gateway {
     for (const f of requests) entry.session.clientFrame(f, multi, headers);
   }
 
-  /** Where a request came from, for the `session_start` it opens. */
+  /** Where a request came from (past listen.trusted_proxies), for the `session_start` it opens and a refusal's `bad_input`. */
   private sourceOf(req: IncomingMessage): string {
     return this.opts.clientAddress?.(req) ?? clientAddress(req);
   }

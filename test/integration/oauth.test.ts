@@ -189,7 +189,7 @@ pins: false
     expect(JSON.parse(bad.body)).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Unauthorized: The access token expired' } });
   });
 
-  it('audits a refusal forwarded by a trusted reverse proxy with the client it names, not what the client claims', async () => {
+  it('audits a refusal forwarded by a trusted reverse proxy with the client it names, not what the client claims (auth failures, session starts, bad requests)', async () => {
     // The proxy on 127.0.0.1 appended the address it saw (203.0.113.9); the client had sent its own claim before it.
     expect((await post(files(), INIT, { 'x-forwarded-for': '198.51.100.1, 203.0.113.9' })).status).toBe(401);
     const sources = async (): Promise<string[]> => {
@@ -221,6 +221,16 @@ pins: false
     for (let i = 0; i < 50 && startSource(direct.headers.get('mcp-session-id')) === undefined; i++) await new Promise((r) => setTimeout(r, 100));
     expect(startSource(proxied.headers.get('mcp-session-id'))).toBe('203.0.113.10');
     expect(startSource(direct.headers.get('mcp-session-id'))).toBe('127.0.0.1');
+    // A request refused before any session took it (not JSON) is recorded with where it came from as well.
+    const notJson = { ...token, 'content-type': 'text/plain' };
+    expect((await post(files(), INIT, { ...notJson, 'x-forwarded-for': '198.51.100.1, 203.0.113.11' })).status).toBe(415);
+    expect((await post(files(), INIT, notJson)).status).toBe(415);
+    const refusedFrom = (): (string | undefined)[] =>
+      auditEvents(auditDb, { event: 'bad_input', server: 'files' })
+        .filter((e) => e.reason?.startsWith('Unsupported Media Type'))
+        .map((e) => (JSON.parse(e.extra ?? '{}') as { source?: string }).source);
+    for (let i = 0; i < 50 && refusedFrom().length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(new Set(refusedFrom())).toEqual(new Set(['203.0.113.11', '127.0.0.1']));
   });
 
   it('serves the root document too when a single server is configured', async () => {
