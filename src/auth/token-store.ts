@@ -33,7 +33,10 @@ function keychainGet(): Buffer | undefined {
 function keychainSet(key: Buffer): boolean {
   try {
     if (process.platform === 'darwin') {
-      execFileSync('security', ['add-generic-password', '-U', '-s', SERVICE, '-a', ACCOUNT, '-w', key.toString('base64')], { stdio: 'ignore', timeout: 5000 });
+      // The key reaches `security` on its standard input (interactive mode reads its commands from there), never on its
+      // command line, which any local user's `ps` shows while the command runs. If this `security` stores something
+      // else, the check below fails and the key file is used instead.
+      execFileSync('security', ['-i'], { input: `add-generic-password -U -s ${SERVICE} -a ${ACCOUNT} -w ${key.toString('base64')}\n`, stdio: ['pipe', 'ignore', 'ignore'], timeout: 5000 });
       return keychainGet()?.equals(key) ?? false;
     }
     if (process.platform === 'linux' && process.env['DBUS_SESSION_BUS_ADDRESS']) {

@@ -2,7 +2,7 @@
  * The pieces of OAuth that need no network: the egress guard, the encrypted token store, configuration errors,
  * and how a principal is read from claims (scope strings, Entra ID `scp` arrays, roles).
  */
-import { readFileSync, writeFileSync, readdirSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import * as jose from 'jose';
 import { describe, expect, it, vi } from 'vitest';
@@ -111,6 +111,72 @@ describe('encrypted token store', () => {
     writeFileSync(path.join(other, 'login-b.enc'), readFileSync(path.join(dir, 'login-b.enc')));
     expect(new TokenStore(other, false).read('login-b')).toBeUndefined();
     expect(readdirSync(dir).filter((f) => f.includes('.enc.')).length).toBe(0); // no temp files left
+  });
+
+  it('hands its key to the OS keychain on standard input, never on a command line (macOS security, Linux secret-tool)', () => {
+    // Stand-ins for the two keychain tools (neither keychain is on this machine): each keeps one secret in a file and
+    // logs every argument vector it is started with, which is what any local user's `ps` would show.
+    const bin = tmpDir('mcpw-keychain-');
+    const vault = path.join(bin, 'vault');
+    const log = `${vault}.log`;
+    writeFileSync(
+      path.join(bin, 'security'),
+      `#!/bin/sh
+printf 'argv: %s\n' "$*" >> "$FAKE_VAULT.log"
+store() { while [ $# -gt 0 ]; do if [ "$1" = -w ]; then printf '%s\n' "$2" > "$FAKE_VAULT"; fi; shift; done; }
+case "$1" in
+  -i) while IFS= read -r line; do set -f; set -- $line; set +f; if [ "$1" = add-generic-password ]; then store "$@"; fi; done ;;
+  add-generic-password) store "$@" ;;
+  find-generic-password) [ -f "$FAKE_VAULT" ] || exit 44; cat "$FAKE_VAULT" ;;
+  *) exit 2 ;;
+esac
+`,
+      { mode: 0o755 },
+    );
+    writeFileSync(
+      path.join(bin, 'secret-tool'),
+      `#!/bin/sh
+printf 'argv: %s\n' "$*" >> "$FAKE_VAULT.log"
+case "$1" in
+  store) cat > "$FAKE_VAULT" ;;
+  lookup) [ -f "$FAKE_VAULT" ] || exit 1; cat "$FAKE_VAULT" ;;
+  *) exit 2 ;;
+esac
+`,
+      { mode: 0o755 },
+    );
+    const saved = { PATH: process.env['PATH'], DBUS_SESSION_BUS_ADDRESS: process.env['DBUS_SESSION_BUS_ADDRESS'], FAKE_VAULT: process.env['FAKE_VAULT'] };
+    const platform = process.platform;
+    try {
+      process.env['PATH'] = `${bin}:${saved.PATH}`;
+      process.env['FAKE_VAULT'] = vault;
+      process.env['DBUS_SESSION_BUS_ADDRESS'] = 'unix:path=/nonexistent-test-bus';
+      for (const os of ['darwin', 'linux']) {
+        Object.defineProperty(process, 'platform', { value: os });
+        rmSync(vault, { force: true });
+        writeFileSync(log, '');
+        const dir = tmpDir('mcpw-tokens-');
+        const store = new TokenStore(dir, true);
+        store.write('login', { accessToken: 'AT-in-the-keychain' });
+        expect(store.keySource, os).toBe('keychain');
+        expect(existsSync(path.join(dir, 'key')), os).toBe(false);
+        const key = readFileSync(vault, 'utf8').trim();
+        expect(Buffer.from(key, 'base64'), os).toHaveLength(32);
+        const started = readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('argv: '));
+        // Stored once, and read back (the check that the keychain kept it) at least once.
+        expect(started.length, os).toBeGreaterThanOrEqual(2);
+        for (const argv of started) expect(argv, os).not.toContain(key);
+        const again = new TokenStore(dir, true);
+        expect(again.read('login'), os).toEqual({ accessToken: 'AT-in-the-keychain' });
+        expect(again.keySource, os).toBe('keychain');
+      }
+    } finally {
+      Object.defineProperty(process, 'platform', { value: platform });
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 });
 
