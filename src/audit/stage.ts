@@ -86,7 +86,30 @@ function clip(s: string, max: number, length = s.length): string {
   return s.length > max ? `${s.slice(0, max)}…[truncated ${length} chars]` : s;
 }
 
-export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent {
+const NO_ARGS = { args_sha256: null, args: null } as const;
+
+/** `args_sha256` and `args` (per `capture`) of the exchange's request. */
+function argsFields(ex: Exchange, opts: AuditStageOptions): { args_sha256: string | null; args: string | null } {
+  const args = argsOf(ex);
+  if (args === undefined || opts.capture === 'none') return NO_ARGS;
+  // Numbers as the caller wrote them: the trail records the call the server got, not JavaScript's rounding of it.
+  const canonical = exactNumbers(ex.message, canonicalJson(args));
+  const args_sha256 = argsHash(opts.argsKey, canonical);
+  if (opts.capture !== 'redacted' || !opts.redactArgs) return { args_sha256, args: null };
+  // The redaction prefilter already found nothing in exactly this request text: nothing to mask again.
+  const clean = ex.notes.cleanRequestText !== undefined && !ex.message.dirty && ex.message.raw === ex.notes.cleanRequestText;
+  const text = clean ? canonical : exactNumbers(ex.message, canonicalJson(opts.redactArgs(args)));
+  return { args_sha256, args: text.length > opts.captureMaxBytes ? `${text.slice(0, opts.captureMaxBytes)}…[truncated ${text.length} bytes]` : text };
+}
+
+/**
+ * Events begun before their exchange ended: the fields its request alone decides, worked out while the server had
+ * the request (`forwarded`), or by `record_forwarded` as the request left. Taken by the exchange's event.
+ */
+const requestPart = new WeakMap<Exchange, AuditEvent>();
+
+/** The fields of an exchange's event that its request alone decides (args: see `argsFields`). */
+function requestFields(ex: Exchange, opts: AuditStageOptions, args = argsFields(ex, opts)): AuditEvent {
   const s = ex.session;
   const start = ORIGIN + ex.startedAt;
   const ev = blankEvent(ex.kind === 'notification' ? 'notification' : ex.direction === 'to-server' ? 'exchange' : 'server_request', start);
@@ -104,22 +127,20 @@ export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent
     // A refusal's reason may quote the caller's argument or URI ("got …"): masked like a server's error message.
     if (refusedOrShadow && ex.decision.reason !== undefined) ev.reason = kept(ex.decision.reason, MAX_REASON_CHARS, opts.redactText);
   }
+  ev.bytes_in = ex.bytesIn;
+  ev.args_sha256 = args.args_sha256;
+  ev.args = args.args;
+  ev.policy_version = ex.notes.policyVersion ?? null;
+  return ev;
+}
+
+export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent {
+  const s = ex.session;
+  const ev = requestPart.get(ex) ?? requestFields(ex, opts);
+  requestPart.delete(ex);
   ev.status = ex.outcome ?? null;
   ev.latency_ms = ex.endedAt !== undefined ? Math.round((ex.endedAt - ex.startedAt) * 1000) / 1000 : null;
-  ev.bytes_in = ex.bytesIn;
   ev.bytes_out = ex.bytesOut;
-  const args = argsOf(ex);
-  if (args !== undefined && opts.capture !== 'none') {
-    // Numbers as the caller wrote them: the trail records the call the server got, not JavaScript's rounding of it.
-    const canonical = exactNumbers(ex.message, canonicalJson(args));
-    ev.args_sha256 = argsHash(opts.argsKey, canonical);
-    if (opts.capture === 'redacted' && opts.redactArgs) {
-      // The redaction prefilter already found nothing in exactly this request text: nothing to mask again.
-      const clean = ex.notes.cleanRequestText !== undefined && !ex.message.dirty && ex.message.raw === ex.notes.cleanRequestText;
-      const text = clean ? canonical : exactNumbers(ex.message, canonicalJson(opts.redactArgs(args)));
-      ev.args = text.length > opts.captureMaxBytes ? `${text.slice(0, opts.captureMaxBytes)}…[truncated ${text.length} bytes]` : text;
-    }
-  }
   const resp = ex.response;
   let errorCode: number | undefined;
   if (resp) {
@@ -132,7 +153,6 @@ export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent
     if (err) errorCode = err.code;
   }
   if (ex.notes.redactions && Object.keys(ex.notes.redactions).length) ev.redactions = canonicalJson(ex.notes.redactions);
-  ev.policy_version = ex.notes.policyVersion ?? null;
   const extra: Record<string, unknown> = { direction: ex.direction, transport: s.transport };
   if (errorCode !== undefined) extra['error_code'] = errorCode;
   if (s.era) extra['era'] = s.era;
@@ -146,8 +166,24 @@ export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent
 }
 
 export function auditStage(writer: AuditWriter, opts: AuditStageOptions): Stage {
+  /**
+   * Requests that went to the server, whose events' request fields (the arguments' canonical JSON, keyed hash and
+   * redacted copy above all) are worked out once this turn of the event loop has sent them: while the server has
+   * the request, rather than after its answer arrived, when the response would wait for them.
+   */
+  let sent: Exchange[] = [];
+  const workOut = (): void => {
+    const batch = sent;
+    sent = [];
+    // An exchange already answered (the send failed at once) has its event: its response hook did the work.
+    for (const ex of batch) if (!ex.response && !requestPart.has(ex)) requestPart.set(ex, requestFields(ex, opts));
+  };
   return {
     name: 'audit',
+    forwarded(ex) {
+      if (requestPart.has(ex)) return;
+      if (sent.push(ex) === 1) setImmediate(workOut);
+    },
     request(ex) {
       if (!writer.healthy && opts.onFailure === 'deny' && ex.kind === 'request') {
         return {
@@ -187,6 +223,8 @@ export function forwardStage(writer: AuditWriter, opts: AuditStageOptions): Stag
     request(ex) {
       if (ex.kind !== 'request' || ex.direction !== 'to-server') return undefined;
       const event = exchangeEvent(ex, opts);
+      // Innermost, so this is the request as it leaves: the exchange event starts from the same arguments.
+      requestPart.set(ex, requestFields(ex, opts, { args_sha256: event.args_sha256, args: event.args }));
       event.event = 'forwarded';
       // Nothing has come back yet.
       event.bytes_out = null;

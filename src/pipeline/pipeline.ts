@@ -23,9 +23,17 @@ function toStep(r: StageResult, index: number): RequestStep | undefined {
 
 export class Pipeline {
   readonly stages: readonly Stage[];
+  /** The stages with a `forwarded` hook (most have none: nothing to loop over per request). */
+  private readonly onForward: readonly Stage[];
 
   constructor(stages: readonly Stage[]) {
     this.stages = stages;
+    this.onForward = stages.filter((s) => s.forwarded);
+  }
+
+  /** A client's request went to the server. */
+  forwarded(ex: Exchange): void {
+    for (const s of this.onForward) s.forwarded!(ex);
   }
 
   request(ex: Exchange): RequestStep | Promise<RequestStep> {

@@ -159,6 +159,11 @@ export interface Stage {
   readonly name: string;
   request?(ex: Exchange): StageResult | Promise<StageResult>;
   response?(ex: Exchange): void | Promise<void>;
+  /**
+   * Called once a client's request has gone to the server, as it went (nothing changes it after this): work the
+   * response hook will need from the request alone can be done while the server has it.
+   */
+  forwarded?(ex: Exchange): void;
   /** Called once when a session ends (state cleanup). */
   sessionEnded?(session: SessionInfo): void;
   close?(): void | Promise<void>;

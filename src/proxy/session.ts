@@ -450,6 +450,7 @@ export class Session implements SessionApi {
     if (reply) reply.onabort = () => this.clientAborted(out);
     if (!out.listen) this.armTimer(out);
     this.sendUpstream(serializeWithId(frame, String(upId)), { kind: 'request', method: req.method, upId, headers: ex.headers, params: req.params, principal: ex.principal });
+    this.pipeline.forwarded(ex);
   }
 
   private sendUpstream(
