@@ -195,9 +195,14 @@ export async function runWrap(o: WrapOptions): Promise<number> {
     }
   }
   // The first signal drains and shuts down; one that arrives while requests are being drained ends the wait. The
-  // rest of the shutdown is bounded (session close, the child's grace period, the audit store).
+  // rest of the shutdown is bounded (session close, the child's grace period, the audit store). A host sends its
+  // signal after waiting for wrap to exit on the end of stdin, and SIGKILLs it a grace later (the MCP SDKs: 2 s
+  // each): from a signal on, the child is signalled at once rather than after a wait of its own for stdin's end,
+  // or a server that keeps running after its stdin closes outlives a SIGKILLed wrap.
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.on(sig, () => {
+      if (session) session.hurryUpstream();
+      else upstream.hurry?.();
       if (drainUntil) {
         log.info({ server: server.name, signal: sig }, 'not waiting for the requests in flight');
         drainUntil = 0;

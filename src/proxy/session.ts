@@ -238,6 +238,11 @@ export class Session implements SessionApi {
     this.upstream.resume?.();
   }
 
+  /** The proxy was told to stop: see Upstream.hurry (the current upstream; a restart replaces it). */
+  hurryUpstream(): void {
+    this.upstream.hurry?.();
+  }
+
   get upstreamPid(): number | undefined {
     return this.upstream.pid;
   }

@@ -80,6 +80,9 @@ export class ChildUpstream implements Upstream {
   private child: ChildProcess | undefined;
   private readonly tag = randomBytes(12).toString('hex');
   private closing = false;
+  /** Set by `hurry`: the close does not wait for the child to exit after its stdin ends. */
+  private hurried = false;
+  private wakeClose: (() => void) | undefined;
   private exited = false;
   private exitPromise: Promise<void> | undefined;
   private stderrBudget = STDERR_LINES_PER_SECOND;
@@ -224,6 +227,15 @@ export class ChildUpstream implements Upstream {
   }
 
   /**
+   * A host that stops `wrap` with a signal has waited for it already, and gives it no more than the same grace before
+   * SIGKILL, which no child survives unorphaned: the child gets SIGTERM now, not after its own wait for stdin's end.
+   */
+  hurry(): void {
+    this.hurried = true;
+    this.wakeClose?.();
+  }
+
+  /**
    * Close stdin, wait, SIGTERM the tree, wait, SIGKILL the tree (the MCP stdio shutdown sequence, applied to
    * every descendant). Resolves when no member of the tree is left, or after the last signal.
    */
@@ -242,9 +254,13 @@ export class ChildUpstream implements Upstream {
       /* already closed */
     }
     if (!this.exited) {
-      if (!(await waitExit(graceMs))) {
+      // The end of stdin is the polite request; hurry() cuts the wait for it short.
+      const polite = this.hurried ? false : await Promise.race([waitExit(graceMs), new Promise<boolean>((r) => (this.wakeClose = () => r(false)))]);
+      this.wakeClose = undefined;
+      if (!polite && !this.exited) {
         signalTree(pid, this.tag, 'SIGTERM');
-        if (!(await waitExit(graceMs))) signalTree(pid, this.tag, 'SIGKILL');
+        // Hurried, the SIGKILL comes within the host's own grace for us, not at its end.
+        if (!(await waitExit(this.hurried ? graceMs >> 1 : graceMs))) signalTree(pid, this.tag, 'SIGKILL');
         await waitExit(graceMs);
       }
     }

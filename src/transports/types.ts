@@ -52,6 +52,11 @@ export interface Upstream {
   /** Returns false when the transport wants the sender to slow down (stdio backpressure). */
   send(text: string, opts: UpstreamSendOptions): boolean;
   close(): Promise<void>;
+  /**
+   * The proxy itself was told to stop (a signal from its host): a close under way, or one to come, skips the wait for
+   * the server to exit on its own and signals it at once (stdio: SIGTERM to its tree, then SIGKILL after the grace).
+   */
+  hurry?(): void;
   /** Legacy era: the version the server chose in its `initialize` result (sent as MCP-Protocol-Version). */
   setProtocolVersion?(version: string): void;
   pause?(): void;

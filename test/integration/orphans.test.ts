@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { descendants, isAlive } from '../../src/proxy/tree.js';
 import { gone } from '../helpers/procs.js';
-import { isolatedEnv, NODE, ROOT, startServe } from '../helpers/cli.js';
+import { EVERYTHING, isolatedEnv, NODE, ROOT, startServe } from '../helpers/cli.js';
 import { RawStdio, text } from '../helpers/raw.js';
 import { CLI } from '../helpers/cli.js';
 
@@ -48,6 +48,34 @@ describe('wrap ends its whole tree when the host closes stdin', () => {
     expect(tree.length).toBeGreaterThanOrEqual(2);
     expect(await peer.close()).toBe(0);
     expect(await gone(tree)).toEqual([]);
+  });
+});
+
+describe('wrap stopped the way an MCP host stops a server: end of stdin, SIGTERM, SIGKILL', () => {
+  it('ends a server that keeps running after its stdin closes before the host SIGKILLs wrap', async () => {
+    // A call is still running when the host closes wrap's stdin, so server-everything does not exit when its stdin
+    // ends (the operation's timer holds it). The host waits less than wrap's own grace for its child
+    // (shutdown_grace_ms, 2 s), sends SIGTERM and SIGKILLs a second later, as the SDK clients do with their own 2 s
+    // waits. Before, the SIGTERM ended wrap's wait for the call, and wrap then closed the child's stdin and waited
+    // for it to exit: the SIGKILL came first, and the server was left running with nobody to end it.
+    const peer = new RawStdio(NODE, [CLI, 'wrap', '--', NODE, EVERYTHING, 'stdio'], isolatedEnv());
+    await peer.initialize();
+    const running = peer.call(2, 'trigger-long-running-operation', { duration: 6, steps: 6 }, 15_000).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    const tree = [...descendants(peer.proc.pid!)];
+    expect(tree.length).toBeGreaterThanOrEqual(1);
+    try {
+      peer.proc.stdin!.end();
+      await new Promise((r) => setTimeout(r, 500));
+      peer.proc.kill('SIGTERM');
+      // wrap exits by itself (code 0) within the host's grace; the SIGKILL would leave a null code.
+      expect(await peer.exitedWithin(1_000)).toBe(0);
+      expect(await gone(tree, 2_000)).toEqual([]);
+      // The call wrap could not finish was answered before it exited.
+      expect((await running)?.error?.code).toBe(-32011);
+    } finally {
+      for (const p of tree) if (isAlive(p)) process.kill(p, 'SIGKILL');
+    }
   });
 });
 
