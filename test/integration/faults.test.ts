@@ -254,6 +254,9 @@ describe('serve start-up failures', () => {
       // The client learns that the upstream is unreachable, not where the gateway connects (it read
       // "Upstream unreachable: connect ECONNREFUSED 127.0.0.1:9"); the log and the trail say it.
       expect(r.message).toBe("Upstream unreachable; the gateway's log and audit trail say why");
+      // The log is written asynchronously (pino, sync: false) and reaches this process on another pipe than the
+      // answer: it may come after it.
+      for (let i = 0; i < 50 && !gw.stderr().includes('connect ECONNREFUSED 127.0.0.1:9'); i++) await new Promise((res) => setTimeout(res, 100));
       expect(gw.stderr()).toContain(`could not start the upstream`);
       expect(gw.stderr()).toContain('connect ECONNREFUSED 127.0.0.1:9');
     } finally {
