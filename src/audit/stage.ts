@@ -108,7 +108,11 @@ function argsFields(ex: Exchange, opts: AuditStageOptions): { args_sha256: strin
  */
 const requestPart = new WeakMap<Exchange, AuditEvent>();
 
-/** The fields of an exchange's event that its request alone decides (args: see `argsFields`). */
+/**
+ * The fields of an exchange's event that nothing after its request changes: who, where, what, its size and its
+ * arguments (see `argsFields`). The decision is not one of them (a response hook may refuse what the answer carries:
+ * a 2026-07-28 input request), nor the target (masked or not by the tool list of the moment).
+ */
 function requestFields(ex: Exchange, opts: AuditStageOptions, args = argsFields(ex, opts)): AuditEvent {
   const s = ex.session;
   const start = ORIGIN + ex.startedAt;
@@ -119,6 +123,16 @@ function requestFields(ex: Exchange, opts: AuditStageOptions, args = argsFields(
   ev.issuer = ex.principal.issuer ?? null;
   ev.server = s.server;
   ev.method = clip(ex.method, MAX_METHOD_CHARS);
+  ev.bytes_in = ex.bytesIn;
+  ev.args_sha256 = args.args_sha256;
+  ev.args = args.args;
+  return ev;
+}
+
+export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent {
+  const s = ex.session;
+  const ev = requestPart.get(ex) ?? requestFields(ex, opts);
+  requestPart.delete(ex);
   ev.target = auditTarget(ex, opts);
   const refusedOrShadow = ex.decision && (ex.decision.effect !== 'allow' || ex.decision.mode === 'shadow');
   if (ex.decision) {
@@ -127,17 +141,7 @@ function requestFields(ex: Exchange, opts: AuditStageOptions, args = argsFields(
     // A refusal's reason may quote the caller's argument or URI ("got …"): masked like a server's error message.
     if (refusedOrShadow && ex.decision.reason !== undefined) ev.reason = kept(ex.decision.reason, MAX_REASON_CHARS, opts.redactText);
   }
-  ev.bytes_in = ex.bytesIn;
-  ev.args_sha256 = args.args_sha256;
-  ev.args = args.args;
   ev.policy_version = ex.notes.policyVersion ?? null;
-  return ev;
-}
-
-export function exchangeEvent(ex: Exchange, opts: AuditStageOptions): AuditEvent {
-  const s = ex.session;
-  const ev = requestPart.get(ex) ?? requestFields(ex, opts);
-  requestPart.delete(ex);
   ev.status = ex.outcome ?? null;
   ev.latency_ms = ex.endedAt !== undefined ? Math.round((ex.endedAt - ex.startedAt) * 1000) / 1000 : null;
   ev.bytes_out = ex.bytesOut;

@@ -396,6 +396,10 @@ describe('ask: refusals', () => {
       expect(after['inputRequests']).toBeUndefined();
       expect(after['isError']).toBe(true);
       expect(text(after)).toMatch(/mcp-warden refused the server's request for sampling\/createMessage/);
+      // The trail records the refusal the answer carried, not the approval the request went out with.
+      const calls = auditEvents(path.join(dir, 'serve-audit.db'), { event: 'exchange', tool: 'test_input_required_result_sampling' });
+      expect(calls.at(-1)).toMatchObject({ decision: 'deny' });
+      expect(calls.at(-1)!.reason).toMatch(/sampling/);
     });
 
     it('an approval expires', async () => {

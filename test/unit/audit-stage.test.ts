@@ -100,6 +100,19 @@ describe('the audit stage', () => {
     expect(events[0]!.id).not.toBe(events[1]!.id);
   });
 
+  it('reads the decision at the answer: a response hook that refuses what the answer carries is recorded', async () => {
+    const stage = auditStage(writer, opts('redacted'));
+    const ex = callOf(call);
+    ex.decision = { effect: 'allow', rule: 'files-ok', mode: 'enforce' };
+    stage.forwarded!(ex);
+    await turn();
+    expect(redacted).toBe(1);
+    // The policy stage's response hook refuses a 2026-07-28 input request inside the result.
+    ex.decision = { effect: 'deny', rule: 'no-sampling', reason: 'sampling is not allowed', mode: 'enforce' };
+    await answer(stage, ex);
+    expect(events[0]).toMatchObject({ decision: 'deny', rule: 'no-sampling', reason: 'sampling is not allowed', args: capturedArgs });
+  });
+
   it('leaves an exchange answered before that turn ended to its response hook, and works out no arguments with capture: none', async () => {
     const stage = auditStage(writer, opts('redacted'));
     // The send failed at once: the answer (and its event) came before the deferred work ran, which then does nothing.
