@@ -54,7 +54,8 @@ export interface Upstream {
   close(): Promise<void>;
   /**
    * The proxy itself was told to stop (a signal from its host): a close under way, or one to come, skips the wait for
-   * the server to exit on its own and signals it at once (stdio: SIGTERM to its tree, then SIGKILL after the grace).
+   * the server to exit on its own and signals it at once (stdio: SIGTERM to its tree, then SIGKILL after half the
+   * grace, within the host's own wait before it SIGKILLs the proxy).
    */
   hurry?(): void;
   /** Legacy era: the version the server chose in its `initialize` result (sent as MCP-Protocol-Version). */
