@@ -186,6 +186,44 @@ describe('lint rules: one positive and one negative case each', () => {
   });
 });
 
+describe('host config entries wrapped by mcp-warden: the launch and the server behind it are checked each on its own', () => {
+  const launchFindings = (entry: Record<string, unknown>) =>
+    lintDoc(cfg(entry))
+      .filter((f) => ['CF004', 'CF005', 'CF006'].includes(f.rule))
+      .map((f) => `${f.rule} ${f.message}`);
+  it('an unpinned server behind a pinned mcp-warden is CF004, as it is unwrapped', () => {
+    expect(launchFindings({ command: 'npx', args: ['-y', 'mcp-warden@0.1.0', 'wrap', '--name', 'acme', '--', 'npx', '-y', '@acme/server'] })).toEqual([
+      'CF004 @acme/server runs without a pinned version: whatever is published next runs on this machine',
+    ]);
+    expect(launchFindings({ command: 'npx', args: ['-y', '@acme/server'] })).toEqual(['CF004 @acme/server runs without a pinned version: whatever is published next runs on this machine']);
+    expect(launchFindings({ command: 'npx', args: ['-y', 'mcp-warden@0.1.0', 'wrap', '--', 'uvx', 'acme-server'] })).toEqual(['CF004 acme-server runs through uvx without a pinned version']);
+  });
+  it('each unpinned part is named once: mcp-warden, the server, or both', () => {
+    expect(launchFindings({ command: 'npx', args: ['-y', 'mcp-warden', 'wrap', '--', 'npx', '-y', '@acme/server@1.4.2'] })).toEqual([
+      'CF004 mcp-warden runs without a pinned version: whatever is published next runs on this machine',
+    ]);
+    expect(launchFindings({ command: 'npx', args: ['-y', 'mcp-warden', 'wrap', '--', 'npx', '-y', '@acme/server'] })).toEqual([
+      'CF004 mcp-warden runs without a pinned version: whatever is published next runs on this machine',
+      'CF004 @acme/server runs without a pinned version: whatever is published next runs on this machine',
+    ]);
+    // mcp-warden installed and run by name: only the server's launch can be unpinned.
+    expect(launchFindings({ command: 'mcp-warden', args: ['wrap', '--', 'npx', '-y', '@acme/server'] })).toEqual([
+      'CF004 @acme/server runs without a pinned version: whatever is published next runs on this machine',
+    ]);
+    expect(launchFindings({ command: 'npx', args: ['-y', 'mcp-warden@0.1.0', 'wrap', '--', 'npx', '-y', '@acme/server@1.4.2'] })).toEqual([]);
+  });
+  it('a docker image, a shell or sudo behind `wrap --` is reported as it would be on its own', () => {
+    const pinned = ['-y', 'mcp-warden@0.1.0', 'wrap', '--sandbox', 'none', '--'];
+    expect(launchFindings({ command: 'npx', args: [...pinned, 'docker', 'run', '-i', '--rm', 'acme/server'] })).toEqual(['CF004 docker image acme/server is not pinned to a version or digest']);
+    expect(launchFindings({ command: 'npx', args: [...pinned, 'docker', 'run', '-i', '--privileged', 'acme/server:1.0'] })).toEqual([
+      'CF006 docker runs privileged, with the host network, the Docker socket, the root filesystem or credential folders mounted',
+    ]);
+    expect(launchFindings({ command: 'npx', args: [...pinned, 'bash', '-c', 'node server.js'] })).toEqual(['CF005 the server is launched through a shell or an inline script']);
+    expect(launchFindings({ command: 'npx', args: [...pinned, 'sudo', 'node', 'server.js'] })).toEqual(['CF006 the launch runs sudo, rm -rf or chmod 777']);
+    expect(launchFindings({ command: 'npx', args: [...pinned, 'docker', 'run', '-i', '--rm', 'acme/server@sha256:' + 'ab'.repeat(32)] })).toEqual([]);
+  });
+});
+
 describe('inputs a linter cannot read', () => {
   it('a file nested thousands deep is refused by name, not a stack overflow; a deep real schema is read', () => {
     const schema = `${'{"type":"object","properties":{"a":'.repeat(5000)}{"type":"object"}${'}}'.repeat(5000)}`;

@@ -7,7 +7,7 @@ import { buildRedaction, DEFAULT_SETTINGS } from '../../redact/setup.js';
 import type { Redaction } from '../../redact/setup.js';
 import type { Finding, LintContext, LintDocument, Rule, Severity } from '../types.js';
 import { safeExcerpt } from '../text.js';
-import { isWrapped } from '../../cli/install.js';
+import { isWrapped, unwrapEntry } from '../../cli/install.js';
 
 const esc = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
 const SECRET_NAME = /(^|_|-)(token|key|secret|password|passwd|pwd|credential|credentials|auth|authorization|apikey|api_key|private)($|_|-)/i;
@@ -270,27 +270,42 @@ function cfChecks(ctx: LintContext): Finding[] {
       if (/\/sse\/?(\?|$)/.test(l.url) || l.type === 'sse') f('CF003', 'INFO', `${l.pointer}/url`, 'HTTP+SSE transport (deprecated since 2025-03-26)');
     }
     const argv = [l.command ?? '', ...l.args];
-    const cmd = (l.command ?? '').split(/[\\/]/).pop() ?? '';
     if (/\s/.test(l.command ?? '') && !/^["']/.test(l.command ?? '')) f('CF007', 'LOW', `${l.pointer}/command`, 'the command contains spaces (clients split it differently)');
-    // CF004: unpinned launches.
-    const pkgAfter = (tool: string) => {
-      const i = argv.findIndex((a) => a.split(/[\\/]/).pop() === tool);
-      return i < 0 ? undefined : argv.slice(i + 1).find((a) => !a.startsWith('-'));
+    // CF004–CF006 look at each program the entry starts: for an entry wrapped by mcp-warden, the launch of
+    // mcp-warden itself and the server's command after `wrap … --`, each on its own (an unpinned server behind a
+    // pinned `npx -y mcp-warden@x wrap --` is still unpinned, and wrapping it must not hide that).
+    const inner = unwrapEntry({ command: l.command, args: l.args });
+    const serverAt = inner ? l.args.length - 1 - (inner.args?.length ?? 0) : l.args.length;
+    const launches = [{ command: l.command ?? '', args: l.args.slice(0, serverAt) }, ...(inner ? [{ command: inner.command, args: inner.args ?? [] }] : [])];
+    const said = new Set<string>();
+    const once = (rule: string, severity: Severity, message: string) => {
+      if (said.has(`${rule}\n${message}`)) return;
+      said.add(`${rule}\n${message}`);
+      f(rule, severity, l.pointer, message);
     };
-    const npxPkg = pkgAfter('npx') ?? pkgAfter('bunx') ?? (cmd === 'pnpm' && l.args[0] === 'dlx' ? l.args.slice(1).find((a) => !a.startsWith('-')) : undefined);
-    if (npxPkg && !/@\d+(\.\d+){0,2}([-+][\w.]+)?$/.test(npxPkg.replace(/^@[^/]+\//, ''))) f('CF004', 'WARN', l.pointer, `${npxPkg} runs without a pinned version: whatever is published next runs on this machine`);
-    const uvxPkg = pkgAfter('uvx');
-    if (uvxPkg && !/(==|@)\d/.test(uvxPkg)) f('CF004', 'WARN', l.pointer, `${uvxPkg} runs through uvx without a pinned version`);
-    if (cmd === 'docker' && l.args.includes('run')) {
-      const image = l.args.slice(l.args.indexOf('run') + 1).find((a, i, arr) => !a.startsWith('-') && !(i > 0 && /^-(e|v|p|-env|-volume|-publish|-name|-network|-mount)$/.test(arr[i - 1]!)));
-      if (image && (!/[:@]/.test(image.split('/').pop() ?? '') || /:latest$/.test(image))) f('CF004', 'WARN', l.pointer, `docker image ${image} is not pinned to a version or digest`);
-      const joined = l.args.join(' ');
-      if (/--privileged|-v\s+\/:|--volume[= ]\/:|docker\.sock|--network[= ]host|--net[= ]host|--cap-add|\.ssh|\.aws/.test(joined)) f('CF006', 'HIGH', l.pointer, 'docker runs privileged, with the host network, the Docker socket, the root filesystem or credential folders mounted');
+    for (const launch of launches) {
+      const largv = [launch.command, ...launch.args];
+      const lcmd = launch.command.split(/[\\/]/).pop() ?? '';
+      // CF004: unpinned launches.
+      const pkgAfter = (tool: string) => {
+        const i = largv.findIndex((a) => a.split(/[\\/]/).pop() === tool);
+        return i < 0 ? undefined : largv.slice(i + 1).find((a) => !a.startsWith('-'));
+      };
+      const npxPkg = pkgAfter('npx') ?? pkgAfter('bunx') ?? (lcmd === 'pnpm' && launch.args[0] === 'dlx' ? launch.args.slice(1).find((a) => !a.startsWith('-')) : undefined);
+      if (npxPkg && !/@\d+(\.\d+){0,2}([-+][\w.]+)?$/.test(npxPkg.replace(/^@[^/]+\//, ''))) once('CF004', 'WARN', `${npxPkg} runs without a pinned version: whatever is published next runs on this machine`);
+      const uvxPkg = pkgAfter('uvx');
+      if (uvxPkg && !/(==|@)\d/.test(uvxPkg)) once('CF004', 'WARN', `${uvxPkg} runs through uvx without a pinned version`);
+      if (lcmd === 'docker' && launch.args.includes('run')) {
+        const image = launch.args.slice(launch.args.indexOf('run') + 1).find((a, i, arr) => !a.startsWith('-') && !(i > 0 && /^-(e|v|p|-env|-volume|-publish|-name|-network|-mount)$/.test(arr[i - 1]!)));
+        if (image && (!/[:@]/.test(image.split('/').pop() ?? '') || /:latest$/.test(image))) once('CF004', 'WARN', `docker image ${image} is not pinned to a version or digest`);
+        const joined = launch.args.join(' ');
+        if (/--privileged|-v\s+\/:|--volume[= ]\/:|docker\.sock|--network[= ]host|--net[= ]host|--cap-add|\.ssh|\.aws/.test(joined)) once('CF006', 'HIGH', 'docker runs privileged, with the host network, the Docker socket, the root filesystem or credential folders mounted');
+      }
+      // CF005: shell wrappers and inline scripts.
+      const shell = /^(sh|bash|zsh|cmd|cmd\.exe|powershell|pwsh)$/i.test(lcmd) && launch.args.some((a) => /^(-c|\/c|-command|-Command|-EncodedCommand)$/i.test(a));
+      if (shell || largv.some((a) => /curl[^|]*\|\s*(ba)?sh|&&|;\s|`|\$\(/.test(a))) once('CF005', 'HIGH', 'the server is launched through a shell or an inline script');
+      if (/^sudo$/.test(lcmd) || largv.some((a) => /^(rm\s+-rf|chmod\s+777)/.test(a))) once('CF006', 'HIGH', 'the launch runs sudo, rm -rf or chmod 777');
     }
-    // CF005: shell wrappers and inline scripts.
-    const shell = /^(sh|bash|zsh|cmd|cmd\.exe|powershell|pwsh)$/i.test(cmd) && l.args.some((a) => /^(-c|\/c|-command|-Command|-EncodedCommand)$/i.test(a));
-    if (shell || argv.some((a) => /curl[^|]*\|\s*(ba)?sh|&&|;\s|`|\$\(/.test(a))) f('CF005', 'HIGH', l.pointer, 'the server is launched through a shell or an inline script');
-    if (/^sudo$/.test(cmd) || argv.some((a) => /^(rm\s+-rf|chmod\s+777)/.test(a))) f('CF006', 'HIGH', l.pointer, 'the launch runs sudo, rm -rf or chmod 777');
     // CF011: the entry's env decides which config and state mcp-warden runs with (a project's .mcp.json can bring
     // a config of its own: no policy, no audit, while the server looks wrapped).
     const runsWarden = isWrapped({ command: l.command, args: l.args });
