@@ -2,9 +2,9 @@
  * The bubblewrap command line: order matters (later mounts win), so the server's own files under /tmp are bound
  * after the private /tmp, writable paths after that, and the proxy's hidden paths last.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { bwrapCommand, SandboxError } from '../../src/transports/sandbox.js';
 
 describe('bwrapCommand', () => {
@@ -14,6 +14,11 @@ describe('bwrapCommand', () => {
   const state = path.join(tmp, 'state');
   mkdirSync(state);
   const scratch = mkdtempSync('/tmp/mcpw-sbx-w-');
+  // Under /tmp and /var/tmp by name (the paths are what is tested), so outside the run's own folder: removed here.
+  const made = [tmp, scratch];
+  afterAll(() => {
+    for (const d of made) rmSync(d, { recursive: true, force: true });
+  });
 
   it('keeps a server under /tmp visible (read-only), hides the proxy state even inside it, binds write paths', () => {
     const { args } = bwrapCommand('/usr/bin/node', [script, '--flag'], { type: 'bwrap', write: [scratch], network: false }, [state, '/nonexistent/x'], undefined, process.env['PATH']);
@@ -33,6 +38,7 @@ describe('bwrapCommand', () => {
 
   it("hides other programs' credentials in the home after broad binds, and brings back those read names", () => {
     const home = mkdtempSync('/var/tmp/mcpw-sbx-home-');
+    made.push(home);
     for (const d of ['.ssh', '.aws', '.config/gh', 'work']) mkdirSync(path.join(home, d), { recursive: true });
     writeFileSync(path.join(home, '.npmrc'), '');
     const cmd = (sb: Parameters<typeof bwrapCommand>[2]) => bwrapCommand('/usr/bin/node', [script], sb, [state], undefined, process.env['PATH'], [home]).args;
