@@ -222,6 +222,22 @@ describe('host config entries wrapped by mcp-warden: the launch and the server b
     expect(launchFindings({ command: 'npx', args: [...pinned, 'sudo', 'node', 'server.js'] })).toEqual(['CF006 the launch runs sudo, rm -rf or chmod 777']);
     expect(launchFindings({ command: 'npx', args: [...pinned, 'docker', 'run', '-i', '--rm', 'acme/server@sha256:' + 'ab'.repeat(32)] })).toEqual([]);
   });
+  it('the URL of `wrap --url` is checked as an entry\'s own url is (CF002 credential in the query, CF003 transport)', () => {
+    const urlFindings = (entry: Record<string, unknown>) =>
+      lintDoc(cfg(entry))
+        .filter((f) => ['CF002', 'CF003'].includes(f.rule))
+        .map((f) => `${f.rule} ${f.severity} ${f.message}`);
+    const wrap = ['-y', 'mcp-warden@0.1.0', 'wrap', '--name', 'acme'];
+    const plain = ['CF002 ERROR the URL carries a credential in its query', 'CF003 MED plain http:// to mcp.acme.dev: tokens and tool traffic travel unencrypted'];
+    expect(urlFindings({ url: 'http://mcp.acme.dev/mcp?token=abcdefgh12345' })).toEqual(plain);
+    expect(urlFindings({ command: 'npx', args: [...wrap, '--url', 'http://mcp.acme.dev/mcp?token=abcdefgh12345'] })).toEqual(plain);
+    expect(urlFindings({ command: 'mcp-warden', args: ['wrap', '--url=ws://mcp.acme.dev/mcp'] })).toEqual(['CF003 MED plain ws:// to mcp.acme.dev']);
+    expect(urlFindings({ command: 'npx', args: [...wrap, '--url', 'https://mcp.acme.dev/mcp', '--transport', 'sse'] })).toEqual(['CF003 INFO HTTP+SSE transport (deprecated since 2025-03-26)']);
+    expect(urlFindings({ command: 'npx', args: [...wrap, '--url', 'https://mcp.acme.dev/mcp'] })).toEqual([]);
+    expect(urlFindings({ command: 'npx', args: [...wrap, '--url', 'http://127.0.0.1:8080/mcp'] })).toEqual([]);
+    // A server's own --url after `wrap --` is its business, not a URL mcp-warden connects to.
+    expect(urlFindings({ command: 'npx', args: [...wrap, '--', 'node', 'bridge.js', '--url', 'http://mcp.acme.dev/mcp'] })).toEqual([]);
+  });
 });
 
 describe('inputs a linter cannot read', () => {

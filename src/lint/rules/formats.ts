@@ -7,7 +7,7 @@ import { buildRedaction, DEFAULT_SETTINGS } from '../../redact/setup.js';
 import type { Redaction } from '../../redact/setup.js';
 import type { Finding, LintContext, LintDocument, Rule, Severity } from '../types.js';
 import { safeExcerpt } from '../text.js';
-import { isWrapped, unwrapEntry } from '../../cli/install.js';
+import { isWrapped, unwrapEntry, wrapped } from '../../cli/install.js';
 
 const esc = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
 const SECRET_NAME = /(^|_|-)(token|key|secret|password|passwd|pwd|credential|credentials|auth|authorization|apikey|api_key|private)($|_|-)/i;
@@ -240,6 +240,23 @@ function secretsDetector(): Redaction {
   return detectors;
 }
 
+/** The remote server an entry running `mcp-warden wrap --url URL` connects to: the URL, its index in args, `--transport`. */
+function wrappedUrl(command: string | undefined, args: string[]): { url: string; at: number; transport: string | undefined } | undefined {
+  const w = wrapped({ command, args });
+  if (!w) return undefined;
+  const end = w.commandAt < 0 ? args.length : w.commandAt - 1;
+  let url: { url: string; at: number } | undefined;
+  let transport: string | undefined;
+  for (let i = w.wrapAt + 1; i < end; i++) {
+    const a = args[i]!;
+    if (a === '--url' && i + 1 < end) url = { url: args[++i]!, at: i };
+    else if (a.startsWith('--url=')) url = { url: a.slice('--url='.length), at: i };
+    else if (a === '--transport' && i + 1 < end) transport = args[++i];
+    else if (a.startsWith('--transport=')) transport = a.slice('--transport='.length);
+  }
+  return url && { ...url, transport };
+}
+
 function cfChecks(ctx: LintContext): Finding[] {
   const out: Finding[] = [];
   for (const s of ctx.servers) {
@@ -261,14 +278,18 @@ function cfChecks(ctx: LintContext): Finding[] {
     l.args.forEach((a, i) => {
       if (secrets.scan(a).length) f('CF002', 'ERROR', `${l.pointer}/args/${i}`, 'an argument holds a secret in plain text (visible in process lists)');
     });
-    if (l.url) {
-      if (/[?&](token|key|api_key|apikey|access_token|secret)=[^&${]{8,}/i.test(l.url)) f('CF002', 'ERROR', `${l.pointer}/url`, 'the URL carries a credential in its query');
-      const host = l.url.replace(/^[a-z]+:\/\//i, '').split(/[/:?#]/)[0] ?? '';
+    // CF002/CF003 on the server's URL: the entry's own, or the one `mcp-warden wrap --url` connects to.
+    const urlCheck = (url: string, type: string | undefined, ptr: string) => {
+      if (/[?&](token|key|api_key|apikey|access_token|secret)=[^&${]{8,}/i.test(url)) f('CF002', 'ERROR', ptr, 'the URL carries a credential in its query');
+      const host = url.replace(/^[a-z]+:\/\//i, '').split(/[/:?#]/)[0] ?? '';
       const loopback = /^(localhost|127\.|\[?::1\]?$)/i.test(host);
-      if (/^http:\/\//i.test(l.url) && !loopback) f('CF003', 'MED', `${l.pointer}/url`, `plain http:// to ${host}: tokens and tool traffic travel unencrypted`);
-      if (/^ws:\/\//i.test(l.url) && !loopback) f('CF003', 'MED', `${l.pointer}/url`, `plain ws:// to ${host}`);
-      if (/\/sse\/?(\?|$)/.test(l.url) || l.type === 'sse') f('CF003', 'INFO', `${l.pointer}/url`, 'HTTP+SSE transport (deprecated since 2025-03-26)');
-    }
+      if (/^http:\/\//i.test(url) && !loopback) f('CF003', 'MED', ptr, `plain http:// to ${host}: tokens and tool traffic travel unencrypted`);
+      if (/^ws:\/\//i.test(url) && !loopback) f('CF003', 'MED', ptr, `plain ws:// to ${host}`);
+      if (/\/sse\/?(\?|$)/.test(url) || type === 'sse') f('CF003', 'INFO', ptr, 'HTTP+SSE transport (deprecated since 2025-03-26)');
+    };
+    if (l.url) urlCheck(l.url, l.type, `${l.pointer}/url`);
+    const remote = wrappedUrl(l.command, l.args);
+    if (remote) urlCheck(remote.url, remote.transport, `${l.pointer}/args/${remote.at}`);
     const argv = [l.command ?? '', ...l.args];
     if (/\s/.test(l.command ?? '') && !/^["']/.test(l.command ?? '')) f('CF007', 'LOW', `${l.pointer}/command`, 'the command contains spaces (clients split it differently)');
     // CF004–CF006 look at each program the entry starts: for an entry wrapped by mcp-warden, the launch of
