@@ -164,7 +164,7 @@ function launcherLength(command: string, args: string[]): number {
   return -1;
 }
 
-/** An entry that runs `mcp-warden wrap`: where `wrap` is, its options, and where the wrapped command starts (-1: none, as with `--url`). */
+/** An entry that runs `mcp-warden wrap`: where `wrap` is, its options, and where the wrapped command starts, after `--` or without it (-1: none, as with `--url`). */
 export interface WrappedEntry {
   wrapAt: number;
   options: string[];
@@ -181,6 +181,9 @@ export function wrapped(entry: Entry): WrappedEntry | undefined {
   for (let i = at + 1; i < args.length; i++) {
     const a = args[i] as string;
     if (a === '--') return { wrapAt: at, options, commandAt: i + 1 < args.length ? i + 1 : -1 };
+    // `wrap` passes options through once its command starts, so `--` is optional: the first word that is neither an
+    // option nor an option's value starts the command (`wrap --name x node s.js` runs `node s.js`).
+    if (!a.startsWith('-')) return { wrapAt: at, options, commandAt: i };
     options.push(a);
     if (WRAP_VALUE_OPTIONS.has(a) && i + 1 < args.length) options.push(args[++i] as string);
   }

@@ -75,6 +75,15 @@ describe('wrap and unwrap of one entry', () => {
     expect(unwrapEntry(w)).toEqual({ command: 'npx', args: e.args });
     expect(isWrapped(e)).toBe(false);
   });
+  it('finds the server command without `--` too, as wrap does (it passes options through once its command starts); uninstall puts it back', () => {
+    const e = { command: 'mcp-warden', args: ['wrap', '--name', 'files', '--sandbox', 'bwrap', 'npx', '-y', '@acme/server@1.0.0', '--root', '/srv'] };
+    expect(unwrapEntry(e)).toEqual({ command: 'npx', args: ['-y', '@acme/server@1.0.0', '--root', '/srv'] });
+    expect(unwrapEntry({ command: 'mcp-warden', args: ['wrap', '--name=files', 'node', 's.js'] })).toEqual({ command: 'node', args: ['s.js'] });
+    expect(unwrapEntry({ command: 'mcp-warden', args: ['wrap', '--url', 'https://x.example/mcp'] })).toBeUndefined();
+    const un = planUninstall(JSON.stringify({ mcpServers: { files: e } }), 'f', 'mcpServers', {});
+    expect(un.items[0]).toMatchObject({ server: 'files', action: 'unwrap' });
+    expect(JSON.parse(un.after)).toEqual({ mcpServers: { files: { command: 'npx', args: ['-y', '@acme/server@1.0.0', '--root', '/srv'] } } });
+  });
   it('writes npx with this version pinned, which counts as wrapped and which lint does not flag as unpinned (CF004)', () => {
     const l = launcher('npx');
     expect(l).toEqual({ command: 'npx', args: ['-y', `mcp-warden@${VERSION}`] });

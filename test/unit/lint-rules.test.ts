@@ -211,6 +211,10 @@ describe('host config entries wrapped by mcp-warden: the launch and the server b
       'CF004 @acme/server runs without a pinned version: whatever is published next runs on this machine',
     ]);
     expect(launchFindings({ command: 'npx', args: ['-y', 'mcp-warden@0.1.0', 'wrap', '--', 'npx', '-y', '@acme/server@1.4.2'] })).toEqual([]);
+    // wrap needs no `--` before its command: the server is found all the same.
+    expect(launchFindings({ command: 'npx', args: ['-y', 'mcp-warden@0.1.0', 'wrap', '--name', 'acme', 'npx', '-y', '@acme/server'] })).toEqual([
+      'CF004 @acme/server runs without a pinned version: whatever is published next runs on this machine',
+    ]);
   });
   it('a docker image, a shell or sudo behind `wrap --` is reported as it would be on its own', () => {
     const pinned = ['-y', 'mcp-warden@0.1.0', 'wrap', '--sandbox', 'none', '--'];

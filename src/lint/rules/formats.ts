@@ -244,7 +244,7 @@ function secretsDetector(): Redaction {
 function wrappedUrl(command: string | undefined, args: string[]): { url: string; at: number; transport: string | undefined } | undefined {
   const w = wrapped({ command, args });
   if (!w) return undefined;
-  const end = w.commandAt < 0 ? args.length : w.commandAt - 1;
+  const end = w.commandAt < 0 ? args.length : args[w.commandAt - 1] === '--' ? w.commandAt - 1 : w.commandAt;
   let url: { url: string; at: number } | undefined;
   let transport: string | undefined;
   for (let i = w.wrapAt + 1; i < end; i++) {
