@@ -31,7 +31,8 @@ export function substituteEnv(text: string, env: NodeJS.ProcessEnv, where: () =>
   });
 }
 
-export function parseYaml(text: string, file: string, env: NodeJS.ProcessEnv | undefined = process.env): LoadedYaml {
+/** `env: null` replaces no `${VAR}` (the text as written: lint). */
+export function parseYaml(text: string, file: string, env: NodeJS.ProcessEnv | null = process.env): LoadedYaml {
   const lines = new LineCounter();
   const doc = YAML.parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {

@@ -221,7 +221,8 @@ export function parsePackText(text: string, file: string, prebuilt?: PrebuiltPac
 
 /** The full load: parse, schema check, compile; errors name file and line. */
 function checkedPack(text: string, file: string): { value: unknown; pack: Pack } {
-  const loaded = parseYaml(text, file, undefined);
+  // A pack's patterns are what the file says: no ${ENV} (a `${TOKEN}` in a pattern is text to find).
+  const loaded = parseYaml(text, file, null);
   if (loaded.value === null || loaded.value === undefined) throw new RedactionRuleError(`${file}:1: empty redaction pack (it needs version: 1, pack and rules)`, file, 1);
   validateYaml(loaded, redactionSchema(), RedactionRuleError);
   return { value: loaded.value, pack: packFrom(loaded.value as never, file, (i) => `${file}:${ruleLine(loaded, ['rules'], i)}`) };

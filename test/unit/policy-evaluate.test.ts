@@ -306,6 +306,26 @@ describe('evaluate', () => {
   });
 });
 
+describe('policy files do not expand ${ENV}', () => {
+  it('a ${VAR} in a rule is the text the file says, whatever the environment of the process that loads it', () => {
+    const saved = { root: process.env['MCPW_TEST_ROOT'], unset: process.env['MCPW_TEST_UNSET'] };
+    process.env['MCPW_TEST_ROOT'] = '/';
+    delete process.env['MCPW_TEST_UNSET'];
+    try {
+      const doc = 'version: 1\ndefault: deny\nrules:\n  - id: under-var\n    effect: allow\n    tools: [read_file]\n    args:\n      path: { under: ["/srv/${MCPW_TEST_ROOT}"] }\n  - id: literal\n    effect: allow\n    tools: ["${MCPW_TEST_UNSET}"]\n';
+      // With the environment read, under: became "/srv//" (all of /srv) and an unset variable refused the whole file.
+      const p = policy(doc);
+      expect(p.rules.map((r) => r.args?.['path'] ?? r.tools)).toEqual([{ under: ['/srv/${MCPW_TEST_ROOT}'] }, ['${MCPW_TEST_UNSET}']]);
+      expect(evaluate(p, call('files', 'read_file', { path: '/srv/x' }) as PolicyInput).effect).toBe('deny');
+      expect(evaluate(p, call('files', '${MCPW_TEST_UNSET}', {}) as PolicyInput)).toMatchObject({ effect: 'allow', rule: 'literal' });
+    } finally {
+      if (saved.root === undefined) delete process.env['MCPW_TEST_ROOT'];
+      else process.env['MCPW_TEST_ROOT'] = saved.root;
+      if (saved.unset !== undefined) process.env['MCPW_TEST_UNSET'] = saved.unset;
+    }
+  });
+});
+
 describe('precedence and defaults', () => {
   const doc = (d: string, rules: string) => `version: 1\n${d}rules:\n${rules}`;
   it('deny > ask > allow, in any order', () => {

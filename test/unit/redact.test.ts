@@ -201,6 +201,22 @@ describe('packs', () => {
     expect(() => parsePackText('version: 1\npack: x\nallow: ["fine", "(?<=no)x"]\nrules:\n  - id: r\n    pattern: "a+"\n', 'bad-pack-allow.yaml')).toThrow(/bad-pack-allow\.yaml: allow\[1\] is not a valid RE2 pattern/);
   });
 
+  it('take a pack file as written: a ${VAR} in a pattern is text to find, not the environment', () => {
+    const saved = process.env['MCPW_TEST_PACK_VAR'];
+    process.env['MCPW_TEST_PACK_VAR'] = 'expanded';
+    try {
+      const pack = parsePackText("version: 1\npack: mine\nrules:\n  - id: tf-var\n    pattern: '(\\$\\{MCPW_TEST_PACK_VAR\\}|${MCPW_TEST_PACK_VAR})'\n", 'mine.yaml');
+      expect(pack.rules[0]!.re!.source).toContain('${MCPW_TEST_PACK_VAR}');
+      expect(pack.rules[0]!.re!.source).not.toContain('expanded');
+      // An unset one is not an error either.
+      delete process.env['MCPW_TEST_PACK_VAR'];
+      expect(() => parsePackText("version: 1\npack: mine\nrules:\n  - id: tf-var\n    pattern: 'x${MCPW_TEST_PACK_VAR}'\n", 'mine.yaml')).not.toThrow();
+    } finally {
+      if (saved === undefined) delete process.env['MCPW_TEST_PACK_VAR'];
+      else process.env['MCPW_TEST_PACK_VAR'] = saved;
+    }
+  });
+
   it('refuse a pattern RE2 cannot compile, naming file, line and rule', () => {
     const file = writeTemp('bad-pack.yaml', 'version: 1\npack: mine\nrules:\n  - id: ok-rule\n    pattern: "abc[0-9]+"\n  - id: lookahead\n    pattern: "(?=secret)[a-z]+"\n');
     let err: unknown;
