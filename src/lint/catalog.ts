@@ -16,7 +16,7 @@ export interface RuleInfo {
 
 const EXTRA: Omit<RuleInfo, 'tags'>[] = [
   { id: 'CF001', title: 'Unreadable file or unknown shape', help: 'The input is neither a tools/prompts/resources list, a server.json, an MCPB manifest, a host config nor a Docker catalog; or an item of a list is not a tool, prompt or resource (an object with a string name, or uri), so it was not reviewed.' },
-  { id: 'CF002', title: 'Plaintext secret in a host config', help: 'A token, key or password written into env, headers, args or a URL query. Use ${input:…}, ${env:…}, ${VAR} or a keychain.', owasp: 'MCP01' },
+  { id: 'CF002', title: 'Plaintext secret in a host config', help: 'A token, key or password written into env, headers, args, a URL query or (mcp-warden\'s config) `auth.token` / `auth.client_secret`. Use ${input:…}, ${env:…}, ${VAR}, a keychain or a `*_file`.', owasp: 'MCP01' },
   { id: 'CF003', title: 'Insecure or deprecated transport', help: 'http:// or ws:// to a non-loopback host (credentials and tool traffic in clear), or the deprecated HTTP+SSE transport: the entry\'s own url, or the one `mcp-warden wrap --url` connects to (CF002 reads that URL\'s query too).', owasp: 'MCP07' },
   { id: 'CF004', title: 'Unpinned launch', help: 'npx/uvx/docker without a version or digest runs whatever is published next. In an entry that runs `mcp-warden wrap -- …`, mcp-warden\'s own launch and the server\'s command are checked each on its own (so are CF005 and CF006).', owasp: 'MCP04' },
   { id: 'CF005', title: 'Shell wrapper or inline script', help: 'sh -c, cmd /c, pipes to a shell, && or $(…) in a server launch.', owasp: 'MCP05' },

@@ -2,10 +2,14 @@
  * Inputs, auto-detected and normalised: a tools/prompts/resources list (bare result, JSON-RPC envelope, array of
  * tools, combined snapshot, all pages), an MCP Registry server.json (any dated schema, or the registry API's
  * envelope), an MCPB/DXT manifest.json, a host config (Claude Desktop/Code and Cursor `mcpServers`, VS Code
- * `servers` + `inputs`, `mcp.servers`, opencode `mcp`, flat maps), or a Docker catalog tools.json.
+ * `servers` + `inputs`, `mcp.servers`, opencode `mcp`, flat maps), or a Docker catalog tools.json. YAML files are
+ * read too: mcp-warden's own config (`servers:` with command, args, env, url, auth) is a host config of this kind.
  */
 import path from 'node:path';
 import { findNodeAtLocation, parseTree, type Node as JsonNode, type ParseError } from 'jsonc-parser';
+import { isMap, isNode, isScalar, type Document, type LineCounter } from 'yaml';
+import { parseYaml } from '../config/yaml.js';
+import { ConfigError } from '../errors.js';
 import { isObject } from '../protocol/jsonrpc.js';
 import { MAX_FILE_DEPTH, nestedDeeper } from '../protocol/frame.js';
 import { safeExcerpt } from './text.js';
@@ -52,6 +56,33 @@ function positions(text: string, root: JsonNode | undefined): LintDocument['posi
     }
     return { line: lo + 1, column: at - starts[lo]! + 1 };
   };
+}
+
+/** Line and column of a pointer into a YAML document (of the key, for a map's value), as `positions` for JSON. */
+function yamlPositions(doc: Document, lines: LineCounter): LintDocument['position'] {
+  return (pointer) => {
+    let segs = segments(pointer);
+    for (;;) {
+      const node = segs.length ? doc.getIn(segs, true) : doc.contents;
+      if (isNode(node) && node.range) {
+        const parent = segs.length ? (segs.length === 1 ? doc.contents : doc.getIn(segs.slice(0, -1), true)) : undefined;
+        const pair = isMap(parent) ? parent.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segs[segs.length - 1])) : undefined;
+        const at = pair && isNode(pair.key) && pair.key.range ? pair.key.range[0] : node.range[0];
+        const { line, col } = lines.linePos(at);
+        return { line, column: col };
+      }
+      if (!segs.length) return undefined;
+      segs = segs.slice(0, -1);
+    }
+  };
+}
+
+/**
+ * A YAML file, or text that is not JSON and does not look like it (stdin): `.json` files stay JSON, so a broken one
+ * is reported as broken JSON rather than read as the YAML it may happen to be.
+ */
+function readsAsYaml(file: string, text: string): boolean {
+  return !/\.jsonc?$/i.test(file) && !/^[\s\uFEFF]*[[{]/.test(text);
 }
 
 function str(v: unknown): string | undefined {
@@ -171,6 +202,7 @@ function launchFrom(e: Record<string, unknown>, pointer: string): LaunchModel {
     url,
     type: str(e['type']) ?? str(e['transport']),
     headers: isObject(e['headers']) ? Object.fromEntries(Object.entries(e['headers']).map(([k, v]) => [k, String(v)])) : {},
+    credentials: isObject(e['auth']) ? Object.fromEntries(['token', 'client_secret'].flatMap((k) => (typeof (e['auth'] as Record<string, unknown>)[k] === 'string' ? [[k, (e['auth'] as Record<string, unknown>)[k] as string]] : []))) : {},
     pointer,
   };
 }
@@ -202,18 +234,44 @@ export const MAX_INPUT_DEPTH = MAX_FILE_DEPTH;
 export function parseInput(file: string, text: string): Parsed {
   // The parsers recurse: a file nested thousands deep ended the linter with a stack overflow (exit 70).
   if (nestedDeeper(text, MAX_INPUT_DEPTH)) throw new LintInputError(`${file}: nested deeper than ${MAX_INPUT_DEPTH} levels; no manifest is, so it is not read`, file);
-  const errors: ParseError[] = [];
-  const root = parseTree(text, errors, { allowTrailingComma: true, disallowComments: false });
   let value: unknown;
-  try {
-    value = JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch (e) {
-    // The parser's message quotes the file: shown terminal-safe (a hostile file could carry escape sequences).
-    if (!root || errors.length) throw new LintInputError(`${file}: not JSON (${safeExcerpt((e as Error).message, 200)})`, file);
-    // JSONC (comments, trailing commas: VS Code configs) — take the tree's value.
-    value = treeValue(root);
+  let position: LintDocument['position'] = () => undefined;
+  const yamlName = /\.ya?ml$/i.test(file);
+  let jsonError: Error | undefined;
+  if (!yamlName) {
+    const errors: ParseError[] = [];
+    const root = parseTree(text, errors, { allowTrailingComma: true, disallowComments: false });
+    try {
+      value = JSON.parse(text.replace(/^\uFEFF/, ''));
+      position = positions(text, root);
+    } catch (e) {
+      jsonError = e as Error;
+      // JSONC (comments, trailing commas: VS Code configs) — take the tree's value.
+      if (root && !errors.length) {
+        value = treeValue(root);
+        position = positions(text, root);
+        jsonError = undefined;
+      }
+    }
   }
-  const position = positions(text, root);
+  if (yamlName || (jsonError && readsAsYaml(file, text))) {
+    // No `${VAR}` is replaced: a placeholder is what the file says, and what CF002 wants to see instead of a secret.
+    let y: ReturnType<typeof parseYaml>;
+    try {
+      y = parseYaml(text.replace(/^\uFEFF/, ''), file, null);
+    } catch (e) {
+      if (e instanceof RangeError) throw new LintInputError(`${file}: nested too deep to read`, file);
+      const message = (e as Error).message;
+      const at = e instanceof ConfigError && e.line ? `line ${e.line}: ` : '';
+      const why = message.startsWith(`${file}:`) ? message.slice(file.length + 1).replace(/^\d+:/, '').trim() : message;
+      throw new LintInputError(`${file}: not YAML (${at}${safeExcerpt(why, 200)})`, file);
+    }
+    value = y.value;
+    position = yamlPositions(y.doc, y.lines);
+  } else if (jsonError) {
+    // The parser's message quotes the file: shown terminal-safe (a hostile file could carry escape sequences).
+    throw new LintInputError(`${file}: not JSON (${safeExcerpt(jsonError.message, 200)})`, file);
+  }
   const mk = (format: InputFormat): LintDocument => ({ file, text, value, format, position });
   const problems: Parsed['problems'] = [];
   const skip: Skip = (pointer, what) => {

@@ -78,6 +78,8 @@ export interface LaunchModel {
   url?: string;
   type?: string;
   headers: Record<string, string>;
+  /** String credentials of an `auth` object (mcp-warden's config: `token`, `client_secret`), by key. */
+  credentials: Record<string, string>;
   pointer: string;
 }
 

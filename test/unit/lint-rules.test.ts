@@ -3,6 +3,8 @@
  * rules flag (a git tool saying "do not pass anything", a filesystem tool that "will succeed silently", a tool that
  * names its own sibling, a digest, an icon data URI).
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lintTexts } from '../../src/lint/run.js';
 import { driftRules } from '../../src/lint/drift.js';
@@ -241,6 +243,48 @@ describe('host config entries wrapped by mcp-warden: the launch and the server b
     expect(urlFindings({ command: 'npx', args: [...wrap, '--url', 'http://127.0.0.1:8080/mcp'] })).toEqual([]);
     // A server's own --url after `wrap --` is its business, not a URL mcp-warden connects to.
     expect(urlFindings({ command: 'npx', args: [...wrap, '--', 'node', 'bridge.js', '--url', 'http://mcp.acme.dev/mcp'] })).toEqual([]);
+  });
+});
+
+describe("mcp-warden's own config (YAML) is a host config lint reads", () => {
+  const gateway = [
+    '# the team gateway',
+    'servers:',
+    '  files:',
+    '    command: npx',
+    '    args: ["-y", "@modelcontextprotocol/server-filesystem", "/"]',
+    '    env: { GITHUB_TOKEN: "${GITHUB_TOKEN}" }',
+    '  github:',
+    '    url: http://api.example.com/mcp',
+    `    auth: { type: bearer, token: "${['ghp', '_', 'Rk7dW2pQ9sLx4Vb8Nc3Jm6Hf1Tg5Yz0AeUqK'].join('')}" }`,
+    '  fine:',
+    '    url: https://api.example.com/mcp',
+    '    auth: { type: client_credentials, client_id: warden, client_secret: "${CLIENT_SECRET}" }',
+    'listen: { host: 127.0.0.1, port: 8080 }',
+    '',
+  ].join('\n');
+  it('checks its servers as any host config: unpinned launch, whole-root grant, a literal token, plain http; ${VAR} is a placeholder', () => {
+    const fs = lintTexts([{ file: 'mcp-warden.yaml', text: gateway }]).findings.filter((f) => f.rule.startsWith('CF'));
+    expect(fs.map((f) => `${f.rule} ${f.target} ${f.location.line}:${f.location.column} ${f.message}`).sort()).toEqual([
+      'CF002 github 9:27 auth token holds a secret in plain text; use ${VAR} or token_file',
+      'CF003 github 8:5 plain http:// to api.example.com: tokens and tool traffic travel unencrypted',
+      'CF004 files 3:3 @modelcontextprotocol/server-filesystem runs without a pinned version: whatever is published next runs on this machine',
+      'CF008 files 5:5 filesystem access to /',
+    ]);
+    // The message never carries the token.
+    expect(JSON.stringify(fs)).not.toContain('Rk7dW2pQ9sLx4Vb8Nc3Jm6Hf1Tg5Yz0AeUqK');
+  });
+  it('reads YAML from stdin too, and the bundled example config lints clean', () => {
+    expect(lintTexts([{ file: 'stdin', text: gateway }]).findings.some((f) => f.rule === 'CF004')).toBe(true);
+    const example = readFileSync(path.join(__dirname, '../../examples/gateway.yaml'), 'utf8');
+    expect(lintTexts([{ file: 'gateway.yaml', text: example }]).findings).toEqual([]);
+  });
+  it('refuses what it cannot read by name: broken YAML with its line, an alias bomb, a broken .json stays JSON', () => {
+    expect(() => parseInput('bad.yaml', 'servers:\n  a: {command: npx, args: [x]\n')).toThrow(/^bad\.yaml: not YAML \(line 3: /);
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}]`)].join('\n');
+    expect(() => parseInput('bomb.yaml', bomb)).toThrow(/not YAML \(.*aliases expand too far/);
+    expect(() => parseInput('x.json', 'servers:\n  a: {command: x}\n')).toThrow(/^x\.json: not JSON/);
+    expect(() => parseInput('x.json', '{"a":')).toThrow(/^x\.json: not JSON/);
   });
 });
 

@@ -275,6 +275,9 @@ function cfChecks(ctx: LintContext): Finding[] {
       if (placeholder(v.replace(/^Bearer\s+/i, ''))) continue;
       if (secrets.scan(`${k}: ${v}`).length || (/^authorization$/i.test(k) && v.length > 12 && !/\$\{/.test(v))) f('CF002', 'ERROR', `${l.pointer}/headers/${esc(k)}`, `header ${k} holds a secret in plain text`);
     }
+    for (const [k, v] of Object.entries(l.credentials)) {
+      if (v && !placeholder(v)) f('CF002', 'ERROR', `${l.pointer}/auth/${esc(k)}`, `auth ${k} holds a secret in plain text; use \${VAR} or ${k}_file`);
+    }
     l.args.forEach((a, i) => {
       if (secrets.scan(a).length) f('CF002', 'ERROR', `${l.pointer}/args/${i}`, 'an argument holds a secret in plain text (visible in process lists)');
     });
