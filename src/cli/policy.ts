@@ -175,7 +175,8 @@ export function registerPolicy(program: Command): void {
     .option('--config <file>')
     .action((casesFile: string, o: { policy?: string[]; config?: string }) => {
       if (!existsSync(casesFile)) throw new UsageError(`${casesFile}: no such file`);
-      const loaded = readYamlFile(casesFile, undefined);
+      // A case is the call as written: no ${ENV} (like the policy files it tests).
+      const loaded = readYamlFile(casesFile, null);
       validateYaml(loaded, CASES_SCHEMA);
       const doc = loaded.value as { policy?: string[]; cases: Case[] };
       const files = o.policy ?? doc.policy?.map((f) => configPath(f, path.dirname(casesFile)));

@@ -70,7 +70,7 @@ export function parseYaml(text: string, file: string, env: NodeJS.ProcessEnv | n
   return { file, value, doc, lines, envRefs };
 }
 
-export function readYamlFile(file: string, env?: NodeJS.ProcessEnv): LoadedYaml {
+export function readYamlFile(file: string, env: NodeJS.ProcessEnv | null = process.env): LoadedYaml {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -107,7 +107,7 @@ function userRuleLine(configFile: string | undefined): (i: number) => number {
   let loaded: ReturnType<typeof readYamlFile> | undefined;
   return (i) => {
     try {
-      loaded ??= readYamlFile(configFile, undefined);
+      loaded ??= readYamlFile(configFile, null);
       const red = loaded.doc.get('redaction', true);
       if (isMap(red)) {
         const pair = red.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === 'rules');

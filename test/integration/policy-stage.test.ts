@@ -474,10 +474,11 @@ describe('policy CLI and hot reload', () => {
 
   it('test: 0 when every case holds, 1 when one fails', () => {
     const cases = path.join(dir, 'cases.yaml');
-    writeFileSync(cases, `policy: [policy.yaml]\ncases:\n  - { name: short echo, tool: echo, args: { message: hi }, expect: { effect: allow, rule: echo-short } }\n  - { name: long echo, tool: echo, args: { message: "${'y'.repeat(25)}" }, expect: deny }\n  - { name: approval, tool: test_error_handling, expect: ask }\n  - { name: hidden, tool: test_image_content, expect: deny, visible: false }\n`);
+    writeFileSync(cases, `policy: [policy.yaml]\ncases:\n  - { name: short echo, tool: echo, args: { message: hi }, expect: { effect: allow, rule: echo-short } }\n  - { name: long echo, tool: echo, args: { message: "${'y'.repeat(25)}" }, expect: deny }\n  - { name: approval, tool: test_error_handling, expect: ask }\n  - { name: hidden, tool: test_image_content, expect: deny, visible: false }\n  - { name: a case is the call as written, tool: echo, args: { message: "\${HOME}" }, expect: { effect: allow, rule: echo-short } }\n  - { name: an unset variable is text too, tool: echo, args: { message: "\${MCPW_UNSET}" }, expect: { effect: allow, rule: echo-short } }\n`);
     const ok = cli('test', cases);
+    expect(ok.stderr).toBe('');
     expect(ok.status).toBe(0);
-    expect(ok.stdout).toMatch(/4 passed, 0 failed/);
+    expect(ok.stdout).toMatch(/6 passed, 0 failed/);
     writeFileSync(cases, `policy: [policy.yaml]\ncases:\n  - { name: wrong, tool: echo, args: { message: hi }, expect: deny }\n`);
     const bad = cli('test', cases);
     expect(bad.status).toBe(1);
