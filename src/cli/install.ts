@@ -242,14 +242,26 @@ function splitBom(text: string): [string, string] {
 /** Variables of an entry's `env` that change where mcp-warden finds its config, policy and state (or its keys). */
 const WARDEN_ENV = /^(MCP_WARDEN_(CONFIG|STATE_DIR|NO_KEYCHAIN)|XDG_CONFIG_HOME|XDG_STATE_HOME|HOME|USERPROFILE|APPDATA|LOCALAPPDATA)$/i;
 
-/** An entry's `env` variables that WARDEN_ENV names, as `NAME=value` words (secrets masked). */
+/**
+ * Variables of an entry's `env` that act on the mcp-warden process the host starts, not only on the server behind
+ * it: code loaded into it (NODE_OPTIONS --require/--import, a preloaded library) runs beside the audit key, the
+ * policy and the sandbox's set-up, and TLS trust turned off or widened lets someone else answer for a remote
+ * server, an identity provider or the audit sink. `code`: loads code (HIGH in lint); `tls`: changes TLS trust.
+ */
+export function insideWardenEnv(name: string): 'code' | 'tls' | undefined {
+  if (/^(NODE_OPTIONS|NODE_PATH|LD_PRELOAD|LD_LIBRARY_PATH|LD_AUDIT|DYLD_INSERT_LIBRARIES|DYLD_LIBRARY_PATH|DYLD_FRAMEWORK_PATH)$/i.test(name)) return 'code';
+  if (/^(NODE_TLS_REJECT_UNAUTHORIZED|NODE_EXTRA_CA_CERTS)$/i.test(name)) return 'tls';
+  return undefined;
+}
+
+/** An entry's `env` variables that WARDEN_ENV or insideWardenEnv name, as `NAME=value` words (secrets masked). */
 function wardenEnv(e: Entry): string[] {
-  const env = e['env'] && typeof e['env'] === 'object' ? Object.entries(e['env'] as Record<string, unknown>).filter(([k]) => WARDEN_ENV.test(k)) : [];
+  const env = e['env'] && typeof e['env'] === 'object' ? Object.entries(e['env'] as Record<string, unknown>).filter(([k]) => WARDEN_ENV.test(k) || insideWardenEnv(k)) : [];
   return env.map(([k, v]) => shownCommand(`${shellWord(k)}=${shellWord(String(v))}`));
 }
 
 /**
- * `wrap` and its options as an entry has them, and the variables of its `env` that move mcp-warden's config or state
+ * `wrap` and its options as an entry has them, and the variables of its `env` that move mcp-warden's config or state or act inside it
  * (tokens masked), so a reviewer sees which config and policy it runs under: a project's config can point
  * MCP_WARDEN_CONFIG at a file of its own.
  */
@@ -394,7 +406,13 @@ export function planInstall(original: string, file: string, key: string | Server
     // folders) at files of its own, with no policy, redaction or audit, and the server would look wrapped.
     // With --config, wrap's flag decides the config file (the state folders still count).
     const env = wardenEnv(entry).filter((w) => !o.config || !/^(MCP_WARDEN_CONFIG|XDG_CONFIG_HOME)=/i.test(w));
-    const why = env.length ? `its env sets ${env.join(' ')}: wrap takes its config and state from there, not from yours; remove ${env.length > 1 ? 'them' : 'it'} from the entry unless you put ${env.length > 1 ? 'them' : 'it'} there` : undefined;
+    const moves = env.filter((w) => WARDEN_ENV.test(w.split('=')[0]!));
+    const runs = env.filter((w) => insideWardenEnv(w.split('=')[0]!));
+    const whys = [
+      ...(moves.length ? [`its env sets ${moves.join(' ')}: wrap takes its config and state from there, not from yours`] : []),
+      ...(runs.length ? [`its env sets ${runs.join(' ')}: that acts inside mcp-warden itself (code it loads runs beside the audit key and the policy; TLS trust decides who answers for remote servers)`] : []),
+    ];
+    const why = whys.length ? `${whys.join('; ')}; remove ${env.length > 1 ? 'them' : 'it'} from the entry unless you put ${env.length > 1 ? 'them' : 'it'} there` : undefined;
     return { action: 'wrap', ...wrapEntry(name, entry, o.launcher, o.config), ...(why ? { why } : {}) };
   });
 }

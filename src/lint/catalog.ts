@@ -24,6 +24,7 @@ const EXTRA: Omit<RuleInfo, 'tags'>[] = [
   { id: 'CF007', title: 'Command with embedded spaces', help: 'Clients split a command with spaces differently; put arguments in args.' },
   { id: 'CF008', title: 'Filesystem server granted a whole root', help: '/, ~ or the whole home given to a filesystem server.', owasp: 'MCP02' },
   { id: 'CF011', title: "mcp-warden's config moved by the entry", help: "MCP_WARDEN_CONFIG or MCP_WARDEN_STATE_DIR in an entry's env (or, for an entry that runs mcp-warden wrap, XDG_CONFIG_HOME, XDG_STATE_HOME or HOME) decides which config, policy and audit trail apply: from a project's config, the project's own.", owasp: 'MCP02' },
+  { id: 'CF012', title: 'Entry env acts inside mcp-warden', help: "For an entry that runs mcp-warden wrap, a variable of its env that loads code into mcp-warden itself (NODE_OPTIONS, NODE_PATH, LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT, DYLD_*: HIGH) or changes its TLS trust (NODE_TLS_REJECT_UNAUTHORIZED, NODE_EXTRA_CA_CERTS: MED): from a project's config, code beside the audit key and the policy, outside any sandbox of the server.", owasp: 'MCP05' },
   { id: 'CF010', title: 'Auto-approval', help: 'alwaysAllow, autoApprove or enableAllProjectMcpServers let tools run without a person.', owasp: 'MCP02' },
   { id: 'SJ001', title: 'server.json schema', help: 'Missing or unknown $schema, outdated schema date, missing required fields.' },
   { id: 'SJ003', title: 'Server name not namespace/name', help: 'Reverse-DNS namespace, one slash, alphanumeric at both ends, at most 200 characters.' },

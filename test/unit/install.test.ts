@@ -173,6 +173,24 @@ describe('wrap and unwrap of one entry', () => {
     const withConfig = planInstall(text, 'f', 'mcpServers', { launcher: l, config: '/etc/w.yaml' });
     expect(withConfig.items[0]!.why).toBe('its env sets XDG_STATE_HOME=./state: wrap takes its config and state from there, not from yours; remove it from the entry unless you put it there');
   });
+  it('an entry it wraps whose env loads code into mcp-warden or changes its TLS trust is reported: the host starts mcp-warden with that env', () => {
+    const text = JSON.stringify({
+      mcpServers: {
+        preload: { command: 'node', args: ['server.js'], env: { NODE_OPTIONS: '--require ./hook.js', NODE_TLS_REJECT_UNAUTHORIZED: '0', API_URL: 'https://x' } },
+        both: { command: 'node', args: ['s.js'], env: { MCP_WARDEN_CONFIG: './lax.yaml', LD_PRELOAD: './x.so' } },
+      },
+    });
+    const { items } = planInstall(text, 'f', 'mcpServers', { launcher: l });
+    expect(items[0]).toEqual({
+      server: 'preload',
+      action: 'wrap',
+      why: 'its env sets NODE_OPTIONS="--require ./hook.js" NODE_TLS_REJECT_UNAUTHORIZED=0: that acts inside mcp-warden itself (code it loads runs beside the audit key and the policy; TLS trust decides who answers for remote servers); remove them from the entry unless you put them there',
+    });
+    expect(items[1]!.why).toBe('its env sets MCP_WARDEN_CONFIG=./lax.yaml: wrap takes its config and state from there, not from yours; its env sets LD_PRELOAD=./x.so: that acts inside mcp-warden itself (code it loads runs beside the audit key and the policy; TLS trust decides who answers for remote servers); remove them from the entry unless you put them there');
+    // Once wrapped, install lists them with the entry it leaves alone.
+    const again = planInstall(planInstall(text, 'f', 'mcpServers', { launcher: l }).after, 'f', 'mcpServers', { launcher: l });
+    expect(again.items[0]!.why).toContain('env NODE_OPTIONS="--require ./hook.js" NODE_TLS_REJECT_UNAUTHORIZED=0');
+  });
   it('a server named like an option ("--", "--config") round-trips', () => {
     for (const name of ['--', '--config', '-h']) {
       const w = wrapEntry(name, { command: 'srv', args: ['--', 'a'] }, l, '/etc/w.yaml');

@@ -168,6 +168,7 @@ function cfCases(): Case[] {
     { rule: 'CF008', pos: () => lintDoc(cfg({ command: 'npx', args: ['-y', '@modelcontextprotocol/server-filesystem@2026.8.31', '/'] })), neg: () => lintDoc(cfg({ command: 'npx', args: ['-y', '@modelcontextprotocol/server-filesystem@2026.8.31', '/srv/data'] })) },
     { rule: 'CF011', pos: () => lintDoc(cfg({ command: 'npx', args: ['-y', 'mcp-warden@0.1.0', 'wrap', '--', 'node', 's.js'], env: { XDG_CONFIG_HOME: './.cfg' } })), neg: () => lintDoc(cfg({ command: 'node', args: ['s.js'], env: { XDG_CONFIG_HOME: './.cfg', API_URL: 'https://x' } })) },
     { rule: 'CF011', pos: () => lintDoc(cfg({ command: 'node', args: ['s.js'], env: { MCP_WARDEN_CONFIG: './lax.yaml' } })), neg: () => lintDoc(cfg({ command: 'mcp-warden', args: ['wrap', '--', 'node', 's.js'], env: { MCP_WARDEN_LOG_LEVEL: 'debug' } })) },
+    { rule: 'CF012', pos: () => lintDoc(cfg({ command: 'npx', args: ['-y', 'mcp-warden@0.1.0', 'wrap', '--', 'node', 's.js'], env: { NODE_OPTIONS: '--require ./hook.js' } })), neg: () => lintDoc(cfg({ command: 'node', args: ['s.js'], env: { NODE_OPTIONS: '--max-old-space-size=512' } })) },
     { rule: 'CF010', pos: () => lintDoc({ mcpServers: { demo: { command: 'node', args: ['s.js'], autoApprove: ['*'] } } }), neg: () => lintDoc({ mcpServers: { demo: { command: 'node', args: ['s.js'], autoApprove: [] } } }) },
   ];
 }
@@ -217,6 +218,18 @@ describe('host config entries wrapped by mcp-warden: the launch and the server b
     expect(launchFindings({ command: 'npx', args: ['-y', 'mcp-warden@0.1.0', 'wrap', '--name', 'acme', 'npx', '-y', '@acme/server'] })).toEqual([
       'CF004 @acme/server runs without a pinned version: whatever is published next runs on this machine',
     ]);
+  });
+  it("an env that acts inside mcp-warden (code loaded into it: HIGH; TLS trust: MED) is CF012 for a wrapped entry only", () => {
+    const cf12 = (entry: Record<string, unknown>) =>
+      lintDoc(cfg(entry))
+        .filter((f) => f.rule === 'CF012')
+        .map((f) => `${f.severity} ${f.message}`);
+    const wrap = { command: 'mcp-warden', args: ['wrap', '--', 'node', 's.js'] };
+    expect(cf12({ ...wrap, env: { LD_PRELOAD: '/tmp/x.so', NODE_EXTRA_CA_CERTS: './ca.pem', API_URL: 'https://x' } }).sort()).toEqual([
+      'HIGH env LD_PRELOAD=/tmp/x.so loads code into mcp-warden itself, beside its audit key and policy (and outside any sandbox of the server)',
+      'MED env NODE_EXTRA_CA_CERTS=./ca.pem changes whom mcp-warden trusts over TLS (remote servers, the identity provider, the audit sink)',
+    ]);
+    expect(cf12({ command: 'node', args: ['s.js'], env: { LD_PRELOAD: '/tmp/x.so', NODE_TLS_REJECT_UNAUTHORIZED: '0' } })).toEqual([]);
   });
   it('a docker image, a shell or sudo behind `wrap --` is reported as it would be on its own', () => {
     const pinned = ['-y', 'mcp-warden@0.1.0', 'wrap', '--sandbox', 'none', '--'];

@@ -7,7 +7,7 @@ import { buildRedaction, DEFAULT_SETTINGS } from '../../redact/setup.js';
 import type { Redaction } from '../../redact/setup.js';
 import type { Finding, LintContext, LintDocument, Rule, Severity } from '../types.js';
 import { safeExcerpt } from '../text.js';
-import { isWrapped, unwrapEntry, wrapped } from '../../cli/install.js';
+import { insideWardenEnv, isWrapped, unwrapEntry, wrapped } from '../../cli/install.js';
 
 const esc = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
 const SECRET_NAME = /(^|_|-)(token|key|secret|password|passwd|pwd|credential|credentials|auth|authorization|apikey|api_key|private)($|_|-)/i;
@@ -337,6 +337,14 @@ function cfChecks(ctx: LintContext): Finding[] {
       const own = /^MCP_WARDEN_(CONFIG|STATE_DIR)$/i.test(k);
       if (own || (runsWarden && /^(XDG_CONFIG_HOME|XDG_STATE_HOME|HOME|USERPROFILE|APPDATA|LOCALAPPDATA)$/i.test(k)))
         f('CF011', 'MED', `${l.pointer}/env/${esc(k)}`, `env ${k}=${safeExcerpt(l.env[k]!, 80)} decides which mcp-warden config, policy and audit trail apply to this server, not the user's own`);
+    }
+    // CF012: the entry's env acts inside the mcp-warden process the host starts (code loaded into it, TLS trust).
+    if (runsWarden) {
+      for (const k of Object.keys(l.env)) {
+        const kind = insideWardenEnv(k);
+        if (kind === 'code') f('CF012', 'HIGH', `${l.pointer}/env/${esc(k)}`, `env ${k}=${safeExcerpt(l.env[k]!, 80)} loads code into mcp-warden itself, beside its audit key and policy (and outside any sandbox of the server)`);
+        else if (kind === 'tls') f('CF012', 'MED', `${l.pointer}/env/${esc(k)}`, `env ${k}=${safeExcerpt(l.env[k]!, 80)} changes whom mcp-warden trusts over TLS (remote servers, the identity provider, the audit sink)`);
+      }
     }
     // CF008: a filesystem server granted a whole root.
     if (argv.some((a) => /server-filesystem|filesystem/.test(a))) {
