@@ -124,7 +124,8 @@ export function launcher(kind: 'auto' | 'node' | 'npx' = 'auto'): Launcher {
 }
 
 /** Options of `wrap` that take a value (`--name x`, or `--name=x`). */
-const WRAP_VALUE_OPTIONS = new Set(['--config', '--policy', '--audit-db', '--name', '--url', '--transport', '--sandbox']);
+/** wrap's options that take a value (the next word). */
+export const WRAP_VALUE_OPTIONS: ReadonlySet<string> = new Set(['--config', '--policy', '--audit-db', '--name', '--url', '--transport', '--sandbox']);
 
 /** An npx package spec naming mcp-warden from the registry (a version or tag; never `npm:`, git, file or URL aliases). */
 const NPX_SPEC = /^mcp-warden(@[\w.^~<>=*+-]+)?$/;

@@ -219,6 +219,20 @@ describe('host config entries wrapped by mcp-warden: the launch and the server b
       'CF004 @acme/server runs without a pinned version: whatever is published next runs on this machine',
     ]);
   });
+  it("wrap's --config, --policy or --audit-db read from the host's folder (a relative path, a project variable) is CF011, as MCP_WARDEN_CONFIG is", () => {
+    const cf11 = (args: string[]) =>
+      lintDoc(cfg({ command: 'npx', args: ['-y', 'mcp-warden@0.1.0', 'wrap', ...args] }))
+        .filter((f) => f.rule === 'CF011')
+        .map((f) => `${f.location.pointer} ${f.message}`);
+    expect(cf11(['--config', './lax.yaml', '--policy=allow-all.yaml', '--audit-db', '${workspaceFolder}/a.db', '--', 'node', 's.js'])).toEqual([
+      "/mcpServers/demo/args/4 wrap --config ./lax.yaml is read from the folder the host starts mcp-warden in: from a project's config, the project's own config, not the user's",
+      "/mcpServers/demo/args/5 wrap --policy allow-all.yaml is read from the folder the host starts mcp-warden in: from a project's config, the project's own policy, not the user's",
+      "/mcpServers/demo/args/7 wrap --audit-db ${workspaceFolder}/a.db is read from the folder the host starts mcp-warden in: from a project's config, the project's own audit trail, not the user's",
+    ]);
+    // What install writes (absolute), a home-relative or user-level path, and a server's own --config after `--`: not these.
+    expect(cf11(['--name', 'x', '--config', '/home/me/.config/mcp-warden/config.yaml', '--policy', 'C:\\Users\\me\\p.yaml', '--audit-db', '~/audit.db', '--', 'node', 's.js', '--config', './mine.yaml'])).toEqual([]);
+    expect(cf11(['--policy', '${userHome}/p.yaml', 'node', 's.js'])).toEqual([]);
+  });
   it("an env that acts inside mcp-warden (code loaded into it: HIGH; TLS trust: MED) is CF012 for a wrapped entry only", () => {
     const cf12 = (entry: Record<string, unknown>) =>
       lintDoc(cfg(entry))

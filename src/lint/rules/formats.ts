@@ -2,12 +2,13 @@
  * Validity and hygiene per input format: MCP Registry server.json (SJ), MCPB/DXT manifests (MB) and host configs
  * (CF). These rules read the document itself; the server model carries only what the text rules need.
  */
+import path from 'node:path';
 import { isObject } from '../../protocol/jsonrpc.js';
 import { buildRedaction, DEFAULT_SETTINGS } from '../../redact/setup.js';
 import type { Redaction } from '../../redact/setup.js';
 import type { Finding, LintContext, LintDocument, Rule, Severity } from '../types.js';
 import { safeExcerpt } from '../text.js';
-import { insideWardenEnv, isWrapped, unwrapEntry, wrapped } from '../../cli/install.js';
+import { insideWardenEnv, isWrapped, unwrapEntry, WRAP_VALUE_OPTIONS, wrapped } from '../../cli/install.js';
 
 const esc = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
 const SECRET_NAME = /(^|_|-)(token|key|secret|password|passwd|pwd|credential|credentials|auth|authorization|apikey|api_key|private)($|_|-)/i;
@@ -241,20 +242,26 @@ function secretsDetector(): Redaction {
 }
 
 /** The remote server an entry running `mcp-warden wrap --url URL` connects to: the URL, its index in args, `--transport`. */
-function wrappedUrl(command: string | undefined, args: string[]): { url: string; at: number; transport: string | undefined } | undefined {
+/** The options of an entry's `mcp-warden wrap` (before its command), each with its value and that value's index in args. */
+function wrapOptions(command: string | undefined, args: string[]): { name: string; value: string; at: number }[] {
   const w = wrapped({ command, args });
-  if (!w) return undefined;
+  if (!w) return [];
   const end = w.commandAt < 0 ? args.length : args[w.commandAt - 1] === '--' ? w.commandAt - 1 : w.commandAt;
-  let url: { url: string; at: number } | undefined;
-  let transport: string | undefined;
+  const out: { name: string; value: string; at: number }[] = [];
   for (let i = w.wrapAt + 1; i < end; i++) {
     const a = args[i]!;
-    if (a === '--url' && i + 1 < end) url = { url: args[++i]!, at: i };
-    else if (a.startsWith('--url=')) url = { url: a.slice('--url='.length), at: i };
-    else if (a === '--transport' && i + 1 < end) transport = args[++i];
-    else if (a.startsWith('--transport=')) transport = a.slice('--transport='.length);
+    const eq = a.indexOf('=');
+    if (a.startsWith('--') && eq > 2) out.push({ name: a.slice(0, eq), value: a.slice(eq + 1), at: i });
+    else if (WRAP_VALUE_OPTIONS.has(a) && i + 1 < end) out.push({ name: a, value: args[i + 1]!, at: ++i });
   }
-  return url && { ...url, transport };
+  return out;
+}
+
+/** The remote server an entry running `mcp-warden wrap --url URL` connects to: the URL, its index in args, `--transport`. */
+function wrappedUrl(command: string | undefined, args: string[]): { url: string; at: number; transport: string | undefined } | undefined {
+  const opts = wrapOptions(command, args);
+  const url = opts.filter((o) => o.name === '--url').pop();
+  return url && { url: url.value, at: url.at, transport: opts.filter((o) => o.name === '--transport').pop()?.value };
 }
 
 function cfChecks(ctx: LintContext): Finding[] {
@@ -337,6 +344,14 @@ function cfChecks(ctx: LintContext): Finding[] {
       const own = /^MCP_WARDEN_(CONFIG|STATE_DIR)$/i.test(k);
       if (own || (runsWarden && /^(XDG_CONFIG_HOME|XDG_STATE_HOME|HOME|USERPROFILE|APPDATA|LOCALAPPDATA)$/i.test(k)))
         f('CF011', 'MED', `${l.pointer}/env/${esc(k)}`, `env ${k}=${safeExcerpt(l.env[k]!, 80)} decides which mcp-warden config, policy and audit trail apply to this server, not the user's own`);
+    }
+    // The same through wrap's own options: a relative path (install writes absolute ones) or a project variable is
+    // read from the folder the host starts mcp-warden in, which for a project's config is the project.
+    for (const o of wrapOptions(l.command, l.args)) {
+      if (!['--config', '--policy', '--audit-db'].includes(o.name)) continue;
+      const projectVar = /\$\{(workspaceFolder|workspaceRoot|cwd|fileDirname|relativeFile\w*)\}/.test(o.value);
+      const anchored = path.posix.isAbsolute(o.value) || path.win32.isAbsolute(o.value) || /^~([\\/]|$)/.test(o.value) || /^\$\{(userHome|env:[^}]+)\}/.test(o.value);
+      if (projectVar || !anchored) f('CF011', 'MED', `${l.pointer}/args/${o.at}`, `wrap ${o.name} ${safeExcerpt(o.value, 80)} is read from the folder the host starts mcp-warden in: from a project's config, the project's own ${o.name === '--policy' ? 'policy' : o.name === '--config' ? 'config' : 'audit trail'}, not the user's`);
     }
     // CF012: the entry's env acts inside the mcp-warden process the host starts (code loaded into it, TLS trust).
     if (runsWarden) {
