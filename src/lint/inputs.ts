@@ -195,6 +195,7 @@ function launchFrom(e: Record<string, unknown>, pointer: string): LaunchModel {
   const argv = Array.isArray(cmd) ? cmd.filter((x): x is string => typeof x === 'string') : undefined;
   const url = str(e['url']) ?? str(e['serverUrl']) ?? str(e['httpUrl']);
   const env = isObject(e['env']) ? e['env'] : isObject(e['environment']) ? e['environment'] : {};
+  const auth = isObject(e['auth']) ? e['auth'] : {};
   return {
     command: argv ? argv[0] : str(cmd),
     args: argv ? argv.slice(1) : Array.isArray(e['args']) ? e['args'].map(String) : [],
@@ -202,7 +203,7 @@ function launchFrom(e: Record<string, unknown>, pointer: string): LaunchModel {
     url,
     type: str(e['type']) ?? str(e['transport']),
     headers: isObject(e['headers']) ? Object.fromEntries(Object.entries(e['headers']).map(([k, v]) => [k, String(v)])) : {},
-    credentials: isObject(e['auth']) ? Object.fromEntries(['token', 'client_secret'].flatMap((k) => (typeof (e['auth'] as Record<string, unknown>)[k] === 'string' ? [[k, (e['auth'] as Record<string, unknown>)[k] as string]] : []))) : {},
+    credentials: Object.fromEntries(['token', 'client_secret'].flatMap((k) => (typeof auth[k] === 'string' ? [[k, auth[k]]] : []))),
     pointer,
   };
 }

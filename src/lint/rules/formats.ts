@@ -8,7 +8,7 @@ import { buildRedaction, DEFAULT_SETTINGS } from '../../redact/setup.js';
 import type { Redaction } from '../../redact/setup.js';
 import type { Finding, LintContext, LintDocument, Rule, Severity } from '../types.js';
 import { safeExcerpt } from '../text.js';
-import { insideWardenEnv, isWrapped, unwrapEntry, WRAP_VALUE_OPTIONS, wrapped } from '../../cli/install.js';
+import { insideWardenEnv, WRAP_VALUE_OPTIONS, wrapped } from '../../cli/install.js';
 
 const esc = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
 const SECRET_NAME = /(^|_|-)(token|key|secret|password|passwd|pwd|credential|credentials|auth|authorization|apikey|api_key|private)($|_|-)/i;
@@ -241,7 +241,6 @@ function secretsDetector(): Redaction {
   return detectors;
 }
 
-/** The remote server an entry running `mcp-warden wrap --url URL` connects to: the URL, its index in args, `--transport`. */
 /** The options of an entry's `mcp-warden wrap` (before its command), each with its value and that value's index in args. */
 function wrapOptions(command: string | undefined, args: string[]): { name: string; value: string; at: number }[] {
   const w = wrapped({ command, args });
@@ -257,12 +256,6 @@ function wrapOptions(command: string | undefined, args: string[]): { name: strin
   return out;
 }
 
-/** The remote server an entry running `mcp-warden wrap --url URL` connects to: the URL, its index in args, `--transport`. */
-function wrappedUrl(command: string | undefined, args: string[]): { url: string; at: number; transport: string | undefined } | undefined {
-  const opts = wrapOptions(command, args);
-  const url = opts.filter((o) => o.name === '--url').pop();
-  return url && { url: url.value, at: url.at, transport: opts.filter((o) => o.name === '--transport').pop()?.value };
-}
 
 function cfChecks(ctx: LintContext): Finding[] {
   const out: Finding[] = [];
@@ -298,16 +291,17 @@ function cfChecks(ctx: LintContext): Finding[] {
       if (/\/sse\/?(\?|$)/.test(url) || type === 'sse') f('CF003', 'INFO', ptr, 'HTTP+SSE transport (deprecated since 2025-03-26)');
     };
     if (l.url) urlCheck(l.url, l.type, `${l.pointer}/url`);
-    const remote = wrappedUrl(l.command, l.args);
-    if (remote) urlCheck(remote.url, remote.transport, `${l.pointer}/args/${remote.at}`);
+    const wrapOpts = wrapOptions(l.command, l.args);
+    const remote = wrapOpts.filter((o) => o.name === '--url').pop();
+    if (remote) urlCheck(remote.value, wrapOpts.filter((o) => o.name === '--transport').pop()?.value, `${l.pointer}/args/${remote.at}`);
     const argv = [l.command ?? '', ...l.args];
     if (/\s/.test(l.command ?? '') && !/^["']/.test(l.command ?? '')) f('CF007', 'LOW', `${l.pointer}/command`, 'the command contains spaces (clients split it differently)');
     // CF004–CF006 look at each program the entry starts: for an entry wrapped by mcp-warden, the launch of
     // mcp-warden itself and the server's command after `wrap … --`, each on its own (an unpinned server behind a
     // pinned `npx -y mcp-warden@x wrap --` is still unpinned, and wrapping it must not hide that).
-    const inner = unwrapEntry({ command: l.command, args: l.args });
-    const serverAt = inner ? l.args.length - 1 - (inner.args?.length ?? 0) : l.args.length;
-    const launches = [{ command: l.command ?? '', args: l.args.slice(0, serverAt) }, ...(inner ? [{ command: inner.command, args: inner.args ?? [] }] : [])];
+    const w = wrapped({ command: l.command, args: l.args });
+    const serverAt = w && w.commandAt >= 0 ? w.commandAt : l.args.length;
+    const launches = [{ command: l.command ?? '', args: l.args.slice(0, serverAt) }, ...(serverAt < l.args.length ? [{ command: l.args[serverAt]!, args: l.args.slice(serverAt + 1) }] : [])];
     const said = new Set<string>();
     const once = (rule: string, severity: Severity, message: string) => {
       if (said.has(`${rule}\n${message}`)) return;
@@ -339,7 +333,7 @@ function cfChecks(ctx: LintContext): Finding[] {
     }
     // CF011: the entry's env decides which config and state mcp-warden runs with (a project's .mcp.json can bring
     // a config of its own: no policy, no audit, while the server looks wrapped).
-    const runsWarden = isWrapped({ command: l.command, args: l.args });
+    const runsWarden = w !== undefined;
     for (const k of Object.keys(l.env)) {
       const own = /^MCP_WARDEN_(CONFIG|STATE_DIR)$/i.test(k);
       if (own || (runsWarden && /^(XDG_CONFIG_HOME|XDG_STATE_HOME|HOME|USERPROFILE|APPDATA|LOCALAPPDATA)$/i.test(k)))
@@ -347,7 +341,7 @@ function cfChecks(ctx: LintContext): Finding[] {
     }
     // The same through wrap's own options: a relative path (install writes absolute ones) or a project variable is
     // read from the folder the host starts mcp-warden in, which for a project's config is the project.
-    for (const o of wrapOptions(l.command, l.args)) {
+    for (const o of wrapOpts) {
       if (!['--config', '--policy', '--audit-db'].includes(o.name)) continue;
       const projectVar = /\$\{(workspaceFolder|workspaceRoot|cwd|fileDirname|relativeFile\w*)\}/.test(o.value);
       const anchored = path.posix.isAbsolute(o.value) || path.win32.isAbsolute(o.value) || /^~([\\/]|$)/.test(o.value) || /^\$\{(userHome|env:[^}]+)\}/.test(o.value);
