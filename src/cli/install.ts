@@ -124,7 +124,6 @@ export function launcher(kind: 'auto' | 'node' | 'npx' = 'auto'): Launcher {
 }
 
 /** Options of `wrap` that take a value (`--name x`, or `--name=x`). */
-/** wrap's options that take a value (the next word). */
 export const WRAP_VALUE_OPTIONS: ReadonlySet<string> = new Set(['--config', '--policy', '--audit-db', '--name', '--url', '--transport', '--sandbox']);
 
 /** An npx package spec naming mcp-warden from the registry (a version or tag; never `npm:`, git, file or URL aliases). */
@@ -262,9 +261,9 @@ function wardenEnv(e: Entry): string[] {
 }
 
 /**
- * `wrap` and its options as an entry has them, and the variables of its `env` that move mcp-warden's config or state or act inside it
- * (tokens masked), so a reviewer sees which config and policy it runs under: a project's config can point
- * MCP_WARDEN_CONFIG at a file of its own.
+ * `wrap` and its options as an entry has them, and the variables of its `env` that move mcp-warden's config or state
+ * or act inside it (tokens masked), so a reviewer sees which config and policy it runs under: a project's config can
+ * point MCP_WARDEN_CONFIG at a file of its own, or NODE_OPTIONS at code of its own.
  */
 function shownWrap(e: Entry): string {
   const env = wardenEnv(e);

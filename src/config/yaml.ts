@@ -31,8 +31,11 @@ export function substituteEnv(text: string, env: NodeJS.ProcessEnv, where: () =>
   });
 }
 
-/** `env: null` replaces no `${VAR}` (the text as written: lint). */
-export function parseYaml(text: string, file: string, env: NodeJS.ProcessEnv | null = process.env): LoadedYaml {
+/**
+ * `env`: where `${VAR}` takes its value (the config file), or null to replace none (policy files, packs, policy test
+ * cases, lint: the text as written). No default: `undefined` meaning process.env is how policy files came to expand.
+ */
+export function parseYaml(text: string, file: string, env: NodeJS.ProcessEnv | null): LoadedYaml {
   const lines = new LineCounter();
   const doc = YAML.parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -70,7 +73,7 @@ export function parseYaml(text: string, file: string, env: NodeJS.ProcessEnv | n
   return { file, value, doc, lines, envRefs };
 }
 
-export function readYamlFile(file: string, env: NodeJS.ProcessEnv | null = process.env): LoadedYaml {
+export function readYamlFile(file: string, env: NodeJS.ProcessEnv | null): LoadedYaml {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
