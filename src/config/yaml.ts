@@ -41,7 +41,7 @@ export function parseYaml(text: string, file: string, env: NodeJS.ProcessEnv | n
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const line = e.linePos?.[0]?.line ?? lines.linePos(e.pos[0]).line;
-    throw new ConfigError(`${file}:${line}: ${e.message.split('\n')[0]}`, file, line);
+    throw new ConfigError(`${file}:${line}: ${readable(e.message.split('\n')[0]!)}`, file, line);
   }
   const envRefs: LoadedYaml['envRefs'] = [];
   if (env) {
@@ -67,10 +67,15 @@ export function parseYaml(text: string, file: string, env: NodeJS.ProcessEnv | n
         return YAML.visit.BREAK;
       },
     });
-    const why = /alias/i.test((e as Error).message) ? 'its *aliases expand too far (past the cap that stops YAML alias bombs); write the values out' : `cannot be read: ${(e as Error).message}`;
+    const why = /alias/i.test((e as Error).message) ? 'its *aliases expand too far (past the cap that stops YAML alias bombs); write the values out' : `cannot be read: ${readable((e as Error).message)}`;
     throw new ConfigError(`${file}${line ? `:${line}` : ''}: ${why}`, file, line);
   }
   return { file, value, doc, lines, envRefs };
+}
+
+/** The parser's message, except a stack overflow, which says what the file did to cause it. */
+function readable(message: string): string {
+  return /Maximum call stack size exceeded/.test(message) ? 'nested too deep to read (no config, policy or manifest nests this far)' : message;
 }
 
 export function readYamlFile(file: string, env: NodeJS.ProcessEnv | null): LoadedYaml {

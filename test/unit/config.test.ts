@@ -47,6 +47,14 @@ describe('config loading', () => {
     expect(loadConfigFile(file('alias-ok.yaml', 'servers:\n  a: &s { command: echo }\n  b: *s\n')).servers.map((s) => s.name)).toEqual(['a', 'b']);
   });
 
+  it('YAML nested past the parser\'s stack is a file error that says so, in a config and a policy', () => {
+    const deep = Array.from({ length: 3000 }, (_, i) => `${' '.repeat(i)}a:`).join('\n') + '\n';
+    const cfg = file('deep.yaml', deep);
+    expect(errorOf(() => loadConfigFile(cfg)).message).toMatch(new RegExp(`^${cfg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+: nested too deep to read \\(no config, policy or manifest nests this far\\)$`));
+    const pol = file('deep-policy.yaml', `version: 1\nrules: []\nx:\n${deep.replace(/^/gm, ' ')}`);
+    expect(errorOf(() => loadPolicyFiles([pol])).message).toMatch(/:\d+: nested too deep to read/);
+  });
+
   it('names the file, line and key of an unknown key', () => {
     const f = file('unknown.yaml', 'servers:\n  files:\n    command: npx\n    comand: typo\n');
     const e = errorOf(() => loadConfigFile(f));

@@ -312,6 +312,8 @@ describe("mcp-warden's own config (YAML) is a host config lint reads", () => {
     expect(() => parseInput('bomb.yaml', bomb)).toThrow(/not YAML \(.*aliases expand too far/);
     expect(() => parseInput('x.json', 'servers:\n  a: {command: x}\n')).toThrow(/^x\.json: not JSON/);
     expect(() => parseInput('x.json', '{"a":')).toThrow(/^x\.json: not JSON/);
+    const deep = Array.from({ length: 3000 }, (_, i) => `${' '.repeat(i)}a:`).join('\n');
+    expect(() => parseInput('deep.yaml', deep)).toThrow(/^deep\.yaml: not YAML \(line \d+: nested too deep to read/);
   });
 });
 
