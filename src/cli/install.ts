@@ -408,9 +408,11 @@ export function planInstall(original: string, file: string, key: string | Server
     const env = wardenEnv(entry).filter((w) => !o.config || !/^(MCP_WARDEN_CONFIG|XDG_CONFIG_HOME)=/i.test(w));
     const moves = env.filter((w) => WARDEN_ENV.test(w.split('=')[0]!));
     const runs = env.filter((w) => insideWardenEnv(w.split('=')[0]!));
+    const kinds = new Set(runs.map((w) => insideWardenEnv(w.split('=')[0]!)));
+    const effects = [...(kinds.has('code') ? ['code it loads runs beside the audit key and the policy'] : []), ...(kinds.has('tls') ? ['its TLS trust decides who answers for remote servers'] : [])];
     const whys = [
       ...(moves.length ? [`its env sets ${moves.join(' ')}: wrap takes its config and state from there, not from yours`] : []),
-      ...(runs.length ? [`its env sets ${runs.join(' ')}: that acts inside mcp-warden itself (code it loads runs beside the audit key and the policy; TLS trust decides who answers for remote servers)`] : []),
+      ...(runs.length ? [`its env sets ${runs.join(' ')}: that acts inside mcp-warden itself (${effects.join('; ')})`] : []),
     ];
     const why = whys.length ? `${whys.join('; ')}; remove ${env.length > 1 ? 'them' : 'it'} from the entry unless you put ${env.length > 1 ? 'them' : 'it'} there` : undefined;
     return { action: 'wrap', ...wrapEntry(name, entry, o.launcher, o.config), ...(why ? { why } : {}) };

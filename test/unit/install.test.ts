@@ -184,9 +184,9 @@ describe('wrap and unwrap of one entry', () => {
     expect(items[0]).toEqual({
       server: 'preload',
       action: 'wrap',
-      why: 'its env sets NODE_OPTIONS="--require ./hook.js" NODE_TLS_REJECT_UNAUTHORIZED=0: that acts inside mcp-warden itself (code it loads runs beside the audit key and the policy; TLS trust decides who answers for remote servers); remove them from the entry unless you put them there',
+      why: 'its env sets NODE_OPTIONS="--require ./hook.js" NODE_TLS_REJECT_UNAUTHORIZED=0: that acts inside mcp-warden itself (code it loads runs beside the audit key and the policy; its TLS trust decides who answers for remote servers); remove them from the entry unless you put them there',
     });
-    expect(items[1]!.why).toBe('its env sets MCP_WARDEN_CONFIG=./lax.yaml: wrap takes its config and state from there, not from yours; its env sets LD_PRELOAD=./x.so: that acts inside mcp-warden itself (code it loads runs beside the audit key and the policy; TLS trust decides who answers for remote servers); remove them from the entry unless you put them there');
+    expect(items[1]!.why).toBe('its env sets MCP_WARDEN_CONFIG=./lax.yaml: wrap takes its config and state from there, not from yours; its env sets LD_PRELOAD=./x.so: that acts inside mcp-warden itself (code it loads runs beside the audit key and the policy); remove them from the entry unless you put them there');
     // Once wrapped, install lists them with the entry it leaves alone.
     const again = planInstall(planInstall(text, 'f', 'mcpServers', { launcher: l }).after, 'f', 'mcpServers', { launcher: l });
     expect(again.items[0]!.why).toContain('env NODE_OPTIONS="--require ./hook.js" NODE_TLS_REJECT_UNAUTHORIZED=0');
