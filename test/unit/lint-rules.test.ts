@@ -244,6 +244,14 @@ describe('host config entries wrapped by mcp-warden: the launch and the server b
       'MED env NODE_EXTRA_CA_CERTS=./ca.pem changes whom mcp-warden trusts over TLS (remote servers, the identity provider, the audit sink)',
     ]);
     expect(cf12({ command: 'node', args: ['s.js'], env: { LD_PRELOAD: '/tmp/x.so', NODE_TLS_REJECT_UNAUTHORIZED: '0' } })).toEqual([]);
+    // Unwrapped, certificate checks turned off are CF003 for the server's own connections; left on, nothing.
+    const cf3 = (env: Record<string, string>, entry: Record<string, unknown> = { command: 'node', args: ['s.js'] }) =>
+      lintDoc(cfg({ ...entry, env }))
+        .filter((f) => f.rule === 'CF003')
+        .map((f) => `${f.severity} ${f.location.pointer}`);
+    expect(cf3({ NODE_TLS_REJECT_UNAUTHORIZED: '0', PYTHONHTTPSVERIFY: '0', GIT_SSL_NO_VERIFY: 'true' })).toEqual(['MED /mcpServers/demo/env/NODE_TLS_REJECT_UNAUTHORIZED', 'MED /mcpServers/demo/env/PYTHONHTTPSVERIFY', 'MED /mcpServers/demo/env/GIT_SSL_NO_VERIFY']);
+    expect(cf3({ NODE_TLS_REJECT_UNAUTHORIZED: '1', PYTHONHTTPSVERIFY: '1' })).toEqual([]);
+    expect(cf3({ NODE_TLS_REJECT_UNAUTHORIZED: '0' }, wrap)).toEqual([]);
   });
   it('a docker image, a shell or sudo behind `wrap --` is reported as it would be on its own', () => {
     const pinned = ['-y', 'mcp-warden@0.1.0', 'wrap', '--sandbox', 'none', '--'];

@@ -354,6 +354,12 @@ function cfChecks(ctx: LintContext): Finding[] {
         if (kind === 'code') f('CF012', 'HIGH', `${l.pointer}/env/${esc(k)}`, `env ${k}=${safeExcerpt(l.env[k]!, 80)} loads code into mcp-warden itself, beside its audit key and policy (and outside any sandbox of the server)`);
         else if (kind === 'tls') f('CF012', 'MED', `${l.pointer}/env/${esc(k)}`, `env ${k}=${safeExcerpt(l.env[k]!, 80)} changes whom mcp-warden trusts over TLS (remote servers, the identity provider, the audit sink)`);
       }
+    } else {
+      // CF003 for the server's own connections: certificate checks turned off (for a wrapped entry, CF012 says more).
+      for (const [k, v] of Object.entries(l.env)) {
+        if ((/^NODE_TLS_REJECT_UNAUTHORIZED$/i.test(k) && v.trim() === '0') || (/^PYTHONHTTPSVERIFY$/i.test(k) && v.trim() === '0') || (/^GIT_SSL_NO_VERIFY$/i.test(k) && /^(1|true)$/i.test(v.trim())))
+          f('CF003', 'MED', `${l.pointer}/env/${esc(k)}`, `env ${k}=${safeExcerpt(v, 20)} turns off TLS certificate checks: anyone on the path can answer for the services this server reaches`);
+      }
     }
     // CF008: a filesystem server granted a whole root.
     if (argv.some((a) => /server-filesystem|filesystem/.test(a))) {
