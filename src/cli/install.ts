@@ -254,10 +254,16 @@ export function insideWardenEnv(name: string): 'code' | 'tls' | undefined {
   return undefined;
 }
 
-/** An entry's `env` variables that WARDEN_ENV or insideWardenEnv name, as `NAME=value` words (secrets masked). */
-function wardenEnv(e: Entry): string[] {
-  const env = e['env'] && typeof e['env'] === 'object' ? Object.entries(e['env'] as Record<string, unknown>).filter(([k]) => WARDEN_ENV.test(k) || insideWardenEnv(k)) : [];
-  return env.map(([k, v]) => shownCommand(`${shellWord(k)}=${shellWord(String(v))}`));
+/**
+ * An entry's `env` variables that WARDEN_ENV or insideWardenEnv name: each with its name, what it does (`moves`
+ * the config or state, or acts inside: `code`, `tls`) and how it is shown (`NAME=value`, secrets masked).
+ */
+function wardenEnv(e: Entry): { name: string; does: 'moves' | 'code' | 'tls'; shown: string }[] {
+  const env = e['env'] && typeof e['env'] === 'object' ? Object.entries(e['env'] as Record<string, unknown>) : [];
+  return env.flatMap(([k, v]) => {
+    const does = WARDEN_ENV.test(k) ? 'moves' : insideWardenEnv(k);
+    return does ? [{ name: k, does, shown: shownCommand(`${shellWord(k)}=${shellWord(String(v))}`) }] : [];
+  });
 }
 
 /**
@@ -266,7 +272,7 @@ function wardenEnv(e: Entry): string[] {
  * point MCP_WARDEN_CONFIG at a file of its own, or NODE_OPTIONS at code of its own.
  */
 function shownWrap(e: Entry): string {
-  const env = wardenEnv(e);
+  const env = wardenEnv(e).map((v) => v.shown);
   return shownCommand(['wrap', ...wrapped(e)!.options].map(shellWord).join(' ')) + (env.length ? `; env ${env.join(' ')}` : '');
 }
 
@@ -405,14 +411,13 @@ export function planInstall(original: string, file: string, key: string | Server
     // The entry's env reaches wrap: a project's .mcp.json can point MCP_WARDEN_CONFIG (or the state and config
     // folders) at files of its own, with no policy, redaction or audit, and the server would look wrapped.
     // With --config, wrap's flag decides the config file (the state folders still count).
-    const env = wardenEnv(entry).filter((w) => !o.config || !/^(MCP_WARDEN_CONFIG|XDG_CONFIG_HOME)=/i.test(w));
-    const moves = env.filter((w) => WARDEN_ENV.test(w.split('=')[0]!));
-    const runs = env.filter((w) => insideWardenEnv(w.split('=')[0]!));
-    const kinds = new Set(runs.map((w) => insideWardenEnv(w.split('=')[0]!)));
-    const effects = [...(kinds.has('code') ? ['code it loads runs beside the audit key and the policy'] : []), ...(kinds.has('tls') ? ['its TLS trust decides who answers for remote servers'] : [])];
+    const env = wardenEnv(entry).filter((v) => !o.config || !/^(MCP_WARDEN_CONFIG|XDG_CONFIG_HOME)$/i.test(v.name));
+    const moves = env.filter((v) => v.does === 'moves').map((v) => v.shown);
+    const runs = env.filter((v) => v.does !== 'moves');
+    const effects = [...(runs.some((v) => v.does === 'code') ? ['code it loads runs beside the audit key and the policy'] : []), ...(runs.some((v) => v.does === 'tls') ? ['its TLS trust decides who answers for remote servers'] : [])];
     const whys = [
       ...(moves.length ? [`its env sets ${moves.join(' ')}: wrap takes its config and state from there, not from yours`] : []),
-      ...(runs.length ? [`its env sets ${runs.join(' ')}: that acts inside mcp-warden itself (${effects.join('; ')})`] : []),
+      ...(runs.length ? [`its env sets ${runs.map((v) => v.shown).join(' ')}: that acts inside mcp-warden itself (${effects.join('; ')})`] : []),
     ];
     const why = whys.length ? `${whys.join('; ')}; remove ${env.length > 1 ? 'them' : 'it'} from the entry unless you put ${env.length > 1 ? 'them' : 'it'} there` : undefined;
     return { action: 'wrap', ...wrapEntry(name, entry, o.launcher, o.config), ...(why ? { why } : {}) };

@@ -244,16 +244,12 @@ export function parseInput(file: string, text: string): Parsed {
     const root = parseTree(text, errors, { allowTrailingComma: true, disallowComments: false });
     try {
       value = JSON.parse(text.replace(/^\uFEFF/, ''));
-      position = positions(text, root);
     } catch (e) {
-      jsonError = e as Error;
       // JSONC (comments, trailing commas: VS Code configs) — take the tree's value.
-      if (root && !errors.length) {
-        value = treeValue(root);
-        position = positions(text, root);
-        jsonError = undefined;
-      }
+      if (root && !errors.length) value = treeValue(root);
+      else jsonError = e as Error;
     }
+    if (!jsonError) position = positions(text, root);
   }
   if (yamlName || (jsonError && readsAsYaml(file, text))) {
     // No `${VAR}` is replaced: a placeholder is what the file says, and what CF002 wants to see instead of a secret.

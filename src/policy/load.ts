@@ -47,8 +47,7 @@ function ruleLine(loaded: LoadedYaml, index: number, key?: string): number {
 }
 
 export function parsePolicyText(text: string, file: string): ParsedFile {
-  // Policy files do not take ${ENV}: what they allow must be visible in the file. (`undefined` here meant the
-  // default, process.env: `${HOME}` in a rule was the loading process's HOME, and an unset one refused the file.)
+  // Policy files do not take ${ENV}: what they allow must be visible in the file.
   const loaded = parseYaml(text, file, null);
   if (loaded.value === null || loaded.value === undefined) throw new PolicyError(`${file}:1: empty policy file (it needs version: 1 and rules)`, file, 1);
   validateYaml(loaded, policySchema(), PolicyError);
