@@ -119,7 +119,10 @@ export function normalizeTime(t: string): string {
   const rel = /^(\d+)([smhd])$/.exec(t);
   if (rel) {
     const n = Number(rel[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[rel[2] as 's' | 'm' | 'h' | 'd'];
-    return new Date(Date.now() - n).toISOString();
+    const at = new Date(Date.now() - n);
+    // Past what a date can hold (about 270,000 years back), toISOString would throw a bare "Invalid time value".
+    if (Number.isNaN(at.getTime())) throw new Error(`not a time: ${JSON.stringify(t)} (further back than a date can go)`);
+    return at.toISOString();
   }
   const m = TIME.exec(t.trim());
   if (!m) throw new Error(`not a time: ${JSON.stringify(t)} (use 24h, 7d, 2026-11-30 or 2026-11-30T14:05:00Z)`);
