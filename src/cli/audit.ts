@@ -59,11 +59,12 @@ function filtersOf(o: Record<string, unknown>): Filters {
   const f: Filters = {};
   for (const k of ['since', 'until', 'principal', 'server', 'tool', 'decision', 'status', 'event'] as const) if (typeof o[k] === 'string') f[k] = o[k] as string;
   if (typeof o['limit'] === 'number') f.limit = o['limit'];
-  try {
-    if (f.since) normalizeTime(f.since);
-    if (f.until) normalizeTime(f.until);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
+  for (const k of ['since', 'until'] as const) {
+    try {
+      if (f[k]) normalizeTime(f[k]);
+    } catch (e) {
+      throw new UsageError(`--${k}: ${(e as Error).message}`);
+    }
   }
   return f;
 }

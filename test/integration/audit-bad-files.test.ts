@@ -303,7 +303,7 @@ describe('the options of the audit commands', () => {
     for (const bad of ['2026-02-30', '2026-12-01T24:00:00Z', '90', 'yesterday', '99999999999d']) {
       const r = cli(['audit', 'query', '--since', bad, '--db', log.db]);
       expect(r.code, bad).toBe(2);
-      expect(r.stderr, bad).toContain(`not a time: ${JSON.stringify(bad)}`);
+      expect(r.stderr, bad).toContain(`--since: not a time: ${JSON.stringify(bad)}`);
     }
   });
 
