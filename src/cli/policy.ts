@@ -13,6 +13,7 @@ import { readYamlFile, validateYaml } from '../config/yaml.js';
 import { ConfigError, PolicyError, UsageError, WardenError } from '../errors.js';
 import type { Principal } from '../pipeline/types.js';
 import { visibleText } from '../protocol/escape.js';
+import { parseFrame } from '../protocol/frame.js';
 import { evaluate, traceRules, visible, type PolicyInput } from '../policy/evaluate.js';
 import { writeOutput } from './stdout.js';
 import { composePolicy, loadPolicyFiles, parsePolicyText } from '../policy/load.js';
@@ -37,6 +38,17 @@ function parseJson(flag: string, text: string | undefined): unknown {
   } catch (e) {
     throw new UsageError(`${flag}: not JSON: ${(e as Error).message}`);
   }
+}
+
+/**
+ * `explain`'s arguments, read as the proxy reads a call: arguments it refuses before any rule (two keys of one
+ * object, or two that differ only in case) would otherwise be judged here as JSON.parse keeps them, the last one.
+ */
+function callArgs(text: string): unknown {
+  const args = parseJson('--args', text);
+  const parsed = parseFrame(`{"jsonrpc":"2.0","id":0,"method":"tools/call","params":{"arguments":${text}}}`, { maxDepth: 1000 });
+  if (!parsed.ok) throw new UsageError(`--args: mcp-warden refuses a call with these arguments before any rule (${parsed.message})`);
+  return args;
 }
 
 /**
@@ -225,7 +237,7 @@ export function registerPolicy(program: Command): void {
         server: o.server,
         method: 'tools/call',
         tool: o.tool,
-        args: parseJson('--args', o.args),
+        args: callArgs(o.args),
         principal: principalOf(parseJson('--principal', o.principal)),
         annotations: (parseJson('--annotations', o.annotations) as Record<string, unknown> | undefined) ?? {},
       };

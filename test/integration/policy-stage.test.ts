@@ -493,6 +493,21 @@ describe('policy CLI and hot reload', () => {
     expect(cli('explain', '--policy', policyFile, '--tool', 'x', '--args', '{bad').status).toBe(2);
   });
 
+  it('explain: arguments the proxy refuses before any rule are refused, not judged as JSON.parse keeps them', () => {
+    // Judged as parsed, the last region (eu-west) would make lookup-eu allow it; the proxy answers -32600 instead.
+    for (const [args, why] of [
+      ['{"region":"us-east","region":"eu-west","key":"k"}', 'duplicate keys in a JSON object'],
+      ['{"Region":"us-east","region":"eu-west","key":"k"}', 'keys that differ only in case in one JSON object ("Region" and "region")'],
+    ] as const) {
+      const r = cli('explain', '--policy', policyFile, '--tool', 'lookup', '--args', args);
+      expect(r.status, args).toBe(2);
+      expect(r.stdout, args).toBe('');
+      expect(r.stderr, args).toContain(`--args: mcp-warden refuses a call with these arguments before any rule (Invalid Request: ${why})`);
+    }
+    // Control: the same region once is judged.
+    expect(cli('explain', '--policy', policyFile, '--tool', 'lookup', '--args', '{"region":"eu-west","key":"k"}').stdout).toMatch(/^decision: allow \(rule lookup-eu\)/);
+  });
+
   it('a principal is read strictly: a key or type that would be ignored is an error naming it', () => {
     for (const [p, why] of [
       ['{"scopes":"files:read"}', '--principal.scopes: must be a list of strings'],
