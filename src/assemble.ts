@@ -21,7 +21,8 @@ import { PolicyHolder } from './policy/holder.js';
 import { bundledPolicy } from './policy/load.js';
 import { MemoryLimiter } from './policy/rate.js';
 import { policyStage } from './policy/stage.js';
-import { secretScrubber, redactionFromConfig, type Redaction } from './redact/setup.js';
+import { packFiles, redactionSettings, secretScrubber, redactionFromConfig, type Redaction } from './redact/setup.js';
+import { refuseChangeableByOthers } from './config/files.js';
 import { pinStage, type PinSettings } from './pin/stage.js';
 import { screenDefinition } from './lint/screen.js';
 import { configDir, configPath, stateDir } from './config/paths.js';
@@ -89,8 +90,30 @@ export function policyFiles(config: WardenConfig, override?: string[]): { files:
   return { files: list.map((f) => configPath(f, baseDir)), reload, bundled: false };
 }
 
+/**
+ * Refuses, before any of them is used, the files that decide what passes when another user of the machine could
+ * write them (see othersCanChange): the config, its policy files (or `--policy`), redaction packs and the pin lock
+ * file. Bundled files are part of the installation. `auth.jwks_file` is checked where it is read.
+ */
+export function refuseFilesOthersCanChange(config: WardenConfig, policyOverride?: string[]): void {
+  const baseDir = config.file ? path.dirname(config.file) : undefined;
+  const pf = policyFiles(config, policyOverride);
+  const settings = redactionSettings(config);
+  const lockFile = pinSettings(config)?.lockFile;
+  const trusted: [string, string][] = [
+    ...(config.file ? [[config.file, 'the config file'] as [string, string]] : []),
+    ...(pf.bundled ? [] : pf.files.map((f): [string, string] => [f, 'a policy file'])),
+    ...(settings ? packFiles(settings, baseDir).map((f): [string, string] => [f, 'a redaction pack (redaction.packs)']) : []),
+    ...(lockFile ? [[lockFile, 'the pin lock file (pins)'] as [string, string]] : []),
+  ];
+  for (const [file, what] of trusted) refuseChangeableByOthers(file, what);
+}
+
 export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly {
   const baseDir = config.file ? path.dirname(config.file) : undefined;
+  refuseFilesOthersCanChange(config, opts.policyFiles);
+  const pf = policyFiles(config, opts.policyFiles);
+  const pins = pinSettings(config);
   const ac = auditConfig(config.raw['audit'], baseDir, opts.auditDb);
   const redaction = redactionFromConfig(config);
   // One scrubber for the log and the audit trail: with redaction off it builds the bundled packs once, on first use.
@@ -115,14 +138,12 @@ export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly 
   if (audit && auditOptions) stages.push(auditStage(audit.writer, auditOptions));
   stages.push(loggingStage(opts.log, scrub));
   const events = audit ? auditEvents(audit.writer) : undefined;
-  const pf = policyFiles(config, opts.policyFiles);
   const holder = new PolicyHolder(pf.files, opts.log, events);
   if (pf.reload) holder.watch();
   stages.push(policyStage({ policy: () => holder.policy, limiter: new MemoryLimiter(), approvals: new Approvals() }));
   stages.push(bindingStage());
   // Above the pins: descriptions are masked for the model after pinning hashed them as the server sent them.
   if (redaction) stages.push(definitionsStage(redaction));
-  const pins = pinSettings(config);
   if (pins) {
     const identities = new Map((opts.servers ?? config.servers).map((s) => [s.name, serverIdentity(s)]));
     stages.push(pinStage({ settings: pins, identities, screen: screenDefinition, events, log: opts.log, maxListBytes: config.limits.maxMessageBytes }));

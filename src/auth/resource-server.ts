@@ -21,6 +21,7 @@ import * as jose from 'jose';
 import * as oidc from 'openid-client';
 import type { ServerConfig, WardenConfig } from '../config/config.js';
 import { ConfigError, fsReason, mtimeOf } from '../errors.js';
+import { refuseChangeableByOthers } from '../config/files.js';
 import type { Logger } from '../log/logger.js';
 import type { Principal } from '../pipeline/types.js';
 import type { SessionEvents } from '../proxy/session.js';
@@ -69,6 +70,8 @@ type Raw = Record<string, unknown>;
  * every request then failed).
  */
 export function readJwksFile(file: string): jose.JSONWebKeySet {
+  // Whoever can write it can add a key of their own and sign any token.
+  refuseChangeableByOthers(file, 'the keys tokens are checked with (auth.jwks_file)');
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

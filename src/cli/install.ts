@@ -547,7 +547,7 @@ function hostOf(v: string): Host {
 async function checkWardenConfig(file: string): Promise<void> {
   if (!existsSync(file)) throw new UsageError(`--config ${file}: no such file; nothing was changed`);
   const { loadConfigFile } = await import('../config/config.js');
-  const { policyFiles } = await import('../assemble.js');
+  const { policyFiles, refuseFilesOthersCanChange } = await import('../assemble.js');
   const { loadPolicyFiles } = await import('../policy/load.js');
   let config;
   try {
@@ -557,6 +557,12 @@ async function checkWardenConfig(file: string): Promise<void> {
       process.stderr.write(`mcp-warden: warning: ${e.message} here; the host must set it in the entry's env\n`);
       return;
     }
+    if (e instanceof WardenError) e.message = `--config: ${e.message}; nothing was changed`;
+    throw e;
+  }
+  try {
+    refuseFilesOthersCanChange(config);
+  } catch (e) {
     if (e instanceof WardenError) e.message = `--config: ${e.message}; nothing was changed`;
     throw e;
   }

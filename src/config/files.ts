@@ -3,8 +3,9 @@
  * then hard-link it into place; whoever loses the race reads the winner's file.
  */
 import { randomBytes } from 'node:crypto';
-import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { makeParent } from '../errors.js';
+import { linkSync, readFileSync, realpathSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, makeParent } from '../errors.js';
 
 export function createOnce(file: string, content: string | Buffer): void {
   makeParent(file);
@@ -34,4 +35,48 @@ function decodeKey(text: string, file: string): Buffer {
   const key = Buffer.from(text.trim(), 'base64');
   if (key.length < 16) throw new Error(`${file}: not a key (expected at least 16 bytes, base64)`);
   return key;
+}
+
+/**
+ * Why another user of this machine could change `file`, or undefined. A file that decides what the proxy lets
+ * through (its config, a policy, a redaction pack, the pin lock file, the keys tokens are checked with) is refused
+ * when every user can write it, or when it sits in a directory every user can write without the sticky bit (anyone
+ * could put another file in its place), on its path as given or after its links; sshd refuses its keys for the same
+ * reason. Group permissions are allowed (a team's shared folder). A file that cannot be read is left to its reader,
+ * which says why (its folders are still checked: a lock file is written later). Windows has no such bits: nothing is checked there.
+ */
+export function othersCanChange(file: string): string | undefined {
+  if (process.platform === 'win32') return undefined;
+  const abs = path.resolve(file);
+  let mode = 0;
+  try {
+    mode = statSync(abs).mode;
+  } catch {
+    /* not there (yet): a lock file written later; its folders still count */
+  }
+  if (mode & 0o002) return `every user of this machine can write it (mode 0${(mode & 0o7777).toString(8)}); chmod o-w it`;
+  let real = abs;
+  try {
+    real = realpathSync(abs);
+  } catch {
+    /* checked as given */
+  }
+  for (const start of new Set([abs, real])) {
+    for (let dir = path.dirname(start); ; dir = path.dirname(dir)) {
+      try {
+        const m = statSync(dir).mode;
+        if (m & 0o002 && !(m & 0o1000)) return `it is in ${dir}, a folder every user of this machine can write (mode 0${(m & 0o7777).toString(8)}, no sticky bit), so anyone could put another file in its place; move it, or chmod o-w ${dir}`;
+      } catch {
+        /* a directory on the way that cannot be read: the file's reader says so */
+      }
+      if (path.dirname(dir) === dir) break;
+    }
+  }
+  return undefined;
+}
+
+/** Throws when another user could change `file` (see othersCanChange); `what` names its part in the config. */
+export function refuseChangeableByOthers(file: string, what: string): void {
+  const why = othersCanChange(file);
+  if (why) throw new ConfigError(`${file}: refused as ${what}, which decides what mcp-warden lets through: ${why}`, file);
 }

@@ -2,10 +2,11 @@
  * The policy in force, reloaded when its files change. A change is loaded and validated completely before it
  * replaces the old policy in one assignment; a file that does not validate keeps the last good policy.
  */
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log/logger.js';
 import type { SessionEvents } from '../proxy/session.js';
+import { refuseChangeableByOthers } from '../config/files.js';
 import { loadPolicyFiles } from './load.js';
 import type { Policy } from './types.js';
 
@@ -53,11 +54,12 @@ export class PolicyHolder {
     this.poll.unref();
   }
 
+  /** The files' text and modes: a chmod that lets every user write one is a change too (reload refuses it). */
   private snapshot(): string {
     return this.files
       .map((f) => {
         try {
-          return readFileSync(f, 'utf8');
+          return `${statSync(f).mode}\0${readFileSync(f, 'utf8')}`;
         } catch {
           return '\0missing';
         }
@@ -76,6 +78,8 @@ export class PolicyHolder {
     const text = this.snapshot();
     if (text === this.lastText) return true;
     try {
+      // As at start (assemble): a file another user could have written is not loaded.
+      for (const f of this.files) refuseChangeableByOthers(f, 'a policy file');
       const next = loadPolicyFiles(this.files);
       const before = this.current.version;
       this.current = next;

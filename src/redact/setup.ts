@@ -84,6 +84,11 @@ export function redactionSettings(config: WardenConfig): RedactionSettings | und
 
 const packCache = new Map<string, { mtimeMs: number; pack: Pack }>();
 
+/** The files of the packs in `settings` that are not bundled ones. */
+export function packFiles(settings: RedactionSettings, baseDir: string | undefined): string[] {
+  return settings.packs.filter((p) => !(BUNDLED_PACKS as readonly string[]).includes(p)).map((p) => configPath(p, baseDir ?? process.cwd()));
+}
+
 /** A pack by bundled name or path; parsed once per file version. */
 export function resolvePack(nameOrPath: string, baseDir: string | undefined): Pack {
   const isName = (BUNDLED_PACKS as readonly string[]).includes(nameOrPath);

@@ -4,7 +4,7 @@
  * works wrapped, started the way a host starts it (only the entry's env, cwd /).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'jsonc-parser';
 import { describe, expect, it } from 'vitest';
@@ -254,6 +254,13 @@ describe('install edge cases', () => {
     const policy = cli('install', '--host', 'cursor', '--file', file, '--config', path.join(dir, 'nopolicy.yaml'));
     expect(policy.status).toBe(2);
     expect(policy.stderr).toContain('its policy does not load');
+    // One wrap would refuse to start with: its policy file is writable by every user.
+    writeFileSync(path.join(dir, 'open-policy.yaml'), 'version: 1\ndefault: allow\nrules: []\n');
+    chmodSync(path.join(dir, 'open-policy.yaml'), 0o666);
+    writeFileSync(path.join(dir, 'open.yaml'), 'policy: [open-policy.yaml]\n');
+    const open = cli('install', '--host', 'cursor', '--file', file, '--config', path.join(dir, 'open.yaml'));
+    expect(open.status).toBe(2);
+    expect(open.stderr).toContain(`--config: ${path.join(dir, 'open-policy.yaml')}: refused as a policy file, which decides what mcp-warden lets through: every user of this machine can write it (mode 0666); chmod o-w it; nothing was changed`);
     expect(readFileSync(file, 'utf8')).toBe(text);
     expect(existsSync(`${file}.mcp-warden.bak`)).toBe(false);
     // A variable the host sets in the entry's env is only warned about.

@@ -9,7 +9,7 @@
  *     good policy).
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/audit/chain.js';
@@ -557,6 +557,80 @@ describe('policy CLI and hot reload', () => {
     const reloads = query(store, { event: 'policy_reload' }).map((e) => e.status);
     store.close();
     expect(reloads).toEqual(['ok', 'failed', 'ok']);
+  });
+});
+
+describe('files another user of the machine could write', () => {
+  const start = (...args: string[]) => spawnSync(NODE, wrapArgs(...args, '--', NODE, DUAL, 'stdio'), { input: '', encoding: 'utf8', env: isolatedEnv(), timeout: 30_000 });
+  const refused = (file: string, what: string, why: string) => `mcp-warden: ${file}: refused as ${what}, which decides what mcp-warden lets through: ${why}\n`;
+
+  it('a policy, config or pin lock file every user can write, or in a folder every user can write, stops the start', () => {
+    const own = tmpDir('mcpw-perm-');
+    const pol = path.join(own, 'p.yaml');
+    writeFileSync(pol, POLICY);
+    // Control: a private file starts (and wrap ends with stdin's end).
+    expect(start('--policy', pol).status).toBe(0);
+    chmodSync(pol, 0o666);
+    const r1 = start('--policy', pol);
+    expect(r1.status).toBe(2);
+    expect(r1.stderr).toBe(refused(pol, 'a policy file', 'every user of this machine can write it (mode 0666); chmod o-w it'));
+    chmodSync(pol, 0o664); // a group may share it
+    expect(start('--policy', pol).status).toBe(0);
+    // In a folder every user can write, anyone could put another file in its place; with the sticky bit they cannot.
+    const open = path.join(own, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    const inOpen = path.join(open, 'p.yaml');
+    writeFileSync(inOpen, POLICY);
+    const why = `it is in ${open}, a folder every user of this machine can write (mode 0777, no sticky bit), so anyone could put another file in its place; move it, or chmod o-w ${open}`;
+    expect(start('--policy', inOpen).stderr).toBe(refused(inOpen, 'a policy file', why));
+    // Reached through a link from a private folder: the file it points to is what is read.
+    const link = path.join(own, 'link.yaml');
+    symlinkSync(inOpen, link);
+    expect(start('--policy', link).stderr).toBe(refused(link, 'a policy file', why));
+    // The config file, and a pin lock file it names (not written yet: whoever writes it first decides the pins).
+    const lock = path.join(open, 'lock.json');
+    const cfg = path.join(own, 'config.yaml');
+    writeFileSync(cfg, `pins: ${JSON.stringify(lock)}\naudit: { enabled: false }\n`);
+    const r2 = start('--config', cfg, '--policy', pol);
+    expect(r2.status).toBe(2);
+    expect(r2.stderr).toBe(refused(lock, 'the pin lock file (pins)', why));
+    chmodSync(open, 0o1777);
+    expect(start('--policy', inOpen).status).toBe(0);
+    expect(start('--config', cfg, '--policy', pol).status).toBe(0);
+    chmodSync(cfg, 0o646);
+    expect(start('--config', cfg, '--policy', pol).stderr).toBe(refused(cfg, 'the config file', 'every user of this machine can write it (mode 0646); chmod o-w it'));
+    // A redaction pack of the config's (checked before it is read: anyone could empty it).
+    const pack = path.join(own, 'pack.yaml');
+    writeFileSync(pack, 'version: 1\nname: mine\nrules: []\n');
+    chmodSync(pack, 0o666);
+    const withPack = writeConfig(`redaction: { packs: [secrets, ${JSON.stringify(pack)}] }\naudit: { enabled: false }\n`);
+    expect(start('--config', withPack, '--policy', pol).stderr).toBe(refused(pack, 'a redaction pack (redaction.packs)', 'every user of this machine can write it (mode 0666); chmod o-w it'));
+  });
+
+  it('a reload to a policy file every user can write keeps the last good policy, and is audited', async () => {
+    const live = path.join(tmpDir('mcpw-perm-'), 'live.yaml');
+    writeFileSync(live, POLICY);
+    const db = path.join(tmpDir('mcpw-perm-'), 'audit.db');
+    const c = await connectClient('v1', { kind: 'stdio', command: NODE, args: wrapArgs('--config', writeConfig(`audit:\n  db: ${db}\n`), '--policy', live, '--', NODE, DUAL, 'stdio'), env: isolatedEnv() });
+    try {
+      expect(text(await c.callTool('echo', { message: 'hello' }))).toBe('echo: hello');
+      writeFileSync(live, POLICY.replace('max_length: 20', 'max_length: 3'));
+      chmodSync(live, 0o666);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(text(await c.callTool('echo', { message: 'hello' }))).toBe('echo: hello');
+      // Made private again, the same text is loaded.
+      chmodSync(live, 0o644);
+      for (let i = 0; i < 60 && (await c.callTool('echo', { message: 'hello' }))['isError'] !== true; i++) await new Promise((r) => setTimeout(r, 100));
+      expect((await c.callTool('echo', { message: 'hello' }))['isError']).toBe(true);
+    } finally {
+      await c.close();
+    }
+    const store = new AuditStore(db, { readonly: true });
+    const reloads = query(store, { event: 'policy_reload' });
+    store.close();
+    expect(reloads.map((e) => e.status)).toEqual(['failed', 'ok']);
+    expect(reloads[0]!.reason).toContain('refused as a policy file, which decides what mcp-warden lets through: every user of this machine can write it (mode 0666)');
   });
 });
 

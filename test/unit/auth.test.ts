@@ -2,7 +2,7 @@
  * The pieces of OAuth that need no network: the egress guard, the encrypted token store, configuration errors,
  * and how a principal is read from claims (scope strings, Entra ID `scp` arrays, roles).
  */
-import { existsSync, readFileSync, rmSync, writeFileSync, readdirSync, statSync, utimesSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import * as jose from 'jose';
 import { describe, expect, it, vi } from 'vitest';
@@ -202,6 +202,11 @@ describe('auth.jwks_file', () => {
     const pub = { ...(await jose.exportJWK(publicKey)), kid: 'k' };
     const dir = tmpDir('mcpw-jwks-');
     const good = writeTemp('good.json', JSON.stringify({ keys: [pub] }), dir);
+    expect(readJwksFile(good).keys).toEqual([pub]);
+    // Whoever can write it can add a key of their own and sign any token.
+    chmodSync(good, 0o666);
+    expect(() => readJwksFile(good)).toThrow(`${good}: refused as the keys tokens are checked with (auth.jwks_file), which decides what mcp-warden lets through: every user of this machine can write it (mode 0666); chmod o-w it`);
+    chmodSync(good, 0o644);
     expect(readJwksFile(good).keys).toEqual([pub]);
     for (const [text, why] of [
       ['{"keys":', /not JSON \(auth\.jwks_file\)/],
