@@ -3,7 +3,7 @@
  * then hard-link it into place; whoever loses the race reads the winner's file.
  */
 import { randomBytes } from 'node:crypto';
-import { linkSync, readFileSync, realpathSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, linkSync, readFileSync, realpathSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, makeParent } from '../errors.js';
 
@@ -42,7 +42,7 @@ function decodeKey(text: string, file: string): Buffer {
  * through (its config, a policy, a redaction pack, the pin lock file, the keys tokens are checked with) is refused
  * when every user can write it, or when it sits in a directory every user can write without the sticky bit (anyone
  * could put another file in its place), on its path as given or after its links; sshd refuses its keys for the same
- * reason. Group permissions are allowed (a team's shared folder). A file that cannot be read is left to its reader,
+ * reason. Group permissions are allowed (a team's shared folder), and so is anything on a read-only mount. A file that cannot be read is left to its reader,
  * which says why (its folders are still checked: a lock file is written later). Windows has no such bits: nothing is checked there.
  */
 export function othersCanChange(file: string): string | undefined {
@@ -54,7 +54,7 @@ export function othersCanChange(file: string): string | undefined {
   } catch {
     /* not there (yet): a lock file written later; its folders still count */
   }
-  if (mode & 0o002) return `every user of this machine can write it (mode 0${(mode & 0o7777).toString(8)}); chmod o-w it`;
+  if (mode & 0o002 && !readOnlyMount(abs)) return `every user of this machine can write it (mode 0${(mode & 0o7777).toString(8)}); chmod o-w it`;
   let real = abs;
   try {
     real = realpathSync(abs);
@@ -65,7 +65,7 @@ export function othersCanChange(file: string): string | undefined {
     for (let dir = path.dirname(start); ; dir = path.dirname(dir)) {
       try {
         const m = statSync(dir).mode;
-        if (m & 0o002 && !(m & 0o1000)) return `it is in ${dir}, a folder every user of this machine can write (mode 0${(m & 0o7777).toString(8)}, no sticky bit), so anyone could put another file in its place; move it, or chmod o-w ${dir}`;
+        if (m & 0o002 && !(m & 0o1000) && !readOnlyMount(dir)) return `it is in ${dir}, a folder every user of this machine can write (mode 0${(m & 0o7777).toString(8)}, no sticky bit), so anyone could put another file in its place; move it, or chmod o-w ${dir}`;
       } catch {
         /* a directory on the way that cannot be read: the file's reader says so */
       }
@@ -73,6 +73,19 @@ export function othersCanChange(file: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * Whether `p` is on a read-only mount, where nobody writes whatever its bits say: a Kubernetes ConfigMap volume shows
+ * its folder as 0777, a file bind-mounted `:ro` into a container keeps its host mode.
+ */
+function readOnlyMount(p: string): boolean {
+  try {
+    accessSync(p, constants.W_OK);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EROFS';
+  }
 }
 
 /** Throws when another user could change `file` (see othersCanChange); `what` names its part in the config. */

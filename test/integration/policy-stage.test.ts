@@ -595,6 +595,13 @@ describe('files another user of the machine could write', () => {
     const r2 = start('--config', cfg, '--policy', pol);
     expect(r2.status).toBe(2);
     expect(r2.stderr).toBe(refused(lock, 'the pin lock file (pins)', why));
+    // On a read-only mount nobody writes, whatever the bits say (a Kubernetes ConfigMap's folder is 0777): run in a
+    // mount namespace where the folder is bound read-only, the same file starts.
+    chmodSync(inOpen, 0o666);
+    const ro = spawnSync('bwrap', ['--dev-bind', '/', '/', '--ro-bind', open, open, NODE, ...wrapArgs('--policy', inOpen, '--', NODE, DUAL, 'stdio')], { input: '', encoding: 'utf8', env: isolatedEnv(), timeout: 30_000 });
+    expect(ro.status, ro.stderr).toBe(0);
+    expect(start('--policy', inOpen).stderr).toBe(refused(inOpen, 'a policy file', 'every user of this machine can write it (mode 0666); chmod o-w it'));
+    chmodSync(inOpen, 0o644);
     chmodSync(open, 0o1777);
     expect(start('--policy', inOpen).status).toBe(0);
     expect(start('--config', cfg, '--policy', pol).status).toBe(0);
