@@ -42,8 +42,9 @@ function decodeKey(text: string, file: string): Buffer {
  * through (its config, a policy, a redaction pack, the pin lock file, the keys tokens are checked with) is refused
  * when every user can write it, or when it sits in a directory every user can write without the sticky bit (anyone
  * could put another file in its place), on its path as given or after its links; sshd refuses its keys for the same
- * reason. Group permissions are allowed (a team's shared folder), and so is anything on a read-only mount. A file that cannot be read is left to its reader,
- * which says why (its folders are still checked: a lock file is written later). Windows has no such bits: nothing is checked there.
+ * reason. Group permissions are allowed (a team's shared folder), and so is anything on a read-only mount. A file
+ * that cannot be read is left to its reader, which says why; its folders are still checked (a lock file is written
+ * later). Windows has no such bits: nothing is checked there.
  */
 export function othersCanChange(file: string): string | undefined {
   if (process.platform === 'win32') return undefined;
