@@ -46,9 +46,15 @@ function parseJson(flag: string, text: string | undefined): unknown {
  */
 function callArgs(text: string): unknown {
   const args = parseJson('--args', text);
-  const parsed = parseFrame(`{"jsonrpc":"2.0","id":0,"method":"tools/call","params":{"arguments":${text}}}`, { maxDepth: 1000 });
-  if (!parsed.ok) throw new UsageError(`--args: mcp-warden refuses a call with these arguments before any rule (${parsed.message})`);
+  const refused = refusedArgs(text);
+  if (refused) throw new UsageError(`--args: ${refused}`);
   return args;
+}
+
+/** Why the proxy would refuse a call carrying these arguments (JSON text) before any rule, or undefined. */
+function refusedArgs(text: string): string | undefined {
+  const parsed = parseFrame(`{"jsonrpc":"2.0","id":0,"method":"tools/call","params":{"arguments":${text}}}`, { maxDepth: 1000 });
+  return parsed.ok ? undefined : `mcp-warden refuses a call with these arguments before any rule (${parsed.message})`;
 }
 
 /**
@@ -204,7 +210,9 @@ export function registerPolicy(program: Command): void {
             input.argsProblem = v.problem;
           }
         }
-        const d = evaluate(pol, input);
+        // As the proxy reads the call: YAML refuses a key twice, but keys that differ only in case reach here.
+        const refused = c.args === undefined ? undefined : refusedArgs(JSON.stringify(c.args));
+        const d: ReturnType<typeof evaluate> = refused ? { effect: 'deny', rule: undefined, reason: refused, rules: [] } : evaluate(pol, input);
         const want = typeof c.expect === 'string' ? { effect: c.expect } : c.expect;
         const problems: string[] = [];
         if (d.effect !== want.effect) problems.push(`effect ${d.effect}, expected ${want.effect}`);

@@ -485,6 +485,15 @@ describe('policy CLI and hot reload', () => {
     expect(bad.stdout).toMatch(/FAIL wrong: effect allow, expected deny/);
   });
 
+  it('test: a case whose arguments the proxy refuses before any rule (keys that differ only in case) is a deny, as the proxy answers', () => {
+    const cases = path.join(dir, 'twins.yaml');
+    // Judged as written, lookup-eu would allow region eu-west; the proxy refuses the call with -32600 instead.
+    writeFileSync(cases, `policy: [policy.yaml]\ncases:\n  - { name: twins, tool: lookup, args: { Region: us-east, region: eu-west, key: k }, expect: allow }\n  - { name: twins refused, tool: lookup, args: { Region: us-east, region: eu-west, key: k }, expect: { effect: deny, rule: null, reason: before any rule } }\n  - { name: control, tool: lookup, args: { region: eu-west, key: k }, expect: { effect: allow, rule: lookup-eu } }\n`);
+    const r = cli('test', cases);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('FAIL twins: effect deny, expected allow\n     mcp-warden refuses a call with these arguments before any rule (Invalid Request: keys that differ only in case in one JSON object ("Region" and "region"))\nok   twins refused: deny\nok   control: allow (lookup-eu)\n2 passed, 1 failed\n');
+  });
+
   it('explain: the decision and each rule', () => {
     const r = cli('explain', '--policy', policyFile, '--tool', 'lookup', '--args', '{"region":"us-east","key":"k"}');
     expect(r.status).toBe(0);
