@@ -66,7 +66,7 @@ export function othersCanChange(file: string): string | undefined {
     for (let dir = path.dirname(start); ; dir = path.dirname(dir)) {
       try {
         const m = statSync(dir).mode;
-        if (m & 0o002 && !(m & 0o1000) && !readOnlyMount(dir)) return `it is in ${dir}, a folder every user of this machine can write (mode 0${(m & 0o7777).toString(8)}, no sticky bit), so anyone could put another file in its place; move it, or chmod o-w ${dir}`;
+        if (m & 0o002 && !(m & 0o1000) && !readOnlyMount(dir)) return `it is in ${dir}, a folder every user of this machine can write (mode 0${(m & 0o7777).toString(8)}, no sticky bit), so anyone could put another file in its place; move it, chmod o-w ${dir}, or mount it read-only`;
       } catch {
         /* a directory on the way that cannot be read: the file's reader says so */
       }

@@ -591,7 +591,7 @@ describe('files another user of the machine could write', () => {
     chmodSync(open, 0o777);
     const inOpen = path.join(open, 'p.yaml');
     writeFileSync(inOpen, POLICY);
-    const why = `it is in ${open}, a folder every user of this machine can write (mode 0777, no sticky bit), so anyone could put another file in its place; move it, or chmod o-w ${open}`;
+    const why = `it is in ${open}, a folder every user of this machine can write (mode 0777, no sticky bit), so anyone could put another file in its place; move it, chmod o-w ${open}, or mount it read-only`;
     expect(start('--policy', inOpen).stderr).toBe(refused(inOpen, 'a policy file', why));
     // Reached through a link from a private folder: the file it points to is what is read.
     const link = path.join(own, 'link.yaml');
