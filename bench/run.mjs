@@ -13,7 +13,7 @@
  * Options: --quick (fewer iterations, for a smoke run), --out FILE (default docs/benchmarks.md).
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -29,6 +29,10 @@ const N = QUICK ? { warm: 100, seq: 300, conc: 800, big: 5 } : { warm: 500, seq:
 /** The lean HTTP generator's run: saturation with 16 in flight, then a fixed offered rate every relay sustains. */
 const LEAN = QUICK ? { warm: 200, calls: 2000, concurrency: 16, rate: 300, seconds: 2 } : { warm: 500, calls: 12_000, concurrency: 16, rate: 300, seconds: 8 };
 
+// Every folder the bench and its modules make (homes with audit databases and signing keys, profiles) goes into one
+// folder of this run's (os.tmpdir() reads TMPDIR at each call), removed at the end.
+const runDir = mkdtempSync(path.join(os.tmpdir(), 'mcpw-bench-run-'));
+process.env.TMPDIR = runDir;
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'mcpw-bench-'));
 const benchEnv = { PATH: process.env.PATH, HOME: tmp, XDG_CONFIG_HOME: path.join(tmp, 'cfg'), XDG_STATE_HOME: path.join(tmp, 'state'), MCP_WARDEN_LOG_LEVEL: 'warn' };
 
@@ -781,7 +785,11 @@ together; the upstream not counted). The bundled redaction packs and the shipped
 ` : ''}`;
 }
 
-main().catch((e) => {
-  process.stderr.write(`bench failed: ${e.stack ?? e}\n`);
-  process.exit(1);
-});
+main().then(
+  () => rmSync(runDir, { recursive: true, force: true }),
+  (e) => {
+    process.stderr.write(`bench failed: ${e.stack ?? e}\n`);
+    rmSync(runDir, { recursive: true, force: true });
+    process.exit(1);
+  },
+);
