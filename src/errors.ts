@@ -76,11 +76,16 @@ export function fsReason(e: unknown): string {
   return err.code ? `${text ?? err.code} (${err.code})` : String(err.message ?? e);
 }
 
-/** A file's modification time in ms, or 0 when it cannot be read (gone, or never there): a change to look for. */
-export function mtimeOf(file: string): number {
+/**
+ * What tells one version of a file from another: its inode, size, modification and change times ('' when it cannot be
+ * read: gone, or never there). The change time moves with every write, rename into place or chmod, and nobody can
+ * set it back: a file replaced with its old modification time kept (`cp -p`, `rsync -t`) is still a change.
+ */
+export function fileStamp(file: string): string {
   try {
-    return statSync(file).mtimeMs;
+    const st = statSync(file);
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
   } catch {
-    return 0;
+    return '';
   }
 }

@@ -20,7 +20,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as jose from 'jose';
 import * as oidc from 'openid-client';
 import type { ServerConfig, WardenConfig } from '../config/config.js';
-import { ConfigError, fsReason, mtimeOf } from '../errors.js';
+import { ConfigError, fileStamp, fsReason } from '../errors.js';
 import { refuseChangeableByOthers } from '../config/files.js';
 import type { Logger } from '../log/logger.js';
 import type { Principal } from '../pipeline/types.js';
@@ -105,15 +105,15 @@ export function readJwksFile(file: string): jose.JSONWebKeySet {
  */
 function fileKeySet(file: string, log: Logger): jose.JWTVerifyGetKey {
   let keys = jose.createLocalJWKSet(readJwksFile(file));
-  let mtime = mtimeOf(file);
+  let stamp = fileStamp(file);
   let checkedAt = performance.now();
   return (header, token) => {
     const now = performance.now();
     if (now - checkedAt >= 1000) {
       checkedAt = now;
-      const m = mtimeOf(file);
-      if (m !== mtime) {
-        mtime = m;
+      const seen = fileStamp(file);
+      if (seen !== stamp) {
+        stamp = seen;
         try {
           keys = jose.createLocalJWKSet(readJwksFile(file));
           log.info({ file }, 'auth.jwks_file changed: its signing keys were read again');

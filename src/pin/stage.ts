@@ -15,7 +15,7 @@ import { breather } from '../pipeline/breather.js';
 import { markDirty, type Exchange, type PeerAnswer, type Session, type Stage, type StageResult } from '../pipeline/types.js';
 import type { Logger } from '../log/logger.js';
 import type { SessionEvents } from '../proxy/session.js';
-import { mtimeOf } from '../errors.js';
+import { fileStamp } from '../errors.js';
 import { createPinFileOnce, definitionHash, emptyServerPins, PinError, readPinFile, textHash, tofuFile, writePinFile, type Kind, type PendingEntry, type PinFile, type PinnedEntry, type ServerPins } from './pins.js';
 
 export interface PinSettings {
@@ -54,7 +54,7 @@ const PROMPT_ALLOWED_WHILE_BLOCKED = new Set(['initialize', 'ping', 'server/disc
 
 /** Pins of one server: where they live, what is in them, and the pending file (always in the state directory). */
 class ServerStore {
-  private cache: { pins: ServerPins | undefined; mtime: number; checkedAt: number } | undefined;
+  private cache: { pins: ServerPins | undefined; stamp: string; checkedAt: number } | undefined;
   constructor(
     readonly server: string,
     readonly identity: string,
@@ -72,8 +72,8 @@ class ServerStore {
   load(): ServerPins | undefined {
     const now = Date.now();
     if (this.cache && now - this.cache.checkedAt < 500) return this.cache.pins;
-    const mtime = mtimeOf(this.file) + mtimeOf(this.pendingFile);
-    if (this.cache && this.cache.mtime === mtime) {
+    const stamp = `${fileStamp(this.file)}|${fileStamp(this.pendingFile)}`;
+    if (this.cache && this.cache.stamp === stamp) {
       this.cache.checkedAt = now;
       return this.cache.pins;
     }
@@ -88,11 +88,11 @@ class ServerStore {
       if (!(e instanceof PinError) || !this.cache) throw e;
       // Once per change of the files, not on every message.
       this.log.error({ server: this.server, reason: e.message }, 'the pin file cannot be used; the pins read last stay in force');
-      this.cache.mtime = mtime;
+      this.cache.stamp = stamp;
       this.cache.checkedAt = now;
       return this.cache.pins;
     }
-    this.cache = { pins, mtime, checkedAt: now };
+    this.cache = { pins, stamp, checkedAt: now };
     return pins;
   }
 

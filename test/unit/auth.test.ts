@@ -472,5 +472,9 @@ describe('auth.jwks_file replaced while serve runs', () => {
     await new Promise((r) => setTimeout(r, 1100));
     expect((await rs.validate(await sign(b, 'b'), 'files')).sub).toBe('u');
     expect(lines.join('')).toMatch(/auth.jwks_file changed but cannot be used; the keys read last stay in force/);
+    // Mended with its modification time kept as it was (cp -p, rsync -t): still a change, so key a is read.
+    replace(JSON.stringify({ keys: [a.jwk] }), 3_000_000);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await rs.validate(await sign(a, 'a'), 'files')).sub).toBe('u');
   });
 });
