@@ -16,6 +16,7 @@ import { markDirty, type Exchange, type PeerAnswer, type Session, type Stage, ty
 import type { Logger } from '../log/logger.js';
 import type { SessionEvents } from '../proxy/session.js';
 import { fileStamp } from '../errors.js';
+import { othersCanChange } from '../config/files.js';
 import { createPinFileOnce, definitionHash, emptyServerPins, PinError, readPinFile, textHash, tofuFile, writePinFile, type Kind, type PendingEntry, type PinFile, type PinnedEntry, type ServerPins } from './pins.js';
 
 export interface PinSettings {
@@ -79,6 +80,9 @@ class ServerStore {
     }
     let pins: ServerPins | undefined;
     try {
+      // As at start (assemble): a lock file another user could have written since is not read.
+      const why = this.explicit ? othersCanChange(this.file) : undefined;
+      if (why) throw new PinError(`${this.file}: refused as the pin lock file (pins): ${why}`);
       pins = readPinFile(this.file)?.servers[this.server];
       if (pins && this.explicit) {
         const pend = readPinFile(this.pendingFile)?.servers[this.server];
@@ -96,8 +100,15 @@ class ServerStore {
     return pins;
   }
 
+  /**
+   * Makes the next load read the files again. The pins read last stay as its fallback: dropping them (as this did)
+   * made a lock file broken after a held definition throw out of the stage at the next call, ending the process.
+   */
   invalidate(): void {
-    this.cache = undefined;
+    if (this.cache) {
+      this.cache.stamp = '';
+      this.cache.checkedAt = -Infinity;
+    }
   }
 
   /**

@@ -6,7 +6,7 @@
  * the filesystem server's manifest.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -573,6 +573,20 @@ describe('a lock file that cannot be used', () => {
     const refused = await raw.call(5, 'greet', { name: 'c' });
     expect(refused.result?.['isError']).toBe(true);
     expect(rawText(refused)).toMatch(/"greet" is new since the server was pinned/);
+    // Broken again after that refusal held greet for approval (which makes the pins be read again): the fixed file's
+    // pins stay in force, and wrap keeps serving (it ended on an uncaught error).
+    writeFileSync(lock, good.slice(0, 100));
+    await new Promise((r) => setTimeout(r, 700));
+    expect(rawText(await raw.call(6, 'greet', { name: 'd' }))).toMatch(/"greet" is new since the server was pinned/);
+    // Greet approved again by a file every user can write: not read (the fixed file's pins stay), until made private.
+    writeFileSync(lock, good);
+    chmodSync(lock, 0o666);
+    await new Promise((r) => setTimeout(r, 700));
+    expect(rawText(await raw.call(7, 'greet', { name: 'd' }))).toMatch(/"greet" is new since the server was pinned/);
+    expect(raw.stderr).toContain(`${lock}: refused as the pin lock file (pins): every user of this machine can write it (mode 0666)`);
+    chmodSync(lock, 0o644);
+    await new Promise((r) => setTimeout(r, 700));
+    expect(rawText(await raw.call(8, 'greet', { name: 'e' }))).toBe('greet ran');
     expect(await raw.close()).toBe(0);
   });
 });
