@@ -36,18 +36,27 @@ export class Pipeline {
     for (const s of this.onForward) s.forwarded!(ex);
   }
 
+  /**
+   * A stage that throws gives a rejected promise, as one that rejects does, so the caller refuses the request (the
+   * response side does the same): thrown out of here, it ended the process (a message read from a socket or a pipe
+   * has no caller to catch it).
+   */
   request(ex: Exchange): RequestStep | Promise<RequestStep> {
     const stages = this.stages;
-    for (let i = 0; i < stages.length; i++) {
-      const hook = stages[i]!.request;
-      if (!hook) continue;
-      const r = hook.call(stages[i], ex);
-      if (isThenable<StageResult>(r)) return this.requestAsync(ex, i, r);
-      const step = toStep(r, i);
-      if (step) {
-        if (step.kind === 'answer') ex.answeredBy = stages[i]!.name;
-        return step;
+    try {
+      for (let i = 0; i < stages.length; i++) {
+        const hook = stages[i]!.request;
+        if (!hook) continue;
+        const r = hook.call(stages[i], ex);
+        if (isThenable<StageResult>(r)) return this.requestAsync(ex, i, r);
+        const step = toStep(r, i);
+        if (step) {
+          if (step.kind === 'answer') ex.answeredBy = stages[i]!.name;
+          return step;
+        }
       }
+    } catch (err) {
+      return Promise.reject(err);
     }
     return PASS;
   }
