@@ -100,13 +100,10 @@ export function refuseFilesOthersCanChange(config: WardenConfig, policyOverride?
   const pf = policyFiles(config, policyOverride);
   const settings = redactionSettings(config);
   const lockFile = pinSettings(config)?.lockFile;
-  const trusted: [string, string][] = [
-    ...(config.file ? [[config.file, 'the config file'] as [string, string]] : []),
-    ...(pf.bundled ? [] : pf.files.map((f): [string, string] => [f, 'a policy file'])),
-    ...(settings ? packFiles(settings, baseDir).map((f): [string, string] => [f, 'a redaction pack (redaction.packs)']) : []),
-    ...(lockFile ? [[lockFile, 'the pin lock file (pins)'] as [string, string]] : []),
-  ];
-  for (const [file, what] of trusted) refuseChangeableByOthers(file, what);
+  if (config.file) refuseChangeableByOthers(config.file, 'the config file');
+  if (!pf.bundled) for (const f of pf.files) refuseChangeableByOthers(f, 'a policy file');
+  for (const f of settings ? packFiles(settings, baseDir) : []) refuseChangeableByOthers(f, 'a redaction pack (redaction.packs)');
+  if (lockFile) refuseChangeableByOthers(lockFile, 'the pin lock file (pins)');
 }
 
 export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly {

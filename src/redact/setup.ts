@@ -84,15 +84,20 @@ export function redactionSettings(config: WardenConfig): RedactionSettings | und
 
 const packCache = new Map<string, { mtimeMs: number; pack: Pack }>();
 
+/** Where a pack named in the config is: a bundled name, or a path relative to the config's folder. */
+function packFile(nameOrPath: string, baseDir: string | undefined): { file: string; bundled: boolean } {
+  const bundled = (BUNDLED_PACKS as readonly string[]).includes(nameOrPath);
+  return { file: bundled ? bundledPackFile(nameOrPath) : configPath(nameOrPath, baseDir ?? process.cwd()), bundled };
+}
+
 /** The files of the packs in `settings` that are not bundled ones. */
 export function packFiles(settings: RedactionSettings, baseDir: string | undefined): string[] {
-  return settings.packs.filter((p) => !(BUNDLED_PACKS as readonly string[]).includes(p)).map((p) => configPath(p, baseDir ?? process.cwd()));
+  return settings.packs.map((p) => packFile(p, baseDir)).filter((p) => !p.bundled).map((p) => p.file);
 }
 
 /** A pack by bundled name or path; parsed once per file version. */
 export function resolvePack(nameOrPath: string, baseDir: string | undefined): Pack {
-  const isName = (BUNDLED_PACKS as readonly string[]).includes(nameOrPath);
-  const file = isName ? bundledPackFile(nameOrPath) : configPath(nameOrPath, baseDir ?? process.cwd());
+  const { file, bundled: isName } = packFile(nameOrPath, baseDir);
   let mtimeMs = 0;
   try {
     mtimeMs = statSync(file).mtimeMs;
