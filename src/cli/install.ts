@@ -19,7 +19,7 @@ import { visibleText } from '../protocol/escape.js';
 import { UsageError, WardenError } from '../errors.js';
 import { VERSION } from '../version.js';
 
-export const HOSTS = ['claude-desktop', 'claude-code', 'cursor', 'vscode'] as const;
+export const HOSTS = ['claude-desktop', 'claude-code', 'cursor', 'vscode', 'copilot'] as const;
 export type Host = (typeof HOSTS)[number];
 
 type Entry = Record<string, unknown>;
@@ -49,7 +49,48 @@ export function hostConfig(host: Host, p: HostPaths = { cwd: process.cwd(), home
     }
     case 'vscode':
       return { file: j(p.cwd, '.vscode', 'mcp.json'), key: 'servers' };
+    case 'copilot':
+      return { file: copilotUserFile(p), key: 'mcpServers' };
   }
+}
+
+/**
+ * GitHub Copilot's user file, read by Copilot CLI and by the Copilot agent in VS Code (the portable format):
+ * `$COPILOT_HOME/mcp-config.json`, else `~/.copilot/mcp-config.json`.
+ */
+function copilotUserFile(p: HostPaths): string {
+  const j = p.platform === 'win32' ? path.win32.join : path.join;
+  return j(p.env['COPILOT_HOME'] || j(p.home, '.copilot'), 'mcp-config.json');
+}
+
+/** The folders from `cwd` up to the root of its repository (the first that holds `.git`); `cwd` alone outside one. */
+function upToRepoRoot(cwd: string, platform: NodeJS.Platform): string[] {
+  const pth = platform === 'win32' ? path.win32 : path;
+  const out: string[] = [];
+  for (let d = cwd; ; d = pth.dirname(d)) {
+    out.push(d);
+    if (existsSync(pth.join(d, '.git'))) return out;
+    if (pth.dirname(d) === d) return [cwd];
+  }
+}
+
+function serverLike(v: unknown): boolean {
+  return !!v && typeof v === 'object' && !Array.isArray(v) && (typeof (v as Entry)['command'] === 'string' || typeof (v as Entry)['url'] === 'string');
+}
+
+/**
+ * Where the servers of a portable-format file sit: under `mcpServers`, or, in a project file written the bare way
+ * (`{ "playwright": { "command": … } }`, which Copilot CLI reads too), at the top level. Told from the file; one
+ * that cannot be read counts as `mcpServers`, and install then says what is wrong with it.
+ */
+function portablePlaces(file: string): ServersAt[] {
+  try {
+    const doc = parse(splitBom(readFileSync(file, 'utf8'))[1], [], { allowTrailingComma: true }) as unknown;
+    if (doc && typeof doc === 'object' && !Array.isArray(doc) && !Object.prototype.hasOwnProperty.call(doc, 'mcpServers') && Object.values(doc).some(serverLike)) return [[]];
+  } catch {
+    /* read again, with its errors reported, by install */
+  }
+  return [['mcpServers']];
 }
 
 /** Where in a host config a servers object sits: a path of keys (`["mcpServers"]`, `["projects", "/p", "mcpServers"]`). */
@@ -65,7 +106,9 @@ export interface HostTarget {
  * keeps three scopes: user (`mcpServers` of ~/.claude.json), local — what `claude mcp add` writes by default, and the
  * one that wins a name clash — (`projects["<folder>"].mcpServers` of the same file) and project (`.mcp.json` in the
  * folder). Cursor: its global ~/.cursor/mcp.json and the folder's .cursor/mcp.json. VS Code: the user profile's
- * mcp.json and the workspace's .vscode/mcp.json. Claude Desktop: its one file.
+ * mcp.json and the workspace's .vscode/mcp.json, and the portable files its Copilot agent reads (the user's
+ * mcp-config.json, the workspace's .mcp.json). Copilot (CLI): the user's mcp-config.json and, up to the repository's
+ * root, each .mcp.json and .github/mcp.json. Claude Desktop: its one file.
  */
 export function hostTargets(host: Host, p: HostPaths = { cwd: process.cwd(), home: os.homedir(), platform: process.platform, env: process.env }): HostTarget[] {
   const j = p.platform === 'win32' ? path.win32.join : path.join;
@@ -76,14 +119,25 @@ export function hostTargets(host: Host, p: HostPaths = { cwd: process.cwd(), hom
   }
   if (host === 'vscode') {
     // The user profile's mcp.json (VS Code 1.102 on) serves every workspace; the workspace's own file beside it.
+    // VS Code's Copilot agent also reads the portable format directly: the user's mcp-config.json and the
+    // workspace's .mcp.json (mcpServers), which VS Code's documentation now puts first.
     const user =
       p.platform === 'darwin'
         ? j(p.home, 'Library', 'Application Support', 'Code', 'User', 'mcp.json')
         : p.platform === 'win32'
           ? j(p.env['APPDATA'] ?? j(p.home, 'AppData', 'Roaming'), 'Code', 'User', 'mcp.json')
           : j(p.env['XDG_CONFIG_HOME'] || j(p.home, '.config'), 'Code', 'User', 'mcp.json');
-    const both = [user, hostConfig(host, p).file].filter((f) => existsSync(f));
-    return (both.length ? both : [hostConfig(host, p).file]).map((file) => ({ file, at: [['servers']] }));
+    const own = [user, hostConfig(host, p).file].filter((f) => existsSync(f)).map((file) => ({ file, at: [['servers']] }));
+    const portable = [copilotUserFile(p), j(p.cwd, '.mcp.json')].filter((f) => existsSync(f)).map((file) => ({ file, at: portablePlaces(file) }));
+    const all = [...own, ...portable];
+    return all.length ? all : [{ file: hostConfig(host, p).file, at: [['servers']] }];
+  }
+  if (host === 'copilot') {
+    // Copilot CLI reads the user's file and, in a repository, every .mcp.json from the folder up to the repository's
+    // root (the nearer wins a name clash) and .github/mcp.json.
+    const project = upToRepoRoot(p.cwd, p.platform).flatMap((d) => [j(d, '.mcp.json'), j(d, '.github', 'mcp.json')]);
+    const found = [copilotUserFile(p), ...project].filter((f) => existsSync(f));
+    return (found.length ? found : [copilotUserFile(p)]).map((file) => ({ file, at: portablePlaces(file) }));
   }
   if (host !== 'claude-code') {
     const c = hostConfig(host, p);
@@ -332,7 +386,9 @@ function serverMaps(doc: Record<string, unknown>, at: ServersAt[], file: string)
     if (v === undefined) continue;
     const where = keys.length > 1 ? keys.slice(0, -1).map((k, i) => (i === 0 ? k : `[${JSON.stringify(k)}]`)).join('') + `.${keys[keys.length - 1]}` : undefined;
     if (!v || typeof v !== 'object' || Array.isArray(v)) throw new WardenError(`${file}: "${where ?? keys[0]}" is not an object; not changed`);
-    out.push({ path: keys, servers: v as Record<string, Entry>, where });
+    // Servers at the top level (a bare portable file): only the entries that are servers, not `$schema` or `inputs`.
+    const servers = keys.length === 0 ? Object.fromEntries(Object.entries(v).filter(([, e]) => serverLike(e))) : v;
+    out.push({ path: keys, servers: servers as Record<string, Entry>, where });
   }
   return out;
 }
@@ -407,7 +463,8 @@ export function planInstall(original: string, file: string, key: string | Server
       return { action: 'skip', why: `already runs through mcp-warden (${shownWrap(entry)})${other}` };
     }
     if (typeof entry['command'] !== 'string') return { action: 'skip', why: typeof entry['url'] === 'string' ? 'a remote server (url): put it behind `mcp-warden serve`, or use `wrap --url`' : 'no command' };
-    if (entry['type'] !== undefined && entry['type'] !== 'stdio') return { action: 'skip', why: `type ${JSON.stringify(entry['type'])} is not stdio` };
+    // Copilot's portable format calls a stdio server `local` as well.
+    if (entry['type'] !== undefined && entry['type'] !== 'stdio' && entry['type'] !== 'local') return { action: 'skip', why: `type ${JSON.stringify(entry['type'])} is not stdio` };
     // The entry's env reaches wrap: a project's .mcp.json can point MCP_WARDEN_CONFIG (or the state and config
     // folders) at files of its own, with no policy, redaction or audit, and the server would look wrapped.
     // With --config, wrap's flag decides the config file (the state folders still count).
@@ -574,13 +631,20 @@ async function checkWardenConfig(file: string): Promise<void> {
   }
 }
 
+/** The places of a file given with `--file`: a portable-format file's are told from it (portablePlaces). */
+function placesOf(host: Host, file: string, usual: ServersAt[]): ServersAt[] {
+  const base = path.basename(file);
+  return host === 'copilot' || (host === 'vscode' && (base === '.mcp.json' || base === 'mcp-config.json')) ? portablePlaces(file) : usual;
+}
+
 /**
  * The files and places install works on: `--file` with the host's places, else every file the host reads for this
  * folder. A `--server` name must be in one of them (checked before anything is written).
  */
 function targetsOf(host: Host, file: string | undefined, servers: string[] | undefined): HostTarget[] {
   const all = hostTargets(host);
-  const targets = file ? [{ file: path.resolve(file), at: all[0]!.at }] : all;
+  const given = file ? path.resolve(file) : undefined;
+  const targets = given ? [{ file: given, at: placesOf(host, given, all[0]!.at) }] : all;
   if (targets.length > 1 && servers?.length) {
     const names = new Set(targets.flatMap((t) => serverNames(readFileSync(t.file, 'utf8'), t.file, t.at)));
     requireNamed(names, servers, targets.map((t) => t.file));

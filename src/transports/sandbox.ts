@@ -57,11 +57,16 @@ export const CREDENTIAL_PATHS: readonly string[] = [
   '.terraform.d/credentials.tfrc.json', '.vault-token', '.pgpass', '.my.cnf', '.password-store',
   '.local/share/keyrings', '.mozilla', '.thunderbird', '.pki',
   '.claude', '.claude.json', '.cursor', '.codeium', '.gemini', '.continue', '.vscode-server/data/User',
+  // Coding agents' own logins and MCP configs: GitHub Copilot CLI (~/.copilot: mcp-config.json, its login), OpenAI
+  // Codex (auth.json), opencode (auth.json with provider API keys).
+  '.copilot', '.codex', '.local/share/opencode',
 ];
 /** The same, under the XDG config folder (`~/.config` unless XDG_CONFIG_HOME says otherwise). */
 export const CREDENTIAL_CONFIG_PATHS: readonly string[] = [
   'gcloud', 'gh', 'hub', 'doctl', 'op', 'rclone', 'git/credentials', 'Claude', 'Code/User', 'Code - Insiders/User',
   'Cursor/User', 'google-chrome', 'chromium', 'BraveSoftware', 'microsoft-edge', 'mcp-warden',
+  // GitHub Copilot's editor login (apps.json, hosts.json: a GitHub OAuth token), and agents' configs with servers' env.
+  'github-copilot', 'opencode', 'goose', 'zed',
 ];
 
 /** The credential places that exist under these homes and config folders. */

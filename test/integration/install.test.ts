@@ -119,6 +119,22 @@ const samples: Sample[] = [
     stdio: ['db'],
     skipped: ['search'],
   },
+  {
+    // GitHub Copilot's portable format (Copilot CLI; the Copilot agent in VS Code): a stdio server may say `local`.
+    host: 'copilot',
+    file: 'mcp-config.json',
+    key: 'mcpServers',
+    text: () => `{
+  "mcpServers": {
+    "playwright": { "type": "local", "command": "npx", "args": ["-y", "@playwright/mcp@0.0.41"], "tools": ["*"] },
+    "azure": { "type": "stdio", "command": "npx", "args": ["-y", "@azure/mcp@1.0.0", "server", "start"], "tools": ["*"], "env": {} },
+    "github": { "type": "http", "url": "https://api.githubcopilot.com/mcp/readonly", "tools": ["*"], "headers": { "Authorization": "Bearer \${GITHUB_TOKEN}" } }
+  }
+}
+`,
+    stdio: ['playwright', 'azure'],
+    skipped: ['github'],
+  },
 ];
 
 describe.each(samples)('install / uninstall --host $host', (s) => {
@@ -218,6 +234,67 @@ describe('install edge cases', () => {
     expect(un.status, un.stderr).toBe(0);
     expect(readFileSync(user, 'utf8')).toBe(userText);
     expect(readFileSync(projectFile, 'utf8')).toBe(projectText);
+  });
+
+  it("copilot: the user's mcp-config.json (COPILOT_HOME) and, from the folder up to the repository's root, each .mcp.json (bare or under mcpServers) and .github/mcp.json", () => {
+    const copilotHome = tmpDir('mcpw-copilot-home-');
+    const outer = tmpDir('mcpw-copilot-outer-');
+    const repo = path.join(outer, 'repo');
+    const sub = path.join(repo, 'packages', 'app');
+    mkdirSync(path.join(repo, '.git'), { recursive: true });
+    mkdirSync(path.join(repo, '.github'));
+    mkdirSync(sub, { recursive: true });
+    const files = {
+      user: [path.join(copilotHome, 'mcp-config.json'), '{ "mcpServers": { "mine": { "type": "local", "command": "uvx", "args": ["my-server"], "tools": ["*"] } } }\n'],
+      // The bare way: each top-level key a server; `$schema` is not one.
+      root: [path.join(repo, '.mcp.json'), '{\n  "$schema": "https://example.com/s.json",\n  "db": { "command": "node", "args": ["db.js"] }\n}\n'],
+      shared: [path.join(repo, '.github', 'mcp.json'), '{ "mcpServers": { "team": { "type": "stdio", "command": "team-server" } } }\n'],
+      near: [path.join(sub, '.mcp.json'), '{ "mcpServers": { "app": { "command": "node", "args": ["app-server.js"] } } }\n'],
+    } as const;
+    for (const [f, t] of Object.values(files)) writeFileSync(f, t);
+    // Above the repository's root: not read by Copilot, not touched by install.
+    const outside = path.join(outer, '.mcp.json');
+    const outsideText = '{ "mcpServers": { "elsewhere": { "command": "elsewhere-server" } } }\n';
+    writeFileSync(outside, outsideText);
+    const run = (...args: string[]) => spawnSync(NODE, [CLI, ...args], { encoding: 'utf8', cwd: sub, env: { PATH: process.env['PATH'] ?? '', HOME: tmpDir('mcpw-home-'), COPILOT_HOME: copilotHome } });
+
+    const inst = run('install', '--host', 'copilot');
+    expect(inst.status, inst.stderr).toBe(0);
+    for (const n of ['mine', 'db', 'team', 'app']) expect(inst.stdout).toContain(`wrapped  ${n}\n`);
+    expect(inst.stdout).not.toContain('$schema');
+    const doc = (f: string) => parse(readFileSync(f, 'utf8')) as Record<string, { command?: string; args?: string[] } & Record<string, { command: string; args: string[]; type?: string; tools?: string[] }>>;
+    const user = doc(files.user[0]).mcpServers!['mine']!;
+    expect(user).toEqual({ type: 'local', command: NODE, args: [CLI, 'wrap', '--name', 'mine', '--', 'uvx', 'my-server'], tools: ['*'] });
+    expect(doc(files.root[0])['db']).toEqual({ command: NODE, args: [CLI, 'wrap', '--name', 'db', '--', 'node', 'db.js'] });
+    expect(doc(files.root[0])['$schema']).toBe('https://example.com/s.json');
+    expect(doc(files.shared[0]).mcpServers!['team']!.args).toEqual([CLI, 'wrap', '--name', 'team', '--', 'team-server']);
+    expect(doc(files.near[0]).mcpServers!['app']!.args).toEqual([CLI, 'wrap', '--name', 'app', '--', 'node', 'app-server.js']);
+    expect(readFileSync(outside, 'utf8')).toBe(outsideText);
+    expect(inst.stdout).not.toContain('elsewhere');
+
+    const un = run('uninstall', '--host', 'copilot');
+    expect(un.status, un.stderr).toBe(0);
+    for (const [f, t] of Object.values(files)) expect(readFileSync(f, 'utf8')).toBe(t);
+  });
+
+  it("vscode: also the portable files VS Code's Copilot agent reads (the user's mcp-config.json, the workspace's .mcp.json)", () => {
+    const home = tmpDir('mcpw-vsc-home-');
+    const ws = tmpDir('mcpw-vsc-ws-');
+    mkdirSync(path.join(home, '.copilot'));
+    mkdirSync(path.join(ws, '.vscode'));
+    const files = [
+      [path.join(ws, '.vscode', 'mcp.json'), '{ "servers": { "old": { "type": "stdio", "command": "old-server" } } }\n'],
+      [path.join(home, '.copilot', 'mcp-config.json'), '{ "mcpServers": { "user": { "type": "local", "command": "user-server", "tools": ["*"] } } }\n'],
+      [path.join(ws, '.mcp.json'), '{ "mcpServers": { "project": { "command": "project-server" } } }\n'],
+    ] as const;
+    for (const [f, t] of files) writeFileSync(f, t);
+    const run = (...args: string[]) => spawnSync(NODE, [CLI, ...args], { encoding: 'utf8', cwd: ws, env: { PATH: process.env['PATH'] ?? '', HOME: home } });
+    const inst = run('install', '--host', 'vscode');
+    expect(inst.status, inst.stderr).toBe(0);
+    for (const n of ['old', 'user', 'project']) expect(inst.stdout).toContain(`wrapped  ${n}\n`);
+    for (const [f] of files) expect(readFileSync(f, 'utf8')).toContain('"wrap"');
+    expect(run('uninstall', '--host', 'vscode').status).toBe(0);
+    for (const [f, t] of files) expect(readFileSync(f, 'utf8')).toBe(t);
   });
 
   it('an edit made after install is kept: uninstall unwraps in place and keeps the backup', () => {

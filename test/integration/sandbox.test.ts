@@ -33,6 +33,9 @@ describe('sandbox: bwrap', () => {
     '.claude.json': '{"mcpServers":{"gh":{"env":{"GITHUB_TOKEN":"host-config-github-token"}}}}',
     '.config/gh/hosts.yml': 'oauth_token: gh-cli-token-value',
     '.npmrc': '//registry.npmjs.org/:_authToken=npm-token-value',
+    '.copilot/mcp-config.json': '{"mcpServers":{"gh":{"env":{"GITHUB_TOKEN":"copilot-config-github-token"}}}}',
+    '.codex/auth.json': '{"OPENAI_API_KEY":"codex-openai-api-key-value"}',
+    '.config/github-copilot/apps.json': '{"github.com:Iv1":{"oauth_token":"copilot-oauth-token-value"}}',
   };
 
   beforeAll(async () => {

@@ -33,7 +33,7 @@ describe('hostConfig', () => {
 });
 
 describe('hostTargets: every file and place a host reads for the folder', () => {
-  it('cursor and vscode read a user file and the folder\'s; claude-code its user file (user and local scope) and .mcp.json', () => {
+  it('cursor and vscode read a user file and the folder\'s (vscode also the portable files); claude-code its user file (user and local scope) and .mcp.json', () => {
     const cwd = fsTmp();
     const h = fsTmp();
     const p = { cwd, home: h, platform: 'linux' as const, env: {} };
@@ -48,14 +48,49 @@ describe('hostTargets: every file and place a host reads for the folder', () => 
     writeFileSync(path.join(cwd, '.mcp.json'), '{}');
     expect(hostTargets('cursor', p).map((t) => t.file)).toEqual([path.join(h, '.cursor', 'mcp.json'), path.join(cwd, '.cursor', 'mcp.json')]);
     expect(hostTargets('claude-code', p).map((t) => t.file)).toEqual([path.join(h, '.claude.json'), path.join(cwd, '.mcp.json')]);
-    expect(hostTargets('vscode', p)).toEqual([{ file: path.join(cwd, '.vscode', 'mcp.json'), at: [['servers']] }]);
+    // VS Code's Copilot agent reads the workspace's .mcp.json (the portable format) too.
+    expect(hostTargets('vscode', p)).toEqual([{ file: path.join(cwd, '.mcp.json'), at: [['mcpServers']] }]);
     const vsUser = path.join(h, '.config', 'Code', 'User', 'mcp.json');
     mkdirSync(path.dirname(vsUser), { recursive: true });
     writeFileSync(vsUser, '{}');
-    expect(hostTargets('vscode', p).map((t) => t.file)).toEqual([vsUser]);
+    expect(hostTargets('vscode', p).map((t) => t.file)).toEqual([vsUser, path.join(cwd, '.mcp.json')]);
     mkdirSync(path.join(cwd, '.vscode'));
     writeFileSync(path.join(cwd, '.vscode', 'mcp.json'), '{}');
-    expect(hostTargets('vscode', p).map((t) => t.file)).toEqual([vsUser, path.join(cwd, '.vscode', 'mcp.json')]);
+    mkdirSync(path.join(h, '.copilot'));
+    writeFileSync(path.join(h, '.copilot', 'mcp-config.json'), '{}');
+    expect(hostTargets('vscode', p)).toEqual([
+      { file: vsUser, at: [['servers']] },
+      { file: path.join(cwd, '.vscode', 'mcp.json'), at: [['servers']] },
+      { file: path.join(h, '.copilot', 'mcp-config.json'), at: [['mcpServers']] },
+      { file: path.join(cwd, '.mcp.json'), at: [['mcpServers']] },
+    ]);
+    rmSync(path.join(cwd, '.mcp.json'));
+    rmSync(path.join(h, '.copilot', 'mcp-config.json'));
+    rmSync(vsUser);
+    rmSync(path.join(cwd, '.vscode', 'mcp.json'));
+    // Nothing there: the file install names in its error.
+    expect(hostTargets('vscode', p)).toEqual([{ file: path.join(cwd, '.vscode', 'mcp.json'), at: [['servers']] }]);
+  });
+  it("copilot reads its user file (COPILOT_HOME, else ~/.copilot) and project files up to the repository's root only; each file's places are told from it", () => {
+    const h = fsTmp();
+    const outer = fsTmp();
+    const cwd = path.join(outer, 'a', 'b');
+    mkdirSync(cwd, { recursive: true });
+    const p = { cwd, home: h, platform: 'linux' as const, env: {} };
+    expect(hostTargets('copilot', p)).toEqual([{ file: `${h}/.copilot/mcp-config.json`, at: [['mcpServers']] }]);
+    expect(hostTargets('copilot', { ...p, env: { COPILOT_HOME: '/opt/cp' } })).toEqual([{ file: '/opt/cp/mcp-config.json', at: [['mcpServers']] }]);
+    // Outside a repository: the folder's own .mcp.json, not its parents'.
+    writeFileSync(path.join(outer, '.mcp.json'), '{ "mcpServers": {} }');
+    writeFileSync(path.join(cwd, '.mcp.json'), '{ "srv": { "command": "x" } }');
+    expect(hostTargets('copilot', p)).toEqual([{ file: path.join(cwd, '.mcp.json'), at: [[]] }]);
+    // Inside one: every folder up to its root, and .github/mcp.json.
+    mkdirSync(path.join(outer, 'a', '.git'));
+    mkdirSync(path.join(outer, 'a', '.github'));
+    writeFileSync(path.join(outer, 'a', '.github', 'mcp.json'), '{ "mcpServers": { "t": { "command": "t" } } }');
+    expect(hostTargets('copilot', p)).toEqual([
+      { file: path.join(cwd, '.mcp.json'), at: [[]] },
+      { file: path.join(outer, 'a', '.github', 'mcp.json'), at: [['mcpServers']] },
+    ]);
   });
   it('a local-scope entry is planned under its folder and named by where it is', () => {
     const text = JSON.stringify({ projects: { '/w': { mcpServers: { a: { command: 'x' } } } } });
