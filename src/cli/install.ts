@@ -7,7 +7,7 @@
  * first change a backup is written beside the file; `uninstall` puts the original bytes back when nothing else in
  * the file changed since, and otherwise unwraps the entries in place (keeping the other edits). A diff is printed.
  */
-import { existsSync, lstatSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ import { visibleText } from '../protocol/escape.js';
 import { UsageError, WardenError } from '../errors.js';
 import { VERSION } from '../version.js';
 
-export const HOSTS = ['claude-desktop', 'claude-code', 'cursor', 'vscode', 'copilot'] as const;
+export const HOSTS = ['claude-desktop', 'claude-code', 'cursor', 'vscode', 'copilot', 'windsurf', 'gemini'] as const;
 export type Host = (typeof HOSTS)[number];
 
 type Entry = Record<string, unknown>;
@@ -51,6 +51,10 @@ export function hostConfig(host: Host, p: HostPaths = { cwd: process.cwd(), home
       return { file: j(p.cwd, '.vscode', 'mcp.json'), key: 'servers' };
     case 'copilot':
       return { file: copilotUserFile(p), key: 'mcpServers' };
+    case 'windsurf':
+      return { file: j(p.home, '.codeium', 'windsurf', 'mcp_config.json'), key: 'mcpServers' };
+    case 'gemini':
+      return { file: j(p.home, '.gemini', 'settings.json'), key: 'mcpServers' };
   }
 }
 
@@ -71,6 +75,18 @@ function upToRepoRoot(cwd: string, platform: NodeJS.Platform): string[] {
     out.push(d);
     if (existsSync(pth.join(d, '.git'))) return out;
     if (pth.dirname(d) === d) return [cwd];
+  }
+}
+
+/** The names of the folders in `dir`, sorted; none when it cannot be read. */
+function subfolders(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .sort();
+  } catch {
+    return [];
   }
 }
 
@@ -105,10 +121,11 @@ export interface HostTarget {
  * Every place a host reads servers from for the working folder, so install leaves none of them out. Claude Code
  * keeps three scopes: user (`mcpServers` of ~/.claude.json), local — what `claude mcp add` writes by default, and the
  * one that wins a name clash — (`projects["<folder>"].mcpServers` of the same file) and project (`.mcp.json` in the
- * folder). Cursor: its global ~/.cursor/mcp.json and the folder's .cursor/mcp.json. VS Code: the user profile's
- * mcp.json and the workspace's .vscode/mcp.json, and the portable files its Copilot agent reads (the user's
+ * folder). Cursor: its global ~/.cursor/mcp.json and the folder's .cursor/mcp.json. VS Code (and Insiders): the
+ * mcp.json of the default profile and of every other profile, and the workspace's .vscode/mcp.json, and the portable files its Copilot agent reads (the user's
  * mcp-config.json, the workspace's .mcp.json). Copilot (CLI): the user's mcp-config.json and, up to the repository's
- * root, each .mcp.json and .github/mcp.json. Claude Desktop: its one file.
+ * root, each .mcp.json and .github/mcp.json. Gemini CLI: ~/.gemini/settings.json and the folder's
+ * .gemini/settings.json. Claude Desktop and Windsurf: their one file.
  */
 export function hostTargets(host: Host, p: HostPaths = { cwd: process.cwd(), home: os.homedir(), platform: process.platform, env: process.env }): HostTarget[] {
   const j = p.platform === 'win32' ? path.win32.join : path.join;
@@ -121,13 +138,14 @@ export function hostTargets(host: Host, p: HostPaths = { cwd: process.cwd(), hom
     // The user profile's mcp.json (VS Code 1.102 on) serves every workspace; the workspace's own file beside it.
     // VS Code's Copilot agent also reads the portable format directly: the user's mcp-config.json and the
     // workspace's .mcp.json (mcpServers), which VS Code's documentation now puts first.
-    const user =
-      p.platform === 'darwin'
-        ? j(p.home, 'Library', 'Application Support', 'Code', 'User', 'mcp.json')
-        : p.platform === 'win32'
-          ? j(p.env['APPDATA'] ?? j(p.home, 'AppData', 'Roaming'), 'Code', 'User', 'mcp.json')
-          : j(p.env['XDG_CONFIG_HOME'] || j(p.home, '.config'), 'Code', 'User', 'mcp.json');
-    const own = [user, hostConfig(host, p).file].filter((f) => existsSync(f)).map((file) => ({ file, at: [['servers']] }));
+    // Each profile keeps its own (User/profiles/<id>/mcp.json), and VS Code Insiders its own folder.
+    const appData =
+      p.platform === 'darwin' ? j(p.home, 'Library', 'Application Support') : p.platform === 'win32' ? (p.env['APPDATA'] ?? j(p.home, 'AppData', 'Roaming')) : p.env['XDG_CONFIG_HOME'] || j(p.home, '.config');
+    const users = ['Code', 'Code - Insiders'].flatMap((product) => {
+      const dir = j(appData, product, 'User');
+      return [j(dir, 'mcp.json'), ...subfolders(j(dir, 'profiles')).map((id) => j(dir, 'profiles', id, 'mcp.json'))];
+    });
+    const own = [...users, hostConfig(host, p).file].filter((f) => existsSync(f)).map((file) => ({ file, at: [['servers']] }));
     const portable = [copilotUserFile(p), j(p.cwd, '.mcp.json')].filter((f) => existsSync(f)).map((file) => ({ file, at: portablePlaces(file) }));
     const all = [...own, ...portable];
     return all.length ? all : [{ file: hostConfig(host, p).file, at: [['servers']] }];
@@ -138,6 +156,11 @@ export function hostTargets(host: Host, p: HostPaths = { cwd: process.cwd(), hom
     const project = upToRepoRoot(p.cwd, p.platform).flatMap((d) => [j(d, '.mcp.json'), j(d, '.github', 'mcp.json')]);
     const found = [copilotUserFile(p), ...project].filter((f) => existsSync(f));
     return (found.length ? found : [copilotUserFile(p)]).map((file) => ({ file, at: portablePlaces(file) }));
+  }
+  if (host === 'gemini') {
+    // Gemini CLI: the user's settings and the project's (.gemini/settings.json in the folder it runs in).
+    const both = [hostConfig(host, p).file, j(p.cwd, '.gemini', 'settings.json')].filter((f) => existsSync(f));
+    return (both.length ? both : [hostConfig(host, p).file]).map((file) => ({ file, at: [['mcpServers']] }));
   }
   if (host !== 'claude-code') {
     const c = hostConfig(host, p);
@@ -462,7 +485,7 @@ export function planInstall(original: string, file: string, key: string | Server
       const other = moved ? `; started by ${shownLauncher(entry)}, not this mcp-warden ${VERSION}: install --upgrade moves it` : '';
       return { action: 'skip', why: `already runs through mcp-warden (${shownWrap(entry)})${other}` };
     }
-    if (typeof entry['command'] !== 'string') return { action: 'skip', why: typeof entry['url'] === 'string' ? 'a remote server (url): put it behind `mcp-warden serve`, or use `wrap --url`' : 'no command' };
+    if (typeof entry['command'] !== 'string') return { action: 'skip', why: ['url', 'serverUrl', 'httpUrl'].some((k) => typeof entry[k] === 'string') ? 'a remote server (url): put it behind `mcp-warden serve`, or use `wrap --url`' : 'no command' };
     // Copilot's portable format calls a stdio server `local` as well.
     if (entry['type'] !== undefined && entry['type'] !== 'stdio' && entry['type'] !== 'local') return { action: 'skip', why: `type ${JSON.stringify(entry['type'])} is not stdio` };
     // The entry's env reaches wrap: a project's .mcp.json can point MCP_WARDEN_CONFIG (or the state and config

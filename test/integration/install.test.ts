@@ -135,6 +135,35 @@ const samples: Sample[] = [
     stdio: ['playwright', 'azure'],
     skipped: ['github'],
   },
+  {
+    host: 'windsurf',
+    file: 'mcp_config.json',
+    key: 'mcpServers',
+    text: () => `{
+  "mcpServers": {
+    "memory": { "command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory@2025.8.4"], "disabled": false, "disabledTools": [] },
+    "remote": { "serverUrl": "https://mcp.example.com/mcp" }
+  }
+}
+`,
+    stdio: ['memory'],
+    skipped: ['remote'],
+  },
+  {
+    host: 'gemini',
+    file: 'settings.json',
+    key: 'mcpServers',
+    text: () => `{
+  "theme": "Default",
+  "mcpServers": {
+    "git": { "command": "uvx", "args": ["mcp-server-git"], "cwd": "./repo", "timeout": 30000, "trust": false },
+    "context7": { "httpUrl": "https://mcp.context7.com/mcp", "headers": { "CONTEXT7_API_KEY": "$CONTEXT7_API_KEY" } }
+  }
+}
+`,
+    stdio: ['git'],
+    skipped: ['context7'],
+  },
 ];
 
 describe.each(samples)('install / uninstall --host $host', (s) => {
@@ -150,7 +179,8 @@ describe.each(samples)('install / uninstall --host $host', (s) => {
     expect(inst.stdout).toContain(`--- ${file}`);
     expect(inst.stdout).toMatch(/^\+.*"wrap"/m);
     for (const n of s.stdio) expect(inst.stdout).toContain(`wrapped  ${n}`);
-    for (const n of s.skipped) expect(inst.stdout).toContain(`skipped  ${n}`);
+    // Told as remote whichever key holds its address (url, Windsurf's serverUrl, Gemini's httpUrl).
+    for (const n of s.skipped) expect(inst.stdout).toContain(`skipped  ${n}: a remote server (url)`);
     expect(readFileSync(`${file}.mcp-warden.bak`, 'utf8')).toBe(original);
 
     const wrappedText = readFileSync(file, 'utf8');

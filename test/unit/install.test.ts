@@ -71,6 +71,36 @@ describe('hostTargets: every file and place a host reads for the folder', () => 
     // Nothing there: the file install names in its error.
     expect(hostTargets('vscode', p)).toEqual([{ file: path.join(cwd, '.vscode', 'mcp.json'), at: [['servers']] }]);
   });
+  it("gemini reads ~/.gemini/settings.json and the folder's .gemini/settings.json; windsurf its one file", () => {
+    const cwd = fsTmp();
+    const h = fsTmp();
+    const p = { cwd, home: h, platform: 'linux' as const, env: {} };
+    expect(hostTargets('gemini', p)).toEqual([{ file: path.join(h, '.gemini', 'settings.json'), at: [['mcpServers']] }]);
+    expect(hostTargets('windsurf', p)).toEqual([{ file: path.join(h, '.codeium', 'windsurf', 'mcp_config.json'), at: [['mcpServers']] }]);
+    for (const f of [path.join(h, '.gemini', 'settings.json'), path.join(cwd, '.gemini', 'settings.json')]) {
+      mkdirSync(path.dirname(f), { recursive: true });
+      writeFileSync(f, '{}');
+    }
+    expect(hostTargets('gemini', p).map((t) => t.file)).toEqual([path.join(h, '.gemini', 'settings.json'), path.join(cwd, '.gemini', 'settings.json')]);
+  });
+  it("vscode: every profile's mcp.json (User/profiles/<id>), and VS Code Insiders' own", () => {
+    const cwd = fsTmp();
+    const h = fsTmp();
+    const p = { cwd, home: h, platform: 'linux' as const, env: { XDG_CONFIG_HOME: path.join(h, 'cfg') } };
+    const files = [
+      path.join(h, 'cfg', 'Code', 'User', 'mcp.json'),
+      path.join(h, 'cfg', 'Code', 'User', 'profiles', '-4b1c9a2e', 'mcp.json'),
+      path.join(h, 'cfg', 'Code', 'User', 'profiles', '5552b383', 'mcp.json'),
+      path.join(h, 'cfg', 'Code - Insiders', 'User', 'profiles', '1f0e', 'mcp.json'),
+    ];
+    for (const f of files) {
+      mkdirSync(path.dirname(f), { recursive: true });
+      writeFileSync(f, '{}');
+    }
+    // A profile with no MCP servers of its own has no file: nothing to wrap there.
+    mkdirSync(path.join(h, 'cfg', 'Code', 'User', 'profiles', 'empty'));
+    expect(hostTargets('vscode', p)).toEqual(files.map((file) => ({ file, at: [['servers']] })));
+  });
   it("copilot reads its user file (COPILOT_HOME, else ~/.copilot) and project files up to the repository's root only; each file's places are told from it", () => {
     const h = fsTmp();
     const outer = fsTmp();
