@@ -69,6 +69,31 @@ export function windowsCommand(spec: Pick<ChildSpec, 'command' | 'args' | 'env'>
 
 const STDERR_LINES_PER_SECOND = 50;
 
+/**
+ * Ends the child's process group if this process dies without ending it (SIGKILL, the kernel's OOM killer): a
+ * shell in a group of its own waits for the end of a pipe that only this process holds, and when the kernel closes
+ * it, sends SIGKILL to the group. A server that does not exit when its stdin ends (server-everything, a call's timer
+ * holding it) would otherwise run on unsupervised. It is itself killed when the child exits, so a normal close
+ * leaves nothing. A shell that cannot start costs only this protection.
+ */
+function startWatchdog(pid: number, opts: ChildOptions): ChildProcess | undefined {
+  try {
+    const wd = spawn('/bin/sh', ['-c', 'read -r _; kill -s KILL -- "-$1" 2>/dev/null; exit 0', 'mcp-warden-watchdog', String(pid)], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+      detached: true,
+      env: { PATH: '/usr/bin:/bin' },
+    });
+    wd.on('error', (e) => opts.log.debug({ server: opts.server, err: e.message }, 'no watchdog for the child'));
+    wd.stdin!.on('error', () => undefined);
+    // Neither the shell nor its pipe keeps this process running.
+    wd.unref();
+    (wd.stdin as unknown as { unref?: () => void }).unref?.();
+    return wd;
+  } catch {
+    return undefined;
+  }
+}
+
 export class ChildUpstream implements Upstream {
   readonly kind = 'stdio' as const;
   readonly label: string;
@@ -88,6 +113,7 @@ export class ChildUpstream implements Upstream {
   private stderrBudget = STDERR_LINES_PER_SECOND;
   private stderrDropped = 0;
   private stderrTimer: NodeJS.Timeout | undefined;
+  private watchdog: ChildProcess | undefined;
 
   constructor(private readonly spec: ChildSpec, private readonly opts: ChildOptions) {
     // The command line goes into the log and the audit trail: a token or a connection string's password passed as an
@@ -136,6 +162,7 @@ export class ChildUpstream implements Upstream {
       let started = false;
       child.once('spawn', () => {
         started = true;
+        if (child.pid !== undefined && process.platform !== 'win32') this.watchdog = startWatchdog(child.pid, opts);
         resolve();
       });
       child.once('error', (err: NodeJS.ErrnoException) => {
@@ -160,6 +187,9 @@ export class ChildUpstream implements Upstream {
       this.exitPromise = new Promise<void>((done) => {
         child.once('exit', (code, signal) => {
           this.exited = true;
+          // Its group is gone; what it left behind is reaped here (reapLeftovers), not by the watchdog.
+          this.watchdog?.kill('SIGKILL');
+          this.watchdog = undefined;
           // Let the last stdout bytes arrive, but do not wait on a grandchild that holds the pipe open.
           const finish = () => {
             done();

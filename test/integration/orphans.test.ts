@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { descendants, isAlive } from '../../src/proxy/tree.js';
-import { gone } from '../helpers/procs.js';
+import { gone, running, stopped } from '../helpers/procs.js';
 import { EVERYTHING, isolatedEnv, NODE, ROOT, startServe } from '../helpers/cli.js';
 import { RawStdio, text } from '../helpers/raw.js';
 import { CLI } from '../helpers/cli.js';
@@ -76,6 +76,32 @@ describe('wrap stopped the way an MCP host stops a server: end of stdin, SIGTERM
     } finally {
       for (const p of tree) if (isAlive(p)) process.kill(p, 'SIGKILL');
     }
+  });
+});
+
+describe('wrap killed outright (SIGKILL, the OOM killer)', () => {
+  it('leaves no server running that ignores the end of its stdin: a watchdog ends its process group', async () => {
+    const peer = new RawStdio(NODE, [CLI, 'wrap', '--', NODE, FAULT, '--ignore-eof'], isolatedEnv());
+    await peer.initialize();
+    const server = Number(text(await peer.call(1, 'pid')));
+    try {
+      expect(running(server)).toBe(true);
+      peer.proc.kill('SIGKILL');
+      expect(await peer.exitedWithin(2_000)).toBe(null);
+      expect(await stopped([server], 3_000)).toEqual([]);
+    } finally {
+      if (running(server)) process.kill(server, 'SIGKILL');
+    }
+  });
+
+  it('a normal close leaves no watchdog behind', async () => {
+    const peer = new RawStdio(NODE, [CLI, 'wrap', '--', NODE, FAULT], isolatedEnv());
+    await peer.initialize();
+    const tree = [...descendants(peer.proc.pid!)];
+    // The server and its watchdog shell.
+    expect(tree.length).toBeGreaterThanOrEqual(2);
+    expect(await peer.close()).toBe(0);
+    expect(await stopped(tree)).toEqual([]);
   });
 });
 
