@@ -322,6 +322,9 @@ export function parseInput(file: string, text: string): Parsed {
     const m = v[key];
     const top = isObject(m) && Object.values(m).some(isServerEntry) ? fromConfig(m, `${base}${ptr}`, file) : [];
     if (top.length || (key === 'mcpServers' && local.length)) return { document: mk('client-config'), servers: [...top, ...(key === 'mcpServers' ? local : [])], problems };
+    // A host config with no servers yet (`{"mcpServers": {}}`, what a host writes before the first one): nothing to
+    // review, not an unknown shape. Entries that are not servers still are one.
+    if (key === 'mcpServers' && isObject(m) && Object.keys(m).length === 0) return { document: mk('client-config'), servers: [], problems };
   }
   const mcp = v['mcp'];
   if (isObject(mcp)) {

@@ -371,6 +371,10 @@ describe('host configs', () => {
     const onlyLocal = parseInput('claude.json', JSON.stringify({ ...cfg, mcpServers: {} }));
     expect(onlyLocal.problems).toEqual([]);
     expect(onlyLocal.servers.map((s) => s.name)).toEqual(['mine']);
+    // A host config with no server yet is one, with nothing to review; one whose entries are not servers is not.
+    const empty = parseInput('claude_desktop_config.json', '{ "mcpServers": {}, "globalShortcut": "" }');
+    expect([empty.document.format, empty.problems, empty.servers]).toEqual(['client-config', [], []]);
+    expect(parseInput('x.json', '{ "mcpServers": { "a": { "foo": 1 } } }').problems.map((p) => p.rule)).toEqual(['CF001']);
   });
 });
 
