@@ -25,7 +25,7 @@ interface Log {
   anchor: string;
 }
 
-/** Writes `n` events with checkpoints every 10 through the real writer. */
+/** Writes `n` events, a second apart in time and ending now, with checkpoints every 10 through the real writer. */
 async function makeLog(n: number, sink?: SyslogSink): Promise<Log> {
   const dir = tmpDir('mcpw-tamper-');
   // The default names next to the database, so the CLI finds the key and the anchor from --db alone.
@@ -33,8 +33,11 @@ async function makeLog(n: number, sink?: SyslogSink): Promise<Log> {
   const key = loadOrCreateKey(log.keyFile);
   const store = new AuditStore(log.db);
   const writer = new AuditWriter(store, key, { onFailure: 'deny', checkpointEvery: 10, checkpointIntervalMs: 60_000, idleCheckpointMs: 60_000, anchorFile: log.anchor, sink, log: silentLogger() });
+  const start = Date.now() - n * 1000;
   for (let i = 1; i <= n; i++) {
-    const e = blankEvent('exchange');
+    // A second apart: the prune tests cut between two events by time, and events written within one millisecond
+    // (a fast machine) share a timestamp, so `--before` the ts of #11 removed nothing and no prune record was made.
+    const e = blankEvent('exchange', start + i * 1000);
     e.server = 'files';
     e.method = 'tools/call';
     e.target = `tool_${i}`;
