@@ -78,6 +78,12 @@ function upToRepoRoot(cwd: string, platform: NodeJS.Platform): string[] {
   }
 }
 
+/** The files that exist, each with its places; when none does, `fallback`: the file install names in its error. */
+function existingOr(files: string[], fallback: string, places: (file: string) => ServersAt[]): HostTarget[] {
+  const found = files.filter((f) => existsSync(f));
+  return (found.length ? found : [fallback]).map((file) => ({ file, at: places(file) }));
+}
+
 /** The names of the folders in `dir`, sorted; none when it cannot be read. */
 function subfolders(dir: string): string[] {
   try {
@@ -88,6 +94,11 @@ function subfolders(dir: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** Whether an entry names a remote server: `url`, Windsurf's `serverUrl` or Gemini's `httpUrl`. */
+function remote(e: Entry): boolean {
+  return typeof e['url'] === 'string' || typeof e['serverUrl'] === 'string' || typeof e['httpUrl'] === 'string';
 }
 
 function serverLike(v: unknown): boolean {
@@ -122,17 +133,17 @@ export interface HostTarget {
  * keeps three scopes: user (`mcpServers` of ~/.claude.json), local — what `claude mcp add` writes by default, and the
  * one that wins a name clash — (`projects["<folder>"].mcpServers` of the same file) and project (`.mcp.json` in the
  * folder). Cursor: its global ~/.cursor/mcp.json and the folder's .cursor/mcp.json. VS Code (and Insiders): the
- * mcp.json of the default profile and of every other profile, and the workspace's .vscode/mcp.json, and the portable files its Copilot agent reads (the user's
- * mcp-config.json, the workspace's .mcp.json). Copilot (CLI): the user's mcp-config.json and, up to the repository's
+ * mcp.json of the default profile and of every other profile, the workspace's .vscode/mcp.json, and the portable
+ * files its Copilot agent reads (the user's mcp-config.json, the workspace's .mcp.json). Copilot (CLI): the user's mcp-config.json and, up to the repository's
  * root, each .mcp.json and .github/mcp.json. Gemini CLI: ~/.gemini/settings.json and the folder's
  * .gemini/settings.json. Claude Desktop and Windsurf: their one file.
  */
 export function hostTargets(host: Host, p: HostPaths = { cwd: process.cwd(), home: os.homedir(), platform: process.platform, env: process.env }): HostTarget[] {
   const j = p.platform === 'win32' ? path.win32.join : path.join;
+  const mcpServers = (): ServersAt[] => [['mcpServers']];
   if (host === 'cursor') {
     // Cursor reads both its global file and the folder's.
-    const both = [j(p.home, '.cursor', 'mcp.json'), j(p.cwd, '.cursor', 'mcp.json')].filter((f) => existsSync(f));
-    return (both.length ? both : [hostConfig(host, p).file]).map((file) => ({ file, at: [['mcpServers']] }));
+    return existingOr([j(p.home, '.cursor', 'mcp.json'), j(p.cwd, '.cursor', 'mcp.json')], hostConfig(host, p).file, mcpServers);
   }
   if (host === 'vscode') {
     // The user profile's mcp.json (VS Code 1.102 on) serves every workspace; the workspace's own file beside it.
@@ -154,21 +165,18 @@ export function hostTargets(host: Host, p: HostPaths = { cwd: process.cwd(), hom
     // Copilot CLI reads the user's file and, in a repository, every .mcp.json from the folder up to the repository's
     // root (the nearer wins a name clash) and .github/mcp.json.
     const project = upToRepoRoot(p.cwd, p.platform).flatMap((d) => [j(d, '.mcp.json'), j(d, '.github', 'mcp.json')]);
-    const found = [copilotUserFile(p), ...project].filter((f) => existsSync(f));
-    return (found.length ? found : [copilotUserFile(p)]).map((file) => ({ file, at: portablePlaces(file) }));
+    return existingOr([copilotUserFile(p), ...project], copilotUserFile(p), portablePlaces);
   }
   if (host === 'gemini') {
     // Gemini CLI: the user's settings and the project's (.gemini/settings.json in the folder it runs in).
-    const both = [hostConfig(host, p).file, j(p.cwd, '.gemini', 'settings.json')].filter((f) => existsSync(f));
-    return (both.length ? both : [hostConfig(host, p).file]).map((file) => ({ file, at: [['mcpServers']] }));
+    return existingOr([hostConfig(host, p).file, j(p.cwd, '.gemini', 'settings.json')], hostConfig(host, p).file, mcpServers);
   }
   if (host !== 'claude-code') {
     const c = hostConfig(host, p);
     return [{ file: c.file, at: [[c.key]] }];
   }
   const at = claudeCodeAt(p.cwd);
-  const targets = [j(p.home, '.claude.json'), j(p.cwd, '.mcp.json')].filter((f) => existsSync(f)).map((file) => ({ file, at }));
-  return targets.length ? targets : [{ file: hostConfig(host, p).file, at }];
+  return existingOr([j(p.home, '.claude.json'), j(p.cwd, '.mcp.json')], hostConfig(host, p).file, () => at);
 }
 
 /** Claude Code's scopes inside one file: user, and local for the folder (as given, and with its links resolved). */
@@ -485,7 +493,7 @@ export function planInstall(original: string, file: string, key: string | Server
       const other = moved ? `; started by ${shownLauncher(entry)}, not this mcp-warden ${VERSION}: install --upgrade moves it` : '';
       return { action: 'skip', why: `already runs through mcp-warden (${shownWrap(entry)})${other}` };
     }
-    if (typeof entry['command'] !== 'string') return { action: 'skip', why: ['url', 'serverUrl', 'httpUrl'].some((k) => typeof entry[k] === 'string') ? 'a remote server (url): put it behind `mcp-warden serve`, or use `wrap --url`' : 'no command' };
+    if (typeof entry['command'] !== 'string') return { action: 'skip', why: remote(entry) ? 'a remote server (url): put it behind `mcp-warden serve`, or use `wrap --url`' : 'no command' };
     // Copilot's portable format calls a stdio server `local` as well.
     if (entry['type'] !== undefined && entry['type'] !== 'stdio' && entry['type'] !== 'local') return { action: 'skip', why: `type ${JSON.stringify(entry['type'])} is not stdio` };
     // The entry's env reaches wrap: a project's .mcp.json can point MCP_WARDEN_CONFIG (or the state and config
