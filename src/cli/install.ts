@@ -6,6 +6,8 @@
  * comments, key order and everything else stay as they are (jsonc-parser edits, not a re-serialisation). Before the
  * first change a backup is written beside the file; `uninstall` puts the original bytes back when nothing else in
  * the file changed since, and otherwise unwraps the entries in place (keeping the other edits). A diff is printed.
+ * A TOML config (Codex CLI's config.toml) is edited the same way: only the two values change (config/toml.ts), and
+ * every edit, JSON or TOML, is read back and compared with what was meant before anything is written.
  */
 import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -15,11 +17,12 @@ import type { Command } from 'commander';
 import { applyEdits, modify, parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { MAX_FILE_DEPTH, nestedDeeper } from '../protocol/frame.js';
 import { shownCommand } from '../config/shown.js';
+import { parseToml, TomlEditError, tomlKey, tomlSetEntry, TomlSyntaxError } from '../config/toml.js';
 import { visibleText } from '../protocol/escape.js';
 import { UsageError, WardenError } from '../errors.js';
 import { VERSION } from '../version.js';
 
-export const HOSTS = ['claude-desktop', 'claude-code', 'cursor', 'vscode', 'copilot', 'windsurf', 'gemini'] as const;
+export const HOSTS = ['claude-desktop', 'claude-code', 'cursor', 'vscode', 'copilot', 'windsurf', 'gemini', 'codex'] as const;
 export type Host = (typeof HOSTS)[number];
 
 type Entry = Record<string, unknown>;
@@ -32,7 +35,7 @@ export interface HostPaths {
 }
 
 /** The config file a host reads, and the key its servers live under. */
-export function hostConfig(host: Host, p: HostPaths = { cwd: process.cwd(), home: os.homedir(), platform: process.platform, env: process.env }): { file: string; key: 'mcpServers' | 'servers' } {
+export function hostConfig(host: Host, p: HostPaths = { cwd: process.cwd(), home: os.homedir(), platform: process.platform, env: process.env }): { file: string; key: 'mcpServers' | 'servers' | 'mcp_servers' } {
   const j = p.platform === 'win32' ? path.win32.join : path.join;
   switch (host) {
     case 'claude-desktop':
@@ -55,6 +58,8 @@ export function hostConfig(host: Host, p: HostPaths = { cwd: process.cwd(), home
       return { file: j(p.home, '.codeium', 'windsurf', 'mcp_config.json'), key: 'mcpServers' };
     case 'gemini':
       return { file: j(p.home, '.gemini', 'settings.json'), key: 'mcpServers' };
+    case 'codex':
+      return { file: j(p.env['CODEX_HOME'] || j(p.home, '.codex'), 'config.toml'), key: 'mcp_servers' };
   }
 }
 
@@ -136,7 +141,8 @@ export interface HostTarget {
  * mcp.json of the default profile and of every other profile, the workspace's .vscode/mcp.json, and the portable
  * files its Copilot agent reads (the user's mcp-config.json, the workspace's .mcp.json). Copilot (CLI): the user's mcp-config.json and, up to the repository's
  * root, each .mcp.json and .github/mcp.json. Gemini CLI: ~/.gemini/settings.json and the folder's
- * .gemini/settings.json. Claude Desktop and Windsurf: their one file.
+ * .gemini/settings.json. Codex CLI: `$CODEX_HOME/config.toml` (~/.codex) and, up to the repository's root, each
+ * .codex/config.toml. Claude Desktop and Windsurf: their one file.
  */
 export function hostTargets(host: Host, p: HostPaths = { cwd: process.cwd(), home: os.homedir(), platform: process.platform, env: process.env }): HostTarget[] {
   const j = p.platform === 'win32' ? path.win32.join : path.join;
@@ -166,6 +172,13 @@ export function hostTargets(host: Host, p: HostPaths = { cwd: process.cwd(), hom
     // root (the nearer wins a name clash) and .github/mcp.json.
     const project = upToRepoRoot(p.cwd, p.platform).flatMap((d) => [j(d, '.mcp.json'), j(d, '.github', 'mcp.json')]);
     return existingOr([copilotUserFile(p), ...project], copilotUserFile(p), portablePlaces);
+  }
+  if (host === 'codex') {
+    // Codex CLI: the user's config.toml and, in a trusted project, every .codex/config.toml from the repository's
+    // root down to the folder (the nearer wins a name clash).
+    const user = hostConfig(host, p).file;
+    const project = upToRepoRoot(p.cwd, p.platform).map((d) => j(d, '.codex', 'config.toml'));
+    return existingOr([...new Set([user, ...project])], user, () => [['mcp_servers']]);
   }
   if (host === 'gemini') {
     // Gemini CLI: the user's settings and the project's (.gemini/settings.json in the folder it runs in).
@@ -375,6 +388,36 @@ function parseJsonc(text: string, file: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+/** Whether a host config is TOML (Codex CLI's config.toml), told by its name. */
+function isToml(file: string): boolean {
+  return /\.toml$/i.test(file);
+}
+
+/** A host config's document: JSON (comments and trailing commas allowed) or TOML. */
+function readDoc(text: string, file: string): Record<string, unknown> {
+  if (!isToml(file)) return parseJsonc(text, file);
+  try {
+    return parseToml(text);
+  } catch (e) {
+    if (e instanceof TomlSyntaxError) throw new WardenError(`${file}${e.line ? `:${e.line}` : ''}: not TOML (${visibleText(e.reason)}); not changed`);
+    throw e;
+  }
+}
+
+/**
+ * The text with the entry at `entry` given this command and these args (none: its `args` removed). A TOML entry
+ * the editor cannot change in place throws TomlEditError (plan skips it, saying why).
+ */
+function setEntry(text: string, file: string, entry: string[], command: string, args: string[] | undefined): string {
+  if (!isToml(file)) return setValue(setValue(text, [...entry, 'command'], command), [...entry, 'args'], args);
+  try {
+    return tomlSetEntry(text, entry, command, args);
+  } catch (e) {
+    if (e instanceof TomlSyntaxError) throw new WardenError(`${file}${e.line ? `:${e.line}` : ''}: ${e.reason}; not changed`);
+    throw e;
+  }
+}
+
 function indentOf(text: string): { tabSize: number; insertSpaces: boolean; eol: string } {
   const m = /\n([ \t]+)\S/.exec(text);
   const eol = text.includes('\r\n') ? '\r\n' : '\n';
@@ -430,7 +473,7 @@ function asPlaces(key: string | ServersAt[]): ServersAt[] {
 
 /** The server names a host config holds at these places (for `--server` checks across several files). */
 export function serverNames(original: string, file: string, key: string | ServersAt[]): string[] {
-  const doc = parseJsonc(splitBom(original)[1], file);
+  const doc = readDoc(splitBom(original)[1], file);
   return [...new Set(serverMaps(doc, asPlaces(key), file).flatMap((m) => Object.keys(m.servers)))];
 }
 
@@ -459,21 +502,36 @@ type EntryPlan = { action: 'skip'; why: string } | { action: 'wrap' | 'unwrap' |
 /** Walks the chosen entries at every place and applies each one's plan to the text; writes nothing. */
 function plan(original: string, file: string, key: string | ServersAt[], o: PlanOptions, decide: (name: string, e: unknown) => EntryPlan): { after: string; items: PlanItem[] } {
   const [bom, text] = splitBom(original);
-  const maps = serverMaps(parseJsonc(text, file), asPlaces(key), file);
+  const doc = readDoc(text, file);
+  const maps = serverMaps(doc, asPlaces(key), file);
   const chosen = pick(maps, o.servers, file, !o.someMissing);
   let after = text;
   const items: PlanItem[] = [];
+  // What the file must read as afterwards: the same document with only the changed entries' command and args.
+  const want = plain(doc);
   for (const { path: at, servers, where } of maps) {
     for (const name of chosen(servers)) {
-      const d = decide(name, servers[name]);
+      let d = decide(name, servers[name]);
       if (d.action !== 'skip') {
-        after = setValue(after, [...at, name, 'command'], d.command);
-        after = setValue(after, [...at, name, 'args'], d.args);
+        try {
+          after = setEntry(after, file, [...at, name], d.command, d.args);
+        } catch (e) {
+          if (!(e instanceof TomlEditError)) throw e;
+          d = { action: 'skip', why: `${e.message}: install changes a server written as a [${[...at, name].map(tomlKey).join('.')}] table with command = … on a line of its own; write it so, or change it by hand` };
+        }
+      }
+      if (d.action !== 'skip') {
+        const e = at.reduce((v, k) => v[k] as Record<string, unknown>, want)[name] as Entry;
+        e['command'] = d.command;
+        if (d.args === undefined) delete e['args'];
+        else e['args'] = d.args;
       }
       const item: PlanItem = d.why !== undefined ? { server: name, action: d.action, why: d.why } : { server: name, action: d.action };
       items.push(where ? { ...item, where } : item);
     }
   }
+  // An edit that reads back as anything else (a key the file holds twice, a form the editor misread) is not written.
+  if (after !== text && !deepEqual(readDoc(after, file), want)) throw new WardenError(`${file}: the change did not read back as intended (does the file set a key twice?); not changed`);
   return { after: bom + after, items };
 }
 
@@ -537,8 +595,22 @@ function writeAtomic(file: string, text: string): void {
   renameSync(tmp, target);
 }
 
+/** A document as JSON values (TOML dates as their text), for comparing and editing a copy. */
+function plain<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T;
+}
+
 function deepEqual(a: unknown, b: unknown): boolean {
-  return JSON.stringify(canon(a)) === JSON.stringify(canon(b));
+  return JSON.stringify(canon(plain(a))) === JSON.stringify(canon(plain(b)));
+}
+
+/** The document of a file's text, or undefined when it does not read. */
+function docOrNone(text: string, file: string): Record<string, unknown> | undefined {
+  try {
+    return readDoc(splitBom(text)[1], file);
+  } catch {
+    return undefined;
+  }
 }
 
 function canon(v: unknown): unknown {
@@ -575,7 +647,8 @@ export function uninstall(file: string, key: string | ServersAt[], o: PlanOption
   if (existsSync(backup)) {
     const original = readFileSync(backup, 'utf8');
     // Nothing else changed since install: the original bytes, exactly (formatting, key order, comments).
-    if (deepEqual(parse(splitBom(after)[1], [], { allowTrailingComma: true }), parse(splitBom(original)[1], [], { allowTrailingComma: true }))) {
+    const [now, then] = [docOrNone(after, file), docOrNone(original, file)];
+    if (now && then && deepEqual(now, then)) {
       after = original;
       restoredFromBackup = true;
     }

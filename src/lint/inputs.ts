@@ -4,10 +4,13 @@
  * envelope), an MCPB/DXT manifest.json, a host config (Claude Desktop/Code and Cursor `mcpServers`, VS Code
  * `servers` + `inputs`, `mcp.servers`, opencode `mcp`, flat maps), or a Docker catalog tools.json. YAML files are
  * read too: mcp-warden's own config (`servers:` with command, args, env, url, auth) is a host config of this kind.
+ * TOML files as well: Codex CLI's config.toml keeps its servers as `[mcp_servers.<name>]` tables.
  */
 import path from 'node:path';
 import { findNodeAtLocation, parseTree, type Node as JsonNode, type ParseError } from 'jsonc-parser';
 import { isMap, isNode, isScalar, type Document, type LineCounter } from 'yaml';
+import { lineFinder } from '../config/lines.js';
+import { parseToml, tomlLine, tomlStatements, TomlSyntaxError } from '../config/toml.js';
 import { parseYaml } from '../config/yaml.js';
 import { ConfigError } from '../errors.js';
 import { isObject } from '../protocol/jsonrpc.js';
@@ -36,8 +39,7 @@ function segments(pointer: string): (string | number)[] {
 }
 
 function positions(text: string, root: JsonNode | undefined): LintDocument['position'] {
-  const starts: number[] = [0];
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) starts.push(i + 1);
+  const lineAt = lineFinder(text);
   return (pointer) => {
     if (!root) return undefined;
     let segs = segments(pointer);
@@ -46,15 +48,7 @@ function positions(text: string, root: JsonNode | undefined): LintDocument['posi
     while (!(node = findNodeAtLocation(root, segs)) && segs.length) segs = segs.slice(0, -1);
     if (!node) return undefined;
     // For a property value, point at the key (what an editor shows).
-    const at = node.parent?.type === 'property' && node.parent.children?.[1] === node ? node.parent.offset : node.offset;
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (starts[mid]! <= at) lo = mid;
-      else hi = mid - 1;
-    }
-    return { line: lo + 1, column: at - starts[lo]! + 1 };
+    return lineAt(node.parent?.type === 'property' && node.parent.children?.[1] === node ? node.parent.offset : node.offset);
   };
 }
 
@@ -74,6 +68,20 @@ function yamlPositions(doc: Document, lines: LineCounter): LintDocument['positio
       if (!segs.length) return undefined;
       segs = segs.slice(0, -1);
     }
+  };
+}
+
+/** Lines of a TOML document's statements for pointers into it (the key's line; a missing key: its table's). */
+function tomlPositions(text: string): LintDocument['position'] {
+  let statements: ReturnType<typeof tomlStatements> | undefined;
+  return (pointer) => {
+    try {
+      statements ??= tomlStatements(text);
+    } catch {
+      return undefined;
+    }
+    const line = tomlLine(statements, segments(pointer).map(String));
+    return line === undefined ? undefined : { line, column: 1 };
   };
 }
 
@@ -238,8 +246,18 @@ export function parseInput(file: string, text: string): Parsed {
   let value: unknown;
   let position: LintDocument['position'] = () => undefined;
   const yamlName = /\.ya?ml$/i.test(file);
+  const tomlName = /\.toml$/i.test(file);
   let jsonError: Error | undefined;
-  if (!yamlName) {
+  if (tomlName) {
+    try {
+      // As JSON values: plain objects, dates as their text.
+      value = JSON.parse(JSON.stringify(parseToml(text)));
+    } catch (e) {
+      if (e instanceof TomlSyntaxError) throw new LintInputError(`${file}: not TOML (${e.line ? `line ${e.line}: ` : ''}${safeExcerpt(e.reason, 200)})`, file);
+      throw e;
+    }
+    position = tomlPositions(text);
+  } else if (!yamlName) {
     const errors: ParseError[] = [];
     const root = parseTree(text, errors, { allowTrailingComma: true, disallowComments: false });
     try {
@@ -318,13 +336,13 @@ export function parseInput(file: string, text: string): Parsed {
   const local = isObject(v['projects'])
     ? Object.entries(v['projects']).flatMap(([folder, p]) => (isObject(p) && isObject(p['mcpServers']) ? fromConfig(p['mcpServers'], `${base}/projects/${esc(folder)}/mcpServers`, file) : []))
     : [];
-  for (const [key, ptr] of [['mcpServers', '/mcpServers'], ['servers', '/servers']] as const) {
+  for (const [key, ptr] of [['mcpServers', '/mcpServers'], ['servers', '/servers'], ['mcp_servers', '/mcp_servers']] as const) {
     const m = v[key];
     const top = isObject(m) && Object.values(m).some(isServerEntry) ? fromConfig(m, `${base}${ptr}`, file) : [];
     if (top.length || (key === 'mcpServers' && local.length)) return { document: mk('client-config'), servers: [...top, ...(key === 'mcpServers' ? local : [])], problems };
-    // A host config with no servers yet (`{"mcpServers": {}}`, what a host writes before the first one): nothing to
+    // A host config with no servers yet (`{"mcpServers": {}}`, what a host writes before the first one; `[mcp_servers]`): nothing to
     // review, not an unknown shape. Entries that are not servers still are one.
-    if (key === 'mcpServers' && isObject(m) && Object.keys(m).length === 0) return { document: mk('client-config'), servers: [], problems };
+    if (key !== 'servers' && isObject(m) && Object.keys(m).length === 0) return { document: mk('client-config'), servers: [], problems };
   }
   const mcp = v['mcp'];
   if (isObject(mcp)) {

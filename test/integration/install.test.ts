@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { connectClient } from '../helpers/clients.js';
 import { CLI, NODE, ROOT, tmpDir } from '../helpers/cli.js';
 import { VERSION } from '../../src/version.js';
+import { parseToml } from '../../src/config/toml.js';
 
 const FAULT = path.join(ROOT, 'test/fixtures/fault-server.mjs');
 
@@ -33,10 +34,12 @@ function cli(...args: string[]): { status: number | null; stdout: string; stderr
 interface Sample {
   host: string;
   file: string;
-  key: 'mcpServers' | 'servers';
+  key: 'mcpServers' | 'servers' | 'mcp_servers';
   text: (state: string) => string;
   stdio: string[];
   skipped: string[];
+  /** TOML (Codex): read with the TOML parser; an added `args` line comes right under `command`. */
+  toml?: boolean;
 }
 
 const samples: Sample[] = [
@@ -164,6 +167,43 @@ const samples: Sample[] = [
     stdio: ['git'],
     skipped: ['context7'],
   },
+  {
+    // Codex CLI: TOML, one [mcp_servers.<name>] table per server (what `codex mcp add` writes), comments anywhere.
+    host: 'codex',
+    file: 'config.toml',
+    key: 'mcp_servers',
+    toml: true,
+    text: () => `# Codex CLI
+model = "gpt-5-codex"
+approval_policy = "on-request"
+
+[mcp_servers.git]
+command = "uvx"   # no args: install adds them
+startup_timeout_sec = 20
+
+[mcp_servers.git.env]
+GIT_AUTHOR_NAME = "Ada"
+
+[mcp_servers.files]
+command = "npx"
+args = [
+  "-y",
+  "@modelcontextprotocol/server-filesystem@2025.8.21", # pinned
+  "/home/me/docs",
+]
+env = { "LOG_LEVEL" = "debug" }
+enabled_tools = ["read_file"]
+
+[mcp_servers.linear]
+url = "https://mcp.linear.app/mcp"
+bearer_token_env_var = "LINEAR_TOKEN"
+
+[profiles.fast]
+model = "gpt-5-mini"
+`,
+    stdio: ['git', 'files'],
+    skipped: ['linear'],
+  },
 ];
 
 describe.each(samples)('install / uninstall --host $host', (s) => {
@@ -172,7 +212,8 @@ describe.each(samples)('install / uninstall --host $host', (s) => {
     const file = path.join(dir, s.file);
     const original = s.text(path.join(dir, 'state'));
     writeFileSync(file, original);
-    const before = parse(original, [], { allowTrailingComma: true }) as Record<string, Record<string, Record<string, unknown>>>;
+    const read = (text: string) => (s.toml ? JSON.parse(JSON.stringify(parseToml(text))) : parse(text, [], { allowTrailingComma: true })) as Record<string, Record<string, Record<string, unknown>>>;
+    const before = read(original);
 
     const inst = cli('install', '--host', s.host, '--file', file);
     expect(inst.status, inst.stderr).toBe(0);
@@ -184,7 +225,7 @@ describe.each(samples)('install / uninstall --host $host', (s) => {
     expect(readFileSync(`${file}.mcp-warden.bak`, 'utf8')).toBe(original);
 
     const wrappedText = readFileSync(file, 'utf8');
-    const after = parse(wrappedText, [], { allowTrailingComma: true }) as typeof before;
+    const after = read(wrappedText);
     // Everything outside the chosen entries' command and args is untouched.
     for (const k of Object.keys(before)) if (k !== s.key) expect(after[k]).toEqual(before[k]);
     for (const [name, entry] of Object.entries(before[s.key]!)) {
@@ -198,11 +239,18 @@ describe.each(samples)('install / uninstall --host $host', (s) => {
       const { command: _c, args: _a, ...rest } = got;
       const { command: _c2, args: _a2, ...restBefore } = entry;
       expect(rest).toEqual(restBefore);
-      expect(Object.keys(got)).toEqual(Object.keys(entry).includes('args') ? Object.keys(entry) : [...Object.keys(entry), 'args']);
+      const added = s.toml ? ['command', 'args', ...Object.keys(entry).slice(1)] : [...Object.keys(entry), 'args'];
+      expect(Object.keys(got)).toEqual(Object.keys(entry).includes('args') ? Object.keys(entry) : added);
     }
     if (s.host === 'vscode') {
       expect(wrappedText).toContain('// the GitHub server, token from an input');
       expect(wrappedText).toContain('${input:github-token}');
+    }
+    if (s.toml) {
+      // Only the wrapped entries' command and args lines changed: comments and every other line are as they were.
+      const changed = (t: string) => t.split('\n').filter((l) => !/^(command|args) = /.test(l) && !/^ {2}"|^\]$/.test(l));
+      expect(changed(wrappedText)).toEqual(changed(original));
+      expect(wrappedText).toContain(`command = ${JSON.stringify(NODE)}   # no args: install adds them\nargs = [`);
     }
 
     const again = cli('install', '--host', s.host, '--file', file);
@@ -486,6 +534,66 @@ describe('install edge cases', () => {
     const entry = after.mcpServers['tokens']!;
     await expectTokenSeen(entry);
     expect(existsSync(path.join(dir, 'audit.db'))).toBe(true);
+  });
+
+  it("codex: $CODEX_HOME/config.toml and each .codex/config.toml up to the repository's root; an inline-table entry is skipped with the reason; the wrapped server runs", async () => {
+    const codexHome = tmpDir('mcpw-codex-home-');
+    const repo = tmpDir('mcpw-codex-repo-');
+    const sub = path.join(repo, 'svc');
+    mkdirSync(path.join(repo, '.git'), { recursive: true });
+    mkdirSync(path.join(repo, '.codex'));
+    mkdirSync(path.join(sub, '.codex'), { recursive: true });
+    const state = path.join(codexHome, 'state');
+    const user = path.join(codexHome, 'config.toml');
+    const userText = `model = "gpt-5-codex"\n\n[mcp_servers.tokens]\ncommand = ${JSON.stringify(NODE)}\nargs = [${JSON.stringify(FAULT)}]\n\n[mcp_servers.tokens.env]\nAPI_TOKEN = "tok-from-host-config"\nXDG_STATE_HOME = ${JSON.stringify(state)}\nXDG_CONFIG_HOME = ${JSON.stringify(state)}\n`;
+    const rootFile = path.join(repo, '.codex', 'config.toml');
+    const rootText = '[mcp_servers]\nteam = { command = "team-server", args = ["--ro"] }\n\n[mcp_servers.db]\ncommand = "node"\nargs = ["db.js"]\n';
+    const nearFile = path.join(sub, '.codex', 'config.toml');
+    const nearText = "[mcp_servers.app]\ncommand = 'app-server'\n";
+    writeFileSync(user, userText);
+    writeFileSync(rootFile, rootText);
+    writeFileSync(nearFile, nearText);
+    const run = (...args: string[]) => spawnSync(NODE, [CLI, ...args], { encoding: 'utf8', cwd: sub, env: { PATH: process.env['PATH'] ?? '', HOME: tmpDir('mcpw-home-'), CODEX_HOME: codexHome } });
+
+    const inst = run('install', '--host', 'codex');
+    expect(inst.status, inst.stderr).toBe(0);
+    for (const n of ['db', 'app']) expect(inst.stdout).toContain(`wrapped  ${n}\n`);
+    // Its env points wrap's state at the test's folder: wrapped, and said so.
+    expect(inst.stdout).toContain('wrapped  tokens: its env sets XDG_STATE_HOME=');
+    expect(inst.stdout).toContain('skipped  team: written as an inline table: install changes a server written as a [mcp_servers.team] table');
+    const read = (f: string) => JSON.parse(JSON.stringify(parseToml(readFileSync(f, 'utf8')))) as { mcp_servers: Record<string, { command: string; args: string[]; env?: Record<string, string> }> };
+    expect(read(rootFile).mcp_servers['team']).toEqual({ command: 'team-server', args: ['--ro'] });
+    expect(read(nearFile).mcp_servers['app']).toEqual({ command: NODE, args: [CLI, 'wrap', '--name', 'app', '--', 'app-server'] });
+    const entry = read(user).mcp_servers['tokens']!;
+    expect(entry.args.slice(0, 5)).toEqual([CLI, 'wrap', '--name', 'tokens', '--']);
+    // Started as Codex starts it: the entry's env only.
+    await expectTokenSeen(entry);
+
+    const un = run('uninstall', '--host', 'codex');
+    expect(un.status, un.stderr).toBe(0);
+    expect(readFileSync(user, 'utf8')).toBe(userText);
+    expect(readFileSync(rootFile, 'utf8')).toBe(rootText);
+    expect(readFileSync(nearFile, 'utf8')).toBe(nearText);
+
+    // A file that is not TOML is refused with its line, and nothing is written; the tokens in it are not printed.
+    writeFileSync(user, 'model = "x"\n[mcp_servers.a]\ncommand = "a"\ntoken = "sk-live-1234567890abcdef\n');
+    const bad = run('install', '--host', 'codex', '--file', user);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/config\.toml:4: not TOML \(/);
+    expect(bad.stderr).not.toContain('sk-live');
+    expect(existsSync(`${user}.mcp-warden.bak`)).toBe(false);
+  });
+
+  it('a JSON config that sets a key twice is refused: the host reads the last one, which install would have left unwrapped', () => {
+    const dir = tmpDir('mcpw-install-');
+    const file = path.join(dir, 'claude_desktop_config.json');
+    // The host (JSON.parse) runs the second command; an edit of the first would report "wrapped" and change nothing.
+    const text = '{ "mcpServers": { "x": { "command": "decoy", "args": ["a"], "command": "npx", "args": ["-y", "real-server"] } } }\n';
+    writeFileSync(file, text);
+    const r = cli('install', '--host', 'claude-desktop', '--file', file);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('did not read back as intended');
+    expect(readFileSync(file, 'utf8')).toBe(text);
   });
 
   it('the wrapped entry that needs a token from its env works, started as a host starts it', async () => {

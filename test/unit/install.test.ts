@@ -122,6 +122,27 @@ describe('hostTargets: every file and place a host reads for the folder', () => 
       { file: path.join(outer, 'a', '.github', 'mcp.json'), at: [['mcpServers']] },
     ]);
   });
+  it("codex reads $CODEX_HOME/config.toml (else ~/.codex) and each .codex/config.toml up to the repository's root; its home folder's file once", () => {
+    const h = fsTmp();
+    const outer = fsTmp();
+    const cwd = path.join(outer, 'a', 'b');
+    mkdirSync(cwd, { recursive: true });
+    const p = { cwd, home: h, platform: 'linux' as const, env: {} };
+    expect(hostTargets('codex', p)).toEqual([{ file: path.join(h, '.codex', 'config.toml'), at: [['mcp_servers']] }]);
+    expect(hostTargets('codex', { ...p, env: { CODEX_HOME: '/opt/cx' } })).toEqual([{ file: '/opt/cx/config.toml', at: [['mcp_servers']] }]);
+    const put = (f: string) => {
+      mkdirSync(path.dirname(f), { recursive: true });
+      writeFileSync(f, '');
+    };
+    for (const d of [outer, path.join(outer, 'a'), cwd]) put(path.join(d, '.codex', 'config.toml'));
+    // Outside a repository: the folder's own file only.
+    expect(hostTargets('codex', p).map((t) => t.file)).toEqual([path.join(cwd, '.codex', 'config.toml')]);
+    mkdirSync(path.join(outer, 'a', '.git'));
+    put(path.join(h, '.codex', 'config.toml'));
+    expect(hostTargets('codex', p).map((t) => t.file)).toEqual([path.join(h, '.codex', 'config.toml'), path.join(cwd, '.codex', 'config.toml'), path.join(outer, 'a', '.codex', 'config.toml')]);
+    // Run in the home folder, the user's file is the folder's too: listed once.
+    expect(hostTargets('codex', { ...p, cwd: h }).map((t) => t.file)).toEqual([path.join(h, '.codex', 'config.toml')]);
+  });
   it('a local-scope entry is planned under its folder and named by where it is', () => {
     const text = JSON.stringify({ projects: { '/w': { mcpServers: { a: { command: 'x' } } } } });
     const { after, items } = planInstall(text, 'f', [['mcpServers'], ['projects', '/w', 'mcpServers']], { launcher: { command: 'npx', args: ['-y', 'mcp-warden'] } });

@@ -376,6 +376,37 @@ describe('host configs', () => {
     expect([empty.document.format, empty.problems, empty.servers]).toEqual(['client-config', [], []]);
     expect(parseInput('x.json', '{ "mcpServers": { "a": { "foo": 1 } } }').problems.map((p) => p.rule)).toEqual(['CF001']);
   });
+  it("Codex CLI's config.toml: its [mcp_servers.<name>] tables are reviewed, findings carry the line, a broken file is named as not TOML", () => {
+    const text = [
+      'model = "gpt-5-codex"',
+      '',
+      '[mcp_servers.files]',
+      'command = "npx"',
+      'args = ["-y", "@modelcontextprotocol/server-filesystem", "/home/me"]',
+      '',
+      '[mcp_servers.files.env]',
+      'GITHUB_TOKEN = "ghp_1234567890abcdefghijklmnopqrstuvwxyzAB"',
+      '',
+      '[mcp_servers.docs]',
+      'url = "https://docs.example.com/mcp"',
+      '',
+    ].join('\n');
+    const p = parseInput('config.toml', text);
+    expect([p.document.format, p.problems]).toEqual(['client-config', []]);
+    expect(p.servers.map((s) => [s.name, s.launch?.command, s.launch?.url])).toEqual([
+      ['files', 'npx', undefined],
+      ['docs', undefined, 'https://docs.example.com/mcp'],
+    ]);
+    const { findings } = lintTexts([{ file: 'config.toml', text }]);
+    const secret = findings.find((f) => f.rule === 'CF002');
+    expect(secret?.location).toMatchObject({ line: 8 });
+    expect(findings.find((f) => f.rule === 'CF004')?.location).toMatchObject({ line: 3 });
+    // No server yet: a host config with nothing to review.
+    const empty = parseInput('config.toml', 'model = "x"\n[mcp_servers]\n');
+    expect([empty.document.format, empty.problems, empty.servers]).toEqual(['client-config', [], []]);
+    expect(() => parseInput('config.toml', 'a = 1\n[mcp_servers.x\ncommand = "sk-live-secret"\n')).toThrow(/^config\.toml: not TOML \(line 2: /);
+    expect(() => parseInput('config.toml', '[mcp_servers.x]\ncommand = "sk-live-secret\n')).toThrow(LintInputError);
+  });
 });
 
 describe('hidden characters', () => {
