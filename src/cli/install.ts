@@ -14,7 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { applyEdits, modify, parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import { applyEdits, modify, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import { parseJsoncText } from '../config/jsonc.js';
 import { MAX_FILE_DEPTH, nestedDeeper } from '../protocol/frame.js';
 import { shownCommand } from '../config/shown.js';
 import { parseToml, TomlEditError, tomlKey, tomlSetEntry, TomlSyntaxError } from '../config/toml.js';
@@ -117,7 +118,7 @@ function serverLike(v: unknown): boolean {
  */
 function portablePlaces(file: string): ServersAt[] {
   try {
-    const doc = parse(splitBom(readFileSync(file, 'utf8'))[1], [], { allowTrailingComma: true }) as unknown;
+    const doc = parseJsoncText(splitBom(readFileSync(file, 'utf8'))[1]);
     if (doc && typeof doc === 'object' && !Array.isArray(doc) && !Object.prototype.hasOwnProperty.call(doc, 'mcpServers') && Object.values(doc).some(serverLike)) return [[]];
   } catch {
     /* read again, with its errors reported, by install */
@@ -378,7 +379,7 @@ function parseJsonc(text: string, file: string): Record<string, unknown> {
   // Deeper than any host config (lint refuses the same files at the same depth): the JSONC parser would overflow.
   if (nestedDeeper(text, MAX_FILE_DEPTH)) throw new WardenError(`${file}: nested deeper than ${MAX_FILE_DEPTH} levels, which no host config is; not changed`);
   const errors: ParseError[] = [];
-  const v = parse(text, errors, { allowTrailingComma: true, disallowComments: false });
+  const v = parseJsoncText(text, errors);
   if (errors.length > 0) {
     const e = errors[0]!;
     const line = text.slice(0, e.offset).split('\n').length;

@@ -24,7 +24,7 @@ import { draftCounts, draftPolicy } from '../lint/policy-draft.js';
 import { lintParsed, type LintResult } from '../lint/run.js';
 import { driftRules } from '../lint/drift.js';
 import { SEVERITY_RANK, type Severity } from '../lint/types.js';
-import { definitionHash, emptyServerPins, readPinFile, textHash, tofuFile, writePinFile, type PinFile } from '../pin/pins.js';
+import { definitionHash, dict, emptyServerPins, readPinFile, textHash, tofuFile, writePinFile, type PinFile } from '../pin/pins.js';
 import { seconds } from './args.js';
 import { writeOutput } from './stdout.js';
 import { deriveName } from './wrap.js';
@@ -82,7 +82,7 @@ function liveServer(o: { stdio?: string; url?: string }): ServerConfig {
 
 /** A pin file for servers whose lists were fetched or read. */
 function pinFileFrom(result: LintResult, identities: Map<string, string>): PinFile {
-  const pf: PinFile = { version: 1, generated: new Date().toISOString(), servers: {} };
+  const pf: PinFile = { version: 1, generated: new Date().toISOString(), servers: dict() };
   const now = new Date().toISOString();
   for (const s of result.servers) {
     if (!s.tools.length && !s.prompts.length && !s.instructions) continue;
@@ -241,7 +241,7 @@ export function registerLint(program: Command): void {
         const sp = pendingPf?.servers[server];
         if (!sp) throw new UsageError(`${server}: nothing recorded for this server in ${files.pending}`);
         const target = settings.lockFile ?? files.tofu;
-        const lockPf: PinFile = readPinFile(target) ?? { version: 1, servers: {} };
+        const lockPf: PinFile = readPinFile(target) ?? { version: 1, servers: dict() };
         const dest = lockPf.servers[server] ?? emptyServerPins(sp.identity);
         const now = new Date().toISOString();
         const approved: string[] = [];

@@ -9,6 +9,7 @@
 import path from 'node:path';
 import { findNodeAtLocation, parseTree, type Node as JsonNode, type ParseError } from 'jsonc-parser';
 import { isMap, isNode, isScalar, type Document, type LineCounter } from 'yaml';
+import { treeValue } from '../config/jsonc.js';
 import { lineFinder } from '../config/lines.js';
 import { parseToml, tomlLine, tomlStatements, TomlSyntaxError } from '../config/toml.js';
 import { parseYaml } from '../config/yaml.js';
@@ -248,6 +249,7 @@ export function parseInput(file: string, text: string): Parsed {
   const yamlName = /\.ya?ml$/i.test(file);
   const tomlName = /\.toml$/i.test(file);
   let jsonError: Error | undefined;
+  let twice: { pointer: string; key: string; lines: number[] }[] = [];
   if (tomlName) {
     try {
       // As JSON values: plain objects, dates as their text.
@@ -268,6 +270,7 @@ export function parseInput(file: string, text: string): Parsed {
       else jsonError = e as Error;
     }
     if (!jsonError) position = positions(text, root);
+    if (!jsonError && root) twice = keysSetTwice(text, root);
   }
   if (yamlName || (jsonError && readsAsYaml(file, text))) {
     // No `${VAR}` is replaced: a placeholder is what the file says, and what CF002 wants to see instead of a secret.
@@ -289,6 +292,8 @@ export function parseInput(file: string, text: string): Parsed {
   }
   const mk = (format: InputFormat): LintDocument => ({ file, text, value, format, position });
   const problems: Parsed['problems'] = [];
+  // JSON.parse and the hosts keep the last of a key written twice; a person reading the file (or a diff) sees the first.
+  for (const t of twice) problems.push({ rule: 'CF013', message: `${JSON.stringify(safeExcerpt(t.key, 80))} is set ${t.lines.length} times in one object (lines ${t.lines.join(', ')}): the host reads only the last; a reader, or a review of the diff, may see another`, pointer: t.pointer });
   const skip: Skip = (pointer, what) => {
     problems.push({ rule: 'CF001', message: `not ${what}: this item is not reviewed`, pointer });
   };
@@ -355,15 +360,26 @@ export function parseInput(file: string, text: string): Parsed {
   return { document: mk('client-config'), servers: [], problems };
 }
 
-function treeValue(n: JsonNode): unknown {
-  switch (n.type) {
-    case 'object':
-      return Object.fromEntries((n.children ?? []).map((p) => [p.children![0]!.value as string, p.children![1] ? treeValue(p.children![1]) : null]));
-    case 'array':
-      return (n.children ?? []).map(treeValue);
-    default:
-      return n.value;
-  }
+/** Keys written more than once in one object, each with the pointer of the one that counts and the lines of all. */
+function keysSetTwice(text: string, root: JsonNode): { pointer: string; key: string; lines: number[] }[] {
+  const lineAt = lineFinder(text);
+  const out: { pointer: string; key: string; lines: number[] }[] = [];
+  const walk = (n: JsonNode, pointer: string): void => {
+    if (n.type === 'array') (n.children ?? []).forEach((c, i) => walk(c, `${pointer}/${i}`));
+    if (n.type !== 'object') return;
+    const seen = new Map<string, number[]>();
+    for (const p of n.children ?? []) {
+      const k = p.children![0]!.value as string;
+      seen.set(k, [...(seen.get(k) ?? []), lineAt(p.offset).line]);
+    }
+    for (const [k, lines] of seen) if (lines.length > 1) out.push({ pointer: `${pointer}/${esc(k)}`, key: k, lines });
+    // Only the values the parser keeps (the last of each key) are walked on.
+    const last = new Map((n.children ?? []).map((p) => [p.children![0]!.value as string, p.children![1]]));
+    for (const [k, v] of last) if (v) walk(v, `${pointer}/${esc(k)}`);
+  };
+  walk(root, '');
+  return out;
 }
+
 
 export { segments as pointerSegments };

@@ -95,13 +95,24 @@ export class PinError extends WardenError {
   override readonly code = 'PIN_INVALID';
 }
 
+/**
+ * A map keyed by names a server or a file chose, with no prototype: a tool called `constructor` or `toString` is not
+ * found pinned because Object.prototype has such a member, and one called `__proto__` is an entry like any other
+ * (on a plain object it would have replaced the map's prototype, and been lost when the file was written).
+ */
+export function dict<T>(from?: Record<string, T>): Record<string, T> {
+  const d = Object.create(null) as Record<string, T>;
+  if (from) for (const [k, v] of Object.entries(from)) d[k] = v;
+  return d;
+}
+
 export function emptyServerPins(identity: string): ServerPins {
-  return { identity, instructions: null, tools: {}, prompts: {}, pending: { tools: {}, prompts: {} } };
+  return { identity, instructions: null, tools: dict(), prompts: dict(), pending: { tools: dict(), prompts: dict() } };
 }
 
 function normalize(raw: unknown, file: string): PinFile {
   if (!isObject(raw) || raw['version'] !== 1 || !isObject(raw['servers'])) throw new PinError(`${file}: not an mcp-warden lock file (version 1 with servers)`);
-  const servers: Record<string, ServerPins> = {};
+  const servers = dict<ServerPins>();
   for (const [name, v] of Object.entries(raw['servers'])) {
     if (!isObject(v)) throw new PinError(`${file}: servers.${name} is not an object`);
     const s = v as unknown as Partial<ServerPins>;
@@ -109,10 +120,10 @@ function normalize(raw: unknown, file: string): PinFile {
       identity: typeof s.identity === 'string' ? s.identity : '',
       instructions: typeof s.instructions === 'string' ? s.instructions : null,
       ...(s.pendingInstructions ? { pendingInstructions: s.pendingInstructions } : {}),
-      tools: isObject(s.tools) ? (s.tools as Record<string, PinnedEntry>) : {},
-      prompts: isObject(s.prompts) ? (s.prompts as Record<string, PinnedEntry>) : {},
+      tools: dict(isObject(s.tools) ? (s.tools as Record<string, PinnedEntry>) : undefined),
+      prompts: dict(isObject(s.prompts) ? (s.prompts as Record<string, PinnedEntry>) : undefined),
       ...(s.promptsComplete ? { promptsComplete: true } : {}),
-      pending: { tools: isObject(s.pending?.tools) ? s.pending!.tools : {}, prompts: isObject(s.pending?.prompts) ? s.pending!.prompts : {} },
+      pending: { tools: dict(isObject(s.pending?.tools) ? s.pending!.tools : undefined), prompts: dict(isObject(s.pending?.prompts) ? s.pending!.prompts : undefined) },
     };
   }
   return { version: 1, ...(typeof raw['generated'] === 'string' ? { generated: raw['generated'] } : {}), servers };
@@ -139,7 +150,7 @@ export function readPinFile(file: string): PinFile | undefined {
  * a connection string's password or a token in its command line or URL is not copied into it.
  */
 function pinFileText(pins: PinFile): string {
-  const servers: Record<string, ServerPins> = {};
+  const servers = dict<ServerPins>();
   for (const [name, sp] of Object.entries(pins.servers)) servers[name] = sp.identity ? { ...sp, identity: shownIdentity(sp.identity) } : sp;
   return `${JSON.stringify({ ...pins, servers }, null, 2)}\n`;
 }

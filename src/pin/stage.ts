@@ -17,7 +17,7 @@ import type { Logger } from '../log/logger.js';
 import type { SessionEvents } from '../proxy/session.js';
 import { fileStamp } from '../errors.js';
 import { othersCanChange } from '../config/files.js';
-import { createPinFileOnce, definitionHash, emptyServerPins, PinError, readPinFile, textHash, tofuFile, writePinFile, type Kind, type PendingEntry, type PinFile, type PinnedEntry, type ServerPins } from './pins.js';
+import { createPinFileOnce, definitionHash, dict, emptyServerPins, PinError, readPinFile, textHash, tofuFile, writePinFile, type Kind, type PendingEntry, type PinFile, type PinnedEntry, type ServerPins } from './pins.js';
 
 export interface PinSettings {
   /** A lock file (explicit pins); undefined = trust on first use in the state directory. */
@@ -117,7 +117,7 @@ class ServerStore {
    */
   addPending(kind: Kind, entries: Iterable<[string, PendingEntry]>): void {
     const file = this.explicit ? this.pendingFile : this.file;
-    const pf: PinFile = readPinFile(file) ?? { version: 1, servers: {} };
+    const pf: PinFile = readPinFile(file) ?? { version: 1, servers: dict() };
     const sp = pf.servers[this.server] ?? emptyServerPins(this.identity);
     let changed = false;
     for (const [name, entry] of entries) {
@@ -133,7 +133,7 @@ class ServerStore {
 
   addPendingInstructions(text: string): void {
     const file = this.explicit ? this.pendingFile : this.file;
-    const pf: PinFile = readPinFile(file) ?? { version: 1, servers: {} };
+    const pf: PinFile = readPinFile(file) ?? { version: 1, servers: dict() };
     const sp = pf.servers[this.server] ?? emptyServerPins(this.identity);
     const hash = textHash(text);
     if (sp.pendingInstructions?.hash === hash) return;
@@ -145,7 +145,7 @@ class ServerStore {
 
   /** Trust on first use of prompts: pins (or holds, when screening found something) the prompts of one page. */
   pinPromptsFirstUse(entries: { name: string; def: Record<string, unknown>; findings: string[] }[], complete: boolean): void {
-    const pf: PinFile = readPinFile(this.file) ?? { version: 1, servers: {} };
+    const pf: PinFile = readPinFile(this.file) ?? { version: 1, servers: dict() };
     const sp = pf.servers[this.server];
     if (!sp || sp.promptsComplete) return;
     const now = new Date().toISOString();
@@ -162,7 +162,7 @@ class ServerStore {
 
   /** First use: pins a whole catalogue at once (created once even with concurrent processes). */
   firstUse(sp: ServerPins): ServerPins {
-    const pf = createPinFileOnce(this.file, { version: 1, generated: new Date().toISOString(), servers: { [this.server]: sp } });
+    const pf = createPinFileOnce(this.file, { version: 1, generated: new Date().toISOString(), servers: Object.assign(dict<ServerPins>(), { [this.server]: sp }) });
     this.invalidate();
     return pf.servers[this.server] ?? sp;
   }

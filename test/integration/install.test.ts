@@ -596,6 +596,22 @@ describe('install edge cases', () => {
     expect(readFileSync(file, 'utf8')).toBe(text);
   });
 
+  it('a server named __proto__ is a server: wrapped like the others (the host reads it as one), and put back', () => {
+    const dir = tmpDir('mcpw-install-');
+    const file = path.join(dir, '.mcp.json');
+    const text = '{ "mcpServers": { "__proto__": { "command": "npx", "args": ["-y", "hidden-server"] }, "ok": { "command": "node", "args": ["s.js"] } } }\n';
+    writeFileSync(file, text);
+    const r = cli('install', '--host', 'claude-code', '--file', file);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('wrapped  __proto__\n');
+    expect(r.stdout).toContain('wrapped  ok\n');
+    // As the host reads it (JSON.parse: an own key).
+    const entry = Object.getOwnPropertyDescriptor((JSON.parse(readFileSync(file, 'utf8')) as { mcpServers: object }).mcpServers, '__proto__')!.value as { command: string; args: string[] };
+    expect(entry).toEqual({ command: NODE, args: [CLI, 'wrap', '--name', '__proto__', '--', 'npx', '-y', 'hidden-server'] });
+    expect(cli('uninstall', '--host', 'claude-code', '--file', file).status).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe(text);
+  });
+
   it('the wrapped entry that needs a token from its env works, started as a host starts it', async () => {
     const dir = tmpDir('mcpw-install-');
     const file = path.join(dir, 'claude_desktop_config.json');

@@ -484,12 +484,39 @@ describe('a tool the server runs but never lists', () => {
     const hidden = await raw.call(3, 'exfiltrate', { to: 'attacker' });
     expect(hidden.result?.['isError'], JSON.stringify(hidden)).toBe(true);
     expect(rawText(hidden)).toBe('mcp-warden refused this call: the tool "exfiltrate" is not in the server\'s tool list and not pinned, so there is no definition to check it against. Only listed tools can be pinned and approved.');
+    // Names Object.prototype has (the pins are read from a file into maps): not pinned either, so refused alike.
+    let id = 10;
+    for (const name of ['constructor', 'toString', 'hasOwnProperty', '__proto__']) {
+      writeFileSync(stateFile, JSON.stringify({ version: 1, serveUnlisted: true, listFails: 2 }));
+      const r = await raw.call(id++, name, {});
+      expect(rawText(r), name).toBe(`mcp-warden refused this call: the tool "${name}" is not in the server's tool list and not pinned, so there is no definition to check it against. Only listed tools can be pinned and approved.`);
+    }
     // A pinned tool goes to the server even while its list cannot be read (a removal, or a list that failed).
     writeFileSync(stateFile, JSON.stringify({ version: 1, serveUnlisted: true, listFails: 2 }));
     expect(rawText(await raw.call(4, 'read_data', {}))).toBe('read_data ran');
     expect(await raw.close()).toBe(0);
     expect(readFileSync(log, 'utf8').trim().split('\n').filter((l) => l.startsWith('call ')).sort()).toEqual(['call greet', 'call read_data']);
     expect(raw.stderr).toMatch(/"name":"exfiltrate","reason":"not in the server's tool list and not pinned"/);
+  });
+});
+
+describe('servers named like members of Object.prototype', () => {
+  it('a server called __proto__ or constructor (a host config may name one so) is pinned under its name, and read back next session', async () => {
+    const FAULT = path.join(ROOT, 'test/fixtures/fault-server.mjs');
+    for (const name of ['__proto__', 'constructor']) {
+      const env = isolatedEnv();
+      for (const session of [1, 2]) {
+        const peer = new RawStdio(NODE, wrapArgs('--name', name, '--', NODE, FAULT), env);
+        await peer.initialize();
+        expect(rawText(await peer.call(1, 'echo', { text: `s${session}` })), `${name} session ${session}`).toBe(`echo: s${session}`);
+        expect(await peer.close()).toBe(0);
+      }
+      const dir = path.join(env['XDG_STATE_HOME']!, 'mcp-warden', 'pins');
+      const file = readdirSync(dir).find((f) => f.endsWith('.json') && !f.startsWith('pending-'))!;
+      const saved = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { servers: Record<string, { tools: Record<string, unknown> }> };
+      expect(Object.keys(saved.servers)).toEqual([name]);
+      expect(Object.keys(Object.getOwnPropertyDescriptor(saved.servers, name)!.value.tools)).toHaveLength(11);
+    }
   });
 });
 
