@@ -93,9 +93,11 @@ export function policyFiles(config: WardenConfig, override?: string[]): { files:
 /**
  * Refuses, before any of them is used, the files that decide what passes when another user of the machine could
  * write them (see othersCanChange): the config, its policy files (or `--policy`), redaction packs and the pin lock
- * file. Bundled files are part of the installation. `auth.jwks_file` is checked where it is read.
+ * file; and the files the audit trail's evidence rests on: its signing key (who can replace it signs and MACs
+ * whatever verify then accepts) and its anchor (who can rewrite it hides a cut-off tail). Bundled files are part of
+ * the installation. `auth.jwks_file` is checked where it is read.
  */
-export function refuseFilesOthersCanChange(config: WardenConfig, policyOverride?: string[]): void {
+export function refuseFilesOthersCanChange(config: WardenConfig, policyOverride?: string[], auditDb?: string): void {
   const baseDir = config.file ? path.dirname(config.file) : undefined;
   const pf = policyFiles(config, policyOverride);
   const settings = redactionSettings(config);
@@ -104,11 +106,18 @@ export function refuseFilesOthersCanChange(config: WardenConfig, policyOverride?
   if (!pf.bundled) for (const f of pf.files) refuseChangeableByOthers(f, 'a policy file');
   for (const f of settings ? packFiles(settings, baseDir) : []) refuseChangeableByOthers(f, 'a redaction pack (redaction.packs)');
   if (lockFile) refuseChangeableByOthers(lockFile, 'the pin lock file (pins)');
+  const ac = auditConfig(config.raw['audit'], baseDir, auditDb);
+  if (ac.enabled) {
+    const role = 'the audit trail is verified against';
+    // The key file's own mode is checked where it is read (a key every user can read is refused there too).
+    refuseChangeableByOthers(ac.signingKey, 'the audit signing key (audit.signing_key)', role, true);
+    refuseChangeableByOthers(ac.anchor, 'the audit anchor (audit.anchor)', role);
+  }
 }
 
 export function assemble(config: WardenConfig, opts: AssembleOptions): Assembly {
   const baseDir = config.file ? path.dirname(config.file) : undefined;
-  refuseFilesOthersCanChange(config, opts.policyFiles);
+  refuseFilesOthersCanChange(config, opts.policyFiles, opts.auditDb);
   const pf = policyFiles(config, opts.policyFiles);
   const pins = pinSettings(config);
   const ac = auditConfig(config.raw['audit'], baseDir, opts.auditDb);

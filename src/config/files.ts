@@ -44,9 +44,10 @@ function decodeKey(text: string, file: string): Buffer {
  * could put another file in its place), on its path as given or after its links; sshd refuses its keys for the same
  * reason. Group permissions are allowed (a team's shared folder), and so is anything on a read-only mount. A file
  * that cannot be read is left to its reader, which says why; its folders are still checked (a lock file is written
- * later). Windows has no such bits: nothing is checked there.
+ * later). Windows has no such bits: nothing is checked there. `foldersOnly`: the file's own mode is left to its reader
+ * (the audit signing key's, which also refuses a key every user can read).
  */
-export function othersCanChange(file: string): string | undefined {
+export function othersCanChange(file: string, foldersOnly = false): string | undefined {
   if (process.platform === 'win32') return undefined;
   const abs = path.resolve(file);
   let mode = 0;
@@ -55,7 +56,7 @@ export function othersCanChange(file: string): string | undefined {
   } catch {
     /* not there (yet): a lock file written later; its folders still count */
   }
-  if (mode & 0o002 && !readOnlyMount(abs)) return `every user of this machine can write it (mode 0${(mode & 0o7777).toString(8)}); chmod o-w it`;
+  if (!foldersOnly && mode & 0o002 && !readOnlyMount(abs)) return `every user of this machine can write it (mode 0${(mode & 0o7777).toString(8)}); chmod o-w it`;
   let real = abs;
   try {
     real = realpathSync(abs);
@@ -89,8 +90,11 @@ function readOnlyMount(p: string): boolean {
   }
 }
 
-/** Throws when another user could change `file` (see othersCanChange); `what` names its part in the config. */
-export function refuseChangeableByOthers(file: string, what: string): void {
-  const why = othersCanChange(file);
-  if (why) throw new ConfigError(`${file}: refused as ${what}, which decides what mcp-warden lets through: ${why}`, file);
+/**
+ * Throws when another user could change `file` (see othersCanChange); `what` names its part in the config, `role`
+ * what it is trusted with.
+ */
+export function refuseChangeableByOthers(file: string, what: string, role = 'decides what mcp-warden lets through', foldersOnly = false): void {
+  const why = othersCanChange(file, foldersOnly);
+  if (why) throw new ConfigError(`${file}: refused as ${what}, which ${role}: ${why}`, file);
 }

@@ -9,7 +9,7 @@
  *     good policy).
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/audit/chain.js';
@@ -622,6 +622,33 @@ describe('files another user of the machine could write', () => {
     chmodSync(pack, 0o666);
     const withPack = writeConfig(`redaction: { packs: [secrets, ${JSON.stringify(pack)}] }\naudit: { enabled: false }\n`);
     expect(start('--config', withPack, '--policy', pol).stderr).toBe(refused(pack, 'a redaction pack (redaction.packs)', 'every user of this machine can write it (mode 0666); chmod o-w it'));
+  });
+
+  it("the audit trail's signing key and anchor, when another user could replace them, stop the start: the trail would vouch for their edits", () => {
+    const own = tmpDir('mcpw-perm-');
+    const open = path.join(own, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    const why = `it is in ${open}, a folder every user of this machine can write (mode 0777, no sticky bit), so anyone could put another file in its place; move it, chmod o-w ${open}, or mount it read-only`;
+    const audited = (extra: string) => writeConfig(`audit: { db: ${JSON.stringify(path.join(own, 'audit.db'))}${extra} }\n`);
+    const refusedAudit = (file: string, what: string, reason: string) => `mcp-warden: ${file}: refused as ${what}, which the audit trail is verified against: ${reason}\n`;
+    // Control: the defaults beside a private database start.
+    expect(start('--config', audited('')).status).toBe(0);
+    // (A key file every user can read or write is refused where it is read: audit-bad-files.test.ts.)
+    // An anchor (not written yet) in a folder every user can write: who writes it hides a trail cut short.
+    const anchor = path.join(open, 'audit.anchor');
+    const mine = path.join(own, 'mine.anchor');
+    writeFileSync(mine, '');
+    chmodSync(mine, 0o666);
+    expect(start('--config', audited(`, anchor: ${JSON.stringify(mine)}`)).stderr).toBe(refusedAudit(mine, 'the audit anchor (audit.anchor)', 'every user of this machine can write it (mode 0666); chmod o-w it'));
+    const r2 = start('--config', audited(`, anchor: ${JSON.stringify(anchor)}`));
+    expect(r2.status).toBe(2);
+    expect(r2.stderr).toBe(refusedAudit(anchor, 'the audit anchor (audit.anchor)', why));
+    expect(existsSync(anchor)).toBe(false);
+    // A key configured there (who replaces it signs what verify then accepts), likewise; with the sticky bit, both start.
+    expect(start('--config', audited(`, signing_key: ${JSON.stringify(path.join(open, 'k.key'))}`)).stderr).toBe(refusedAudit(path.join(open, 'k.key'), 'the audit signing key (audit.signing_key)', why));
+    chmodSync(open, 0o1777);
+    expect(start('--config', audited(`, anchor: ${JSON.stringify(anchor)}`)).status).toBe(0);
   });
 
   it('a reload to a policy file every user can write keeps the last good policy, and is audited', async () => {
