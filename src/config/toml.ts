@@ -308,12 +308,22 @@ export function tomlSetEntry(text: string, entry: string[], command: string, arg
   return out;
 }
 
-/** Line of the statement that sets a path or the nearest table or value above it (for findings). */
-export function tomlLine(statements: { tables: TomlTable[]; values: TomlValue[] }, path: string[]): number | undefined {
-  for (let n = path.length; n > 0; n--) {
-    const want = path.slice(0, n);
-    const hit = statements.values.find((v) => samePath(v.path, want)) ?? statements.tables.find((t) => samePath(t.path, want));
-    if (hit) return hit.line;
+/**
+ * Finds the line of the statement that sets a path or, for a path no statement sets (inside an inline table, or a
+ * key the file lacks), of the nearest table or value above it (for findings). The statements are indexed once:
+ * each lookup costs the path's depth, not the file's length.
+ */
+export function tomlLines(statements: { tables: TomlTable[]; values: TomlValue[] }): (path: string[]) => number | undefined {
+  const index = new Map<string, number>();
+  for (const st of [...statements.values, ...statements.tables]) {
+    const k = JSON.stringify(st.path);
+    if (!index.has(k)) index.set(k, st.line);
   }
-  return undefined;
+  return (path) => {
+    for (let n = path.length; n > 0; n--) {
+      const line = index.get(JSON.stringify(path.slice(0, n)));
+      if (line !== undefined) return line;
+    }
+    return undefined;
+  };
 }

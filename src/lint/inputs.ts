@@ -7,11 +7,11 @@
  * TOML files as well: Codex CLI's config.toml keeps its servers as `[mcp_servers.<name>]` tables.
  */
 import path from 'node:path';
-import { findNodeAtLocation, parseTree, type Node as JsonNode, type ParseError } from 'jsonc-parser';
-import { isMap, isNode, isScalar, type Document, type LineCounter } from 'yaml';
+import { parseTree, type Node as JsonNode, type ParseError } from 'jsonc-parser';
+import { isMap, isNode, isScalar, isSeq, type Document, type LineCounter, type Pair } from 'yaml';
 import { treeValue } from '../config/jsonc.js';
 import { lineFinder } from '../config/lines.js';
-import { parseToml, tomlLine, tomlStatements, TomlSyntaxError } from '../config/toml.js';
+import { parseToml, tomlLines, tomlStatements, TomlSyntaxError } from '../config/toml.js';
 import { parseYaml } from '../config/yaml.js';
 import { ConfigError } from '../errors.js';
 import { isObject } from '../protocol/jsonrpc.js';
@@ -39,30 +39,83 @@ function segments(pointer: string): (string | number)[] {
     .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
 }
 
+/**
+ * The node at a pointer, or undefined. Each object's keys are indexed the first time a lookup passes through it, so
+ * a lookup costs the pointer's depth: jsonc-parser's findNodeAtLocation scans an object's keys each time, and a host
+ * config of 80,000 servers (one finding each) took 90 s to lint. A key written twice finds the last, the value
+ * JSON.parse keeps.
+ */
+function nodeFinder(root: JsonNode): (segs: (string | number)[]) => JsonNode | undefined {
+  const keys = new WeakMap<JsonNode, Map<string, JsonNode>>();
+  const child = (n: JsonNode, seg: string | number): JsonNode | undefined => {
+    if (n.type === 'array') return typeof seg === 'number' ? n.children?.[seg] : undefined;
+    if (n.type !== 'object') return undefined;
+    let m = keys.get(n);
+    if (!m) {
+      m = new Map();
+      for (const p of n.children ?? []) if (p.children?.[1] && typeof p.children[0]!.value === 'string') m.set(p.children[0]!.value, p.children[1]);
+      keys.set(n, m);
+    }
+    return m.get(String(seg));
+  };
+  return (segs) => {
+    let n: JsonNode | undefined = root;
+    for (const seg of segs) if (!(n = n && child(n, seg))) return undefined;
+    return n;
+  };
+}
+
 function positions(text: string, root: JsonNode | undefined): LintDocument['position'] {
   const lineAt = lineFinder(text);
+  const find = root && nodeFinder(root);
   return (pointer) => {
-    if (!root) return undefined;
+    if (!find) return undefined;
     let segs = segments(pointer);
     let node: JsonNode | undefined;
     // A pointer to a missing key falls back to its nearest existing parent.
-    while (!(node = findNodeAtLocation(root, segs)) && segs.length) segs = segs.slice(0, -1);
+    while (!(node = find(segs)) && segs.length) segs = segs.slice(0, -1);
     if (!node) return undefined;
     // For a property value, point at the key (what an editor shows).
     return lineAt(node.parent?.type === 'property' && node.parent.children?.[1] === node ? node.parent.offset : node.offset);
   };
 }
 
-/** Line and column of a pointer into a YAML document (of the key, for a map's value), as `positions` for JSON. */
+/**
+ * Line and column of a pointer into a YAML document (of the key, for a map's value), as `positions` for JSON. Each
+ * map's keys are indexed the first time a lookup passes through it, so a lookup costs the pointer's depth (the
+ * document's own getIn scans a map's items each time).
+ */
 function yamlPositions(doc: Document, lines: LineCounter): LintDocument['position'] {
+  const keys = new WeakMap<object, Map<string, Pair>>();
+  /** The node at `segs`, and the map pair it is the value of. */
+  const find = (segs: (string | number)[]): { node: unknown; pair: Pair | undefined } | undefined => {
+    let node: unknown = doc.contents;
+    let pair: Pair | undefined;
+    for (const seg of segs) {
+      if (isSeq(node)) {
+        if (typeof seg !== 'number') return undefined;
+        node = node.items[seg];
+        pair = undefined;
+      } else if (isMap(node)) {
+        let m = keys.get(node);
+        if (!m) {
+          m = new Map();
+          for (const p of node.items) if (isScalar(p.key) && !m.has(String(p.key.value))) m.set(String(p.key.value), p);
+          keys.set(node, m);
+        }
+        pair = m.get(String(seg));
+        node = pair?.value;
+      } else return undefined;
+      if (node === undefined || node === null) return undefined;
+    }
+    return { node, pair };
+  };
   return (pointer) => {
     let segs = segments(pointer);
     for (;;) {
-      const node = segs.length ? doc.getIn(segs, true) : doc.contents;
-      if (isNode(node) && node.range) {
-        const parent = segs.length ? (segs.length === 1 ? doc.contents : doc.getIn(segs.slice(0, -1), true)) : undefined;
-        const pair = isMap(parent) ? parent.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segs[segs.length - 1])) : undefined;
-        const at = pair && isNode(pair.key) && pair.key.range ? pair.key.range[0] : node.range[0];
+      const hit = find(segs);
+      if (hit && isNode(hit.node) && hit.node.range) {
+        const at = hit.pair && isNode(hit.pair.key) && hit.pair.key.range ? hit.pair.key.range[0] : hit.node.range[0];
         const { line, col } = lines.linePos(at);
         return { line, column: col };
       }
@@ -74,14 +127,14 @@ function yamlPositions(doc: Document, lines: LineCounter): LintDocument['positio
 
 /** Lines of a TOML document's statements for pointers into it (the key's line; a missing key: its table's). */
 function tomlPositions(text: string): LintDocument['position'] {
-  let statements: ReturnType<typeof tomlStatements> | undefined;
+  let lineOf: ((path: string[]) => number | undefined) | undefined;
   return (pointer) => {
     try {
-      statements ??= tomlStatements(text);
+      lineOf ??= tomlLines(tomlStatements(text));
     } catch {
       return undefined;
     }
-    const line = tomlLine(statements, segments(pointer).map(String));
+    const line = lineOf(segments(pointer).map(String));
     return line === undefined ? undefined : { line, column: 1 };
   };
 }

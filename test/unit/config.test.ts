@@ -171,6 +171,10 @@ describe('config loading', () => {
   it('reports YAML syntax errors and duplicate keys with a line', () => {
     expect(errorOf(() => loadConfigFile(file('dup.yaml', 'servers:\n  a:\n    command: x\n  a:\n    command: y\n'))).message).toMatch(/dup\.yaml:4:/);
     expect(errorOf(() => loadConfigFile(file('syntax.yaml', 'servers:\n  a: [\n'))).message).toMatch(/syntax\.yaml:\d+:/);
+    // Keys that become one key in an object (the number 1 and the text "1"): the last would win without a word.
+    expect(errorOf(() => loadConfigFile(file('dup2.yaml', 'servers:\n  1:\n    command: x\n  "1":\n    command: y\n'))).message).toBe(`${path.join(dir, 'dup2.yaml')}:4: Map keys must be unique ("1" is written twice)`);
+    // The same key in two maps is no repeat.
+    expect(() => loadConfigFile(file('two.yaml', 'servers:\n  a:\n    command: x\n    env: { command: y }\n'))).not.toThrow();
   });
 
   it('never reads a config file from the current directory', () => {

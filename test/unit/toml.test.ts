@@ -4,7 +4,7 @@
  * and args are changed in place with everything else byte for byte; what cannot be changed in place says so.
  */
 import { describe, expect, it } from 'vitest';
-import { parseToml, TomlEditError, tomlLine, tomlSetEntry, tomlStatements, tomlString, TomlSyntaxError } from '../../src/config/toml.js';
+import { parseToml, TomlEditError, tomlLines, tomlSetEntry, tomlStatements, tomlString, TomlSyntaxError } from '../../src/config/toml.js';
 
 const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
 
@@ -70,8 +70,11 @@ describe('tomlStatements', () => {
     expect(DOC.slice(cmd.lineStart, cmd.lineEnd)).toBe('command = "npx"   # the filesystem server\n');
     const when = values.find((v) => v.path[0] === 'when')!;
     expect(DOC.slice(when.valueStart, when.valueEnd)).toBe('1979-05-27 07:32:00Z');
-    expect(tomlLine({ tables, values }, ['mcp_servers', 'files', 'env', 'API_TOKEN'])).toBe(19);
-    expect(tomlLine({ tables, values }, ['mcp_servers', 'with space', 'env', 'missing'])).toBe(21);
+    const lineOf = tomlLines({ tables, values });
+    expect(lineOf(['mcp_servers', 'files', 'env', 'API_TOKEN'])).toBe(19);
+    expect(lineOf(['mcp_servers', 'with space', 'env', 'missing'])).toBe(21);
+    expect(lineOf(['profiles', '1', 'extra', 'k'])).toBe(29);
+    expect(lineOf(['nowhere'])).toBeUndefined();
   });
 
   it('reads CRLF line ends, a byte order mark and a last line without a newline', () => {
