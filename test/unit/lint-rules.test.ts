@@ -436,6 +436,8 @@ describe('host configs', () => {
     const { findings } = lintTexts([{ file: 'config.toml', text }]);
     const secret = findings.find((f) => f.rule === 'CF002');
     expect(secret?.location).toMatchObject({ line: 8 });
+    // Codex expands no ${…}: the advice is its own way, env_vars.
+    expect(secret?.message).toBe('env GITHUB_TOKEN holds a secret in plain text; name GITHUB_TOKEN in env_vars instead (Codex passes it on from the environment it runs in)');
     expect(findings.find((f) => f.rule === 'CF004')?.location).toMatchObject({ line: 3 });
     // No server yet: a host config with nothing to review.
     const empty = parseInput('config.toml', 'model = "x"\n[mcp_servers]\n');

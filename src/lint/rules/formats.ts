@@ -269,7 +269,9 @@ function cfChecks(ctx: LintContext): Finding[] {
     for (const [k, v] of Object.entries(l.env)) {
       if (placeholder(v) || !v) continue;
       const found = secrets.scan(v).length > 0 || (SECRET_NAME.test(k) && v.length >= 8 && !/\s/.test(v));
-      if (found) f('CF002', 'ERROR', `${l.pointer}/env/${esc(k)}`, `env ${k} holds a secret in plain text; use \${input:…}, \${env:…} or a keychain`);
+      // Codex (config.toml) expands no placeholders: it passes variables named in env_vars on from its own environment.
+      const instead = /\.toml$/i.test(d.file) ? `name ${k} in env_vars instead (Codex passes it on from the environment it runs in)` : 'use ${input:…}, ${env:…} or a keychain';
+      if (found) f('CF002', 'ERROR', `${l.pointer}/env/${esc(k)}`, `env ${k} holds a secret in plain text; ${instead}`);
     }
     for (const [k, v] of Object.entries(l.headers)) {
       if (placeholder(v.replace(/^Bearer\s+/i, ''))) continue;
