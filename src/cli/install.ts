@@ -23,7 +23,7 @@ import { visibleText } from '../protocol/escape.js';
 import { UsageError, WardenError } from '../errors.js';
 import { VERSION } from '../version.js';
 
-export const HOSTS = ['claude-desktop', 'claude-code', 'cursor', 'vscode', 'copilot', 'windsurf', 'gemini', 'codex'] as const;
+export const HOSTS = ['claude-desktop', 'claude-code', 'cursor', 'vscode', 'copilot', 'windsurf', 'gemini', 'codex', 'cline', 'roo-code', 'kilo-code'] as const;
 export type Host = (typeof HOSTS)[number];
 
 type Entry = Record<string, unknown>;
@@ -61,7 +61,37 @@ export function hostConfig(host: Host, p: HostPaths = { cwd: process.cwd(), home
       return { file: j(p.home, '.gemini', 'settings.json'), key: 'mcpServers' };
     case 'codex':
       return { file: j(p.env['CODEX_HOME'] || j(p.home, '.codex'), 'config.toml'), key: 'mcp_servers' };
+    case 'cline':
+    case 'roo-code':
+    case 'kilo-code':
+      return { file: extensionFiles(p, host)[0]!, key: 'mcpServers' };
   }
+}
+
+/** Where VS Code and its forks keep their user data: ~/Library/Application Support, %APPDATA% or ~/.config. */
+function appDataDir(p: HostPaths): string {
+  const j = p.platform === 'win32' ? path.win32.join : path.join;
+  return p.platform === 'darwin' ? j(p.home, 'Library', 'Application Support') : p.platform === 'win32' ? (p.env['APPDATA'] ?? j(p.home, 'AppData', 'Roaming')) : p.env['XDG_CONFIG_HOME'] || j(p.home, '.config');
+}
+
+/**
+ * Agents that run as an extension inside VS Code or one of its forks keep their MCP servers in the extension's
+ * global storage, one file per editor it is installed in (its own `mcpServers` file, not the editor's mcp.json); Roo
+ * Code and Kilo Code also read a project file in the folder.
+ */
+const EXTENSION_HOSTS = {
+  cline: { id: 'saoudrizwan.claude-dev', file: 'cline_mcp_settings.json', project: undefined },
+  'roo-code': { id: 'rooveterinaryinc.roo-cline', file: 'mcp_settings.json', project: ['.roo', 'mcp.json'] },
+  'kilo-code': { id: 'kilocode.kilo-code', file: 'mcp_settings.json', project: ['.kilocode', 'mcp.json'] },
+} as const;
+const EDITORS = ['Code', 'Code - Insiders', 'VSCodium', 'Cursor', 'Windsurf'];
+
+/** An extension host's settings file in each editor (VS Code's first), then its project file in the folder. */
+function extensionFiles(p: HostPaths, host: keyof typeof EXTENSION_HOSTS): string[] {
+  const j = p.platform === 'win32' ? path.win32.join : path.join;
+  const h = EXTENSION_HOSTS[host];
+  const global = EDITORS.map((e) => j(appDataDir(p), e, 'User', 'globalStorage', h.id, 'settings', h.file));
+  return h.project ? [...global, j(p.cwd, ...h.project)] : global;
 }
 
 /**
@@ -143,7 +173,9 @@ export interface HostTarget {
  * files its Copilot agent reads (the user's mcp-config.json, the workspace's .mcp.json). Copilot (CLI): the user's mcp-config.json and, up to the repository's
  * root, each .mcp.json and .github/mcp.json. Gemini CLI: ~/.gemini/settings.json and the folder's
  * .gemini/settings.json. Codex CLI: `$CODEX_HOME/config.toml` (~/.codex) and, up to the repository's root, each
- * .codex/config.toml. Claude Desktop and Windsurf: their one file.
+ * .codex/config.toml. Cline, Roo Code and Kilo Code: their settings file in each VS Code-family editor they are
+ * installed in (Roo and Kilo also the folder's .roo/mcp.json, .kilocode/mcp.json). Claude Desktop and Windsurf: their
+ * one file.
  */
 export function hostTargets(host: Host, p: HostPaths = { cwd: process.cwd(), home: os.homedir(), platform: process.platform, env: process.env }): HostTarget[] {
   const j = p.platform === 'win32' ? path.win32.join : path.join;
@@ -157,8 +189,7 @@ export function hostTargets(host: Host, p: HostPaths = { cwd: process.cwd(), hom
     // VS Code's Copilot agent also reads the portable format directly: the user's mcp-config.json and the
     // workspace's .mcp.json (mcpServers), which VS Code's documentation now puts first.
     // Each profile keeps its own (User/profiles/<id>/mcp.json), and VS Code Insiders its own folder.
-    const appData =
-      p.platform === 'darwin' ? j(p.home, 'Library', 'Application Support') : p.platform === 'win32' ? (p.env['APPDATA'] ?? j(p.home, 'AppData', 'Roaming')) : p.env['XDG_CONFIG_HOME'] || j(p.home, '.config');
+    const appData = appDataDir(p);
     const users = ['Code', 'Code - Insiders'].flatMap((product) => {
       const dir = j(appData, product, 'User');
       return [j(dir, 'mcp.json'), ...subfolders(j(dir, 'profiles')).map((id) => j(dir, 'profiles', id, 'mcp.json'))];
@@ -181,6 +212,7 @@ export function hostTargets(host: Host, p: HostPaths = { cwd: process.cwd(), hom
     const project = upToRepoRoot(p.cwd, p.platform).map((d) => j(d, '.codex', 'config.toml'));
     return existingOr([...new Set([user, ...project])], user, () => [['mcp_servers']]);
   }
+  if (host === 'cline' || host === 'roo-code' || host === 'kilo-code') return existingOr(extensionFiles(p, host), hostConfig(host, p).file, mcpServers);
   if (host === 'gemini') {
     // Gemini CLI: the user's settings and the project's (.gemini/settings.json in the folder it runs in).
     return existingOr([hostConfig(host, p).file, j(p.cwd, '.gemini', 'settings.json')], hostConfig(host, p).file, mcpServers);

@@ -64,7 +64,8 @@ export const CREDENTIAL_PATHS: readonly string[] = [
 /** The same, under the XDG config folder (`~/.config` unless XDG_CONFIG_HOME says otherwise). */
 export const CREDENTIAL_CONFIG_PATHS: readonly string[] = [
   'gcloud', 'gh', 'hub', 'doctl', 'op', 'rclone', 'git/credentials', 'Claude', 'Code/User', 'Code - Insiders/User',
-  'Cursor/User', 'google-chrome', 'chromium', 'BraveSoftware', 'microsoft-edge', 'mcp-warden',
+  'Cursor/User', 'VSCodium/User', 'Windsurf/User', 'google-chrome', 'chromium', 'BraveSoftware', 'microsoft-edge', 'mcp-warden',
+  // (The editors' User folders hold the MCP settings of agents run as extensions: Cline, Roo Code, Kilo Code.)
   // GitHub Copilot's editor login (apps.json, hosts.json: a GitHub OAuth token), and agents' configs with servers' env.
   'github-copilot', 'opencode', 'goose', 'zed',
 ];

@@ -168,6 +168,21 @@ const samples: Sample[] = [
     skipped: ['context7'],
   },
   {
+    // Cline (and Roo Code, Kilo Code): mcpServers in the extension's own settings file, with its approval fields.
+    host: 'cline',
+    file: 'cline_mcp_settings.json',
+    key: 'mcpServers',
+    text: () => `{
+  "mcpServers": {
+    "git": { "command": "uvx", "args": ["mcp-server-git", "--repository", "/home/me/repo"], "disabled": false, "alwaysAllow": [], "networkTimeout": 60000 },
+    "docs": { "type": "streamableHttp", "url": "https://docs.example.com/mcp", "disabled": false, "autoApprove": [] }
+  }
+}
+`,
+    stdio: ['git'],
+    skipped: ['docs'],
+  },
+  {
     // Codex CLI: TOML, one [mcp_servers.<name>] table per server (what `codex mcp add` writes), comments anywhere.
     host: 'codex',
     file: 'config.toml',

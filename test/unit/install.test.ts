@@ -143,6 +143,28 @@ describe('hostTargets: every file and place a host reads for the folder', () => 
     // Run in the home folder, the user's file is the folder's too: listed once.
     expect(hostTargets('codex', { ...p, cwd: h }).map((t) => t.file)).toEqual([path.join(h, '.codex', 'config.toml')]);
   });
+  it("cline, roo-code and kilo-code read their extension's settings file in each VS Code-family editor (Roo and Kilo also the folder's)", () => {
+    const cwd = fsTmp();
+    const h = fsTmp();
+    const p = { cwd, home: h, platform: 'linux' as const, env: {} };
+    const storage = (editor: string, id: string, file: string) => path.join(h, '.config', editor, 'User', 'globalStorage', id, 'settings', file);
+    // None yet: the VS Code file, for install to name in its error.
+    expect(hostTargets('cline', p)).toEqual([{ file: storage('Code', 'saoudrizwan.claude-dev', 'cline_mcp_settings.json'), at: [['mcpServers']] }]);
+    const put = (f: string) => {
+      mkdirSync(path.dirname(f), { recursive: true });
+      writeFileSync(f, '{}');
+    };
+    const cline = [storage('Code', 'saoudrizwan.claude-dev', 'cline_mcp_settings.json'), storage('Cursor', 'saoudrizwan.claude-dev', 'cline_mcp_settings.json')];
+    const roo = [storage('Code - Insiders', 'rooveterinaryinc.roo-cline', 'mcp_settings.json'), path.join(cwd, '.roo', 'mcp.json')];
+    const kilo = [storage('Windsurf', 'kilocode.kilo-code', 'mcp_settings.json'), path.join(cwd, '.kilocode', 'mcp.json')];
+    for (const f of [...cline, ...roo, ...kilo]) put(f);
+    expect(hostTargets('cline', p).map((t) => t.file)).toEqual(cline);
+    expect(hostTargets('roo-code', p).map((t) => t.file)).toEqual(roo);
+    expect(hostTargets('kilo-code', p)).toEqual(kilo.map((file) => ({ file, at: [['mcpServers']] })));
+    // macOS and Windows keep the editors' data elsewhere.
+    expect(hostTargets('cline', { ...p, platform: 'darwin' })[0]!.file).toBe(path.join(h, 'Library', 'Application Support', 'Code', 'User', 'globalStorage', 'saoudrizwan.claude-dev', 'settings', 'cline_mcp_settings.json'));
+    expect(hostTargets('cline', { cwd: 'C:\\w', home: 'C:\\Users\\ada', platform: 'win32', env: { APPDATA: 'C:\\Users\\ada\\AppData\\Roaming' } })[0]!.file).toBe('C:\\Users\\ada\\AppData\\Roaming\\Code\\User\\globalStorage\\saoudrizwan.claude-dev\\settings\\cline_mcp_settings.json');
+  });
   it('a local-scope entry is planned under its folder and named by where it is', () => {
     const text = JSON.stringify({ projects: { '/w': { mcpServers: { a: { command: 'x' } } } } });
     const { after, items } = planInstall(text, 'f', [['mcpServers'], ['projects', '/w', 'mcpServers']], { launcher: { command: 'npx', args: ['-y', 'mcp-warden'] } });
