@@ -24,12 +24,29 @@ export class TomlSyntaxError extends Error {
 /** The document as plain values (tables have no prototype; dates are TomlDate objects). */
 export function parseToml(text: string): Record<string, unknown> {
   try {
-    return parse(text.replace(/^\uFEFF/, ''), { maxDepth: MAX_TOML_DEPTH }) as Record<string, unknown>;
+    const doc = parse(text.replace(/^\uFEFF/, ''), { maxDepth: MAX_TOML_DEPTH }) as Record<string, unknown>;
+    // The parser's limit counts arrays and inline tables only: `[a.a.a.…]` (or a dotted key) thousands of parts long
+    // nests tables as deep, and every later reader (JSON.stringify among them) recursed past the stack.
+    if (deeperThan(doc, MAX_TOML_DEPTH)) throw new TomlSyntaxError(undefined, `nested deeper than ${MAX_TOML_DEPTH} levels, which no host config is`);
+    return doc;
   } catch (e) {
+    if (e instanceof TomlSyntaxError) throw e;
     if (e instanceof TomlError) throw new TomlSyntaxError(e.line, e.message.split('\n')[0]!.replace(/^Invalid TOML document:\s*/, ''));
     // The parser recursing past what the stack holds, or anything else it throws: not a document it could read.
     throw new TomlSyntaxError(undefined, e instanceof RangeError ? 'nested too deep' : String((e as Error).message ?? e).split('\n')[0]!);
   }
+}
+
+/** Whether tables and arrays nest deeper than `max` (walked with a list, not by recursion). */
+function deeperThan(root: unknown, max: number): boolean {
+  const todo: [unknown, number][] = [[root, 0]];
+  while (todo.length) {
+    const [v, depth] = todo.pop()!;
+    if (!v || typeof v !== 'object' || v instanceof Date) continue;
+    if (depth > max) return true;
+    for (const c of Object.values(v)) todo.push([c, depth + 1]);
+  }
+  return false;
 }
 
 /** A `[table]` or `[[array of tables]]` header, with the path it opens (an array's element as its index). */

@@ -111,8 +111,13 @@ describe('parseToml', () => {
     }
   });
 
-  it('refuses arrays nested deeper than any host config', () => {
+  it('refuses arrays, and tables through a dotted header or key, nested deeper than any host config', () => {
     expect(() => parseToml(`a = ${'['.repeat(100)}${']'.repeat(100)}\n`)).toThrow(TomlSyntaxError);
+    // The parser counts only inline structures; 5,000 dotted parts nested tables that deep, and readers overflowed.
+    const parts = (n: number) => Array.from({ length: n }, () => 'a').join('.');
+    expect(() => parseToml(`[${parts(5000)}]\nx = 1\n`)).toThrow('nested deeper than 64 levels, which no host config is');
+    expect(() => parseToml(`${parts(5000)} = 1\n`)).toThrow(TomlSyntaxError);
+    expect(JSON.stringify(parseToml(`[${parts(60)}]\nx = 1\n`)).length).toBeGreaterThan(0);
   });
 });
 
