@@ -637,6 +637,16 @@ function deepEqual(a: unknown, b: unknown): boolean {
   return JSON.stringify(canon(plain(a))) === JSON.stringify(canon(plain(b)));
 }
 
+/** The document with every server entry's empty `args` taken out (a copy's: it is changed). */
+function withoutEmptyArgs(doc: Record<string, unknown>, at: ServersAt[], file: string): Record<string, unknown> {
+  try {
+    for (const m of serverMaps(doc, at, file)) for (const e of Object.values(m.servers)) if (e && typeof e === 'object' && Array.isArray(e['args']) && e['args'].length === 0) delete e['args'];
+  } catch {
+    /* compared as it is */
+  }
+  return doc;
+}
+
 /** The document of a file's text, or undefined when it does not read. */
 function docOrNone(text: string, file: string): Record<string, unknown> | undefined {
   try {
@@ -680,7 +690,9 @@ export function uninstall(file: string, key: string | ServersAt[], o: PlanOption
   if (existsSync(backup)) {
     const original = readFileSync(backup, 'utf8');
     // Nothing else changed since install: the original bytes, exactly (formatting, key order, comments).
-    const [now, then] = [docOrNone(after, file), docOrNone(original, file)];
+    // An entry whose args were `[]` comes back without args (wrap's command line cannot tell the two apart): the
+    // same to the host, so the original bytes still fit.
+    const [now, then] = [docOrNone(after, file), docOrNone(original, file)].map((d) => d && withoutEmptyArgs(plain(d), asPlaces(key), file));
     if (now && then && deepEqual(now, then)) {
       after = original;
       restoredFromBackup = true;

@@ -329,6 +329,21 @@ describe('plans', () => {
     expect(back).not.toMatch(/[^\r]\n/);
     expect(back).toContain('\t\t"a"');
   });
+  it('an entry with "args": [] (or args = [] in TOML) still gets its original bytes back from uninstall', () => {
+    for (const [name, text, key] of [
+      ['mcp.json', '{ "mcpServers": { "a": { "command": "uvx", "args": [] }, "b": { "command": "node", "args": ["s.js"] } } }\n', 'mcpServers'],
+      ['config.toml', '[mcp_servers.a]\ncommand = "uvx"\nargs = []\n', 'mcp_servers'],
+    ] as const) {
+      const file = path.join(fsTmp(), name);
+      writeFileSync(file, text);
+      install(file, key, { launcher: l });
+      expect(readFileSync(file, 'utf8')).not.toBe(text);
+      const r = uninstall(file, key, {});
+      expect([name, r.restoredFromBackup]).toEqual([name, true]);
+      expect(readFileSync(file, 'utf8')).toBe(text);
+    }
+  });
+
   it('keeps a byte order mark (Windows editors write one), and uninstall restores the file byte for byte', () => {
     const text = '\uFEFF{\n  "mcpServers": {\n    "a": { "command": "x", "args": ["1"] }\n  }\n}\n';
     const { after, items } = planInstall(text, 'f', 'mcpServers', { launcher: l });

@@ -154,6 +154,37 @@ describe('tomlSetEntry', () => {
     expect(tomlString('del\u007f')).toBe('"del\\u007f"');
   });
 
+  it('exotic but valid TOML around the entry: escaped quotes in multi-line strings, spaces around dots, comments inside the array', () => {
+    const text = [
+      '# [mcp_servers.fake] "quotes" \'\'\'',
+      'title = """He said \\"""hi\\""" and [x] """',
+      "lit = '''it's ''quoted'' '''",
+      'n = 1_000',
+      'h = 0xDEAD_BEEF',
+      'f = +inf',
+      'd = 1979-05-27',
+      't = 07:32:00',
+      'nested = { a = [ { b = "]" }, { c = \'}\' } ], d = { e = [] } }',
+      '',
+      '[ mcp_servers . "odd name" ]   # spaces around dots',
+      'command = "npx"',
+      'args = [ # after the bracket',
+      '  "-y", # one',
+      "  'literal \\ backslash',",
+      '  """multi',
+      'line""",',
+      '] # trailing',
+      '',
+    ].join('\n');
+    const before = plain(parseToml(text)) as { mcp_servers: Record<string, { args: string[] }> };
+    expect(before.mcp_servers['odd name']!.args).toEqual(['-y', 'literal \\ backslash', 'multi\nline']);
+    const args = ['wrap', '--', 'npx', ...before.mcp_servers['odd name']!.args];
+    const after = tomlSetEntry(text, ['mcp_servers', 'odd name'], 'mcp-warden', args);
+    expect(plain(parseToml(after))).toEqual({ ...before, mcp_servers: { 'odd name': { command: 'mcp-warden', args } } });
+    expect(after.split('\n').slice(0, 11)).toEqual(text.split('\n').slice(0, 11));
+    expect(after).toContain('] # trailing');
+  });
+
   it('an entry written as an inline table cannot be changed in place: TomlEditError', () => {
     expect(() => tomlSetEntry('[mcp_servers]\ninline = { command = "node", args = ["s.js"] }\n', ['mcp_servers', 'inline'], 'x', [])).toThrow(TomlEditError);
     expect(() => tomlSetEntry('mcp_servers = { a = { command = "node" } }\n', ['mcp_servers', 'a'], 'x', [])).toThrow(TomlEditError);
