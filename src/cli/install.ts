@@ -23,7 +23,7 @@ import { visibleText } from '../protocol/escape.js';
 import { UsageError, WardenError } from '../errors.js';
 import { VERSION } from '../version.js';
 
-export const HOSTS = ['claude-desktop', 'claude-code', 'cursor', 'vscode', 'copilot', 'windsurf', 'gemini', 'codex', 'cline', 'roo-code', 'kilo-code'] as const;
+export const HOSTS = ['claude-desktop', 'claude-code', 'cursor', 'vscode', 'copilot', 'windsurf', 'gemini', 'codex', 'opencode', 'cline', 'roo-code', 'kilo-code'] as const;
 export type Host = (typeof HOSTS)[number];
 
 type Entry = Record<string, unknown>;
@@ -36,7 +36,7 @@ export interface HostPaths {
 }
 
 /** The config file a host reads, and the key its servers live under. */
-export function hostConfig(host: Host, p: HostPaths = { cwd: process.cwd(), home: os.homedir(), platform: process.platform, env: process.env }): { file: string; key: 'mcpServers' | 'servers' | 'mcp_servers' } {
+export function hostConfig(host: Host, p: HostPaths = { cwd: process.cwd(), home: os.homedir(), platform: process.platform, env: process.env }): { file: string; key: 'mcpServers' | 'servers' | 'mcp_servers' | 'mcp' } {
   const j = p.platform === 'win32' ? path.win32.join : path.join;
   switch (host) {
     case 'claude-desktop':
@@ -61,6 +61,8 @@ export function hostConfig(host: Host, p: HostPaths = { cwd: process.cwd(), home
       return { file: j(p.home, '.gemini', 'settings.json'), key: 'mcpServers' };
     case 'codex':
       return { file: j(p.env['CODEX_HOME'] || j(p.home, '.codex'), 'config.toml'), key: 'mcp_servers' };
+    case 'opencode':
+      return { file: j(p.env['XDG_CONFIG_HOME'] || j(p.home, '.config'), 'opencode', 'opencode.json'), key: 'mcp' };
     case 'cline':
     case 'roo-code':
     case 'kilo-code':
@@ -156,6 +158,22 @@ function portablePlaces(file: string): ServersAt[] {
   return [['mcpServers']];
 }
 
+/**
+ * Where an opencode config's servers sit: under `mcp`, or under `mcp.servers` when that holds servers (its newer
+ * layout). One that cannot be read counts as `mcp`, and install then says what is wrong with it.
+ */
+function opencodePlaces(file: string): ServersAt[] {
+  try {
+    const doc = parseJsoncText(splitBom(readFileSync(file, 'utf8'))[1]) as Record<string, unknown> | undefined;
+    const mcp = doc?.['mcp'] as Record<string, unknown> | undefined;
+    const inner = mcp && typeof mcp === 'object' ? mcp['servers'] : undefined;
+    if (inner && typeof inner === 'object' && !Array.isArray(inner) && Object.values(inner).some((e) => arrayCommand(e) !== undefined || serverLike(e))) return [['mcp', 'servers']];
+  } catch {
+    /* read again, with its errors reported, by install */
+  }
+  return [['mcp']];
+}
+
 /** Where in a host config a servers object sits: a path of keys (`["mcpServers"]`, `["projects", "/p", "mcpServers"]`). */
 export type ServersAt = string[];
 
@@ -173,7 +191,8 @@ export interface HostTarget {
  * files its Copilot agent reads (the user's mcp-config.json, the workspace's .mcp.json). Copilot (CLI): the user's mcp-config.json and, up to the repository's
  * root, each .mcp.json and .github/mcp.json. Gemini CLI: ~/.gemini/settings.json and the folder's
  * .gemini/settings.json. Codex CLI: `$CODEX_HOME/config.toml` (~/.codex) and, up to the repository's root, each
- * .codex/config.toml. Cline, Roo Code and Kilo Code: their settings file in each VS Code-family editor they are
+ * .codex/config.toml. opencode: its global opencode.json(c), OPENCODE_CONFIG, and up to the repository's root each
+ * opencode.json(c) and .opencode/opencode.json(c). Cline, Roo Code and Kilo Code: their settings file in each VS Code-family editor they are
  * installed in (Roo and Kilo also the folder's .roo/mcp.json, .kilocode/mcp.json). Claude Desktop and Windsurf: their
  * one file.
  */
@@ -211,6 +230,14 @@ export function hostTargets(host: Host, p: HostPaths = { cwd: process.cwd(), hom
     const user = hostConfig(host, p).file;
     const project = upToRepoRoot(p.cwd, p.platform).map((d) => j(d, '.codex', 'config.toml'));
     return existingOr([...new Set([user, ...project])], user, () => [['mcp_servers']]);
+  }
+  if (host === 'opencode') {
+    // opencode: the global config, the one OPENCODE_CONFIG names, and from the folder up to the repository's root
+    // each opencode.json(c) and .opencode/opencode.json(c). Its servers sit under `mcp` (or `mcp.servers`).
+    const global = j(p.env['XDG_CONFIG_HOME'] || j(p.home, '.config'), 'opencode');
+    const project = upToRepoRoot(p.cwd, p.platform).flatMap((d) => ['opencode.json', 'opencode.jsonc', j('.opencode', 'opencode.json'), j('.opencode', 'opencode.jsonc')].map((f) => j(d, f)));
+    const named = p.env['OPENCODE_CONFIG'] ? [p.env['OPENCODE_CONFIG']] : [];
+    return existingOr([...new Set([j(global, 'opencode.json'), j(global, 'opencode.jsonc'), ...named, ...project])], hostConfig(host, p).file, opencodePlaces);
   }
   if (host === 'cline' || host === 'roo-code' || host === 'kilo-code') return existingOr(extensionFiles(p, host), hostConfig(host, p).file, mcpServers);
   if (host === 'gemini') {
@@ -390,7 +417,8 @@ export function insideWardenEnv(name: string): 'code' | 'tls' | undefined {
  * the config or state, or acts inside: `code`, `tls`) and how it is shown (`NAME=value`, secrets masked).
  */
 function wardenEnv(e: Entry): { name: string; does: 'moves' | 'code' | 'tls'; shown: string }[] {
-  const env = e['env'] && typeof e['env'] === 'object' ? Object.entries(e['env'] as Record<string, unknown>) : [];
+  // opencode calls it `environment`.
+  const env = ['env', 'environment'].flatMap((k) => (e[k] && typeof e[k] === 'object' ? Object.entries(e[k] as Record<string, unknown>) : []));
   return env.flatMap(([k, v]) => {
     const does = WARDEN_ENV.test(k) ? 'moves' : insideWardenEnv(k);
     return does ? [{ name: k, does, shown: shownCommand(`${shellWord(k)}=${shellWord(String(v))}`) }] : [];
@@ -532,6 +560,12 @@ interface PlanOptions {
 /** What to do with one chosen entry: leave it (and why), or give it this command and these args. */
 type EntryPlan = { action: 'skip'; why: string } | { action: 'wrap' | 'unwrap' | 'upgrade'; command: string; args: string[] | undefined; why?: string };
 
+/** The command of an entry that writes it as one array of words with its arguments (opencode), else undefined. */
+function arrayCommand(e: unknown): string[] | undefined {
+  const c = e && typeof e === 'object' ? (e as Entry)['command'] : undefined;
+  return Array.isArray(c) && c.length > 0 && c.every((w) => typeof w === 'string') && (e as Entry)['args'] === undefined ? (c as string[]) : undefined;
+}
+
 /** Walks the chosen entries at every place and applies each one's plan to the text; writes nothing. */
 function plan(original: string, file: string, key: string | ServersAt[], o: PlanOptions, decide: (name: string, e: unknown) => EntryPlan): { after: string; items: PlanItem[] } {
   const [bom, text] = splitBom(original);
@@ -544,10 +578,14 @@ function plan(original: string, file: string, key: string | ServersAt[], o: Plan
   const want = plain(doc);
   for (const { path: at, servers, where } of maps) {
     for (const name of chosen(servers)) {
-      let d = decide(name, servers[name]);
+      // opencode writes a command and its arguments as one array (`"command": ["npx", "-y", "x"]`, no `args`):
+      // decided on as command and args, and written back as one array.
+      const raw = servers[name];
+      const line = arrayCommand(raw);
+      let d = decide(name, line ? { ...raw, command: line[0], args: line.slice(1) } : raw);
       if (d.action !== 'skip') {
         try {
-          after = setEntry(after, file, [...at, name], d.command, d.args);
+          after = line ? setValue(after, [...at, name, 'command'], [d.command, ...(d.args ?? [])]) : setEntry(after, file, [...at, name], d.command, d.args);
         } catch (e) {
           if (!(e instanceof TomlEditError)) throw e;
           d = { action: 'skip', why: `${e.message}: install changes a server written as a [${[...at, name].map(tomlKey).join('.')}] table with command = … on a line of its own; write it so, or change it by hand` };
@@ -555,9 +593,12 @@ function plan(original: string, file: string, key: string | ServersAt[], o: Plan
       }
       if (d.action !== 'skip') {
         const e = at.reduce((v, k) => v[k] as Record<string, unknown>, want)[name] as Entry;
-        e['command'] = d.command;
-        if (d.args === undefined) delete e['args'];
-        else e['args'] = d.args;
+        if (line) e['command'] = [d.command, ...(d.args ?? [])];
+        else {
+          e['command'] = d.command;
+          if (d.args === undefined) delete e['args'];
+          else e['args'] = d.args;
+        }
       }
       const item: PlanItem = d.why !== undefined ? { server: name, action: d.action, why: d.why } : { server: name, action: d.action };
       items.push(where ? { ...item, where } : item);
@@ -783,6 +824,7 @@ async function checkWardenConfig(file: string): Promise<void> {
 /** The places of a file given with `--file`: a portable-format file's are told from it (portablePlaces). */
 function placesOf(host: Host, file: string, usual: ServersAt[]): ServersAt[] {
   const base = path.basename(file);
+  if (host === 'opencode') return opencodePlaces(file);
   return host === 'copilot' || (host === 'vscode' && (base === '.mcp.json' || base === 'mcp-config.json')) ? portablePlaces(file) : usual;
 }
 

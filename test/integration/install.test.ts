@@ -599,6 +599,55 @@ describe('install edge cases', () => {
     expect(existsSync(`${user}.mcp-warden.bak`)).toBe(false);
   });
 
+  it("opencode: a command written as one array is wrapped as one (no args added), under mcp or mcp.servers; its environment is checked; the wrapped server runs; uninstall restores", async () => {
+    const dir = tmpDir('mcpw-opencode-');
+    const repo = path.join(dir, 'repo');
+    mkdirSync(path.join(repo, '.git'), { recursive: true });
+    mkdirSync(path.join(repo, '.opencode'));
+    const state = path.join(dir, 'state');
+    const project = path.join(repo, 'opencode.jsonc');
+    const projectText = `{
+  "$schema": "https://opencode.ai/config.json",
+  // the project's servers
+  "mcp": {
+    "tokens": {
+      "type": "local",
+      "command": [${JSON.stringify(NODE)}, ${JSON.stringify(FAULT)}],
+      "environment": { "API_TOKEN": "tok-from-host-config", "XDG_STATE_HOME": ${JSON.stringify(state)}, "XDG_CONFIG_HOME": ${JSON.stringify(state)} },
+      "enabled": true,
+    },
+    "jira": { "type": "remote", "url": "https://jira.example.com/mcp", "enabled": false },
+  },
+}
+`;
+    // The newer layout: servers under mcp.servers.
+    const nested = path.join(repo, '.opencode', 'opencode.json');
+    const nestedText = '{ "mcp": { "servers": { "git": { "type": "local", "command": ["uvx", "mcp-server-git"] } } } }\n';
+    writeFileSync(project, projectText);
+    writeFileSync(nested, nestedText);
+    const run = (...args: string[]) => spawnSync(NODE, [CLI, ...args], { encoding: 'utf8', cwd: repo, env: { PATH: process.env['PATH'] ?? '', HOME: tmpDir('mcpw-home-') } });
+
+    const inst = run('install', '--host', 'opencode');
+    expect(inst.status, inst.stderr).toBe(0);
+    expect(inst.stdout).toContain('wrapped  tokens: its env sets XDG_STATE_HOME=');
+    expect(inst.stdout).toContain('skipped  jira: a remote server (url)');
+    expect(inst.stdout).toContain('wrapped  git (in mcp.servers)\n');
+    type Oc = { mcp: Record<string, { command: string[]; environment?: Record<string, string>; args?: unknown }> & { servers?: Record<string, { command: string[] }> } };
+    const doc = parse(readFileSync(project, 'utf8'), [], { allowTrailingComma: true }) as Oc;
+    const entry = doc.mcp['tokens']!;
+    expect(entry.command).toEqual([NODE, CLI, 'wrap', '--name', 'tokens', '--', NODE, FAULT]);
+    expect(entry.args).toBeUndefined();
+    expect(readFileSync(project, 'utf8')).toContain('// the project\'s servers');
+    expect((JSON.parse(readFileSync(nested, 'utf8')) as Oc).mcp.servers!['git']!.command).toEqual([NODE, CLI, 'wrap', '--name', 'git', '--', 'uvx', 'mcp-server-git']);
+    // Started as opencode starts it: the command array and its environment.
+    await expectTokenSeen({ command: entry.command[0]!, args: entry.command.slice(1), env: entry.environment });
+
+    const un = run('uninstall', '--host', 'opencode');
+    expect(un.status, un.stderr).toBe(0);
+    expect(readFileSync(project, 'utf8')).toBe(projectText);
+    expect(readFileSync(nested, 'utf8')).toBe(nestedText);
+  });
+
   it('a JSON config that sets a key twice is refused: the host reads the last one, which install would have left unwrapped', () => {
     const dir = tmpDir('mcpw-install-');
     const file = path.join(dir, 'claude_desktop_config.json');

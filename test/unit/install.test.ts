@@ -143,6 +143,38 @@ describe('hostTargets: every file and place a host reads for the folder', () => 
     // Run in the home folder, the user's file is the folder's too: listed once.
     expect(hostTargets('codex', { ...p, cwd: h }).map((t) => t.file)).toEqual([path.join(h, '.codex', 'config.toml')]);
   });
+  it("opencode reads its global opencode.json(c), OPENCODE_CONFIG, and each opencode.json(c) and .opencode/opencode.json(c) up to the repository's root", () => {
+    const h = fsTmp();
+    const outer = fsTmp();
+    const cwd = path.join(outer, 'repo', 'pkg');
+    mkdirSync(cwd, { recursive: true });
+    mkdirSync(path.join(outer, 'repo', '.git'));
+    const p = { cwd, home: h, platform: 'linux' as const, env: {} };
+    expect(hostTargets('opencode', p)).toEqual([{ file: path.join(h, '.config', 'opencode', 'opencode.json'), at: [['mcp']] }]);
+    const put = (f: string, text: string) => {
+      mkdirSync(path.dirname(f), { recursive: true });
+      writeFileSync(f, text);
+    };
+    const files = {
+      global: path.join(h, '.config', 'opencode', 'opencode.jsonc'),
+      named: path.join(outer, 'custom.json'),
+      near: path.join(cwd, 'opencode.json'),
+      root: path.join(outer, 'repo', '.opencode', 'opencode.json'),
+      above: path.join(outer, 'opencode.json'),
+    };
+    put(files.global, '{ "mcp": {} }');
+    put(files.named, '{}');
+    put(files.near, '{ "mcp": { "a": { "type": "local", "command": ["x"] } } }');
+    put(files.root, '{ "mcp": { "servers": { "b": { "type": "local", "command": ["y"] } } } }');
+    put(files.above, '{}');
+    expect(hostTargets('opencode', { ...p, env: { OPENCODE_CONFIG: files.named } })).toEqual([
+      { file: files.global, at: [['mcp']] },
+      { file: files.named, at: [['mcp']] },
+      { file: files.near, at: [['mcp']] },
+      { file: files.root, at: [['mcp', 'servers']] },
+    ]);
+  });
+
   it("cline, roo-code and kilo-code read their extension's settings file in each VS Code-family editor (Roo and Kilo also the folder's)", () => {
     const cwd = fsTmp();
     const h = fsTmp();
