@@ -267,6 +267,8 @@ function launchFrom(e: Record<string, unknown>, pointer: string): LaunchModel {
     headers: isObject(e['headers']) ? Object.fromEntries(Object.entries(e['headers']).map(([k, v]) => [k, String(v)])) : {},
     credentials: Object.fromEntries(['token', 'client_secret'].flatMap((k) => (typeof auth[k] === 'string' ? [[k, auth[k]]] : []))),
     pointer,
+    envKey: !isObject(e['env']) && isObject(e['environment']) ? 'environment' : 'env',
+    argsAt: (i) => (argv ? `${pointer}/command/${i + 1}` : `${pointer}/args/${i}`),
   };
 }
 

@@ -81,6 +81,10 @@ export interface LaunchModel {
   /** String credentials of an `auth` object (mcp-warden's config: `token`, `client_secret`), by key. */
   credentials: Record<string, string>;
   pointer: string;
+  /** The key its environment is under: `env`, or opencode's `environment`. */
+  envKey: string;
+  /** The pointer of `args[i]`: under `args`, or `command[i + 1]` where the command is one array (opencode). */
+  argsAt: (i: number) => string;
 }
 
 export interface ServerModel {

@@ -412,6 +412,27 @@ describe('host configs', () => {
     expect(list?.location?.line).toBe(3);
   });
 
+  it("opencode's entries (command as one array, environment) get findings that point where the value is", () => {
+    const text = [
+      '{',
+      '  "mcp": {',
+      '    "db": {',
+      '      "type": "local",',
+      '      "command": ["node", "db.js", "--token=ghp_1234567890abcdefghijklmnopqrstuvwxyzAB"],',
+      '      "environment": {',
+      '        "OPENAI_API_KEY": "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH"',
+      '      }',
+      '    }',
+      '  }',
+      '}',
+    ].join('\n');
+    const found = lintTexts([{ file: 'opencode.json', text }]).findings.filter((f) => f.rule === 'CF002');
+    expect(found.map((f) => [f.location?.pointer, f.location?.line])).toEqual([
+      ['/mcp/db/environment/OPENAI_API_KEY', 7],
+      ['/mcp/db/command/2', 5],
+    ]);
+  });
+
   it("Codex CLI's config.toml: its [mcp_servers.<name>] tables are reviewed, findings carry the line, a broken file is named as not TOML", () => {
     const text = [
       'model = "gpt-5-codex"',

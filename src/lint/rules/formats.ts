@@ -271,7 +271,7 @@ function cfChecks(ctx: LintContext): Finding[] {
       const found = secrets.scan(v).length > 0 || (SECRET_NAME.test(k) && v.length >= 8 && !/\s/.test(v));
       // Codex (config.toml) expands no placeholders: it passes variables named in env_vars on from its own environment.
       const instead = /\.toml$/i.test(d.file) ? `name ${k} in env_vars instead (Codex passes it on from the environment it runs in)` : 'use ${input:…}, ${env:…} or a keychain';
-      if (found) f('CF002', 'ERROR', `${l.pointer}/env/${esc(k)}`, `env ${k} holds a secret in plain text; ${instead}`);
+      if (found) f('CF002', 'ERROR', `${l.pointer}/${l.envKey}/${esc(k)}`, `env ${k} holds a secret in plain text; ${instead}`);
     }
     for (const [k, v] of Object.entries(l.headers)) {
       if (placeholder(v.replace(/^Bearer\s+/i, ''))) continue;
@@ -281,7 +281,7 @@ function cfChecks(ctx: LintContext): Finding[] {
       if (v && !placeholder(v)) f('CF002', 'ERROR', `${l.pointer}/auth/${esc(k)}`, `auth ${k} holds a secret in plain text; use \${VAR} or ${k}_file`);
     }
     l.args.forEach((a, i) => {
-      if (secrets.scan(a).length) f('CF002', 'ERROR', `${l.pointer}/args/${i}`, 'an argument holds a secret in plain text (visible in process lists)');
+      if (secrets.scan(a).length) f('CF002', 'ERROR', l.argsAt(i), 'an argument holds a secret in plain text (visible in process lists)');
     });
     // CF002/CF003 on the server's URL: the entry's own, or the one `mcp-warden wrap --url` connects to.
     const urlCheck = (url: string, type: string | undefined, ptr: string) => {
@@ -295,7 +295,7 @@ function cfChecks(ctx: LintContext): Finding[] {
     if (l.url) urlCheck(l.url, l.type, `${l.pointer}/url`);
     const wrapOpts = wrapOptions(l.command, l.args);
     const remote = wrapOpts.filter((o) => o.name === '--url').pop();
-    if (remote) urlCheck(remote.value, wrapOpts.filter((o) => o.name === '--transport').pop()?.value, `${l.pointer}/args/${remote.at}`);
+    if (remote) urlCheck(remote.value, wrapOpts.filter((o) => o.name === '--transport').pop()?.value, l.argsAt(remote.at));
     const argv = [l.command ?? '', ...l.args];
     if (/\s/.test(l.command ?? '') && !/^["']/.test(l.command ?? '')) f('CF007', 'LOW', `${l.pointer}/command`, 'the command contains spaces (clients split it differently)');
     // CF004–CF006 look at each program the entry starts: for an entry wrapped by mcp-warden, the launch of
@@ -339,7 +339,7 @@ function cfChecks(ctx: LintContext): Finding[] {
     for (const k of Object.keys(l.env)) {
       const own = /^MCP_WARDEN_(CONFIG|STATE_DIR)$/i.test(k);
       if (own || (runsWarden && /^(XDG_CONFIG_HOME|XDG_STATE_HOME|HOME|USERPROFILE|APPDATA|LOCALAPPDATA)$/i.test(k)))
-        f('CF011', 'MED', `${l.pointer}/env/${esc(k)}`, `env ${k}=${safeExcerpt(l.env[k]!, 80)} decides which mcp-warden config, policy and audit trail apply to this server, not the user's own`);
+        f('CF011', 'MED', `${l.pointer}/${l.envKey}/${esc(k)}`, `env ${k}=${safeExcerpt(l.env[k]!, 80)} decides which mcp-warden config, policy and audit trail apply to this server, not the user's own`);
     }
     // The same through wrap's own options: a relative path (install writes absolute ones) or a project variable is
     // read from the folder the host starts mcp-warden in, which for a project's config is the project.
@@ -347,20 +347,20 @@ function cfChecks(ctx: LintContext): Finding[] {
       if (!['--config', '--policy', '--audit-db'].includes(o.name)) continue;
       const projectVar = /\$\{(workspaceFolder|workspaceRoot|cwd|fileDirname|relativeFile\w*)\}/.test(o.value);
       const anchored = path.posix.isAbsolute(o.value) || path.win32.isAbsolute(o.value) || /^~([\\/]|$)/.test(o.value) || /^\$\{(userHome|env:[^}]+)\}/.test(o.value);
-      if (projectVar || !anchored) f('CF011', 'MED', `${l.pointer}/args/${o.at}`, `wrap ${o.name} ${safeExcerpt(o.value, 80)} is read from the folder the host starts mcp-warden in: from a project's config, the project's own ${o.name === '--policy' ? 'policy' : o.name === '--config' ? 'config' : 'audit trail'}, not the user's`);
+      if (projectVar || !anchored) f('CF011', 'MED', l.argsAt(o.at), `wrap ${o.name} ${safeExcerpt(o.value, 80)} is read from the folder the host starts mcp-warden in: from a project's config, the project's own ${o.name === '--policy' ? 'policy' : o.name === '--config' ? 'config' : 'audit trail'}, not the user's`);
     }
     // CF012: the entry's env acts inside the mcp-warden process the host starts (code loaded into it, TLS trust).
     if (runsWarden) {
       for (const k of Object.keys(l.env)) {
         const kind = insideWardenEnv(k);
-        if (kind === 'code') f('CF012', 'HIGH', `${l.pointer}/env/${esc(k)}`, `env ${k}=${safeExcerpt(l.env[k]!, 80)} loads code into mcp-warden itself, beside its audit key and policy (and outside any sandbox of the server)`);
-        else if (kind === 'tls') f('CF012', 'MED', `${l.pointer}/env/${esc(k)}`, `env ${k}=${safeExcerpt(l.env[k]!, 80)} changes whom mcp-warden trusts over TLS (remote servers, the identity provider, the audit sink)`);
+        if (kind === 'code') f('CF012', 'HIGH', `${l.pointer}/${l.envKey}/${esc(k)}`, `env ${k}=${safeExcerpt(l.env[k]!, 80)} loads code into mcp-warden itself, beside its audit key and policy (and outside any sandbox of the server)`);
+        else if (kind === 'tls') f('CF012', 'MED', `${l.pointer}/${l.envKey}/${esc(k)}`, `env ${k}=${safeExcerpt(l.env[k]!, 80)} changes whom mcp-warden trusts over TLS (remote servers, the identity provider, the audit sink)`);
       }
     } else {
       // CF003 for the server's own connections: certificate checks turned off (for a wrapped entry, CF012 says more).
       for (const [k, v] of Object.entries(l.env)) {
         if ((/^NODE_TLS_REJECT_UNAUTHORIZED$/i.test(k) && v.trim() === '0') || (/^PYTHONHTTPSVERIFY$/i.test(k) && v.trim() === '0') || (/^GIT_SSL_NO_VERIFY$/i.test(k) && /^(1|true)$/i.test(v.trim())))
-          f('CF003', 'MED', `${l.pointer}/env/${esc(k)}`, `env ${k}=${safeExcerpt(v, 20)} turns off TLS certificate checks: anyone on the path can answer for the services this server reaches`);
+          f('CF003', 'MED', `${l.pointer}/${l.envKey}/${esc(k)}`, `env ${k}=${safeExcerpt(v, 20)} turns off TLS certificate checks: anyone on the path can answer for the services this server reaches`);
       }
     }
     // CF008: a filesystem server granted a whole root.
