@@ -581,7 +581,7 @@ function plan(original: string, file: string, key: string | ServersAt[], o: Plan
       // opencode writes a command and its arguments as one array (`"command": ["npx", "-y", "x"]`, no `args`):
       // decided on as command and args, and written back as one array.
       const raw = servers[name];
-      const line = arrayCommand(raw);
+      const line = isToml(file) ? undefined : arrayCommand(raw);
       let d = decide(name, line ? { ...raw, command: line[0], args: line.slice(1) } : raw);
       if (d.action !== 'skip') {
         try {

@@ -361,6 +361,16 @@ describe('plans', () => {
     expect(back).not.toMatch(/[^\r]\n/);
     expect(back).toContain('\t\t"a"');
   });
+  it('a TOML entry whose command is an array (not what Codex reads) is skipped, not edited as JSON', () => {
+    const text = '[mcp_servers.a]\ncommand = ["npx", "x"]\n\n[mcp_servers.b]\ncommand = "node"\n';
+    const { items, after } = planInstall(text, 'config.toml', 'mcp_servers', { launcher: l });
+    expect(items).toEqual([
+      { server: 'a', action: 'skip', why: 'no command' },
+      { server: 'b', action: 'wrap' },
+    ]);
+    expect(after.startsWith('[mcp_servers.a]\ncommand = ["npx", "x"]\n')).toBe(true);
+  });
+
   it('an entry with "args": [] (or args = [] in TOML) still gets its original bytes back from uninstall', () => {
     for (const [name, text, key] of [
       ['mcp.json', '{ "mcpServers": { "a": { "command": "uvx", "args": [] }, "b": { "command": "node", "args": ["s.js"] } } }\n', 'mcpServers'],
