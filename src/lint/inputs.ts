@@ -253,10 +253,12 @@ function fromDocker(list: unknown[], base: string, file: string, skip: Skip): Se
 }
 
 function launchFrom(e: Record<string, unknown>, pointer: string): LaunchModel {
-  const cmd = e['command'];
+  // Goose calls them cmd, envs and uri.
+  const cmd = e['command'] ?? e['cmd'];
   const argv = Array.isArray(cmd) ? cmd.filter((x): x is string => typeof x === 'string') : undefined;
-  const url = str(e['url']) ?? str(e['serverUrl']) ?? str(e['httpUrl']);
-  const env = isObject(e['env']) ? e['env'] : isObject(e['environment']) ? e['environment'] : {};
+  const url = str(e['url']) ?? str(e['serverUrl']) ?? str(e['httpUrl']) ?? str(e['uri']);
+  const envKey = ['env', 'environment', 'envs'].find((k) => isObject(e[k])) ?? 'env';
+  const env = isObject(e[envKey]) ? e[envKey] : {};
   const auth = isObject(e['auth']) ? e['auth'] : {};
   return {
     command: argv ? argv[0] : str(cmd),
@@ -267,13 +269,16 @@ function launchFrom(e: Record<string, unknown>, pointer: string): LaunchModel {
     headers: isObject(e['headers']) ? Object.fromEntries(Object.entries(e['headers']).map(([k, v]) => [k, String(v)])) : {},
     credentials: Object.fromEntries(['token', 'client_secret'].flatMap((k) => (typeof auth[k] === 'string' ? [[k, auth[k]]] : []))),
     pointer,
-    envKey: !isObject(e['env']) && isObject(e['environment']) ? 'environment' : 'env',
+    envKey,
     argsAt: (i) => (argv ? `${pointer}/command/${i + 1}` : `${pointer}/args/${i}`),
   };
 }
 
 function isServerEntry(v: unknown): v is Record<string, unknown> {
-  return isObject(v) && (typeof v['command'] === 'string' || Array.isArray(v['command']) || typeof v['url'] === 'string' || typeof v['serverUrl'] === 'string' || typeof v['httpUrl'] === 'string');
+  if (!isObject(v)) return false;
+  // Goose's extensions: cmd for a stdio server, uri for a remote one.
+  const goose = typeof v['cmd'] === 'string' || (typeof v['uri'] === 'string' && (v['type'] === 'sse' || v['type'] === 'streamable_http'));
+  return goose || typeof v['command'] === 'string' || Array.isArray(v['command']) || typeof v['url'] === 'string' || typeof v['serverUrl'] === 'string' || typeof v['httpUrl'] === 'string';
 }
 
 function fromConfig(map: Record<string, unknown>, base: string, file: string): ServerModel[] {
@@ -396,13 +401,13 @@ export function parseInput(file: string, text: string): Parsed {
   const local = isObject(v['projects'])
     ? Object.entries(v['projects']).flatMap(([folder, p]) => (isObject(p) && isObject(p['mcpServers']) ? fromConfig(p['mcpServers'], `${base}/projects/${esc(folder)}/mcpServers`, file) : []))
     : [];
-  for (const [key, ptr] of [['mcpServers', '/mcpServers'], ['servers', '/servers'], ['mcp_servers', '/mcp_servers']] as const) {
+  for (const [key, ptr] of [['mcpServers', '/mcpServers'], ['servers', '/servers'], ['mcp_servers', '/mcp_servers'], ['extensions', '/extensions']] as const) {
     const m = v[key];
     const top = isObject(m) && Object.values(m).some(isServerEntry) ? fromConfig(m, `${base}${ptr}`, file) : [];
     if (top.length || (key === 'mcpServers' && local.length)) return { document: mk('client-config'), servers: [...top, ...(key === 'mcpServers' ? local : [])], problems };
     // A host config with no servers yet (`{"mcpServers": {}}`, what a host writes before the first one; `[mcp_servers]`): nothing to
     // review, not an unknown shape. Entries that are not servers still are one.
-    if (key !== 'servers' && isObject(m) && Object.keys(m).length === 0) return { document: mk('client-config'), servers: [], problems };
+    if ((key === 'mcpServers' || key === 'mcp_servers') && isObject(m) && Object.keys(m).length === 0) return { document: mk('client-config'), servers: [], problems };
   }
   const mcp = v['mcp'];
   if (isObject(mcp)) {

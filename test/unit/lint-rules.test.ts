@@ -433,6 +433,43 @@ describe('host configs', () => {
     ]);
   });
 
+  it("Goose's config.yaml: its extensions (cmd, args, envs; uri for a remote one) are reviewed, a builtin one is not a server", () => {
+    const text = [
+      'extensions:',
+      '  developer:',
+      '    bundled: true',
+      '    type: builtin',
+      '  github:',
+      '    cmd: npx',
+      '    args: [-y, "@modelcontextprotocol/server-github"]',
+      '    envs:',
+      '      GITHUB_PERSONAL_ACCESS_TOKEN: ghp_1234567890abcdefghijklmnopqrstuvwxyzAB',
+      '    type: stdio',
+      '  remote:',
+      '    type: streamable_http',
+      '    uri: http://mcp.example.com/mcp',
+      'GOOSE_PROVIDER: anthropic',
+      '',
+    ].join('\n');
+    const p = parseInput('config.yaml', text);
+    expect([p.document.format, p.problems]).toEqual(['client-config', []]);
+    expect(p.servers.map((s) => [s.name, s.launch?.command, s.launch?.args.join(' '), s.launch?.url])).toEqual([
+      ['github', 'npx', '-y @modelcontextprotocol/server-github', undefined],
+      ['remote', undefined, '', 'http://mcp.example.com/mcp'],
+    ]);
+    const { findings } = lintTexts([{ file: 'config.yaml', text }]);
+    const secret = findings.find((f) => f.rule === 'CF002');
+    expect([secret?.location?.pointer, secret?.location?.line, secret?.message]).toEqual([
+      '/extensions/github/envs/GITHUB_PERSONAL_ACCESS_TOKEN',
+      9,
+      'env GITHUB_PERSONAL_ACCESS_TOKEN holds a secret in plain text; list GITHUB_PERSONAL_ACCESS_TOKEN in env_keys instead (Goose keeps its value in the system keyring)',
+    ]);
+    expect(has(findings, 'CF004')).toBe(true);
+    expect(has(findings, 'CF003')).toBe(true);
+    // An extensions map of builtins only, or of anything else, is not a host config.
+    expect(parseInput('x.yaml', 'extensions:\n  developer: { type: builtin }\n').problems.map((q) => q.rule)).toEqual(['CF001']);
+  });
+
   it("Codex CLI's config.toml: its [mcp_servers.<name>] tables are reviewed, findings carry the line, a broken file is named as not TOML", () => {
     const text = [
       'model = "gpt-5-codex"',

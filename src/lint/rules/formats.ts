@@ -270,7 +270,12 @@ function cfChecks(ctx: LintContext): Finding[] {
       if (placeholder(v) || !v) continue;
       const found = secrets.scan(v).length > 0 || (SECRET_NAME.test(k) && v.length >= 8 && !/\s/.test(v));
       // Codex (config.toml) expands no placeholders: it passes variables named in env_vars on from its own environment.
-      const instead = /\.toml$/i.test(d.file) ? `name ${k} in env_vars instead (Codex passes it on from the environment it runs in)` : 'use ${input:…}, ${env:…} or a keychain';
+      // Goose (envs) keeps secrets in its keyring for the names listed in env_keys.
+      const instead = /\.toml$/i.test(d.file)
+        ? `name ${k} in env_vars instead (Codex passes it on from the environment it runs in)`
+        : l.envKey === 'envs'
+          ? `list ${k} in env_keys instead (Goose keeps its value in the system keyring)`
+          : 'use ${input:…}, ${env:…} or a keychain';
       if (found) f('CF002', 'ERROR', `${l.pointer}/${l.envKey}/${esc(k)}`, `env ${k} holds a secret in plain text; ${instead}`);
     }
     for (const [k, v] of Object.entries(l.headers)) {
