@@ -19,11 +19,13 @@ import { parseJsoncText } from '../config/jsonc.js';
 import { MAX_FILE_DEPTH, nestedDeeper } from '../protocol/frame.js';
 import { shownCommand } from '../config/shown.js';
 import { parseToml, TomlEditError, tomlKey, tomlSetEntry, TomlSyntaxError } from '../config/toml.js';
+import { parseYaml } from '../config/yaml.js';
+import { YamlEditError, yamlSetEntry } from '../config/yaml-edit.js';
 import { visibleText } from '../protocol/escape.js';
 import { UsageError, WardenError } from '../errors.js';
 import { VERSION } from '../version.js';
 
-export const HOSTS = ['claude-desktop', 'claude-code', 'cursor', 'vscode', 'copilot', 'windsurf', 'gemini', 'codex', 'opencode', 'cline', 'roo-code', 'kilo-code'] as const;
+export const HOSTS = ['claude-desktop', 'claude-code', 'cursor', 'vscode', 'copilot', 'windsurf', 'gemini', 'codex', 'opencode', 'goose', 'cline', 'roo-code', 'kilo-code'] as const;
 export type Host = (typeof HOSTS)[number];
 
 type Entry = Record<string, unknown>;
@@ -36,7 +38,7 @@ export interface HostPaths {
 }
 
 /** The config file a host reads, and the key its servers live under. */
-export function hostConfig(host: Host, p: HostPaths = { cwd: process.cwd(), home: os.homedir(), platform: process.platform, env: process.env }): { file: string; key: 'mcpServers' | 'servers' | 'mcp_servers' | 'mcp' } {
+export function hostConfig(host: Host, p: HostPaths = { cwd: process.cwd(), home: os.homedir(), platform: process.platform, env: process.env }): { file: string; key: 'mcpServers' | 'servers' | 'mcp_servers' | 'mcp' | 'extensions' } {
   const j = p.platform === 'win32' ? path.win32.join : path.join;
   switch (host) {
     case 'claude-desktop':
@@ -61,6 +63,9 @@ export function hostConfig(host: Host, p: HostPaths = { cwd: process.cwd(), home
       return { file: j(p.home, '.gemini', 'settings.json'), key: 'mcpServers' };
     case 'codex':
       return { file: j(p.env['CODEX_HOME'] || j(p.home, '.codex'), 'config.toml'), key: 'mcp_servers' };
+    case 'goose':
+      // Goose: config.yaml, its servers ("extensions") with cmd, args and envs.
+      return { file: p.platform === 'win32' ? j(p.env['APPDATA'] ?? j(p.home, 'AppData', 'Roaming'), 'Block', 'goose', 'config', 'config.yaml') : j(p.env['XDG_CONFIG_HOME'] || j(p.home, '.config'), 'goose', 'config.yaml'), key: 'extensions' };
     case 'opencode':
       return { file: j(p.env['XDG_CONFIG_HOME'] || j(p.home, '.config'), 'opencode', 'opencode.json'), key: 'mcp' };
     case 'cline':
@@ -136,7 +141,7 @@ function subfolders(dir: string): string[] {
 
 /** Whether an entry names a remote server: `url`, Windsurf's `serverUrl` or Gemini's `httpUrl`. */
 function remote(e: Entry): boolean {
-  return typeof e['url'] === 'string' || typeof e['serverUrl'] === 'string' || typeof e['httpUrl'] === 'string';
+  return typeof e['url'] === 'string' || typeof e['serverUrl'] === 'string' || typeof e['httpUrl'] === 'string' || typeof e['uri'] === 'string';
 }
 
 function serverLike(v: unknown): boolean {
@@ -417,8 +422,8 @@ export function insideWardenEnv(name: string): 'code' | 'tls' | undefined {
  * the config or state, or acts inside: `code`, `tls`) and how it is shown (`NAME=value`, secrets masked).
  */
 function wardenEnv(e: Entry): { name: string; does: 'moves' | 'code' | 'tls'; shown: string }[] {
-  // opencode calls it `environment`.
-  const env = ['env', 'environment'].flatMap((k) => (e[k] && typeof e[k] === 'object' ? Object.entries(e[k] as Record<string, unknown>) : []));
+  // opencode calls it `environment`, Goose `envs`.
+  const env = ['env', 'environment', 'envs'].flatMap((k) => (e[k] && typeof e[k] === 'object' ? Object.entries(e[k] as Record<string, unknown>) : []));
   return env.flatMap(([k, v]) => {
     const does = WARDEN_ENV.test(k) ? 'moves' : insideWardenEnv(k);
     return does ? [{ name: k, does, shown: shownCommand(`${shellWord(k)}=${shellWord(String(v))}`) }] : [];
@@ -454,8 +459,23 @@ function isToml(file: string): boolean {
   return /\.toml$/i.test(file);
 }
 
-/** A host config's document: JSON (comments and trailing commas allowed) or TOML. */
+/** Whether a host config is YAML (Goose's config.yaml), told by its name. */
+function isYaml(file: string): boolean {
+  return /\.ya?ml$/i.test(file);
+}
+
+/** A host config's document: JSON (comments and trailing commas allowed), TOML or YAML. */
 function readDoc(text: string, file: string): Record<string, unknown> {
+  if (isYaml(file)) {
+    let value: unknown;
+    try {
+      value = parseYaml(text, file, null).value;
+    } catch (e) {
+      throw new WardenError(`${(e as Error).message}; not changed`);
+    }
+    if (!value || typeof value !== 'object' || Array.isArray(value)) throw new WardenError(`${file}: not a YAML map; not changed`);
+    return value as Record<string, unknown>;
+  }
   if (!isToml(file)) return parseJsonc(text, file);
   try {
     return parseToml(text);
@@ -469,7 +489,8 @@ function readDoc(text: string, file: string): Record<string, unknown> {
  * The text with the entry at `entry` given this command and these args (none: its `args` removed). A TOML entry
  * the editor cannot change in place throws TomlEditError (plan skips it, saying why).
  */
-function setEntry(text: string, file: string, entry: string[], command: string, args: string[] | undefined): string {
+function setEntry(text: string, file: string, entry: string[], command: string, args: string[] | undefined, commandKey = 'command'): string {
+  if (isYaml(file)) return yamlSetEntry(text, entry, commandKey, command, args);
   if (!isToml(file)) return setValue(setValue(text, [...entry, 'command'], command), [...entry, 'args'], args);
   try {
     return tomlSetEntry(text, entry, command, args);
@@ -581,21 +602,25 @@ function plan(original: string, file: string, key: string | ServersAt[], o: Plan
       // opencode writes a command and its arguments as one array (`"command": ["npx", "-y", "x"]`, no `args`):
       // decided on as command and args, and written back as one array.
       const raw = servers[name];
-      const line = isToml(file) ? undefined : arrayCommand(raw);
-      let d = decide(name, line ? { ...raw, command: line[0], args: line.slice(1) } : raw);
+      const line = isToml(file) || isYaml(file) ? undefined : arrayCommand(raw);
+      // Goose calls the command `cmd`.
+      const commandKey = isYaml(file) && raw && typeof raw === 'object' && raw['command'] === undefined && raw['cmd'] !== undefined ? 'cmd' : 'command';
+      const view = line ? { ...raw, command: line[0], args: line.slice(1) } : commandKey === 'cmd' ? { ...raw, command: raw!['cmd'] } : raw;
+      let d = decide(name, view);
       if (d.action !== 'skip') {
         try {
-          after = line ? setValue(after, [...at, name, 'command'], [d.command, ...(d.args ?? [])]) : setEntry(after, file, [...at, name], d.command, d.args);
+          after = line ? setValue(after, [...at, name, 'command'], [d.command, ...(d.args ?? [])]) : setEntry(after, file, [...at, name], d.command, d.args, commandKey);
         } catch (e) {
-          if (!(e instanceof TomlEditError)) throw e;
-          d = { action: 'skip', why: `${e.message}: install changes a server written as a [${[...at, name].map(tomlKey).join('.')}] table with command = … on a line of its own; write it so, or change it by hand` };
+          if (e instanceof YamlEditError) d = { action: 'skip', why: `${e.message}: install changes an entry written as a block map with ${commandKey}: … on a line of its own; write it so, or change it by hand` };
+          else if (e instanceof TomlEditError) d = { action: 'skip', why: `${e.message}: install changes a server written as a [${[...at, name].map(tomlKey).join('.')}] table with command = … on a line of its own; write it so, or change it by hand` };
+          else throw e;
         }
       }
       if (d.action !== 'skip') {
         const e = at.reduce((v, k) => v[k] as Record<string, unknown>, want)[name] as Entry;
         if (line) e['command'] = [d.command, ...(d.args ?? [])];
         else {
-          e['command'] = d.command;
+          e[commandKey] = d.command;
           if (d.args === undefined) delete e['args'];
           else e['args'] = d.args;
         }
@@ -625,7 +650,7 @@ export function planInstall(original: string, file: string, key: string | Server
       const other = moved ? `; started by ${shownLauncher(entry)}, not this mcp-warden ${VERSION}: install --upgrade moves it` : '';
       return { action: 'skip', why: `already runs through mcp-warden (${shownWrap(entry)})${other}` };
     }
-    if (typeof entry['command'] !== 'string') return { action: 'skip', why: remote(entry) ? 'a remote server (url): put it behind `mcp-warden serve`, or use `wrap --url`' : 'no command' };
+    if (typeof entry['command'] !== 'string') return { action: 'skip', why: remote(entry) ? 'a remote server (url): put it behind `mcp-warden serve`, or use `wrap --url`' : entry['type'] === 'builtin' ? 'built into the host (type builtin), not a server it starts' : 'no command' };
     // Copilot's portable format calls a stdio server `local` as well.
     if (entry['type'] !== undefined && entry['type'] !== 'stdio' && entry['type'] !== 'local') return { action: 'skip', why: `type ${JSON.stringify(entry['type'])} is not stdio` };
     // The entry's env reaches wrap: a project's .mcp.json can point MCP_WARDEN_CONFIG (or the state and config

@@ -648,6 +648,63 @@ describe('install edge cases', () => {
     expect(readFileSync(nested, 'utf8')).toBe(nestedText);
   });
 
+  it("goose: config.yaml's extensions (cmd, args, envs) are wrapped in place, comments kept; builtin, flow-map and remote ones skipped with the reason; the wrapped server runs; uninstall restores", async () => {
+    const home = tmpDir('mcpw-goose-');
+    const file = path.join(home, '.config', 'goose', 'config.yaml');
+    mkdirSync(path.dirname(file), { recursive: true });
+    const state = path.join(home, 'state');
+    const text = `# Goose settings
+GOOSE_PROVIDER: anthropic
+extensions:
+  developer:
+    bundled: true
+    enabled: true
+    type: builtin
+  tokens:
+    name: Tokens
+    cmd: ${JSON.stringify(NODE)}   # the fault server
+    args:
+      - ${JSON.stringify(FAULT)}
+    enabled: true
+    envs:
+      API_TOKEN: tok-from-host-config
+      XDG_STATE_HOME: ${JSON.stringify(state)}
+      XDG_CONFIG_HOME: ${JSON.stringify(state)}
+    type: stdio
+    timeout: 300
+  memory:
+    cmd: uvx
+    type: stdio
+  flowy: { cmd: node, args: [s.js], type: stdio }
+  remote:
+    type: streamable_http
+    uri: https://mcp.example.com/mcp
+`;
+    writeFileSync(file, text);
+    const run = (...args: string[]) => spawnSync(NODE, [CLI, ...args], { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', HOME: home } });
+    const inst = run('install', '--host', 'goose');
+    expect(inst.status, inst.stderr).toBe(0);
+    expect(inst.stdout).toContain('skipped  developer: built into the host (type builtin), not a server it starts\n');
+    expect(inst.stdout).toContain('wrapped  tokens: its env sets XDG_STATE_HOME=');
+    expect(inst.stdout).toContain('wrapped  memory\n');
+    expect(inst.stdout).toContain('skipped  flowy: written as a flow map');
+    expect(inst.stdout).toContain('skipped  remote: a remote server (url)');
+    const after = readFileSync(file, 'utf8');
+    expect(after).toContain(`cmd: ${JSON.stringify(NODE)}   # the fault server`);
+    expect(after).toContain('# Goose settings\nGOOSE_PROVIDER: anthropic\n');
+    type Ext = { cmd: string; args: string[]; envs?: Record<string, string> };
+    const { parse: parseYamlText } = await import('yaml');
+    const doc = parseYamlText(after) as { extensions: Record<string, Ext> };
+    expect(doc.extensions['memory']).toEqual({ cmd: NODE, args: [CLI, 'wrap', '--name', 'memory', '--', 'uvx'], type: 'stdio' });
+    const entry = doc.extensions['tokens']!;
+    expect(entry.args).toEqual([CLI, 'wrap', '--name', 'tokens', '--', NODE, FAULT]);
+    // Started as Goose starts it: cmd, args and envs.
+    await expectTokenSeen({ command: entry.cmd, args: entry.args, env: entry.envs });
+    const un = run('uninstall', '--host', 'goose');
+    expect(un.status, un.stderr).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe(text);
+  });
+
   it('a JSON config that sets a key twice is refused: the host reads the last one, which install would have left unwrapped', () => {
     const dir = tmpDir('mcpw-install-');
     const file = path.join(dir, 'claude_desktop_config.json');

@@ -175,6 +175,12 @@ describe('hostTargets: every file and place a host reads for the folder', () => 
     ]);
   });
 
+  it('goose reads config.yaml under the XDG config folder (on Windows under %APPDATA%\\Block)', () => {
+    const h = fsTmp();
+    expect(hostTargets('goose', { cwd: h, home: h, platform: 'linux', env: {} })).toEqual([{ file: path.join(h, '.config', 'goose', 'config.yaml'), at: [['extensions']] }]);
+    expect(hostTargets('goose', { cwd: h, home: h, platform: 'linux', env: { XDG_CONFIG_HOME: '/cfg' } })[0]!.file).toBe('/cfg/goose/config.yaml');
+    expect(hostTargets('goose', { cwd: 'C:\\w', home: 'C:\\Users\\ada', platform: 'win32', env: { APPDATA: 'C:\\Users\\ada\\AppData\\Roaming' } })[0]!.file).toBe('C:\\Users\\ada\\AppData\\Roaming\\Block\\goose\\config\\config.yaml');
+  });
   it("cline, roo-code and kilo-code read their extension's settings file in each VS Code-family editor (Roo and Kilo also the folder's)", () => {
     const cwd = fsTmp();
     const h = fsTmp();
