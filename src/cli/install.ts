@@ -25,7 +25,7 @@ import { visibleText } from '../protocol/escape.js';
 import { UsageError, WardenError } from '../errors.js';
 import { VERSION } from '../version.js';
 
-export const HOSTS = ['claude-desktop', 'claude-code', 'cursor', 'vscode', 'copilot', 'windsurf', 'gemini', 'codex', 'opencode', 'goose', 'cline', 'roo-code', 'kilo-code'] as const;
+export const HOSTS = ['claude-desktop', 'claude-code', 'cursor', 'vscode', 'copilot', 'windsurf', 'gemini', 'codex', 'opencode', 'goose', 'zed', 'cline', 'roo-code', 'kilo-code'] as const;
 export type Host = (typeof HOSTS)[number];
 
 type Entry = Record<string, unknown>;
@@ -38,7 +38,7 @@ export interface HostPaths {
 }
 
 /** The config file a host reads, and the key its servers live under. */
-export function hostConfig(host: Host, p: HostPaths = { cwd: process.cwd(), home: os.homedir(), platform: process.platform, env: process.env }): { file: string; key: 'mcpServers' | 'servers' | 'mcp_servers' | 'mcp' | 'extensions' } {
+export function hostConfig(host: Host, p: HostPaths = { cwd: process.cwd(), home: os.homedir(), platform: process.platform, env: process.env }): { file: string; key: 'mcpServers' | 'servers' | 'mcp_servers' | 'mcp' | 'extensions' | 'context_servers' } {
   const j = p.platform === 'win32' ? path.win32.join : path.join;
   switch (host) {
     case 'claude-desktop':
@@ -66,6 +66,9 @@ export function hostConfig(host: Host, p: HostPaths = { cwd: process.cwd(), home
     case 'goose':
       // Goose: config.yaml, its servers ("extensions") with cmd, args and envs.
       return { file: p.platform === 'win32' ? j(p.env['APPDATA'] ?? j(p.home, 'AppData', 'Roaming'), 'Block', 'goose', 'config', 'config.yaml') : j(p.env['XDG_CONFIG_HOME'] || j(p.home, '.config'), 'goose', 'config.yaml'), key: 'extensions' };
+    case 'zed':
+      // Zed: settings.json (~/.config/zed on Linux and macOS, %APPDATA%\Zed on Windows), context_servers.
+      return { file: p.platform === 'win32' ? j(p.env['APPDATA'] ?? j(p.home, 'AppData', 'Roaming'), 'Zed', 'settings.json') : j(p.env['XDG_CONFIG_HOME'] || j(p.home, '.config'), 'zed', 'settings.json'), key: 'context_servers' };
     case 'opencode':
       return { file: j(p.env['XDG_CONFIG_HOME'] || j(p.home, '.config'), 'opencode', 'opencode.json'), key: 'mcp' };
     case 'cline':
@@ -196,7 +199,7 @@ export interface HostTarget {
  * files its Copilot agent reads (the user's mcp-config.json, the workspace's .mcp.json). Copilot (CLI): the user's mcp-config.json and, up to the repository's
  * root, each .mcp.json and .github/mcp.json. Gemini CLI: ~/.gemini/settings.json and the folder's
  * .gemini/settings.json. Codex CLI: `$CODEX_HOME/config.toml` (~/.codex) and, up to the repository's root, each
- * .codex/config.toml. opencode: its global opencode.json(c), OPENCODE_CONFIG, and up to the repository's root each
+ * .codex/config.toml. Zed: its settings.json and the folder's .zed/settings.json (context_servers). opencode: its global opencode.json(c), OPENCODE_CONFIG, and up to the repository's root each
  * opencode.json(c) and .opencode/opencode.json(c). Cline, Roo Code and Kilo Code: their settings file in each VS Code-family editor they are
  * installed in (Roo and Kilo also the folder's .roo/mcp.json, .kilocode/mcp.json). Claude Desktop and Windsurf: their
  * one file.
@@ -235,6 +238,11 @@ export function hostTargets(host: Host, p: HostPaths = { cwd: process.cwd(), hom
     const user = hostConfig(host, p).file;
     const project = upToRepoRoot(p.cwd, p.platform).map((d) => j(d, '.codex', 'config.toml'));
     return existingOr([...new Set([user, ...project])], user, () => [['mcp_servers']]);
+  }
+  if (host === 'zed') {
+    // Zed: the user's settings and the project's (.zed/settings.json in the folder it opens).
+    const user = hostConfig(host, p).file;
+    return existingOr([user, j(p.cwd, '.zed', 'settings.json')], user, () => [['context_servers']]);
   }
   if (host === 'opencode') {
     // opencode: the global config, the one OPENCODE_CONFIG names, and from the folder up to the repository's root

@@ -401,7 +401,7 @@ export function parseInput(file: string, text: string): Parsed {
   const local = isObject(v['projects'])
     ? Object.entries(v['projects']).flatMap(([folder, p]) => (isObject(p) && isObject(p['mcpServers']) ? fromConfig(p['mcpServers'], `${base}/projects/${esc(folder)}/mcpServers`, file) : []))
     : [];
-  for (const [key, ptr] of [['mcpServers', '/mcpServers'], ['servers', '/servers'], ['mcp_servers', '/mcp_servers'], ['extensions', '/extensions']] as const) {
+  for (const [key, ptr] of [['mcpServers', '/mcpServers'], ['servers', '/servers'], ['mcp_servers', '/mcp_servers'], ['extensions', '/extensions'], ['context_servers', '/context_servers']] as const) {
     const m = v[key];
     const top = isObject(m) && Object.values(m).some(isServerEntry) ? fromConfig(m, `${base}${ptr}`, file) : [];
     if (top.length || (key === 'mcpServers' && local.length)) return { document: mk('client-config'), servers: [...top, ...(key === 'mcpServers' ? local : [])], problems };

@@ -34,7 +34,7 @@ function cli(...args: string[]): { status: number | null; stdout: string; stderr
 interface Sample {
   host: string;
   file: string;
-  key: 'mcpServers' | 'servers' | 'mcp_servers';
+  key: 'mcpServers' | 'servers' | 'mcp_servers' | 'context_servers';
   text: (state: string) => string;
   stdio: string[];
   skipped: string[];
@@ -166,6 +166,23 @@ const samples: Sample[] = [
 `,
     stdio: ['git'],
     skipped: ['context7'],
+  },
+  {
+    // Zed: settings.json (JSONC) with context_servers beside the editor's own settings.
+    host: 'zed',
+    file: 'settings.json',
+    key: 'context_servers',
+    text: () => `// Zed settings
+{
+  "theme": "One Dark",
+  "context_servers": {
+    "git": { "source": "custom", "enabled": true, "command": "uvx", "args": ["mcp-server-git"], "env": {} },
+    "remote": { "url": "https://mcp.example.com/mcp" },
+  },
+}
+`,
+    stdio: ['git'],
+    skipped: ['remote'],
   },
   {
     // Cline (and Roo Code, Kilo Code): mcpServers in the extension's own settings file, with its approval fields.

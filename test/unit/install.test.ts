@@ -175,6 +175,16 @@ describe('hostTargets: every file and place a host reads for the folder', () => 
     ]);
   });
 
+  it("zed reads its settings.json (%APPDATA%\\Zed on Windows) and the folder's .zed/settings.json", () => {
+    const cwd = fsTmp();
+    const h = fsTmp();
+    const p = { cwd, home: h, platform: 'linux' as const, env: {} };
+    expect(hostTargets('zed', p)).toEqual([{ file: path.join(h, '.config', 'zed', 'settings.json'), at: [['context_servers']] }]);
+    mkdirSync(path.join(cwd, '.zed'));
+    writeFileSync(path.join(cwd, '.zed', 'settings.json'), '{}');
+    expect(hostTargets('zed', p).map((t) => t.file)).toEqual([path.join(cwd, '.zed', 'settings.json')]);
+    expect(hostTargets('zed', { cwd: 'C:\\w', home: 'C:\\Users\\ada', platform: 'win32', env: { APPDATA: 'C:\\Users\\ada\\AppData\\Roaming' } })[0]!.file).toBe('C:\\Users\\ada\\AppData\\Roaming\\Zed\\settings.json');
+  });
   it('goose reads config.yaml under the XDG config folder (on Windows under %APPDATA%\\Block)', () => {
     const h = fsTmp();
     expect(hostTargets('goose', { cwd: h, home: h, platform: 'linux', env: {} })).toEqual([{ file: path.join(h, '.config', 'goose', 'config.yaml'), at: [['extensions']] }]);

@@ -433,6 +433,16 @@ describe('host configs', () => {
     ]);
   });
 
+  it("Zed's settings.json: its context_servers are reviewed", () => {
+    const text = '// Zed\n{ "theme": "x", "context_servers": { "git": { "source": "custom", "command": "npx", "args": ["-y", "mcp-server-git"], "env": { "GITHUB_TOKEN": "ghp_1234567890abcdefghijklmnopqrstuvwxyzAB" } } } }\n';
+    const p = parseInput('settings.json', text);
+    expect([p.document.format, p.servers.map((s) => s.name)]).toEqual(['client-config', ['git']]);
+    expect(lintTexts([{ file: 'settings.json', text }]).findings.filter((f) => ['CF002', 'CF004'].includes(f.rule)).map((f) => [f.rule, f.location?.pointer])).toEqual([
+      ['CF002', '/context_servers/git/env/GITHUB_TOKEN'],
+      ['CF004', '/context_servers/git'],
+    ]);
+  });
+
   it("Goose's config.yaml: its extensions (cmd, args, envs; uri for a remote one) are reviewed, a builtin one is not a server", () => {
     const text = [
       'extensions:',
