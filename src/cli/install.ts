@@ -25,7 +25,7 @@ import { visibleText } from '../protocol/escape.js';
 import { UsageError, WardenError } from '../errors.js';
 import { VERSION } from '../version.js';
 
-export const HOSTS = ['claude-desktop', 'claude-code', 'cursor', 'vscode', 'copilot', 'windsurf', 'gemini', 'codex', 'opencode', 'goose', 'zed', 'cline', 'roo-code', 'kilo-code'] as const;
+export const HOSTS = ['claude-desktop', 'claude-code', 'cursor', 'vscode', 'copilot', 'windsurf', 'gemini', 'codex', 'opencode', 'goose', 'zed', 'kiro', 'cline', 'roo-code', 'kilo-code'] as const;
 export type Host = (typeof HOSTS)[number];
 
 type Entry = Record<string, unknown>;
@@ -66,6 +66,9 @@ export function hostConfig(host: Host, p: HostPaths = { cwd: process.cwd(), home
     case 'goose':
       // Goose: config.yaml, its servers ("extensions") with cmd, args and envs.
       return { file: p.platform === 'win32' ? j(p.env['APPDATA'] ?? j(p.home, 'AppData', 'Roaming'), 'Block', 'goose', 'config', 'config.yaml') : j(p.env['XDG_CONFIG_HOME'] || j(p.home, '.config'), 'goose', 'config.yaml'), key: 'extensions' };
+    case 'kiro':
+      // Kiro (IDE and CLI): ~/.kiro/settings/mcp.json, and the workspace's .kiro/settings/mcp.json.
+      return { file: j(p.home, '.kiro', 'settings', 'mcp.json'), key: 'mcpServers' };
     case 'zed':
       // Zed: settings.json (~/.config/zed on Linux and macOS, %APPDATA%\Zed on Windows), context_servers.
       return { file: p.platform === 'win32' ? j(p.env['APPDATA'] ?? j(p.home, 'AppData', 'Roaming'), 'Zed', 'settings.json') : j(p.env['XDG_CONFIG_HOME'] || j(p.home, '.config'), 'zed', 'settings.json'), key: 'context_servers' };
@@ -199,7 +202,7 @@ export interface HostTarget {
  * files its Copilot agent reads (the user's mcp-config.json, the workspace's .mcp.json). Copilot (CLI): the user's mcp-config.json and, up to the repository's
  * root, each .mcp.json and .github/mcp.json. Gemini CLI: ~/.gemini/settings.json and the folder's
  * .gemini/settings.json. Codex CLI: `$CODEX_HOME/config.toml` (~/.codex) and, up to the repository's root, each
- * .codex/config.toml. Zed: its settings.json and the folder's .zed/settings.json (context_servers). opencode: its global opencode.json(c), OPENCODE_CONFIG, and up to the repository's root each
+ * .codex/config.toml. Kiro: ~/.kiro/settings/mcp.json and the workspace's .kiro/settings/mcp.json. Zed: its settings.json and the folder's .zed/settings.json (context_servers). opencode: its global opencode.json(c), OPENCODE_CONFIG, and up to the repository's root each
  * opencode.json(c) and .opencode/opencode.json(c). Cline, Roo Code and Kilo Code: their settings file in each VS Code-family editor they are
  * installed in (Roo and Kilo also the folder's .roo/mcp.json, .kilocode/mcp.json). Claude Desktop and Windsurf: their
  * one file.
@@ -239,6 +242,7 @@ export function hostTargets(host: Host, p: HostPaths = { cwd: process.cwd(), hom
     const project = upToRepoRoot(p.cwd, p.platform).map((d) => j(d, '.codex', 'config.toml'));
     return existingOr([...new Set([user, ...project])], user, () => [['mcp_servers']]);
   }
+  if (host === 'kiro') return existingOr([hostConfig(host, p).file, j(p.cwd, '.kiro', 'settings', 'mcp.json')], hostConfig(host, p).file, mcpServers);
   if (host === 'zed') {
     // Zed: the user's settings and the project's (.zed/settings.json in the folder it opens).
     const user = hostConfig(host, p).file;

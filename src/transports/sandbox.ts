@@ -58,8 +58,8 @@ export const CREDENTIAL_PATHS: readonly string[] = [
   '.local/share/keyrings', '.mozilla', '.thunderbird', '.pki',
   '.claude', '.claude.json', '.cursor', '.codeium', '.gemini', '.continue', '.vscode-server/data/User',
   // Coding agents' own logins and MCP configs: GitHub Copilot CLI (~/.copilot: mcp-config.json, its login), OpenAI
-  // Codex (auth.json), opencode (auth.json with provider API keys).
-  '.copilot', '.codex', '.local/share/opencode',
+  // Codex (auth.json), opencode (auth.json with provider API keys), Kiro (settings/mcp.json with servers' env).
+  '.copilot', '.codex', '.local/share/opencode', '.kiro',
 ];
 /** The same, under the XDG config folder (`~/.config` unless XDG_CONFIG_HOME says otherwise). */
 export const CREDENTIAL_CONFIG_PATHS: readonly string[] = [

@@ -168,6 +168,21 @@ const samples: Sample[] = [
     skipped: ['context7'],
   },
   {
+    // Kiro: mcpServers with its approval and tool fields; ${VAR} in env is Kiro's to expand.
+    host: 'kiro',
+    file: 'mcp.json',
+    key: 'mcpServers',
+    text: () => `{
+  "mcpServers": {
+    "aws-docs": { "command": "uvx", "args": ["awslabs.aws-documentation-mcp-server@1.1.2"], "env": { "FASTMCP_LOG_LEVEL": "ERROR", "TOKEN": "\${DOCS_TOKEN}" }, "disabled": false, "autoApprove": [], "disabledTools": ["search"] },
+    "api": { "url": "https://api.example.com/mcp", "headers": { "Authorization": "Bearer \${API_TOKEN}" } }
+  }
+}
+`,
+    stdio: ['aws-docs'],
+    skipped: ['api'],
+  },
+  {
     // Zed: settings.json (JSONC) with context_servers beside the editor's own settings.
     host: 'zed',
     file: 'settings.json',

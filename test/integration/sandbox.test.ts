@@ -36,6 +36,7 @@ describe('sandbox: bwrap', () => {
     '.copilot/mcp-config.json': '{"mcpServers":{"gh":{"env":{"GITHUB_TOKEN":"copilot-config-github-token"}}}}',
     '.codex/auth.json': '{"OPENAI_API_KEY":"codex-openai-api-key-value"}',
     '.config/github-copilot/apps.json': '{"github.com:Iv1":{"oauth_token":"copilot-oauth-token-value"}}',
+    '.kiro/settings/mcp.json': '{"mcpServers":{"gh":{"env":{"GITHUB_TOKEN":"kiro-config-github-token"}}}}',
     '.config/Windsurf/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json': '{"mcpServers":{"gh":{"env":{"GITHUB_TOKEN":"cline-in-windsurf-github-token"}}}}',
   };
 

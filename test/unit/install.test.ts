@@ -175,6 +175,18 @@ describe('hostTargets: every file and place a host reads for the folder', () => 
     ]);
   });
 
+  it("kiro reads ~/.kiro/settings/mcp.json and the workspace's .kiro/settings/mcp.json", () => {
+    const cwd = fsTmp();
+    const h = fsTmp();
+    const p = { cwd, home: h, platform: 'linux' as const, env: {} };
+    expect(hostTargets('kiro', p)).toEqual([{ file: path.join(h, '.kiro', 'settings', 'mcp.json'), at: [['mcpServers']] }]);
+    const files = [path.join(h, '.kiro', 'settings', 'mcp.json'), path.join(cwd, '.kiro', 'settings', 'mcp.json')];
+    for (const f of files) {
+      mkdirSync(path.dirname(f), { recursive: true });
+      writeFileSync(f, '{}');
+    }
+    expect(hostTargets('kiro', p).map((t) => t.file)).toEqual(files);
+  });
   it("zed reads its settings.json (%APPDATA%\\Zed on Windows) and the folder's .zed/settings.json", () => {
     const cwd = fsTmp();
     const h = fsTmp();
