@@ -498,8 +498,9 @@ function readDoc(text: string, file: string): Record<string, unknown> {
 }
 
 /**
- * The text with the entry at `entry` given this command and these args (none: its `args` removed). A TOML entry
- * the editor cannot change in place throws TomlEditError (plan skips it, saying why).
+ * The text with the entry at `entry` given this command (under `commandKey`: Goose's is `cmd`) and these args (none:
+ * its `args` removed). An entry the TOML or YAML editor cannot change in place throws TomlEditError or YamlEditError
+ * (plan skips it, saying why).
  */
 function setEntry(text: string, file: string, entry: string[], command: string, args: string[] | undefined, commandKey = 'command'): string {
   if (isYaml(file)) return yamlSetEntry(text, entry, commandKey, command, args);
