@@ -19,3 +19,12 @@ export function seconds(v: string): number {
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of seconds.');
   return n;
 }
+
+/**
+ * Whether `name` can be a server's name (`wrap --name`): 1 to 128 characters, not only spaces, no control
+ * characters. Policy rules, pins and the audit trail key on it.
+ */
+export function isServerName(name: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return name.trim() !== '' && name.length <= 128 && !/[\u0000-\u001f\u007f-\u009f]/.test(name);
+}

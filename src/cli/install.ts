@@ -23,6 +23,7 @@ import { parseYaml } from '../config/yaml.js';
 import { YamlEditError, yamlSetEntry } from '../config/yaml-edit.js';
 import { visibleText } from '../protocol/escape.js';
 import { UsageError, WardenError } from '../errors.js';
+import { isServerName } from './args.js';
 import { VERSION } from '../version.js';
 
 export const HOSTS = ['claude-desktop', 'claude-code', 'cursor', 'vscode', 'copilot', 'windsurf', 'gemini', 'codex', 'opencode', 'goose', 'zed', 'kiro', 'cline', 'roo-code', 'kilo-code'] as const;
@@ -656,6 +657,8 @@ export function planInstall(original: string, file: string, key: string | Server
   return plan(original, file, key, o, (name, e): EntryPlan => {
     if (!e || typeof e !== 'object') return { action: 'skip', why: 'not an object' };
     const entry = e as Entry;
+    // wrap --name would refuse it, and the host would show the server failing while install said it was wrapped.
+    if (!isWrapped(entry) && !isServerName(name)) return { action: 'skip', why: 'its name is not one wrap takes (1 to 128 characters, no control characters): rename it, then run install again' };
     if (isWrapped(entry)) {
       const moved = relaunchEntry(entry, o.launcher);
       if (moved && o.upgrade) return { action: 'upgrade', ...moved, why: `${shownLauncher(entry)} -> ${shownLauncher(moved)} (${shownWrap(entry)})` };

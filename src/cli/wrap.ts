@@ -6,6 +6,7 @@ import path from 'node:path';
 import { assemble, protectedPaths, upstreamFactory } from '../assemble.js';
 import { findConfig, type ServerConfig, type WardenConfig } from '../config/config.js';
 import { UsageError } from '../errors.js';
+import { isServerName } from './args.js';
 import { createLogger } from '../log/logger.js';
 import type { Principal } from '../pipeline/types.js';
 import { Session } from '../proxy/session.js';
@@ -60,8 +61,7 @@ export function urlName(hostname: string): string {
 function pickServer(cfg: WardenConfig, o: WrapOptions): ServerConfig {
   // Policy rules, pins and the audit trail key on the name. A host's own name for a server (what `install` passes)
   // may hold spaces or any letters; an empty one, control characters or a page of text are refused.
-  // eslint-disable-next-line no-control-regex
-  if (o.name !== undefined && (o.name.trim() === '' || o.name.length > 128 || /[\u0000-\u001f\u007f-\u009f]/.test(o.name))) throw new UsageError(`--name: ${JSON.stringify(o.name.slice(0, 140))} is not a server name (1 to 128 characters, no control characters)`);
+  if (o.name !== undefined && !isServerName(o.name)) throw new UsageError(`--name: ${JSON.stringify(o.name.slice(0, 140))} is not a server name (1 to 128 characters, no control characters)`);
   const fromConfig = o.name ? cfg.servers.find((s) => s.name === o.name) : undefined;
   const base: Omit<ServerConfig, 'name' | 'raw'> = {
     args: [],

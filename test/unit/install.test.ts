@@ -389,6 +389,19 @@ describe('plans', () => {
     expect(back).not.toMatch(/[^\r]\n/);
     expect(back).toContain('\t\t"a"');
   });
+  it('an entry whose name wrap --name would refuse is skipped with the reason, not reported wrapped', () => {
+    const long = 'x'.repeat(129);
+    const text = JSON.stringify({ mcpServers: { 'bell\u0007': { command: 'a' }, [long]: { command: 'b' }, '   ': { command: 'c' }, 'fine name': { command: 'd' } } });
+    const { items } = planInstall(text, 'f.json', 'mcpServers', { launcher: l });
+    const why = 'its name is not one wrap takes (1 to 128 characters, no control characters): rename it, then run install again';
+    expect(items).toEqual([
+      { server: 'bell\u0007', action: 'skip', why },
+      { server: long, action: 'skip', why },
+      { server: '   ', action: 'skip', why },
+      { server: 'fine name', action: 'wrap' },
+    ]);
+  });
+
   it('a TOML entry whose command is an array (not what Codex reads) is skipped, not edited as JSON', () => {
     const text = '[mcp_servers.a]\ncommand = ["npx", "x"]\n\n[mcp_servers.b]\ncommand = "node"\n';
     const { items, after } = planInstall(text, 'config.toml', 'mcp_servers', { launcher: l });
