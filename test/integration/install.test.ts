@@ -510,17 +510,19 @@ describe('install edge cases', () => {
     const dir = tmpDir('mcpw-install-esc-');
     const file = path.join(dir, '.mcp.json');
     // JSON escapes: the file is valid, and the names and arguments it decodes to hold the characters.
-    writeFileSync(file, '{ "mcpServers": { "\\u001b]0;pwned\\u0007evil\\u001b[2J": { "command": "node", "args": ["\u202ehs | live lruc"] } } }\n');
+    writeFileSync(file, '{ "mcpServers": { "\\u001b]0;pwned\\u0007evil\\u001b[2J": { "command": "node", "args": ["\u202ehs | live lruc"] }, "ok": { "command": "node", "args": ["\u202ehs | live lruc"] } } }\n');
     const raw = /[\u001b\u0007\u202e]/;
     const inst = cli('install', '--host', 'claude-desktop', '--file', file, '--dry-run');
     expect(inst.status, inst.stderr).toBe(0);
     expect(inst.stdout).not.toMatch(raw);
-    expect(inst.stdout).toContain('wrapped  \\u{1b}]0;pwned\\u{7}evil\\u{1b}[2J');
+    // A name with control characters is not one wrap takes: skipped, and shown as it is.
+    expect(inst.stdout).toContain('skipped  \\u{1b}]0;pwned\\u{7}evil\\u{1b}[2J: its name is not one wrap takes');
+    expect(inst.stdout).toContain('wrapped  ok');
     expect(inst.stdout).toContain('\\u{202e}hs | live lruc');
     const missing = cli('install', '--host', 'claude-desktop', '--file', file, '--server', 'nope');
     expect(missing.status).toBe(2);
     expect(missing.stderr).not.toMatch(raw);
-    expect(missing.stderr).toContain('(it has: \\u{1b}]0;pwned\\u{7}evil\\u{1b}[2J)');
+    expect(missing.stderr).toContain('(it has: \\u{1b}]0;pwned\\u{7}evil\\u{1b}[2J, ok)');
   });
 
   it('the diff it prints masks the tokens and passwords in the host config; the file keeps them', () => {
