@@ -18,9 +18,10 @@ import { applyEdits, modify, printParseErrorCode, type ParseError } from 'jsonc-
 import { parseJsoncText } from '../config/jsonc.js';
 import { MAX_FILE_DEPTH, nestedDeeper } from '../protocol/frame.js';
 import { shownCommand } from '../config/shown.js';
-import { parseToml, TomlEditError, tomlKey, tomlSetEntry, TomlSyntaxError } from '../config/toml.js';
+import { InPlaceEditError } from '../config/edits.js';
+import { parseToml, tomlSetEntry, TomlSyntaxError } from '../config/toml.js';
 import { parseYaml } from '../config/yaml.js';
-import { YamlEditError, yamlSetEntry } from '../config/yaml-edit.js';
+import { yamlSetEntry } from '../config/yaml-edit.js';
 import { visibleText } from '../protocol/escape.js';
 import { UsageError, WardenError } from '../errors.js';
 import { isServerName } from './args.js';
@@ -44,8 +45,8 @@ export function hostConfig(host: Host, p: HostPaths = { cwd: process.cwd(), home
   switch (host) {
     case 'claude-desktop':
       if (p.platform === 'darwin') return { file: j(p.home, 'Library', 'Application Support', 'Claude', 'claude_desktop_config.json'), key: 'mcpServers' };
-      if (p.platform === 'win32') return { file: j(p.env['APPDATA'] ?? j(p.home, 'AppData', 'Roaming'), 'Claude', 'claude_desktop_config.json'), key: 'mcpServers' };
-      return { file: j(p.env['XDG_CONFIG_HOME'] || j(p.home, '.config'), 'Claude', 'claude_desktop_config.json'), key: 'mcpServers' };
+      if (p.platform === 'win32') return { file: j(roaming(p), 'Claude', 'claude_desktop_config.json'), key: 'mcpServers' };
+      return { file: j(xdgConfig(p), 'Claude', 'claude_desktop_config.json'), key: 'mcpServers' };
     case 'claude-code': {
       const project = j(p.cwd, '.mcp.json');
       return { file: existsSync(project) ? project : j(p.home, '.claude.json'), key: 'mcpServers' };
@@ -66,15 +67,15 @@ export function hostConfig(host: Host, p: HostPaths = { cwd: process.cwd(), home
       return { file: j(p.env['CODEX_HOME'] || j(p.home, '.codex'), 'config.toml'), key: 'mcp_servers' };
     case 'goose':
       // Goose: config.yaml, its servers ("extensions") with cmd, args and envs.
-      return { file: p.platform === 'win32' ? j(p.env['APPDATA'] ?? j(p.home, 'AppData', 'Roaming'), 'Block', 'goose', 'config', 'config.yaml') : j(p.env['XDG_CONFIG_HOME'] || j(p.home, '.config'), 'goose', 'config.yaml'), key: 'extensions' };
+      return { file: p.platform === 'win32' ? j(roaming(p), 'Block', 'goose', 'config', 'config.yaml') : j(xdgConfig(p), 'goose', 'config.yaml'), key: 'extensions' };
     case 'kiro':
       // Kiro (IDE and CLI): ~/.kiro/settings/mcp.json, and the workspace's .kiro/settings/mcp.json.
       return { file: j(p.home, '.kiro', 'settings', 'mcp.json'), key: 'mcpServers' };
     case 'zed':
       // Zed: settings.json (~/.config/zed on Linux and macOS, %APPDATA%\Zed on Windows), context_servers.
-      return { file: p.platform === 'win32' ? j(p.env['APPDATA'] ?? j(p.home, 'AppData', 'Roaming'), 'Zed', 'settings.json') : j(p.env['XDG_CONFIG_HOME'] || j(p.home, '.config'), 'zed', 'settings.json'), key: 'context_servers' };
+      return { file: p.platform === 'win32' ? j(roaming(p), 'Zed', 'settings.json') : j(xdgConfig(p), 'zed', 'settings.json'), key: 'context_servers' };
     case 'opencode':
-      return { file: j(p.env['XDG_CONFIG_HOME'] || j(p.home, '.config'), 'opencode', 'opencode.json'), key: 'mcp' };
+      return { file: j(xdgConfig(p), 'opencode', 'opencode.json'), key: 'mcp' };
     case 'cline':
     case 'roo-code':
     case 'kilo-code':
@@ -82,10 +83,21 @@ export function hostConfig(host: Host, p: HostPaths = { cwd: process.cwd(), home
   }
 }
 
+/** Windows' roaming application data folder: %APPDATA%, else ~\AppData\Roaming. */
+function roaming(p: HostPaths): string {
+  return p.env['APPDATA'] ?? path.win32.join(p.home, 'AppData', 'Roaming');
+}
+
+/** The XDG config folder: $XDG_CONFIG_HOME, else ~/.config. */
+function xdgConfig(p: HostPaths): string {
+  const j = p.platform === 'win32' ? path.win32.join : path.join;
+  return p.env['XDG_CONFIG_HOME'] || j(p.home, '.config');
+}
+
 /** Where VS Code and its forks keep their user data: ~/Library/Application Support, %APPDATA% or ~/.config. */
 function appDataDir(p: HostPaths): string {
   const j = p.platform === 'win32' ? path.win32.join : path.join;
-  return p.platform === 'darwin' ? j(p.home, 'Library', 'Application Support') : p.platform === 'win32' ? (p.env['APPDATA'] ?? j(p.home, 'AppData', 'Roaming')) : p.env['XDG_CONFIG_HOME'] || j(p.home, '.config');
+  return p.platform === 'darwin' ? j(p.home, 'Library', 'Application Support') : p.platform === 'win32' ? roaming(p) : xdgConfig(p);
 }
 
 /**
@@ -252,7 +264,7 @@ export function hostTargets(host: Host, p: HostPaths = { cwd: process.cwd(), hom
   if (host === 'opencode') {
     // opencode: the global config, the one OPENCODE_CONFIG names, and from the folder up to the repository's root
     // each opencode.json(c) and .opencode/opencode.json(c). Its servers sit under `mcp` (or `mcp.servers`).
-    const global = j(p.env['XDG_CONFIG_HOME'] || j(p.home, '.config'), 'opencode');
+    const global = j(xdgConfig(p), 'opencode');
     const project = upToRepoRoot(p.cwd, p.platform).flatMap((d) => ['opencode.json', 'opencode.jsonc', j('.opencode', 'opencode.json'), j('.opencode', 'opencode.jsonc')].map((f) => j(d, f)));
     const named = p.env['OPENCODE_CONFIG'] ? [p.env['OPENCODE_CONFIG']] : [];
     return existingOr([...new Set([j(global, 'opencode.json'), j(global, 'opencode.jsonc'), ...named, ...project])], hostConfig(host, p).file, opencodePlaces);
@@ -500,8 +512,8 @@ function readDoc(text: string, file: string): Record<string, unknown> {
 
 /**
  * The text with the entry at `entry` given this command (under `commandKey`: Goose's is `cmd`) and these args (none:
- * its `args` removed). An entry the TOML or YAML editor cannot change in place throws TomlEditError or YamlEditError
- * (plan skips it, saying why).
+ * its `args` removed). An entry the TOML or YAML editor cannot change in place throws InPlaceEditError (plan skips
+ * it, saying why and how it must be written).
  */
 function setEntry(text: string, file: string, entry: string[], command: string, args: string[] | undefined, commandKey = 'command'): string {
   if (isYaml(file)) return yamlSetEntry(text, entry, commandKey, command, args);
@@ -625,9 +637,8 @@ function plan(original: string, file: string, key: string | ServersAt[], o: Plan
         try {
           after = line ? setValue(after, [...at, name, 'command'], [d.command, ...(d.args ?? [])]) : setEntry(after, file, [...at, name], d.command, d.args, commandKey);
         } catch (e) {
-          if (e instanceof YamlEditError) d = { action: 'skip', why: `${e.message}: install changes an entry written as a block map with ${commandKey}: … on a line of its own; write it so, or change it by hand` };
-          else if (e instanceof TomlEditError) d = { action: 'skip', why: `${e.message}: install changes a server written as a [${[...at, name].map(tomlKey).join('.')}] table with command = … on a line of its own; write it so, or change it by hand` };
-          else throw e;
+          if (!(e instanceof InPlaceEditError)) throw e;
+          d = { action: 'skip', why: `${e.message}: install changes ${e.form}; write it so, or change it by hand` };
         }
       }
       if (d.action !== 'skip') {
@@ -719,7 +730,7 @@ function deepEqual(a: unknown, b: unknown): boolean {
   return JSON.stringify(canon(plain(a))) === JSON.stringify(canon(plain(b)));
 }
 
-/** The document with every server entry's empty `args` taken out (a copy's: it is changed). */
+/** The document with every server entry's empty `args` taken out (it is changed: pass one read for this). */
 function withoutEmptyArgs(doc: Record<string, unknown>, at: ServersAt[], file: string): Record<string, unknown> {
   try {
     for (const m of serverMaps(doc, at, file)) for (const e of Object.values(m.servers)) if (e && typeof e === 'object' && Array.isArray(e['args']) && e['args'].length === 0) delete e['args'];
@@ -774,7 +785,7 @@ export function uninstall(file: string, key: string | ServersAt[], o: PlanOption
     // Nothing else changed since install: the original bytes, exactly (formatting, key order, comments).
     // An entry whose args were `[]` comes back without args (wrap's command line cannot tell the two apart): the
     // same to the host, so the original bytes still fit.
-    const [now, then] = [docOrNone(after, file), docOrNone(original, file)].map((d) => d && withoutEmptyArgs(plain(d), asPlaces(key), file));
+    const [now, then] = [docOrNone(after, file), docOrNone(original, file)].map((d) => d && withoutEmptyArgs(d, asPlaces(key), file));
     if (now && then && deepEqual(now, then)) {
       after = original;
       restoredFromBackup = true;

@@ -6,6 +6,7 @@
  * before it runs) and stops with an error on anything else. Callers check an edit by reading the result again.
  */
 import { parse, TomlError } from 'smol-toml';
+import { applyEdits, InPlaceEditError, type Edit } from './edits.js';
 import { lineFinder } from './lines.js';
 
 /** Deeper than any host config: arrays and inline tables nested past this are refused, not followed. */
@@ -287,7 +288,7 @@ export function tomlString(v: string): string {
 }
 
 /** A key part: bare when it can be, else a basic string. */
-export function tomlKey(k: string): string {
+function tomlKey(k: string): string {
   return /^[A-Za-z0-9_-]+$/.test(k) ? k : tomlString(k);
 }
 
@@ -295,8 +296,12 @@ function samePath(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((k, n) => k === b[n]);
 }
 
-/** Why an entry cannot be edited in place; the caller names the file and what to do. */
-export class TomlEditError extends Error {}
+/** Why an entry cannot be edited in place: what install changes is a `[table]` with `command` on its own line. */
+export class TomlEditError extends InPlaceEditError {
+  constructor(message: string, entry: string[]) {
+    super(message, `a server written as a [${entry.map(tomlKey).join('.')}] table with command = … on a line of its own`);
+  }
+}
 
 /**
  * Gives the entry at `entry` (a path of keys: `["mcp_servers", "files"]`) this `command` and these `args` (none:
@@ -306,23 +311,21 @@ export class TomlEditError extends Error {}
 export function tomlSetEntry(text: string, entry: string[], command: string, args: string[] | undefined): string {
   const { values } = tomlStatements(text);
   const cmd = values.find((v) => samePath(v.path, [...entry, 'command']));
-  if (!cmd) throw new TomlEditError('written as an inline table');
+  if (!cmd) throw new TomlEditError('written as an inline table', entry);
   const old = values.find((v) => samePath(v.path, [...entry, 'args']));
   const list = args && `[${args.map(tomlString).join(', ')}]`;
-  const edits: { from: number; to: number; text: string }[] = [{ from: cmd.valueStart, to: cmd.valueEnd, text: tomlString(command) }];
-  if (old && list !== undefined) edits.push({ from: old.valueStart, to: old.valueEnd, text: list });
-  else if (old) edits.push({ from: old.lineStart, to: old.lineEnd, text: '' });
+  const edits: Edit[] = [{ offset: cmd.valueStart, length: cmd.valueEnd - cmd.valueStart, content: tomlString(command) }];
+  if (old && list !== undefined) edits.push({ offset: old.valueStart, length: old.valueEnd - old.valueStart, content: list });
+  else if (old) edits.push({ offset: old.lineStart, length: old.lineEnd - old.lineStart, content: '' });
   else if (list !== undefined) {
     // A new `args` line under `command`, indented alike and with the same dotted prefix (`files.args` under
     // `[mcp_servers]`).
     const eol = text.includes('\r\n') ? '\r\n' : '\n';
     const lead = cmd.lineEnd === text.length && !/\n$/.test(text) ? eol : '';
     const name = [...cmd.keys.slice(0, -1), 'args'].map(tomlKey).join('.');
-    edits.push({ from: cmd.lineEnd, to: cmd.lineEnd, text: `${lead}${text.slice(cmd.lineStart, cmd.keyStart)}${name} = ${list}${eol}` });
+    edits.push({ offset: cmd.lineEnd, length: 0, content: `${lead}${text.slice(cmd.lineStart, cmd.keyStart)}${name} = ${list}${eol}` });
   }
-  let out = text;
-  for (const e of edits.sort((a, b) => b.from - a.from)) out = out.slice(0, e.from) + e.text + out.slice(e.to);
-  return out;
+  return applyEdits(text, edits);
 }
 
 /**
