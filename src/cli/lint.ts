@@ -18,23 +18,29 @@ import { silentLogger } from '../log/logger.js';
 import { LintInputError, parseInput, type Parsed } from '../lint/inputs.js';
 import { MAX_MANIFEST_BYTES, readInput } from './input.js';
 import { visibleText } from '../protocol/escape.js';
+import { isObject } from '../protocol/jsonrpc.js';
 import { fetchSnapshot, LiveError, splitCommand, type Snapshot } from '../lint/live.js';
 import { toJson, toSarif, toText } from '../lint/output.js';
 import { draftCounts, draftPolicy } from '../lint/policy-draft.js';
 import { lintParsed, type LintResult } from '../lint/run.js';
 import { driftRules } from '../lint/drift.js';
 import { SEVERITY_RANK, type Severity } from '../lint/types.js';
-import { definitionHash, dict, emptyServerPins, readPinFile, textHash, tofuFile, writePinFile, type PinFile } from '../pin/pins.js';
+import { definitionHash, dict, emptyServerPins, hostMeta, readPinFile, textHash, tofuFile, writePinFile, type PinFile } from '../pin/pins.js';
 import { seconds } from './args.js';
 import { writeOutput } from './stdout.js';
 import { deriveName } from './wrap.js';
 
 /** The start of a pending definition's description (or instructions), on its own line, escaped. */
 function describePending(def: unknown): string {
-  const d = def && typeof def === 'object' ? (def as { description?: unknown }).description : undefined;
-  if (typeof d !== 'string' || !d) return '';
-  const text = visibleText(d.replace(/\s+/g, ' ').trim());
-  return `\n      ${text.length > 300 ? `${text.slice(0, 300)}…` : text}`;
+  const shown = (s: string) => {
+    const text = visibleText(s.replace(/\s+/g, ' ').trim());
+    return `\n      ${text.length > 300 ? `${text.slice(0, 300)}…` : text}`;
+  };
+  if (!isObject(def)) return '';
+  const d = def['description'];
+  // The view a tool opens and who may call it (hashed with it: pins.ts hostMeta) can be all that changed.
+  const meta = hostMeta(def);
+  return (typeof d === 'string' && d ? shown(d) : '') + (meta ? shown(`_meta ${JSON.stringify(meta)}`) : '');
 }
 
 class ExitError extends WardenError {

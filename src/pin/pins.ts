@@ -2,8 +2,9 @@
  * Pins: what a server's tools, prompts and instructions said when a person trusted them.
  *
  * A tool's hash is SHA-256 over the canonical JSON (RFC 8785 style) of its whole definition — name, title,
- * description, inputSchema, outputSchema, annotations, execution — so a change anywhere a model or a client looks
- * is a change. `body` is the same hash without the name: equal bodies under different names are a rename.
+ * description, inputSchema, outputSchema, annotations, execution, and the `_meta` keys a host acts on (hostMeta) —
+ * so a change anywhere a model or a client looks is a change. `body` is the same hash without the name: equal
+ * bodies under different names are a rename.
  * Server instructions are hashed on their own.
  *
  * Two stores share one format: a lock file a team commits (`pins: mcp-warden.lock.json`), or, with none, trust
@@ -24,9 +25,28 @@ export const HASHED_PROMPT_FIELDS = ['name', 'title', 'description', 'arguments'
 
 export type Kind = 'tools' | 'prompts';
 
-function pick(def: Record<string, unknown>, fields: readonly string[], withName: boolean): Record<string, unknown> {
+/**
+ * The `_meta` keys of a tool that a host acts on: the view it opens and who may call it — MCP Apps
+ * (`io.modelcontextprotocol/ui`): `ui` = {resourceUri, visibility, …}, and `ui/…`, its first spelling — and the
+ * OpenAI Apps SDK's `openai/…` (outputTemplate, widgetAccessible, visibility, the status texts shown to the person).
+ * A server that points a trusted tool at another view (other code the host runs, with the right to call tools) or
+ * shows an app-only tool to the model changes that tool as surely as by rewriting its description. Other keys are
+ * the server's own bookkeeping (FastMCP's tags, build ids) and stay out, so a tool without these keys keeps the hash
+ * it had before they were hashed.
+ */
+export function hostMeta(def: Record<string, unknown>): Record<string, unknown> | undefined {
+  const meta = def['_meta'];
+  if (!isObject(meta)) return undefined;
+  let out: Record<string, unknown> | undefined;
+  for (const k of Object.keys(meta)) if (k === 'ui' || k.startsWith('ui/') || k.startsWith('openai/')) (out ??= dict())[k] = meta[k];
+  return out;
+}
+
+function pick(kind: Kind, def: Record<string, unknown>, withName: boolean): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const f of fields) if ((withName || f !== 'name') && def[f] !== undefined) out[f] = def[f];
+  for (const f of kind === 'tools' ? HASHED_TOOL_FIELDS : HASHED_PROMPT_FIELDS) if ((withName || f !== 'name') && def[f] !== undefined) out[f] = def[f];
+  const meta = kind === 'tools' ? hostMeta(def) : undefined;
+  if (meta) out['_meta'] = meta;
   return out;
 }
 
@@ -42,9 +62,8 @@ export function definitionHash(kind: Kind, def: Record<string, unknown>): { hash
 }
 
 function computeHash(kind: Kind, def: Record<string, unknown>): { hash: string; body: string } {
-  const fields = kind === 'tools' ? HASHED_TOOL_FIELDS : HASHED_PROMPT_FIELDS;
   const sha = (v: unknown) => createHash('sha256').update(canonicalJson(v)).digest('hex');
-  return { hash: sha(pick(def, fields, true)), body: sha(pick(def, fields, false)) };
+  return { hash: sha(pick(kind, def, true)), body: sha(pick(kind, def, false)) };
 }
 
 export function textHash(s: string): string {

@@ -239,6 +239,29 @@ describe('tool pinning through wrap (trust on first use)', () => {
     expect(s.calls()).not.toMatch(/call greet\n[\s\S]*call greet/);
   });
 
+  it('a tool whose view (MCP Apps _meta.ui, openai/…) or visibility changed is held like a rewritten description; the server\'s own _meta keys are not pinned', async () => {
+    const s = setup({ notify: true, withView: true });
+    const c = await s.connect();
+    expect(await names(c)).toEqual(['add', 'chart', 'flip', 'greet', 'read_data', 'report', 'table']);
+    expect(text(await c.callTool('chart', {}))).toBe('chart ran');
+    await c.callTool('flip');
+    // chart, app-only when pinned, is now offered to the model; report opens another view; table changed a build id.
+    expect(await names(c)).toEqual(['flip', 'table']);
+    for (const tool of ['chart', 'report']) {
+      const r = await c.callTool(tool, {});
+      expect(r['isError'], tool).toBe(true);
+      expect(text(r)).toMatch(/changed since it was pinned/);
+    }
+    expect(text(await c.callTool('table', {}))).toBe('table ran');
+    await c.close();
+    expect(s.calls().split('\n').filter((l) => l.startsWith('call ')).sort()).toEqual(['call chart', 'call flip', 'call table']);
+    // The reviewer sees what changed where the description did not.
+    const list = cli(['pin', '--approve', 'shifty-server', '--list', '--config', s.cfg], s.env);
+    expect(list.status, list.stderr).toBe(0);
+    expect(list.stdout).toContain('      _meta {"ui":{"resourceUri":"ui://shifty/chart.html","visibility":["model","app"]}}');
+    expect(list.stdout).toContain('      _meta {"openai/outputTemplate":"ui://shifty/report-v2.html"}');
+  });
+
   it('blocks a poisoned tool seen for the first time until a person approves it', async () => {
     const s = setup({ poisonFirst: true });
     const c = await s.connect();

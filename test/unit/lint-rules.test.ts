@@ -562,4 +562,24 @@ describe('drift against a lock file', () => {
     expect(renamed.find((f) => f.rule === 'DR001')?.message).toMatch(/old_name renamed/);
     expect(lint([base[0]!]).find((f) => f.rule === 'DR003')?.target).toBe('srv/old_name');
   });
+  it('reports a tool whose MCP Apps view or visibility changed, not one whose own _meta bookkeeping did', () => {
+    const view = (visibility: string[], build: string) => tool('chart', 'Draws the data as a chart.', { _meta: { ui: { resourceUri: 'ui://srv/chart.html', visibility }, 'com.example/build': build } });
+    const pinned: PinFile = { version: 1, servers: { srv: { ...emptyServerPins('node s.js'), instructions: textHash('Be nice.') } } };
+    pinned.servers['srv']!.tools['chart'] = { ...definitionHash('tools', view(['app'], '1')), pinnedAt: 'x', by: 'lock' };
+    const drift = (t: Tool) => {
+      const p = parseInput('live.json', JSON.stringify({ initialize: { instructions: 'Be nice.' }, tools: [t] }));
+      p.servers[0]!.name = 'srv';
+      p.servers[0]!.format = 'live';
+      return lintParsed([p], { extra: driftRules(pinned) }).findings.filter((f) => f.rule.startsWith('DR'));
+    };
+    expect(drift(view(['app'], '2'))).toEqual([]);
+    expect(drift(view(['model', 'app'], '1')).map((f) => f.rule)).toEqual(['DR001']);
+  });
+  it('a tool without host _meta keys hashes as it did before they were hashed (pins written earlier still match)', () => {
+    const t = { name: 'greet', description: 'Greets a person by name.', inputSchema: { type: 'object', properties: { name: { type: 'string' } } } };
+    const before = '9d25ff34aa48404f5a716b04611f2e3611c53b28d14be11656099886f2acdef0';
+    expect(definitionHash('tools', t).hash).toBe(before);
+    expect(definitionHash('tools', { ...t, _meta: { _fastmcp: { tags: ['x'] }, 'com.example/build': '7' } }).hash).toBe(before);
+    expect(definitionHash('tools', { ...t, _meta: { 'ui/resourceUri': 'ui://x' } }).hash).not.toBe(before);
+  });
 });
