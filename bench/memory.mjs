@@ -2,9 +2,10 @@
  * Where the proxy's resident memory goes, and what moves it:
  *
  * - the floor: an empty Node process, and what each large dependency adds when loaded alone;
- * - `wrap` with the full pipeline (lean stdio client): resident memory idle after start, and at its peak under
- *   16 calls in flight plus ten 1 MiB results, with Node's default young generation and with a smaller one
- *   (`--max-semi-space-size`), and the calls/s each kept.
+ * - `wrap` with the full pipeline (lean stdio client): resident memory idle after start (and how much of it is
+ *   anonymous, not the Node binary's and libraries' pages every Node process shares), and at its peak under
+ *   16 calls in flight plus ten 1 MiB results: as shipped (the young generation kept at its starting size: cli/index.ts
+ *   smallYoungGeneration), with Node's default young generation, and with a 4 MiB one; and the calls/s each kept.
  *
  *   node bench/memory.mjs        prints JSON; bench/run.mjs includes it in docs/benchmarks.md
  */
@@ -21,17 +22,25 @@ function loaded(mod) {
   return Number(execFileSync(NODE, ['-e', code], { cwd: ROOT, encoding: 'utf8' })) / 2 ** 20;
 }
 
+/** How the table names each set of Node flags. A semi-space flag given to Node turns off wrap's own setting. */
+const LABELS = {
+  '': 'none (as shipped: young generation kept at its starting size, 1 MiB semi-spaces)',
+  '--semi-space-growth-factor=2': "--semi-space-growth-factor=2 (Node's default young generation: grows to 16 MiB semi-spaces)",
+  '--max-semi-space-size=4': '--max-semi-space-size=4 (grows to 4 MiB semi-spaces)',
+};
+
 async function wrapUnderLoad(flags, calls) {
   const { child } = spawnWrap('mcpw-mem-', () => flags);
   try {
     const client = await open(child);
     await new Promise((r) => setTimeout(r, 500));
     const idle = procStatusMb(child.pid, 'VmRSS');
+    const idleAnon = procStatusMb(child.pid, 'RssAnon');
     for (let i = 0; i < 1000; i++) await client.call('echo', { text: 'warm' });
     const run = await client.run(calls, 16);
     const peakCalls = procStatusMb(child.pid, 'VmHWM');
     for (let i = 0; i < 10; i++) await client.call('blob', { bytes: 1024 * 1024 });
-    return { flags: flags.join(' ') || '(Node defaults)', idle, peakCalls, peak: procStatusMb(child.pid, 'VmHWM'), rate: run.rate };
+    return { flags: LABELS[flags.join(' ')] ?? flags.join(' '), idle, idleAnon, peakCalls, peak: procStatusMb(child.pid, 'VmHWM'), rate: run.rate };
   } finally {
     child.stdin.end();
     child.kill();
@@ -64,11 +73,23 @@ function auditCache(cacheKib, events = 40_000) {
   return JSON.parse(execFileSync(NODE, ['-e', code], { cwd: ROOT, encoding: 'utf8' }));
 }
 
-export async function memoryExperiment({ calls = 20_000 } = {}) {
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+/**
+ * Each set of flags runs `rounds` times, the sets alternating (this kind of machine drifts within minutes); every
+ * figure is the median of its rounds.
+ */
+export async function memoryExperiment({ calls = 20_000, rounds = 3 } = {}) {
   const empty = loaded('');
   const deps = DEPENDENCIES.map((d) => ({ name: d, mb: loaded(d) - empty }));
-  const wrap = [];
-  for (const flags of [[], ['--max-semi-space-size=4'], ['--max-semi-space-size=1']]) wrap.push(await wrapUnderLoad(flags, calls));
+  const sets = [[], ['--semi-space-growth-factor=2'], ['--max-semi-space-size=4']];
+  const runs = sets.map(() => []);
+  for (let r = 0; r < rounds; r++) for (let i = 0; i < sets.length; i++) runs[i].push(await wrapUnderLoad(sets[i], calls));
+  const wrap = runs.map((rs) => {
+    const out = { flags: rs[0].flags, rounds: rs.length };
+    for (const k of ['idle', 'idleAnon', 'peakCalls', 'peak', 'rate']) out[k] = median(rs.map((x) => x[k]));
+    return out;
+  });
   const cache = { writer: auditCache(undefined), driverDefault: auditCache(16_000) };
   return { empty, deps, wrap, cache };
 }

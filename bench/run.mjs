@@ -278,7 +278,7 @@ async function main() {
   const sessions = await sessionMemory();
   process.stderr.write('bench: memory: the floor, each dependency, wrap under load with smaller young generations…\n');
   const { memoryExperiment } = await import('./memory.mjs');
-  const memory = await memoryExperiment({ calls: QUICK ? 5000 : 20_000 });
+  const memory = await memoryExperiment({ calls: QUICK ? 5000 : 20_000, rounds: QUICK ? 1 : 3 });
   process.stderr.write('bench: start-up, direct and through wrap…\n');
   const { startupBench } = await import('./startup.mjs');
   memory.startup = await startupBench({ runs: QUICK ? 5 : 15 });
@@ -759,16 +759,19 @@ ${memory ? `
 An empty Node ${process.version} process is resident at ${f(memory.empty, 1)} MB. Loaded alone, each large dependency adds:
 ${memory.deps.map((d) => `${d.name} ${f(d.mb, 1)} MB`).join(', ')} (shared start-up costs make these overlap).
 
-\`wrap\` with the full pipeline, driven by the lean stdio client: resident memory once started, its peak after
-${QUICK ? 5000 : 20_000} calls with 16 in flight, then after ten 1 MiB results as well, with Node's default young generation and with
-smaller ones. The young generation (\`new_space\`) is most of the difference the flags make: Node sizes it for
-throughput, and a proxy's garbage is short-lived. Under load the old generation also fills with garbage promoted
-between full collections (measured with V8's heap-space statistics: ~11 MB live, 25–40 MB used before a full
-collection), and each large result leaves its strings until one runs.
+\`wrap\` with the full pipeline, driven by the lean stdio client: resident memory once started (and the part of it that is
+the process's own, not the pages of the Node binary and libraries that every Node process on the machine shares),
+its peak after ${QUICK ? 5000 : 20_000} calls with 16 in flight, then after ten 1 MiB results as well (each figure the median of
+${memory.wrap[0]?.rounds ?? 1} runs, the rows alternating). \`wrap\` and \`serve\` keep V8's young
+generation (\`new_space\`) at its starting size (\`src/cli/index.ts\`, set at start: a host launches \`mcp-warden wrap\` with no
+Node flags); Node sizes it for throughput, growing it to 16 MiB semi-spaces under load, while a proxy's garbage lives for
+one message. A semi-space flag given to Node turns that setting off, which is how the other rows ran. Under load the old
+generation also fills with garbage promoted between full collections (measured with V8's heap-space statistics: ~11 MB
+live, 25–40 MB used before a full collection), and each large result leaves its strings until one runs.
 
-| Node flags | idle RSS MB | peak RSS MB, calls | peak RSS MB, calls + 1 MiB results | calls/s (16 in flight) |
-|---|---:|---:|---:|---:|
-${memory.wrap.map((w) => `| ${w.flags} | ${f(w.idle, 1)} | ${f(w.peakCalls, 1)} | ${f(w.peak, 1)} | ${f(w.rate, 0)} |`).join('\n')}
+| Node flags | idle RSS MB | of which the process's own MB | peak RSS MB, calls | peak RSS MB, calls + 1 MiB results | calls/s (16 in flight) |
+|---|---:|---:|---:|---:|---:|
+${memory.wrap.map((w) => `| ${w.flags} | ${f(w.idle, 1)} | ${f(w.idleAnon, 1)} | ${f(w.peakCalls, 1)} | ${f(w.peak, 1)} | ${f(w.rate, 0)} |`).join('\n')}
 ${memory.cache ? `
 SQLite's page cache: a process that appended 40,000 audit events one commit each grew by
 ${f(memory.cache.writer.grew, 1)} MB with the audit writer's cache (${-memory.cache.writer.cache} KiB) and by
