@@ -42,10 +42,9 @@ export function hostMeta(def: Record<string, unknown>): Record<string, unknown> 
   return out;
 }
 
-function pick(kind: Kind, def: Record<string, unknown>, withName: boolean): Record<string, unknown> {
+function pick(fields: readonly string[], def: Record<string, unknown>, withName: boolean, meta: Record<string, unknown> | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const f of kind === 'tools' ? HASHED_TOOL_FIELDS : HASHED_PROMPT_FIELDS) if ((withName || f !== 'name') && def[f] !== undefined) out[f] = def[f];
-  const meta = kind === 'tools' ? hostMeta(def) : undefined;
+  for (const f of fields) if ((withName || f !== 'name') && def[f] !== undefined) out[f] = def[f];
   if (meta) out['_meta'] = meta;
   return out;
 }
@@ -62,8 +61,10 @@ export function definitionHash(kind: Kind, def: Record<string, unknown>): { hash
 }
 
 function computeHash(kind: Kind, def: Record<string, unknown>): { hash: string; body: string } {
+  const fields = kind === 'tools' ? HASHED_TOOL_FIELDS : HASHED_PROMPT_FIELDS;
+  const meta = kind === 'tools' ? hostMeta(def) : undefined;
   const sha = (v: unknown) => createHash('sha256').update(canonicalJson(v)).digest('hex');
-  return { hash: sha(pick(kind, def, true)), body: sha(pick(kind, def, false)) };
+  return { hash: sha(pick(fields, def, true, meta)), body: sha(pick(fields, def, false, meta)) };
 }
 
 export function textHash(s: string): string {
