@@ -25,7 +25,7 @@ import { draftCounts, draftPolicy } from '../lint/policy-draft.js';
 import { lintParsed, type LintResult } from '../lint/run.js';
 import { driftRules } from '../lint/drift.js';
 import { SEVERITY_RANK, type Severity } from '../lint/types.js';
-import { definitionHash, dict, emptyServerPins, hostMeta, readPinFile, textHash, tofuFile, writePinFile, type PinFile } from '../pin/pins.js';
+import { definitionHash, dict, emptyServerPins, hostMeta, kindLabel, readPinFile, textHash, tofuFile, writePinFile, type PinFile } from '../pin/pins.js';
 import { seconds } from './args.js';
 import { writeOutput } from './stdout.js';
 import { deriveName } from './wrap.js';
@@ -43,6 +43,22 @@ function describePending(def: unknown): string {
   return (typeof d === 'string' && d ? shown(d) : '') + (meta ? shown(`_meta ${JSON.stringify(meta)}`) : '');
 }
 
+/**
+ * A pending view as pin --list shows it: each content's type, size and the `_meta` a host acts on (the domains the
+ * page may reach, the devices it may ask for), then the start of the page, escaped.
+ */
+function describeView(def: unknown): string {
+  if (!isObject(def)) return '';
+  const lines: string[] = [];
+  for (const c of Array.isArray(def['contents']) ? def['contents'] : []) {
+    if (!isObject(c)) continue;
+    lines.push(`${String(c['mimeType'] ?? 'no mimeType')}, ${Number(c['chars']) || 0} characters${c['_meta'] ? `, _meta ${JSON.stringify(c['_meta'])}` : ''}`);
+  }
+  if (typeof def['more'] === 'number') lines.push(`and ${def['more']} more contents`);
+  if (typeof def['preview'] === 'string') lines.push(def['preview']);
+  return lines.map((l) => describePending({ description: l })).join('');
+}
+
 class ExitError extends WardenError {
   override readonly code = 'EXIT';
   constructor(
@@ -58,10 +74,10 @@ class ExitError extends WardenError {
 
 const FAIL_ON: Record<string, Severity> = { critical: 'CRIT', high: 'HIGH', medium: 'MED', low: 'LOW', info: 'INFO' };
 
-async function live(server: ServerConfig, timeoutMs: number): Promise<Snapshot> {
+async function live(server: ServerConfig, timeoutMs: number, views = false): Promise<Snapshot> {
   const up = (await upstreamFactory(server, { mode: 'serve', log: silentLogger(), maxMessageBytes: 64 * 1024 * 1024, requestTimeoutMs: timeoutMs, env: process.env }))();
   try {
-    return await fetchSnapshot(up, timeoutMs);
+    return await fetchSnapshot(up, timeoutMs, { views });
   } catch (e) {
     await up.close().catch(() => undefined);
     throw new ExitError(`${server.url ? redactUrl(server.url) : server.command}: ${(e as Error).message}`, 3);
@@ -193,11 +209,11 @@ export function registerLint(program: Command): void {
 
   program
     .command('pin')
-    .description('record the tools, prompts and instructions of configured servers in a lock file, or approve what changed')
+    .description('record the tools, prompts, instructions and views (ui://) of configured servers in a lock file, or approve what changed')
     .option('--config <file>', 'config file (default: $MCP_WARDEN_CONFIG, then the user config)')
     .option('--out <file>', 'lock file to write (default: the config\'s pins file, else mcp-warden.lock.json)')
-    .option('--approve <server>', 'approve the pending definitions of a server (all, or the tool/prompt named after it)')
-    .argument('[name]', 'with --approve: the tool or prompt to approve')
+    .option('--approve <server>', 'approve the pending definitions of a server (all, or the tool, prompt or view URI named after it)')
+    .argument('[name]', 'with --approve: the tool or prompt name, or the view URI, to approve')
     .option('--list', 'show what is pending approval')
     .option('--hash <prefix>', 'with --approve SERVER NAME: approve only if the pending definition still has this hash (as --list shows it)')
     .option('--timeout <seconds>', 'per request', seconds, 15)
@@ -233,6 +249,7 @@ export function registerLint(program: Command): void {
               ? [
                   ...Object.entries(pf.pending.tools).map(([k, v]) => `  tool ${visibleText(k)}: ${v.reason}${v.renamedFrom ? ` from ${visibleText(v.renamedFrom)}` : ''}${v.findings ? ` [${v.findings.join(', ')}]` : ''} (seen ${v.seenAt}, hash ${shortHash(v.hash)})${describePending(v.definition)}`),
                   ...Object.entries(pf.pending.prompts).map(([k, v]) => `  prompt ${visibleText(k)}: ${v.reason} (seen ${v.seenAt}, hash ${shortHash(v.hash)})${describePending(v.definition)}`),
+                  ...Object.entries(pf.pending.views).map(([k, v]) => `  view ${visibleText(k)}: ${v.reason} (seen ${v.seenAt}, hash ${shortHash(v.hash)})${describeView(v.definition)}`),
                   ...(pf.pendingInstructions ? [`  instructions changed (seen ${pf.pendingInstructions.seenAt})${describePending({ description: pf.pendingInstructions.text })}`] : []),
                 ]
               : [];
@@ -251,18 +268,18 @@ export function registerLint(program: Command): void {
         const dest = lockPf.servers[server] ?? emptyServerPins(sp.identity);
         const now = new Date().toISOString();
         const approved: string[] = [];
-        for (const kind of ['tools', 'prompts'] as const) {
+        for (const kind of ['tools', 'prompts', 'views'] as const) {
           for (const [n, p] of Object.entries(sp.pending[kind])) {
             if (name && n !== name) continue;
             // The server may have shown yet another definition since a person read this one (--list): approve only
             // what they saw.
             if (o.hash && !p.hash.toLowerCase().startsWith(o.hash.toLowerCase())) {
-              throw new UsageError(`${server}: the pending definition of ${kind === 'tools' ? 'tool' : 'prompt'} ${visibleText(n)} changed since it was listed (hash now ${shortHash(p.hash)}, not ${o.hash}); nothing approved. Review it again with pin --approve ${server} --list`);
+              throw new UsageError(`${server}: the pending definition of ${kindLabel(kind)} ${visibleText(n)} changed since it was listed (hash now ${shortHash(p.hash)}, not ${o.hash}); nothing approved. Review it again with pin --approve ${server} --list`);
             }
             dest[kind][n] = { hash: p.hash, body: p.body, pinnedAt: now, by: 'approved' };
             delete sp.pending[kind][n];
             if (p.renamedFrom && !name) delete dest[kind][p.renamedFrom];
-            approved.push(`${kind === 'tools' ? 'tool' : 'prompt'} ${visibleText(n)} (hash ${shortHash(p.hash)})`);
+            approved.push(`${kindLabel(kind)} ${visibleText(n)} (hash ${shortHash(p.hash)})`);
           }
         }
         if (sp.pendingInstructions && !name) {
@@ -279,7 +296,7 @@ export function registerLint(program: Command): void {
           lockPf.servers[server] = dest;
           writePinFile(target, lockPf);
         } else {
-          lockPf.servers[server] = { ...dest, pending: { tools: {}, prompts: {} } };
+          lockPf.servers[server] = { ...dest, pending: { tools: {}, prompts: {}, views: {} } };
           delete lockPf.servers[server]!.pendingInstructions;
           writePinFile(target, lockPf);
           pendingPf!.servers[server] = sp;
@@ -294,8 +311,13 @@ export function registerLint(program: Command): void {
       const timeout = o.timeout * 1000;
       const parsed: Parsed[] = [];
       const identities = new Map<string, string>();
+      const views = new Map<string, Record<string, string>>();
+      const unread: string[] = [];
       for (const s of config.servers) {
-        const snap = await live(s, timeout);
+        const snap = await live(s, timeout, true);
+        views.set(s.name, snap.views ?? {});
+        // A view that could not be read is not pinned: a proxy holds it until a person approves it (pin --list).
+        for (const [uri, why] of Object.entries(snap.viewErrors ?? {})) unread.push(`${visibleText(s.name)}: view ${visibleText(uri)} could not be read (${visibleText(why)}); it is not pinned and a proxy holds it until approved`);
         const p = parseInput(`${s.name}`, JSON.stringify({ ...(snap.initialize ? { initialize: snap.initialize } : {}), tools: snap.tools, prompts: snap.prompts }));
         for (const m of p.servers) m.name = s.name;
         identities.set(s.name, serverIdentity(s));
@@ -303,9 +325,13 @@ export function registerLint(program: Command): void {
       }
       const result = lintParsed(parsed);
       const pf = pinFileFrom(result, identities);
-      for (const s of config.servers) pf.servers[s.name] ??= emptyServerPins(serverIdentity(s));
+      for (const s of config.servers) {
+        const sp = (pf.servers[s.name] ??= emptyServerPins(serverIdentity(s)));
+        for (const [uri, hash] of Object.entries(views.get(s.name) ?? {})) sp.views[uri] = { hash, body: hash, pinnedAt: pf.generated!, by: 'lock' };
+      }
       writePinFile(out, pf);
-      const counts = Object.entries(pf.servers).map(([n, s]) => `${n}: ${Object.keys(s.tools).length} tools, ${Object.keys(s.prompts).length} prompts`);
+      const counts = Object.entries(pf.servers).map(([n, s]) => `${n}: ${Object.keys(s.tools).length} tools, ${Object.keys(s.prompts).length} prompts, ${Object.keys(s.views).length} views`);
+      for (const line of unread) process.stderr.write(`warning: ${line}\n`);
       process.stdout.write(`wrote ${out}\n${counts.map((c) => `  ${c}`).join('\n')}\n`);
     });
 }

@@ -1,9 +1,11 @@
 /**
  * A live server's lists, fetched the way a client would — initialize (or, for a 2026-07-28-only server,
  * server/discover), then every page of tools/list, prompts/list, resources/list and resources/templates/list.
- * Only list methods are sent: never tools/call, prompts/get or resources/read.
+ * Only list methods are sent: never tools/call or prompts/get, and resources/read only when asked (`mcp-warden pin`
+ * records the views, `ui://` resources, its tools open and its resource list names).
  */
 import { isObject } from '../protocol/jsonrpc.js';
+import { isViewUri, viewHash, viewUris } from '../pin/pins.js';
 import { META } from '../protocol/eras.js';
 import type { Upstream } from '../transports/types.js';
 
@@ -16,14 +18,20 @@ export interface Snapshot {
   resourceTemplates: unknown[];
   /** Pages fetched per list, for the record. */
   pages: Record<string, number>;
+  /** With `views`: each view's hash (pins.ts viewHash) by URI, and why a view could not be read. */
+  views?: Record<string, string>;
+  viewErrors?: Record<string, string>;
 }
+
+/** Views read by one snapshot at most: a catalogue naming more is not something a person reviews. */
+export const MAX_VIEWS = 1000;
 
 export class LiveError extends Error {}
 
 const CLIENT = { name: 'mcp-warden-lint', version: '1' };
 
 /** Fetches every list of the server behind `up`. `timeoutMs` bounds each request. */
-export async function fetchSnapshot(up: Upstream, timeoutMs = 15_000): Promise<Snapshot> {
+export async function fetchSnapshot(up: Upstream, timeoutMs = 15_000, opts: { views?: boolean } = {}): Promise<Snapshot> {
   let next = 1;
   const waiting = new Map<number, (m: Record<string, unknown>) => void>();
   let closed: string | undefined;
@@ -116,6 +124,19 @@ export async function fetchSnapshot(up: Upstream, timeoutMs = 15_000): Promise<S
   if (caps['resources'] !== undefined) {
     await all('resources/list', 'resources');
     await all('resources/templates/list', 'resourceTemplates');
+  }
+  if (opts.views) {
+    const uris = new Set<string>();
+    for (const t of snap.tools) if (isObject(t)) for (const u of viewUris(t)) uris.add(u);
+    for (const r of snap.resources) if (isObject(r) && isViewUri(r['uri'])) uris.add(r['uri']);
+    if (uris.size > MAX_VIEWS) throw new LiveError(`the server names ${uris.size} views (ui:// resources); at most ${MAX_VIEWS} are read`);
+    snap.views = {};
+    snap.viewErrors = {};
+    for (const uri of uris) {
+      const r = await request('resources/read', { uri });
+      if (isObject(r['result'])) snap.views[uri] = viewHash(r['result']);
+      else snap.viewErrors[uri] = JSON.stringify(r['error'] ?? 'no result').slice(0, 200);
+    }
   }
   await up.close();
   return snap;

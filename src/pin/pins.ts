@@ -1,11 +1,11 @@
 /**
- * Pins: what a server's tools, prompts and instructions said when a person trusted them.
+ * Pins: what a server's tools, prompts, instructions and views (MCP Apps `ui://` pages) said when a person trusted them.
  *
  * A tool's hash is SHA-256 over the canonical JSON (RFC 8785 style) of its whole definition — name, title,
  * description, inputSchema, outputSchema, annotations, execution, and the `_meta` keys a host acts on (hostMeta) —
  * so a change anywhere a model or a client looks is a change. `body` is the same hash without the name: equal
  * bodies under different names are a rename.
- * Server instructions are hashed on their own.
+ * Server instructions are hashed on their own; a view is hashed as resources/read returned it (viewHash).
  *
  * Two stores share one format: a lock file a team commits (`pins: mcp-warden.lock.json`), or, with none, trust
  * on first use kept per server in the state directory. Writes are atomic (temp file + rename); the first pin of
@@ -24,6 +24,18 @@ export const HASHED_TOOL_FIELDS = ['name', 'title', 'description', 'inputSchema'
 export const HASHED_PROMPT_FIELDS = ['name', 'title', 'description', 'arguments'] as const;
 
 export type Kind = 'tools' | 'prompts';
+/** What a pin file holds per server: tools and prompts by name, views (MCP Apps `ui://` resources) by URI. */
+export type PinKind = Kind | 'views';
+
+/** A pinned kind as a person reads it in a message: `tool`, `prompt`, `view`. */
+export function kindLabel(kind: PinKind): string {
+  return kind === 'tools' ? 'tool' : kind === 'prompts' ? 'prompt' : 'view';
+}
+
+/** A URI a host renders as a view (MCP Apps: the `ui://` scheme, which like any scheme is case-insensitive). */
+export function isViewUri(uri: unknown): uri is string {
+  return typeof uri === 'string' && /^ui:\/\//i.test(uri);
+}
 
 /**
  * The `_meta` keys of a tool that a host acts on: the view it opens and who may call it — MCP Apps
@@ -40,6 +52,15 @@ export function hostMeta(def: Record<string, unknown>): Record<string, unknown> 
   let out: Record<string, unknown> | undefined;
   for (const k of Object.keys(meta)) if (k === 'ui' || k.startsWith('ui/') || k.startsWith('openai/')) (out ??= dict())[k] = meta[k];
   return out;
+}
+
+/** The `ui://` views a tool opens (MCP Apps `ui.resourceUri` or its first spelling `ui/resourceUri`; OpenAI's `openai/outputTemplate`). */
+export function viewUris(def: Record<string, unknown>): string[] {
+  const meta = hostMeta(def);
+  if (!meta) return [];
+  const ui = meta['ui'];
+  const found = [isObject(ui) ? ui['resourceUri'] : undefined, meta['ui/resourceUri'], meta['openai/outputTemplate']];
+  return [...new Set(found.filter(isViewUri))];
 }
 
 function pick(fields: readonly string[], def: Record<string, unknown>, withName: boolean, meta: Record<string, unknown> | undefined): Record<string, unknown> {
@@ -65,6 +86,50 @@ function computeHash(kind: Kind, def: Record<string, unknown>): { hash: string; 
   const meta = kind === 'tools' ? hostMeta(def) : undefined;
   const sha = (v: unknown) => createHash('sha256').update(canonicalJson(v)).digest('hex');
   return { hash: sha(pick(fields, def, true, meta)), body: sha(pick(fields, def, false, meta)) };
+}
+
+/**
+ * The hash of a view: what `resources/read` of its `ui://` URI returned — each content's uri, mimeType, text or blob,
+ * and the `_meta` keys a host acts on (MCP Apps' `ui`: the CSP domains the page may reach, the camera, microphone and
+ * clipboard it may ask for, its origin; the OpenAI Apps SDK's `openai/widgetCSP`, `openai/widgetDomain`…). A view is
+ * code the host runs with the right to call the server's tools: a page that changed is a tool that changed.
+ */
+export function viewHash(result: Record<string, unknown>): string {
+  const raw = result['contents'];
+  const contents = Array.isArray(raw)
+    ? raw.map((c) => {
+        if (!isObject(c)) return c;
+        const out: Record<string, unknown> = {};
+        for (const f of VIEW_CONTENT_FIELDS) if (c[f] !== undefined) out[f] = c[f];
+        const meta = hostMeta(c);
+        if (meta) out['_meta'] = meta;
+        return out;
+      })
+    : raw;
+  return createHash('sha256').update(canonicalJson({ contents })).digest('hex');
+}
+
+const VIEW_CONTENT_FIELDS = ['uri', 'mimeType', 'text', 'blob'] as const;
+
+/**
+ * What `pin --list` shows of a view held for review (the page itself can be megabytes and stays out of the pin
+ * file): each content's uri, mimeType, size and host `_meta`, and the start of its text.
+ */
+export function viewSummary(result: Record<string, unknown>): Record<string, unknown> {
+  const raw = Array.isArray(result['contents']) ? (result['contents'] as unknown[]) : [];
+  let preview = '';
+  const contents = raw.filter(isObject).slice(0, 8).map((c) => {
+    const text = typeof c['text'] === 'string' ? c['text'] : undefined;
+    if (text && !preview) preview = text.slice(0, 2000);
+    const meta = hostMeta(c);
+    return {
+      ...(typeof c['uri'] === 'string' ? { uri: c['uri'].slice(0, 2000) } : {}),
+      ...(typeof c['mimeType'] === 'string' ? { mimeType: c['mimeType'].slice(0, 200) } : {}),
+      chars: text?.length ?? (typeof c['blob'] === 'string' ? c['blob'].length : 0),
+      ...(meta ? { _meta: meta } : {}),
+    };
+  });
+  return { contents, ...(raw.length > 8 ? { more: raw.length - 8 } : {}), ...(preview ? { preview } : {}) };
 }
 
 export function textHash(s: string): string {
@@ -100,9 +165,12 @@ export interface ServerPins {
   pendingInstructions?: { hash: string; seenAt: string; text: string };
   tools: Record<string, PinnedEntry>;
   prompts: Record<string, PinnedEntry>;
+  /** MCP Apps views by `ui://` URI (viewHash); `body` repeats the hash (a view has no name to be renamed from). */
+  views: Record<string, PinnedEntry>;
   /** Trust on first use: whether the first complete prompts/list has been pinned (prompts have no catalogue fetch). */
   promptsComplete?: boolean;
-  pending: { tools: Record<string, PendingEntry>; prompts: Record<string, PendingEntry> };
+  /** A pending view's `definition` is its viewSummary, not the page. */
+  pending: Record<PinKind, Record<string, PendingEntry>>;
 }
 
 export interface PinFile {
@@ -127,7 +195,7 @@ export function dict<T>(from?: Record<string, T>): Record<string, T> {
 }
 
 export function emptyServerPins(identity: string): ServerPins {
-  return { identity, instructions: null, tools: dict(), prompts: dict(), pending: { tools: dict(), prompts: dict() } };
+  return { identity, instructions: null, tools: dict(), prompts: dict(), views: dict(), pending: { tools: dict(), prompts: dict(), views: dict() } };
 }
 
 function normalize(raw: unknown, file: string): PinFile {
@@ -142,8 +210,10 @@ function normalize(raw: unknown, file: string): PinFile {
       ...(s.pendingInstructions ? { pendingInstructions: s.pendingInstructions } : {}),
       tools: dict(isObject(s.tools) ? (s.tools as Record<string, PinnedEntry>) : undefined),
       prompts: dict(isObject(s.prompts) ? (s.prompts as Record<string, PinnedEntry>) : undefined),
+      // A file written before views were pinned has none: with a lock file, each view is then held until approved.
+      views: dict(isObject(s.views) ? (s.views as Record<string, PinnedEntry>) : undefined),
       ...(s.promptsComplete ? { promptsComplete: true } : {}),
-      pending: { tools: dict(isObject(s.pending?.tools) ? s.pending!.tools : undefined), prompts: dict(isObject(s.pending?.prompts) ? s.pending!.prompts : undefined) },
+      pending: { tools: dict(isObject(s.pending?.tools) ? s.pending!.tools : undefined), prompts: dict(isObject(s.pending?.prompts) ? s.pending!.prompts : undefined), views: dict(isObject(s.pending?.views) ? s.pending!.views : undefined) },
     };
   }
   return { version: 1, ...(typeof raw['generated'] === 'string' ? { generated: raw['generated'] } : {}), servers };

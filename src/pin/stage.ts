@@ -2,7 +2,8 @@
  * The pin stage (SPEC §6): at run time, a tool or prompt whose definition is not the pinned one is hidden from
  * lists and its calls are refused until a person approves it (`mcp-warden pin --approve`), whether the change
  * came with list_changed, silently, on a later page, or in a fresh child called before any list. Changed server
- * instructions block the server. A removed tool is fine. `on_change: warn` records instead of blocking.
+ * instructions block the server. A removed tool is fine. A view (`resources/read` of a `ui://` URI) whose contents
+ * are not the pinned ones is answered with an error in place of its page. `on_change: warn` records instead of blocking.
  *
  * With no lock file, the first full catalogue a server shows is pinned (trust on first use) after the poisoning
  * and naming rules ran on it: a tool with a HIGH finding is pinned as pending instead, blocked until approved.
@@ -17,7 +18,7 @@ import type { Logger } from '../log/logger.js';
 import type { SessionEvents } from '../proxy/session.js';
 import { fileStamp } from '../errors.js';
 import { othersCanChange } from '../config/files.js';
-import { createPinFileOnce, definitionHash, dict, emptyServerPins, PinError, readPinFile, textHash, tofuFile, writePinFile, type Kind, type PendingEntry, type PinFile, type PinnedEntry, type ServerPins } from './pins.js';
+import { createPinFileOnce, definitionHash, dict, emptyServerPins, isViewUri, kindLabel, PinError, readPinFile, textHash, tofuFile, viewHash, viewSummary, writePinFile, type Kind, type PendingEntry, type PinFile, type PinKind, type PinnedEntry, type ServerPins } from './pins.js';
 
 export interface PinSettings {
   /** A lock file (explicit pins); undefined = trust on first use in the state directory. */
@@ -115,7 +116,7 @@ class ServerStore {
    * Records pending definitions (in the state directory's file for lock-file servers): the file is read and written
    * once for all of them, so a list of many new definitions costs one write, not one per definition.
    */
-  addPending(kind: Kind, entries: Iterable<[string, PendingEntry]>): void {
+  addPending(kind: PinKind, entries: Iterable<[string, PendingEntry]>): void {
     const file = this.explicit ? this.pendingFile : this.file;
     const pf: PinFile = readPinFile(file) ?? { version: 1, servers: dict() };
     const sp = pf.servers[this.server] ?? emptyServerPins(this.identity);
@@ -160,6 +161,16 @@ class ServerStore {
     this.invalidate();
   }
 
+  /** Trust on first use of a view: pinned the first time it is read (a view already pinned or held is left). */
+  pinViewFirstUse(uri: string, hash: string): void {
+    const pf: PinFile = readPinFile(this.file) ?? { version: 1, servers: dict() };
+    const sp = pf.servers[this.server];
+    if (!sp || sp.views[uri] || sp.pending.views[uri]) return;
+    sp.views[uri] = { hash, body: hash, pinnedAt: new Date().toISOString(), by: 'tofu' };
+    writePinFile(this.file, pf);
+    this.invalidate();
+  }
+
   /** First use: pins a whole catalogue at once (created once even with concurrent processes). */
   firstUse(sp: ServerPins): ServerPins {
     const pf = createPinFileOnce(this.file, { version: 1, generated: new Date().toISOString(), servers: Object.assign(dict<ServerPins>(), { [this.server]: sp }) });
@@ -172,6 +183,10 @@ class ServerStore {
 const NOT_PINNED = Symbol('not pinned');
 const NOT_PINNED_REFUSAL =
   "mcp-warden refused this call: it could not read the server's whole tool list to pin it on first use, so nothing was pinned. Try again: the next request reads the list again.";
+
+/** Views pinned or held per server at most, and the longest view URI pinned (a real one is a few dozen characters). */
+const MAX_VIEWS = 1000;
+const MAX_VIEW_URI = 2048;
 
 /** Names of definitions an exchange's audit event lists in `extra.pin.tools`; the rest are counted in `more`. */
 const PIN_NOTE_NAMES = 20;
@@ -236,7 +251,7 @@ export function pinStage(opts: PinStageOptions): Stage {
     opts.log.warn({ file: opts.settings.lockFile }, 'the lock file does not exist: every tool and prompt is refused until `mcp-warden pin` writes it');
   }
 
-  function report(ex: Exchange, kind: Kind, name: string, hash: string, v: Extract<Verdict, { ok: false }>): void {
+  function report(ex: Exchange, kind: PinKind, name: string, hash: string, v: Extract<Verdict, { ok: false }>): void {
     const key = `${ex.session.server}\n${kind}\n${name}\n${hash}`;
     // The exchange's audit event names the first few; a list of thousands of new tools is counted, not copied.
     const note = (ex.notes.pin ??= { violation: v.reason, tools: [] });
@@ -258,7 +273,7 @@ export function pinStage(opts: PinStageOptions): Stage {
     }
     f.events++;
     opts.log.warn({ server: ex.session.server, kind, name, reason: v.reason, renamedFrom: v.renamedFrom }, block ? 'definition not pinned: hidden and refused until approved' : 'definition not pinned (on_change: warn)');
-    opts.events?.event('pin_violation', { server: ex.session.server, session: ex.session.id, principal: ex.principal, transport: ex.session.transport }, { reason: `${kind === 'tools' ? 'tool' : 'prompt'} ${name}: ${v.reason}${v.renamedFrom ? ` (renamed from ${v.renamedFrom})` : ''}`, target: name, kind, hash: hash.slice(0, 16), on_change: opts.settings.onChange });
+    opts.events?.event('pin_violation', { server: ex.session.server, session: ex.session.id, principal: ex.principal, transport: ex.session.transport }, { reason: `${kindLabel(kind)} ${name}: ${v.reason}${v.renamedFrom ? ` (renamed from ${v.renamedFrom})` : ''}`, target: name, kind, hash: hash.slice(0, 16), on_change: opts.settings.onChange });
   }
   /** The one event (and log line) for the violations of an exchange past PIN_EVENTS_PER_EXCHANGE. */
   function reportHeld(ex: Exchange, kind: Kind): void {
@@ -367,7 +382,7 @@ export function pinStage(opts: PinStageOptions): Stage {
     report(ex, kind, name, v.hash, v);
     if (v.reason !== 'the server has no pins in the lock file' && !sp?.pending[kind][name]) st.addPending(kind, [[name, pendingEntry(v, def)]]);
     if (!block) return undefined;
-    const what = `mcp-warden refused this call: ${kind === 'tools' ? 'the tool' : 'the prompt'} "${name}"`;
+    const what = `mcp-warden refused this call: the ${kindLabel(kind)} "${name}"`;
     // Nothing is held for approval then: the server is recorded whole, by `mcp-warden pin`.
     if (!sp) return deny(ex, `${what} belongs to a server that has no pins in the lock file. A person can record the server's definitions in it with: mcp-warden pin`, kind === 'tools');
     const phrase = v.reason === 'renamed' ? `is a renamed copy of "${v.renamedFrom}"` : v.reason.startsWith('the definition changed') ? 'has changed since it was pinned' : v.reason.startsWith('new') ? `is ${v.reason}` : `was ${v.reason}`;
@@ -470,6 +485,67 @@ export function pinStage(opts: PinStageOptions): Stage {
     }
   }
 
+  /**
+   * A view (`resources/read` of a `ui://` URI, the page a host renders for a tool and lets call tools): its contents
+   * are hashed as the server sent them and compared with the pin of that URI. With trust on first use the first read
+   * pins it; with a lock file a view `mcp-warden pin` did not record is new. A view that is not the pinned one is held
+   * for review (`pin --list`, `pin --approve SERVER URI`) and, with on_change: block, its read is answered with an
+   * error in place of the page, so the host renders nothing.
+   */
+  async function checkViewResponse(ex: Exchange, uri: string): Promise<void> {
+    if (!ex.response || ex.answeredBy) return;
+    const frame = ex.response;
+    const resp = frame.message as JsonRpcResponse;
+    if (!('result' in resp) || !isObject(resp.result)) return;
+    // Redaction (below this stage) may have masked part of the page for the host: the pin is of what the server sent.
+    let result: Record<string, unknown> = resp.result;
+    if (frame.dirty && frame.raw !== undefined) {
+      try {
+        const sent = JSON.parse(frame.raw) as unknown;
+        if (isObject(sent) && isObject(sent['result'])) result = sent['result'];
+      } catch {
+        /* the frame parsed once; kept as it is */
+      }
+    }
+    const hash = viewHash(result);
+    const st = store(ex.session.server);
+    const pins = st.load() ?? (st.explicit ? undefined : await pinsFor(ex.session, st));
+    const refused = `mcp-warden refused this view: "${uri}"`;
+    let v: Extract<Verdict, { ok: false }>;
+    let text: string;
+    if (pins === NOT_PINNED) {
+      v = { ok: false, reason: "the server's tool list could not be read whole to pin it on first use" };
+      text = NOT_PINNED_REFUSAL;
+    } else if (!pins) {
+      v = { ok: false, reason: 'the server has no pins in the lock file' };
+      text = `${refused} belongs to a server that has no pins in the lock file. A person can record the server's definitions and views in it with: mcp-warden pin`;
+    } else {
+      const pinned = pins.views[uri];
+      if (pinned?.hash === hash) return;
+      const held = pins.pending.views[uri];
+      if (!pinned && !held && (uri.length > MAX_VIEW_URI || Object.keys(pins.views).length + Object.keys(pins.pending.views).length >= MAX_VIEWS)) {
+        // A caller reading URI after URI of a server that answers any of them must not grow the pin file without end.
+        v = { ok: false, reason: `not pinned: a server's views are pinned up to ${MAX_VIEWS}, with URIs of up to ${MAX_VIEW_URI} characters` };
+        text = `${refused.slice(0, 300)} was not pinned: mcp-warden pins at most ${MAX_VIEWS} views per server, with URIs of up to ${MAX_VIEW_URI} characters.`;
+      } else if (!pinned && !held && !st.explicit) {
+        st.pinViewFirstUse(uri, hash);
+        return;
+      } else {
+        v = { ok: false, reason: pinned ? 'the view changed since it was pinned' : 'new since the server was pinned' };
+        text = `${refused} ${pinned ? 'has changed since it was pinned' : 'is new since the server was pinned'}. A person can review and approve it with: mcp-warden pin --approve ${ex.session.server} ${uri}`;
+        if (held?.hash !== hash) st.addPending('views', [[uri, { hash, body: hash, seenAt: new Date().toISOString(), reason: pinned ? 'changed' : 'new', definition: viewSummary(result) }]]);
+      }
+    }
+    report(ex, 'views', uri.slice(0, MAX_VIEW_URI), hash, v);
+    if (!block) return;
+    ex.decision = { effect: 'deny', rule: 'pin', reason: text, mode: 'enforce' };
+    ex.outcome = 'denied';
+    const r = resp as unknown as Record<string, unknown>;
+    delete r['result'];
+    r['error'] = { code: ErrorCode.PolicyDenied, message: text, data: { rule: 'pin' } };
+    markDirty(frame);
+  }
+
   return {
     name: 'pin',
     request(ex) {
@@ -482,8 +558,13 @@ export function pinStage(opts: PinStageOptions): Stage {
       if (ex.method === 'prompts/get') return checkCall(ex, 'prompts', params['name']);
       return undefined;
     },
-    // Only the lifecycle and list answers concern pins: every other response passes synchronously.
+    // Only the lifecycle and list answers, and views, concern pins: every other response passes synchronously.
     response(ex) {
+      if (ex.method === 'resources/read') {
+        if (ex.direction !== 'to-server') return undefined;
+        const uri = (ex.message.message as JsonRpcRequest).params?.['uri'];
+        return isViewUri(uri) ? checkViewResponse(ex, uri) : undefined;
+      }
       if (ex.method !== 'initialize' && ex.method !== 'server/discover' && ex.method !== 'tools/list' && ex.method !== 'prompts/list') return undefined;
       return checkListResponse(ex);
     },

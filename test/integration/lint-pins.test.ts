@@ -15,6 +15,7 @@ import { query } from '../../src/audit/read.js';
 import { emptyServerPins, readPinFile, tofuFile, writePinFile } from '../../src/pin/pins.js';
 import { connectClient, type McpClient } from '../helpers/clients.js';
 import { RawStdio, text as rawText } from '../helpers/raw.js';
+import { PAT } from '../fixtures/leaky-values.mjs';
 import { ALLOW_ALL, CLI, EVERYTHING, isolatedEnv, NODE, ROOT, tmpDir, writeConfig, wrapArgs } from '../helpers/cli.js';
 
 const SHIFTY = path.join(ROOT, 'test/fixtures/shifty-server.mjs');
@@ -331,6 +332,120 @@ describe('tool pinning through wrap (trust on first use)', () => {
     } finally {
       store.close();
     }
+  });
+});
+
+describe('views (MCP Apps ui:// resources): the pages a host renders for tools are pinned', () => {
+  const PAGE_ERROR = /^MCP error -32010: mcp-warden refused this view: "ui:\/\/shifty\/[\w-]+\.html" /;
+  const readError = async (c: McpClient, uri: string) => {
+    try {
+      await c.readResource(uri);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return 'read';
+  };
+  const pageText = async (c: McpClient, uri: string) => ((await c.readResource(uri))['contents'] as { text: string }[])[0]!.text;
+
+  it('trust on first use: a page rewritten or reaching a new domain is refused and held for review until approved; the server\'s own _meta keys are not pinned', async () => {
+    const dir = tmpDir('mcpw-view-');
+    const stateFile = path.join(dir, 'shift.json');
+    writeFileSync(stateFile, JSON.stringify({ version: 1, withView: true }));
+    const env = isolatedEnv({ SHIFT_STATE: stateFile, SHIFT_LOG: path.join(dir, 'calls.log') });
+    const cfg = writeConfig(`policy: [${ALLOW_ALL}]\n`);
+    const connect = () => connectClient('v1', { kind: 'stdio', command: NODE, args: wrapArgs('--config', cfg, '--', NODE, SHIFTY), env });
+    const c = await connect();
+    for (const v of ['chart', 'table', 'report']) expect(await pageText(c, `ui://shifty/${v}.html`)).toContain(`the ${v} view, page 1`);
+    // Page 3: chart's page is rewritten, table's may now reach another domain, report changed only the server's own key.
+    writeFileSync(stateFile, JSON.stringify({ version: 1, withView: true, page: 3 }));
+    const chart = await readError(c, 'ui://shifty/chart.html');
+    expect(chart).toMatch(PAGE_ERROR);
+    expect(chart).toContain('has changed since it was pinned. A person can review and approve it with: mcp-warden pin --approve shifty-server ui://shifty/chart.html');
+    expect(await readError(c, 'ui://shifty/table.html')).toMatch(PAGE_ERROR);
+    expect(await pageText(c, 'ui://shifty/report.html')).toContain('the report view, page 1');
+    // The tools themselves did not change.
+    expect(text(await c.callTool('chart', {}))).toBe('chart ran');
+    await c.close();
+    const reads = readFileSync(path.join(dir, 'calls.log'), 'utf8').split('\n').filter((l) => l.startsWith('read '));
+    expect(reads).toHaveLength(6);
+
+    const store = new AuditStore(path.join(env['XDG_STATE_HOME']!, 'mcp-warden', 'audit.db'), { readonly: true });
+    try {
+      const v = query(store, { event: 'pin_violation' }).map((e) => e.reason).sort();
+      expect(v).toEqual(['view ui://shifty/chart.html: the view changed since it was pinned', 'view ui://shifty/table.html: the view changed since it was pinned']);
+      const refused = query(store, { event: 'exchange' }).filter((e) => e.method === 'resources/read' && e.decision === 'deny');
+      expect(refused.map((e) => `${e.rule} ${e.target}`).sort()).toEqual(['pin ui://shifty/chart.html', 'pin ui://shifty/table.html']);
+    } finally {
+      store.close();
+    }
+
+    // The reviewer sees the new page and the domains it may now reach.
+    const list = cli(['pin', '--list', '--config', cfg, '--approve', 'shifty-server'], env);
+    expect(list.status, list.stderr).toBe(0);
+    expect(list.stdout).toMatch(/ {2}view ui:\/\/shifty\/chart\.html: changed \(seen [^,]+, hash [0-9a-f]{12}\)\n {6}text\/html;profile=mcp-app, \d+ characters, _meta \{"ui":\{"csp":\{"connectDomains":\[\]\},"prefersBorder":true\}\}\n {6}<!doctype html><title>chart<\/title><script>\/\* the chart view, page 3 \*\/<\/script>\n/);
+    expect(list.stdout).toContain('_meta {"ui":{"csp":{"connectDomains":["https://collector.example"]},"prefersBorder":true}}');
+    const ok = cli(['pin', '--approve', 'shifty-server', 'ui://shifty/chart.html', '--config', cfg], env);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/: view ui:\/\/shifty\/chart\.html \(hash [0-9a-f]{12}\)/);
+    const c2 = await connect();
+    expect(await pageText(c2, 'ui://shifty/chart.html')).toContain('the chart view, page 3');
+    expect(await readError(c2, 'ui://shifty/table.html')).toMatch(PAGE_ERROR);
+    await c2.close();
+  });
+
+  it('a caller reading view after view of a server that serves any URI grows the pin file only so far: 1000 views, URIs up to 2048 characters', async () => {
+    const dir = tmpDir('mcpw-viewcap-');
+    const stateFile = path.join(dir, 'shift.json');
+    writeFileSync(stateFile, JSON.stringify({ version: 1, withView: true }));
+    const env = isolatedEnv({ SHIFT_STATE: stateFile });
+    const cfg = writeConfig(`policy: [${ALLOW_ALL}]\n`);
+    const c = await connectClient('v1', { kind: 'stdio', command: NODE, args: wrapArgs('--config', cfg, '--', NODE, SHIFTY), env });
+    const long = `ui://shifty/${'a'.repeat(2100)}.html`;
+    expect(await readError(c, long)).toContain('was not pinned: mcp-warden pins at most 1000 views per server, with URIs of up to 2048 characters.');
+    for (let i = 0; i < 1000; i++) await c.readResource(`ui://shifty/v${i}.html`);
+    expect(await readError(c, 'ui://shifty/one-more.html')).toContain('was not pinned: mcp-warden pins at most 1000 views per server');
+    // What was pinned still reads.
+    expect(await pageText(c, 'ui://shifty/v999.html')).toContain('the v999 view');
+    await c.close();
+    const pins = path.join(env['XDG_STATE_HOME']!, 'mcp-warden', 'pins');
+    const sp = readPinFile(path.join(pins, readdirSync(pins).find((f) => f.startsWith('shifty-server-'))!))!.servers['shifty-server']!;
+    expect(Object.keys(sp.views)).toHaveLength(1000);
+    expect(sp.views['ui://shifty/one-more.html']).toBeUndefined();
+    expect(Object.keys(sp.pending.views)).toEqual([]);
+  });
+
+  it('pin records the views the tools open and the resource list names; wrap compares the page as the server sent it, masked for the host; a view not recorded is refused', async () => {
+    const dir = tmpDir('mcpw-viewlock-');
+    const stateFile = path.join(dir, 'shift.json');
+    // A secret in the page: redaction masks it for the host after the pin stage compared what the server sent.
+    writeFileSync(stateFile, JSON.stringify({ version: 1, withView: true, pageSecret: PAT }));
+    const env = isolatedEnv({ SHIFT_STATE: stateFile });
+    const lock = path.join(dir, 'mcp-warden.lock.json');
+    // `pin` starts servers as serve does: with only the entry's environment.
+    const server = `servers:\n  shifty:\n    command: ${NODE}\n    args: [${SHIFTY}]\n    env: { SHIFT_STATE: ${JSON.stringify(stateFile)} }\npolicy: [${ALLOW_ALL}]\n`;
+    const cfg = writeConfig(`${server}pins: { file: ${lock} }\n`);
+    const rec = cli(['pin', '--config', cfg], env);
+    expect(rec.status, rec.stderr).toBe(0);
+    expect(rec.stdout).toMatch(/shifty: 7 tools, 0 prompts, 3 views/);
+    const pinned = readPinFile(lock)!.servers['shifty']!;
+    expect(Object.keys(pinned.views).sort()).toEqual(['ui://shifty/chart.html', 'ui://shifty/report.html', 'ui://shifty/table.html']);
+
+    const connect = (config = cfg) => connectClient('v1', { kind: 'stdio', command: NODE, args: wrapArgs('--config', config, '--name', 'shifty'), env });
+    const c = await connect();
+    const page = await pageText(c, 'ui://shifty/chart.html');
+    expect(page).toContain('the chart view, page 1');
+    expect(page).toContain('[REDACTED:');
+    expect(page).not.toContain(PAT);
+    // The server now serves a view `pin` never saw.
+    writeFileSync(stateFile, JSON.stringify({ version: 2, withView: true, pageSecret: PAT }));
+    const fresh = await readError(c, 'ui://shifty/report-v2.html');
+    expect(fresh).toMatch(PAGE_ERROR);
+    expect(fresh).toContain('is new since the server was pinned');
+    await c.close();
+    // on_change: warn records it and lets it through.
+    const warn = await connect(writeConfig(`${server}pins: { file: ${lock}, on_change: warn }\n`));
+    expect(await pageText(warn, 'ui://shifty/report-v2.html')).toContain('the report-v2 view');
+    await warn.close();
   });
 });
 
