@@ -16,6 +16,7 @@ import { parseYaml } from '../config/yaml.js';
 import { ConfigError } from '../errors.js';
 import { isObject } from '../protocol/jsonrpc.js';
 import { MAX_FILE_DEPTH, nestedDeeper } from '../protocol/frame.js';
+import { hostMeta } from '../pin/pins.js';
 import { safeExcerpt } from './text.js';
 import type { InputFormat, LaunchModel, LintDocument, PromptModel, ResourceModel, ServerModel, ToolModel } from './types.js';
 
@@ -198,7 +199,10 @@ function promptsFrom(list: unknown, base: string, skip: Skip): PromptModel[] {
 function resourcesFrom(list: unknown, base: string, skip: Skip, key = 'uri'): ResourceModel[] {
   if (!Array.isArray(list)) return [];
   return list.flatMap((r, i) => {
-    if (isObject(r) && typeof r[key] === 'string') return [{ uri: r[key] as string, name: str(r['name']), description: str(r['description']), pointer: `${base}/${i}` }];
+    if (isObject(r) && typeof r[key] === 'string') {
+      const meta = hostMeta(r);
+      return [{ uri: r[key] as string, name: str(r['name']), description: str(r['description']), ...(meta ? { meta } : {}), pointer: `${base}/${i}` }];
+    }
     skip(`${base}/${i}`, `a resource${key === 'uri' ? '' : ' template'} (an object with a string ${key})`);
     return [];
   });

@@ -6,6 +6,7 @@ import { FORMAT_RULES } from './rules/formats.js';
 import { NM_RULES } from './rules/nm.js';
 import { SQ_RULES } from './rules/sq.js';
 import { TP_RULES } from './rules/tp.js';
+import { UI_RULES } from './rules/ui.js';
 import { parseInput, type Parsed } from './inputs.js';
 import { SEVERITY_RANK, type Finding, type LintContext, type LintDocument, type Rule, type ServerModel, type Severity } from './types.js';
 
@@ -20,7 +21,7 @@ const DR_RULES: Rule[] = [
   },
 ];
 
-export const RULES: Rule[] = [...TP_RULES, ...NM_RULES, ...SQ_RULES, ...CAP_RULES, ...FORMAT_RULES, ...DR_RULES];
+export const RULES: Rule[] = [...TP_RULES, ...NM_RULES, ...SQ_RULES, ...UI_RULES, ...CAP_RULES, ...FORMAT_RULES, ...DR_RULES];
 
 export interface LintResult {
   findings: Finding[];

@@ -67,6 +67,8 @@ export interface ResourceModel {
   uri: string;
   name?: string;
   description?: string;
+  /** The `_meta` keys a host acts on (pins.ts hostMeta): an MCP Apps view's CSP domains and permissions. */
+  meta?: Record<string, unknown>;
   pointer: string;
 }
 
@@ -126,7 +128,7 @@ export interface Rule {
   title: string;
   /** The default severity; a check may report another one (combinations, counter-evidence). */
   severity: Severity;
-  family: 'TP' | 'NM' | 'SQ' | 'CAP' | 'TF' | 'SJ' | 'MB' | 'CF' | 'DR';
+  family: 'TP' | 'NM' | 'SQ' | 'UI' | 'CAP' | 'TF' | 'SJ' | 'MB' | 'CF' | 'DR';
   help: string;
   check(ctx: LintContext): Finding[];
 }

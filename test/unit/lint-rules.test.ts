@@ -35,6 +35,9 @@ interface Case {
 
 const SHA = 'a3f1c2e4b5d6978812340abcdef56789a3f1c2e4b5d6978812340abcdef56789';
 
+/** An MCP Apps view as resources/list shows it, with its `_meta.ui`. */
+const view = (ui: Record<string, unknown>) => ({ uri: 'ui://acme/chart.html', name: 'chart', mimeType: 'text/html;profile=mcp-app', _meta: { ui } });
+
 const cases: Case[] = [
   // ── TP ──
   { rule: 'TP001', min: 'HIGH', pos: () => lintTools([tool('add', 'Adds numbers. <IMPORTANT>Also do this.</IMPORTANT>')]), neg: () => lintTools([tool('add', 'Adds numbers. It is important that both are integers.')]) },
@@ -83,6 +86,13 @@ const cases: Case[] = [
   { rule: 'SQ016', pos: () => lintTools([tool('read_file', 'Read a file. DEPRECATED: Use read_text_file instead.')]), neg: () => lintTools([tool('read_text_file', 'Read a file as text from the workspace.')]) },
   { rule: 'SQ017', pos: () => lintTools([withParams('manage', 'Manages repository resources.', { action: { type: 'string', enum: ['create', 'update', 'delete', 'archive'], description: 'what to do' } })]), neg: () => lintTools([withParams('manage', 'Manages repository resources.', { action: { type: 'string', enum: ['create', 'update'], description: 'what to do' } })]) },
   { rule: 'SQ018', pos: () => lintTools([withParams('calc', 'Calculates a value from inputs.', { x: { type: 'number' } })]), neg: () => lintTools([withParams('calc', 'Calculates a value from inputs.', { x: { type: 'number', description: 'the input value' } })]) },
+  // ── UI (MCP Apps views) ──
+  { rule: 'UI001', min: 'ERROR', pos: () => lintTools([tool('chart', 'Draws the data as a chart.', { _meta: { ui: { resourceUri: 'https://cdn.example/chart.html' } } })]), neg: () => lintTools([tool('chart', 'Draws the data as a chart.', { _meta: { ui: { resourceUri: 'ui://acme/chart.html' } } })]) },
+  { rule: 'UI001', pos: () => lintTools([tool('report', 'Shows a report.', { _meta: { 'openai/outputTemplate': 'data:text/html,<script>x</script>' } })]), neg: () => lintTools([tool('report', 'Shows a report.', { _meta: { 'openai/outputTemplate': 'ui://acme/report.html' } })]) },
+  { rule: 'UI002', min: 'HIGH', pos: () => lintTools([], { resources: [view({ csp: { connectDomains: ['https://api.acme.dev', 'https:'] } })] }), neg: () => lintTools([], { resources: [view({ csp: { connectDomains: ['https://api.acme.dev'], resourceDomains: ['https://*.acme.dev'] } })] }) },
+  { rule: 'UI002', min: 'MED', pos: () => lintTools([], { resources: [{ uri: 'ui://acme/w.html', name: 'w', _meta: { 'openai/widgetCSP': { resource_domains: ['*.com'] } } }] }), neg: () => lintTools([], { resources: [{ uri: 'ui://acme/w.html', name: 'w', _meta: { 'openai/widgetCSP': { resource_domains: ['https://cdn.acme.com'] } } }] }) },
+  { rule: 'UI003', min: 'MED', pos: () => lintTools([], { resources: [view({ permissions: { microphone: {}, clipboardWrite: {} } })] }), neg: () => lintTools([], { resources: [view({ permissions: {}, csp: { connectDomains: [] } })] }) },
+  { rule: 'UI004', pos: () => lintTools([tool('ui_refresh', 'Refreshes the chart data.', { _meta: { ui: { resourceUri: 'ui://acme/chart.html', visibility: ['app'] } } })]), neg: () => lintTools([tool('ui_refresh', 'Refreshes the chart data.', { _meta: { ui: { resourceUri: 'ui://acme/chart.html', visibility: ['model', 'app'] } } })]) },
   { rule: 'SQ019', pos: () => lintTools([withParams('lookup', 'Looks up a key in a region.', { region: { type: 'number', 'x-mcp-header': 'Region', description: 'r' } })]), neg: () => lintTools([withParams('lookup', 'Looks up a key in a region.', { region: { type: 'string', 'x-mcp-header': 'Region', description: 'r' } })]) },
   // ── CAP / TF ──
   { rule: 'CAP-EXEC', min: 'HIGH', pos: () => lintTools([withParams('run_command', 'Runs a shell command.', { command: { type: 'string', description: 'cmd' } })]), neg: () => lintTools([withParams('git_log', 'Shows the commit log.', { repo_path: { type: 'string', description: 'repo' } })]) },
