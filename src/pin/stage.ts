@@ -161,14 +161,23 @@ class ServerStore {
     this.invalidate();
   }
 
-  /** Trust on first use of a view: pinned the first time it is read (a view already pinned or held is left). */
-  pinViewFirstUse(uri: string, hash: string): void {
+  /**
+   * Trust on first use of a view: pinned the first time it is read. Returns whether the file now pins this hash: a
+   * view pinned or held meanwhile (another session or process read it first, perhaps served another page) is left,
+   * and the caller judges the page against it.
+   */
+  pinViewFirstUse(uri: string, hash: string): boolean {
     const pf: PinFile = readPinFile(this.file) ?? { version: 1, servers: dict() };
     const sp = pf.servers[this.server];
-    if (!sp || sp.views[uri] || sp.pending.views[uri]) return;
+    if (!sp) return false;
+    if (sp.views[uri] || sp.pending.views[uri]) {
+      this.invalidate();
+      return sp.views[uri]?.hash === hash;
+    }
     sp.views[uri] = { hash, body: hash, pinnedAt: new Date().toISOString(), by: 'tofu' };
     writePinFile(this.file, pf);
     this.invalidate();
+    return true;
   }
 
   /** First use: pins a whole catalogue at once (created once even with concurrent processes). */
@@ -520,16 +529,19 @@ export function pinStage(opts: PinStageOptions): Stage {
       v = { ok: false, reason: 'the server has no pins in the lock file' };
       text = `${refused} belongs to a server that has no pins in the lock file. A person can record the server's definitions and views in it with: mcp-warden pin`;
     } else {
-      const pinned = pins.views[uri];
+      let pinned = pins.views[uri];
       if (pinned?.hash === hash) return;
       const held = pins.pending.views[uri];
-      if (!pinned && !held && (uri.length > MAX_VIEW_URI || Object.keys(pins.views).length + Object.keys(pins.pending.views).length >= MAX_VIEWS)) {
-        // A caller reading URI after URI of a server that answers any of them must not grow the pin file without end.
+      // A caller reading URI after URI of a server that answers any of them must not grow the pin file without end.
+      const unpinnable = !pinned && !held && (uri.length > MAX_VIEW_URI || Object.keys(pins.views).length + Object.keys(pins.pending.views).length >= MAX_VIEWS);
+      if (!pinned && !held && !unpinnable && !st.explicit) {
+        if (st.pinViewFirstUse(uri, hash)) return;
+        // Read first by another session or process meanwhile: judged against what that read pinned.
+        pinned = st.load()?.views[uri];
+      }
+      if (unpinnable) {
         v = { ok: false, reason: `not pinned: a server's views are pinned up to ${MAX_VIEWS}, with URIs of up to ${MAX_VIEW_URI} characters` };
         text = `${refused.slice(0, 300)} was not pinned: mcp-warden pins at most ${MAX_VIEWS} views per server, with URIs of up to ${MAX_VIEW_URI} characters.`;
-      } else if (!pinned && !held && !st.explicit) {
-        st.pinViewFirstUse(uri, hash);
-        return;
       } else {
         v = { ok: false, reason: pinned ? 'the view changed since it was pinned' : 'new since the server was pinned' };
         text = `${refused} ${pinned ? 'has changed since it was pinned' : 'is new since the server was pinned'}. A person can review and approve it with: mcp-warden pin --approve ${ex.session.server} ${uri}`;

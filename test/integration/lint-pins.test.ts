@@ -393,6 +393,25 @@ describe('views (MCP Apps ui:// resources): the pages a host renders for tools a
     await c2.close();
   });
 
+  it('two proxies reading a view first at once: the second is judged against the page the first pinned, not pinned anew', async () => {
+    const dir = tmpDir('mcpw-viewrace-');
+    const stateFile = path.join(dir, 'shift.json');
+    writeFileSync(stateFile, JSON.stringify({ version: 1, withView: true }));
+    const env = isolatedEnv({ SHIFT_STATE: stateFile });
+    const cfg = writeConfig(`policy: [${ALLOW_ALL}]\n`);
+    const connect = () => connectClient('v1', { kind: 'stdio', command: NODE, args: wrapArgs('--config', cfg, '--', NODE, SHIFTY), env });
+    const [a, b] = [await connect(), await connect()];
+    // b has read its pins (no view in them yet: the second call reads the file its first call pinned, and keeps it for
+    // half a second); a pins chart's page 1; the server then serves page 2 to b.
+    for (let i = 0; i < 2; i++) expect(text(await b.callTool('greet', { name: 'x' }))).toBe('greet ran');
+    expect(await pageText(a, 'ui://shifty/chart.html')).toContain('page 1');
+    writeFileSync(stateFile, JSON.stringify({ version: 1, withView: true, page: 2 }));
+    const second = await readError(b, 'ui://shifty/chart.html');
+    expect(second).toMatch(PAGE_ERROR);
+    expect(second).toContain('has changed since it was pinned');
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it('a caller reading view after view of a server that serves any URI grows the pin file only so far: 1000 views, URIs up to 2048 characters', async () => {
     const dir = tmpDir('mcpw-viewcap-');
     const stateFile = path.join(dir, 'shift.json');
