@@ -16,7 +16,7 @@ import { emptyServerPins, readPinFile, tofuFile, writePinFile } from '../../src/
 import { connectClient, type McpClient } from '../helpers/clients.js';
 import { RawStdio, text as rawText } from '../helpers/raw.js';
 import { PAT } from '../fixtures/leaky-values.mjs';
-import { ALLOW_ALL, CLI, EVERYTHING, isolatedEnv, NODE, ROOT, tmpDir, writeConfig, wrapArgs } from '../helpers/cli.js';
+import { ALLOW_ALL, CLI, EVERYTHING, isolatedEnv, NODE, ROOT, startServe, tmpDir, writeConfig, wrapArgs } from '../helpers/cli.js';
 
 const SHIFTY = path.join(ROOT, 'test/fixtures/shifty-server.mjs');
 const TAP = path.join(ROOT, 'test/fixtures/tap.mjs');
@@ -391,6 +391,24 @@ describe('views (MCP Apps ui:// resources): the pages a host renders for tools a
     expect(await pageText(c2, 'ui://shifty/chart.html')).toContain('the chart view, page 3');
     expect(await readError(c2, 'ui://shifty/table.html')).toMatch(PAGE_ERROR);
     await c2.close();
+  });
+
+  it('through serve over Streamable HTTP too: a changed page is refused in place of being shown', async () => {
+    const dir = tmpDir('mcpw-viewserve-');
+    const stateFile = path.join(dir, 'shift.json');
+    writeFileSync(stateFile, JSON.stringify({ version: 1, withView: true }));
+    const gateway = await startServe(`servers:\n  shifty:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(SHIFTY)}]\n    env: { SHIFT_STATE: ${JSON.stringify(stateFile)} }\npolicy: [${ALLOW_ALL}]\n`);
+    try {
+      const c = await connectClient('v2', { kind: 'http', url: `${gateway.url}/shifty/mcp` }, { negotiation: 'auto' });
+      expect(await pageText(c, 'ui://shifty/table.html')).toContain('the table view, page 1');
+      writeFileSync(stateFile, JSON.stringify({ version: 1, withView: true, page: 3 }));
+      // The v2 SDK shows the error's message without its code.
+      expect(await readError(c, 'ui://shifty/table.html')).toMatch(/^(MCP error -32010: )?mcp-warden refused this view: "ui:\/\/shifty\/table\.html" has changed since it was pinned/);
+      expect(await pageText(c, 'ui://shifty/report.html')).toContain('the report view, page 1');
+      await c.close();
+    } finally {
+      await gateway.stop();
+    }
   });
 
   it('two proxies reading a view first at once: the second is judged against the page the first pinned, not pinned anew', async () => {
