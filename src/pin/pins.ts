@@ -54,13 +54,26 @@ export function hostMeta(def: Record<string, unknown>): Record<string, unknown> 
   return out;
 }
 
-/** The `ui://` views a tool opens (MCP Apps `ui.resourceUri` or its first spelling `ui/resourceUri`; OpenAI's `openai/outputTemplate`). */
-export function viewUris(def: Record<string, unknown>): string[] {
+/**
+ * Where a tool names the view it opens — MCP Apps `ui.resourceUri`, its first spelling `ui/resourceUri`, OpenAI's
+ * `openai/outputTemplate` — as a JSON pointer under `_meta`, with what is there (any value: lint reports one that is
+ * not a `ui://` URI).
+ */
+export function namedViews(def: Record<string, unknown>): { uri: unknown; at: string }[] {
   const meta = hostMeta(def);
   if (!meta) return [];
   const ui = meta['ui'];
-  const found = [isObject(ui) ? ui['resourceUri'] : undefined, meta['ui/resourceUri'], meta['openai/outputTemplate']];
-  return [...new Set(found.filter(isViewUri))];
+  const found = [
+    { uri: isObject(ui) ? ui['resourceUri'] : undefined, at: 'ui/resourceUri' },
+    { uri: meta['ui/resourceUri'], at: 'ui~1resourceUri' },
+    { uri: meta['openai/outputTemplate'], at: 'openai~1outputTemplate' },
+  ];
+  return found.filter((v) => v.uri !== undefined);
+}
+
+/** The `ui://` views a tool opens (namedViews), each once. */
+export function viewUris(def: Record<string, unknown>): string[] {
+  return [...new Set(namedViews(def).map((v) => v.uri).filter(isViewUri))];
 }
 
 function pick(fields: readonly string[], def: Record<string, unknown>, withName: boolean, meta: Record<string, unknown> | undefined): Record<string, unknown> {

@@ -5,23 +5,11 @@
  * for, and which tools only the page (not the model) calls.
  */
 import { isObject } from '../../protocol/jsonrpc.js';
-import { hostMeta, isViewUri } from '../../pin/pins.js';
-import type { Finding, LintContext, ResourceModel, Rule, ServerModel, Severity, ToolModel } from '../types.js';
+import { hostMeta, isViewUri, namedViews } from '../../pin/pins.js';
+import type { Finding, LintContext, ResourceModel, Rule, ServerModel, Severity } from '../types.js';
 
 function f(rule: string, severity: Severity, s: ServerModel, target: string, message: string, pointer: string): Finding {
   return { rule, severity, target: `${s.name}/${target}`, message, location: { file: s.file, pointer }, server: s.name };
-}
-
-/** The view URIs a tool names, with where: MCP Apps `ui.resourceUri`, its first spelling `ui/resourceUri`, OpenAI's `openai/outputTemplate`. */
-function namedViews(t: ToolModel): { uri: unknown; key: string }[] {
-  const meta = hostMeta(t.raw);
-  if (!meta) return [];
-  const ui = meta['ui'];
-  return [
-    { uri: isObject(ui) ? ui['resourceUri'] : undefined, key: 'ui/resourceUri' },
-    { uri: meta['ui/resourceUri'], key: 'ui~1resourceUri' },
-    { uri: meta['openai/outputTemplate'], key: 'openai~1outputTemplate' },
-  ].filter((v) => v.uri !== undefined);
 }
 
 /**
@@ -44,13 +32,17 @@ const CSP_KEYS: { key: string; what: string; severity: Severity }[] = [
   { key: 'baseUriDomains', what: 'set its base URI to', severity: 'MED' },
 ];
 
-/** A resource's view declarations: MCP Apps `ui` (csp, permissions) and OpenAI's `openai/widgetCSP`. */
-function viewDeclarations(r: ResourceModel): { csp: Record<string, unknown> | undefined; permissions: Record<string, unknown> | undefined; base: string } {
+/**
+ * A resource's CSPs (MCP Apps `ui.csp`, OpenAI's `openai/widgetCSP`: a server may declare both, one for each kind of
+ * host, and each is checked) with their pointers, and its MCP Apps `ui.permissions`.
+ */
+function viewDeclarations(r: ResourceModel): { csps: { csp: Record<string, unknown>; at: string }[]; permissions: Record<string, unknown> | undefined } {
   const ui = r.meta?.['ui'];
   const openai = r.meta?.['openai/widgetCSP'];
-  const csp = isObject(ui) && isObject(ui['csp']) ? ui['csp'] : isObject(openai) ? openai : undefined;
-  const base = isObject(ui) && isObject(ui['csp']) ? `${r.pointer}/_meta/ui/csp` : `${r.pointer}/_meta/openai~1widgetCSP`;
-  return { csp, permissions: isObject(ui) && isObject(ui['permissions']) ? ui['permissions'] : undefined, base };
+  const csps: { csp: Record<string, unknown>; at: string }[] = [];
+  if (isObject(ui) && isObject(ui['csp'])) csps.push({ csp: ui['csp'], at: `${r.pointer}/_meta/ui/csp` });
+  if (isObject(openai)) csps.push({ csp: openai, at: `${r.pointer}/_meta/openai~1widgetCSP` });
+  return { csps, permissions: isObject(ui) && isObject(ui['permissions']) ? ui['permissions'] : undefined };
 }
 
 const DEVICES: Record<string, Severity> = { camera: 'MED', microphone: 'MED', geolocation: 'MED', clipboardWrite: 'LOW' };
@@ -70,7 +62,7 @@ export const UI_RULES: Rule[] = [
     help: 'A tool\'s view (MCP Apps _meta.ui.resourceUri, OpenAI openai/outputTemplate) must be a ui:// resource the server serves and a host can pin; any other URI is a page from elsewhere, or one no host renders.',
     check: (ctx) =>
       eachServer(ctx, (s, out) => {
-        for (const t of s.tools) for (const v of namedViews(t)) if (!isViewUri(v.uri)) out.push(f('UI001', 'ERROR', s, t.name, `opens the view ${JSON.stringify(typeof v.uri === 'string' ? v.uri.slice(0, 200) : v.uri)}, not a ui:// resource`, `${t.pointer}/_meta/${v.key}`));
+        for (const t of s.tools) for (const v of namedViews(t.raw)) if (!isViewUri(v.uri)) out.push(f('UI001', 'ERROR', s, t.name, `opens the view ${JSON.stringify(typeof v.uri === 'string' ? v.uri.slice(0, 200) : v.uri)}, not a ui:// resource`, `${t.pointer}/_meta/${v.at}`));
       }),
   },
   {
@@ -82,13 +74,13 @@ export const UI_RULES: Rule[] = [
     check: (ctx) =>
       eachServer(ctx, (s, out) => {
         for (const r of s.resources) {
-          const { csp, base } = viewDeclarations(r);
-          if (!csp) continue;
-          for (const { key, what, severity } of CSP_KEYS) {
-            const list = csp[key];
-            if (!Array.isArray(list)) continue;
-            const broad = list.filter((d): d is string => typeof d === 'string' && anyHost(d));
-            if (broad.length) out.push(f('UI002', severity, s, r.uri, `the view may ${what} any host (${key}: ${broad.slice(0, 3).map((d) => JSON.stringify(d)).join(', ')})`, `${base}/${key}`));
+          for (const { csp, at } of viewDeclarations(r).csps) {
+            for (const { key, what, severity } of CSP_KEYS) {
+              const list = csp[key];
+              if (!Array.isArray(list)) continue;
+              const broad = list.filter((d): d is string => typeof d === 'string' && anyHost(d));
+              if (broad.length) out.push(f('UI002', severity, s, r.uri, `the view may ${what} any host (${key}: ${broad.slice(0, 3).map((d) => JSON.stringify(d)).join(', ')})`, `${at}/${key}`));
+            }
           }
         }
       }),
