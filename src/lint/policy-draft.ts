@@ -3,9 +3,11 @@
  * --from`): deny tools that run commands or touch credentials, ask a person before writes, sends, destructive,
  * infrastructure and money tools, allow what only reads — unless the linter found poisoning in it, which is
  * denied too. Default deny, so tools that appear later are refused until the policy says otherwise. Annotations
- * can make a tool stricter (destructiveHint: true → ask), never looser.
+ * can make a tool stricter (destructiveHint: true → ask), never looser. The views (MCP Apps `ui://` pages) of the
+ * tools it allows or asks about are allowed to be read; nothing else of the server's resources is.
  */
 import { stringify } from 'yaml';
+import { viewUris } from '../pin/pins.js';
 import { capabilities, type Capability } from './rules/cap.js';
 import { SEVERITY_RANK, type Finding, type LintContext, type ServerModel } from './types.js';
 
@@ -73,6 +75,11 @@ export function draftPolicy(ctx: LintContext, findings: Finding[], serverName?: 
     if (d.length) rules.push({ id: ruleId(name, 'deny'), effect: 'deny', servers: [name], tools: d, description: `runs commands, touches credentials or carries poisoning (${why.join('; ').slice(0, 300)})`, message: 'this tool is denied by the least-privilege policy drafted by mcp-warden lint' });
     if (a.length) rules.push({ id: ruleId(name, 'ask'), effect: 'ask', servers: [name], tools: a, description: 'writes, sends, deletes or changes infrastructure: a person approves each call' });
     if (ok.length) rules.push({ id: ruleId(name, 'read'), effect: 'allow', servers: [name], tools: ok, description: 'reads only (as classified by mcp-warden lint)' });
+    // The views (MCP Apps ui:// pages) of the tools a person may use: default deny would refuse the host reading them,
+    // and show those tools without their pages. A denied tool's view stays refused; a URI with * or ? is no glob here.
+    const usable = new Set([...a, ...ok]);
+    const views = [...new Set(s.tools.filter((t) => usable.has(t.name)).flatMap((t) => viewUris(t.raw)))].filter((u) => !globLike(u));
+    if (views.length) rules.push({ id: ruleId(name, 'views'), effect: 'allow', servers: [name], resources: views, description: 'the views (ui:// pages) of the tools above, which the host reads to show their results; their pages are pinned' });
     deny.push(...d);
     ask.push(...a);
     allow.push(...ok);

@@ -826,6 +826,34 @@ describe('the policy drafted from the filesystem server', () => {
     await c.close();
     expect(existsSync(path.join(data, 'evil.txt'))).toBe(false);
   });
+  it('allows reading the views of the tools it lets a person use, and nothing else of the server\'s resources', async () => {
+    const dir = tmpDir('mcpw-draft-views-');
+    const stateFile = path.join(dir, 'shift.json');
+    writeFileSync(stateFile, JSON.stringify({ version: 1, withView: true }));
+    const env = isolatedEnv({ SHIFT_STATE: stateFile, SHIFT_LOG: path.join(dir, 'calls.log') });
+    const policy = path.join(dir, 'draft.yaml');
+    const r = cli(['lint', '--stdio', `${NODE} ${SHIFTY}`, '--name', 'shifty', '--policy-out', policy, '--fail-on', 'critical'], env);
+    expect(r.status, r.stderr).toBe(0);
+    expect(cli(['policy', 'check', policy]).status).toBe(0);
+    const c = await connectClient('v1', { kind: 'stdio', command: NODE, args: wrapArgs('--policy', policy, '--name', 'shifty', '--', NODE, SHIFTY), env });
+    for (const v of ['chart', 'table', 'report']) expect(((await c.readResource(`ui://shifty/${v}.html`))['contents'] as { text: string }[])[0]!.text).toContain(`the ${v} view`);
+    // The server answers any ui:// URI; the policy allows only the views its tools open, and answers another as unknown.
+    await expect(c.readResource('ui://shifty/other.html')).rejects.toThrow('MCP error -32602: Resource ui://shifty/other.html not found');
+    await c.close();
+    expect(readFileSync(path.join(dir, 'calls.log'), 'utf8')).not.toContain('read ui://shifty/other.html');
+    // A tool the draft denies (it runs commands) does not bring its view along.
+    const manifest = path.join(dir, 'tools.json');
+    const view = (name: string) => ({ ui: { resourceUri: `ui://acme/${name}.html` } });
+    writeFileSync(manifest, JSON.stringify({ tools: [
+      { name: 'get_chart', description: 'Returns the sales chart for a month.', inputSchema: { type: 'object', properties: {} }, annotations: { readOnlyHint: true }, _meta: view('chart') },
+      { name: 'run_command', description: 'Runs a shell command on the host and returns its output.', inputSchema: { type: 'object', properties: { command: { type: 'string' } } }, _meta: view('console') },
+    ] }));
+    const draft = cli(['policy', 'init', '--from', manifest, '--server', 'acme']);
+    expect(draft.status, draft.stderr).toBe(0);
+    expect(draft.stdout).toMatch(/id: acme-views\n\s+effect: allow\n\s+servers:\n\s+- acme\n\s+resources:\n\s+- ui:\/\/acme\/chart\.html\n/);
+    expect(draft.stdout).not.toContain('ui://acme/console.html');
+  });
+
   it('a tool or server named with * or ? goes into no rule: an allow of "*" would have allowed every tool, later ones too', () => {
     const dir = tmpDir('mcpw-draft-glob-');
     const manifest = path.join(dir, 'weather.json');
