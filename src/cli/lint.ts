@@ -25,7 +25,7 @@ import { draftCounts, draftPolicy } from '../lint/policy-draft.js';
 import { lintParsed, type LintResult } from '../lint/run.js';
 import { driftRules } from '../lint/drift.js';
 import { SEVERITY_RANK, type Severity } from '../lint/types.js';
-import { definitionHash, dict, emptyServerPins, hostMeta, kindLabel, readPinFile, textHash, tofuFile, writePinFile, type PinFile } from '../pin/pins.js';
+import { definitionHash, dict, emptyServerPins, hostMeta, kindLabel, readPinFile, textHash, tofuFile, writePinFile, type PinFile, type ServerPins } from '../pin/pins.js';
 import { seconds } from './args.js';
 import { writeOutput } from './stdout.js';
 import { deriveName } from './wrap.js';
@@ -118,6 +118,15 @@ function pinFileFrom(result: LintResult, identities: Map<string, string>): PinFi
 }
 
 /**
+ * Puts the views a live snapshot read (`ui://` URI → hash) into a server's pins, and warns on stderr of each it could
+ * not read: not pinned, a proxy holds it until a person approves it.
+ */
+function pinViews(sp: ServerPins, name: string, snap: Snapshot, at: string): void {
+  for (const [uri, hash] of Object.entries(snap.views ?? {})) sp.views[uri] = { hash, body: hash, pinnedAt: at, by: 'lock' };
+  for (const [uri, why] of Object.entries(snap.viewErrors ?? {})) process.stderr.write(`warning: ${visibleText(name)}: view ${visibleText(uri)} could not be read (${visibleText(why)}); it is not pinned and a proxy holds it until approved\n`);
+}
+
+/**
  * A pinned server as pin --list and --approve name it: its name and the launch command or URL it was pinned for
  * (secrets masked), since two servers of one name (a user's and a project's) keep separate pins.
  */
@@ -143,7 +152,7 @@ export function registerLint(program: Command): void {
     .option('--ignore <rules>', 'rule ids to skip (comma-separated; TP0* style prefixes allowed)')
     .option('--lock <file>', 'compare with this lock file and report drift (DR rules)')
     .option('--policy-out <file>', 'write a least-privilege policy draft')
-    .option('--pin-out <file>', 'write a lock file of what was linted')
+    .option('--pin-out <file>', 'write a lock file of what was linted (of a live target, its views too: the ui:// pages its tools open)')
     .option('--timeout <seconds>', 'per request, for live targets', seconds, 15)
     .action(async (targets: string[], o: { stdio?: string; url?: string; name?: string; format: string; failOn: string; ignore?: string; lock?: string; policyOut?: string; pinOut?: string; timeout: number }) => {
       if (!['text', 'json', 'sarif'].includes(o.format)) throw new UsageError(`--format: "${o.format}" is not text, json or sarif`);
@@ -153,6 +162,8 @@ export function registerLint(program: Command): void {
       if (o.stdio && o.url) throw new UsageError('--stdio and --url cannot be combined');
       const parsed: Parsed[] = [];
       const identities = new Map<string, string>();
+      let snap: Snapshot | undefined;
+      let liveName: string | undefined;
       const bar = progress('linting', targets.length);
       try {
         for (const t of targets) {
@@ -172,9 +183,9 @@ export function registerLint(program: Command): void {
         const server = liveServer(o);
         if (o.name) server.name = o.name;
         const timeout = o.timeout * 1000;
-        let snap: Snapshot;
         try {
-          snap = await live(server, timeout);
+          // A lock file is written from it: the views its tools open are read too (pinned with them).
+          snap = await live(server, timeout, !!o.pinOut);
         } catch (e) {
           if (e instanceof LiveError) throw new ExitError(e.message, 3);
           throw e;
@@ -187,6 +198,7 @@ export function registerLint(program: Command): void {
           s.format = 'live';
         }
         identities.set(server.name, serverIdentity(server));
+        liveName = server.name;
         parsed.push(p);
       }
       const lock = o.lock ? readPinFile(path.resolve(o.lock)) : undefined;
@@ -200,7 +212,10 @@ export function registerLint(program: Command): void {
         process.stderr.write(`mcp-warden: policy draft written to ${o.policyOut} (${draftCounts(draft)})\n`);
       }
       if (o.pinOut) {
-        writePinFile(path.resolve(o.pinOut), pinFileFrom(result, identities));
+        const pf = pinFileFrom(result, identities);
+        const sp = liveName !== undefined ? pf.servers[liveName] : undefined;
+        if (sp && snap) pinViews(sp, liveName!, snap, pf.generated!);
+        writePinFile(path.resolve(o.pinOut), pf);
         process.stderr.write(`mcp-warden: lock file written to ${o.pinOut}\n`);
       }
       const failing = result.findings.filter((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[failOn]).length;
@@ -311,13 +326,10 @@ export function registerLint(program: Command): void {
       const timeout = o.timeout * 1000;
       const parsed: Parsed[] = [];
       const identities = new Map<string, string>();
-      const views = new Map<string, Record<string, string>>();
-      const unread: string[] = [];
+      const snaps = new Map<string, Snapshot>();
       for (const s of config.servers) {
         const snap = await live(s, timeout, true);
-        views.set(s.name, snap.views ?? {});
-        // A view that could not be read is not pinned: a proxy holds it until a person approves it (pin --list).
-        for (const [uri, why] of Object.entries(snap.viewErrors ?? {})) unread.push(`${visibleText(s.name)}: view ${visibleText(uri)} could not be read (${visibleText(why)}); it is not pinned and a proxy holds it until approved`);
+        snaps.set(s.name, snap);
         const p = parseInput(`${s.name}`, JSON.stringify({ ...(snap.initialize ? { initialize: snap.initialize } : {}), tools: snap.tools, prompts: snap.prompts }));
         for (const m of p.servers) m.name = s.name;
         identities.set(s.name, serverIdentity(s));
@@ -325,13 +337,9 @@ export function registerLint(program: Command): void {
       }
       const result = lintParsed(parsed);
       const pf = pinFileFrom(result, identities);
-      for (const s of config.servers) {
-        const sp = (pf.servers[s.name] ??= emptyServerPins(serverIdentity(s)));
-        for (const [uri, hash] of Object.entries(views.get(s.name) ?? {})) sp.views[uri] = { hash, body: hash, pinnedAt: pf.generated!, by: 'lock' };
-      }
+      for (const s of config.servers) pinViews((pf.servers[s.name] ??= emptyServerPins(serverIdentity(s))), s.name, snaps.get(s.name)!, pf.generated!);
       writePinFile(out, pf);
       const counts = Object.entries(pf.servers).map(([n, s]) => `${n}: ${Object.keys(s.tools).length} tools, ${Object.keys(s.prompts).length} prompts, ${Object.keys(s.views).length} views`);
-      for (const line of unread) process.stderr.write(`warning: ${line}\n`);
       process.stdout.write(`wrote ${out}\n${counts.map((c) => `  ${c}`).join('\n')}\n`);
     });
 }

@@ -466,6 +466,11 @@ describe('views (MCP Apps ui:// resources): the pages a host renders for tools a
     expect(rec.stdout).toMatch(/shifty: 7 tools, 0 prompts, 3 views/);
     const pinned = readPinFile(lock)!.servers['shifty']!;
     expect(Object.keys(pinned.views).sort()).toEqual(['ui://shifty/chart.html', 'ui://shifty/report.html', 'ui://shifty/table.html']);
+    // lint --pin-out of the live server records the same views (lint alone reads none).
+    const linted = path.join(dir, 'linted.lock.json');
+    const lint = cli(['lint', '--stdio', `${NODE} ${SHIFTY}`, '--name', 'shifty', '--pin-out', linted, '--fail-on', 'critical'], env);
+    expect(lint.status, lint.stderr).toBe(0);
+    expect(readPinFile(linted)!.servers['shifty']!.views).toEqual(Object.fromEntries(Object.entries(pinned.views).map(([u, v]) => [u, { ...v, pinnedAt: expect.any(String) }])));
 
     const connect = (config = cfg) => connectClient('v1', { kind: 'stdio', command: NODE, args: wrapArgs('--config', config, '--name', 'shifty'), env });
     const c = await connect();
