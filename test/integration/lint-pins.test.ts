@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { AuditStore } from '../../src/audit/store.js';
 import { query } from '../../src/audit/read.js';
 import { emptyServerPins, readPinFile, tofuFile, writePinFile } from '../../src/pin/pins.js';
-import { connectClient, type McpClient } from '../helpers/clients.js';
+import { connectClient, until, type McpClient } from '../helpers/clients.js';
 import { RawStdio, text as rawText } from '../helpers/raw.js';
 import { PAT } from '../fixtures/leaky-values.mjs';
 import { ALLOW_ALL, CLI, EVERYTHING, isolatedEnv, NODE, ROOT, startServe, tmpDir, writeConfig, wrapArgs } from '../helpers/cli.js';
@@ -754,7 +754,7 @@ describe('a lock file that cannot be used', () => {
     const unpinned = await raw.call(1, 'greet', { name: 'x' });
     expect(unpinned.result?.['isError']).toBe(true);
     expect(rawText(unpinned)).toMatch(/no pins in the lock file.*mcp-warden pin$/);
-    expect(raw.stderr).toMatch(/the lock file does not exist/);
+    await until(() => /the lock file does not exist/.test(raw.stderr), 5000, 'the warning in the log');
     expect(await raw.close()).toBe(0);
 
     const rec = cli(['pin', '--config', cfg], env);
@@ -771,6 +771,8 @@ describe('a lock file that cannot be used', () => {
       expect(rawText(again), JSON.stringify(again)).toBe('greet ran');
       await new Promise((r) => setTimeout(r, 600));
     }
+    // The log line comes on stderr, which may arrive after the answers on stdout.
+    await until(() => /the pin file cannot be used; the pins read last stay in force/.test(raw.stderr), 5000, 'the log line');
     expect(raw.stderr.match(/the pin file cannot be used; the pins read last stay in force/g)).toHaveLength(1);
     // A fixed file is read again: here one without greet, which is then refused.
     const fixed = JSON.parse(good) as { servers: Record<string, { tools: Record<string, unknown> }> };
@@ -790,7 +792,7 @@ describe('a lock file that cannot be used', () => {
     chmodSync(lock, 0o666);
     await new Promise((r) => setTimeout(r, 700));
     expect(rawText(await raw.call(7, 'greet', { name: 'd' }))).toMatch(/"greet" is new since the server was pinned/);
-    expect(raw.stderr).toContain(`${lock}: refused as the pin lock file (pins): every user of this machine can write it (mode 0666)`);
+    await until(() => raw.stderr.includes(`${lock}: refused as the pin lock file (pins): every user of this machine can write it (mode 0666)`), 5000, 'the refusal in the log');
     chmodSync(lock, 0o644);
     await new Promise((r) => setTimeout(r, 700));
     expect(rawText(await raw.call(8, 'greet', { name: 'e' }))).toBe('greet ran');
