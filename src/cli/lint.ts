@@ -150,7 +150,7 @@ export function registerLint(program: Command): void {
     .option('--format <format>', 'text | json | sarif', 'text')
     .option('--fail-on <severity>', 'critical | high | medium | low | info', 'high')
     .option('--ignore <rules>', 'rule ids to skip (comma-separated; TP0* style prefixes allowed)')
-    .option('--lock <file>', 'compare with this lock file and report drift (DR rules)')
+    .option('--lock <file>', 'compare with this lock file and report drift (DR rules; of a live target, its views too)')
     .option('--policy-out <file>', 'write a least-privilege policy draft')
     .option('--pin-out <file>', 'write a lock file of what was linted (of a live target, its views too: the ui:// pages its tools open)')
     .option('--timeout <seconds>', 'per request, for live targets', seconds, 15)
@@ -184,8 +184,8 @@ export function registerLint(program: Command): void {
         if (o.name) server.name = o.name;
         const timeout = o.timeout * 1000;
         try {
-          // A lock file is written from it: the views its tools open are read too (pinned with them).
-          snap = await live(server, timeout, !!o.pinOut);
+          // A lock file is written from it, or compared with it: the views its tools open are read too.
+          snap = await live(server, timeout, !!o.pinOut || !!o.lock);
         } catch (e) {
           if (e instanceof LiveError) throw new ExitError(e.message, 3);
           throw e;
@@ -203,7 +203,7 @@ export function registerLint(program: Command): void {
       }
       const lock = o.lock ? readPinFile(path.resolve(o.lock)) : undefined;
       if (o.lock && !lock) throw new UsageError(`${o.lock}: no such lock file`);
-      const result = lintParsed(parsed, { ignore: o.ignore?.split(',').map((x) => x.trim()).filter(Boolean), extra: lock ? driftRules(lock) : [] });
+      const result = lintParsed(parsed, { ignore: o.ignore?.split(',').map((x) => x.trim()).filter(Boolean), extra: lock ? driftRules(lock, snap?.views && liveName !== undefined ? new Map([[liveName, snap.views]]) : undefined) : [] });
       const out = o.format === 'json' ? toJson(result.findings, result.documents.map((d) => d.file)) : o.format === 'sarif' ? toSarif(result.findings, process.cwd()) : toText(result.findings, { color: !!process.stdout.isTTY && !process.env['NO_COLOR'] });
       process.stdout.write(out);
       if (o.policyOut) {

@@ -5,14 +5,18 @@ import { definitionHash, textHash, type PinFile } from '../pin/pins.js';
 import { capabilities } from './rules/cap.js';
 import type { Finding, Rule } from './types.js';
 
-export function driftRules(lock: PinFile): Rule[] {
+/**
+ * `views`: per server linted live, the hash of each view (`ui://` page) read from it (a lock file written with
+ * `--pin-out` or by `mcp-warden pin` holds them); views are compared only for those servers.
+ */
+export function driftRules(lock: PinFile, views: ReadonlyMap<string, Record<string, string>> = new Map()): Rule[] {
   return [
     {
       id: 'DR',
       title: 'Drift since pinning',
       severity: 'MED',
       family: 'DR',
-      help: 'Compared with the lock file: changed (DR001), new (DR002) and removed (DR003) tools, changed instructions (DR005); a new tool with the body of a removed one is a rename.',
+      help: 'Compared with the lock file: changed (DR001), new (DR002) and removed (DR003) tools, changed instructions (DR005), changed, new or removed views of a live server (DR011); a new tool with the body of a removed one is a rename.',
       check(ctx) {
         const out: Finding[] = [];
         const caps = capabilities(ctx);
@@ -37,6 +41,16 @@ export function driftRules(lock: PinFile): Rule[] {
           for (const n of Object.keys(sp.tools)) if (!present.has(n)) f('DR003', 'INFO', n, `${n} was removed since pinning`, s.pointer);
           if (s.instructions && sp.instructions !== textHash(s.instructions.text)) f('DR005', 'HIGH', 'instructions', 'server instructions changed since pinning', s.instructions.pointer);
           else if (!s.instructions && sp.instructions && s.format === 'live') f('DR005', 'HIGH', 'instructions', 'server instructions were removed since pinning', s.pointer);
+          const read = views.get(s.name);
+          if (read) {
+            // A view is code the host runs, shown tool results and able to call tools: a changed page is HIGH.
+            for (const [uri, hash] of Object.entries(read)) {
+              const pinned = sp.views[uri];
+              if (pinned?.hash === hash) continue;
+              f('DR011', pinned ? 'HIGH' : 'MED', uri, pinned ? `the view ${uri} changed since it was pinned` : `the view ${uri} is new since the server was pinned`, s.pointer);
+            }
+            for (const uri of Object.keys(sp.views)) if (!(uri in read)) f('DR011', 'INFO', uri, `the view ${uri} was not found (removed, or could not be read) since pinning`, s.pointer);
+          }
         }
         return out;
       },

@@ -471,6 +471,13 @@ describe('views (MCP Apps ui:// resources): the pages a host renders for tools a
     const lint = cli(['lint', '--stdio', `${NODE} ${SHIFTY}`, '--name', 'shifty', '--pin-out', linted, '--fail-on', 'critical'], env);
     expect(lint.status, lint.stderr).toBe(0);
     expect(readPinFile(linted)!.servers['shifty']!.views).toEqual(Object.fromEntries(Object.entries(pinned.views).map(([u, v]) => [u, { ...v, pinnedAt: expect.any(String) }])));
+    // Drift in CI: lint --lock of the live server compares its views too (chart's page rewritten, report's view
+    // replaced by another).
+    writeFileSync(stateFile, JSON.stringify({ version: 2, withView: true, pageSecret: PAT, page: 2 }));
+    const drift = cli(['lint', '--stdio', `${NODE} ${SHIFTY}`, '--name', 'shifty', '--lock', lock, '--format', 'json', '--fail-on', 'critical'], env);
+    const found = (JSON.parse(drift.stdout) as { findings: { rule: string; severity: string; target: string }[] }).findings.filter((f) => f.rule === 'DR011');
+    expect(found.map((f) => `${f.severity} ${f.target}`).sort()).toEqual(['HIGH shifty/ui://shifty/chart.html', 'INFO shifty/ui://shifty/report.html', 'MED shifty/ui://shifty/report-v2.html']);
+    writeFileSync(stateFile, JSON.stringify({ version: 1, withView: true, pageSecret: PAT }));
 
     const connect = (config = cfg) => connectClient('v1', { kind: 'stdio', command: NODE, args: wrapArgs('--config', config, '--name', 'shifty'), env });
     const c = await connect();
