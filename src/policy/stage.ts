@@ -314,7 +314,9 @@ export function policyStage(opts: PolicyStageOptions): Stage {
     if (!isObject(completion) || !Array.isArray(completion['values'])) return;
     const template = ref['uri'];
     const name = arg['name'];
-    const known: Record<string, string> = {};
+    // No prototype: a variable the caller names `__proto__` is filled like any other (on a plain object the assignment
+    // was dropped, and the template was judged with that variable unexpanded).
+    const known: Record<string, string> = Object.create(null) as Record<string, string>;
     const ctx = p['context'];
     if (isObject(ctx) && isObject(ctx['arguments'])) for (const [k, v] of Object.entries(ctx['arguments'])) if (typeof v === 'string') known[k] = v;
     const values = completion['values'];

@@ -694,6 +694,23 @@ describe('completion values for a visible resource template', () => {
     }
   });
 
+  it('a context argument named __proto__ fills its variable like any other (it was dropped, leaving the variable unexpanded)', async () => {
+    const own = tmpDir('mcpw-complete-proto-');
+    const pol = path.join(own, 'policy.yaml');
+    writeFileSync(pol, 'version: 1\ndefault: allow\nrules:\n  - id: no-secret\n    effect: deny\n    resources: ["leak://secret/**"]\n');
+    const leaky = path.join(ROOT, 'test/fixtures/leaky-server.mjs');
+    const raw = new RawStdio(NODE, wrapArgs('--config', writeConfig('audit: { enabled: false }\nredaction: false\npins: false\n'), '--policy', pol, '--', NODE, leaky), isolatedEnv());
+    try {
+      await raw.initialize();
+      // The server suggests two values for any variable; each would name leak://secret/<value>, which is denied.
+      raw.write('{"jsonrpc":"2.0","id":7,"method":"completion/complete","params":{"ref":{"type":"ref/resource","uri":"leak://{__proto__}/{name}"},"argument":{"name":"name","value":"s"},"context":{"arguments":{"__proto__":"secret"}}}}\n');
+      const r = await raw.reply(7);
+      expect((r.result as { completion: unknown }).completion).toEqual({ values: [], total: 0, hasMore: false });
+    } finally {
+      await raw.close();
+    }
+  });
+
   it('a template is expanded as RFC 6570 writes each kind of expression, a value as it is', () => {
     expect(expandTemplate('file:///{path}', { path: 'secrets/keys.txt' })).toBe('file:///secrets/keys.txt');
     expect(expandTemplate('file://{+root}{/dir,name}{?v}{#frag}', { root: '/srv', dir: 'a', name: 'b', v: '1', frag: 'top' })).toBe('file:///srv/a/b?v=1#top');
