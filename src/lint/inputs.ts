@@ -256,13 +256,21 @@ function fromDocker(list: unknown[], base: string, file: string, skip: Skip): Se
   return s;
 }
 
-function launchFrom(e: Record<string, unknown>, pointer: string): LaunchModel {
+/** Zed's earlier shape of a context server: `command: { path, args, env }`. */
+function zedCommand(cmd: unknown): Record<string, unknown> | undefined {
+  return isObject(cmd) && typeof cmd['path'] === 'string' ? cmd : undefined;
+}
+
+function launchFrom(entry: Record<string, unknown>, pointer: string): LaunchModel {
+  // Zed's earlier `command: { path, args, env }` is read as the entry it stands for (its pointers keep the nesting).
+  const zed = zedCommand(entry['command']);
+  const e: Record<string, unknown> = zed ? { ...entry, command: zed['path'], args: zed['args'], env: zed['env'] } : entry;
   // Goose calls them cmd, envs and uri.
   const cmd = e['command'] ?? e['cmd'];
   const argv = Array.isArray(cmd) ? cmd.filter((x): x is string => typeof x === 'string') : undefined;
   const url = str(e['url']) ?? str(e['serverUrl']) ?? str(e['httpUrl']) ?? str(e['uri']);
-  const envKey = ['env', 'environment', 'envs'].find((k) => isObject(e[k])) ?? 'env';
-  const env = isObject(e[envKey]) ? e[envKey] : {};
+  const envKey = zed ? 'command/env' : (['env', 'environment', 'envs'].find((k) => isObject(e[k])) ?? 'env');
+  const env = zed ? (isObject(zed['env']) ? zed['env'] : {}) : isObject(e[envKey]) ? e[envKey] : {};
   const auth = isObject(e['auth']) ? e['auth'] : {};
   return {
     command: argv ? argv[0] : str(cmd),
@@ -274,7 +282,7 @@ function launchFrom(e: Record<string, unknown>, pointer: string): LaunchModel {
     credentials: Object.fromEntries(['token', 'client_secret'].flatMap((k) => (typeof auth[k] === 'string' ? [[k, auth[k]]] : []))),
     pointer,
     envKey,
-    argsAt: (i) => (argv ? `${pointer}/command/${i + 1}` : `${pointer}/args/${i}`),
+    argsAt: (i) => (argv ? `${pointer}/command/${i + 1}` : zed ? `${pointer}/command/args/${i}` : `${pointer}/args/${i}`),
   };
 }
 
@@ -282,7 +290,7 @@ function isServerEntry(v: unknown): v is Record<string, unknown> {
   if (!isObject(v)) return false;
   // Goose's extensions: cmd for a stdio server, uri for a remote one.
   const goose = typeof v['cmd'] === 'string' || (typeof v['uri'] === 'string' && (v['type'] === 'sse' || v['type'] === 'streamable_http'));
-  return goose || typeof v['command'] === 'string' || Array.isArray(v['command']) || typeof v['url'] === 'string' || typeof v['serverUrl'] === 'string' || typeof v['httpUrl'] === 'string';
+  return goose || typeof v['command'] === 'string' || Array.isArray(v['command']) || zedCommand(v['command']) !== undefined || typeof v['url'] === 'string' || typeof v['serverUrl'] === 'string' || typeof v['httpUrl'] === 'string';
 }
 
 function fromConfig(map: Record<string, unknown>, base: string, file: string): ServerModel[] {

@@ -454,6 +454,15 @@ describe('host configs', () => {
     ]);
   });
 
+  it("Zed's earlier shape, command: { path, args, env }, is reviewed like the current one (it was skipped)", () => {
+    const text = '{ "context_servers": { "git": { "command": { "path": "npx", "args": ["-y", "mcp-server-git"], "env": { "GITHUB_TOKEN": "ghp_1234567890abcdefghijklmnopqrstuvwxyzAB" } } } } }\n';
+    expect(parseInput('settings.json', text).servers.map((s) => s.name)).toEqual(['git']);
+    expect(lintTexts([{ file: 'settings.json', text }]).findings.filter((f) => ['CF002', 'CF004'].includes(f.rule)).map((f) => [f.rule, f.location?.pointer])).toEqual([
+      ['CF002', '/context_servers/git/command/env/GITHUB_TOKEN'],
+      ['CF004', '/context_servers/git'],
+    ]);
+  });
+
   it("Goose's config.yaml: its extensions (cmd, args, envs; uri for a remote one) are reviewed, a builtin one is not a server", () => {
     const text = [
       'extensions:',
