@@ -5,7 +5,7 @@
  * records the views, `ui://` resources, its tools open and its resource list names).
  */
 import { isObject } from '../protocol/jsonrpc.js';
-import { isViewUri, viewHash, viewUris } from '../pin/pins.js';
+import { isViewUri, MAX_VIEWS, viewHash, viewUris } from '../pin/pins.js';
 import { META } from '../protocol/eras.js';
 import type { Upstream } from '../transports/types.js';
 
@@ -22,9 +22,6 @@ export interface Snapshot {
   views?: Record<string, string>;
   viewErrors?: Record<string, string>;
 }
-
-/** Views read by one snapshot at most: a catalogue naming more is not something a person reviews. */
-export const MAX_VIEWS = 1000;
 
 export class LiveError extends Error {}
 

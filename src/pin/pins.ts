@@ -125,6 +125,13 @@ export function viewHash(result: Record<string, unknown>): string {
 const VIEW_CONTENT_FIELDS = ['uri', 'mimeType', 'text', 'blob'] as const;
 
 /**
+ * Views pinned or held per server at most (and read by one `pin` of a server), and the longest view URI pinned (a
+ * real one is a few dozen characters): a catalogue naming more is not something a person reviews.
+ */
+export const MAX_VIEWS = 1000;
+export const MAX_VIEW_URI = 2048;
+
+/**
  * What `pin --list` shows of a view held for review (the page itself can be megabytes and stays out of the pin
  * file): each content's uri, mimeType, size and host `_meta`, and the start of its text.
  */

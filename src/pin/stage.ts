@@ -18,7 +18,7 @@ import type { Logger } from '../log/logger.js';
 import type { SessionEvents } from '../proxy/session.js';
 import { fileStamp } from '../errors.js';
 import { othersCanChange } from '../config/files.js';
-import { createPinFileOnce, definitionHash, dict, emptyServerPins, isViewUri, kindLabel, PinError, readPinFile, textHash, tofuFile, viewHash, viewSummary, writePinFile, type Kind, type PendingEntry, type PinFile, type PinKind, type PinnedEntry, type ServerPins } from './pins.js';
+import { createPinFileOnce, definitionHash, dict, emptyServerPins, isViewUri, kindLabel, MAX_VIEW_URI, MAX_VIEWS, PinError, readPinFile, textHash, tofuFile, viewHash, viewSummary, writePinFile, type Kind, type PendingEntry, type PinFile, type PinKind, type PinnedEntry, type ServerPins } from './pins.js';
 
 export interface PinSettings {
   /** A lock file (explicit pins); undefined = trust on first use in the state directory. */
@@ -192,10 +192,6 @@ class ServerStore {
 const NOT_PINNED = Symbol('not pinned');
 const NOT_PINNED_REFUSAL =
   "mcp-warden refused this call: it could not read the server's whole tool list to pin it on first use, so nothing was pinned. Try again: the next request reads the list again.";
-
-/** Views pinned or held per server at most, and the longest view URI pinned (a real one is a few dozen characters). */
-const MAX_VIEWS = 1000;
-const MAX_VIEW_URI = 2048;
 
 /** Names of definitions an exchange's audit event lists in `extra.pin.tools`; the rest are counted in `more`. */
 const PIN_NOTE_NAMES = 20;

@@ -346,14 +346,19 @@ describe('views (MCP Apps ui:// resources): the pages a host renders for tools a
     return 'read';
   };
   const pageText = async (c: McpClient, uri: string) => ((await c.readResource(uri))['contents'] as { text: string }[])[0]!.text;
-
-  it('trust on first use: a page rewritten or reaching a new domain is refused and held for review until approved; the server\'s own _meta keys are not pinned', async () => {
-    const dir = tmpDir('mcpw-view-');
+  /** A shifty server with views, wrapped with trust on first use: its state file, environment and a connect. */
+  const viewServer = (prefix: string, withLog = false) => {
+    const dir = tmpDir(prefix);
     const stateFile = path.join(dir, 'shift.json');
     writeFileSync(stateFile, JSON.stringify({ version: 1, withView: true }));
-    const env = isolatedEnv({ SHIFT_STATE: stateFile, SHIFT_LOG: path.join(dir, 'calls.log') });
+    const env = isolatedEnv({ SHIFT_STATE: stateFile, ...(withLog ? { SHIFT_LOG: path.join(dir, 'calls.log') } : {}) });
     const cfg = writeConfig(`policy: [${ALLOW_ALL}]\n`);
     const connect = () => connectClient('v1', { kind: 'stdio', command: NODE, args: wrapArgs('--config', cfg, '--', NODE, SHIFTY), env });
+    return { dir, stateFile, env, cfg, connect };
+  };
+
+  it('trust on first use: a page rewritten or reaching a new domain is refused and held for review until approved; the server\'s own _meta keys are not pinned', async () => {
+    const { dir, stateFile, env, cfg, connect } = viewServer('mcpw-view-', true);
     const c = await connect();
     for (const v of ['chart', 'table', 'report']) expect(await pageText(c, `ui://shifty/${v}.html`)).toContain(`the ${v} view, page 1`);
     // Page 3: chart's page is rewritten, table's may now reach another domain, report changed only the server's own key.
@@ -412,12 +417,7 @@ describe('views (MCP Apps ui:// resources): the pages a host renders for tools a
   });
 
   it('two proxies reading a view first at once: the second is judged against the page the first pinned, not pinned anew', async () => {
-    const dir = tmpDir('mcpw-viewrace-');
-    const stateFile = path.join(dir, 'shift.json');
-    writeFileSync(stateFile, JSON.stringify({ version: 1, withView: true }));
-    const env = isolatedEnv({ SHIFT_STATE: stateFile });
-    const cfg = writeConfig(`policy: [${ALLOW_ALL}]\n`);
-    const connect = () => connectClient('v1', { kind: 'stdio', command: NODE, args: wrapArgs('--config', cfg, '--', NODE, SHIFTY), env });
+    const { stateFile, connect } = viewServer('mcpw-viewrace-');
     const [a, b] = [await connect(), await connect()];
     // b has read its pins (no view in them yet: the second call reads the file its first call pinned, and keeps it for
     // half a second); a pins chart's page 1; the server then serves page 2 to b.
@@ -431,12 +431,8 @@ describe('views (MCP Apps ui:// resources): the pages a host renders for tools a
   });
 
   it('a caller reading view after view of a server that serves any URI grows the pin file only so far: 1000 views, URIs up to 2048 characters', async () => {
-    const dir = tmpDir('mcpw-viewcap-');
-    const stateFile = path.join(dir, 'shift.json');
-    writeFileSync(stateFile, JSON.stringify({ version: 1, withView: true }));
-    const env = isolatedEnv({ SHIFT_STATE: stateFile });
-    const cfg = writeConfig(`policy: [${ALLOW_ALL}]\n`);
-    const c = await connectClient('v1', { kind: 'stdio', command: NODE, args: wrapArgs('--config', cfg, '--', NODE, SHIFTY), env });
+    const { env, connect } = viewServer('mcpw-viewcap-');
+    const c = await connect();
     const long = `ui://shifty/${'a'.repeat(2100)}.html`;
     expect(await readError(c, long)).toContain('was not pinned: mcp-warden pins at most 1000 views per server, with URIs of up to 2048 characters.');
     for (let i = 0; i < 1000; i++) await c.readResource(`ui://shifty/v${i}.html`);

@@ -21,16 +21,13 @@ export function anyHost(source: string): boolean {
   return d === '*' || /^[a-z][a-z0-9+.-]*:(\/\/)?\*?$/.test(d) || /^([a-z][a-z0-9+.-]*:\/\/)?\*\.[a-z0-9-]+\.?$/.test(d);
 }
 
-/** MCP Apps `ui.csp` keys and OpenAI's `openai/widgetCSP` keys, with what a page may do through each. */
-const CSP_KEYS: { key: string; what: string; severity: Severity }[] = [
-  { key: 'connectDomains', what: 'send requests (fetch, WebSocket) to', severity: 'HIGH' },
-  { key: 'connect_domains', what: 'send requests (fetch, WebSocket) to', severity: 'HIGH' },
-  { key: 'resourceDomains', what: 'load scripts and styles from', severity: 'MED' },
-  { key: 'resource_domains', what: 'load scripts and styles from', severity: 'MED' },
-  { key: 'frameDomains', what: 'embed frames from', severity: 'MED' },
-  { key: 'frame_domains', what: 'embed frames from', severity: 'MED' },
-  { key: 'baseUriDomains', what: 'set its base URI to', severity: 'MED' },
-];
+/** The CSP keys, MCP Apps' `ui.csp` and OpenAI's `openai/widgetCSP` spelling, with what a page may do through each. */
+const CSP_KEYS = ([
+  { keys: ['connectDomains', 'connect_domains'], what: 'send requests (fetch, WebSocket) to', severity: 'HIGH' },
+  { keys: ['resourceDomains', 'resource_domains'], what: 'load scripts and styles from', severity: 'MED' },
+  { keys: ['frameDomains', 'frame_domains'], what: 'embed frames from', severity: 'MED' },
+  { keys: ['baseUriDomains'], what: 'set its base URI to', severity: 'MED' },
+] as { keys: string[]; what: string; severity: Severity }[]).flatMap(({ keys, ...how }) => keys.map((key) => ({ key, ...how })));
 
 /**
  * A resource's CSPs (MCP Apps `ui.csp`, OpenAI's `openai/widgetCSP`: a server may declare both, one for each kind of
