@@ -174,6 +174,21 @@ export function literalPrefix(source: string): string | undefined {
 }
 
 /**
+ * Whether a pattern's group 1 is its whole match: one capturing group, with nothing around it but a \b on either side
+ * (which matches no characters). An anchored `test` then tells where the value ends, and returns no groups: a match
+ * costs a tenth of an `exec`, which builds an array, a copy of each group and their offsets (measured: 0.3 against
+ * 3.5 µs).
+ */
+export function wholeGroup(source: string): boolean {
+  const open = source.startsWith('\\b') ? 2 : 0;
+  if (source[open] !== '(' || source[open + 1] === '?') return false;
+  const close = groupEnd(source, open);
+  if (close < 0) return false;
+  const rest = source.slice(close + 1);
+  return rest === '' || rest === '\\b';
+}
+
+/**
  * Whether JSON text holds an escape other than \n, \r and \t (what `/\\[^nrt]/` finds, a lone trailing backslash
  * included), by jumping from backslash to backslash: the regular expression took 1 ms on a 1.4 MB result.
  */
@@ -259,6 +274,16 @@ class PatternSets {
   }
 }
 
+/** A pattern tried at each occurrence of its literal prefix (Detector.prefixOf). */
+interface Prefixed {
+  bytes: Buffer;
+  /** The pattern anchored where it is tried: with offsets (flag d), or without when `whole`. */
+  sticky: RE2;
+  bound: number;
+  /** Group 1 is the whole match (wholeGroup): `test` finds the value. */
+  whole: boolean;
+}
+
 export class Detector {
   readonly rules: readonly Rule[];
   /** Rules with a pattern and neither keywords nor trigger: they always run. */
@@ -272,7 +297,7 @@ export class Detector {
   private readonly keyCache = new Map<string, Rule[]>();
 
   /** Per pattern rule: its literal prefix and an anchored copy of its pattern, or null (computed at first use). */
-  private readonly prefixes = new Map<Rule, { bytes: Buffer; sticky: RE2; bound: number } | null>();
+  private readonly prefixes = new Map<Rule, Prefixed | null>();
   private readonly usePrefixes: boolean;
 
   /** `literalPrefixes: false` scans every rule over the whole text (the tests compare both ways). */
@@ -356,13 +381,14 @@ export class Detector {
    * plain scan of the text (a text dense with the literal), the rest is scanned the plain way: never much more than
    * twice a plain scan, and linear.
    */
-  private prefixOf(rule: Rule): { bytes: Buffer; sticky: RE2; bound: number } | null {
+  private prefixOf(rule: Rule): Prefixed | null {
     const have = this.prefixes.get(rule);
     if (have !== undefined) return have;
     const re = rule.re!;
     const lit = this.usePrefixes && !re.flags.includes('i') ? literalPrefix(re.source) : undefined;
     const bound = lit ? maxMatchBytes(re.source) : Infinity;
-    const p = lit && Number.isFinite(bound) ? { bytes: Buffer.from(lit), sticky: new RE2(re.source, 'dy'), bound } : null;
+    const whole = wholeGroup(re.source);
+    const p = lit && Number.isFinite(bound) ? { bytes: Buffer.from(lit), sticky: new RE2(re.source, whole ? 'y' : 'dy'), bound, whole } : null;
     this.prefixes.set(rule, p);
     return p;
   }
@@ -402,7 +428,11 @@ export class Detector {
       let budget = buf.length;
       let resume = 0;
       for (;;) {
-        let m: RegExpExecArray | null;
+        // Byte offsets of the match and of the value (group 1, else the match).
+        let mStart: number;
+        let mEnd: number;
+        let bStart: number;
+        let bEnd: number;
         if (lit && budget < 0) lit = null;
         if (lit) {
           // Every match starts where the literal does: try the pattern there only (anchored), not everywhere.
@@ -410,21 +440,34 @@ export class Detector {
           if (at < 0) break;
           budget -= lit.bound + TRY_COST;
           lit.sticky.lastIndex = at;
-          m = lit.sticky.exec(buf as unknown as string);
-          if (!m) {
-            resume = at + 1;
-            continue;
+          if (lit.whole) {
+            if (!lit.sticky.test(buf as unknown as string)) {
+              resume = at + 1;
+              continue;
+            }
+            mStart = bStart = at;
+            mEnd = bEnd = lit.sticky.lastIndex;
+          } else {
+            const m = lit.sticky.exec(buf as unknown as string);
+            if (!m) {
+              resume = at + 1;
+              continue;
+            }
+            mStart = m.index;
+            mEnd = m.indices![0]![1];
+            [bStart, bEnd] = m.indices![1] ?? m.indices![0]!;
           }
         } else {
           re.lastIndex = resume;
-          m = re.exec(buf as unknown as string);
+          const m = re.exec(buf as unknown as string);
           if (!m) break;
+          mStart = m.index;
+          mEnd = m.indices![0]![1];
+          [bStart, bEnd] = m.indices![1] ?? m.indices![0]!;
         }
-        const span = m.indices![1] ?? m.indices![0]!;
-        const [bStart, bEnd] = span;
         // Resume right after the value, not after the match: the boundary a pattern consumed after one value
         // may be the boundary the next value needs before it ("a@b.io c@d.io").
-        resume = Math.max(bEnd, m.index + 1);
+        resume = Math.max(bEnd, mStart + 1);
         if (bStart === bEnd) continue;
         const start = toChar(bStart);
         let end = toChar(bEnd);
@@ -433,8 +476,8 @@ export class Detector {
         if (!this.accepts(rule, text.slice(start, end))) continue;
         // The label may be the tail of a longer name (nextPageToken): look a little before the match too.
         if (rule.exclude) {
-          const from = toChar(m.index);
-          if (rule.exclude.test(text.slice(Math.max(0, from - 24), toChar(m.indices![0]![1])))) continue;
+          const from = toChar(mStart);
+          if (rule.exclude.test(text.slice(Math.max(0, from - 24), toChar(mEnd)))) continue;
         }
         out.push({ rule, start, end });
         if (out.length >= limit) return;

@@ -6,9 +6,40 @@ import { isIP } from 'node:net';
 import { createRequire } from 'node:module';
 import type { CountryCode } from 'libphonenumber-js/max';
 
-/** Shannon entropy in bits per character. */
+/** Counts per ASCII code, and the codes seen in the order they first occur; zeroed again after each use. */
+const asciiCounts = new Int32Array(128);
+const asciiOrder = new Uint8Array(128);
+
+/**
+ * Shannon entropy in bits per character. Runs on every candidate of a rule with an entropy minimum: ASCII text is
+ * counted in a reused array (a Map cost 2 µs for a 40-character token), summed in the order characters first occur,
+ * as the Map was, so the figure is the same to the last bit.
+ */
 export function entropy(s: string): number {
-  if (s.length === 0) return 0;
+  const n = s.length;
+  if (n === 0) return 0;
+  let distinct = 0;
+  let i = 0;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128) break;
+    if (asciiCounts[c]!++ === 0) asciiOrder[distinct++] = c;
+  }
+  if (i === n) {
+    let h = 0;
+    for (let k = 0; k < distinct; k++) {
+      const c = asciiOrder[k]!;
+      const p = asciiCounts[c]! / n;
+      h -= p * Math.log2(p);
+      asciiCounts[c] = 0;
+    }
+    return h;
+  }
+  for (let k = 0; k < distinct; k++) asciiCounts[asciiOrder[k]!] = 0;
+  return entropyOf(s);
+}
+
+function entropyOf(s: string): number {
   const counts = new Map<number, number>();
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

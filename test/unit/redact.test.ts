@@ -7,8 +7,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildRedaction, DEFAULT_SETTINGS, type RedactionSettings } from '../../src/redact/setup.js';
-import { loadPackFile, bundledPackFile, parsePackText, RedactionRuleError } from '../../src/redact/rules.js';
-import { Detector, literalPrefix, maxMatchBytes, SEPARATOR, type RawFinding } from '../../src/redact/detector.js';
+import { loadPackFile, bundledPackFile, compileUserRules, parsePackText, RedactionRuleError, type RuleSpec } from '../../src/redact/rules.js';
+import { Detector, literalPrefix, maxMatchBytes, SEPARATOR, wholeGroup, type RawFinding } from '../../src/redact/detector.js';
 import { blobText } from '../../src/redact/redactor.js';
 import { aadhaar, aba, card, email, entropy, iban, ip, itin, jwt, luhn, nino, phone, ssn } from '../../src/redact/validators.js';
 import { ROOT, writeTemp } from '../helpers/cli.js';
@@ -70,6 +70,49 @@ describe('patterns tried only where their literal prefix occurs', () => {
       ['(ab[]]cd)[0-9]', undefined],
     ];
     for (const [source, want] of cases) expect(literalPrefix(source), source).toBe(want);
+  });
+
+  it('tell when group 1 is the whole match, so an anchored test finds the value', () => {
+    const cases: [string, boolean][] = [
+      ['\\b(ghp_[A-Za-z0-9]{36})\\b', true],
+      ['(glpat-[A-Za-z0-9_-]{20,})', true],
+      ['\\b(xoxb-[0-9]+(?:-[a-z]+)?)', true],
+      ['(AKIA)[A-Z2-7]{16}', false], // group 1 is part of the match
+      ['\\b(ghp_[A-Za-z0-9]{36})\\B', false],
+      ['\\b(ghp_[A-Za-z0-9]{36})x', false],
+      ['(ghp_[A-Za-z0-9]{36})?', false],
+      ['(ghp_[a-z]{3})(x)', false],
+      ['(?:ghp_[a-z]{3})', false], // no group 1
+      ['(?P<v>ghp_[a-z]{3})', false],
+      ['x(ghp_[a-z]{3})', false],
+      ['(ghp_[)a-z]{3})', true], // a ) inside a class does not close the group
+      ['(ghp_\\)[a-z]{3})', true],
+      ['(ghp_[a-z]{3}', false],
+      ['(ghp_)|(x)', false],
+    ];
+    for (const [source, want] of cases) expect(wholeGroup(source), source).toBe(want);
+  });
+
+  it('give the same values with the anchored test as a full scan, when group 1 is the match or only part of it', () => {
+    const rules = compileUserRules(
+      [
+        { id: 'whole', keywords: ['tok_'], pattern: '\\b(tok_[a-z0-9]{8})\\b' },
+        { id: 'trailing', keywords: ['key_'], pattern: '\\b(key_[a-z0-9]{8})[.;]' },
+        { id: 'inner', keywords: ['pin_'], pattern: '(pin_[a-z]{2})[0-9]{4}' },
+      ] as RuleSpec[],
+      'test.yaml',
+      (i) => i + 1,
+    );
+    const fast = new Detector(rules);
+    const full = new Detector(rules, { literalPrefixes: false });
+    const text = 'tok_abcd1234 xtok_abcd1234 tok_abcd1234x key_abcd1234; key_abcd1234 key_abcd1234.tok_abcd1234 pin_ab1234 pin_xy12';
+    const view = (d: Detector) => {
+      const out: RawFinding[] = [];
+      d.scanRules(text, rules, out, 100);
+      return out.map((f) => `${f.rule.id}:${text.slice(f.start, f.end)}@${f.start}`);
+    };
+    expect(view(fast)).toEqual(view(full));
+    expect(view(fast)).toEqual(['whole:tok_abcd1234@0', 'whole:tok_abcd1234@81', 'trailing:key_abcd1234@41', 'trailing:key_abcd1234@68', 'inner:pin_ab@94']);
   });
 
   it('bound the length of a match, or say it has none', () => {
@@ -285,6 +328,29 @@ describe('validators', () => {
     expect(entropy('aaaaaaaaaaaaaaaa')).toBe(0);
     expect(entropy('passwordpassword')).toBeLessThan(3);
     expect(entropy('q8Xz2LmP0vR7tK4wN9sB')).toBeGreaterThan(4);
+  });
+
+  it('entropy is the same figure, to the last bit, as counting in a Map, one string after another', () => {
+    const reference = (s: string) => {
+      const counts = new Map<number, number>();
+      for (let i = 0; i < s.length; i++) counts.set(s.charCodeAt(i), (counts.get(s.charCodeAt(i)) ?? 0) + 1);
+      let h = 0;
+      for (const n of counts.values()) h -= (n / s.length) * Math.log2(n / s.length);
+      return h;
+    };
+    let seed = 7;
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
+    const alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/=_-.~ \u007f';
+    const strings = ['', 'a', 'ab', '\u0000\u007f', 'q8Xz2LmP0vR7tK4wN9sB', 'ghp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5'];
+    for (let k = 0; k < 300; k++) {
+      let s = '';
+      const len = 1 + rand(80);
+      for (let i = 0; i < len; i++) s += alphabet[rand(alphabet.length)];
+      // Some strings leave ASCII part way (after counting some characters), then an ASCII one follows.
+      if (k % 3 === 1) s = `${s.slice(0, len >> 1)}${['é', '\u00ff', '€', '😀', '\ud800'][k % 5]}${s.slice(len >> 1)}`;
+      strings.push(s);
+    }
+    for (const s of strings) expect(Object.is(entropy(s), reference(s)), JSON.stringify(s)).toBe(true);
   });
 });
 
