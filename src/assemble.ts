@@ -22,7 +22,7 @@ import { bundledPolicy } from './policy/load.js';
 import { MemoryLimiter } from './policy/rate.js';
 import { policyStage } from './policy/stage.js';
 import { packFiles, redactionSettings, secretScrubber, redactionFromConfig, type Redaction } from './redact/setup.js';
-import { refuseChangeableByOthers } from './config/files.js';
+import { othersCanRead, refuseChangeableByOthers } from './config/files.js';
 import { pinStage, type PinSettings } from './pin/stage.js';
 import { screenDefinition } from './lint/screen.js';
 import { configDir, configPath, stateDir } from './config/paths.js';
@@ -260,9 +260,11 @@ export function protectedPaths(config: WardenConfig, auditDb?: string): string[]
  * Every file a server's `auth` reads a secret from, read once as the proxy starts: one that cannot be read or is
  * empty stops the start with the setting and the file (SPEC §10). They are read again for each connection (a
  * rotated token is picked up), but a missing one was otherwise found only when a client came, as an error for that
- * client and nothing in the log.
+ * client and nothing in the log. One that every user of the machine can read is logged as a warning (its path and
+ * mode, never its content). Not refused, as the audit signing key is: Kubernetes and Docker mount secrets 0644 or
+ * 0444 by default, where the proxy's user is usually the only one.
  */
-export function checkSecretFiles(server: ServerConfig, baseDir: string): void {
+export function checkSecretFiles(server: ServerConfig, baseDir: string, log?: Logger): void {
   for (const { key, file } of secretFiles(server, baseDir)) {
     let text: string;
     try {
@@ -271,6 +273,8 @@ export function checkSecretFiles(server: ServerConfig, baseDir: string): void {
       throw new ConfigError(`servers.${server.name}.auth.${key}: ${file}: cannot read it: ${fsReason(e)}`, file);
     }
     if (!text.trim()) throw new ConfigError(`servers.${server.name}.auth.${key}: ${file} is empty`, file);
+    const mode = othersCanRead(file);
+    if (mode !== undefined) log?.warn({ server: server.name, file, mode: `0${mode.toString(8)}` }, `servers.${server.name}.auth.${key}: ${file} holds a secret every user of this machine can read (mode 0${mode.toString(8)}); chmod o-r it`);
   }
 }
 
@@ -280,7 +284,7 @@ export function checkSecretFiles(server: ServerConfig, baseDir: string): void {
  */
 export async function upstreamFactory(server: ServerConfig, deps: UpstreamDeps): Promise<(principal?: Principal) => Upstream> {
   if (server.url) {
-    checkSecretFiles(server, deps.baseDir ?? process.cwd());
+    checkSecretFiles(server, deps.baseDir ?? process.cwd(), deps.log);
     return (await import('./upstream-url.js')).urlUpstreamFactory(server, server.url, deps);
   }
   const env = childEnv(deps.mode, server, deps.env, deps.withheldEnv);

@@ -77,6 +77,17 @@ export function othersCanChange(file: string, foldersOnly = false): string | und
   return undefined;
 }
 
+/** The mode of `file` when every user of the machine can read it (the others' read bit), else undefined; never on Windows. */
+export function othersCanRead(file: string): number | undefined {
+  if (process.platform === 'win32') return undefined;
+  try {
+    const mode = statSync(file).mode & 0o7777;
+    return mode & 0o004 ? mode : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Whether `p` is on a read-only mount, where nobody writes whatever its bits say: a Kubernetes ConfigMap volume shows
  * its folder as 0777, a file bind-mounted `:ro` into a container keeps its host mode.

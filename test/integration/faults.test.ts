@@ -3,7 +3,7 @@
  * says and the proxy keeps serving afterwards.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -226,6 +226,29 @@ describe('serve start-up failures', () => {
       const peer = new RawStdio(NODE, wrapArgs('--config', cfg), isolatedEnv());
       expect(await peer.exitedWithin(15_000)).toBe(2);
       expect(peer.stderr).toBe(`mcp-warden: ${why}\n`);
+    }
+  });
+
+  it('a secret file every user can read is named in a warning as the proxy starts (path and mode, not its content)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mcpw-secret-'));
+    const open = path.join(dir, 'open-token');
+    const closed = path.join(dir, 'closed-token');
+    writeFileSync(open, 'open-token-value-41\n', { mode: 0o644 });
+    writeFileSync(closed, 'closed-token-value-42\n', { mode: 0o600 });
+    chmodSync(open, 0o644);
+    chmodSync(closed, 0o640);
+    const gw = await startServe(
+      `servers:\n  a:\n    url: http://127.0.0.1:9/mcp\n    auth: { type: bearer, token_file: ${JSON.stringify(open)} }\n  b:\n    url: http://127.0.0.1:9/mcp\n    auth: { type: header, name: X-Key, value_file: ${JSON.stringify(closed)} }\naudit: { enabled: false }\n`,
+    );
+    try {
+      const want = `servers.a.auth.token_file: ${open} holds a secret every user of this machine can read (mode 0644); chmod o-r it`;
+      for (let i = 0; i < 50 && !gw.stderr().includes(want); i++) await new Promise((res) => setTimeout(res, 100));
+      expect(gw.stderr()).toContain(want);
+      // Group-readable is a team's choice, as for the signing key; neither file's content is logged.
+      expect(gw.stderr()).not.toContain(closed);
+      expect(gw.stderr()).not.toMatch(/token-value/);
+    } finally {
+      await gw.stop();
     }
   });
 
