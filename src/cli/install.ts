@@ -607,6 +607,12 @@ interface PlanOptions {
 /** What to do with one chosen entry: leave it (and why), or give it this command and these args. */
 type EntryPlan = { action: 'skip'; why: string } | { action: 'wrap' | 'unwrap' | 'upgrade'; command: string; args: string[] | undefined; why?: string };
 
+/** Zed's earlier `"command": { "path": …, "args": […], "env": {…} }`: the nested object, else undefined. */
+function zedCommand(e: unknown): Entry | undefined {
+  const c = e && typeof e === 'object' ? (e as Entry)['command'] : undefined;
+  return c && typeof c === 'object' && !Array.isArray(c) && typeof (c as Entry)['path'] === 'string' ? (c as Entry) : undefined;
+}
+
 /** The command of an entry that writes it as one array of words with its arguments (opencode), else undefined. */
 function arrayCommand(e: unknown): string[] | undefined {
   const c = e && typeof e === 'object' ? (e as Entry)['command'] : undefined;
@@ -629,13 +635,23 @@ function plan(original: string, file: string, key: string | ServersAt[], o: Plan
       // decided on as command and args, and written back as one array.
       const raw = servers[name];
       const line = isToml(file) || isYaml(file) ? undefined : arrayCommand(raw);
+      // Zed's earlier form nests them: `"command": { "path": …, "args": […], "env": {…} }`.
+      const nested = isToml(file) || isYaml(file) ? undefined : zedCommand(raw);
       // Goose calls the command `cmd`.
       const commandKey = isYaml(file) && raw && typeof raw === 'object' && raw['command'] === undefined && raw['cmd'] !== undefined ? 'cmd' : 'command';
-      const view = line ? { ...raw, command: line[0], args: line.slice(1) } : commandKey === 'cmd' ? { ...raw, command: raw!['cmd'] } : raw;
+      const view = line
+        ? { ...raw, command: line[0], args: line.slice(1) }
+        : nested
+          ? { ...raw, command: nested['path'], args: nested['args'], env: nested['env'] }
+          : commandKey === 'cmd'
+            ? { ...raw, command: raw!['cmd'] }
+            : raw;
       let d = decide(name, view);
       if (d.action !== 'skip') {
         try {
-          after = line ? setValue(after, [...at, name, 'command'], [d.command, ...(d.args ?? [])]) : setEntry(after, file, [...at, name], d.command, d.args, commandKey);
+          if (line) after = setValue(after, [...at, name, 'command'], [d.command, ...(d.args ?? [])]);
+          else if (nested) after = setValue(setValue(after, [...at, name, 'command', 'path'], d.command), [...at, name, 'command', 'args'], d.args);
+          else after = setEntry(after, file, [...at, name], d.command, d.args, commandKey);
         } catch (e) {
           if (!(e instanceof InPlaceEditError)) throw e;
           d = { action: 'skip', why: `${e.message}: install changes ${e.form}; write it so, or change it by hand` };
@@ -645,9 +661,10 @@ function plan(original: string, file: string, key: string | ServersAt[], o: Plan
         const e = at.reduce((v, k) => v[k] as Record<string, unknown>, want)[name] as Entry;
         if (line) e['command'] = [d.command, ...(d.args ?? [])];
         else {
-          e[commandKey] = d.command;
-          if (d.args === undefined) delete e['args'];
-          else e['args'] = d.args;
+          const holder = nested ? (e['command'] as Entry) : e;
+          holder[nested ? 'path' : commandKey] = d.command;
+          if (d.args === undefined) delete holder['args'];
+          else holder['args'] = d.args;
         }
       }
       const item: PlanItem = d.why !== undefined ? { server: name, action: d.action, why: d.why } : { server: name, action: d.action };

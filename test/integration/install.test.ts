@@ -739,6 +739,50 @@ extensions:
     expect(readFileSync(file, 'utf8')).toBe(text);
   });
 
+  it("zed: the earlier form, command: { path, args, env }, is wrapped in place, runs as Zed starts it, and uninstall restores it", async () => {
+    const dir = tmpDir('mcpw-zed-');
+    const state = path.join(dir, 'state');
+    const file = path.join(dir, 'settings.json');
+    const text = `// Zed settings
+{
+  "context_servers": {
+    "tokens": {
+      "command": {
+        "path": ${JSON.stringify(NODE)},
+        "args": [${JSON.stringify(FAULT)}],
+        "env": { "API_TOKEN": "tok-from-host-config", "XDG_STATE_HOME": ${JSON.stringify(state)}, "XDG_CONFIG_HOME": ${JSON.stringify(state)} }
+      },
+      "settings": {}
+    },
+    "bare": { "command": { "path": "uvx" } },
+  },
+}
+`;
+    writeFileSync(file, text);
+    const inst = cli('install', '--host', 'zed', '--file', file);
+    expect(inst.status, inst.stderr).toBe(0);
+    expect(inst.stdout).toContain('wrapped  tokens');
+    expect(inst.stdout).toContain('wrapped  bare\n');
+    type Nested = { command: { path: string; args: string[]; env?: Record<string, string> }; settings?: object };
+    const doc = parse(readFileSync(file, 'utf8'), [], { allowTrailingComma: true }) as { context_servers: Record<string, Nested> };
+    const entry = doc.context_servers['tokens']!;
+    expect(entry.command.path).toBe(NODE);
+    expect(entry.command.args).toEqual([CLI, 'wrap', '--name', 'tokens', '--', NODE, FAULT]);
+    expect(entry.command.env?.['API_TOKEN']).toBe('tok-from-host-config');
+    expect(entry.settings).toEqual({});
+    expect(doc.context_servers['bare']).toEqual({ command: { path: NODE, args: [CLI, 'wrap', '--name', 'bare', '--', 'uvx'] } });
+    // Started as Zed starts it: path, args and env from the nested object.
+    await expectTokenSeen({ command: entry.command.path, args: entry.command.args, env: entry.command.env });
+    expect(cli('install', '--host', 'zed', '--file', file).stdout).toContain('no change');
+    // Zed changed the file since (so the backup no longer stands for it): each entry is unwrapped where it is.
+    writeFileSync(file, readFileSync(file, 'utf8').replace('"settings": {}', '"settings": { "repo": "." }'));
+    const un = cli('uninstall', '--host', 'zed', '--file', file);
+    expect(un.status, un.stderr).toBe(0);
+    expect(un.stdout).toContain('unwrapped  tokens');
+    const read = (t: string) => parse(t, [], { allowTrailingComma: true }) as unknown;
+    expect(read(readFileSync(file, 'utf8'))).toEqual(read(text.replace('"settings": {}', '"settings": { "repo": "." }')));
+  });
+
   it('a JSON config that sets a key twice is refused: the host reads the last one, which install would have left unwrapped', () => {
     const dir = tmpDir('mcpw-install-');
     const file = path.join(dir, 'claude_desktop_config.json');
