@@ -17,8 +17,14 @@ export interface ApprovalClaims {
   t: string;
   /** SHA-256 of the canonical arguments. */
   h: string;
-  /** Expiry, ms since the epoch. */
+  /** Expiry, ms since the epoch (as issued; what decides is `m`). */
   e: number;
+  /**
+   * Expiry on this process's monotonic clock (ms of `performance.now()`), set by `issue` from `e`. The key is this
+   * process's own, so no other process can redeem a token, and a wall clock set back cannot bring an expired one
+   * back, nor one whose nonce was forgotten.
+   */
+  m?: number;
   /** Already approved (a later round of the same call). */
   a: boolean;
   /** The server's own requestState, carried through. */
@@ -40,11 +46,16 @@ export function argsHash(args: unknown, exact = ''): string {
 }
 
 export class Approvals {
+  /** Nonces spent, with their monotonic expiry: each is kept until its token could no longer pass the expiry check. */
   private readonly used = new Map<string, number>();
-  constructor(private readonly key: Buffer = randomBytes(32)) {}
+  /** `clock`: monotonic milliseconds (tests move it). */
+  constructor(
+    private readonly key: Buffer = randomBytes(32),
+    private readonly clock: () => number = () => performance.now(),
+  ) {}
 
-  issue(c: Omit<ApprovalClaims, 'n'>): string {
-    const claims: ApprovalClaims = { ...c, n: randomBytes(12).toString('base64url') };
+  issue(c: Omit<ApprovalClaims, 'n' | 'm'>): string {
+    const claims: ApprovalClaims = { ...c, m: this.clock() + (c.e - Date.now()), n: randomBytes(12).toString('base64url') };
     const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
     return `${PREFIX}${body}.${createHmac('sha256', this.key).update(body).digest('base64url')}`;
   }
@@ -53,8 +64,12 @@ export class Approvals {
     return typeof state === 'string' && state.startsWith(PREFIX);
   }
 
-  /** Checks a token against the call it comes back with, and spends it. */
-  redeem(token: string, expect: { p: string; s: string; t: string; h: string }, now = Date.now()): ApprovalCheck {
+  /**
+   * Checks a token against the call it comes back with, and spends it. Expiry is judged on the monotonic clock: with
+   * the wall clock, a clock set back after a nonce was swept as expired let the same approval run the call again.
+   */
+  redeem(token: string, expect: { p: string; s: string; t: string; h: string }): ApprovalCheck {
+    const now = this.clock();
     const rest = token.slice(PREFIX.length);
     const dot = rest.lastIndexOf('.');
     if (dot < 0) return { ok: false, why: 'malformed approval state' };
@@ -69,12 +84,12 @@ export class Approvals {
       return { ok: false, why: 'malformed approval state' };
     }
     this.sweep(now);
-    if (c.e < now) return { ok: false, why: 'the approval expired' };
+    if (typeof c.m !== 'number' || c.m < now) return { ok: false, why: 'the approval expired' };
     if (this.used.has(c.n)) return { ok: false, why: 'the approval was already used' };
     if (c.p !== expect.p) return { ok: false, why: 'the approval belongs to another principal' };
     if (c.s !== expect.s || c.t !== expect.t) return { ok: false, why: 'the approval is for another tool' };
     if (c.h !== expect.h) return { ok: false, why: 'the arguments changed since they were approved' };
-    this.used.set(c.n, c.e);
+    this.used.set(c.n, c.m);
     return { ok: true, claims: c };
   }
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { isHidden } from '../../src/lint/text.js';
 import { Approvals, argsHash } from '../../src/policy/approvals.js';
 import { approvalArguments, visibleText } from '../../src/protocol/escape.js';
@@ -35,6 +35,29 @@ describe('approval tokens', () => {
     const forgedBody = Buffer.from(JSON.stringify({ ...claims, p: 'https://idp|mallory' })).toString('base64url');
     expect(a.redeem(`mcpw1.${forgedBody}${t.slice(t.lastIndexOf('.'))}`, { ...expect_, p: 'https://idp|mallory' })).toEqual({ ok: false, why: 'the approval state was not issued by this proxy' });
     expect(new Approvals().redeem(a.issue({ ...base, e: Date.now() + 10_000 }), expect_)).toEqual({ ok: false, why: 'the approval state was not issued by this proxy' });
+  });
+  it('a wall clock set back cannot spend an approval twice, nor bring an expired one back', () => {
+    let mono = 1_000;
+    const b = new Approvals(undefined, () => mono);
+    const wall = vi.spyOn(Date, 'now');
+    try {
+      wall.mockReturnValue(1_700_000_000_000);
+      const t = b.issue({ ...base, e: Date.now() + 10_000 });
+      expect(b.redeem(t, expect_)).toMatchObject({ ok: true });
+      // The clock jumps an hour ahead; a thousand more approvals are spent (spent nonces are swept past 1,000).
+      wall.mockReturnValue(1_700_000_000_000 + 3_600_000);
+      for (let i = 0; i < 1001; i++) expect(b.redeem(b.issue({ ...base, e: Date.now() + 10_000 }), expect_)).toMatchObject({ ok: true });
+      // Set back again: the first approval is still spent (it ran the call again when expiry and sweep used the wall clock).
+      wall.mockReturnValue(1_700_000_000_000);
+      expect(b.redeem(t, expect_)).toEqual({ ok: false, why: 'the approval was already used' });
+      // Time really passes: an unspent approval expires whatever the wall clock says.
+      const late = b.issue({ ...base, e: Date.now() + 10_000 });
+      mono += 10_001;
+      wall.mockReturnValue(1_700_000_000_000 - 3_600_000);
+      expect(b.redeem(late, expect_)).toEqual({ ok: false, why: 'the approval expired' });
+    } finally {
+      wall.mockRestore();
+    }
   });
   it('argument hashes ignore key order, not values', () => {
     expect(argsHash({ a: 1, b: [1, 2] })).toBe(argsHash({ b: [1, 2], a: 1 }));
