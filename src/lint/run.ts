@@ -19,6 +19,17 @@ const DR_RULES: Rule[] = [
     help: 'A saved list with a nextCursor is one page: pins and diffs need every page (fetch them, or lint the live server).',
     check: (ctx) => ctx.servers.filter((s) => s.partial).map((s) => ({ rule: 'DR010', severity: 'INFO' as Severity, target: s.name, message: 'the list has a nextCursor: it is partial; fetch all pages before pinning', location: { file: s.file, pointer: `${s.pointer}/nextCursor` }, server: s.name })),
   },
+  {
+    id: 'DR012',
+    title: 'Nothing listed',
+    severity: 'INFO',
+    family: 'DR',
+    help: 'A saved list, or a live server, with no tools, prompts or resources: no definition was reviewed, so "0 findings" says nothing about the server. A snapshot taken before the server was ready, or of the wrong method, looks like this.',
+    check: (ctx) =>
+      ctx.servers
+        .filter((s) => (s.format === 'tools-list' || s.format === 'live' || s.format === 'docker-catalog') && s.tools.length + s.prompts.length + s.resources.length === 0 && !s.instructions)
+        .map((s) => ({ rule: 'DR012', severity: 'INFO' as Severity, target: s.name, message: 'no tools, prompts or resources are listed: nothing was reviewed', location: { file: s.file, pointer: s.pointer }, server: s.name })),
+  },
 ];
 
 export const RULES: Rule[] = [...TP_RULES, ...NM_RULES, ...SQ_RULES, ...UI_RULES, ...CAP_RULES, ...FORMAT_RULES, ...DR_RULES];

@@ -124,6 +124,9 @@ const cases: Case[] = [
   // ── configs ──
   ...cfCases(),
   { rule: 'DR010', pos: () => lintTools([tool('a_tool', 'Does a thing for the user.')], { nextCursor: 'page-2' }), neg: () => lintTools([tool('a_tool', 'Does a thing for the user.')]) },
+  { rule: 'DR012', pos: () => lintTools([]), neg: () => lintDoc({ prompts: [{ name: 'review', description: 'Reviews a change.' }] }) },
+  // A bare empty array is a list of nothing too; a host config with no servers yet is not a list.
+  { rule: 'DR012', pos: () => lintDoc([]), neg: () => lintDoc({ mcpServers: {} }) },
 ];
 
 function sj(extra: Record<string, unknown>): Record<string, unknown> {
