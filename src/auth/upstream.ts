@@ -130,9 +130,13 @@ const ccTokens = new Map<string, Promise<Cached> | Cached>();
 const exTokens = new Map<string, Cached>();
 const MAX_EXCHANGED = 10_000;
 
+/**
+ * When a cached token stops being used, on the monotonic clock (`performance.now()`): with the wall clock, a clock set
+ * back kept a token in use past its life (until the upstream refused it).
+ */
 function expiry(r: { expires_in?: number }): number {
   const s = typeof r.expires_in === 'number' && r.expires_in > 0 ? r.expires_in : 300;
-  return Date.now() + Math.max(5, s - 30) * 1000;
+  return performance.now() + Math.max(5, s - 30) * 1000;
 }
 
 export function upstreamCredentials(server: ServerConfig, ctx: CredentialContext): CredentialProvider | undefined {
@@ -177,7 +181,7 @@ export function upstreamCredentials(server: ServerConfig, ctx: CredentialContext
     };
     const current = async (): Promise<Cached> => {
       const c = ccTokens.get(server.name);
-      if (c && !(c instanceof Promise) && c.until > Date.now()) return c;
+      if (c && !(c instanceof Promise) && c.until > performance.now()) return c;
       if (c instanceof Promise) return c;
       const p = fetchToken();
       ccTokens.set(server.name, p);
@@ -212,7 +216,7 @@ export function upstreamCredentials(server: ServerConfig, ctx: CredentialContext
       if (!subject) throw new Error('token exchange needs the caller\'s access token, and this session has none (a stdio host or an expired token)');
       const key = keyOf(subject);
       const hit = exTokens.get(key);
-      if (hit && hit.until > Date.now()) return hit.token;
+      if (hit && hit.until > performance.now()) return hit.token;
       const params: Record<string, string> = {
         subject_token: subject,
         subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
@@ -224,7 +228,8 @@ export function upstreamCredentials(server: ServerConfig, ctx: CredentialContext
       if (typeof a['scope'] === 'string') params['scope'] = a['scope'];
       const r = await client.grant((config) => oidc.genericGrantRequest(config, 'urn:ietf:params:oauth:grant-type:token-exchange', params));
       // The exchanged token must not outlive the caller's.
-      const until = Math.min(expiry(r), principal?.expiresAt ? principal.expiresAt * 1000 : Infinity);
+      // The caller's token expiry is a wall-clock time: counted from now on the monotonic clock.
+      const until = Math.min(expiry(r), principal?.expiresAt ? performance.now() + (principal.expiresAt * 1000 - Date.now()) : Infinity);
       exTokens.set(key, { token: r.access_token, until });
       while (exTokens.size > MAX_EXCHANGED) exTokens.delete(exTokens.keys().next().value!);
       ctx.log.info({ server: server.name, sub: principal?.sub }, 'exchanged the caller\'s token for an upstream token (RFC 8693)');

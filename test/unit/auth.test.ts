@@ -367,6 +367,37 @@ describe('why an OAuth fetch failed reaches the caller and the log', () => {
   });
 });
 
+describe('upstream tokens the proxy obtains', () => {
+  it('are cached on a clock that only moves forward: time passing with the wall clock set back gets a new token', async () => {
+    let grants = 0;
+    const as = await loopbackEndpoint((_body, res) => {
+      grants++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: `cc-${grants}`, token_type: 'Bearer', expires_in: 60 }));
+    });
+    const realPerf = performance.now.bind(performance);
+    const realNow = Date.now.bind(Date);
+    let ahead = 0;
+    const perf = vi.spyOn(performance, 'now').mockImplementation(() => realPerf() + ahead);
+    const wall = vi.spyOn(Date, 'now').mockImplementation(() => realNow());
+    try {
+      const cfg = buildConfig({ servers: { ccmono: { url: 'https://mcp.example/mcp', auth: { type: 'client_credentials', token_endpoint: `${as.origin}/token`, client_id: 'c', client_secret: 's' } } } }, undefined);
+      const provider = upstreamCredentials(cfg.servers[0]!, { mode: 'serve', log: createLogger({ level: 'silent' }), baseDir: '.' })!;
+      expect(await provider.headers(undefined)).toEqual({ authorization: 'Bearer cc-1' });
+      expect(await provider.headers(undefined)).toEqual({ authorization: 'Bearer cc-1' });
+      // 40 s pass (the token is used for 60 - 30 = 30 s) while the wall clock is set back an hour: a new token.
+      // Before, the cache compared wall-clock times and kept using cc-1 for another hour.
+      ahead = 40_000;
+      wall.mockImplementation(() => realNow() - 3_600_000 + 40_000);
+      expect(await provider.headers(undefined)).toEqual({ authorization: 'Bearer cc-2' });
+      expect(grants).toBe(2);
+    } finally {
+      perf.mockRestore();
+      wall.mockRestore();
+      as.close();
+    }
+  });
+});
+
 describe('token exchange when the upstream refuses the exchanged token', () => {
   it("exchanges again for that caller (not until the cached token's expiry), and only for that caller", async () => {
     let exchanges = 0;
