@@ -607,10 +607,12 @@ interface PlanOptions {
 /** What to do with one chosen entry: leave it (and why), or give it this command and these args. */
 type EntryPlan = { action: 'skip'; why: string } | { action: 'wrap' | 'unwrap' | 'upgrade'; command: string; args: string[] | undefined; why?: string };
 
-/** Zed's earlier `"command": { "path": …, "args": […], "env": {…} }`: the nested object, else undefined. */
-function zedCommand(e: unknown): Entry | undefined {
-  const c = e && typeof e === 'object' ? (e as Entry)['command'] : undefined;
-  return c && typeof c === 'object' && !Array.isArray(c) && typeof (c as Entry)['path'] === 'string' ? (c as Entry) : undefined;
+/**
+ * Zed's earlier shape of a context server's `command`: `{ "path": …, "args": […], "env": {…} }`. The object when
+ * `cmd` (an entry's `command`) is one, else undefined. Lint reads the shape with it too.
+ */
+export function zedCommand(cmd: unknown): Entry | undefined {
+  return cmd && typeof cmd === 'object' && !Array.isArray(cmd) && typeof (cmd as Entry)['path'] === 'string' ? (cmd as Entry) : undefined;
 }
 
 /** The command of an entry that writes it as one array of words with its arguments (opencode), else undefined. */
@@ -636,7 +638,7 @@ function plan(original: string, file: string, key: string | ServersAt[], o: Plan
       const raw = servers[name];
       const line = isToml(file) || isYaml(file) ? undefined : arrayCommand(raw);
       // Zed's earlier form nests them: `"command": { "path": …, "args": […], "env": {…} }`.
-      const nested = isToml(file) || isYaml(file) ? undefined : zedCommand(raw);
+      const nested = isToml(file) || isYaml(file) || !raw || typeof raw !== 'object' ? undefined : zedCommand(raw['command']);
       // Goose calls the command `cmd`.
       const commandKey = isYaml(file) && raw && typeof raw === 'object' && raw['command'] === undefined && raw['cmd'] !== undefined ? 'cmd' : 'command';
       const view = line

@@ -18,6 +18,7 @@ import { isObject } from '../protocol/jsonrpc.js';
 import { MAX_FILE_DEPTH, nestedDeeper } from '../protocol/frame.js';
 import { hostMeta } from '../pin/pins.js';
 import { safeExcerpt } from './text.js';
+import { zedCommand } from '../cli/install.js';
 import type { InputFormat, LaunchModel, LintDocument, PromptModel, ResourceModel, ServerModel, ToolModel } from './types.js';
 
 export class LintInputError extends Error {
@@ -254,11 +255,6 @@ function fromDocker(list: unknown[], base: string, file: string, skip: Skip): Se
     s.tools.push({ name: t['name'], description: str(t['description']), inputSchema: { type: 'object', properties, required }, raw: t, pointer: `${base}/${i}` });
   });
   return s;
-}
-
-/** Zed's earlier shape of a context server: `command: { path, args, env }`. */
-function zedCommand(cmd: unknown): Record<string, unknown> | undefined {
-  return isObject(cmd) && typeof cmd['path'] === 'string' ? cmd : undefined;
 }
 
 function launchFrom(entry: Record<string, unknown>, pointer: string): LaunchModel {

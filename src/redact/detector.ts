@@ -428,11 +428,10 @@ export class Detector {
       let budget = buf.length;
       let resume = 0;
       for (;;) {
-        // Byte offsets of the match and of the value (group 1, else the match).
-        let mStart: number;
-        let mEnd: number;
-        let bStart: number;
-        let bEnd: number;
+        // Byte offsets of the match and of the value (group 1, else the match): from `m`, or from an anchored test.
+        let m: RegExpExecArray | null = null;
+        let mStart = 0;
+        let mEnd = 0;
         if (lit && budget < 0) lit = null;
         if (lit) {
           // Every match starts where the literal does: try the pattern there only (anchored), not everywhere.
@@ -440,31 +439,23 @@ export class Detector {
           if (at < 0) break;
           budget -= lit.bound + TRY_COST;
           lit.sticky.lastIndex = at;
-          if (lit.whole) {
-            if (!lit.sticky.test(buf as unknown as string)) {
-              resume = at + 1;
-              continue;
-            }
-            mStart = bStart = at;
-            mEnd = bEnd = lit.sticky.lastIndex;
-          } else {
-            const m = lit.sticky.exec(buf as unknown as string);
-            if (!m) {
-              resume = at + 1;
-              continue;
-            }
-            mStart = m.index;
-            mEnd = m.indices![0]![1];
-            [bStart, bEnd] = m.indices![1] ?? m.indices![0]!;
+          const found = lit.whole ? lit.sticky.test(buf as unknown as string) : (m = lit.sticky.exec(buf as unknown as string)) !== null;
+          if (!found) {
+            resume = at + 1;
+            continue;
           }
+          mStart = at;
+          mEnd = lit.sticky.lastIndex;
         } else {
           re.lastIndex = resume;
-          const m = re.exec(buf as unknown as string);
+          m = re.exec(buf as unknown as string);
           if (!m) break;
+        }
+        if (m) {
           mStart = m.index;
           mEnd = m.indices![0]![1];
-          [bStart, bEnd] = m.indices![1] ?? m.indices![0]!;
         }
+        const [bStart, bEnd] = m ? (m.indices![1] ?? m.indices![0]!) : [mStart, mEnd];
         // Resume right after the value, not after the match: the boundary a pattern consumed after one value
         // may be the boundary the next value needs before it ("a@b.io c@d.io").
         resume = Math.max(bEnd, mStart + 1);
