@@ -32,8 +32,9 @@ RUN npm run build \
 
 # ── runtime: the compiled CLI, production dependencies and data files; no compiler, no sources ──
 FROM ${NODE_IMAGE}
-# Young generation of 4 MiB semi-spaces (given here, it replaces serve's own 1 MiB): the lowest peak with large
-# results, about 30 MB under Node's default (docs/operations.md, "Memory"; docs/benchmarks.md).
+# Young generation of 4 MiB semi-spaces (given here, it replaces serve's own 1 MiB; serve's growth of the old
+# generation stays): the lowest peak with large results, about 30 MB under Node's default (docs/operations.md,
+# "Memory"; docs/benchmarks.md).
 ENV NODE_ENV=production \
     NODE_OPTIONS=--max-semi-space-size=4 \
     MCP_WARDEN_CONFIG=/etc/mcp-warden/config.yaml \

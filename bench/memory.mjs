@@ -4,8 +4,9 @@
  * - the floor: an empty Node process, and what each large dependency adds when loaded alone;
  * - `wrap` with the full pipeline (lean stdio client): resident memory idle after start (and how much of it is
  *   anonymous, not the Node binary's and libraries' pages every Node process shares), and at its peak under
- *   16 calls in flight plus ten 1 MiB results: as shipped (the young generation kept at its starting size: cli/index.ts
- *   smallYoungGeneration), with Node's default young generation, and with a 4 MiB one; and the calls/s each kept.
+ *   16 calls in flight plus ten 1 MiB results: as shipped (cli/heap.ts: the young generation kept at its starting
+ *   size, the old one growing by a fixed share between full collections), with V8's own growth of the old generation,
+ *   with Node's default young generation, and with a 4 MiB one; and the calls/s each kept.
  *
  *   node bench/memory.mjs        prints JSON; bench/run.mjs includes it in docs/benchmarks.md
  */
@@ -22,9 +23,10 @@ function loaded(mod) {
   return Number(execFileSync(NODE, ['-e', code], { cwd: ROOT, encoding: 'utf8' })) / 2 ** 20;
 }
 
-/** How the table names each set of Node flags. A semi-space flag given to Node turns off wrap's own setting. */
+/** How the table names each set of Node flags. A flag of the same kind given to Node turns off wrap's own setting. */
 const LABELS = {
-  '': 'none (as shipped: young generation kept at its starting size, 1 MiB semi-spaces)',
+  '': 'none (as shipped: 1 MiB semi-spaces, old generation grows 50 % between full collections)',
+  '--heap-growing-percent=0': "--heap-growing-percent=0 (V8's own growth of the old generation: a factor of up to 4 it picks from its GC and allocation speeds)",
   '--semi-space-growth-factor=2': "--semi-space-growth-factor=2 (Node's default young generation: grows to 16 MiB semi-spaces)",
   '--max-semi-space-size=4': '--max-semi-space-size=4 (grows to 4 MiB semi-spaces)',
 };
@@ -82,7 +84,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 export async function memoryExperiment({ calls = 20_000, rounds = 3 } = {}) {
   const empty = loaded('');
   const deps = DEPENDENCIES.map((d) => ({ name: d, mb: loaded(d) - empty }));
-  const sets = [[], ['--semi-space-growth-factor=2'], ['--max-semi-space-size=4']];
+  const sets = [[], ['--heap-growing-percent=0'], ['--semi-space-growth-factor=2'], ['--max-semi-space-size=4']];
   const runs = sets.map(() => []);
   for (let r = 0; r < rounds; r++) for (let i = 0; i < sets.length; i++) runs[i].push(await wrapUnderLoad(sets[i], calls));
   const wrap = runs.map((rs) => {

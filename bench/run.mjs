@@ -762,12 +762,14 @@ ${memory.deps.map((d) => `${d.name} ${f(d.mb, 1)} MB`).join(', ')} (shared start
 \`wrap\` with the full pipeline, driven by the lean stdio client: resident memory once started (and the part of it that is
 the process's own, not the pages of the Node binary and libraries that every Node process on the machine shares),
 its peak after ${QUICK ? 5000 : 20_000} calls with 16 in flight, then after ten 1 MiB results as well (each figure the median of
-${memory.wrap[0]?.rounds ?? 1} runs, the rows alternating). \`wrap\` and \`serve\` keep V8's young
-generation (\`new_space\`) at its starting size (\`src/cli/index.ts\`, set at start: a host launches \`mcp-warden wrap\` with no
-Node flags); Node sizes it for throughput, growing it to 16 MiB semi-spaces under load, while a proxy's garbage lives for
-one message. A semi-space flag given to Node turns that setting off, which is how the other rows ran. Under load the old
-generation also fills with garbage promoted between full collections (measured with V8's heap-space statistics: ~11 MB
-live, 25–40 MB used before a full collection), and each large result leaves its strings until one runs.
+${memory.wrap[0]?.rounds ?? 1} runs, the rows alternating). \`wrap\` and \`serve\` set two things on their V8 heap at start
+(\`src/cli/heap.ts\`: a host launches \`mcp-warden wrap\` with no Node flags), because a proxy's live heap is small (~11 MB)
+and nearly all it allocates dies with its message. The young generation (\`new_space\`) stays at its starting size;
+Node sizes it for throughput, growing it to 16 MiB semi-spaces under load. The old generation is collected once it has
+grown by a fixed share since the last full collection (\`--heap-growing-percent\`: 50 for \`wrap\`, 100 for \`serve\`);
+with V8's own factor, picked from its GC and allocation speeds, it grew by up to four times, filling with garbage
+promoted between full collections (25–40 MB used before one ran), and each large result left its strings until then.
+A flag of the same kind given to Node turns the setting off, which is how the other rows ran.
 
 | Node flags | idle RSS MB | of which the process's own MB | peak RSS MB, calls | peak RSS MB, calls + 1 MiB results | calls/s (16 in flight) |
 |---|---:|---:|---:|---:|---:|

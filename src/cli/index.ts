@@ -3,27 +3,15 @@
  * The `mcp-warden` command. Each subcommand lives in its own file and is loaded only when used, so `wrap`
  * starts fast inside a desktop host.
  */
-import { setFlagsFromString } from 'node:v8';
 import { Command, Option } from 'commander';
 import { fsReason, WardenError } from '../errors.js';
 import { visibleText } from '../protocol/escape.js';
 import { VERSION } from '../version.js';
 import { wholeNumber } from './args.js';
+import { tuneProxyHeap } from './heap.js';
 
 function collect(v: string, prev: string[] = []): string[] {
   return [...prev, v];
-}
-
-/**
- * For the long-running proxies (`wrap`, `serve`): V8's young generation stays at its starting size (semi-spaces of
- * 1 MiB) instead of growing to 16 MiB each under load. Node sizes it for throughput; a proxy's garbage lives for one
- * message and dies in the small space as well. Measured (docs/benchmarks.md, "Where the memory goes"): about 25 MB
- * less resident memory under load, the same calls/s. Set here because hosts start `mcp-warden wrap` with no Node
- * flags; a semi-space size given to Node itself (its command line or NODE_OPTIONS) is left to rule.
- */
-function smallYoungGeneration(): void {
-  const given = [...process.execArgv, ...(process.env['NODE_OPTIONS'] ?? '').split(/\s+/)].some((a) => /^--(?:(?:max|min)[-_])?semi[-_]space/.test(a));
-  if (!given) setFlagsFromString('--semi-space-growth-factor=1');
 }
 
 /**
@@ -51,7 +39,7 @@ export async function buildProgram(only?: 'wrap' | 'serve'): Promise<Command> {
     .argument('[command...]', 'server command and arguments, after --')
     .passThroughOptions()
     .action(async (command: string[], opts: { config?: string; policy?: string[]; auditDb?: string; name?: string; url?: string; transport?: 'streamable-http' | 'sse' | 'websocket'; sandbox?: 'bwrap' }) => {
-      smallYoungGeneration();
+      tuneProxyHeap('wrap');
       const { runWrap } = await import('./wrap.js');
       if (command.length === 0 && !opts.url && !opts.name && !opts.config) throw new WardenUsage('wrap needs a server command after --, or --url');
       if (command.length > 0 && opts.url) throw new WardenUsage('wrap takes either a command or --url, not both');
@@ -66,7 +54,7 @@ export async function buildProgram(only?: 'wrap' | 'serve'): Promise<Command> {
     .option('--host <host>', 'override listen.host')
     .option('--port <port>', 'override listen.port', wholeNumber(0, 65535))
     .action(async (opts: { config?: string; insecureNoAuth?: boolean; host?: string; port?: number }) => {
-      smallYoungGeneration();
+      tuneProxyHeap('serve');
       const { runServe } = await import('./serve.js');
       exitWhenIdle(await runServe(opts));
     });

@@ -108,7 +108,7 @@ pins: false
     expect(metricValue(text, 'mcp_warden_events_total', { event: 'session_start', server: 'demo' })).toBe(1);
     expect(text).toContain('# TYPE mcp_warden_upstream_restarts_total counter');
     expect(metricValue(text, 'mcp_warden_process_resident_memory_bytes', {})).toBeGreaterThan(10 * 2 ** 20);
-    // The young generation stays at its starting size (index.ts smallYoungGeneration): Node's default would have
+    // The young generation stays at its starting size (cli/heap.ts proxyHeapFlags): Node's default would have
     // grown it to 16 MiB by now (start-up alone does), most of the difference in resident memory under load.
     const young = metricValue(text, 'mcp_warden_nodejs_heap_space_size_total_bytes', { space: 'new' });
     expect(young).toBeGreaterThan(0);
