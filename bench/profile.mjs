@@ -16,6 +16,7 @@ import { benchHome, CLI, NODE, open, ROOT, spawnWrap, UPSTREAM } from './load-st
 
 /** What each source file of dist/ is, for the table. */
 const PARTS = [
+  [/^transports\/busy\.js$/, 'busy-polling: the loop turning while it waits for an answer (limits.busy_poll_us)'],
   [/^audit\/(store|chain|writer|keys)\.js$/, 'audit: hash chain, MAC, SQLite insert and commit'],
   [/^audit\//, 'audit: building the event (hashes of arguments and result, capture)'],
   [/^redact\//, 'redaction: prefilter and detectors (request arguments and result)'],

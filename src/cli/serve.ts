@@ -17,6 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from '../ops/metrics.js';
 import { configPath } from '../config/paths.js';
+import { setBusyPoll } from '../transports/busy.js';
 
 export interface ServeOptions {
   config?: string;
@@ -41,6 +42,7 @@ export async function runServe(o: ServeOptions): Promise<number> {
     );
   }
   const log = createLogger({ level: config.log.level, file: config.log.file, pretty: false });
+  setBusyPoll(config.limits.busyPollUs);
   const mc = (config.raw['metrics'] ?? {}) as { enabled?: boolean; remote?: boolean };
   let gateway: Gateway | undefined;
   let metrics: Metrics | undefined;

@@ -13,6 +13,7 @@ import { Session } from '../proxy/session.js';
 import { peekId } from '../protocol/frame.js';
 import { visibleText } from '../protocol/escape.js';
 import { ErrorCode } from '../protocol/jsonrpc.js';
+import { setBusyPoll } from '../transports/busy.js';
 import { openStdout, StdioHost } from '../transports/stdio-host.js';
 
 export interface WrapOptions {
@@ -105,6 +106,7 @@ export async function runWrap(o: WrapOptions): Promise<number> {
   const server = pickServer(config, o);
   if (source === 'none' && !o.policy?.length) log.info({ server: server.name }, 'no config file found; running the bundled default policy (allow, audit; no sampling or URL elicitation)');
   const limits = config.limits;
+  setBusyPoll(limits.busyPollUs);
   const assembly = assemble(config, { mode: 'wrap', log, auditDb: o.auditDb, policyFiles: o.policy, servers: [server] });
   const makeUpstream = await upstreamFactory(server, { mode: 'wrap', log, maxMessageBytes: limits.maxMessageBytes, requestTimeoutMs: limits.requestTimeoutMs, wsPingIntervalMs: limits.wsPingIntervalMs, baseDir: config.file ? path.dirname(config.file) : process.cwd(), hide: protectedPaths(config, o.auditDb), scrub: assembly.scrub, withheldEnv: config.envUsed });
   const principal: Principal = { sub: config.localIdentity.sub, kind: 'local', scopes: config.localIdentity.scopes, claims: {} };

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { sinkTargetProblem } from '../audit/sink-target.js';
 import { ConfigError } from '../errors.js';
 import { sendableHeaderName, sendableHeaderValue } from '../protocol/headers.js';
+import { BUSY_POLL_US } from '../transports/busy.js';
 import { proxySet } from '../transports/proxies.js';
 import { configPath, packagePath, userConfigFile } from './paths.js';
 import { keyNode, lineOf, readYamlFile, validateYaml, type LoadedYaml } from './yaml.js';
@@ -41,6 +42,8 @@ export interface Limits {
   maxHeaderBytes: number;
   /** WebSocket keep-alive: a ping this often, and no pong by the next one ends the connection (0 = off). */
   wsPingIntervalMs: number;
+  /** Busy-polling window after each stdio line written (µs; 0 = off): transports/busy.ts. */
+  busyPollUs: number;
 }
 
 export interface ListenConfig {
@@ -150,6 +153,7 @@ export function buildConfig(value: unknown, file: string | undefined): WardenCon
       maxJsonDepth: num(limits['max_json_depth'], 64),
       maxHeaderBytes: num(limits['max_header_bytes'], 16 * 1024),
       wsPingIntervalMs: num(limits['ws_ping_interval_s'], 30) * 1000,
+      busyPollUs: num(limits['busy_poll_us'], BUSY_POLL_US),
     },
     localIdentity: { sub: (li['sub'] as string | undefined) ?? defaultLocalSub(), scopes: (li['scopes'] as string[] | undefined) ?? [] },
     log: { level: log['level'] as string | undefined, file: log['file'] as string | undefined },

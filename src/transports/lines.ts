@@ -6,6 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Writable } from 'node:stream';
 import { KEEP_UTF8_BYTES, type Wire } from '../protocol/frame.js';
+import { stayAwake } from './busy.js';
 import { ByteCollector } from './collect.js';
 
 export interface LineSink {
@@ -112,9 +113,11 @@ function uncork(stream: Writable): void {
  * Writes one line, coalescing every line written in the same turn of the event loop into one system call: the
  * stream is corked at the first write and uncorked once the current callbacks and their promise continuations
  * have run (`process.nextTick` queued from a microtask runs after the microtask queue drains). Sequential traffic
- * pays nothing; 16 calls in flight cost one write instead of sixteen.
+ * pays nothing; 16 calls in flight cost one write instead of sixteen. Each line also opens the busy-polling window
+ * (busy.ts), in which the answer to it is read without waiting to be woken.
  */
 export function writeLine(stream: Writable, text: Wire): boolean {
+  stayAwake();
   if (stream.writableCorked === 0) {
     stream.cork();
     process.nextTick(uncork, stream);

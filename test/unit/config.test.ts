@@ -35,6 +35,16 @@ describe('config loading', () => {
     expect(cfg.listen.host).toBe('127.0.0.1');
   });
 
+  it('takes a busy-polling window in microseconds, 150 unless set, 0 to turn it off, whole and at most 10000', () => {
+    expect(loadConfigFile(file('bp-default.yaml', 'servers:\n  a: { command: echo }\n')).limits.busyPollUs).toBe(150);
+    expect(loadConfigFile(file('bp-off.yaml', 'servers:\n  a: { command: echo }\nlimits:\n  busy_poll_us: 0\n')).limits.busyPollUs).toBe(0);
+    expect(loadConfigFile(file('bp-500.yaml', 'servers:\n  a: { command: echo }\nlimits:\n  busy_poll_us: 500\n')).limits.busyPollUs).toBe(500);
+    for (const [v, why] of [['-1', 'must be >= 0'], ['10001', 'must be <= 10000'], ['1.5', 'must be integer']] as const) {
+      const f = file(`bp-bad-${v}.yaml`, `servers:\n  a: { command: echo }\nlimits:\n  busy_poll_us: ${v}\n`);
+      expect(errorOf(() => loadConfigFile(f)).message).toBe(`${f}:4: limits.busy_poll_us: ${why}`);
+    }
+  });
+
   it('a YAML alias bomb in a config or a policy is a file error with the line of the first alias, not a crash', () => {
     const levels = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
     for (let i = 1; i < 8; i++) levels.push(`a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]`);
