@@ -734,7 +734,7 @@ ${profileTable(profile)}
 
 ` : ''}${profileSeq ? `One call at a time (the case the added-latency figure measures), ${profileSeq.calls} calls: ${f(profileSeq.rate, 0)} calls/s under the
 profiler; ${f(profileSeq.busyPerCall, 1)} µs of CPU per call. After each line it writes the process polls for
-`limits.busy_poll_us` (the busy-polling row: the turns of the loop; its polls count as idle) and then sleeps, so a call
+\`limits.busy_poll_us\` (the busy-polling row: the turns of the loop; its polls count as idle) and then sleeps, so a call
 often starts with cold caches and each part costs two to three times what it costs under load.
 
 ${profileTable(profileSeq)}
