@@ -6,14 +6,20 @@
  *   anonymous, not the Node binary's and libraries' pages every Node process shares), and at its peak under
  *   16 calls in flight plus ten 1 MiB results: as shipped (cli/heap.ts: the young generation kept at its starting
  *   size, the old one growing by a fixed share between full collections), with V8's own growth of the old generation,
- *   with Node's default young generation, and with a 4 MiB one; and the calls/s each kept.
+ *   with Node's default young generation, and with a 4 MiB one; the calls/s each kept and the time of a 1 MiB result
+ *   with ~1,000 findings (where the proxy allocates most);
+ * - `serve` under the lean HTTP generator: peak RSS and calls/s as shipped and with two smaller heaps.
  *
  *   node bench/memory.mjs        prints JSON; bench/run.mjs includes it in docs/benchmarks.md
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { procStatusMb } from './common.mjs';
-import { NODE, open, ROOT, spawnWrap } from './load-stdio.mjs';
+import net from 'node:net';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { httpLoad } from './load-http.mjs';
+import { benchHome, CLI, NODE, open, ROOT, spawnWrap, UPSTREAM } from './load-stdio.mjs';
 
 const DEPENDENCIES = ['better-sqlite3', 're2', 'ajv', 'yaml', 'pino', 'jose', 'openid-client', 'prom-client', 'ws'];
 
@@ -27,8 +33,8 @@ function loaded(mod) {
 const LABELS = {
   '': 'none (as shipped: 1 MiB semi-spaces, old generation grows 50 % between full collections)',
   '--heap-growing-percent=0': "--heap-growing-percent=0 (V8's own growth of the old generation: a factor of up to 4 it picks from its GC and allocation speeds)",
-  '--semi-space-growth-factor=2': "--semi-space-growth-factor=2 (Node's default young generation: grows to 16 MiB semi-spaces)",
-  '--max-semi-space-size=4': '--max-semi-space-size=4 (grows to 4 MiB semi-spaces)',
+  '--semi-space-growth-factor=2': "--semi-space-growth-factor=2 (Node's default young generation: grows to 16 MiB semi-spaces; old generation as shipped)",
+  '--max-semi-space-size=4': '--max-semi-space-size=4 (grows to 4 MiB semi-spaces; old generation as shipped)',
 };
 
 async function wrapUnderLoad(flags, calls) {
@@ -42,10 +48,53 @@ async function wrapUnderLoad(flags, calls) {
     const run = await client.run(calls, 16);
     const peakCalls = procStatusMb(child.pid, 'VmHWM');
     for (let i = 0; i < 10; i++) await client.call('blob', { bytes: 1024 * 1024 });
-    return { flags: LABELS[flags.join(' ')] ?? flags.join(' '), idle, idleAnon, peakCalls, peak: procStatusMb(child.pid, 'VmHWM'), rate: run.rate };
+    const peak = procStatusMb(child.pid, 'VmHWM');
+    // What the old generation's growth costs where the proxy allocates most: a 1 MiB result with ~1,000 findings.
+    const dirty = [];
+    for (let i = 0; i < 11; i++) {
+      const s = performance.now();
+      await client.call('blob', { bytes: 1024 * 1024, dirty: true });
+      if (i > 0) dirty.push(performance.now() - s);
+    }
+    return { flags: LABELS[flags.join(' ')] ?? flags.join(' '), idle, idleAnon, peakCalls, peak, rate: run.rate, dirtyMs: median(dirty) };
   } finally {
     child.stdin.end();
     child.kill();
+  }
+}
+
+const SERVE_LABELS = {
+  '': 'none (as shipped: 1 MiB semi-spaces, old generation grows 100 % between full collections)',
+  '--heap-growing-percent=50': '--heap-growing-percent=50 (as wrap)',
+  '--optimize-for-size': "--optimize-for-size (V8's memory-saving mode)",
+};
+
+/**
+ * `serve` (full pipeline, one stdio child per session) under the lean HTTP generator: 12,000 calls with 16 in
+ * flight; its peak RSS (children not counted) and calls/s.
+ */
+async function serveUnderLoad(flags) {
+  const port = await new Promise((r) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = srv.address().port;
+      srv.close(() => r(p));
+    });
+  });
+  const { cfg, env } = benchHome('mcpw-mem-serve-', (dir) => `servers:\n  bench:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(UPSTREAM)}, stdio]\nlisten: { port: ${port} }\naudit: { db: ${JSON.stringify(path.join(dir, 'audit.db'))} }\n`);
+  const gw = spawn(NODE, [...flags, CLI, 'serve', '--config', cfg], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    await new Promise((resolve, reject) => {
+      let buf = '';
+      gw.stderr.on('data', (d) => {
+        buf += d;
+        if (/serving on/.test(buf)) resolve();
+      });
+      gw.once('exit', (c) => reject(new Error(`serve exited ${c}: ${buf}`)));
+    });
+    const r = await httpLoad(`http://127.0.0.1:${port}/bench/mcp`, { warm: 500, calls: 12_000, seconds: 1 });
+    return { flags: flags.join(' '), peak: procStatusMb(gw.pid, 'VmHWM'), rate: r.rate };
+  } finally {
+    gw.kill('SIGKILL');
   }
 }
 
@@ -89,11 +138,15 @@ export async function memoryExperiment({ calls = 20_000, rounds = 3 } = {}) {
   for (let r = 0; r < rounds; r++) for (let i = 0; i < sets.length; i++) runs[i].push(await wrapUnderLoad(sets[i], calls));
   const wrap = runs.map((rs) => {
     const out = { flags: rs[0].flags, rounds: rs.length };
-    for (const k of ['idle', 'idleAnon', 'peakCalls', 'peak', 'rate']) out[k] = median(rs.map((x) => x[k]));
+    for (const k of ['idle', 'idleAnon', 'peakCalls', 'peak', 'rate', 'dirtyMs']) out[k] = median(rs.map((x) => x[k]));
     return out;
   });
+  const serveSets = [[], ['--heap-growing-percent=50'], ['--optimize-for-size']];
+  const serveRuns = serveSets.map(() => []);
+  for (let r = 0; r < rounds; r++) for (let i = 0; i < serveSets.length; i++) serveRuns[i].push(await serveUnderLoad(serveSets[i]));
+  const serve = serveRuns.map((rs) => ({ flags: SERVE_LABELS[rs[0].flags] ?? rs[0].flags, rounds: rs.length, peak: median(rs.map((x) => x.peak)), rate: median(rs.map((x) => x.rate)) }));
   const cache = { writer: auditCache(undefined), driverDefault: auditCache(16_000) };
-  return { empty, deps, wrap, cache };
+  return { empty, deps, wrap, serve, cache };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
