@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +31,30 @@ export function spawnWrap(prefix, nodeFlags = []) {
   const home = benchHome(prefix, (tmp) => `audit: { db: ${JSON.stringify(path.join(tmp, 'audit.db'))} }\n`);
   const child = spawn(NODE, [...nodeFlags(home.tmp), CLI, 'wrap', '--config', home.cfg, '--', NODE, UPSTREAM, 'stdio'], { env: home.env, stdio: ['pipe', 'pipe', 'ignore'] });
   return { ...home, child };
+}
+
+/**
+ * `serve` with every stage on (strict audit in its own folder) in front of the bench upstream on a free loopback port,
+ * with extra Node flags (given the process's folder); resolves once it is listening.
+ */
+export async function spawnServe(prefix, nodeFlags = () => []) {
+  const port = await new Promise((r) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = srv.address().port;
+      srv.close(() => r(p));
+    });
+  });
+  const home = benchHome(prefix, (tmp) => `servers:\n  bench:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(UPSTREAM)}, stdio]\nlisten: { port: ${port} }\naudit: { db: ${JSON.stringify(path.join(tmp, 'audit.db'))} }\n`);
+  const gw = spawn(NODE, [...nodeFlags(home.tmp), CLI, 'serve', '--config', home.cfg], { env: home.env, stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise((resolve, reject) => {
+    let buf = '';
+    gw.stderr.on('data', (d) => {
+      buf += d;
+      if (/serving on/.test(buf)) resolve();
+    });
+    gw.once('exit', (c) => reject(new Error(`serve exited ${c}: ${buf}`)));
+  });
+  return { ...home, gw, url: `http://127.0.0.1:${port}/bench/mcp` };
 }
 
 export async function open(child) {

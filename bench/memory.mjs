@@ -12,14 +12,12 @@
  *
  *   node bench/memory.mjs        prints JSON; bench/run.mjs includes it in docs/benchmarks.md
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { procStatusMb } from './common.mjs';
-import net from 'node:net';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { httpLoad } from './load-http.mjs';
-import { benchHome, CLI, NODE, open, ROOT, spawnWrap, UPSTREAM } from './load-stdio.mjs';
+import { NODE, open, ROOT, spawnServe, spawnWrap } from './load-stdio.mjs';
 
 const DEPENDENCIES = ['better-sqlite3', 're2', 'ajv', 'yaml', 'pino', 'jose', 'openid-client', 'prom-client', 'ws'];
 
@@ -74,24 +72,9 @@ const SERVE_LABELS = {
  * flight; its peak RSS (children not counted) and calls/s.
  */
 async function serveUnderLoad(flags) {
-  const port = await new Promise((r) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = srv.address().port;
-      srv.close(() => r(p));
-    });
-  });
-  const { cfg, env } = benchHome('mcpw-mem-serve-', (dir) => `servers:\n  bench:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(UPSTREAM)}, stdio]\nlisten: { port: ${port} }\naudit: { db: ${JSON.stringify(path.join(dir, 'audit.db'))} }\n`);
-  const gw = spawn(NODE, [...flags, CLI, 'serve', '--config', cfg], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const { gw, url } = await spawnServe('mcpw-mem-serve-', () => flags);
   try {
-    await new Promise((resolve, reject) => {
-      let buf = '';
-      gw.stderr.on('data', (d) => {
-        buf += d;
-        if (/serving on/.test(buf)) resolve();
-      });
-      gw.once('exit', (c) => reject(new Error(`serve exited ${c}: ${buf}`)));
-    });
-    const r = await httpLoad(`http://127.0.0.1:${port}/bench/mcp`, { warm: 500, calls: 12_000, seconds: 1 });
+    const r = await httpLoad(url, { warm: 500, calls: 12_000, seconds: 1 });
     return { flags: flags.join(' '), peak: procStatusMb(gw.pid, 'VmHWM'), rate: r.rate };
   } finally {
     gw.kill('SIGKILL');

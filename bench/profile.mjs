@@ -8,11 +8,10 @@
  *
  * Also usable alone: `node bench/profile.mjs [calls]` prints the table.
  */
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchHome, CLI, NODE, open, ROOT, spawnWrap, UPSTREAM } from './load-stdio.mjs';
+import { open, ROOT, spawnServe, spawnWrap } from './load-stdio.mjs';
 
 /** What each source file of dist/ is, for the table. */
 const PARTS = [
@@ -91,25 +90,9 @@ export async function profileWrap({ calls = 30_000, inFlight = 16 } = {}) {
 /** The same for `serve` (full pipeline, one stdio child per session) under the lean HTTP load generator. */
 export async function profileServe({ calls = 20_000, inFlight = 16 } = {}) {
   const { HttpLoad } = await import('./load-http.mjs');
-  const net = await import('node:net');
-  const port = await new Promise((r) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = srv.address().port;
-      srv.close(() => r(p));
-    });
-  });
-  const { tmp, cfg, env } = benchHome('mcpw-profile-', (dir) => `servers:\n  bench:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(UPSTREAM)}, stdio]\nlisten: { port: ${port} }\naudit: { db: ${JSON.stringify(path.join(dir, 'audit.db'))} }\n`);
+  const { tmp, gw, url } = await spawnServe('mcpw-profile-', (dir) => ['--cpu-prof', '--cpu-prof-dir', path.join(dir, 'prof')]);
   const profDir = path.join(tmp, 'prof');
-  const gw = spawn(NODE, ['--cpu-prof', '--cpu-prof-dir', profDir, CLI, 'serve', '--config', cfg], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  await new Promise((resolve, reject) => {
-    let buf = '';
-    gw.stderr.on('data', (d) => {
-      buf += d;
-      if (/serving on/.test(buf)) resolve();
-    });
-    gw.once('exit', (c) => reject(new Error(`serve exited ${c}: ${buf}`)));
-  });
-  const load = new HttpLoad(`http://127.0.0.1:${port}/bench/mcp`, { connections: inFlight });
+  const load = new HttpLoad(url, { connections: inFlight });
   await load.open();
   for (let i = 0; i < 1000; i++) await load.call('warm');
   const from = Number(process.hrtime.bigint() / 1000n);
