@@ -5,7 +5,7 @@
  * `benchHome` and `spawnWrap` start the processes it drives.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,9 +17,19 @@ export const NODE = process.execPath;
 export const CLI = path.join(ROOT, 'dist/cli/index.js');
 export const UPSTREAM = path.join(ROOT, 'bench/upstream.mjs');
 
-/** A private folder for one benchmark process, an environment that points there, and its config file. */
+/** Folders made by benchHome, removed when this process exits (npm run bench removes its whole run folder too). */
+const homes = [];
+process.on('exit', () => {
+  for (const dir of homes) rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * A private folder for one benchmark process, an environment that points there, and its config file. The folder is
+ * removed when the script exits, also when it runs alone (node bench/profile.mjs, bench/memory.mjs).
+ */
 export function benchHome(prefix, configOf) {
   const tmp = mkdtempSync(path.join(os.tmpdir(), prefix));
+  homes.push(tmp);
   const cfg = path.join(tmp, 'config.yaml');
   writeFileSync(cfg, configOf(tmp));
   const env = { PATH: process.env.PATH, HOME: tmp, XDG_CONFIG_HOME: path.join(tmp, 'cfg'), XDG_STATE_HOME: path.join(tmp, 'state'), MCP_WARDEN_LOG_LEVEL: 'warn' };

@@ -103,6 +103,8 @@ function auditCache(cacheKib, events = 40_000) {
         store.append([e], key);
       }
       process.stdout.write(JSON.stringify({ cache: store.db.pragma('cache_size', { simple: true }), grew: (process.memoryUsage().rss - before) / 2 ** 20 }));
+      store.close();
+      require('node:fs').rmSync(dir, { recursive: true, force: true });
     })();`;
   return JSON.parse(execFileSync(NODE, ['-e', code], { cwd: ROOT, encoding: 'utf8' }));
 }
