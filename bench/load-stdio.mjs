@@ -36,8 +36,8 @@ export function benchHome(prefix, configOf) {
   return { tmp, cfg, env };
 }
 
-/** `wrap` with every stage on (strict audit in its own folder) around the bench upstream, with extra Node flags. */
-export function spawnWrap(prefix, nodeFlags = []) {
+/** `wrap` with every stage on (strict audit in its own folder) around the bench upstream, with extra Node flags (given the process's folder). */
+export function spawnWrap(prefix, nodeFlags = () => []) {
   const home = benchHome(prefix, (tmp) => `audit: { db: ${JSON.stringify(path.join(tmp, 'audit.db'))} }\n`);
   const child = spawn(NODE, [...nodeFlags(home.tmp), CLI, 'wrap', '--config', home.cfg, '--', NODE, UPSTREAM, 'stdio'], { env: home.env, stdio: ['pipe', 'pipe', 'ignore'] });
   return { ...home, child };

@@ -87,7 +87,7 @@ async function serveUnderLoad(flags) {
  */
 function auditCache(cacheKib, events = 40_000) {
   const code = `
-    const { mkdtempSync } = require('node:fs'); const os = require('node:os'); const path = require('node:path');
+    const { mkdtempSync, rmSync } = require('node:fs'); const os = require('node:os'); const path = require('node:path');
     (async () => {
       const { AuditStore } = await import(${JSON.stringify(new URL('../dist/audit/store.js', import.meta.url).href)});
       const { blankEvent } = await import(${JSON.stringify(new URL('../dist/audit/writer.js', import.meta.url).href)});
@@ -104,7 +104,7 @@ function auditCache(cacheKib, events = 40_000) {
       }
       process.stdout.write(JSON.stringify({ cache: store.db.pragma('cache_size', { simple: true }), grew: (process.memoryUsage().rss - before) / 2 ** 20 }));
       store.close();
-      require('node:fs').rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
     })();`;
   return JSON.parse(execFileSync(NODE, ['-e', code], { cwd: ROOT, encoding: 'utf8' }));
 }
