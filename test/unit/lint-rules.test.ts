@@ -182,6 +182,7 @@ function cfCases(): Case[] {
     { rule: 'CF008', pos: () => lintDoc(cfg({ command: 'npx', args: ['-y', '@modelcontextprotocol/server-filesystem@2026.8.31', '/'] })), neg: () => lintDoc(cfg({ command: 'npx', args: ['-y', '@modelcontextprotocol/server-filesystem@2026.8.31', '/srv/data'] })) },
     { rule: 'CF011', pos: () => lintDoc(cfg({ command: 'npx', args: ['-y', 'mcp-warden@0.1.0', 'wrap', '--', 'node', 's.js'], env: { XDG_CONFIG_HOME: './.cfg' } })), neg: () => lintDoc(cfg({ command: 'node', args: ['s.js'], env: { XDG_CONFIG_HOME: './.cfg', API_URL: 'https://x' } })) },
     { rule: 'CF011', pos: () => lintDoc(cfg({ command: 'node', args: ['s.js'], env: { MCP_WARDEN_CONFIG: './lax.yaml' } })), neg: () => lintDoc(cfg({ command: 'mcp-warden', args: ['wrap', '--', 'node', 's.js'], env: { MCP_WARDEN_LOG_LEVEL: 'debug' } })) },
+    { rule: 'CF011', pos: () => lintDoc(cfg({ command: 'mcp-warden', args: ['wrap', '--', 'node', 's.js'], env: { MCP_WARDEN_NO_KEYCHAIN: '1' } })), neg: () => lintDoc(cfg({ command: 'mcp-warden', args: ['wrap', '--', 'node', 's.js'], env: { MCP_WARDEN_NO_BROWSER: '1' } })) },
     { rule: 'CF012', pos: () => lintDoc(cfg({ command: 'npx', args: ['-y', 'mcp-warden@0.1.0', 'wrap', '--', 'node', 's.js'], env: { NODE_OPTIONS: '--require ./hook.js' } })), neg: () => lintDoc(cfg({ command: 'node', args: ['s.js'], env: { NODE_OPTIONS: '--max-old-space-size=512' } })) },
     { rule: 'CF013', pos: () => lintTexts([{ file: 'c.json', text: '{"mcpServers": {"a": {"command": "node", "command": "sh"}}}' }]).findings, neg: () => lintTexts([{ file: 'c.json', text: '{"mcpServers": {"a": {"command": "node"}, "b": {"command": "node"}}}' }]).findings },
     { rule: 'CF010', pos: () => lintDoc({ mcpServers: { demo: { command: 'node', args: ['s.js'], autoApprove: ['*'] } } }), neg: () => lintDoc({ mcpServers: { demo: { command: 'node', args: ['s.js'], autoApprove: [] } } }) },
@@ -233,6 +234,12 @@ describe('host config entries wrapped by mcp-warden: the launch and the server b
     expect(launchFindings({ command: 'npx', args: ['-y', 'mcp-warden@0.1.0', 'wrap', '--name', 'acme', 'npx', '-y', '@acme/server'] })).toEqual([
       'CF004 @acme/server runs without a pinned version: whatever is published next runs on this machine',
     ]);
+  });
+  it('MCP_WARDEN_NO_KEYCHAIN in an entry\'s env is CF011 (install lists it too): the token key leaves the keychain', () => {
+    const found = lintDoc(cfg({ command: 'mcp-warden', args: ['wrap', '--', 'node', 's.js'], env: { MCP_WARDEN_NO_KEYCHAIN: '1', API_URL: 'https://x' } }))
+      .filter((f) => f.rule === 'CF011')
+      .map((f) => `${f.severity} ${f.location.pointer} ${f.message}`);
+    expect(found).toEqual(["MED /mcpServers/demo/env/MCP_WARDEN_NO_KEYCHAIN env MCP_WARDEN_NO_KEYCHAIN=1 makes mcp-warden keep the key to this server's stored OAuth tokens in a file beside them instead of the OS keychain"]);
   });
   it("wrap's --config, --policy or --audit-db read from the host's folder (a relative path, a project variable) is CF011, as MCP_WARDEN_CONFIG is", () => {
     const cf11 = (args: string[]) =>
