@@ -5,6 +5,7 @@
  *
  *   node bench/redaction.mjs [--quick]     prints JSON; bench/run.mjs includes it in docs/benchmarks.md
  */
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const QUICK = process.argv.includes('--quick');
@@ -55,6 +56,81 @@ function time(fn, minMs = 300) {
   return (t - t0) / n;
 }
 
+/**
+ * Where a dirty text's time goes, rule by rule: the rules its keywords enable, each run over the text's UTF-8 bytes
+ * three ways. `test` in a loop finds each match's end and nothing more (RE2's scan); `exec` with group indices, as
+ * the engine calls it, also extracts the value and builds a result object per match; the engine's own loop
+ * (Detector.scanRules) adds each finding's checks (validators, entropy, allow and exclude patterns). Medians of 15.
+ * Then one match, alone: `exec` against `test` on a short Buffer, for a one-character pattern with a group (the
+ * binding's own cost per result) and for the e-mail rule's pattern with its group and without it (the engine's
+ * submatch work).
+ */
+function perMatch(det, text) {
+  const require = createRequire(import.meta.url);
+  const RE2 = require('re2');
+  const buf = Buffer.from(text);
+  const median = (fn, n = 15) => {
+    const t = [];
+    for (let i = 0; i < n; i++) {
+      const s = performance.now();
+      fn();
+      t.push(performance.now() - s);
+    }
+    return t.sort((a, b) => a - b)[n >> 1];
+  };
+  const rules = [];
+  for (const rule of det.enabled(text)) {
+    if (!rule.re || rule.key) continue;
+    const t = new RE2(rule.re.source, 'g');
+    const e = new RE2(rule.re.source, 'gd');
+    let matches = 0;
+    const testMs = median(() => {
+      t.lastIndex = 0;
+      for (matches = 0; t.test(buf); ) matches++;
+    });
+    const execMs = median(() => {
+      e.lastIndex = 0;
+      for (let m; (m = e.exec(buf)); ) e.lastIndex = Math.max((m.indices[1] ?? m.indices[0])[1], m.index + 1);
+    });
+    let findings = 0;
+    const engineMs = median(() => {
+      const found = [];
+      det.scanRules(text, [rule], found, 1e9);
+      findings = found.length;
+    });
+    // Detector's private prefixOf: whether this rule is tried only where its literal occurs.
+    rules.push({ id: rule.id, matches, findings, testMs, execMs, engineMs, literal: det.prefixOf(rule) !== null });
+  }
+  const all = [...det.enabled(text)];
+  const allMs = median(() => det.scanRules(text, all, [], 1e9));
+  const one = Buffer.from('lorem ipsum dolor token=abc owner=ada12@analytical-engine.org lorem ipsum');
+  const perCall = (re, fn) => {
+    const n = 20000;
+    for (let i = 0; i < 2000; i++) fn(re);
+    const s = performance.now();
+    for (let i = 0; i < n; i++) fn(re);
+    return ((performance.now() - s) * 1000) / n;
+  };
+  const exec = (re) => {
+    re.lastIndex = 20;
+    re.exec(one);
+  };
+  const test = (re) => {
+    re.lastIndex = 20;
+    re.test(one);
+  };
+  const email = det.rules.find((r) => r.id === 'email')?.re?.source;
+  const micro = {
+    tinyExecUs: perCall(new RE2('o(w)', 'gd'), exec),
+    tinyTestUs: perCall(new RE2('o(w)', 'g'), test),
+    emailExecUs: email ? perCall(new RE2(email, 'gd'), exec) : undefined,
+    emailNoGroupExecUs: email ? perCall(new RE2(email.replace(/\((?!\?)/g, '(?:'), 'gd'), exec) : undefined,
+    emailTestUs: email ? perCall(new RE2(email, 'g'), test) : undefined,
+    bytes: one.length,
+  };
+  return { bytes: buf.length, rules, allMs, copyMs: median(() => Buffer.from(text)), micro };
+}
+
 export async function redactionBench() {
   const { buildRedaction, DEFAULT_SETTINGS } = await import('../dist/redact/setup.js');
   const { compileRule } = await import('../dist/redact/rules.js');
@@ -91,6 +167,8 @@ export async function redactionBench() {
     const ms = time(() => red.outbound.redactText(text));
     out.throughput.push({ kind: `${kind} text (redact command)`, bytes: text.length, ms, mbps: text.length / 1e6 / (ms / 1000) });
   }
+
+  out.perMatch = perMatch(red.detector, dirtyText(1024 * 1024));
 
   // Linear time: each rule on adversarial inputs of size n and 4n; the ratio of times stays near 4.
   const adversarial = (rule, n) => {
