@@ -427,8 +427,18 @@ function splitBom(text: string): [string, string] {
   return text.startsWith('\uFEFF') ? ['\uFEFF', text.slice(1)] : ['', text];
 }
 
-/** Variables of an entry's `env` that change where mcp-warden finds its config, policy and state (or its keys). */
-const WARDEN_ENV = /^(MCP_WARDEN_(CONFIG|STATE_DIR|NO_KEYCHAIN)|XDG_CONFIG_HOME|XDG_STATE_HOME|HOME|USERPROFILE|APPDATA|LOCALAPPDATA)$/i;
+/**
+ * Whether a variable of an entry's `env` changes where mcp-warden finds its config, policy and state, or its keys:
+ * `config`, its own variables for the config and state folder; `home`, the folders it derives them from (they move
+ * only mcp-warden's when the entry runs it); `keychain`, the key to stored OAuth tokens goes to a file instead of the
+ * OS keychain. install lists them all; lint reports them (CF011).
+ */
+export function movesWarden(name: string): 'config' | 'home' | 'keychain' | undefined {
+  if (/^MCP_WARDEN_(CONFIG|STATE_DIR)$/i.test(name)) return 'config';
+  if (/^MCP_WARDEN_NO_KEYCHAIN$/i.test(name)) return 'keychain';
+  if (/^(XDG_CONFIG_HOME|XDG_STATE_HOME|HOME|USERPROFILE|APPDATA|LOCALAPPDATA)$/i.test(name)) return 'home';
+  return undefined;
+}
 
 /**
  * Variables of an entry's `env` that act on the mcp-warden process the host starts, not only on the server behind
@@ -443,14 +453,14 @@ export function insideWardenEnv(name: string): 'code' | 'tls' | undefined {
 }
 
 /**
- * An entry's `env` variables that WARDEN_ENV or insideWardenEnv name: each with its name, what it does (`moves`
+ * An entry's `env` variables that movesWarden or insideWardenEnv name: each with its name, what it does (`moves`
  * the config or state, or acts inside: `code`, `tls`) and how it is shown (`NAME=value`, secrets masked).
  */
 function wardenEnv(e: Entry): { name: string; does: 'moves' | 'code' | 'tls'; shown: string }[] {
   // opencode calls it `environment`, Goose `envs`.
   const env = ['env', 'environment', 'envs'].flatMap((k) => (e[k] && typeof e[k] === 'object' ? Object.entries(e[k] as Record<string, unknown>) : []));
   return env.flatMap(([k, v]) => {
-    const does = WARDEN_ENV.test(k) ? 'moves' : insideWardenEnv(k);
+    const does = movesWarden(k) ? 'moves' : insideWardenEnv(k);
     return does ? [{ name: k, does, shown: shownCommand(`${shellWord(k)}=${shellWord(String(v))}`) }] : [];
   });
 }

@@ -8,7 +8,7 @@ import { buildRedaction, DEFAULT_SETTINGS } from '../../redact/setup.js';
 import type { Redaction } from '../../redact/setup.js';
 import type { Finding, LintContext, LintDocument, Rule, Severity } from '../types.js';
 import { safeExcerpt } from '../text.js';
-import { insideWardenEnv, WRAP_VALUE_OPTIONS, wrapped } from '../../cli/install.js';
+import { insideWardenEnv, movesWarden, WRAP_VALUE_OPTIONS, wrapped } from '../../cli/install.js';
 
 const esc = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
 const SECRET_NAME = /(^|_|-)(token|key|secret|password|passwd|pwd|credential|credentials|auth|authorization|apikey|api_key|private)($|_|-)/i;
@@ -341,17 +341,12 @@ function cfChecks(ctx: LintContext): Finding[] {
     // CF011: the entry's env decides which config and state mcp-warden runs with (a project's .mcp.json can bring
     // a config of its own: no policy, no audit, while the server looks wrapped).
     const runsWarden = w !== undefined;
-    // MCP_WARDEN_NO_KEYCHAIN: the key that encrypts this server's OAuth tokens goes to a file beside them, not the
-    // OS keychain (install lists it with the others).
+    // The variables are install's (movesWarden), so what install lists and what lint reports stay the same set.
     for (const k of Object.keys(l.env)) {
+      const kind = movesWarden(k);
       const at = `${l.pointer}/${l.envKey}/${esc(k)}`;
-      if (/^MCP_WARDEN_NO_KEYCHAIN$/i.test(k)) {
-        f('CF011', 'MED', at, `env ${k}=${safeExcerpt(l.env[k]!, 80)} makes mcp-warden keep the key to this server's stored OAuth tokens in a file beside them instead of the OS keychain`);
-        continue;
-      }
-      const own = /^MCP_WARDEN_(CONFIG|STATE_DIR)$/i.test(k);
-      if (own || (runsWarden && /^(XDG_CONFIG_HOME|XDG_STATE_HOME|HOME|USERPROFILE|APPDATA|LOCALAPPDATA)$/i.test(k)))
-        f('CF011', 'MED', at, `env ${k}=${safeExcerpt(l.env[k]!, 80)} decides which mcp-warden config, policy and audit trail apply to this server, not the user's own`);
+      if (kind === 'keychain') f('CF011', 'MED', at, `env ${k}=${safeExcerpt(l.env[k]!, 80)} makes mcp-warden keep the key to this server's stored OAuth tokens in a file beside them instead of the OS keychain`);
+      else if (kind === 'config' || (kind === 'home' && runsWarden)) f('CF011', 'MED', at, `env ${k}=${safeExcerpt(l.env[k]!, 80)} decides which mcp-warden config, policy and audit trail apply to this server, not the user's own`);
     }
     // The same through wrap's own options: a relative path (install writes absolute ones) or a project variable is
     // read from the folder the host starts mcp-warden in, which for a project's config is the project.
