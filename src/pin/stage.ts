@@ -2,7 +2,8 @@
  * The pin stage (SPEC §6): at run time, a tool or prompt whose definition is not the pinned one is hidden from
  * lists and its calls are refused until a person approves it (`mcp-warden pin --approve`), whether the change
  * came with list_changed, silently, on a later page, or in a fresh child called before any list. Changed server
- * instructions block the server. A removed tool is fine. A view (`resources/read` of a `ui://` URI) whose contents
+ * instructions block the server. A removed tool or prompt is fine; one the server serves but does not list, and the pins
+ * do not hold, is refused (prompts: the proxy reads the prompt list itself when the client's is not whole). A view (`resources/read` of a `ui://` URI) whose contents
  * are not the pinned ones is answered with an error in place of its page. `on_change: warn` records instead of blocking.
  *
  * With no lock file, the first full catalogue a server shows is pinned (trust on first use) after the poisoning
@@ -39,15 +40,28 @@ export interface PinStageOptions {
   maxListBytes?: number;
 }
 
-/** A session's prompts from the server's prompts/list pages since the first, and what those pages weighed. */
+/**
+ * A session's prompts from the server's prompts/list pages since the first (the client's listing, or the proxy's own
+ * fetch), and what those pages weighed. Dropped when the server says its prompt list changed.
+ */
 interface PromptPages {
   defs: Map<string, Record<string, unknown>>;
   bytes: number;
-  warned: boolean;
+  /** Begun with a first page (no cursor): only then can its last page make it whole. */
+  fromFirst: boolean;
+  /** Every page of one listing seen and kept: a name not in `defs` is one the server does not list. */
+  complete: boolean;
 }
 
-function promptDefs(session: Session): Map<string, Record<string, unknown>> | undefined {
-  return (session.state.get('pin.prompts') as PromptPages | undefined)?.defs;
+const PROMPT_PAGES = 'pin.prompts';
+const PROMPT_FETCH = 'pin.promptsFetch';
+/** Set once the session warned that the server's prompt list is past the bound. */
+const PROMPT_WARNED = 'pin.promptsWarned';
+/** Pages of a list the proxy reads itself, as for the tool catalogue. */
+const MAX_LIST_PAGES = 100;
+
+function promptPages(session: Session): PromptPages | undefined {
+  return session.state.get(PROMPT_PAGES) as PromptPages | undefined;
 }
 
 type Verdict = { ok: true } | { ok: false; reason: string; renamedFrom?: string };
@@ -353,32 +367,121 @@ export function pinStage(opts: PinStageOptions): Stage {
     return ex.session.state.get('pin.blocked') as string | undefined;
   }
 
-  /** Judges a call; synchronous when the pins are loaded and the session knows the current catalogue. */
-  function checkCall(ex: Exchange, kind: Kind, name: string): StageResult | Promise<StageResult> {
+  /** Adds a page of prompts to a session's pages within the bound on all pages; false (and a warning) past it. */
+  function keepPromptPage(session: Session, pages: PromptPages, list: unknown[], bytes: number): boolean {
+    pages.bytes += bytes;
+    if (pages.bytes <= maxListBytes) {
+      for (const p of list) if (isObject(p) && typeof p['name'] === 'string') pages.defs.set(p['name'], p);
+      return true;
+    }
+    if (!session.state.has(PROMPT_WARNED)) {
+      session.state.set(PROMPT_WARNED, true);
+      opts.log.warn({ server: session.server, session: session.id, limit: maxListBytes }, "the server's prompt list is larger than limits.max_message_bytes over all its pages; the prompts past it are not pinned and count as new");
+    }
+    return false;
+  }
+
+  /**
+   * The server's whole prompt list, read by the proxy itself (every page, within the bound the client's listing has)
+   * when a prompt is asked for that the session's pages do not hold: a prompt the client listed on an earlier page
+   * than its latest listing, one asked for before any listing, or after the server said its list changed. Kept as the
+   * session's pages; undefined when the list cannot be read whole. One read per session at a time.
+   */
+  function promptCatalog(session: Session): Promise<PromptPages | undefined> {
+    let running = session.state.get(PROMPT_FETCH) as Promise<PromptPages | undefined> | undefined;
+    if (!running) {
+      running = fetchPrompts(session).finally(() => session.state.delete(PROMPT_FETCH));
+      session.state.set(PROMPT_FETCH, running);
+    }
+    return running;
+  }
+
+  async function fetchPrompts(session: Session): Promise<PromptPages | undefined> {
+    const pages: PromptPages = { defs: new Map(), bytes: 0, fromFirst: true, complete: false };
+    let cursor: string | undefined;
+    for (let page = 0; page < MAX_LIST_PAGES; page++) {
+      const answer = await session.requestUpstream('prompts/list', cursor === undefined ? {} : { cursor });
+      if ('error' in answer) return undefined;
+      const list = answer.result['prompts'];
+      if (!Array.isArray(list) || !keepPromptPage(session, pages, list, Buffer.byteLength(JSON.stringify(answer.result)))) return undefined;
+      cursor = typeof answer.result['nextCursor'] === 'string' ? answer.result['nextCursor'] : undefined;
+      if (cursor === undefined) break;
+    }
+    if (cursor !== undefined) return undefined;
+    pages.complete = true;
+    session.state.set(PROMPT_PAGES, pages);
+    return pages;
+  }
+
+  /**
+   * Pins prompts on first use (after the poisoning and naming rules ran on each): a page of the client's listing, or
+   * the whole list; `complete` once every page of one listing has been pinned.
+   */
+  async function pinPromptsFirstUse(st: ServerStore, prompts: Iterable<readonly [string, Record<string, unknown>]>, complete: boolean): Promise<ServerPins | undefined> {
+    const entries: { name: string; def: Record<string, unknown>; findings: string[] }[] = [];
+    const yielder = breather();
+    for (const [name, def] of prompts) {
+      await yielder();
+      entries.push({ name, def, findings: opts.screen('prompts', def) });
+    }
+    st.pinPromptsFirstUse(entries, complete);
+    return st.load();
+  }
+
+  /**
+   * Judges `prompts/get`. The prompt's definition comes from the session's prompt pages; when they do not hold it and
+   * are not a whole current list, from the server's list read by the proxy (which also pins prompts on first use).
+   */
+  function checkPrompt(ex: Exchange, name: string): StageResult | Promise<StageResult> {
     const st = store(ex.session.server);
     const loaded = st.load();
-    if ((loaded || st.explicit) && (kind === 'prompts' || ex.session.catalogComplete())) {
-      const def = kind === 'tools' ? ex.session.tools.get(name)?.definition : promptDefs(ex.session)?.get(name);
-      return judge(ex, st, loaded, kind, name, def);
-    }
+    const kept = promptPages(ex.session);
+    const def = kept?.defs.get(name);
+    if ((loaded || st.explicit) && (def !== undefined || kept?.complete)) return judge(ex, st, loaded, 'prompts', name, def);
+    return (async () => {
+      let sp = await pinsFor(ex.session, st);
+      if (sp === NOT_PINNED) return block ? deny(ex, NOT_PINNED_REFUSAL, false) : undefined;
+      let found = def;
+      if (found === undefined && !promptPages(ex.session)?.complete) {
+        const pages = await promptCatalog(ex.session);
+        found = pages?.defs.get(name);
+        if (pages && sp && !st.explicit && !sp.promptsComplete) sp = await pinPromptsFirstUse(st, pages.defs, true);
+        if (!pages && sp && !sp.prompts[name]) {
+          // An error, too many pages, or past limits.max_message_bytes over its pages (the prompts past the bound
+          // are hidden from the host's list as well): nothing to judge a prompt the pins do not hold against.
+          report(ex, 'prompts', name, '', { ok: false, reason: "not pinned, and the server's prompt list could not be read whole" });
+          if (!block) return undefined;
+          return deny(ex, `mcp-warden refused this call: the prompt "${name}" is not pinned, and the server's prompt list could not be read whole to find its definition (an error, more than ${MAX_LIST_PAGES} pages, or more than limits.max_message_bytes over all its pages).`, false);
+        }
+      } else found ??= promptPages(ex.session)?.defs.get(name);
+      return judge(ex, st, sp, 'prompts', name, found);
+    })();
+  }
+
+  /** Judges a call; synchronous when the pins are loaded and the session knows the current catalogue. */
+  function checkCall(ex: Exchange, name: string): StageResult | Promise<StageResult> {
+    const st = store(ex.session.server);
+    const loaded = st.load();
+    if ((loaded || st.explicit) && ex.session.catalogComplete()) return judge(ex, st, loaded, 'tools', name, ex.session.tools.get(name)?.definition);
     return (async () => {
       const sp = await pinsFor(ex.session, st);
-      if (sp === NOT_PINNED) return block ? deny(ex, NOT_PINNED_REFUSAL, kind === 'tools') : undefined;
+      if (sp === NOT_PINNED) return block ? deny(ex, NOT_PINNED_REFUSAL, true) : undefined;
       // catalog() refetches after list_changed, or for a fresh child called before any list.
-      const def = kind === 'tools' ? ((await ex.session.catalog())?.get(name) ?? ex.session.tools.get(name))?.definition : promptDefs(ex.session)?.get(name);
-      return judge(ex, st, sp, kind, name, def);
+      const def = ((await ex.session.catalog())?.get(name) ?? ex.session.tools.get(name))?.definition;
+      return judge(ex, st, sp, 'tools', name, def);
     })();
   }
 
   function judge(ex: Exchange, st: ServerStore, sp: ServerPins | undefined, kind: Kind, name: string, def: Record<string, unknown> | undefined): StageResult {
     if (!def) {
-      // Not in the server's list (or a prompt never listed). A tool the pins do not hold either is one the server
-      // would run without ever showing it — a new tool kept off the list, out of reach of review. With
-      // on_change: block it is refused; a pinned tool the list no longer shows (a removal) goes to the server.
-      if (kind !== 'tools' || sp?.tools[name]) return undefined;
-      report(ex, kind, name, '', { ok: false, reason: 'not in the server\'s tool list and not pinned' });
+      // Not in the server's list. A tool or prompt the pins do not hold either is one the server would run without
+      // ever showing it — a new one kept off the list, out of reach of review. With on_change: block it is refused;
+      // a pinned one the list no longer shows (a removal) goes to the server.
+      if (sp?.[kind][name]) return undefined;
+      const label = kindLabel(kind);
+      report(ex, kind, name, '', { ok: false, reason: `not in the server's ${label} list and not pinned` });
       if (!block) return undefined;
-      return deny(ex, `mcp-warden refused this call: the tool "${name}" is not in the server's tool list and not pinned, so there is no definition to check it against. Only listed tools can be pinned and approved.`, true);
+      return deny(ex, `mcp-warden refused this call: the ${label} "${name}" is not in the server's ${label} list and not pinned, so there is no definition to check it against. Only listed ${label}s can be pinned and approved.`, kind === 'tools');
     }
     // Prompts not yet pinned on first use: nothing to compare.
     if (kind === 'prompts' && !st.explicit && !sp?.promptsComplete && !sp?.prompts[name]) return undefined;
@@ -427,19 +530,14 @@ export function pinStage(opts: PinStageOptions): Stage {
     // A server can answer page after page of prompts; a session keeps them up to the bound its tool list has. Past
     // it, prompts are neither kept nor pinned on first use: they are judged as new (hidden with on_change: block).
     let promptsKept = true;
+    let promptsWhole = false;
     if (kind === 'prompts') {
       const req = ex.message.message as JsonRpcRequest;
       const first = !isObject(req.params) || req.params['cursor'] === undefined;
-      let pages = ex.session.state.get('pin.prompts') as PromptPages | undefined;
-      if (!pages || first) ex.session.state.set('pin.prompts', (pages = { defs: new Map(), bytes: 0, warned: pages?.warned ?? false }));
-      pages.bytes += ex.response.bytes;
-      promptsKept = pages.bytes <= maxListBytes;
-      if (promptsKept) {
-        for (const p of list) if (isObject(p) && typeof p['name'] === 'string') pages.defs.set(p['name'], p);
-      } else if (!pages.warned) {
-        pages.warned = true;
-        opts.log.warn({ server: ex.session.server, session: ex.session.id, limit: maxListBytes }, "the server's prompt list is larger than limits.max_message_bytes over all its pages; the prompts past it are not pinned and count as new");
-      }
+      let pages = promptPages(ex.session);
+      if (!pages || first) ex.session.state.set(PROMPT_PAGES, (pages = { defs: new Map(), bytes: 0, fromFirst: first, complete: false }));
+      promptsKept = keepPromptPage(ex.session, pages, list, ex.response.bytes);
+      promptsWhole = pages.complete = promptsKept && pages.fromFirst && typeof result['nextCursor'] !== 'string';
     }
     const pins = await pinsFor(ex.session, st);
     if (pins === NOT_PINNED) {
@@ -452,15 +550,8 @@ export function pinStage(opts: PinStageOptions): Stage {
     let sp = pins;
     if (kind === 'prompts' && promptsKept && sp && !st.explicit && !sp.promptsComplete) {
       // Prompts are pinned on first use page by page, until the first complete list.
-      const entries: { name: string; def: Record<string, unknown>; findings: string[] }[] = [];
-      const yielder = breather();
-      for (const p of list) {
-        if (!isObject(p) || typeof p['name'] !== 'string') continue;
-        await yielder();
-        entries.push({ name: p['name'], def: p, findings: opts.screen('prompts', p) });
-      }
-      st.pinPromptsFirstUse(entries, typeof result['nextCursor'] !== 'string');
-      sp = st.load();
+      const named = list.filter((p): p is Record<string, unknown> => isObject(p) && typeof p['name'] === 'string').map((p) => [p['name'] as string, p] as const);
+      sp = await pinPromptsFirstUse(st, named, promptsWhole);
     }
     const present = new Set(list.filter(isObject).map((t) => String(t['name'])));
     const pending = new Map<string, PendingEntry>();
@@ -557,13 +648,15 @@ export function pinStage(opts: PinStageOptions): Stage {
   return {
     name: 'pin',
     request(ex) {
+      // The session's prompt pages are no longer the server's list: the next prompt asked for reads it again.
+      if (ex.method === 'notifications/prompts/list_changed' && ex.direction === 'to-client') ex.session.state.delete(PROMPT_PAGES);
       if (ex.direction !== 'to-server' || ex.kind !== 'request') return;
       const blocked = serverBlocked(ex);
       if (blocked && block && !PROMPT_ALLOWED_WHILE_BLOCKED.has(ex.method) && !ex.method.endsWith('/list')) return deny(ex, blocked, ex.method === 'tools/call');
       const params = (ex.message.message as JsonRpcRequest).params;
       if (!isObject(params) || typeof params['name'] !== 'string') return;
-      if (ex.method === 'tools/call') return checkCall(ex, 'tools', params['name']);
-      if (ex.method === 'prompts/get') return checkCall(ex, 'prompts', params['name']);
+      if (ex.method === 'tools/call') return checkCall(ex, params['name']);
+      if (ex.method === 'prompts/get') return checkPrompt(ex, params['name']);
       return undefined;
     },
     // Only the lifecycle and list answers, and views, concern pins: every other response passes synchronously.

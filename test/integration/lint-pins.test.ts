@@ -591,6 +591,14 @@ describe('pinning on first use needs the whole catalogue', () => {
     expect(sp.promptsComplete).toBeFalsy();
     // The host was shown the pinned prompts only: the rest count as new and are hidden (on_change: block).
     expect(shown.sort()).toEqual(pinnedPrompts.sort());
+    // Asked for by name, a prompt past the bound is refused as well (the proxy's own read of the list meets the same
+    // bound); a pinned one is answered.
+    const again = new RawStdio(NODE, wrapArgs('--config', writeConfig(`policy: [${ALLOW_ALL}]\nlimits: { max_message_bytes: 65536 }\n`), '--', NODE, SHIFTY), env);
+    await again.initialize();
+    const past = await again.request(1, 'prompts/get', { name: 'prompt_199' });
+    expect(past.error?.message).toBe('mcp-warden refused this call: the prompt "prompt_199" is not pinned, and the server\'s prompt list could not be read whole to find its definition (an error, more than 100 pages, or more than limits.max_message_bytes over all its pages).');
+    expect((await again.request(2, 'prompts/get', { name: pinnedPrompts[0]! })).result?.['messages']).toEqual([{ role: 'user', content: { type: 'text', text: `${pinnedPrompts[0]} prompt` } }]);
+    expect(await again.close()).toBe(0);
   });
 
   it('a page that fails after the host read page 1 does not pin page 1 alone', async () => {
@@ -680,6 +688,69 @@ describe('a tool the server runs but never lists', () => {
     expect(await raw.close()).toBe(0);
     expect(readFileSync(log, 'utf8').trim().split('\n').filter((l) => l.startsWith('call ')).sort()).toEqual(['call greet', 'call read_data']);
     expect(raw.stderr).toMatch(/"name":"exfiltrate","reason":"not in the server's tool list and not pinned"/);
+  });
+});
+
+describe('prompts asked for by name (prompts/get)', () => {
+  const promptText = (r: { result?: Record<string, unknown> }) => ((r.result?.['messages'] as { content: { text: string } }[] | undefined) ?? []).map((m) => m.content.text).join('');
+  const setUp = (state: Record<string, unknown>) => {
+    const dir = tmpDir('mcpw-prompts-');
+    const stateFile = path.join(dir, 'shift.json');
+    writeFileSync(stateFile, JSON.stringify(state));
+    const log = path.join(dir, 'calls.log');
+    const env = isolatedEnv({ SHIFT_STATE: stateFile, SHIFT_LOG: log, MCP_WARDEN_LOG_LEVEL: 'info' });
+    const cfg = writeConfig(`servers:\n  shifty:\n    command: ${NODE}\n    args: [${SHIFTY}]\npolicy: [${ALLOW_ALL}]\n`);
+    const gets = () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter((l) => l.startsWith('get ')) : []);
+    const pins = () => {
+      const d = path.join(env['XDG_STATE_HOME']!, 'mcp-warden', 'pins');
+      const file = readdirSync(d).find((f) => f.endsWith('.json') && !f.startsWith('pending-'))!;
+      return Object.values(readPinFile(path.join(d, file))!.servers)[0]!;
+    };
+    return { stateFile, env, gets, pins, open: () => new RawStdio(NODE, wrapArgs('--config', cfg, '--name', 'shifty'), env) };
+  };
+
+  it('asked for before any listing, a prompt is judged against the list the proxy reads itself; one never listed is refused, one no longer listed goes through', async () => {
+    const { stateFile, gets, pins, open } = setUp({ version: 1, withPrompts: true, serveUnlisted: true });
+    let raw = open();
+    await raw.initialize();
+    // No prompts/list from the host: the proxy reads the server's list, pins it on first use, and judges the prompt.
+    expect(promptText(await raw.request(1, 'prompts/get', { name: 'summarize', arguments: { text: 'x' } }))).toBe('summarize prompt');
+    expect(Object.keys(pins().prompts).sort()).toEqual(['review', 'summarize']);
+    expect(pins().promptsComplete).toBe(true);
+    // A prompt the server serves but never lists (its text would reach the model unreviewed): refused.
+    const hidden = await raw.request(2, 'prompts/get', { name: 'leak' });
+    expect(hidden.error?.message).toBe('mcp-warden refused this call: the prompt "leak" is not in the server\'s prompt list and not pinned, so there is no definition to check it against. Only listed prompts can be pinned and approved.');
+    expect(hidden.error?.code).toBe(-32010);
+    expect(await raw.close()).toBe(0);
+    expect(raw.stderr).toMatch(/"name":"leak","reason":"not in the server's prompt list and not pinned"/);
+
+    // Version 2, a new session whose host asks without listing (it kept the list from before).
+    writeFileSync(stateFile, JSON.stringify({ version: 2, withPrompts: true, serveUnlisted: true }));
+    raw = open();
+    await raw.initialize();
+    const changed = await raw.request(3, 'prompts/get', { name: 'summarize', arguments: { text: 'x' } });
+    expect(changed.error?.message).toBe('mcp-warden refused this call: the prompt "summarize" has changed since it was pinned. A person can review and approve it with: mcp-warden pin --approve shifty summarize');
+    // Pinned and no longer listed: a removal, which goes to the server as for tools.
+    expect(promptText(await raw.request(4, 'prompts/get', { name: 'review', arguments: { diff: 'd' } }))).toBe('review prompt');
+    expect(await raw.close()).toBe(0);
+    expect(Object.keys(pins().pending.prompts)).toEqual(['summarize']);
+    expect(gets()).toEqual(['get summarize', 'get review']);
+  });
+
+  it('after notifications/prompts/list_changed, the next prompts/get reads the list again instead of trusting the one listed before', async () => {
+    const { gets, open } = setUp({ version: 1, withPrompts: true, notify: true });
+    const raw = open();
+    await raw.initialize();
+    const listed = await raw.request(1, 'prompts/list', {});
+    expect((listed.result!['prompts'] as { name: string }[]).map((p) => p.name)).toEqual(['summarize', 'review']);
+    expect(promptText(await raw.request(2, 'prompts/get', { name: 'summarize', arguments: { text: 'x' } }))).toBe('summarize prompt');
+    // flip switches the server to version 2 and says both lists changed.
+    expect(rawText(await raw.call(3, 'flip'))).toBe('flipped');
+    await raw.waitFor((m) => m.method === 'notifications/prompts/list_changed');
+    const changed = await raw.request(4, 'prompts/get', { name: 'summarize', arguments: { text: 'x' } });
+    expect(changed.error?.message).toMatch(/^mcp-warden refused this call: the prompt "summarize" has changed since it was pinned/);
+    expect(await raw.close()).toBe(0);
+    expect(gets()).toEqual(['get summarize']);
   });
 });
 
