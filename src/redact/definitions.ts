@@ -1,8 +1,9 @@
 /**
  * What a server says about itself reaches the model too: the descriptions and titles of its tools, prompts, resources
- * and resource templates (their schemas' included), its `instructions` and the title and description in its
- * `serverInfo`. Secrets and personal data in them are masked like any other text the server sends (a rule whose
- * action is `detect` counts and leaves them; `block` masks, since a list cannot be withheld for one description).
+ * and resource templates (their schemas' included), its `instructions`, the title and description in its
+ * `serverInfo`, and any string in its `capabilities` (`experimental` is free-form). Secrets and personal data in them
+ * are masked like any other text the server sends (a rule whose action is `detect` counts and leaves them; `block`
+ * masks, since a list cannot be withheld for one description).
  *
  * The stage sits above pinning, so its response hook runs after it: pins hash the definitions exactly as the server
  * sent them (a lock file written from the server itself still matches), and the session's own copy of the tool
@@ -85,11 +86,15 @@ export function definitionsStage(redaction: Redaction): Stage {
     return masked;
   }
 
-  /** A copy of `item` with its prose masked, or the item itself when there is nothing to mask. */
-  function maskItem(item: unknown, counts: Record<string, number>, nested = true): unknown {
+  /**
+   * A copy of `item` with its prose masked, or the item itself when there is nothing to mask. `nested`: prose at any
+   * depth (a definition); false: the item's own description and title; 'all': every string at any depth.
+   */
+  function maskItem(item: unknown, counts: Record<string, number>, nested: boolean | 'all' = true): unknown {
     if (!isObject(item)) return item;
     const paths: Path[] = [];
-    if (nested) prosePaths(item, [], paths, 0);
+    if (nested === 'all') stringPaths(item, [], paths, 0);
+    else if (nested) prosePaths(item, [], paths, 0);
     else for (const k of PROSE) if (typeof item[k] === 'string') paths.push([k]);
     let copy: Record<string, unknown> | undefined;
     for (const p of paths) {
@@ -128,6 +133,17 @@ export function definitionsStage(redaction: Redaction): Stage {
         const masked = maskItem(info, counts, false);
         if (masked !== info) {
           result['serverInfo'] = masked;
+          changed = true;
+        }
+      }
+      // What the server says it can do: the standard capabilities hold no text, but `experimental` (and anything else
+      // a server adds) is its own and free-form, so every string in them is masked; keys are left. The session keeps
+      // the server's own copy.
+      if (isHello && isObject(result['capabilities'])) {
+        const caps = result['capabilities'];
+        const masked = maskItem(caps, counts, 'all');
+        if (masked !== caps) {
+          result['capabilities'] = masked;
           changed = true;
         }
       }

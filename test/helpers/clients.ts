@@ -47,6 +47,8 @@ export interface McpClient {
   notifications: Received[];
   serverRequests: Received[];
   serverVersion(): { name?: string; version?: string } | undefined;
+  /** The server's `capabilities`, as the client received them. */
+  serverCapabilities(): Record<string, unknown> | undefined;
   /** The server's `instructions`, as the client received them. */
   instructions(): string | undefined;
   protocolVersion(): string | undefined;
@@ -142,6 +144,7 @@ export async function connectClient(sdk: Sdk, target: Target, opts: ConnectOptio
       notifications,
       serverRequests,
       serverVersion: () => client.getServerVersion(),
+      serverCapabilities: () => client.getServerCapabilities() as Record<string, unknown> | undefined,
       instructions: () => client.getInstructions(),
       protocolVersion: () => negotiated,
       callTool: (name, args, opts2) => client.callTool({ name, arguments: args ?? {} }, undefined, o(opts2)) as Promise<Record<string, unknown>>,
@@ -197,6 +200,7 @@ export async function connectClient(sdk: Sdk, target: Target, opts: ConnectOptio
     notifications,
     serverRequests,
     serverVersion: () => client.getServerVersion() as { name?: string },
+    serverCapabilities: () => (client as unknown as { getServerCapabilities(): Record<string, unknown> | undefined }).getServerCapabilities(),
     instructions: () => (client as unknown as { getInstructions(): string | undefined }).getInstructions(),
     protocolVersion: () => client.getNegotiatedProtocolVersion(),
     callTool: (name, args, opts2) => cl['callTool']!.call(client, { name, arguments: args ?? {} }, o(opts2)),

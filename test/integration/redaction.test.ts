@@ -464,7 +464,7 @@ describe('a clean message through serve is the bytes the server wrote', () => {
 });
 
 describe('what a server says about itself', () => {
-  it('descriptions, titles, instructions and the server\'s own title and description reach the model masked; pins still match a lock file written from the server', async () => {
+  it('descriptions, titles, instructions, the server\'s own title and description and its capabilities\' strings reach the model masked; pins still match a lock file written from the server', async () => {
     const { spawnSync } = await import('node:child_process');
     const dir = tmpDir('mcpw-defs-');
     const lock = path.join(dir, 'lock.json');
@@ -478,6 +478,9 @@ describe('what a server says about itself', () => {
     try {
       expect(c.instructions()).toBe('Questions go to [REDACTED:email].');
       expect(c.serverVersion()).toMatchObject({ name: 'leaky-server', version: '1.0.0', title: 'Leaky ([REDACTED:email])', description: 'Run by [REDACTED:email]' });
+      // A capability of the server's own is free-form: its strings are masked, its keys and other values kept.
+      expect(c.serverCapabilities()?.['experimental']).toEqual({ 'com.leaky/debug': { enabled: true, token: '[REDACTED:github-pat]', contact: ['[REDACTED:email]'] } });
+      expect(c.serverCapabilities()?.['tools']).toEqual({});
       const deploy = ((await c.listTools())['tools'] as Record<string, unknown>[]).find((t) => t['name'] === 'deploy');
       expect(deploy, 'the tool is not held as changed: pins hashed it as the server sent it').toBeDefined();
       expect(deploy!['description']).toBe('Deploys the site. The deploy key is [REDACTED:github-pat]; ask [REDACTED:email] for another.');
@@ -498,7 +501,7 @@ describe('what a server says about itself', () => {
       // A second listing, after the session kept the server's own copy for its checks, is masked the same way.
       const again = ((await c.listTools())['tools'] as Record<string, unknown>[]).find((t) => t['name'] === 'deploy');
       expect(again!['description']).toBe(deploy!['description']);
-      expectClean([deploy, prompts, resources, c.instructions(), c.serverVersion()]);
+      expectClean([deploy, prompts, resources, c.instructions(), c.serverVersion(), c.serverCapabilities()]);
     } finally {
       await c.close();
     }
