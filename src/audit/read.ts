@@ -15,6 +15,8 @@ export interface Filters {
   status?: string;
   event?: string;
   limit?: number;
+  /** Events up to this seq only (a report counts the events its verification read, not those written since). */
+  throughSeq?: number;
 }
 
 function selection(f: Filters, what: string, order: 'asc' | 'desc' | undefined): { sql: string; params: Record<string, unknown> } {
@@ -34,6 +36,7 @@ function selection(f: Filters, what: string, order: 'asc' | 'desc' | undefined):
   if (f.decision) params['shadowDecision'] = `shadow:${f.decision}`;
   add('status = @status', 'status', f.status);
   add('event = @event', 'event', f.event);
+  add('seq <= @throughSeq', 'throughSeq', f.throughSeq);
   const sql = `SELECT ${what} FROM events${where.length ? ` WHERE ${where.join(' AND ')}` : ''}${order ? ` ORDER BY seq ${order === 'desc' ? 'DESC' : 'ASC'}` : ''}${f.limit !== undefined ? ' LIMIT @limit' : ''}`;
   if (f.limit !== undefined) params['limit'] = f.limit;
   return { sql, params };

@@ -53,7 +53,10 @@ export function verificationSummary(v: VerifyResult): string {
 /** The latest incidents the report lists. */
 const INCIDENTS = 50;
 
-export function buildReportData(store: AuditStore, verify: VerifyResult, f: Filters = {}): Record<string, unknown> {
+export function buildReportData(store: AuditStore, verify: VerifyResult, filters: Filters = {}): Record<string, unknown> {
+  // A trail proxies are writing to: the report counts the events the verification read, so its counts, charts and
+  // verdict describe one trail, not the trail at three moments.
+  const f: Filters = Number.isSafeInteger(verify.read) ? { ...filters, throughSeq: Math.min(verify.read, filters.throughSeq ?? Infinity) } : filters;
   // The span first (it sets the bucket size), then one pass over the rows for the counts, one row in memory at a time.
   const { count, from, to } = eventSpan(store, f);
   const span = from && to ? Date.parse(to) - Date.parse(from) : 0;

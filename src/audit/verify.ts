@@ -39,6 +39,11 @@ export interface VerifyResult {
   ok: boolean;
   events: number;
   head: number;
+  /**
+   * The last event the walk read (past `head` when the chain broke before it): the trail as it stood when the walk
+   * began. A report built on this result counts the same events, not those written since.
+   */
+  read: number;
   base: number;
   checkpoints: number;
   anchored: number;
@@ -290,6 +295,7 @@ export function verifyStore(store: AuditStore, opts: VerifyOptions = {}): Verify
     ok: problems.length === 0,
     events: count,
     head: headSeq,
+    read: lastRead,
     base: base.seq,
     checkpoints: inDb.length,
     anchored,

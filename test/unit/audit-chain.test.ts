@@ -197,4 +197,33 @@ describe('verify of a trail a proxy is writing to', () => {
       writer.close();
     });
   });
+
+  it('a report counts the events its verification read, not those the proxy wrote while it was built', () => {
+    inTempDir('mcpw-live-report-', (dir) => {
+      const db = path.join(dir, 'audit.db');
+      const key = loadOrCreateKey(path.join(dir, 'key'));
+      const writer = new AuditStore(db);
+      const batch = (status: string) => Array.from({ length: 10 }, () => ({ ...blankEvent('exchange'), server: 'live', method: 'tools/call', target: 'echo', status, decision: status === 'denied' ? 'deny' : 'allow' }));
+      writer.append(batch('ok'), key);
+      writer.append(batch('denied'), key);
+      const reader = new AuditStore(db, { readonly: true });
+      const v = verifyStore(reader, { key });
+      expect([v.ok, v.events, v.head, v.read]).toEqual([true, 20, 20, 20]);
+      // Written after the verification, before the report reads the trail.
+      writer.append(batch('denied'), key);
+      const d = buildReportData(reader, v) as Record<string, { values: number[] }> & { events: number; verify: { summary: string } };
+      const total = (c: { values: number[] }) => c.values.reduce((n, x) => n + x, 0);
+      expect(d.events).toBe(20);
+      expect(total(d['tools']!)).toBe(20);
+      expect(total(d['denials']!)).toBe(10);
+      expect(d.verify.summary).toContain('chain intact from #1 to #20');
+      expect(d['scorecard']).toEqual([['live', 'echo', 20, '0.0', '0.0', 10, expect.any(String), expect.any(String), expect.any(Number), expect.any(Number)]]);
+      // Filters still apply within what the verification read.
+      expect((buildReportData(reader, v, { decision: 'deny' }) as { events: number }).events).toBe(10);
+      // Verified again, the new events count.
+      expect((buildReportData(reader, verifyStore(reader, { key })) as { events: number }).events).toBe(30);
+      reader.close();
+      writer.close();
+    });
+  });
 });
