@@ -207,7 +207,7 @@ const NOT_PINNED = Symbol('not pinned');
 const NOT_PINNED_REFUSAL =
   "mcp-warden refused this call: it could not read the server's whole tool list to pin it on first use, so nothing was pinned. Try again: the next request reads the list again.";
 
-/** Names of definitions an exchange's audit event lists in `extra.pin.tools`; the rest are counted in `more`. */
+/** Names an exchange's audit event lists in `extra.pin` (`tools`, `prompts`, `views`); the rest are counted in `more`. */
 const PIN_NOTE_NAMES = 20;
 /** Violations of one exchange recorded as an event each; the rest are counted in one more event. */
 const PIN_EVENTS_PER_EXCHANGE = 100;
@@ -272,11 +272,12 @@ export function pinStage(opts: PinStageOptions): Stage {
 
   function report(ex: Exchange, kind: PinKind, name: string, hash: string, v: Extract<Verdict, { ok: false }>): void {
     const key = `${ex.session.server}\n${kind}\n${name}\n${hash}`;
-    // The exchange's audit event names the first few; a list of thousands of new tools is counted, not copied.
-    const note = (ex.notes.pin ??= { violation: v.reason, tools: [] });
-    const tools = (note.tools ??= []);
-    if (!tools.includes(name)) {
-      if (tools.length < PIN_NOTE_NAMES) tools.push(name);
+    // The exchange's audit event names the first few, under their kind; a list of thousands of new tools is counted,
+    // not copied.
+    const note = (ex.notes.pin ??= { violation: v.reason });
+    if (!note[kind]?.includes(name)) {
+      const named = (note.tools?.length ?? 0) + (note.prompts?.length ?? 0) + (note.views?.length ?? 0);
+      if (named < PIN_NOTE_NAMES) (note[kind] ??= []).push(name);
       else note.more = (note.more ?? 0) + 1;
     }
     if (reported.has(key)) return;

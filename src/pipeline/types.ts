@@ -101,8 +101,11 @@ export interface ExchangeNotes {
   target?: string;
   redactions?: Record<string, number>;
   inboundRedactions?: Record<string, number>;
-  /** The first violation, the first names that met one (at most PIN_NOTE_NAMES) and how many more did. */
-  pin?: { violation: string; tools?: string[]; more?: number };
+  /**
+   * The first violation, the first names that met one (at most PIN_NOTE_NAMES, under their kind: tools, prompts, views)
+   * and how many more did.
+   */
+  pin?: { violation: string; tools?: string[]; prompts?: string[]; views?: string[]; more?: number };
   policyVersion?: string;
   approval?: 'requested' | 'approved' | 'declined' | 'timeout' | 'unavailable' | 'cancelled';
   /**

@@ -380,6 +380,11 @@ describe('views (MCP Apps ui:// resources): the pages a host renders for tools a
       expect(v).toEqual(['view ui://shifty/chart.html: the view changed since it was pinned', 'view ui://shifty/table.html: the view changed since it was pinned']);
       const refused = query(store, { event: 'exchange' }).filter((e) => e.method === 'resources/read' && e.decision === 'deny');
       expect(refused.map((e) => `${e.rule} ${e.target}`).sort()).toEqual(['pin ui://shifty/chart.html', 'pin ui://shifty/table.html']);
+      // Each names its view as a view.
+      expect(refused.map((e) => (JSON.parse(e.extra!) as { pin: unknown }).pin).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual([
+        { violation: 'the view changed since it was pinned', views: ['ui://shifty/chart.html'] },
+        { violation: 'the view changed since it was pinned', views: ['ui://shifty/table.html'] },
+      ]);
     } finally {
       store.close();
     }
@@ -710,7 +715,7 @@ describe('prompts asked for by name (prompts/get)', () => {
   };
 
   it('asked for before any listing, a prompt is judged against the list the proxy reads itself; one never listed is refused, one no longer listed goes through', async () => {
-    const { stateFile, gets, pins, open } = setUp({ version: 1, withPrompts: true, serveUnlisted: true });
+    const { stateFile, env, gets, pins, open } = setUp({ version: 1, withPrompts: true, serveUnlisted: true });
     let raw = open();
     await raw.initialize();
     // No prompts/list from the host: the proxy reads the server's list, pins it on first use, and judges the prompt.
@@ -735,6 +740,17 @@ describe('prompts asked for by name (prompts/get)', () => {
     expect(await raw.close()).toBe(0);
     expect(Object.keys(pins().pending.prompts)).toEqual(['summarize']);
     expect(gets()).toEqual(['get summarize', 'get review']);
+    // The audit trail names each refused prompt as a prompt.
+    const store = new AuditStore(path.join(env['XDG_STATE_HOME']!, 'mcp-warden', 'audit.db'), { readonly: true });
+    try {
+      const refused = query(store, { event: 'exchange' }).filter((e) => e.method === 'prompts/get' && e.decision === 'deny');
+      expect(refused.map((e) => (JSON.parse(e.extra!) as { pin: unknown }).pin)).toEqual([
+        { violation: "not in the server's prompt list and not pinned", prompts: ['leak'] },
+        { violation: 'the definition changed since it was pinned', prompts: ['summarize'] },
+      ]);
+    } finally {
+      store.close();
+    }
   });
 
   it('after notifications/prompts/list_changed, the next prompts/get reads the list again instead of trusting the one listed before', async () => {
