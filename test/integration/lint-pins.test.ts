@@ -753,6 +753,36 @@ describe('prompts asked for by name (prompts/get)', () => {
     }
   });
 
+  it('with a lock file: a changed prompt or one never listed is refused; with on_change: warn both are recorded and answered', async () => {
+    const dir = tmpDir('mcpw-prompts-lock-');
+    const stateFile = path.join(dir, 'shift.json');
+    writeFileSync(stateFile, JSON.stringify({ version: 1, withPrompts: true, serveUnlisted: true }));
+    const env = isolatedEnv({ SHIFT_STATE: stateFile, MCP_WARDEN_LOG_LEVEL: 'info' });
+    const lock = path.join(dir, 'mcp-warden.lock.json');
+    // The server's state file is named in its config: `pin` gives a configured server its own env, not the caller's.
+    const server = `servers:\n  shifty:\n    command: ${NODE}\n    args: [${SHIFTY}]\n    env: { SHIFT_STATE: ${JSON.stringify(stateFile)} }\npolicy: [${ALLOW_ALL}]\n`;
+    const rec = cli(['pin', '--config', writeConfig(server), '--out', lock], env);
+    expect(rec.status, rec.stderr).toBe(0);
+    expect(rec.stdout).toMatch(/shifty: 4 tools, 2 prompts/);
+    writeFileSync(stateFile, JSON.stringify({ version: 2, withPrompts: true, serveUnlisted: true }));
+    const ask = async (yaml: string) => {
+      const raw = new RawStdio(NODE, wrapArgs('--config', writeConfig(yaml), '--name', 'shifty'), env);
+      await raw.initialize();
+      const changed = await raw.request(1, 'prompts/get', { name: 'summarize', arguments: { text: 'x' } });
+      const hidden = await raw.request(2, 'prompts/get', { name: 'leak' });
+      expect(await raw.close()).toBe(0);
+      return { changed, hidden, stderr: raw.stderr };
+    };
+    const blocked = await ask(`${server}pins: { file: ${lock} }\n`);
+    expect(blocked.changed.error?.message).toBe('mcp-warden refused this call: the prompt "summarize" has changed since it was pinned. A person can review and approve it with: mcp-warden pin --approve shifty summarize');
+    expect(blocked.hidden.error?.message).toMatch(/^mcp-warden refused this call: the prompt "leak" is not in the server's prompt list and not pinned/);
+    const warned = await ask(`${server}pins: { file: ${lock}, on_change: warn }\n`);
+    expect(warned.changed.result?.['messages']).toEqual([{ role: 'user', content: { type: 'text', text: 'summarize prompt' } }]);
+    expect(warned.hidden.result?.['messages']).toEqual([{ role: 'user', content: { type: 'text', text: 'leak prompt' } }]);
+    expect(warned.stderr).toMatch(/"kind":"prompts","name":"summarize","reason":"the definition changed since it was pinned"/);
+    expect(warned.stderr).toMatch(/"kind":"prompts","name":"leak","reason":"not in the server's prompt list and not pinned"/);
+  });
+
   it('after notifications/prompts/list_changed, the next prompts/get reads the list again instead of trusting the one listed before', async () => {
     const { gets, open } = setUp({ version: 1, withPrompts: true, notify: true });
     const raw = open();
