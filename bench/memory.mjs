@@ -8,7 +8,8 @@
  *   size, the old one growing by a fixed share between full collections), with V8's own growth of the old generation,
  *   with Node's default young generation, and with a 4 MiB one; the calls/s each kept and the time of a 1 MiB result
  *   with ~1,000 findings (where the proxy allocates most);
- * - `serve` under the lean HTTP generator: peak RSS and calls/s as shipped and with two smaller heaps.
+ * - `serve` under the lean HTTP generator: peak RSS and calls/s as shipped, with two smaller heaps, and with less of
+ *   V8's optimizing compiler (which a proxy cannot turn down on itself: V8 reads those flags when it starts).
  *
  *   node bench/memory.mjs        prints JSON; bench/run.mjs includes it in docs/benchmarks.md
  */
@@ -65,6 +66,8 @@ const SERVE_LABELS = {
   '': 'none (as shipped: 1 MiB semi-spaces, old generation grows 100 % between full collections)',
   '--heap-growing-percent=50': '--heap-growing-percent=50 (as wrap)',
   '--optimize-for-size': "--optimize-for-size (V8's memory-saving mode)",
+  '--no-concurrent-recompilation': '--no-concurrent-recompilation (V8 optimizes on the main thread instead of a helper thread of its own)',
+  '--max-opt=2': "--max-opt=2 (no optimizing compiler: V8's baseline code only)",
 };
 
 /**
@@ -126,7 +129,7 @@ export async function memoryExperiment({ calls = 20_000, rounds = 3 } = {}) {
     for (const k of ['idle', 'idleAnon', 'peakCalls', 'peak', 'rate', 'dirtyMs']) out[k] = median(rs.map((x) => x[k]));
     return out;
   });
-  const serveSets = [[], ['--heap-growing-percent=50'], ['--optimize-for-size']];
+  const serveSets = [[], ['--heap-growing-percent=50'], ['--optimize-for-size'], ['--no-concurrent-recompilation'], ['--max-opt=2']];
   const serveRuns = serveSets.map(() => []);
   for (let r = 0; r < rounds; r++) for (let i = 0; i < serveSets.length; i++) serveRuns[i].push(await serveUnderLoad(serveSets[i]));
   const serve = serveRuns.map((rs) => ({ flags: SERVE_LABELS[rs[0].flags] ?? rs[0].flags, rounds: rs.length, peak: median(rs.map((x) => x.peak)), rate: median(rs.map((x) => x.rate)) }));

@@ -813,7 +813,9 @@ bytes it came in and allocates little).
 ${memory.serve ? `
 \`serve\` (full pipeline, one stdio child per session) under the lean HTTP generator, 12,000 calls with 16 in flight: its
 peak RSS (children not counted) and calls/s, median of ${memory.serve[0]?.rounds ?? 1} runs each, alternating. The memory
-figure above is the lane table's, after 1 MiB results as well; this is what a smaller heap would cost in throughput.
+figure above is the lane table's, after 1 MiB results as well; this is what a smaller heap, or less of V8's optimizing
+compiler, would cost in throughput. The compiler's flags act only on Node's command line (V8 reads them once, when it
+starts its compiler thread), so \`serve\` cannot set them on itself as it sets its heap (\`src/cli/heap.ts\`).
 
 | Node flags | peak RSS MB | calls/s |
 |---|---:|---:|
