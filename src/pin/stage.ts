@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, isObject, type JsonRpcRequest, type JsonRpcResponse } from '../protocol/jsonrpc.js';
 import { breather } from '../pipeline/breather.js';
-import { markDirty, type Exchange, type PeerAnswer, type Session, type Stage, type StageResult } from '../pipeline/types.js';
+import { markDirty, MAX_LIST_PAGES, type Exchange, type PeerAnswer, type Session, type Stage, type StageResult } from '../pipeline/types.js';
 import type { Logger } from '../log/logger.js';
 import type { SessionEvents } from '../proxy/session.js';
 import { fileStamp } from '../errors.js';
@@ -57,8 +57,6 @@ const PROMPT_PAGES = 'pin.prompts';
 const PROMPT_FETCH = 'pin.promptsFetch';
 /** Set once the session warned that the server's prompt list is past the bound. */
 const PROMPT_WARNED = 'pin.promptsWarned';
-/** Pages of a list the proxy reads itself, as for the tool catalogue. */
-const MAX_LIST_PAGES = 100;
 
 function promptPages(session: Session): PromptPages | undefined {
   return session.state.get(PROMPT_PAGES) as PromptPages | undefined;
@@ -399,16 +397,8 @@ export function pinStage(opts: PinStageOptions): Stage {
 
   async function fetchPrompts(session: Session): Promise<PromptPages | undefined> {
     const pages: PromptPages = { defs: new Map(), bytes: 0, fromFirst: true, complete: false };
-    let cursor: string | undefined;
-    for (let page = 0; page < MAX_LIST_PAGES; page++) {
-      const answer = await session.requestUpstream('prompts/list', cursor === undefined ? {} : { cursor });
-      if ('error' in answer) return undefined;
-      const list = answer.result['prompts'];
-      if (!Array.isArray(list) || !keepPromptPage(session, pages, list, Buffer.byteLength(JSON.stringify(answer.result)))) return undefined;
-      cursor = typeof answer.result['nextCursor'] === 'string' ? answer.result['nextCursor'] : undefined;
-      if (cursor === undefined) break;
-    }
-    if (cursor !== undefined) return undefined;
+    const read = await session.readList('prompts/list', 'prompts', (list, bytes) => Array.isArray(list) && keepPromptPage(session, pages, list, bytes));
+    if (read !== 'whole') return undefined;
     pages.complete = true;
     session.state.set(PROMPT_PAGES, pages);
     return pages;

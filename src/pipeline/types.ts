@@ -82,7 +82,16 @@ export interface SessionServices {
   catalog(): Promise<Map<string, ToolEntry> | undefined>;
   /** Whether `tools` holds the server's complete, current list (no list_changed since, every page seen). */
   catalogComplete(): boolean;
+  /**
+   * Reads every page of a list with the proxy's own requests (at most MAX_LIST_PAGES): `take` gets each page's
+   * `result[key]` as the server sent it and the page's size in bytes, and returns false to stop. 'whole': the last
+   * page was read; 'cut': more pages than that; 'stopped': `take` stopped it; 'failed': an error answer.
+   */
+  readList(method: string, key: string, take: (items: unknown, bytes: number) => boolean): Promise<'whole' | 'cut' | 'stopped' | 'failed'>;
 }
+
+/** Pages of a list the proxy reads with its own requests (the tool catalogue, the prompt list). */
+export const MAX_LIST_PAGES = 100;
 
 export type Session = SessionInfo & SessionServices;
 

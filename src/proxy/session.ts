@@ -29,6 +29,7 @@ import {
 import { targetOf } from '../protocol/mcp.js';
 import type { Pipeline, RequestStep } from '../pipeline/pipeline.js';
 import {
+  MAX_LIST_PAGES,
   relayedWire,
   type Exchange,
   type ExchangeNotes,
@@ -960,24 +961,34 @@ export class Session implements SessionApi {
 
   private async fetchCatalog(): Promise<Map<string, ToolEntry> | undefined> {
     const fresh = new Map<string, ToolEntry>();
-    let cursor: string | undefined;
+    let malformed = false;
     this.toolsBytes = 0;
-    for (let page = 0; page < 100; page++) {
-      const { answer, bytes } = await this.sizedRequestUpstream('tools/list', cursor === undefined ? {} : { cursor });
-      if ('error' in answer) return this.tools.size ? this.tools : undefined;
+    const read = await this.readList('tools/list', 'tools', (list, bytes) => {
       // Too large to hold: not read whole, as when a page fails.
-      if (!this.takeToolPage(bytes)) return this.tools.size ? this.tools : undefined;
-      const list = answer.result['tools'];
-      if (!Array.isArray(list)) return undefined;
+      if (!this.takeToolPage(bytes)) return false;
+      if (!Array.isArray(list)) return !(malformed = true);
       for (const t of list) if (isObject(t) && typeof t['name'] === 'string') fresh.set(t['name'], { name: t['name'], definition: t });
-      cursor = typeof answer.result['nextCursor'] === 'string' ? answer.result['nextCursor'] : undefined;
-      if (cursor === undefined) break;
-    }
+      return true;
+    });
+    if (malformed) return undefined;
+    if (read === 'failed' || read === 'stopped') return this.tools.size ? this.tools : undefined;
     this.tools.clear();
     for (const [k, v] of fresh) this.tools.set(k, v);
-    this.toolsComplete = cursor === undefined;
+    this.toolsComplete = read === 'whole';
     this.toolsGeneration++;
     return this.tools;
+  }
+
+  async readList(method: string, key: string, take: (items: unknown, bytes: number) => boolean): Promise<'whole' | 'cut' | 'stopped' | 'failed'> {
+    let cursor: string | undefined;
+    for (let page = 0; page < MAX_LIST_PAGES; page++) {
+      const { answer, bytes } = await this.sizedRequestUpstream(method, cursor === undefined ? {} : { cursor });
+      if ('error' in answer) return 'failed';
+      if (!take(answer.result[key], bytes)) return 'stopped';
+      cursor = typeof answer.result['nextCursor'] === 'string' ? answer.result['nextCursor'] : undefined;
+      if (cursor === undefined) return 'whole';
+    }
+    return 'cut';
   }
 
   notifyDownstream(method: string, params: Record<string, unknown>): void {
