@@ -25,7 +25,7 @@ import { draftCounts, draftPolicy } from '../lint/policy-draft.js';
 import { lintParsed, type LintResult } from '../lint/run.js';
 import { driftRules } from '../lint/drift.js';
 import { SEVERITY_RANK, type Severity } from '../lint/types.js';
-import { definitionHash, dict, emptyServerPins, hostMeta, kindLabel, readPinFile, textHash, tofuFile, writePinFile, type PinFile, type ServerPins } from '../pin/pins.js';
+import { definitionHash, dict, emptyServerPins, hostMeta, kindLabel, PIN_KINDS, readPinFile, textHash, tofuFile, writePinFile, type PinFile, type ServerPins } from '../pin/pins.js';
 import { seconds } from './args.js';
 import { writeOutput } from './stdout.js';
 import { deriveName } from './wrap.js';
@@ -118,11 +118,13 @@ function pinFileFrom(result: LintResult, identities: Map<string, string>): PinFi
 }
 
 /**
- * Puts the views a live snapshot read (`ui://` URI → hash) into a server's pins, and warns on stderr of each it could
- * not read: not pinned, a proxy holds it until a person approves it.
+ * Puts the views a live snapshot read (`ui://` URI → hash) and their listings (the host `_meta` of their
+ * `resources/list` entries) into a server's pins, and warns on stderr of each view it could not read: not pinned, a
+ * proxy holds it until a person approves it.
  */
 function pinViews(sp: ServerPins, name: string, snap: Snapshot, at: string): void {
   for (const [uri, hash] of Object.entries(snap.views ?? {})) sp.views[uri] = { hash, body: hash, pinnedAt: at, by: 'lock' };
+  for (const [uri, hash] of Object.entries(snap.viewListings ?? {})) sp.viewListings[uri] = { hash, body: hash, pinnedAt: at, by: 'lock' };
   for (const [uri, why] of Object.entries(snap.viewErrors ?? {})) process.stderr.write(`warning: ${visibleText(name)}: view ${visibleText(uri)} could not be read (${visibleText(why)}); it is not pinned and a proxy holds it until approved\n`);
 }
 
@@ -203,7 +205,8 @@ export function registerLint(program: Command): void {
       }
       const lock = o.lock ? readPinFile(path.resolve(o.lock)) : undefined;
       if (o.lock && !lock) throw new UsageError(`${o.lock}: no such lock file`);
-      const result = lintParsed(parsed, { ignore: o.ignore?.split(',').map((x) => x.trim()).filter(Boolean), extra: lock ? driftRules(lock, snap?.views && liveName !== undefined ? new Map([[liveName, snap.views]]) : undefined) : [] });
+      const read = snap?.views && liveName !== undefined ? new Map([[liveName, { views: snap.views, listings: snap.viewListings ?? {} }]]) : undefined;
+      const result = lintParsed(parsed, { ignore: o.ignore?.split(',').map((x) => x.trim()).filter(Boolean), extra: lock ? driftRules(lock, read) : [] });
       const out = o.format === 'json' ? toJson(result.findings, result.documents.map((d) => d.file)) : o.format === 'sarif' ? toSarif(result.findings, process.cwd()) : toText(result.findings, { color: !!process.stdout.isTTY && !process.env['NO_COLOR'] });
       process.stdout.write(out);
       if (o.policyOut) {
@@ -227,7 +230,7 @@ export function registerLint(program: Command): void {
     .description('record the tools, prompts, instructions and views (ui://) of configured servers in a lock file, or approve what changed')
     .option('--config <file>', 'config file (default: $MCP_WARDEN_CONFIG, then the user config)')
     .option('--out <file>', 'lock file to write (default: the config\'s pins file, else mcp-warden.lock.json)')
-    .option('--approve <server>', 'approve the pending definitions of a server (all, or the tool, prompt or view URI named after it)')
+    .option('--approve <server>', 'approve the pending definitions of a server (all, or the tool, prompt or view URI named after it: a view\'s page and its listing)')
     .argument('[name]', 'with --approve: the tool or prompt name, or the view URI, to approve')
     .option('--list', 'show what is pending approval')
     .option('--hash <prefix>', 'with --approve SERVER NAME: approve only if the pending definition still has this hash (as --list shows it)')
@@ -265,6 +268,7 @@ export function registerLint(program: Command): void {
                   ...Object.entries(pf.pending.tools).map(([k, v]) => `  tool ${visibleText(k)}: ${v.reason}${v.renamedFrom ? ` from ${visibleText(v.renamedFrom)}` : ''}${v.findings ? ` [${v.findings.join(', ')}]` : ''} (seen ${v.seenAt}, hash ${shortHash(v.hash)})${describePending(v.definition)}`),
                   ...Object.entries(pf.pending.prompts).map(([k, v]) => `  prompt ${visibleText(k)}: ${v.reason} (seen ${v.seenAt}, hash ${shortHash(v.hash)})${describePending(v.definition)}`),
                   ...Object.entries(pf.pending.views).map(([k, v]) => `  view ${visibleText(k)}: ${v.reason} (seen ${v.seenAt}, hash ${shortHash(v.hash)})${describeView(v.definition)}`),
+                  ...Object.entries(pf.pending.viewListings).map(([k, v]) => `  view listing ${visibleText(k)}: ${v.reason} (seen ${v.seenAt}, hash ${shortHash(v.hash)})${describePending(v.definition)}`),
                   ...(pf.pendingInstructions ? [`  instructions changed (seen ${pf.pendingInstructions.seenAt})${describePending({ description: pf.pendingInstructions.text })}`] : []),
                 ]
               : [];
@@ -283,7 +287,7 @@ export function registerLint(program: Command): void {
         const dest = lockPf.servers[server] ?? emptyServerPins(sp.identity);
         const now = new Date().toISOString();
         const approved: string[] = [];
-        for (const kind of ['tools', 'prompts', 'views'] as const) {
+        for (const kind of PIN_KINDS) {
           for (const [n, p] of Object.entries(sp.pending[kind])) {
             if (name && n !== name) continue;
             // The server may have shown yet another definition since a person read this one (--list): approve only
@@ -311,7 +315,7 @@ export function registerLint(program: Command): void {
           lockPf.servers[server] = dest;
           writePinFile(target, lockPf);
         } else {
-          lockPf.servers[server] = { ...dest, pending: { tools: {}, prompts: {}, views: {} } };
+          lockPf.servers[server] = { ...dest, pending: { tools: {}, prompts: {}, views: {}, viewListings: {} } };
           delete lockPf.servers[server]!.pendingInstructions;
           writePinFile(target, lockPf);
           pendingPf!.servers[server] = sp;
@@ -339,7 +343,7 @@ export function registerLint(program: Command): void {
       const pf = pinFileFrom(result, identities);
       for (const s of config.servers) pinViews((pf.servers[s.name] ??= emptyServerPins(serverIdentity(s))), s.name, snaps.get(s.name)!, pf.generated!);
       writePinFile(out, pf);
-      const counts = Object.entries(pf.servers).map(([n, s]) => `${n}: ${Object.keys(s.tools).length} tools, ${Object.keys(s.prompts).length} prompts, ${Object.keys(s.views).length} views`);
+      const counts = Object.entries(pf.servers).map(([n, s]) => `${n}: ${Object.keys(s.tools).length} tools, ${Object.keys(s.prompts).length} prompts, ${Object.keys(s.views).length} views${Object.keys(s.viewListings).length ? ` (${Object.keys(s.viewListings).length} with listing settings)` : ''}`);
       process.stdout.write(`wrote ${out}\n${counts.map((c) => `  ${c}`).join('\n')}\n`);
     });
 }

@@ -24,12 +24,15 @@ export const HASHED_TOOL_FIELDS = ['name', 'title', 'description', 'inputSchema'
 export const HASHED_PROMPT_FIELDS = ['name', 'title', 'description', 'arguments'] as const;
 
 export type Kind = 'tools' | 'prompts';
-/** What a pin file holds per server: tools and prompts by name, views (MCP Apps `ui://` resources) by URI. */
-export type PinKind = Kind | 'views';
+/** What is pinned by `ui://` URI: a view's page (`views`), and the `_meta` its `resources/list` entry shows (`viewListings`). */
+export type UriKind = 'views' | 'viewListings';
+/** What a pin file holds per server: tools and prompts by name, views (MCP Apps `ui://` resources) and their listings by URI. */
+export type PinKind = Kind | UriKind;
+export const PIN_KINDS: readonly PinKind[] = ['tools', 'prompts', 'views', 'viewListings'];
 
-/** A pinned kind as a person reads it in a message: `tool`, `prompt`, `view`. */
+/** A pinned kind as a person reads it in a message: `tool`, `prompt`, `view`, `view listing`. */
 export function kindLabel(kind: PinKind): string {
-  return kind === 'tools' ? 'tool' : kind === 'prompts' ? 'prompt' : 'view';
+  return kind === 'tools' ? 'tool' : kind === 'prompts' ? 'prompt' : kind === 'views' ? 'view' : 'view listing';
 }
 
 /** A URI a host renders as a view (MCP Apps: the `ui://` scheme, which like any scheme is case-insensitive). */
@@ -50,8 +53,25 @@ export function hostMeta(def: Record<string, unknown>): Record<string, unknown> 
   const meta = def['_meta'];
   if (!isObject(meta)) return undefined;
   let out: Record<string, unknown> | undefined;
-  for (const k of Object.keys(meta)) if (k === 'ui' || k.startsWith('ui/') || k.startsWith('openai/')) (out ??= dict())[k] = meta[k];
+  for (const k of Object.keys(meta)) if (isHostMetaKey(k)) (out ??= dict())[k] = meta[k];
   return out;
+}
+
+function isHostMetaKey(k: string): boolean {
+  return k === 'ui' || k.startsWith('ui/') || k.startsWith('openai/');
+}
+
+/**
+ * Removes the `_meta` keys a host acts on (hostMeta) from a definition, keeping the server's own: what a view's
+ * `resources/list` entry keeps when its listing is not the pinned one.
+ */
+export function dropHostMeta(def: Record<string, unknown>): void {
+  const meta = def['_meta'];
+  if (!isObject(meta)) return;
+  const rest: Record<string, unknown> = {};
+  for (const k of Object.keys(meta)) if (!isHostMetaKey(k)) rest[k] = meta[k];
+  if (Object.keys(rest).length) def['_meta'] = rest;
+  else delete def['_meta'];
 }
 
 /**
@@ -125,6 +145,24 @@ export function viewHash(result: Record<string, unknown>): string {
 const VIEW_CONTENT_FIELDS = ['uri', 'mimeType', 'text', 'blob'] as const;
 
 /**
+ * The hash of a view's listing: the `_meta` keys a host acts on (hostMeta) of its `resources/list` entry. MCP Apps
+ * hosts take a view's settings — its CSP domains, the devices it may ask for — from the entry when the content
+ * `resources/read` returns has none of its own, so a server can widen what a pinned page may reach through its
+ * listing alone. An entry without such keys has no listing to pin (undefined).
+ */
+export function listingHash(entry: Record<string, unknown>): string | undefined {
+  const meta = hostMeta(entry);
+  return meta ? createHash('sha256').update(canonicalJson({ _meta: meta })).digest('hex') : undefined;
+}
+
+/** What `pin --list` shows of a view listing held for review: its host `_meta`, or the start of it when it is large. */
+export function listingSummary(entry: Record<string, unknown>): Record<string, unknown> {
+  const meta = hostMeta(entry) ?? {};
+  const json = JSON.stringify(meta);
+  return json.length <= 16_384 ? { _meta: meta } : { description: `_meta of ${json.length} characters, starting ${json.slice(0, 2000)}` };
+}
+
+/**
  * Views pinned or held per server at most (and read by one `pin` of a server), and the longest view URI pinned (a
  * real one is a few dozen characters): a catalogue naming more is not something a person reviews.
  */
@@ -187,9 +225,11 @@ export interface ServerPins {
   prompts: Record<string, PinnedEntry>;
   /** MCP Apps views by `ui://` URI (viewHash); `body` repeats the hash (a view has no name to be renamed from). */
   views: Record<string, PinnedEntry>;
+  /** The host `_meta` of views' `resources/list` entries, by URI (listingHash); `body` repeats the hash. */
+  viewListings: Record<string, PinnedEntry>;
   /** Trust on first use: whether the first complete prompts/list has been pinned (prompts have no catalogue fetch). */
   promptsComplete?: boolean;
-  /** A pending view's `definition` is its viewSummary, not the page. */
+  /** A pending view's `definition` is its viewSummary, not the page; a pending listing's, its listingSummary. */
   pending: Record<PinKind, Record<string, PendingEntry>>;
 }
 
@@ -215,7 +255,7 @@ export function dict<T>(from?: Record<string, T>): Record<string, T> {
 }
 
 export function emptyServerPins(identity: string): ServerPins {
-  return { identity, instructions: null, tools: dict(), prompts: dict(), views: dict(), pending: { tools: dict(), prompts: dict(), views: dict() } };
+  return { identity, instructions: null, tools: dict(), prompts: dict(), views: dict(), viewListings: dict(), pending: { tools: dict(), prompts: dict(), views: dict(), viewListings: dict() } };
 }
 
 function normalize(raw: unknown, file: string): PinFile {
@@ -232,8 +272,10 @@ function normalize(raw: unknown, file: string): PinFile {
       prompts: dict(isObject(s.prompts) ? (s.prompts as Record<string, PinnedEntry>) : undefined),
       // A file written before views were pinned has none: with a lock file, each view is then held until approved.
       views: dict(isObject(s.views) ? (s.views as Record<string, PinnedEntry>) : undefined),
+      // Nor listings, from before they were: with a lock file, a view's listing _meta is then withheld until approved.
+      viewListings: dict(isObject(s.viewListings) ? (s.viewListings as Record<string, PinnedEntry>) : undefined),
       ...(s.promptsComplete ? { promptsComplete: true } : {}),
-      pending: { tools: dict(isObject(s.pending?.tools) ? s.pending!.tools : undefined), prompts: dict(isObject(s.pending?.prompts) ? s.pending!.prompts : undefined), views: dict(isObject(s.pending?.views) ? s.pending!.views : undefined) },
+      pending: Object.fromEntries(PIN_KINDS.map((k) => [k, dict(isObject(s.pending?.[k]) ? s.pending![k] : undefined)])) as ServerPins['pending'],
     };
   }
   return { version: 1, ...(typeof raw['generated'] === 'string' ? { generated: raw['generated'] } : {}), servers };

@@ -19,7 +19,7 @@ import type { Logger } from '../log/logger.js';
 import type { SessionEvents } from '../proxy/session.js';
 import { fileStamp } from '../errors.js';
 import { othersCanChange } from '../config/files.js';
-import { createPinFileOnce, definitionHash, dict, emptyServerPins, isViewUri, kindLabel, MAX_VIEW_URI, MAX_VIEWS, PinError, readPinFile, textHash, tofuFile, viewHash, viewSummary, writePinFile, type Kind, type PendingEntry, type PinFile, type PinKind, type PinnedEntry, type ServerPins } from './pins.js';
+import { createPinFileOnce, definitionHash, dict, dropHostMeta, emptyServerPins, isViewUri, kindLabel, listingHash, listingSummary, MAX_VIEW_URI, MAX_VIEWS, PinError, readPinFile, textHash, tofuFile, viewHash, viewSummary, writePinFile, type Kind, type PendingEntry, type PinFile, type PinKind, type PinnedEntry, type ServerPins, type UriKind } from './pins.js';
 
 export interface PinSettings {
   /** A lock file (explicit pins); undefined = trust on first use in the state directory. */
@@ -174,22 +174,33 @@ class ServerStore {
   }
 
   /**
-   * Trust on first use of a view: pinned the first time it is read. Returns whether the file now pins this hash: a
-   * view pinned or held meanwhile (another session or process read it first, perhaps served another page) is left,
-   * and the caller judges the page against it.
+   * Trust on first use by URI: a view pinned the first time it is read, a view's listing the first time it is listed
+   * (one write for a list of them). Returns the URIs the file now pins with the hash given: one pinned or held
+   * meanwhile (another session or process saw it first, perhaps served another page) is left, and the caller judges
+   * it against what is there; past MAX_VIEWS per kind, nothing more is pinned.
    */
-  pinViewFirstUse(uri: string, hash: string): boolean {
+  pinUrisFirstUse(kind: UriKind, entries: readonly (readonly [string, string])[]): Set<string> {
     const pf: PinFile = readPinFile(this.file) ?? { version: 1, servers: dict() };
     const sp = pf.servers[this.server];
-    if (!sp) return false;
-    if (sp.views[uri] || sp.pending.views[uri]) {
-      this.invalidate();
-      return sp.views[uri]?.hash === hash;
+    const now = new Set<string>();
+    if (!sp) return now;
+    let room = MAX_VIEWS - Object.keys(sp[kind]).length - Object.keys(sp.pending[kind]).length;
+    const at = new Date().toISOString();
+    let changed = false;
+    for (const [uri, hash] of entries) {
+      if (sp[kind][uri] || sp.pending[kind][uri]) {
+        if (sp[kind][uri]?.hash === hash) now.add(uri);
+        continue;
+      }
+      if (room <= 0 || uri.length > MAX_VIEW_URI) continue;
+      sp[kind][uri] = { hash, body: hash, pinnedAt: at, by: 'tofu' };
+      room--;
+      changed = true;
+      now.add(uri);
     }
-    sp.views[uri] = { hash, body: hash, pinnedAt: new Date().toISOString(), by: 'tofu' };
-    writePinFile(this.file, pf);
+    if (changed) writePinFile(this.file, pf);
     this.invalidate();
-    return true;
+    return now;
   }
 
   /** First use: pins a whole catalogue at once (created once even with concurrent processes). */
@@ -274,7 +285,7 @@ export function pinStage(opts: PinStageOptions): Stage {
     // not copied.
     const note = (ex.notes.pin ??= { violation: v.reason });
     if (!note[kind]?.includes(name)) {
-      const named = (note.tools?.length ?? 0) + (note.prompts?.length ?? 0) + (note.views?.length ?? 0);
+      const named = (note.tools?.length ?? 0) + (note.prompts?.length ?? 0) + (note.views?.length ?? 0) + (note.viewListings?.length ?? 0);
       if (named < PIN_NOTE_NAMES) (note[kind] ??= []).push(name);
       else note.more = (note.more ?? 0) + 1;
     }
@@ -294,11 +305,11 @@ export function pinStage(opts: PinStageOptions): Stage {
     opts.events?.event('pin_violation', { server: ex.session.server, session: ex.session.id, principal: ex.principal, transport: ex.session.transport }, { reason: `${kindLabel(kind)} ${name}: ${v.reason}${v.renamedFrom ? ` (renamed from ${v.renamedFrom})` : ''}`, target: name, kind, hash: hash.slice(0, 16), on_change: opts.settings.onChange });
   }
   /** The one event (and log line) for the violations of an exchange past PIN_EVENTS_PER_EXCHANGE. */
-  function reportHeld(ex: Exchange, kind: Kind): void {
+  function reportHeld(ex: Exchange, kind: PinKind): void {
     const held = floods.get(ex)?.held ?? 0;
     if (held === 0) return;
     opts.log.warn({ server: ex.session.server, kind, count: held }, 'more definitions not pinned than are reported one by one; `mcp-warden pin --list` shows them all');
-    opts.events?.event('pin_violation', { server: ex.session.server, session: ex.session.id, principal: ex.principal, transport: ex.session.transport }, { reason: `${held} more ${kind === 'tools' ? 'tools' : 'prompts'} not pinned in this list (mcp-warden pin --list shows them)`, kind, count: held, on_change: opts.settings.onChange });
+    opts.events?.event('pin_violation', { server: ex.session.server, session: ex.session.id, principal: ex.principal, transport: ex.session.transport }, { reason: `${held} more ${kindLabel(kind)}s not pinned in this list (mcp-warden pin --list shows them)`, kind, count: held, on_change: opts.settings.onChange });
   }
 
 
@@ -613,7 +624,7 @@ export function pinStage(opts: PinStageOptions): Stage {
       // A caller reading URI after URI of a server that answers any of them must not grow the pin file without end.
       const unpinnable = !pinned && !held && (uri.length > MAX_VIEW_URI || Object.keys(pins.views).length + Object.keys(pins.pending.views).length >= MAX_VIEWS);
       if (!pinned && !held && !unpinnable && !st.explicit) {
-        if (st.pinViewFirstUse(uri, hash)) return;
+        if (st.pinUrisFirstUse('views', [[uri, hash]]).has(uri)) return;
         // Read first by another session or process meanwhile: judged against what that read pinned.
         pinned = st.load()?.views[uri];
       }
@@ -634,6 +645,71 @@ export function pinStage(opts: PinStageOptions): Stage {
     delete r['result'];
     r['error'] = { code: ErrorCode.PolicyDenied, message: text, data: { rule: 'pin' } };
     markDirty(frame);
+  }
+
+  /**
+   * A view's listing: the `_meta` a host acts on (MCP Apps `ui`, OpenAI's `openai/…`) of a `ui://` entry in
+   * `resources/list`. Hosts apply it to the view's page when the content `resources/read` returns carries none of its
+   * own, so through it alone a server could widen what a pinned page may reach (its CSP domains) or ask for (camera,
+   * microphone). Each is compared with the pin of its URI; trust on first use pins it the first time it is listed. One
+   * that is not the pinned one is held for review (`pin --approve SERVER URI`) and, with on_change: block, leaves with
+   * those keys removed (the server's own `_meta` keys stay): the host then has only the page's own settings, or its
+   * strictest defaults. An entry without such keys has nothing to compare.
+   */
+  async function checkViewListings(ex: Exchange): Promise<void> {
+    if (ex.direction !== 'to-server' || !ex.response || ex.answeredBy) return;
+    const resp = ex.response.message as JsonRpcResponse;
+    if (!('result' in resp) || !isObject(resp.result) || !Array.isArray(resp.result['resources'])) return;
+    const found: { item: Record<string, unknown>; uri: string; hash: string }[] = [];
+    for (const item of resp.result['resources'] as unknown[]) {
+      if (!isObject(item) || !isViewUri(item['uri'])) continue;
+      const hash = listingHash(item);
+      if (hash !== undefined) found.push({ item, uri: item['uri'], hash });
+    }
+    if (!found.length) return;
+    const st = store(ex.session.server);
+    const pins = st.load() ?? (st.explicit ? undefined : await pinsFor(ex.session, st));
+    let sp = pins === NOT_PINNED ? undefined : pins;
+    if (sp && !st.explicit) {
+      const known = sp;
+      const fresh = found.filter((f) => !known.viewListings[f.uri] && !known.pending.viewListings[f.uri]);
+      if (fresh.length) {
+        st.pinUrisFirstUse('viewListings', fresh.map((f) => [f.uri, f.hash] as const));
+        sp = st.load() ?? sp;
+      }
+    }
+    let room = sp ? MAX_VIEWS - Object.keys(sp.viewListings).length - Object.keys(sp.pending.viewListings).length : 0;
+    const pending: [string, PendingEntry][] = [];
+    let dropped = false;
+    const yielder = breather();
+    for (const f of found) {
+      await yielder();
+      let v: Extract<Verdict, { ok: false }>;
+      if (pins === NOT_PINNED) v = { ok: false, reason: "the server's tool list could not be read whole to pin it on first use" };
+      else if (!sp) v = { ok: false, reason: 'the server has no pins in the lock file' };
+      else {
+        const pinned = sp.viewListings[f.uri];
+        if (pinned?.hash === f.hash) continue;
+        const held = sp.pending.viewListings[f.uri];
+        if (!pinned && !held && (f.uri.length > MAX_VIEW_URI || room <= 0)) {
+          v = { ok: false, reason: `not pinned: a server's view listings are pinned up to ${MAX_VIEWS}, with URIs of up to ${MAX_VIEW_URI} characters` };
+        } else {
+          v = { ok: false, reason: pinned ? 'the listing changed since it was pinned' : 'new since the server was pinned' };
+          if (held?.hash !== f.hash) {
+            if (!held) room--;
+            pending.push([f.uri, { hash: f.hash, body: f.hash, seenAt: new Date().toISOString(), reason: pinned ? 'changed' : 'new', definition: listingSummary(f.item) }]);
+          }
+        }
+      }
+      report(ex, 'viewListings', f.uri.slice(0, MAX_VIEW_URI), f.hash, v);
+      if (block) {
+        dropHostMeta(f.item);
+        dropped = true;
+      }
+    }
+    reportHeld(ex, 'viewListings');
+    if (pending.length) st.addPending('viewListings', pending);
+    if (dropped) markDirty(ex.response);
   }
 
   return {
@@ -657,6 +733,7 @@ export function pinStage(opts: PinStageOptions): Stage {
         const uri = (ex.message.message as JsonRpcRequest).params?.['uri'];
         return isViewUri(uri) ? checkViewResponse(ex, uri) : undefined;
       }
+      if (ex.method === 'resources/list') return checkViewListings(ex);
       if (ex.method !== 'initialize' && ex.method !== 'server/discover' && ex.method !== 'tools/list' && ex.method !== 'prompts/list') return undefined;
       return checkListResponse(ex);
     },

@@ -111,10 +111,10 @@ export interface ExchangeNotes {
   redactions?: Record<string, number>;
   inboundRedactions?: Record<string, number>;
   /**
-   * The first violation, the first names that met one (at most PIN_NOTE_NAMES, under their kind: tools, prompts, views)
-   * and how many more did.
+   * The first violation, the first names that met one (at most PIN_NOTE_NAMES, under their kind: tools, prompts, views,
+   * viewListings) and how many more did.
    */
-  pin?: { violation: string; tools?: string[]; prompts?: string[]; views?: string[]; more?: number };
+  pin?: { violation: string; tools?: string[]; prompts?: string[]; views?: string[]; viewListings?: string[]; more?: number };
   policyVersion?: string;
   approval?: 'requested' | 'approved' | 'declined' | 'timeout' | 'unavailable' | 'cancelled';
   /**

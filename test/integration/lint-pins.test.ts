@@ -357,6 +357,21 @@ describe('views (MCP Apps ui:// resources): the pages a host renders for tools a
     return { dir, stateFile, env, cfg, connect };
   };
 
+  /** A shifty server with views in a config whose lock file `mcp-warden pin` has just written. */
+  const pinnedViewServer = (prefix: string, state: Record<string, unknown>) => {
+    const dir = tmpDir(prefix);
+    const stateFile = path.join(dir, 'shift.json');
+    writeFileSync(stateFile, JSON.stringify(state));
+    const env = isolatedEnv({ SHIFT_STATE: stateFile });
+    const lock = path.join(dir, 'mcp-warden.lock.json');
+    // `pin` starts servers as serve does: with only the entry's environment.
+    const server = `servers:\n  shifty:\n    command: ${NODE}\n    args: [${SHIFTY}]\n    env: { SHIFT_STATE: ${JSON.stringify(stateFile)} }\npolicy: [${ALLOW_ALL}]\n`;
+    const cfg = writeConfig(`${server}pins: { file: ${lock} }\n`);
+    const rec = cli(['pin', '--config', cfg], env);
+    expect(rec.status, rec.stderr).toBe(0);
+    return { dir, stateFile, env, lock, server, cfg, rec };
+  };
+
   it('trust on first use: a page rewritten or reaching a new domain is refused and held for review until approved; the server\'s own _meta keys are not pinned', async () => {
     const { dir, stateFile, env, cfg, connect } = viewServer('mcpw-view-', true);
     const c = await connect();
@@ -403,15 +418,59 @@ describe('views (MCP Apps ui:// resources): the pages a host renders for tools a
     await c2.close();
   });
 
-  it('through serve over Streamable HTTP too: a changed page is refused in place of being shown', async () => {
+  it("a view's listing (the _meta.ui of its resources/list entry, which hosts apply to a page without its own) is pinned on first use: changed, its host keys are withheld and held for review until approved", async () => {
+    const { stateFile, env, cfg, connect } = viewServer('mcpw-viewlist-');
+    writeFileSync(stateFile, JSON.stringify({ version: 1, withView: true, listUi: 1 }));
+    const listed = async (c: McpClient) => Object.fromEntries(((await c.listResources())['resources'] as { uri: string; _meta?: unknown }[]).map((r) => [r.uri, r._meta]));
+    const c = await connect();
+    const first = await listed(c);
+    expect(first['ui://shifty/chart.html']).toEqual({ ui: { csp: { connectDomains: ['https://api.example'] } }, 'com.example/listed': 1 });
+    // Only the server's own key changed: nothing a host acts on.
+    writeFileSync(stateFile, JSON.stringify({ version: 1, withView: true, listUi: 3 }));
+    expect((await listed(c))['ui://shifty/chart.html']).toEqual({ ui: { csp: { connectDomains: ['https://api.example'] } }, 'com.example/listed': 3 });
+    // The listing now lets chart's page reach another domain: the host gets the entry without it.
+    writeFileSync(stateFile, JSON.stringify({ version: 1, withView: true, listUi: 2 }));
+    const changed = await listed(c);
+    expect(changed['ui://shifty/chart.html']).toEqual({ 'com.example/listed': 2 });
+    expect(changed['ui://shifty/report.html']).toEqual({ 'openai/widgetDomain': 'https://report.example' });
+    expect(changed['ui://shifty/table.html']).toEqual({ 'com.example/listed': 2 });
+    // The page itself did not change.
+    expect(await pageText(c, 'ui://shifty/chart.html')).toContain('the chart view, page 1');
+    await c.close();
+
+    const store = new AuditStore(path.join(env['XDG_STATE_HOME']!, 'mcp-warden', 'audit.db'), { readonly: true });
+    try {
+      expect(query(store, { event: 'pin_violation' }).map((e) => e.reason)).toEqual(['view listing ui://shifty/chart.html: the listing changed since it was pinned']);
+      const lists = query(store, { event: 'exchange' }).filter((e) => e.method === 'resources/list');
+      expect(lists).toHaveLength(3);
+      expect(lists.map((e) => (e.extra ? (JSON.parse(e.extra) as { pin?: unknown }).pin : undefined)).filter(Boolean)).toEqual([{ violation: 'the listing changed since it was pinned', viewListings: ['ui://shifty/chart.html'] }]);
+    } finally {
+      store.close();
+    }
+
+    const list = cli(['pin', '--list', '--config', cfg, '--approve', 'shifty-server'], env);
+    expect(list.status, list.stderr).toBe(0);
+    expect(list.stdout).toMatch(/ {2}view listing ui:\/\/shifty\/chart\.html: changed \(seen [^,]+, hash [0-9a-f]{12}\)\n {6}_meta \{"ui":\{"csp":\{"connectDomains":\["https:\/\/collector\.example"\]\}\}\}\n/);
+    const ok = cli(['pin', '--approve', 'shifty-server', 'ui://shifty/chart.html', '--config', cfg], env);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/: view listing ui:\/\/shifty\/chart\.html \(hash [0-9a-f]{12}\)/);
+    const c2 = await connect();
+    expect((await listed(c2))['ui://shifty/chart.html']).toEqual({ ui: { csp: { connectDomains: ['https://collector.example'] } }, 'com.example/listed': 2 });
+    await c2.close();
+  });
+
+  it('through serve over Streamable HTTP too: a changed page is refused in place of being shown, a changed listing withheld', async () => {
     const dir = tmpDir('mcpw-viewserve-');
     const stateFile = path.join(dir, 'shift.json');
-    writeFileSync(stateFile, JSON.stringify({ version: 1, withView: true }));
+    writeFileSync(stateFile, JSON.stringify({ version: 1, withView: true, listUi: 1 }));
     const gateway = await startServe(`servers:\n  shifty:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(SHIFTY)}]\n    env: { SHIFT_STATE: ${JSON.stringify(stateFile)} }\npolicy: [${ALLOW_ALL}]\n`);
     try {
       const c = await connectClient('v2', { kind: 'http', url: `${gateway.url}/shifty/mcp` }, { negotiation: 'auto' });
+      const chartMeta = async () => ((await c.listResources())['resources'] as { uri: string; _meta?: unknown }[]).find((r) => r.uri === 'ui://shifty/chart.html')?._meta;
+      expect(await chartMeta()).toEqual({ ui: { csp: { connectDomains: ['https://api.example'] } }, 'com.example/listed': 1 });
       expect(await pageText(c, 'ui://shifty/table.html')).toContain('the table view, page 1');
-      writeFileSync(stateFile, JSON.stringify({ version: 1, withView: true, page: 3 }));
+      writeFileSync(stateFile, JSON.stringify({ version: 1, withView: true, page: 3, listUi: 2 }));
+      expect(await chartMeta()).toEqual({ 'com.example/listed': 2 });
       // The v2 SDK shows the error's message without its code.
       expect(await readError(c, 'ui://shifty/table.html')).toMatch(/^(MCP error -32010: )?mcp-warden refused this view: "ui:\/\/shifty\/table\.html" has changed since it was pinned/);
       expect(await pageText(c, 'ui://shifty/report.html')).toContain('the report view, page 1');
@@ -452,18 +511,51 @@ describe('views (MCP Apps ui:// resources): the pages a host renders for tools a
     expect(Object.keys(sp.pending.views)).toEqual([]);
   });
 
+  it("pin and lint --pin-out record the views' listings; lint --lock reports a changed one; wrap withholds a changed one, and one a lock file written before listings were pinned does not hold; on_change: warn passes it", async () => {
+    const { dir, stateFile, env, lock, server, cfg, rec } = pinnedViewServer('mcpw-viewlistlock-', { version: 1, withView: true, listUi: 1 });
+    expect(rec.stdout).toMatch(/shifty: 7 tools, 0 prompts, 3 views \(2 with listing settings\)/);
+    const pinned = readPinFile(lock)!.servers['shifty']!;
+    // Table's entry has only a key of the server's own: nothing to pin.
+    expect(Object.keys(pinned.viewListings).sort()).toEqual(['ui://shifty/chart.html', 'ui://shifty/report.html']);
+    const linted = path.join(dir, 'linted.lock.json');
+    const lint = cli(['lint', '--stdio', `${NODE} ${SHIFTY}`, '--name', 'shifty', '--pin-out', linted, '--fail-on', 'critical'], env);
+    expect(lint.status, lint.stderr).toBe(0);
+    expect(readPinFile(linted)!.servers['shifty']!.viewListings).toEqual(Object.fromEntries(Object.entries(pinned.viewListings).map(([u, v]) => [u, { ...v, pinnedAt: expect.any(String) }])));
+
+    writeFileSync(stateFile, JSON.stringify({ version: 1, withView: true, listUi: 2 }));
+    const drift = cli(['lint', '--stdio', `${NODE} ${SHIFTY}`, '--name', 'shifty', '--lock', lock, '--format', 'json', '--fail-on', 'critical'], env);
+    const found = (JSON.parse(drift.stdout) as { findings: { rule: string; severity: string; target: string; message: string }[] }).findings.filter((f) => f.rule === 'DR011');
+    expect(found.map((f) => `${f.severity} ${f.target} ${f.message}`)).toEqual(['HIGH shifty/ui://shifty/chart.html the listing of the view ui://shifty/chart.html (its _meta in resources/list) changed since it was pinned']);
+
+    const metaOf = async (config: string) => {
+      const c = await connectClient('v1', { kind: 'stdio', command: NODE, args: wrapArgs('--config', config, '--name', 'shifty'), env });
+      try {
+        return Object.fromEntries(((await c.listResources())['resources'] as { uri: string; _meta?: unknown }[]).map((r) => [r.uri, r._meta]));
+      } finally {
+        await c.close();
+      }
+    };
+    const blocked = await metaOf(cfg);
+    expect(blocked['ui://shifty/chart.html']).toEqual({ 'com.example/listed': 2 });
+    expect(blocked['ui://shifty/report.html']).toEqual({ 'openai/widgetDomain': 'https://report.example' });
+    const warned = await metaOf(writeConfig(`${server}pins: { file: ${lock}, on_change: warn }\n`));
+    expect(warned['ui://shifty/chart.html']).toEqual({ ui: { csp: { connectDomains: ['https://collector.example'] } }, 'com.example/listed': 2 });
+
+    // A lock file written before listings were pinned holds none: each listing is withheld until approved.
+    const old = path.join(dir, 'old.lock.json');
+    const raw = JSON.parse(readFileSync(lock, 'utf8')) as { servers: Record<string, Record<string, unknown>> };
+    delete raw.servers['shifty']!['viewListings'];
+    writeFileSync(old, JSON.stringify(raw), { mode: 0o600 });
+    writeFileSync(stateFile, JSON.stringify({ version: 1, withView: true, listUi: 1 }));
+    const before = await metaOf(writeConfig(`${server}pins: { file: ${old} }\n`));
+    expect(before['ui://shifty/chart.html']).toEqual({ 'com.example/listed': 1 });
+    expect(before['ui://shifty/report.html']).toBeUndefined();
+    expect(before['ui://shifty/table.html']).toEqual({ 'com.example/listed': 1 });
+  });
+
   it('pin records the views the tools open and the resource list names; wrap compares the page as the server sent it, masked for the host; a view not recorded is refused', async () => {
-    const dir = tmpDir('mcpw-viewlock-');
-    const stateFile = path.join(dir, 'shift.json');
     // A secret in the page: redaction masks it for the host after the pin stage compared what the server sent.
-    writeFileSync(stateFile, JSON.stringify({ version: 1, withView: true, pageSecret: PAT }));
-    const env = isolatedEnv({ SHIFT_STATE: stateFile });
-    const lock = path.join(dir, 'mcp-warden.lock.json');
-    // `pin` starts servers as serve does: with only the entry's environment.
-    const server = `servers:\n  shifty:\n    command: ${NODE}\n    args: [${SHIFTY}]\n    env: { SHIFT_STATE: ${JSON.stringify(stateFile)} }\npolicy: [${ALLOW_ALL}]\n`;
-    const cfg = writeConfig(`${server}pins: { file: ${lock} }\n`);
-    const rec = cli(['pin', '--config', cfg], env);
-    expect(rec.status, rec.stderr).toBe(0);
+    const { dir, stateFile, env, lock, server, cfg, rec } = pinnedViewServer('mcpw-viewlock-', { version: 1, withView: true, pageSecret: PAT });
     expect(rec.stdout).toMatch(/shifty: 7 tools, 0 prompts, 3 views/);
     const pinned = readPinFile(lock)!.servers['shifty']!;
     expect(Object.keys(pinned.views).sort()).toEqual(['ui://shifty/chart.html', 'ui://shifty/report.html', 'ui://shifty/table.html']);
