@@ -25,7 +25,7 @@ import { draftCounts, draftPolicy } from '../lint/policy-draft.js';
 import { lintParsed, type LintResult } from '../lint/run.js';
 import { driftRules } from '../lint/drift.js';
 import { SEVERITY_RANK, type Severity } from '../lint/types.js';
-import { definitionHash, dict, emptyServerPins, hostMeta, kindLabel, PIN_KINDS, readPinFile, textHash, tofuFile, writePinFile, type PinFile, type ServerPins } from '../pin/pins.js';
+import { definitionHash, dict, emptyServerPins, hostMeta, kindLabel, PIN_KINDS, readPinFile, textHash, tofuFile, viewListings, writePinFile, type PinFile, type ServerPins } from '../pin/pins.js';
 import { seconds } from './args.js';
 import { writeOutput } from './stdout.js';
 import { deriveName } from './wrap.js';
@@ -102,29 +102,32 @@ function liveServer(o: { stdio?: string; url?: string }): ServerConfig {
   return { ...base, name: url.hostname, url: o.url, transport: 'streamable-http' };
 }
 
-/** A pin file for servers whose lists were fetched or read. */
+/**
+ * A pin file for servers whose lists were fetched or read: their tools, prompts and instructions, and the listings of
+ * their views (the host `_meta` of `ui://` entries in a resource list, live or in the file).
+ */
 function pinFileFrom(result: LintResult, identities: Map<string, string>): PinFile {
   const pf: PinFile = { version: 1, generated: new Date().toISOString(), servers: dict() };
   const now = new Date().toISOString();
   for (const s of result.servers) {
-    if (!s.tools.length && !s.prompts.length && !s.instructions) continue;
+    const listings = viewListings(s);
+    if (!s.tools.length && !s.prompts.length && !s.instructions && !listings.size) continue;
     const sp = emptyServerPins(identities.get(s.name) ?? s.name);
     sp.instructions = s.instructions ? textHash(s.instructions.text) : null;
     for (const t of s.tools) sp.tools[t.name] = { ...definitionHash('tools', t.raw), pinnedAt: now, by: 'lock' };
     for (const p of s.prompts) sp.prompts[p.name] = { ...definitionHash('prompts', p.raw), pinnedAt: now, by: 'lock' };
+    for (const [uri, hash] of listings) sp.viewListings[uri] = { hash, body: hash, pinnedAt: now, by: 'lock' };
     pf.servers[s.name] = sp;
   }
   return pf;
 }
 
 /**
- * Puts the views a live snapshot read (`ui://` URI → hash) and their listings (the host `_meta` of their
- * `resources/list` entries) into a server's pins, and warns on stderr of each view it could not read: not pinned, a
- * proxy holds it until a person approves it.
+ * Puts the views a live snapshot read (`ui://` URI → hash) into a server's pins, and warns on stderr of each it could
+ * not read: not pinned, a proxy holds it until a person approves it.
  */
 function pinViews(sp: ServerPins, name: string, snap: Snapshot, at: string): void {
   for (const [uri, hash] of Object.entries(snap.views ?? {})) sp.views[uri] = { hash, body: hash, pinnedAt: at, by: 'lock' };
-  for (const [uri, hash] of Object.entries(snap.viewListings ?? {})) sp.viewListings[uri] = { hash, body: hash, pinnedAt: at, by: 'lock' };
   for (const [uri, why] of Object.entries(snap.viewErrors ?? {})) process.stderr.write(`warning: ${visibleText(name)}: view ${visibleText(uri)} could not be read (${visibleText(why)}); it is not pinned and a proxy holds it until approved\n`);
 }
 
@@ -205,8 +208,7 @@ export function registerLint(program: Command): void {
       }
       const lock = o.lock ? readPinFile(path.resolve(o.lock)) : undefined;
       if (o.lock && !lock) throw new UsageError(`${o.lock}: no such lock file`);
-      const read = snap?.views && liveName !== undefined ? new Map([[liveName, { views: snap.views, listings: snap.viewListings ?? {} }]]) : undefined;
-      const result = lintParsed(parsed, { ignore: o.ignore?.split(',').map((x) => x.trim()).filter(Boolean), extra: lock ? driftRules(lock, read) : [] });
+      const result = lintParsed(parsed, { ignore: o.ignore?.split(',').map((x) => x.trim()).filter(Boolean), extra: lock ? driftRules(lock, snap?.views && liveName !== undefined ? new Map([[liveName, snap.views]]) : undefined) : [] });
       const out = o.format === 'json' ? toJson(result.findings, result.documents.map((d) => d.file)) : o.format === 'sarif' ? toSarif(result.findings, process.cwd()) : toText(result.findings, { color: !!process.stdout.isTTY && !process.env['NO_COLOR'] });
       process.stdout.write(out);
       if (o.policyOut) {
@@ -334,7 +336,7 @@ export function registerLint(program: Command): void {
       for (const s of config.servers) {
         const snap = await live(s, timeout, true);
         snaps.set(s.name, snap);
-        const p = parseInput(`${s.name}`, JSON.stringify({ ...(snap.initialize ? { initialize: snap.initialize } : {}), tools: snap.tools, prompts: snap.prompts }));
+        const p = parseInput(`${s.name}`, JSON.stringify({ ...(snap.initialize ? { initialize: snap.initialize } : {}), tools: snap.tools, prompts: snap.prompts, resources: snap.resources }));
         for (const m of p.servers) m.name = s.name;
         identities.set(s.name, serverIdentity(s));
         parsed.push(p);

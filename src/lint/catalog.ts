@@ -53,7 +53,7 @@ const EXTRA: Omit<RuleInfo, 'tags'>[] = [
   { id: 'DR002', title: 'New tool since pinning', help: 'A tool the lock file does not know.', owasp: 'MCP02' },
   { id: 'DR003', title: 'Tool removed since pinning', help: 'Informational: removing a tool takes no power away from anyone.' },
   { id: 'DR005', title: 'Instructions changed since pinning', help: 'Server instructions reach the model before any tool is chosen.', owasp: 'MCP03' },
-  { id: 'DR011', title: 'View changed since pinning', help: 'A live server\'s view (an MCP Apps ui:// page) differs from the lock file (HIGH: code the host runs, shown tool results and able to call tools), is new (MED), or was not found (INFO); so does the listing of a view (the _meta.ui of its resources/list entry, which hosts apply to a page without its own: HIGH when changed, MED when new).', owasp: 'MCP03' },
+  { id: 'DR011', title: 'View changed since pinning', help: 'A live server\'s view (an MCP Apps ui:// page) differs from the lock file (HIGH: code the host runs, shown tool results and able to call tools), is new (MED), or was not found (INFO); so does the listing of a view, live or in a file (the _meta.ui of its resources/list entry, which hosts apply to a page without its own: HIGH when changed, MED when new).', owasp: 'MCP03' },
   { id: 'CAP-EXEC', title: 'Runs commands or code', help: 'Shell commands, scripts or code evaluation: the widest capability a tool can have.', owasp: 'MCP05' },
   { id: 'CAP-BROWSER', title: 'Automates a browser', help: 'Runs code or actions in the user\'s browser session.' },
   { id: 'CAP-FS-READ', title: 'Reads files', help: 'Reads files or directories.' },

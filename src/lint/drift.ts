@@ -1,23 +1,23 @@
 /**
  * Drift against a lock file (DR rules): what changed since the definitions were pinned.
  */
-import { definitionHash, textHash, type PinFile } from '../pin/pins.js';
+import { definitionHash, textHash, viewListings, type PinFile } from '../pin/pins.js';
 import { capabilities } from './rules/cap.js';
 import type { Finding, Rule } from './types.js';
 
 /**
- * `live`: per server linted live, the hash of each view (`ui://` page) read from it and of each view's listing (the
- * host `_meta` of its `resources/list` entry) — a lock file written with `--pin-out` or by `mcp-warden pin` holds
- * them; views are compared only for those servers.
+ * `views`: per server linted live, the hash of each view (`ui://` page) read from it (a lock file written with
+ * `--pin-out` or by `mcp-warden pin` holds them); views are compared only for those servers. Views' listings (the host
+ * `_meta` of their entries in a resource list) are compared wherever the list is, live or in a file.
  */
-export function driftRules(lock: PinFile, live: ReadonlyMap<string, { views: Record<string, string>; listings: Record<string, string> }> = new Map()): Rule[] {
+export function driftRules(lock: PinFile, views: ReadonlyMap<string, Record<string, string>> = new Map()): Rule[] {
   return [
     {
       id: 'DR',
       title: 'Drift since pinning',
       severity: 'MED',
       family: 'DR',
-      help: 'Compared with the lock file: changed (DR001), new (DR002) and removed (DR003) tools, changed instructions (DR005), changed, new or removed views of a live server and changed or new view listings (DR011); a new tool with the body of a removed one is a rename.',
+      help: 'Compared with the lock file: changed (DR001), new (DR002) and removed (DR003) tools, changed instructions (DR005), changed, new or removed views of a live server, and changed or new view listings (DR011); a new tool with the body of a removed one is a rename.',
       check(ctx) {
         const out: Finding[] = [];
         const caps = capabilities(ctx);
@@ -42,9 +42,8 @@ export function driftRules(lock: PinFile, live: ReadonlyMap<string, { views: Rec
           for (const n of Object.keys(sp.tools)) if (!present.has(n)) f('DR003', 'INFO', n, `${n} was removed since pinning`, s.pointer);
           if (s.instructions && sp.instructions !== textHash(s.instructions.text)) f('DR005', 'HIGH', 'instructions', 'server instructions changed since pinning', s.instructions.pointer);
           else if (!s.instructions && sp.instructions && s.format === 'live') f('DR005', 'HIGH', 'instructions', 'server instructions were removed since pinning', s.pointer);
-          const read = live.get(s.name)?.views;
-          const listings = live.get(s.name)?.listings;
-          if (read && listings) {
+          const read = views.get(s.name);
+          if (read) {
             // A view is code the host runs, shown tool results and able to call tools: a changed page is HIGH.
             for (const [uri, hash] of Object.entries(read)) {
               const pinned = sp.views[uri];
@@ -52,13 +51,15 @@ export function driftRules(lock: PinFile, live: ReadonlyMap<string, { views: Rec
               f('DR011', pinned ? 'HIGH' : 'MED', uri, pinned ? `the view ${uri} changed since it was pinned` : `the view ${uri} is new since the server was pinned`, s.pointer);
             }
             for (const uri of Object.keys(sp.views)) if (!(uri in read)) f('DR011', 'INFO', uri, `the view ${uri} was not found (removed, or could not be read) since pinning`, s.pointer);
-            // Its listing's settings (the CSP domains, the devices) apply to a page that has none of its own; one
-            // removed leaves the page its own settings or the host's strictest, so only a change or an addition counts.
-            for (const [uri, hash] of Object.entries(listings)) {
-              const pinned = sp.viewListings[uri];
-              if (pinned?.hash === hash) continue;
-              f('DR011', pinned ? 'HIGH' : 'MED', uri, pinned ? `the listing of the view ${uri} (its _meta in resources/list) changed since it was pinned` : `the listing of the view ${uri} (its _meta in resources/list) is new since the server was pinned`, s.pointer);
-            }
+          }
+          // A view's listing (the CSP domains, the devices) applies to a page that has none of its own; one removed
+          // leaves the page its own settings or the host's strictest, so only a change or an addition counts.
+          const listed = viewListings(s);
+          const at = listed.size ? new Map(s.resources.filter((x) => !x.template).map((x) => [x.uri, x.pointer])) : undefined;
+          for (const [uri, hash] of listed) {
+            const pinned = sp.viewListings[uri];
+            if (pinned?.hash === hash) continue;
+            f('DR011', pinned ? 'HIGH' : 'MED', uri, pinned ? `the listing of the view ${uri} (its _meta in resources/list) changed since it was pinned` : `the listing of the view ${uri} (its _meta in resources/list) is new since the server was pinned`, at?.get(uri) ?? s.pointer);
           }
         }
         return out;

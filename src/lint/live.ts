@@ -5,7 +5,7 @@
  * records the views, `ui://` resources, its tools open and its resource list names).
  */
 import { isObject } from '../protocol/jsonrpc.js';
-import { isViewUri, listingHash, MAX_VIEWS, viewHash, viewUris } from '../pin/pins.js';
+import { isViewUri, MAX_VIEWS, viewHash, viewUris } from '../pin/pins.js';
 import { META } from '../protocol/eras.js';
 import type { Upstream } from '../transports/types.js';
 
@@ -20,8 +20,6 @@ export interface Snapshot {
   pages: Record<string, number>;
   /** With `views`: each view's hash (pins.ts viewHash) by URI, and why a view could not be read. */
   views?: Record<string, string>;
-  /** With `views`: the hash of each view's listing (pins.ts listingHash) that has one, by URI. */
-  viewListings?: Record<string, string>;
   viewErrors?: Record<string, string>;
 }
 
@@ -131,12 +129,6 @@ export async function fetchSnapshot(up: Upstream, timeoutMs = 15_000, opts: { vi
     if (uris.size > MAX_VIEWS) throw new LiveError(`the server names ${uris.size} views (ui:// resources); at most ${MAX_VIEWS} are read`);
     snap.views = {};
     snap.viewErrors = {};
-    snap.viewListings = {};
-    for (const r of snap.resources) {
-      if (!isObject(r) || !isViewUri(r['uri'])) continue;
-      const hash = listingHash(r);
-      if (hash !== undefined) snap.viewListings[r['uri']] = hash;
-    }
     for (const uri of uris) {
       const r = await request('resources/read', { uri });
       if (isObject(r['result'])) snap.views[uri] = viewHash(r['result']);

@@ -69,6 +69,8 @@ export interface ResourceModel {
   description?: string;
   /** The `_meta` keys a host acts on (pins.ts hostMeta): an MCP Apps view's CSP domains and permissions. */
   meta?: Record<string, unknown>;
+  /** From `resourceTemplates` (`uri` is the template): no one view's listing. */
+  template?: true;
   pointer: string;
 }
 

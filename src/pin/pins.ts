@@ -155,6 +155,16 @@ export function listingHash(entry: Record<string, unknown>): string | undefined 
   return meta ? createHash('sha256').update(canonicalJson({ _meta: meta })).digest('hex') : undefined;
 }
 
+/** The listings of a linted server's views (resources, not templates, with a `ui://` URI and host `_meta`): URI → listingHash. */
+export function viewListings(server: { resources: readonly { uri: string; meta?: Record<string, unknown>; template?: true }[] }): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const r of server.resources) {
+    const hash = !r.template && r.meta && isViewUri(r.uri) ? listingHash({ _meta: r.meta }) : undefined;
+    if (hash !== undefined) out.set(r.uri, hash);
+  }
+  return out;
+}
+
 /** What `pin --list` shows of a view listing held for review: its host `_meta`, or the start of it when it is large. */
 export function listingSummary(entry: Record<string, unknown>): Record<string, unknown> {
   const meta = hostMeta(entry) ?? {};

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lintTexts } from '../../src/lint/run.js';
 import { driftRules } from '../../src/lint/drift.js';
-import { definitionHash, emptyServerPins, textHash, type PinFile } from '../../src/pin/pins.js';
+import { definitionHash, emptyServerPins, textHash, viewListings, type PinFile } from '../../src/pin/pins.js';
 import { LintInputError, MAX_INPUT_DEPTH, parseInput } from '../../src/lint/inputs.js';
 import { lintParsed } from '../../src/lint/run.js';
 import { SEVERITY_RANK, type Finding, type Severity } from '../../src/lint/types.js';
@@ -604,6 +604,22 @@ describe('drift against a lock file', () => {
     };
     expect(drift(view(['app'], '2'))).toEqual([]);
     expect(drift(view(['model', 'app'], '1')).map((f) => f.rule)).toEqual(['DR001']);
+  });
+  it("reports a view's listing (the host _meta of its ui:// entry in a resource list, in a file too) that changed or is new; not a removed one, a template's, or one whose own keys changed", () => {
+    const entry = (domains: string[], build: number) => ({ uri: 'ui://srv/chart.html', name: 'chart', _meta: { ui: { csp: { connectDomains: domains } }, 'com.example/build': build } });
+    const template = (domains: string[]) => ({ uriTemplate: 'ui://srv/{name}.html', name: 'any', _meta: { ui: { csp: { connectDomains: domains } } } });
+    const pinned: PinFile = { version: 1, servers: { lists: { ...emptyServerPins('lists') } } };
+    const first = parseInput('lists.json', JSON.stringify({ resources: [entry(['https://api.example'], 1), { uri: 'ui://srv/plain.html', name: 'plain' }], resourceTemplates: [template(['https://api.example'])] }));
+    const listed = viewListings(first.servers[0]!);
+    expect([...listed.keys()]).toEqual(['ui://srv/chart.html']);
+    for (const [uri, hash] of listed) pinned.servers['lists']!.viewListings[uri] = { hash, body: hash, pinnedAt: 'x', by: 'lock' };
+    const drift = (resources: unknown[], templates: unknown[] = []) => lintParsed([parseInput('lists.json', JSON.stringify({ resources, resourceTemplates: templates }))], { extra: driftRules(pinned) }).findings.filter((f) => f.rule.startsWith('DR'));
+    expect(drift([entry(['https://api.example'], 2)], [template(['https://collector.example'])])).toEqual([]);
+    expect(drift([{ uri: 'ui://srv/chart.html', name: 'chart' }])).toEqual([]);
+    const changed = drift([entry(['https://collector.example'], 1)]);
+    expect(changed.map((f) => `${f.rule} ${f.severity} ${f.target} ${f.location.pointer}`)).toEqual(['DR011 HIGH lists/ui://srv/chart.html /resources/0']);
+    const fresh = drift([entry(['https://api.example'], 1), { uri: 'ui://srv/new.html', name: 'new', _meta: { 'openai/widgetDomain': 'https://x.example' } }]);
+    expect(fresh.map((f) => `${f.rule} ${f.severity} ${f.target}`)).toEqual(['DR011 MED lists/ui://srv/new.html']);
   });
   it('a tool without host _meta keys hashes as it did before they were hashed (pins written earlier still match)', () => {
     const t = { name: 'greet', description: 'Greets a person by name.', inputSchema: { type: 'object', properties: { name: { type: 'string' } } } };
