@@ -540,6 +540,13 @@ describe('views (MCP Apps ui:// resources): the pages a host renders for tools a
     expect(blocked['ui://shifty/report.html']).toEqual({ 'openai/widgetDomain': 'https://report.example' });
     const warned = await metaOf(writeConfig(`${server}pins: { file: ${lock}, on_change: warn }\n`));
     expect(warned['ui://shifty/chart.html']).toEqual({ ui: { csp: { connectDomains: ['https://collector.example'] } }, 'com.example/listed': 2 });
+    // Held for review in the state directory; approving writes the lock file.
+    const list = cli(['pin', '--list', '--config', cfg], env);
+    expect(list.stdout).toMatch(/ {2}view listing ui:\/\/shifty\/chart\.html: changed \(seen [^,]+, hash [0-9a-f]{12}\)\n {6}_meta \{"ui":\{"csp":\{"connectDomains":\["https:\/\/collector\.example"\]\}\}\}\n/);
+    const ok = cli(['pin', '--approve', 'shifty', 'ui://shifty/chart.html', '--config', cfg], env);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(readPinFile(lock)!.servers['shifty']!.viewListings['ui://shifty/chart.html']!.by).toBe('approved');
+    expect((await metaOf(cfg))['ui://shifty/chart.html']).toEqual({ ui: { csp: { connectDomains: ['https://collector.example'] } }, 'com.example/listed': 2 });
 
     // A lock file written before listings were pinned holds none: each listing is withheld until approved.
     const old = path.join(dir, 'old.lock.json');
