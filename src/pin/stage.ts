@@ -63,6 +63,8 @@ function promptPages(session: Session): PromptPages | undefined {
 }
 
 type Verdict = { ok: true } | { ok: false; reason: string; renamedFrom?: string };
+/** A `ui://` item's verdict (judgeUris), with why it failed: the refusal a view's read gets says so. */
+type UriVerdict = { ok: true } | { ok: false; reason: string; why: 'not-pinned' | 'no-pins' | 'unpinnable' | 'changed' | 'new' };
 
 const PROMPT_ALLOWED_WHILE_BLOCKED = new Set(['initialize', 'ping', 'server/discover', 'notifications/initialized']);
 
@@ -584,6 +586,43 @@ export function pinStage(opts: PinStageOptions): Stage {
   }
 
   /**
+   * Judges `ui://` items of one kind — a view's page as read, views' listings as listed — against the server's pins.
+   * With trust on first use, the items neither pinned nor held are pinned first, in one write (at most MAX_VIEWS per
+   * kind, URIs up to MAX_VIEW_URI); one another session or process pinned meanwhile is judged against that. An item
+   * that is not the pinned one is held for review (`summary`: what pin --list shows of it), once per hash.
+   */
+  async function judgeUris(session: Session, kind: UriKind, items: readonly { uri: string; hash: string; summary: () => Record<string, unknown> }[]): Promise<UriVerdict[]> {
+    const st = store(session.server);
+    const pins = st.load() ?? (st.explicit ? undefined : await pinsFor(session, st));
+    if (pins === NOT_PINNED) return items.map(() => ({ ok: false, why: 'not-pinned', reason: "the server's tool list could not be read whole to pin it on first use" }));
+    if (!pins) return items.map(() => ({ ok: false, why: 'no-pins', reason: 'the server has no pins in the lock file' }));
+    let sp = pins;
+    if (!st.explicit) {
+      const fresh = items.filter((i) => !sp[kind][i.uri] && !sp.pending[kind][i.uri]);
+      if (fresh.length) {
+        st.pinUrisFirstUse(kind, fresh.map((i) => [i.uri, i.hash] as const));
+        sp = st.load() ?? sp;
+      }
+    }
+    // A caller reading URI after URI of a server that answers any of them must not grow the pin file without end.
+    let room = MAX_VIEWS - Object.keys(sp[kind]).length - Object.keys(sp.pending[kind]).length;
+    const pending: [string, PendingEntry][] = [];
+    const verdicts = items.map((i): UriVerdict => {
+      const pinned = sp[kind][i.uri];
+      if (pinned?.hash === i.hash) return { ok: true };
+      const held = sp.pending[kind][i.uri];
+      if (!pinned && !held && (i.uri.length > MAX_VIEW_URI || room <= 0)) return { ok: false, why: 'unpinnable', reason: `not pinned: a server's ${kindLabel(kind)}s are pinned up to ${MAX_VIEWS}, with URIs of up to ${MAX_VIEW_URI} characters` };
+      if (held?.hash !== i.hash) {
+        if (!held) room--;
+        pending.push([i.uri, { hash: i.hash, body: i.hash, seenAt: new Date().toISOString(), reason: pinned ? 'changed' : 'new', definition: i.summary() }]);
+      }
+      return pinned ? { ok: false, why: 'changed', reason: `the ${kind === 'views' ? 'view' : 'listing'} changed since it was pinned` } : { ok: false, why: 'new', reason: 'new since the server was pinned' };
+    });
+    if (pending.length) st.addPending(kind, pending);
+    return verdicts;
+  }
+
+  /**
    * A view (`resources/read` of a `ui://` URI, the page a host renders for a tool and lets call tools): its contents
    * are hashed as the server sent them and compared with the pin of that URI. With trust on first use the first read
    * pins it; with a lock file a view `mcp-warden pin` did not record is new. A view that is not the pinned one is held
@@ -606,37 +645,17 @@ export function pinStage(opts: PinStageOptions): Stage {
       }
     }
     const hash = viewHash(result);
-    const st = store(ex.session.server);
-    const pins = st.load() ?? (st.explicit ? undefined : await pinsFor(ex.session, st));
+    const [v] = await judgeUris(ex.session, 'views', [{ uri, hash, summary: () => viewSummary(result) }]);
+    if (!v || v.ok) return;
     const refused = `mcp-warden refused this view: "${uri}"`;
-    let v: Extract<Verdict, { ok: false }>;
-    let text: string;
-    if (pins === NOT_PINNED) {
-      v = { ok: false, reason: "the server's tool list could not be read whole to pin it on first use" };
-      text = NOT_PINNED_REFUSAL;
-    } else if (!pins) {
-      v = { ok: false, reason: 'the server has no pins in the lock file' };
-      text = `${refused} belongs to a server that has no pins in the lock file. A person can record the server's definitions and views in it with: mcp-warden pin`;
-    } else {
-      let pinned = pins.views[uri];
-      if (pinned?.hash === hash) return;
-      const held = pins.pending.views[uri];
-      // A caller reading URI after URI of a server that answers any of them must not grow the pin file without end.
-      const unpinnable = !pinned && !held && (uri.length > MAX_VIEW_URI || Object.keys(pins.views).length + Object.keys(pins.pending.views).length >= MAX_VIEWS);
-      if (!pinned && !held && !unpinnable && !st.explicit) {
-        if (st.pinUrisFirstUse('views', [[uri, hash]]).has(uri)) return;
-        // Read first by another session or process meanwhile: judged against what that read pinned.
-        pinned = st.load()?.views[uri];
-      }
-      if (unpinnable) {
-        v = { ok: false, reason: `not pinned: a server's views are pinned up to ${MAX_VIEWS}, with URIs of up to ${MAX_VIEW_URI} characters` };
-        text = `${refused.slice(0, 300)} was not pinned: mcp-warden pins at most ${MAX_VIEWS} views per server, with URIs of up to ${MAX_VIEW_URI} characters.`;
-      } else {
-        v = { ok: false, reason: pinned ? 'the view changed since it was pinned' : 'new since the server was pinned' };
-        text = `${refused} ${pinned ? 'has changed since it was pinned' : 'is new since the server was pinned'}. A person can review and approve it with: mcp-warden pin --approve ${ex.session.server} ${uri}`;
-        if (held?.hash !== hash) st.addPending('views', [[uri, { hash, body: hash, seenAt: new Date().toISOString(), reason: pinned ? 'changed' : 'new', definition: viewSummary(result) }]]);
-      }
-    }
+    const text =
+      v.why === 'not-pinned'
+        ? NOT_PINNED_REFUSAL
+        : v.why === 'no-pins'
+          ? `${refused} belongs to a server that has no pins in the lock file. A person can record the server's definitions and views in it with: mcp-warden pin`
+          : v.why === 'unpinnable'
+            ? `${refused.slice(0, 300)} was not pinned: mcp-warden pins at most ${MAX_VIEWS} views per server, with URIs of up to ${MAX_VIEW_URI} characters.`
+            : `${refused} ${v.why === 'changed' ? 'has changed since it was pinned' : 'is new since the server was pinned'}. A person can review and approve it with: mcp-warden pin --approve ${ex.session.server} ${uri}`;
     report(ex, 'views', uri.slice(0, MAX_VIEW_URI), hash, v);
     if (!block) return;
     ex.decision = { effect: 'deny', rule: 'pin', reason: text, mode: 'enforce' };
@@ -651,64 +670,37 @@ export function pinStage(opts: PinStageOptions): Stage {
    * A view's listing: the `_meta` a host acts on (MCP Apps `ui`, OpenAI's `openai/…`) of a `ui://` entry in
    * `resources/list`. Hosts apply it to the view's page when the content `resources/read` returns carries none of its
    * own, so through it alone a server could widen what a pinned page may reach (its CSP domains) or ask for (camera,
-   * microphone). Each is compared with the pin of its URI; trust on first use pins it the first time it is listed. One
-   * that is not the pinned one is held for review (`pin --approve SERVER URI`) and, with on_change: block, leaves with
-   * those keys removed (the server's own `_meta` keys stay): the host then has only the page's own settings, or its
-   * strictest defaults. An entry without such keys has nothing to compare.
+   * microphone). Each is judged like a view (judgeUris); one that is not the pinned one is held for review
+   * (`pin --approve SERVER URI`) and, with on_change: block, leaves with those keys removed (the server's own `_meta`
+   * keys stay): the host then has only the page's own settings, or its strictest defaults. An entry without such keys
+   * has nothing to compare.
    */
   async function checkViewListings(ex: Exchange): Promise<void> {
     if (ex.direction !== 'to-server' || !ex.response || ex.answeredBy) return;
     const resp = ex.response.message as JsonRpcResponse;
     if (!('result' in resp) || !isObject(resp.result) || !Array.isArray(resp.result['resources'])) return;
-    const found: { item: Record<string, unknown>; uri: string; hash: string }[] = [];
+    const found: { item: Record<string, unknown>; uri: string; hash: string; summary: () => Record<string, unknown> }[] = [];
+    // A list may hold hundreds of thousands of entries: other sessions get turns while they are hashed.
+    const yielder = breather();
     for (const item of resp.result['resources'] as unknown[]) {
       if (!isObject(item) || !isViewUri(item['uri'])) continue;
+      await yielder();
       const hash = listingHash(item);
-      if (hash !== undefined) found.push({ item, uri: item['uri'], hash });
+      if (hash !== undefined) found.push({ item, uri: item['uri'], hash, summary: () => listingSummary(item) });
     }
     if (!found.length) return;
-    const st = store(ex.session.server);
-    const pins = st.load() ?? (st.explicit ? undefined : await pinsFor(ex.session, st));
-    let sp = pins === NOT_PINNED ? undefined : pins;
-    if (sp && !st.explicit) {
-      const known = sp;
-      const fresh = found.filter((f) => !known.viewListings[f.uri] && !known.pending.viewListings[f.uri]);
-      if (fresh.length) {
-        st.pinUrisFirstUse('viewListings', fresh.map((f) => [f.uri, f.hash] as const));
-        sp = st.load() ?? sp;
-      }
-    }
-    let room = sp ? MAX_VIEWS - Object.keys(sp.viewListings).length - Object.keys(sp.pending.viewListings).length : 0;
-    const pending: [string, PendingEntry][] = [];
+    const verdicts = await judgeUris(ex.session, 'viewListings', found);
     let dropped = false;
-    const yielder = breather();
-    for (const f of found) {
-      await yielder();
-      let v: Extract<Verdict, { ok: false }>;
-      if (pins === NOT_PINNED) v = { ok: false, reason: "the server's tool list could not be read whole to pin it on first use" };
-      else if (!sp) v = { ok: false, reason: 'the server has no pins in the lock file' };
-      else {
-        const pinned = sp.viewListings[f.uri];
-        if (pinned?.hash === f.hash) continue;
-        const held = sp.pending.viewListings[f.uri];
-        if (!pinned && !held && (f.uri.length > MAX_VIEW_URI || room <= 0)) {
-          v = { ok: false, reason: `not pinned: a server's view listings are pinned up to ${MAX_VIEWS}, with URIs of up to ${MAX_VIEW_URI} characters` };
-        } else {
-          v = { ok: false, reason: pinned ? 'the listing changed since it was pinned' : 'new since the server was pinned' };
-          if (held?.hash !== f.hash) {
-            if (!held) room--;
-            pending.push([f.uri, { hash: f.hash, body: f.hash, seenAt: new Date().toISOString(), reason: pinned ? 'changed' : 'new', definition: listingSummary(f.item) }]);
-          }
-        }
-      }
+    found.forEach((f, i) => {
+      const v = verdicts[i];
+      if (!v || v.ok) return;
       report(ex, 'viewListings', f.uri.slice(0, MAX_VIEW_URI), f.hash, v);
       if (block) {
         dropHostMeta(f.item);
         dropped = true;
       }
-    }
+    });
     reportHeld(ex, 'viewListings');
-    if (pending.length) st.addPending('viewListings', pending);
     if (dropped) markDirty(ex.response);
   }
 
