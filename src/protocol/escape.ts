@@ -1,6 +1,7 @@
 /**
  * Making server-controlled text safe to show to a person.
  */
+import { jsonText } from './canonical.js';
 
 /**
  * The hidden characters, written once for every use (the linter's hidden-character rule, its `normalize`, and
@@ -53,7 +54,7 @@ export function approvalArguments(args: unknown, exact: (json: string) => string
     return v;
   };
   // JSON escapes control characters inside strings, so the only raw newlines are the layout's: kept as lines.
-  let shown = exact(JSON.stringify(shorten(args ?? {}), null, 1)).split('\n').map(visibleText).join('\n');
+  let shown = exact(jsonText(shorten(args ?? {}), 1)).split('\n').map(visibleText).join('\n');
   if (shown.length > SHOWN_TOTAL) {
     let cut = SHOWN_TOTAL;
     // Not inside a \u{…} escape or between the halves of a surrogate pair.

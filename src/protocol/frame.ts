@@ -7,7 +7,7 @@
  * so two readers could see two messages) and nesting deeper than the configured limit.
  */
 import { createHash } from 'node:crypto';
-import { sha256Hex } from './canonical.js';
+import { jsonText, sha256Hex } from './canonical.js';
 import { classify, ErrorCode, isValidId, printable, type JsonRpcId, type JsonRpcMessage, type MessageKind } from './jsonrpc.js';
 
 export interface Frame {
@@ -27,7 +27,10 @@ export interface Frame {
    * KEEP_UTF8_BYTES long: the redaction prefilter scans these instead of encoding `raw` again.
    */
   utf8: Buffer | undefined;
-  /** `raw` writes a number with 16 digits or more: re-serialised, its numbers are written as `raw` wrote them. */
+  /**
+   * `raw` writes a number with 16 digits or more, or an exponent of three digits (one a double may not reach:
+   * 1e400, 1e-400): re-serialised, its numbers are written as `raw` wrote them.
+   */
   longNumber?: boolean;
 }
 
@@ -47,7 +50,10 @@ interface ScanResult {
   idStart: number;
   idEnd: number;
   tooDeep: boolean;
-  /** A number outside strings has 16 digits or more: a double may not hold it exactly (see withExactNumbers). */
+  /**
+   * A number outside strings has 16 digits or more, or an exponent of three digits: a double may not hold it
+   * exactly, or at all (see withExactNumbers).
+   */
   longNumber: boolean;
 }
 
@@ -86,18 +92,34 @@ function scan(text: string, maxDepth: number): ScanResult {
   let idStart = -1;
   let idEnd = -1;
   let digits = 0;
+  // Whether the digits counted are an exponent's (after the e or E of a number, and its sign).
+  let exponent = false;
   let longNumber = false;
   const n = text.length;
   let i = 0;
   while (i < n) {
     const c = text.charCodeAt(i);
     if (c >= 48 && c <= 57) {
-      if (++digits >= 16) longNumber = true;
+      if (++digits >= (exponent ? 3 : 16)) longNumber = true;
+      i++;
+      continue;
+    }
+    // An e or E after digits starts an exponent (outside strings, true and false have theirs after letters).
+    if ((c === 101 || c === 69) && digits > 0 && !exponent) {
+      exponent = true;
+      digits = 0;
+      i++;
+      continue;
+    }
+    if ((c === 43 || c === 45) && exponent && digits === 0) {
       i++;
       continue;
     }
     // A decimal point continues a number's digits; anything else ends them.
-    if (c !== 46) digits = 0;
+    if (c !== 46 || exponent) {
+      digits = 0;
+      exponent = false;
+    }
     if (c === QUOTE) {
       const end = stringEnd(text, i);
       if (end < 0) break;
@@ -274,15 +296,17 @@ export function serializeWithId(frame: Frame, id: string | undefined): string {
     return frame.raw.slice(0, frame.idStart) + id + frame.raw.slice(frame.idEnd);
   }
   const m = frame.message as unknown as Record<string, unknown>;
+  // Only a text with a long number or a long exponent can hold one JSON.parse made infinite (jsonText).
+  const text = frame.longNumber ? jsonText : JSON.stringify;
   let out: string;
-  if (id === undefined || !Object.hasOwn(m, 'id')) out = JSON.stringify(m);
+  if (id === undefined || !Object.hasOwn(m, 'id')) out = text(m);
   else {
     out = `{"jsonrpc":"2.0","id":${id}`;
     for (const k of Object.keys(m)) {
       if (k === 'jsonrpc' || k === 'id') continue;
       const v = m[k];
       if (v === undefined) continue;
-      out += `,${JSON.stringify(k)}:${JSON.stringify(v)}`;
+      out += `,${JSON.stringify(k)}:${text(v)}`;
     }
     out += '}';
   }
@@ -335,29 +359,43 @@ function numberLiterals(text: string): [number, number][] {
   return out;
 }
 
-/** Whether a number literal has more significant digits than a double keeps (it may not survive a parse). */
+/**
+ * Whether a number literal may not survive a parse: more significant digits than a double keeps, or a magnitude a
+ * double cannot hold (1e400 reads as Infinity, 1e-400 as 0).
+ */
 function inexact(literal: string): boolean {
   const mantissa = literal.replace(/^-/, '').replace(/[eE].*$/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
-  return mantissa.length > 15;
+  if (mantissa.length > 15) return true;
+  const v = Number(literal);
+  return !Number.isFinite(v) || (v === 0 && mantissa.length > 0);
 }
 
 /**
  * A message the proxy changed is written anew from what JSON.parse made of it, and JavaScript holds every number as
  * a double: 12345678901234567891 would reach the peer as 12345678901234567000, an id or an amount silently changed
- * because a stage masked an e-mail address beside it. Each number of the new text that the original text wrote
- * with more digits than a double keeps is written as the original wrote it — when the original wrote that value
- * one way only (two literals that read as the same double leave it as JavaScript prints it).
+ * because a stage masked an e-mail address beside it; 1e400 would reach it as null (what JSON.stringify makes of
+ * Infinity). Each number of the new text that the original text wrote with more digits than a double keeps, or
+ * beyond a double's range, is written as the original wrote it — when the original wrote that value one way only
+ * (two literals that read as the same double leave it as JavaScript prints it, also when one of them is written as
+ * JavaScript prints it: 12345678901234567891 beside 12345678901234567000). The new text must write an infinite
+ * number as a number (jsonText), not as null.
  */
 function withExactNumbers(out: string, raw: string): string {
+  // Per value: the one literal that wrote it inexactly, or null when it was written more than one way.
   const written = new Map<number, string | null>();
+  // Values some literal writes exactly as JavaScript prints them.
+  const plain = new Set<number>();
   for (const [a, b] of numberLiterals(raw)) {
     const lit = raw.slice(a, b);
-    if (!inexact(lit)) continue;
     const v = Number(lit);
-    if (!Number.isFinite(v) || JSON.stringify(v) === lit) continue;
+    if (!inexact(lit) || JSON.stringify(v) === lit) {
+      plain.add(v);
+      continue;
+    }
     const have = written.get(v);
     written.set(v, have === undefined || have === lit ? lit : null);
   }
+  for (const v of plain) if (written.has(v)) written.set(v, null);
   if (written.size === 0) return out;
   let result = '';
   let at = 0;

@@ -387,6 +387,17 @@ describe('ask: refusals', () => {
       expect(text(ran)).toBe('This tool intentionally returns an error for testing');
     });
 
+    it('a number beyond a double is shown as written, and an approval of null does not run it', async () => {
+      // JavaScript reads 1e400 as Infinity, which JSON.stringify writes as null: the person would have seen null.
+      const first = await call('{"limit":null}');
+      const big = await call('{"limit":1e400}');
+      expect(JSON.stringify(big['inputRequests'])).toContain('\\"limit\\": 1e400');
+      const ran = await call('{"limit":1e400}', { inputResponses: approve, requestState: first['requestState'] });
+      expect(text(ran)).toMatch(/the arguments changed since they were approved/);
+      const other = await call('{"limit":2e400}', { inputResponses: approve, requestState: big['requestState'] });
+      expect(text(other)).toMatch(/the arguments changed since they were approved/);
+    });
+
     it("an approved call's own questions to the client are still judged by the policy (sampling is not allowed)", async () => {
       // A client that can sample: the server asks it to, once the person approved the call.
       const sampler = { _meta: { ...meta, 'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} }, sampling: {} } } };

@@ -543,7 +543,7 @@ describe("a server's stderr reaches the proxy's log with its secrets masked", ()
 });
 
 describe('a rewritten message keeps the numbers the server wrote', () => {
-  it('integers past 2^53 and 17-digit fractions reach the client as written when an e-mail beside them is masked', async () => {
+  it('integers past 2^53, 17-digit fractions and numbers beyond a double reach the client as written when an e-mail beside them is masked', async () => {
     const raw = new RawStdio(NODE, wrapArgs('--config', writeConfig('pins: false\n'), '--', NODE, LEAKY), isolatedEnv());
     await raw.initialize(1);
     await raw.request(2, 'tools/call', { name: 'leak_big_numbers', arguments: {} });
@@ -557,6 +557,8 @@ describe('a rewritten message keeps the numbers the server wrote', () => {
     expect(line).toContain('"big":1.0000000000000001e300');
     expect(line).toContain('"accounts":[12345678901234567891,-98765432109876543210]');
     expect(line).toContain('"small":42');
+    // Beyond a double's range: JavaScript reads them as Infinity and -0, which JSON.stringify writes as null and 0.
+    expect(line).toContain('"huge":1e400,"tiny":-1e-400');
   });
 });
 

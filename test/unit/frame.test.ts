@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { idText, KEEP_UTF8_BYTES, parseFrame, peekId, serialize, serializeWithId, wireLength, wireSha256, wireWithId, WireBytes } from '../../src/protocol/frame.js';
+import { exactNumbers, idText, inexactLiterals, KEEP_UTF8_BYTES, parseFrame, peekId, serialize, serializeWithId, wireLength, wireSha256, wireWithId, WireBytes } from '../../src/protocol/frame.js';
+import { canonicalJson, jsonText } from '../../src/protocol/canonical.js';
+import { approvalArguments } from '../../src/protocol/escape.js';
 import { ErrorCode, MCP_METHODS } from '../../src/protocol/jsonrpc.js';
 
 const limits = { maxDepth: 64 };
@@ -281,6 +283,36 @@ describe('a changed message keeps the numbers its sender wrote', () => {
     // Both read as 12345678901234567000: which one a given number came from cannot be told.
     const text = '{"jsonrpc":"2.0","id":1,"result":{"note":"x","a":12345678901234567891,"b":12345678901234567892}}';
     expect(rewrite(text, note)).toBe('{"jsonrpc":"2.0","id":9,"result":{"note":"[REDACTED:email]","a":12345678901234567000,"b":12345678901234567000}}');
+  });
+
+  it('writes numbers beyond a double as they came, and never an infinite one as null', () => {
+    // JavaScript reads 1e400 as Infinity (JSON.stringify: null) and 1e-400 as 0.
+    const text = '{"jsonrpc":"2.0","id":1,"result":{"note":"x","a":1e400,"b":-1E+400,"c":[1e-400,1e400],"d":1e5,"e":true,"f":false,"g":1.5e-7}}';
+    expect(rewrite(text, note)).toBe('{"jsonrpc":"2.0","id":9,"result":{"note":"[REDACTED:email]","a":1e400,"b":-1E+400,"c":[1e-400,1e400],"d":100000,"e":true,"f":false,"g":1.5e-7}}');
+    // Two spellings of one infinite value: a number JSON.parse reads back as the same, not null.
+    expect(rewrite('{"jsonrpc":"2.0","id":1,"result":{"note":"x","a":1e400,"b":2e400}}', note)).toBe('{"jsonrpc":"2.0","id":9,"result":{"note":"[REDACTED:email]","a":1e999,"b":1e999}}');
+    // 0 written as 0 elsewhere: which zero was 1e-400 cannot be told.
+    expect(rewrite('{"jsonrpc":"2.0","id":1,"result":{"note":"x","a":1e-400,"b":0}}', note)).toBe('{"jsonrpc":"2.0","id":9,"result":{"note":"[REDACTED:email]","a":0,"b":0}}');
+  });
+
+  it('leaves a value as JavaScript prints it when another literal writes it that way', () => {
+    // 12345678901234567000 is exact; 12345678901234567891 reads as the same double. Before, both came out as …891.
+    const text = '{"jsonrpc":"2.0","id":1,"result":{"note":"x","a":12345678901234567891,"b":12345678901234567000}}';
+    expect(rewrite(text, note)).toBe('{"jsonrpc":"2.0","id":9,"result":{"note":"[REDACTED:email]","a":12345678901234567000,"b":12345678901234567000}}');
+  });
+
+  it('holds numbers beyond a double in canonical JSON and approval questions', () => {
+    const r = parseFrame('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"n":-1e400,"m":1e400,"s":"1e400"}}}', limits);
+    if (!r.ok) throw new Error(r.message);
+    const f = r.frames[0]!;
+    const args = (f.message as unknown as { params: { arguments: Record<string, unknown> } }).params.arguments;
+    expect(canonicalJson(args)).toBe('{"m":1e999,"n":-1e999,"s":"1e400"}');
+    expect(exactNumbers(f, canonicalJson(args))).toBe('{"m":1e400,"n":-1e400,"s":"1e400"}');
+    expect(inexactLiterals(f)).toBe('-1e400 1e400');
+    expect(approvalArguments(args, (json) => exactNumbers(f, json))).toBe('{\n "n": -1e400,\n "m": 1e400,\n "s": "1e400"\n}');
+    expect(jsonText({ a: [Infinity, -Infinity, 1], b: null }, 1)).toBe('{\n "a": [\n  1e999,\n  -1e999,\n  1\n ],\n "b": null\n}');
+    // A peer's string shaped like the stand-in for an infinite number stays a string: the stand-in holds a random part.
+    expect(jsonText({ s: '\u0000mcp-warden:000000000000000000000000:+' })).toBe('{"s":"\\u0000mcp-warden:000000000000000000000000:+"}');
   });
 
   it('costs nothing to a message without a long number, and keeps the id the proxy writes', () => {
