@@ -71,6 +71,8 @@ const EXTRA: Omit<RuleInfo, 'tags'>[] = [
 ];
 
 const OWASP: Record<string, string> = { TP: 'MCP03', NM: 'MCP09', TF: 'MCP06', DR: 'MCP03' };
+/** Rules whose OWASP item is not their family's. */
+const OWASP_OF: Record<string, string> = { TP020: 'MCP01' };
 
 export function ruleInfo(id: string): RuleInfo {
   const extra = EXTRA.find((e) => e.id === id);
@@ -78,7 +80,7 @@ export function ruleInfo(id: string): RuleInfo {
   const tags = ['security', 'mcp', family];
   if (extra) return { ...extra, tags: extra.owasp ? [...tags, `OWASP-${extra.owasp}`] : tags };
   const r = RULES.find((x) => x.id === id);
-  const owasp = OWASP[family];
+  const owasp = OWASP_OF[id] ?? OWASP[family];
   if (r) return { id, title: r.title, help: r.help, tags: owasp ? [...tags, `OWASP-${owasp}`] : tags, owasp };
   return { id, title: id, help: '', tags };
 }

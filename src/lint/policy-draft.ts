@@ -55,7 +55,10 @@ export function draftPolicy(ctx: LintContext, findings: Finding[], serverName?: 
       leftOut += s.tools.length;
       continue;
     }
-    const poisoned = new Set(findings.filter((f) => f.rule.startsWith('TP') && SEVERITY_RANK[f.severity] >= SEVERITY_RANK.MED && f.server === s.name).map((f) => f.target.split('/')[1]?.split('.')[0]));
+    const toolsWith = (which: (rule: string) => boolean) => new Set(findings.filter((f) => which(f.rule) && SEVERITY_RANK[f.severity] >= SEVERITY_RANK.MED && f.server === s.name).map((f) => f.target.split('/')[1]?.split('.')[0]));
+    // A tool the policy denies is hidden: its definition, and a secret in it (TP020), never reaches the model.
+    const poisoned = toolsWith((r) => r.startsWith('TP') && r !== 'TP020');
+    const leaking = toolsWith((r) => r === 'TP020');
     const d: string[] = [];
     const a: string[] = [];
     const ok: string[] = [];
@@ -63,16 +66,16 @@ export function draftPolicy(ctx: LintContext, findings: Finding[], serverName?: 
     for (const t of s.tools) {
       const c = caps.get(t)!;
       if (globLike(t.name)) leftOut++;
-      else if (poisoned.has(t.name)) {
+      else if (poisoned.has(t.name) || leaking.has(t.name)) {
         d.push(t.name);
-        why.push(`${t.name}: poisoning findings`);
+        why.push(`${t.name}: ${[...(poisoned.has(t.name) ? ['poisoning findings'] : []), ...(leaking.has(t.name) ? ['a secret in its definition'] : [])].join(', ')}`);
       } else if (DENY.some((x) => c.has(x))) {
         d.push(t.name);
         why.push(`${t.name}: ${DENY.filter((x) => c.has(x)).join(', ')}`);
       } else if (ASK.some((x) => c.has(x)) || t.annotations?.['destructiveHint'] === true) a.push(t.name);
       else ok.push(t.name);
     }
-    if (d.length) rules.push({ id: ruleId(name, 'deny'), effect: 'deny', servers: [name], tools: d, description: `runs commands, touches credentials or carries poisoning (${why.join('; ').slice(0, 300)})`, message: 'this tool is denied by the least-privilege policy drafted by mcp-warden lint' });
+    if (d.length) rules.push({ id: ruleId(name, 'deny'), effect: 'deny', servers: [name], tools: d, description: `runs commands, touches credentials, carries poisoning or a secret (${why.join('; ').slice(0, 300)})`, message: 'this tool is denied by the least-privilege policy drafted by mcp-warden lint' });
     if (a.length) rules.push({ id: ruleId(name, 'ask'), effect: 'ask', servers: [name], tools: a, description: 'writes, sends, deletes or changes infrastructure: a person approves each call' });
     if (ok.length) rules.push({ id: ruleId(name, 'read'), effect: 'allow', servers: [name], tools: ok, description: 'reads only (as classified by mcp-warden lint)' });
     // The views (MCP Apps ui:// pages) of the tools a person may use: default deny would refuse the host reading them,

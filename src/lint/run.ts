@@ -5,6 +5,7 @@ import { CAP_RULES } from './rules/cap.js';
 import { FORMAT_RULES } from './rules/formats.js';
 import { NM_RULES } from './rules/nm.js';
 import { SQ_RULES } from './rules/sq.js';
+import { SECRET_RULES } from './rules/secrets.js';
 import { TP_RULES } from './rules/tp.js';
 import { UI_RULES } from './rules/ui.js';
 import { parseInput, type Parsed } from './inputs.js';
@@ -32,7 +33,7 @@ const DR_RULES: Rule[] = [
   },
 ];
 
-export const RULES: Rule[] = [...TP_RULES, ...NM_RULES, ...SQ_RULES, ...UI_RULES, ...CAP_RULES, ...FORMAT_RULES, ...DR_RULES];
+export const RULES: Rule[] = [...TP_RULES, ...SECRET_RULES, ...NM_RULES, ...SQ_RULES, ...UI_RULES, ...CAP_RULES, ...FORMAT_RULES, ...DR_RULES];
 
 export interface LintResult {
   findings: Finding[];

@@ -4,8 +4,7 @@
  */
 import path from 'node:path';
 import { isObject } from '../../protocol/jsonrpc.js';
-import { buildRedaction, DEFAULT_SETTINGS } from '../../redact/setup.js';
-import type { Redaction } from '../../redact/setup.js';
+import { secretsDetector } from './secrets.js';
 import type { Finding, LintContext, LintDocument, Rule, Severity } from '../types.js';
 import { safeExcerpt } from '../text.js';
 import { insideWardenEnv, movesWarden, WRAP_VALUE_OPTIONS, wrapped } from '../../cli/install.js';
@@ -235,11 +234,6 @@ function mbChecks(d: LintDocument): Finding[] {
 
 // ── Host configs ───────────────────────────────────────────────────────────────────────────────
 
-let detectors: Redaction | undefined;
-function secretsDetector(): Redaction {
-  detectors ??= buildRedaction({ ...DEFAULT_SETTINGS, packs: ['secrets'] });
-  return detectors;
-}
 
 /** The options of an entry's `mcp-warden wrap` (before its command), each with its value and that value's index in args. */
 function wrapOptions(command: string | undefined, args: string[]): { name: string; value: string; at: number }[] {

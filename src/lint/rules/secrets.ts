@@ -1,0 +1,70 @@
+/**
+ * Secrets a server hands out in its own definitions (TP020), and the detector the host-config rules share: the
+ * bundled secrets pack, built once, on first use.
+ */
+import { buildRedaction, DEFAULT_SETTINGS, type Redaction } from '../../redact/setup.js';
+import { visibleTexts } from '../text.js';
+import type { Finding, LintContext, Rule, ServerModel, Severity } from '../types.js';
+
+let detectors: Redaction | undefined;
+export function secretsDetector(): Redaction {
+  detectors ??= buildRedaction({ ...DEFAULT_SETTINGS, packs: ['secrets'] });
+  return detectors;
+}
+
+const esc = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
+
+/** Strings of a `_meta` object, with their pointers (bounded: a definition's `_meta` is small; a hostile one is not read whole). */
+function metaStrings(v: unknown, pointer: string, out: { text: string; pointer: string }[], depth = 0): void {
+  if (out.length >= 1000 || depth > 16) return;
+  if (typeof v === 'string') out.push({ text: v, pointer });
+  else if (Array.isArray(v)) v.forEach((x, i) => metaStrings(x, `${pointer}/${i}`, out, depth + 1));
+  else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) metaStrings(x, `${pointer}/${esc(k)}`, out, depth + 1);
+}
+
+/**
+ * Where the proxy cannot mask a secret on its way to the model: a name, a URI, what a schema accepts (`enum`,
+ * `const`) and `_meta` are passed as the server wrote them (changing them would change the tool), while
+ * descriptions, titles, a schema's `default` and `examples` and the instructions are masked (docs/redaction.md).
+ */
+function unmasked(kind: string, pointer: string): boolean {
+  return kind === 'tool-name' || kind === 'param-name' || /\/(name|uri|const)$|\/enum\/\d+$|\/_meta(\/|$)/.test(pointer);
+}
+
+function check(ctx: LintContext): Finding[] {
+  const out: Finding[] = [];
+  const det = secretsDetector().detector;
+  const report = (server: ServerModel, kind: string, text: string, pointer: string, target: string) => {
+    const found = det.scan(text, 1)[0];
+    if (!found) return;
+    const hard = unmasked(kind, pointer);
+    const severity: Severity = hard ? 'HIGH' : 'MED';
+    const where = hard ? 'mcp-warden passes it as written (masking it would change what the tool is or accepts): rotate it and remove it from the definition' : 'mcp-warden masks it on its way to the model, but every other client reads it: rotate it and remove it from the definition';
+    out.push({ rule: 'TP020', severity, target: `${server.name}/${target}`, message: `a ${found.rule.id} in the definition, handed to every model and everyone who lists it; ${where}`, location: { file: server.file, pointer }, evidence: `[REDACTED:${found.rule.id}]`, server: server.name });
+  };
+  for (const server of ctx.servers) {
+    for (const vt of visibleTexts(server)) report(server, vt.kind, vt.text, vt.pointer, vt.target);
+    const owners: [string, Record<string, unknown>, string][] = [...server.tools.map((t) => [t.name, t.raw, t.pointer] as [string, Record<string, unknown>, string]), ...server.prompts.map((p) => [`prompt ${p.name}`, p.raw, p.pointer] as [string, Record<string, unknown>, string])];
+    for (const [name, raw, pointer] of owners) {
+      const strings: { text: string; pointer: string }[] = [];
+      metaStrings(raw['_meta'], `${pointer}/_meta`, strings);
+      for (const s of strings) report(server, 'meta', s.text, s.pointer, `${name}._meta`);
+    }
+  }
+  return out;
+}
+
+/**
+ * Lint only: pinning on first use does not run it (the proxy's own screen would need a second detector in memory,
+ * and it already masks what it can); `lint --live` and a manifest in CI report it.
+ */
+export const SECRET_RULES: Rule[] = [
+  {
+    id: 'TP020',
+    title: 'Secret in a definition',
+    severity: 'HIGH',
+    family: 'TP',
+    help: 'A token or key from the secrets pack in a tool, prompt or resource definition (a name, a description, a schema\'s enum, const or default, a URI, _meta) or the server instructions: every client that lists the server, and every model it is shown to, reads it. HIGH where mcp-warden passes it as written (names, URIs, enum, const, _meta), MED where it masks it (descriptions, titles, default, examples, instructions). The finding never shows the value.',
+    check,
+  },
+];
