@@ -14,6 +14,7 @@ import { lineFinder } from '../config/lines.js';
 import { parseToml, tomlLines, tomlStatements, TomlSyntaxError } from '../config/toml.js';
 import { parseYaml } from '../config/yaml.js';
 import { ConfigError } from '../errors.js';
+import { esc } from './text.js';
 import { isObject } from '../protocol/jsonrpc.js';
 import { MAX_FILE_DEPTH, nestedDeeper } from '../protocol/frame.js';
 import { hostMeta } from '../pin/pins.js';
@@ -30,7 +31,6 @@ export class LintInputError extends Error {
   }
 }
 
-const esc = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
 
 function segments(pointer: string): (string | number)[] {
   if (pointer === '') return [];

@@ -68,7 +68,8 @@ export function draftPolicy(ctx: LintContext, findings: Finding[], serverName?: 
       if (globLike(t.name)) leftOut++;
       else if (poisoned.has(t.name) || leaking.has(t.name)) {
         d.push(t.name);
-        why.push(`${t.name}: ${[...(poisoned.has(t.name) ? ['poisoning findings'] : []), ...(leaking.has(t.name) ? ['a secret in its definition'] : [])].join(', ')}`);
+        const reasons = [poisoned.has(t.name) && 'poisoning findings', leaking.has(t.name) && 'a secret in its definition'].filter(Boolean);
+        why.push(`${t.name}: ${reasons.join(', ')}`);
       } else if (DENY.some((x) => c.has(x))) {
         d.push(t.name);
         why.push(`${t.name}: ${DENY.filter((x) => c.has(x)).join(', ')}`);

@@ -31,7 +31,8 @@ export interface VisibleText {
   target: string;
 }
 
-const esc = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
+/** One segment of a JSON Pointer (RFC 6901: ~ as ~0, / as ~1). */
+export const esc = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
 
 /** Walks a JSON Schema: property names, descriptions, titles, defaults, examples, enum and const values. */
 function schemaTexts(schema: unknown, pointer: string, target: string, push: (kind: TextKind, text: string, p: string, t: string) => void, depth = 0): void {

@@ -327,7 +327,7 @@ export function inexactLiterals(frame: Frame): string {
   const raw = frame.raw;
   return numberLiterals(raw)
     .map(([a, b]) => raw.slice(a, b))
-    .filter(inexact)
+    .filter((lit) => inexact(lit))
     .join(' ');
 }
 
@@ -363,10 +363,9 @@ function numberLiterals(text: string): [number, number][] {
  * Whether a number literal may not survive a parse: more significant digits than a double keeps, or a magnitude a
  * double cannot hold (1e400 reads as Infinity, 1e-400 as 0).
  */
-function inexact(literal: string): boolean {
+function inexact(literal: string, v = Number(literal)): boolean {
   const mantissa = literal.replace(/^-/, '').replace(/[eE].*$/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
   if (mantissa.length > 15) return true;
-  const v = Number(literal);
   return !Number.isFinite(v) || (v === 0 && mantissa.length > 0);
 }
 
@@ -388,7 +387,7 @@ function withExactNumbers(out: string, raw: string): string {
   for (const [a, b] of numberLiterals(raw)) {
     const lit = raw.slice(a, b);
     const v = Number(lit);
-    if (!inexact(lit) || JSON.stringify(v) === lit) {
+    if (!inexact(lit, v) || JSON.stringify(v) === lit) {
       plain.add(v);
       continue;
     }

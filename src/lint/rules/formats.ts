@@ -6,10 +6,9 @@ import path from 'node:path';
 import { isObject } from '../../protocol/jsonrpc.js';
 import { secretsDetector } from './secrets.js';
 import type { Finding, LintContext, LintDocument, Rule, Severity } from '../types.js';
-import { safeExcerpt } from '../text.js';
+import { esc, safeExcerpt } from '../text.js';
 import { insideWardenEnv, movesWarden, WRAP_VALUE_OPTIONS, wrapped } from '../../cli/install.js';
 
-const esc = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
 const SECRET_NAME = /(^|_|-)(token|key|secret|password|passwd|pwd|credential|credentials|auth|authorization|apikey|api_key|private)($|_|-)/i;
 
 function docs(ctx: LintContext, format: LintDocument['format']): LintDocument[] {

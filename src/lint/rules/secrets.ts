@@ -3,7 +3,7 @@
  * bundled secrets pack, built once, on first use.
  */
 import { buildRedaction, DEFAULT_SETTINGS, type Redaction } from '../../redact/setup.js';
-import { visibleTexts } from '../text.js';
+import { esc, visibleTexts } from '../text.js';
 import type { Finding, LintContext, Rule, ServerModel, Severity } from '../types.js';
 
 let detectors: Redaction | undefined;
@@ -11,8 +11,6 @@ export function secretsDetector(): Redaction {
   detectors ??= buildRedaction({ ...DEFAULT_SETTINGS, packs: ['secrets'] });
   return detectors;
 }
-
-const esc = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
 
 /** Strings of a `_meta` object, with their pointers (bounded: a definition's `_meta` is small; a hostile one is not read whole). */
 function metaStrings(v: unknown, pointer: string, out: { text: string; pointer: string }[], depth = 0): void {
@@ -44,11 +42,11 @@ function check(ctx: LintContext): Finding[] {
   };
   for (const server of ctx.servers) {
     for (const vt of visibleTexts(server)) report(server, vt.kind, vt.text, vt.pointer, vt.target);
-    const owners: [string, Record<string, unknown>, string][] = [...server.tools.map((t) => [t.name, t.raw, t.pointer] as [string, Record<string, unknown>, string]), ...server.prompts.map((p) => [`prompt ${p.name}`, p.raw, p.pointer] as [string, Record<string, unknown>, string])];
-    for (const [name, raw, pointer] of owners) {
+    const owners = [...server.tools.map((t) => ({ target: t.name, def: t })), ...server.prompts.map((p) => ({ target: `prompt ${p.name}`, def: p }))];
+    for (const { target, def } of owners) {
       const strings: { text: string; pointer: string }[] = [];
-      metaStrings(raw['_meta'], `${pointer}/_meta`, strings);
-      for (const s of strings) report(server, 'meta', s.text, s.pointer, `${name}._meta`);
+      metaStrings(def.raw['_meta'], `${def.pointer}/_meta`, strings);
+      for (const s of strings) report(server, 'meta', s.text, s.pointer, `${target}._meta`);
     }
   }
   return out;
