@@ -202,7 +202,7 @@ function resourcesFrom(list: unknown, base: string, skip: Skip, key = 'uri'): Re
   return list.flatMap((r, i) => {
     if (isObject(r) && typeof r[key] === 'string') {
       const meta = hostMeta(r);
-      return [{ uri: r[key] as string, name: str(r['name']), description: str(r['description']), ...(meta ? { meta } : {}), ...(key === 'uri' ? {} : { template: true as const }), pointer: `${base}/${i}` }];
+      return [{ uri: r[key] as string, name: str(r['name']), description: str(r['description']), ...(meta ? { meta } : {}), ...(key === 'uri' ? {} : { template: true as const }), raw: r, pointer: `${base}/${i}` }];
     }
     skip(`${base}/${i}`, `a resource${key === 'uri' ? '' : ' template'} (an object with a string ${key})`);
     return [];

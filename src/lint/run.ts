@@ -5,7 +5,7 @@ import { CAP_RULES } from './rules/cap.js';
 import { FORMAT_RULES } from './rules/formats.js';
 import { NM_RULES } from './rules/nm.js';
 import { SQ_RULES } from './rules/sq.js';
-import { SECRET_RULES } from './rules/secrets.js';
+import { maskFindings, SECRET_RULES } from './rules/secrets.js';
 import { TP_RULES } from './rules/tp.js';
 import { UI_RULES } from './rules/ui.js';
 import { parseInput, type Parsed } from './inputs.js';
@@ -72,6 +72,7 @@ export function lintParsed(parsed: Parsed[], opts: LintOptions = {}): LintResult
       f.location.column = pos.column;
     }
   }
+  maskFindings(ctx, out);
   out.sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || a.rule.localeCompare(b.rule) || a.target.localeCompare(b.target));
   return { findings: out, servers: ctx.servers, documents: ctx.documents };
 }

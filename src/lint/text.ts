@@ -90,7 +90,7 @@ export function visibleTexts(server: ServerModel): VisibleText[] {
   }
   for (const r of server.resources) {
     const p = push(r.uri);
-    p('resource', r.uri, `${r.pointer}/uri`, `resource ${r.uri}`);
+    p('resource', r.uri, `${r.pointer}/${r.template ? 'uriTemplate' : 'uri'}`, `resource ${r.uri}`);
     if (r.name) p('resource', r.name, `${r.pointer}/name`, `resource ${r.uri}.name`);
     if (r.description) p('resource', r.description, `${r.pointer}/description`, `resource ${r.uri}.description`);
   }

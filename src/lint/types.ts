@@ -71,6 +71,8 @@ export interface ResourceModel {
   meta?: Record<string, unknown>;
   /** From `resourceTemplates` (`uri` is the template): no one view's listing. */
   template?: true;
+  /** The whole entry as given. */
+  raw: Record<string, unknown>;
   pointer: string;
 }
 

@@ -657,6 +657,39 @@ describe('TP020: a secret in a definition', () => {
   });
 });
 
+describe('TP020 in resources', () => {
+  it("reads a resource's and a template's _meta and URI (HIGH: passed as written), pointing at the template's own member", () => {
+    const r = lintTexts([
+      {
+        file: 'lists.json',
+        text: JSON.stringify({
+          resources: [{ uri: 'file:///notes.md', name: 'notes', _meta: { 'com.example/fetch': { headers: [`token ${SECRET_PAT}`] } } }],
+          resourceTemplates: [{ uriTemplate: `https://api.example/{path}?access_token=${SECRET_PAT}`, name: 'api', _meta: { auth: SECRET_PAT } }],
+        }),
+      },
+    ]);
+    const found = r.findings.filter((f) => f.rule === 'TP020');
+    expect(found.map((f) => [f.location.pointer, f.severity]).sort()).toEqual([
+      ['/resourceTemplates/0/_meta/auth', 'HIGH'],
+      ['/resourceTemplates/0/uriTemplate', 'HIGH'],
+      ['/resources/0/_meta/com.example~1fetch/headers/0', 'HIGH'],
+    ]);
+    for (const f of found) expect(JSON.stringify(f)).not.toContain(SECRET_PAT.slice(4));
+  });
+
+  it('names a tool or a parameter that is itself a secret without showing it, and still places the finding', () => {
+    // `x_ghp_…` is a name the pack does not read as a token on its own; the parameter named `ghp_…` is.
+    const text = JSON.stringify({ tools: [withParams(`x_${SECRET_PAT}`, 'Runs.', { [SECRET_PAT]: { type: 'string' } })] }, null, 2);
+    const all = lintTexts([{ file: 'tools.json', text }]).findings;
+    const found = all.filter((f) => f.rule === 'TP020');
+    expect(found.map((f) => f.location.pointer)).toEqual(['/tools/0/inputSchema/properties/[REDACTED:github-pat]']);
+    expect(text.split('\n')[found[0]!.location.line! - 1]).toContain(`"${SECRET_PAT}"`);
+    // Nor does any other rule's finding about that tool (each names it by its name, which holds the value).
+    expect(all.filter((f) => f.rule !== 'TP020').length).toBeGreaterThanOrEqual(2);
+    for (const f of all) expect(JSON.stringify(f)).not.toContain(SECRET_PAT.slice(4));
+  });
+});
+
 describe('a policy draft and a secret in a definition', () => {
   it('denies the tool that carries one (a denied tool is hidden, so its definition never reaches the model) and says why', async () => {
     const { draftPolicy } = await import('../../src/lint/policy-draft.js');
