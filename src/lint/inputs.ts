@@ -14,11 +14,10 @@ import { lineFinder } from '../config/lines.js';
 import { parseToml, tomlLines, tomlStatements, TomlSyntaxError } from '../config/toml.js';
 import { parseYaml } from '../config/yaml.js';
 import { ConfigError } from '../errors.js';
-import { esc } from './text.js';
 import { isObject } from '../protocol/jsonrpc.js';
 import { MAX_FILE_DEPTH, nestedDeeper } from '../protocol/frame.js';
 import { hostMeta } from '../pin/pins.js';
-import { safeExcerpt } from './text.js';
+import { esc, safeExcerpt } from './text.js';
 import { zedCommand } from '../cli/install.js';
 import type { InputFormat, LaunchModel, LintDocument, PromptModel, ResourceModel, ServerModel, ToolModel } from './types.js';
 
@@ -30,7 +29,6 @@ export class LintInputError extends Error {
     super(message);
   }
 }
-
 
 function segments(pointer: string): (string | number)[] {
   if (pointer === '') return [];

@@ -41,18 +41,17 @@ const foundValues = new WeakMap<LintContext, Map<string, string>>();
 export function maskFindings(ctx: LintContext, findings: Finding[]): void {
   const det = secretsDetector().detector;
   const values = [...(foundValues.get(ctx) ?? new Map<string, string>())].sort((x, y) => y[0].length - x[0].length);
-  const mask = (s: string | undefined): string | undefined => {
-    if (!s) return s;
+  const mask = (s: string): string => {
     let out = s;
     for (const [value, rule] of values) if (out.includes(value)) out = out.split(value).join(`[REDACTED:${rule}]`);
     for (const f of det.scan(out, 100).reverse()) out = `${out.slice(0, f.start)}[REDACTED:${f.rule.id}]${out.slice(f.end)}`;
     return out;
   };
   for (const f of findings) {
-    f.target = mask(f.target)!;
-    f.message = mask(f.message)!;
-    f.location.pointer = mask(f.location.pointer)!;
-    if (f.evidence !== undefined) f.evidence = mask(f.evidence);
+    f.target = mask(f.target);
+    f.message = mask(f.message);
+    f.location.pointer = mask(f.location.pointer);
+    if (f.evidence) f.evidence = mask(f.evidence);
   }
 }
 
