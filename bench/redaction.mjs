@@ -129,7 +129,7 @@ function perMatch(det, text) {
     emailTestUs: email ? perCall(new RE2(email, 'g'), test) : undefined,
     bytes: one.length,
   };
-  return { bytes: buf.length, rules, allMs, copyMs: median(() => Buffer.from(text)), micro };
+  return { bytes: buf.length, rules, allMs, copyMs: median(() => det.utf8(text)), micro };
 }
 
 export async function redactionBench() {

@@ -506,7 +506,8 @@ function perMatchSection(p) {
 each rule its keywords enable, run over the text's UTF-8 bytes three ways, medians of 15). \`test\` in a loop is RE2's scan and
 each match's end, nothing more; \`exec\` with group indices, as the engine calls it, also extracts the value and
 builds a result per match; the engine's loop (\`Detector.scanRules\`) adds each finding's checks (validators, entropy,
-allow and exclude patterns) and makes the text's one UTF-8 copy (${f(p.copyMs, 2)} ms, in each engine figure). A rule with a
+allow and exclude patterns) and writes the text's UTF-8 bytes into the buffer it keeps for large texts (${f(p.copyMs, 2)} ms, in each
+engine figure). A rule with a
 literal prefix is tried only where its literal occurs, with \`test\` when the value is the whole match, which is why
 its engine time can be below its plain scan.
 
@@ -529,8 +530,9 @@ function bigFaults(big) {
   return `Fresh memory: touching a page of memory a process has not used before costs ${f(p.pf.us, 1)} µs on this machine
 (a 64 MiB Buffer filled as its pages fault in, against filling it again; a few tenths of a µs is usual on a
 physical machine, so a MiB of fresh memory costs ${f((p.pf.us * 256) / 1000, 1)} ms here). With redaction on, a dirty 1 MiB result made \`wrap\` touch ${f(p.extra, 0)} more fresh pages
-per call than with it off — the UTF-8 copy the rules scan, the rewritten message and its encoding for the pipe
-(an untouched message is sent as the bytes it arrived in) — about ${f(p.ms, 1)} ms of the ${f(p.added, 1)} ms added.
+per call than with it off — the rewritten text, the message serialised again and its encoding for the pipe (an
+untouched message is sent as the bytes it arrived in; the rules scan the text's bytes in a buffer the detector keeps
+and writes again) — about ${f(p.ms, 1)} ms of the ${f(p.added, 1)} ms added.
 V8 puts every string of 128 KiB or more in a space of its own that is mapped afresh for each one, so this cost
 follows the size of what is rewritten, not the number of findings.`;
 }

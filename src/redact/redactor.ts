@@ -215,10 +215,11 @@ export class Redactor {
     // Pattern rules: over the joined text.
     const texts = leaves.map((l) => l.text);
     const joined = texts.length === 1 ? texts[0]! : texts.join(SEPARATOR);
-    const rules = pre ?? det.enabled(joined);
+    const bytes = det.utf8(joined);
+    const rules = pre ?? det.enabled(joined, bytes);
     if (rules.size) {
       const found: RawFinding[] = [];
-      det.scanRules(joined, rules, found, limit + 1);
+      det.scanRules(joined, rules, found, limit + 1, bytes);
       if (found.length) {
         const starts = new Array<number>(leaves.length);
         let off = 0;

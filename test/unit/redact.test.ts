@@ -166,6 +166,45 @@ describe('patterns tried only where their literal prefix occurs', () => {
   });
 });
 
+describe('large texts, encoded into one reused buffer', () => {
+  const PAT = `ghp_${'aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5'}`;
+  const filler = (units: number, unit: string) => unit.repeat(Math.ceil(units / unit.length)).slice(0, units);
+  const view = (text: string, list: RawFinding[]) => list.map((f) => `${f.rule.id}:${text.slice(f.start, f.end)}@${f.start}`);
+
+  it('find in each text what a detector that never scanned before finds: nothing from an earlier, longer text', () => {
+    const det = buildRedaction(DEFAULT_SETTINGS).detector;
+    // Longest first, each at least 16 KiB (the scratch buffer's floor): a stale byte past a text's end would be read.
+    const texts = [
+      `${filler(60_000, 'lorem ipsum ')} token ${PAT} mail ada@analytical-engine.org`,
+      filler(40_000, 'dolor sit amet '),
+      `${filler(30_000, 'caf\u00e9 \u{1F600} ')}${PAT} ${filler(20_000, '\u00e9')}`,
+      `${filler(20_000, 'x')}\n${PAT}`,
+      `${filler(17_000, 'amet ')}${SEPARATOR}ada@analytical-engine.org`,
+    ];
+    for (const text of texts) {
+      const fresh = buildRedaction(DEFAULT_SETTINGS).detector.scan(text);
+      expect(view(text, det.scan(text)), text.slice(-60)).toEqual(view(text, fresh));
+    }
+    expect(view(texts[0]!, det.scan(texts[0]!))).toEqual([`github-pat:${PAT}@60007`, 'email:ada@analytical-engine.org@60053']);
+    expect(det.scan(texts[1]!)).toEqual([]);
+    // After multi-byte and astral characters: offsets in UTF-16 units.
+    expect(view(texts[2]!, det.scan(texts[2]!))).toEqual([`github-pat:${PAT}@30000`]);
+    expect(view(texts[4]!, det.scan(texts[4]!))).toEqual(['email:ada@analytical-engine.org@17001']);
+  });
+
+  it('redact one large payload after another, each on its own bytes', () => {
+    const r = buildRedaction(DEFAULT_SETTINGS);
+    const big = { content: [{ type: 'text', text: `${filler(50_000, 'lorem ')} ${PAT}` }] };
+    expect(r.outbound.redact(big).counts).toEqual({ 'github-pat': 1 });
+    expect(big.content[0]!.text.endsWith(' [REDACTED:github-pat]')).toBe(true);
+    const clean = { content: [{ type: 'text', text: filler(30_000, 'token ') }, { type: 'text', text: filler(10_000, 'ipsum ') }] };
+    expect(r.outbound.redact(clean)).toMatchObject({ changed: false, counts: {} });
+    const two = { content: [{ type: 'text', text: filler(20_000, 'sit ') }, { type: 'text', text: `${PAT} ${filler(20_000, 'amet ')}` }] };
+    expect(r.outbound.redact(two).counts).toEqual({ 'github-pat': 1 });
+    expect(two.content[1]!.text.startsWith('[REDACTED:github-pat] amet')).toBe(true);
+  });
+});
+
 describe('labelled corpus', () => {
   it('has at least 300 positives over 60 rules and 300 hard negatives', () => {
     expect(corpus.positives.length).toBeGreaterThanOrEqual(300);
