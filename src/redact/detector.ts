@@ -425,9 +425,8 @@ export class Detector {
   scanRules(text: string, rules: Iterable<Rule>, out: RawFinding[], limit: number, utf8?: Buffer): void {
     // RE2 works on UTF-8: hand it one Buffer for all rules (a JS string would be converted on every exec, and
     // each exec would re-count offsets from the start: quadratic in the number of matches).
-    let buf: Buffer | undefined = utf8;
+    let buf: Buffer | undefined;
     let toChar: (byte: number) => number = (b) => b;
-    if (buf && buf.length !== text.length) toChar = utf16Offsets(buf);
     // Separator positions, found once: indexOf per finding would rescan long strings (quadratic).
     let seps: number[] | undefined;
     const nextSeparator = (from: number): number => {
@@ -448,7 +447,7 @@ export class Detector {
       const re = rule.re;
       if (!re || rule.key) continue;
       if (!buf) {
-        buf = this.utf8(text);
+        buf = utf8 ?? this.utf8(text);
         if (buf.length !== text.length) toChar = utf16Offsets(buf);
       }
       let lit = this.prefixOf(rule);
@@ -513,9 +512,7 @@ export class Detector {
    */
   scan(text: string, limit = 100_000): RawFinding[] {
     const out: RawFinding[] = [];
-    const bytes = this.utf8(text);
-    const rules = this.enabled(text, bytes);
-    if (rules.size) this.scanRules(text, rules, out, limit, bytes);
+    this.scanEnabled(text, out, limit);
     if (!INVISIBLE.test(text)) return out;
     const keep: number[] = [];
     const parts: string[] = [];
@@ -530,12 +527,16 @@ export class Detector {
     for (let i = from; i < text.length; i++) keep.push(i);
     const stripped = parts.join('');
     const inner: RawFinding[] = [];
-    const strippedBytes = this.utf8(stripped);
-    const strippedRules = this.enabled(stripped, strippedBytes);
-    if (strippedRules.size === 0) return out;
-    this.scanRules(stripped, strippedRules, inner, limit, strippedBytes);
+    this.scanEnabled(stripped, inner, limit);
     for (const f of inner) if (f.end > f.start) out.push({ rule: f.rule, start: keep[f.start]!, end: keep[f.end - 1]! + 1 });
     return out;
+  }
+
+  /** The prefilter, then the rules it enables, on one encoding of the text. */
+  private scanEnabled(text: string, out: RawFinding[], limit: number): void {
+    const bytes = this.utf8(text);
+    const rules = this.enabled(text, bytes);
+    if (rules.size) this.scanRules(text, rules, out, limit, bytes);
   }
 
   /** Runs a key rule on the value of a matching property; returns the span or undefined. */

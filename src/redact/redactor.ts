@@ -215,7 +215,8 @@ export class Redactor {
     // Pattern rules: over the joined text.
     const texts = leaves.map((l) => l.text);
     const joined = texts.length === 1 ? texts[0]! : texts.join(SEPARATOR);
-    const bytes = det.utf8(joined);
+    // Encoded here only for the prefilter; with the caller's rules, scanRules encodes it if a pattern rule runs.
+    const bytes = pre ? undefined : det.utf8(joined);
     const rules = pre ?? det.enabled(joined, bytes);
     if (rules.size) {
       const found: RawFinding[] = [];
