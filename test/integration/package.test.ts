@@ -6,7 +6,7 @@
  * temporary HOME's npm prefix, so nothing is fetched for mcp-warden itself.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient } from '../helpers/clients.js';
@@ -41,9 +41,19 @@ beforeAll(async () => {
   const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', dir], ROOT)) as { filename: string; files: { path: string }[] }[];
   tarball = path.join(dir, packed[0]!.filename);
   files = packed[0]!.files.map((f) => f.path);
-  // Native addons build from source here (about a minute each); dependencies come from npm's cache when it has them.
-  const common = ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--allow-scripts=better-sqlite3,re2'];
+  // Dependencies come from npm's cache when it has them. Install scripts do not run: the only ones in the tree are the
+  // two native addons' builds from source (about three minutes of CPU together, most of this file's time), which
+  // `npm ci` has just run for the same pinned versions on the same Node. Their built binaries are copied in instead,
+  // so the installed package still loads real better-sqlite3 and re2 below (the audit trail, the redaction stage).
+  const common = ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'];
   npm([...common, tarball], dir, { HOME: home });
+  const installed = path.join(prefix, 'lib', 'node_modules', 'mcp-warden', 'node_modules');
+  for (const [dep, binary] of [['better-sqlite3', 'better_sqlite3.node'], ['re2', 're2.node']] as const) {
+    const version = (d: string): string => (JSON.parse(readFileSync(path.join(d, dep, 'package.json'), 'utf8')) as { version: string }).version;
+    expect(version(installed), `${dep}: the installed version must be the one npm ci built`).toBe(version(path.join(ROOT, 'node_modules')));
+    mkdirSync(path.join(installed, dep, 'build', 'Release'), { recursive: true });
+    copyFileSync(path.join(ROOT, 'node_modules', dep, 'build', 'Release', binary), path.join(installed, dep, 'build', 'Release', binary));
+  }
   npm([...common, `@modelcontextprotocol/server-everything@${(JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> }).devDependencies['@modelcontextprotocol/server-everything']}`], dir, { HOME: home });
 }, 600_000);
 
@@ -57,6 +67,9 @@ describe('the npm package', () => {
     for (const f of ['package.json', 'README.md', 'SECURITY.md', 'LICENSE', 'dist/cli/index.js', 'schemas/config.schema.json', 'schemas/policy.schema.json', 'audit/schema.sql', 'examples/gateway.yaml']) expect(files).toContain(f);
     expect(files.some((f) => f.startsWith('rules/policies/'))).toBe(true);
     expect(files.some((f) => f.startsWith('rules/redaction/'))).toBe(true);
+    // The installed package's own lifecycle scripts would not run in this file's install (it passes --ignore-scripts).
+    const scripts = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }).scripts ?? {};
+    expect(Object.keys(scripts).filter((k) => /^(pre|post)?install$/.test(k))).toEqual([]);
     const stray = files.filter((f) => /^(src|test|bench|docs|node_modules|\.ci|\.cache)\//.test(f) || f.endsWith('.map') || f.endsWith('.ts') || /(^|\/)\.env|\.key$|\.db$/.test(f));
     expect(stray).toEqual([]);
   });
