@@ -3,7 +3,7 @@
  * then hard-link it into place; whoever loses the race reads the winner's file.
  */
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, linkSync, readFileSync, realpathSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, linkSync, lstatSync, readFileSync, realpathSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, makeParent } from '../errors.js';
 
@@ -42,7 +42,9 @@ function decodeKey(text: string, file: string): Buffer {
  * through (its config, a policy, a redaction pack, the pin lock file, the keys tokens are checked with) is refused
  * when every user can write it, or when it sits in a directory every user can write without the sticky bit (anyone
  * could put another file in its place), on its path as given or after its links; sshd refuses its keys for the same
- * reason. Group permissions are allowed (a team's shared folder), and so is anything on a read-only mount. A file
+ * reason. In a folder every user can write with the sticky bit (`/tmp`), what lies on the path there must be the
+ * caller's or root's: the bit keeps others from replacing those, not from owning what they put there first (the file, or
+ * a folder it is in). Group permissions are allowed (a team's shared folder), and so is anything on a read-only mount. A file
  * that cannot be read is left to its reader, which says why; its folders are still checked (a lock file is written
  * later). Windows has no such bits: nothing is checked there. `foldersOnly`: the file's own mode is left to its reader
  * (the audit signing key's, which also refuses a key every user can read).
@@ -63,18 +65,34 @@ export function othersCanChange(file: string, foldersOnly = false): string | und
   } catch {
     /* checked as given */
   }
+  const me = process.geteuid?.();
   for (const start of new Set([abs, real])) {
-    for (let dir = path.dirname(start); ; dir = path.dirname(dir)) {
+    for (let entry = start, dir = path.dirname(start); ; entry = dir, dir = path.dirname(dir)) {
+      let m: number;
       try {
-        const m = statSync(dir).mode;
-        if (m & 0o002 && !(m & 0o1000) && !readOnlyMount(dir)) return `it is in ${dir}, a folder every user of this machine can write (mode 0${(m & 0o7777).toString(8)}, no sticky bit), so anyone could put another file in its place; move it, chmod o-w ${dir}, or mount it read-only`;
+        m = statSync(dir).mode;
       } catch {
-        /* a directory on the way that cannot be read: the file's reader says so */
+        m = 0; /* a directory on the way that cannot be read: the file's reader says so */
+      }
+      if (m & 0o002 && !readOnlyMount(dir)) {
+        if (!(m & 0o1000)) return `it is in ${dir}, a folder every user of this machine can write (mode 0${(m & 0o7777).toString(8)}, no sticky bit), so anyone could put another file in its place; move it, chmod o-w ${dir}, or mount it read-only`;
+        // The sticky bit keeps others from replacing what is yours or root's there, not what they put there themselves.
+        const owner = ownerOf(entry);
+        if (owner !== undefined && owner !== 0 && owner !== me) return `${entry === start ? 'it' : entry} is in ${dir}, a folder every user of this machine can write, and another user of this machine owns ${entry === start ? 'it' : 'that folder'} (uid ${owner}), so they can change ${entry === start ? 'it' : 'what is in it'}; use a copy in a folder of your own`;
       }
       if (path.dirname(dir) === dir) break;
     }
   }
   return undefined;
+}
+
+/** The owner of `p` itself (a link's own, not its target's), or undefined when it is not there. */
+function ownerOf(p: string): number | undefined {
+  try {
+    return lstatSync(p).uid;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The mode of `file` when every user of the machine can read it (the others' read bit), else undefined; never on Windows. */

@@ -8,8 +8,8 @@
  *  6. policy check / test / explain exit codes, and hot reload (a good change applies, a bad one keeps the last
  *     good policy).
  */
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, lchownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/audit/chain.js';
@@ -580,6 +580,14 @@ describe('policy CLI and hot reload', () => {
   });
 });
 
+/** A user id no one on the test machine has: files handed to it belong to "another user of this machine". */
+const OTHER = 4242;
+/** Makes `p` (a link itself, not its target) belong to OTHER; root does it directly, anyone else through `sudo -n`. */
+function giveAway(p: string): void {
+  if (process.getuid?.() === 0) lchownSync(p, OTHER, OTHER);
+  else execFileSync('sudo', ['-n', 'chown', '-h', `${OTHER}:${OTHER}`, p], { stdio: 'pipe' });
+}
+
 describe('files another user of the machine could write', () => {
   const start = (...args: string[]) => spawnSync(NODE, wrapArgs(...args, '--', NODE, DUAL, 'stdio'), { input: '', encoding: 'utf8', env: isolatedEnv(), timeout: 30_000 });
   const refused = (file: string, what: string, why: string) => `mcp-warden: ${file}: refused as ${what}, which decides what mcp-warden lets through: ${why}\n`;
@@ -633,6 +641,45 @@ describe('files another user of the machine could write', () => {
     chmodSync(pack, 0o666);
     const withPack = writeConfig(`redaction: { packs: [secrets, ${JSON.stringify(pack)}] }\naudit: { enabled: false }\n`);
     expect(start('--config', withPack, '--policy', pol).stderr).toBe(refused(pack, 'a redaction pack (redaction.packs)', 'every user of this machine can write it (mode 0666); chmod o-w it'));
+  });
+
+  it('in a folder every user can write with the sticky bit (/tmp), a file, folder or link another user owns there stops the start', () => {
+    const own = tmpDir('mcpw-perm-');
+    const shared = path.join(own, 'shared');
+    mkdirSync(shared);
+    chmodSync(shared, 0o1777);
+    const pol = path.join(shared, 'p.yaml');
+    writeFileSync(pol, POLICY);
+    // Control: the caller's own file there starts.
+    expect(start('--policy', pol).status).toBe(0);
+    giveAway(pol);
+    const r = start('--policy', pol);
+    expect(r.status).toBe(2);
+    const theirs = (entry: string, whose: string, what: string) => `${entry} is in ${shared}, a folder every user of this machine can write, and another user of this machine owns ${whose} (uid ${OTHER}), so they can change ${what}; use a copy in a folder of your own`;
+    expect(r.stderr).toBe(refused(pol, 'a policy file', theirs('it', 'it', 'it')));
+    // A folder another user made there: the caller's own file in it, or a lock file not written yet, could be replaced.
+    const dir = path.join(shared, 'theirs');
+    mkdirSync(dir);
+    const inDir = path.join(dir, 'p.yaml');
+    writeFileSync(inDir, POLICY);
+    expect(start('--policy', inDir).status).toBe(0);
+    giveAway(dir);
+    expect(start('--policy', inDir).stderr).toBe(refused(inDir, 'a policy file', theirs(dir, 'that folder', 'what is in it')));
+    const mine = path.join(own, 'mine.yaml');
+    writeFileSync(mine, POLICY);
+    const cfg = path.join(own, 'config.yaml');
+    writeFileSync(cfg, `pins: ${JSON.stringify(path.join(dir, 'lock.json'))}\naudit: { enabled: false }\n`);
+    expect(start('--config', cfg, '--policy', mine).stderr).toBe(refused(path.join(dir, 'lock.json'), 'the pin lock file (pins)', theirs(dir, 'that folder', 'what is in it')));
+    // A link another user put there, to the caller's own private file: they can point it elsewhere.
+    const link = path.join(shared, 'link.yaml');
+    symlinkSync(mine, link);
+    expect(start('--policy', link).status).toBe(0);
+    giveAway(link);
+    expect(start('--policy', link).stderr).toBe(refused(link, 'a policy file', theirs('it', 'it', 'it')));
+    // Outside such a folder, an owner is not checked (as a group's write permission is not): only someone who can
+    // already write the caller's folder could have put the file there.
+    giveAway(mine);
+    expect(start('--policy', mine).status).toBe(0);
   });
 
   it("the audit trail's signing key and anchor, when another user could replace them, stop the start: the trail would vouch for their edits", () => {
