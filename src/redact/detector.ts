@@ -7,6 +7,7 @@
  * entropy, validator, allow lists.
  */
 import RE2 from 're2';
+import { hasBase64Run } from './base64.js';
 import { entropy } from './validators.js';
 import type { Rule } from './rules.js';
 
@@ -311,10 +312,13 @@ export class Detector {
   private readonly usePrefixes: boolean;
   /** Where large texts are encoded (utf8): grows to three bytes per unit of the longest text up to the cap. */
   private scratch: Buffer | undefined;
+  /** Base64 inside text strings is decoded and what it holds scanned (the redactor does it; `redaction.decode_base64`). */
+  readonly decodeBase64: boolean;
 
   /** `literalPrefixes: false` scans every rule over the whole text (the tests compare both ways). */
-  constructor(rules: readonly Rule[], opts: { literalPrefixes?: boolean } = {}) {
+  constructor(rules: readonly Rule[], opts: { literalPrefixes?: boolean; decodeBase64?: boolean } = {}) {
     this.usePrefixes = opts.literalPrefixes ?? true;
+    this.decodeBase64 = opts.decodeBase64 ?? false;
     this.rules = rules.filter((r) => r.enabled);
     this.always = this.rules.filter((r) => r.re && !r.key && r.keywords.length === 0 && r.trigger === undefined);
     this.keyRules = this.rules.filter((r) => r.key);
@@ -366,7 +370,8 @@ export class Detector {
    * The rules a message's raw JSON text enables, when that stands in for its decoded strings; undefined when it
    * cannot. JSON escapes could hide a keyword (`\u0067hp_`, `\/`, `\"`), so only text whose escapes are \n, \r
    * and \t qualifies — and only when no trigger could match those characters. Messages with base64 fields
-   * (blobs, image and audio data: decoded and scanned when they hold text) never qualify. Raw text holds the
+   * (blobs, image and audio data: decoded and scanned when they hold text) never qualify, nor, with
+   * `decodeBase64`, messages with a run of base64 characters in them. Raw text holds the
    * property names too, so this is a superset of what the decoded strings enable. An empty set is the fast
    * path: nothing can be found, forward the original bytes. `utf8`: the bytes `raw` was received as, when the
    * transport kept them (a large message is then not encoded again).
@@ -374,6 +379,7 @@ export class Detector {
   rawTriggered(raw: string, utf8?: Buffer): Set<Rule> | undefined {
     if (raw.indexOf('"blob"') >= 0 || (raw.indexOf('"data"') >= 0 && (raw.indexOf('"image"') >= 0 || raw.indexOf('"audio"') >= 0))) return undefined;
     if (raw.indexOf('\\') >= 0 && (!this.controlSafe || unsafeEscape(raw))) return undefined;
+    if (this.decodeBase64 && hasBase64Run(raw)) return undefined;
     return this.enabled(raw, utf8);
   }
 

@@ -3,8 +3,9 @@
  *
  * A payload's strings (and numbers, as their decimal text) are joined with a separator and scanned once — per
  * string scanning costs 10–50× more in Node. Base64 blobs are decoded and scanned when they hold text, re-encoded
- * when changed, and left alone when binary. Protocol fields (types, MIME types, cursors, tokens the protocol uses
- * to route) are not scanned. Offsets are mapped back to the string they fall in.
+ * when changed, and left alone when binary; with `decodeBase64`, so are runs of base64 inside strings (base64.ts).
+ * Protocol fields (types, MIME types, cursors, tokens the protocol uses to route) are not scanned. Offsets are mapped
+ * back to the string they fall in.
  *
  * Actions: mask → `[REDACTED:<rule>]`; partial → `[REDACTED:<rule>:****<last 4>]`; hash → `[REDACTED:<rule>:<12
  * hex of HMAC-SHA256(key, value)>]` (stable for correlation, not reversible without the key); block → the caller
@@ -12,6 +13,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { isObject } from '../protocol/jsonrpc.js';
+import { base64Runs, base64Text, encodeLike, withoutShortLastLine } from './base64.js';
 import { Detector, resolveOverlaps, SEPARATOR, type RawFinding } from './detector.js';
 import type { Action, Rule } from './rules.js';
 
@@ -192,9 +194,28 @@ export class Redactor {
     const leaves = this.collect(root, skip);
     if (leaves.length === 0) return NOTHING;
     const limit = this.opts.maxFindings;
+    const counts: Record<string, number> = {};
+    let blocked: RedactOutcome['blocked'];
+    // Base64 inside strings (redaction.decode_base64): what it holds is acted on first, and the string keeps the
+    // run encoded again, so the rules below see the string as it will leave.
+    let total = 0;
+    const recoded = new Set<number>();
+    if (det.decodeBase64) {
+      for (let i = 0; i < leaves.length; i++) {
+        const leaf = leaves[i]!;
+        if (leaf.kind !== 'string') continue;
+        const r = this.inBase64(leaf.text, counts);
+        if (r === undefined) continue;
+        total += r.findings;
+        blocked ??= r.blocked;
+        if (r.text !== leaf.text) {
+          leaf.text = r.text;
+          recoded.add(i);
+        }
+      }
+    }
     // Findings per leaf, in leaf-local offsets.
     const perLeaf = new Map<number, RawFinding[]>();
-    let total = 0;
     const add = (i: number, f: RawFinding) => {
       let list = perLeaf.get(i);
       if (!list) perLeaf.set(i, (list = []));
@@ -242,10 +263,16 @@ export class Redactor {
       }
     }
     if (total === 0) return NOTHING;
-    const counts: Record<string, number> = {};
-    let blocked: RedactOutcome['blocked'];
     if (total > limit) blocked = { rule: 'too-many-findings', category: 'limit' };
     let changed = false;
+    if (!blocked) {
+      for (const i of recoded) {
+        if (perLeaf.has(i)) continue;
+        const leaf = leaves[i]!;
+        (leaf.holder as Record<string | number, unknown>)[leaf.key] = leaf.text;
+        changed = true;
+      }
+    }
     for (const [i, list] of perLeaf) {
       const leaf = leaves[i]!;
       const kept = resolveOverlaps(list);
@@ -261,13 +288,50 @@ export class Redactor {
         at = f.end;
         edits++;
       }
-      if (edits === 0 || blocked) continue;
+      if (blocked) continue;
+      if (edits === 0) {
+        if (recoded.has(i)) {
+          (leaf.holder as Record<string | number, unknown>)[leaf.key] = leaf.text;
+          changed = true;
+        }
+        continue;
+      }
       out += leaf.text.slice(at);
       const value = leaf.kind === 'blob' ? blobBytes(out, leaf.encoding!).toString('base64') : out;
       (leaf.holder as Record<string | number, unknown>)[leaf.key] = value;
       changed = true;
     }
     return { changed, counts, blocked };
+  }
+
+  /**
+   * The base64 runs in one string that decode to text, scanned and acted on as any text is: the string with each run
+   * whose text changed encoded again (as it was: alphabet, padding, line width), the findings counted into `counts`,
+   * and a block finding's rule. Undefined when no run held a finding.
+   */
+  private inBase64(text: string, counts: Record<string, number>): { text: string; findings: number; blocked: RedactOutcome['blocked'] } | undefined {
+    let out = '';
+    let at = 0;
+    let findings = 0;
+    let blocked: RedactOutcome['blocked'];
+    for (let run of base64Runs(text)) {
+      let decoded = base64Text(run);
+      if (decoded === undefined) {
+        const shorter = withoutShortLastLine(run);
+        if (shorter === undefined || (decoded = base64Text(shorter)) === undefined) continue;
+        run = shorter;
+      }
+      const r = this.redactText(decoded);
+      if (r.findings.length === 0) continue;
+      findings += r.findings.length;
+      for (const f of r.findings) counts[f.rule] = (counts[f.rule] ?? 0) + 1;
+      blocked ??= r.blocked;
+      if (r.text === decoded) continue;
+      out += text.slice(at, run.start) + encodeLike(run, r.text);
+      at = run.end;
+    }
+    if (findings === 0) return undefined;
+    return { text: at === 0 ? text : out + text.slice(at), findings, blocked };
   }
 
   /** Findings in one text, for `mcp-warden redact` and tests. */

@@ -30,6 +30,8 @@ export interface RedactionSettings {
   rules: RuleSpec[];
   hashKey: string | undefined;
   maxFindings: number;
+  /** Decode base64 inside text strings and scan what it holds (`redaction.decode_base64`). */
+  decodeBase64: boolean;
 }
 
 export interface Redaction {
@@ -60,6 +62,7 @@ export const DEFAULT_SETTINGS: RedactionSettings = {
   rules: [],
   hashKey: undefined,
   maxFindings: 10_000,
+  decodeBase64: false,
 };
 
 /** Settings from the config; undefined when redaction is off. */
@@ -79,6 +82,7 @@ export function redactionSettings(config: WardenConfig): RedactionSettings | und
     rules: (r['rules'] as RuleSpec[] | undefined) ?? [],
     hashKey: r['hash_key'] as string | undefined,
     maxFindings: (r['max_findings'] as number | undefined) ?? 10_000,
+    decodeBase64: r['decode_base64'] === true,
   };
 }
 
@@ -147,7 +151,7 @@ export function buildRedaction(settings: RedactionSettings, configFile?: string)
   const enable = new Set(settings.enable);
   const disable = new Set(settings.disable);
   const rules = all.map((r) => (enable.has(r.id) || disable.has(r.id) ? { ...r, enabled: enable.has(r.id) && !disable.has(r.id) } : r));
-  const detector = new Detector(rules);
+  const detector = new Detector(rules, { decodeBase64: settings.decodeBase64 });
   let key: Buffer | undefined;
   const hashKey = (): Buffer => {
     if (!key) {

@@ -388,6 +388,32 @@ describe('inbound mask and block through wrap', () => {
   });
 });
 
+describe('base64 inside text strings (redaction.decode_base64) through wrap', () => {
+  it('off by default the encoded token reaches the client; on, it arrives masked inside the run, short and long results alike', async () => {
+    const env = `# deploy\nGITHUB_TOKEN=${pat}\n`;
+    const encoded = Buffer.from(env).toString('base64');
+    const long = `${'lorem ipsum '.repeat(30_000)}${encoded}`;
+    const echoes = async (decode: boolean) => {
+      const cfg = writeConfig(`policy: [${ALLOW_ALL}]\naudit: { enabled: false }\nredaction: { decode_base64: ${decode} }\n`);
+      const c = await connectClient('v1', { kind: 'stdio', command: NODE, args: wrapArgs('--config', cfg, '--', NODE, DUAL, 'stdio'), env: isolatedEnv() });
+      try {
+        const text = async (message: string) => ((await c.callTool('echo', { message })) as { content: { text: string }[] }).content[0]!.text;
+        return [await text(`file: ${encoded}`), await text(long)];
+      } finally {
+        await c.close();
+      }
+    };
+    const [shortOff, longOff] = await echoes(false);
+    expect(shortOff).toBe(`echo: file: ${encoded}`);
+    expect(longOff).toBe(`echo: ${long}`);
+    const [shortOn, longOn] = await echoes(true);
+    const masked = Buffer.from(env.replace(pat, '[REDACTED:github-pat]')).toString('base64');
+    expect(shortOn).toBe(`echo: file: ${masked}`);
+    expect(longOn!.length).toBe(`echo: ${long}`.length - encoded.length + masked.length);
+    expect(longOn!.endsWith(masked)).toBe(true);
+  });
+});
+
 describe('a message with nothing to redact is forwarded as the server wrote it', () => {
   async function lines(direct: boolean): Promise<string[]> {
     const cfg = redactionConfig();

@@ -56,7 +56,7 @@ describe('known limits (documented in SECURITY.md)', () => {
   it('a secret split across two strings (two content blocks) is not caught', () => {
     expect(caught(`${s.slice(0, 12)}\u0000${s.slice(12)}`, s.slice(0, 12))).toBe(false);
   });
-  it('a base64-encoded secret in a text field is not caught', () => {
+  it('a base64-encoded secret in a text field is not caught by default (redaction.decode_base64 off)', () => {
     const b = Buffer.from(s).toString('base64');
     expect(red.outbound.findings(`blob ${b} end`).length).toBe(0);
   });

@@ -205,6 +205,104 @@ describe('large texts, encoded into one reused buffer', () => {
   });
 });
 
+describe('base64 inside text strings (redaction.decode_base64)', () => {
+  const PAT = `ghp_${'aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5'}`;
+  const on = buildRedaction(settings({ decodeBase64: true }));
+  const b64 = (text: string) => Buffer.from(text).toString('base64');
+  const wrap = (s: string, width: number, br = '\n') => s.match(new RegExp(`.{1,${width}}`, 'g'))!.join(br);
+  const payload = (text: string) => ({ content: [{ type: 'text', text }] });
+  const ENV = `# deploy settings\nGITHUB_TOKEN=${PAT}\nREGION=eu-west-1\n`;
+
+  it('is off by default: base64 in a string passes as it came', () => {
+    const v = payload(`.env (base64): ${b64(ENV)}`);
+    expect(red.outbound.redact(v)).toMatchObject({ changed: false, counts: {} });
+    expect(v.content[0]!.text).toBe(`.env (base64): ${b64(ENV)}`);
+  });
+
+  it('decodes a run, acts on what it holds, and encodes it again in place; text around it is scanned as before', () => {
+    const v = payload(`owner ada@analytical-engine.org, .env (base64): ${b64(ENV)} (end)`);
+    const r = on.outbound.redact(v);
+    expect(r).toMatchObject({ changed: true, blocked: undefined, counts: { 'github-pat': 1, email: 1 } });
+    const m = /^owner \[REDACTED:email\], \.env \(base64\): ([A-Za-z0-9+/]+=*) \(end\)$/.exec(v.content[0]!.text)!;
+    expect(m).not.toBeNull();
+    expect(Buffer.from(m[1]!, 'base64').toString()).toBe(ENV.replace(PAT, '[REDACTED:github-pat]'));
+  });
+
+  it('joins lines of one width, so a secret a line break cuts in two is found, and wraps the new run the same way', () => {
+    // 60 characters a line (as a REST API returns a file), CRLF; the token crosses the first line break.
+    const text = `${'x'.repeat(30)}${ENV}`;
+    const wrapped = wrap(b64(text), 60, '\r\n');
+    const at = text.indexOf(PAT);
+    expect(Math.floor(at / 45)).not.toBe(Math.floor((at + PAT.length - 1) / 45));
+    const v = payload(`{"content":"${wrapped}","encoding":"base64"}`);
+    expect(on.outbound.redact(v).counts).toEqual({ 'github-pat': 1 });
+    const run = /"content":"([^"]*)"/.exec(v.content[0]!.text)![1]!;
+    const lines = run.split('\r\n');
+    expect(lines.slice(0, -1).every((l) => l.length === 60)).toBe(true);
+    expect(lines.at(-1)!.length).toBeLessThanOrEqual(60);
+    expect(Buffer.from(lines.join(''), 'base64').toString()).toBe(text.replace(PAT, '[REDACTED:github-pat]'));
+  });
+
+  it('a short word on the line after full lines is not taken for the run’s tail', () => {
+    // 90 bytes: exactly two full lines of 60, then a line that is not base64's tail.
+    const text = `GITHUB_TOKEN=${PAT}\n`.padEnd(90, '#');
+    expect(b64(text).length).toBe(120);
+    const v = payload(`-----BEGIN SETTINGS-----\n${wrap(b64(text), 60)}\n-----END SETTINGS-----`);
+    expect(on.outbound.redact(v).counts).toEqual({ 'github-pat': 1 });
+    const lines = v.content[0]!.text.split('\n');
+    expect(lines[0]).toBe('-----BEGIN SETTINGS-----');
+    expect(lines.at(-1)).toBe('-----END SETTINGS-----');
+    expect(Buffer.from(lines.slice(1, -1).join(''), 'base64').toString()).toBe(text.replace(PAT, '[REDACTED:github-pat]'));
+  });
+
+  it('keeps the alphabet and padding it came in: base64url without padding stays so', () => {
+    const url = Buffer.from(`???${ENV}`).toString('base64url');
+    expect(url).toMatch(/[-_]/);
+    const v = payload(`state=${url}`);
+    expect(on.outbound.redact(v).counts).toEqual({ 'github-pat': 1 });
+    const out = v.content[0]!.text.slice('state='.length);
+    expect(out).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(Buffer.from(out, 'base64url').toString()).toBe(`???${ENV}`.replace(PAT, '[REDACTED:github-pat]'));
+    // Standard base64 is padded as the new length needs, unless the run was written without padding.
+    const masked = Buffer.from(ENV.replace(PAT, '[REDACTED:github-pat]')).toString('base64');
+    expect(masked).toMatch(/=$/);
+    expect(b64(ENV).length % 4).toBe(0);
+    const padded = payload(b64(ENV));
+    on.outbound.redact(padded);
+    expect(padded.content[0]!.text).toBe(masked);
+    const bare = payload(`${b64(`${ENV}!!`).replace(/=+$/, '')}`);
+    expect(bare.content[0]!.text.length % 4).not.toBe(0);
+    on.outbound.redact(bare);
+    expect(bare.content[0]!.text).toBe(Buffer.from(`${ENV}!!`.replace(PAT, '[REDACTED:github-pat]')).toString('base64').replace(/=+$/, ''));
+  });
+
+  it('leaves alone what does not decode to text: binary data, identifiers, digests', () => {
+    const binary = Buffer.from(Array.from({ length: 96 }, (_, i) => (i * 37 + 11) % 256)).toString('base64');
+    const text = `png ${binary} tool get_repository_file_contents_v2 digest e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855`;
+    const v = payload(text);
+    expect(on.outbound.redact(v)).toMatchObject({ changed: false, counts: {} });
+    expect(v.content[0]!.text).toBe(text);
+  });
+
+  it('a finding inside is acted on as anywhere: block withholds the message, detect only counts it', () => {
+    const block = buildRedaction(settings({ decodeBase64: true, actions: { 'github-pat': 'block' } }));
+    expect(block.outbound.redact(payload(`x ${b64(ENV)}`)).blocked).toEqual({ rule: 'github-pat', category: 'secret' });
+    const v = payload(`x ${b64(ENV)}`);
+    expect(on.inbound.redact(v)).toMatchObject({ changed: false, counts: { 'github-pat': 1 } });
+    expect(v.content[0]!.text).toBe(`x ${b64(ENV)}`);
+  });
+
+  it("a message's raw text stands in for its strings only without a run to decode", () => {
+    const raw = JSON.stringify({ jsonrpc: '2.0', id: 1, result: payload(`x ${b64(ENV)}`) });
+    expect(red.detector.rawTriggered(raw)).toBeDefined();
+    expect(on.detector.rawTriggered(raw)).toBeUndefined();
+    expect(on.detector.rawTriggered(JSON.stringify({ jsonrpc: '2.0', id: 1, result: payload('short words only') }))?.size).toBe(0);
+    // Long runs with letters of one case (snake_case names, hex digests) cannot be base64 of text: still the fast path.
+    const prose = payload('call get_repository_file_contents_v2, digest e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    expect(on.detector.rawTriggered(JSON.stringify({ jsonrpc: '2.0', id: 1, result: prose }))?.size).toBe(0);
+  });
+});
+
 describe('labelled corpus', () => {
   it('has at least 300 positives over 60 rules and 300 hard negatives', () => {
     expect(corpus.positives.length).toBeGreaterThanOrEqual(300);
