@@ -77,8 +77,9 @@ export function othersCanChange(file: string, foldersOnly = false): string | und
       if (m & 0o002 && !readOnlyMount(dir)) {
         if (!(m & 0o1000)) return `it is in ${dir}, a folder every user of this machine can write (mode 0${(m & 0o7777).toString(8)}, no sticky bit), so anyone could put another file in its place; move it, chmod o-w ${dir}, or mount it read-only`;
         // The sticky bit keeps others from replacing what is yours or root's there, not what they put there themselves.
-        const owner = ownerOf(entry);
-        if (owner !== undefined && owner !== 0 && owner !== me) return `${entry === start ? 'it' : entry} is in ${dir}, a folder every user of this machine can write, and another user of this machine owns ${entry === start ? 'it' : 'that folder'} (uid ${owner}), so they can change ${entry === start ? 'it' : 'what is in it'}; use a copy in a folder of your own`;
+        // What is on a read-only mount nobody changes (a file bind-mounted `:ro`), but a link there can be replaced.
+        const owner = foreignOwner(entry, me);
+        if (owner !== undefined) return `${entry === start ? 'it' : entry} is in ${dir}, a folder every user of this machine can write, and another user of this machine owns ${entry === start ? 'it' : 'that folder'} (uid ${owner}), so they can change ${entry === start ? 'it' : 'what is in it'}; use a copy in a folder of your own`;
       }
       if (path.dirname(dir) === dir) break;
     }
@@ -86,13 +87,19 @@ export function othersCanChange(file: string, foldersOnly = false): string | und
   return undefined;
 }
 
-/** The owner of `p` itself (a link's own, not its target's), or undefined when it is not there. */
-function ownerOf(p: string): number | undefined {
+/**
+ * The owner of `p` itself (a link's own, not its target's) when that is neither `me` nor root and could change it;
+ * undefined when `p` is not there, is ours or root's, or is a file or folder on a read-only mount.
+ */
+function foreignOwner(p: string, me: number | undefined): number | undefined {
+  let st;
   try {
-    return lstatSync(p).uid;
+    st = lstatSync(p);
   } catch {
     return undefined;
   }
+  if (st.uid === 0 || st.uid === me) return undefined;
+  return st.isSymbolicLink() || !readOnlyMount(p) ? st.uid : undefined;
 }
 
 /** The mode of `file` when every user of the machine can read it (the others' read bit), else undefined; never on Windows. */

@@ -657,6 +657,9 @@ describe('files another user of the machine could write', () => {
     expect(r.status).toBe(2);
     const theirs = (entry: string, whose: string, what: string) => `${entry} is in ${shared}, a folder every user of this machine can write, and another user of this machine owns ${whose} (uid ${OTHER}), so they can change ${what}; use a copy in a folder of your own`;
     expect(r.stderr).toBe(refused(pol, 'a policy file', theirs('it', 'it', 'it')));
+    // Bound read-only over itself (a file mounted `:ro` into a container), nobody can change it: it starts.
+    const ro = spawnSync('bwrap', ['--dev-bind', '/', '/', '--ro-bind', pol, pol, NODE, ...wrapArgs('--policy', pol, '--', NODE, DUAL, 'stdio')], { input: '', encoding: 'utf8', env: isolatedEnv(), timeout: 30_000 });
+    expect(ro.status, ro.stderr).toBe(0);
     // A folder another user made there: the caller's own file in it, or a lock file not written yet, could be replaced.
     const dir = path.join(shared, 'theirs');
     mkdirSync(dir);
