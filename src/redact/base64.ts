@@ -4,7 +4,8 @@
  * secret inside it reaches the model all the same. Runs of 20 or more characters of either alphabet, with letters of
  * both cases, are decoded; what decodes to text is scanned, and a run whose text changed is encoded again in the
  * alphabet, padding and line width it came in. Lines of one width (a multiple of four: 60, 64, 76) joined by a line
- * break are one run, so a secret a line break cuts in two is found.
+ * break, or by its JSON escape (base64 in a JSON document returned as text), are one run, so a secret a line break
+ * cuts in two is found.
  */
 
 /** A run long enough to hold a secret: 20 characters decode to 15 bytes. */
@@ -19,6 +20,21 @@ for (const c of '+/_-') CLASS[c.charCodeAt(0)] = 1;
 const EQ = 61;
 const LF = 10;
 const CR = 13;
+const BACKSLASH = 92;
+
+/**
+ * The line break at `i`, as its length: LF or CRLF, or the same written as JSON escapes (`\n`, `\r\n`: base64 in a
+ * JSON document that a tool returns as text, such as a REST API's answer); 0 when there is none.
+ */
+function lineBreakAt(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  if (c === LF) return 1;
+  if (c === CR) return text.charCodeAt(i + 1) === LF ? 2 : 0;
+  if (c !== BACKSLASH) return 0;
+  const d = text.charCodeAt(i + 1);
+  if (d === 110) return 2; // \n
+  return d === 114 && text.charCodeAt(i + 2) === BACKSLASH && text.charCodeAt(i + 3) === 110 ? 4 : 0; // \r\n
+}
 
 export interface Base64Run {
   /** Where the run lies in the text (line breaks included). */
@@ -60,7 +76,8 @@ export function base64Runs(text: string, first = false): Base64Run[] {
   for (let i = 0; i < n; ) {
     const c = text.charCodeAt(i);
     if (c >= 128 || CLASS[c] === 0) {
-      i++;
+      // A backslash starts an escape (`\n` in JSON written as text): the letter after it is not base64's.
+      i += c === BACKSLASH ? 2 : 1;
       continue;
     }
     const start = i;
@@ -81,12 +98,12 @@ export function base64Runs(text: string, first = false): Base64Run[] {
     let lines = 1;
     if (!head.padded && width % 4 === 0) {
       for (;;) {
-        const br = text.charCodeAt(end) === LF ? 1 : text.charCodeAt(end) === CR && text.charCodeAt(end + 1) === LF ? 2 : 0;
-        if (br === 0 || (lineBreak !== '' && br !== lineBreak.length)) break;
+        const br = lineBreakAt(text, end);
+        if (br === 0 || (lineBreak !== '' && text.slice(end, end + br) !== lineBreak)) break;
         const next = line(text, end + br);
         const len = next.end - (end + br);
         if (len === 0 || len > width) break;
-        lineBreak = br === 1 ? '\n' : '\r\n';
+        lineBreak = text.slice(end, end + br);
         cases |= next.cases;
         end = next.end;
         lastLine = len;

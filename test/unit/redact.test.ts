@@ -243,6 +243,19 @@ describe('base64 inside text strings (redaction.decode_base64)', () => {
     expect(Buffer.from(lines.join(''), 'base64').toString()).toBe(text.replace(PAT, '[REDACTED:github-pat]'));
   });
 
+  it('in JSON returned as text (a REST API’s answer), lines joined by the escape \\n are one run too', () => {
+    const text = `${'x'.repeat(30)}${ENV}`;
+    const api = JSON.stringify({ name: '.env', encoding: 'base64', content: `${wrap(b64(text), 60)}\n`, note: `see\n${b64(ENV)}` });
+    expect(api).toContain('\\n');
+    const v = payload(api);
+    expect(on.outbound.redact(v).counts).toEqual({ 'github-pat': 2 });
+    const out = JSON.parse(v.content[0]!.text) as { content: string; note: string };
+    const lines = out.content.split('\n');
+    expect(lines.slice(0, -2).every((l) => l.length === 60)).toBe(true);
+    expect(Buffer.from(lines.join(''), 'base64').toString()).toBe(text.replace(PAT, '[REDACTED:github-pat]'));
+    expect(out.note).toBe(`see\n${Buffer.from(ENV.replace(PAT, '[REDACTED:github-pat]')).toString('base64')}`);
+  });
+
   it('a short word on the line after full lines is not taken for the run’s tail', () => {
     // 90 bytes: exactly two full lines of 60, then a line that is not base64's tail.
     const text = `GITHUB_TOKEN=${PAT}\n`.padEnd(90, '#');
