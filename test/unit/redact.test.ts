@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildRedaction, DEFAULT_SETTINGS, type RedactionSettings } from '../../src/redact/setup.js';
 import { loadPackFile, bundledPackFile, compileUserRules, parsePackText, RedactionRuleError, type RuleSpec } from '../../src/redact/rules.js';
-import { Detector, literalPrefix, maxMatchBytes, SEPARATOR, wholeGroup, type RawFinding } from '../../src/redact/detector.js';
+import { Detector, literalPrefix, maxMatchBytes, SEPARATOR, variableLength, wholeGroup, type RawFinding } from '../../src/redact/detector.js';
 import { blobText } from '../../src/redact/redactor.js';
 import { aadhaar, aba, card, email, entropy, iban, ip, itin, jwt, luhn, nino, phone, ssn } from '../../src/redact/validators.js';
 import { ROOT, writeTemp } from '../helpers/cli.js';
@@ -163,6 +163,44 @@ describe('patterns tried only where their literal prefix occurs', () => {
       found += a.filter((f) => withPrefix.includes(f.rule)).length;
     }
     expect(found).toBeGreaterThan(300);
+  });
+});
+
+describe('triggers of variable length get a set of their own', () => {
+  it('are told apart from fixed-length ones, escapes and classes aside', () => {
+    const cases: [string, boolean][] = [
+      ['[MNO][A-Za-z0-9_-]{23,27}\\.[A-Za-z0-9_-]{6}\\.', true],
+      ['x{8,}', true],
+      ['ab+c', true],
+      ['(?:ab)*c', true],
+      ['[0-9]{4}[ -]?[0-9]{4}', false],
+      ['SK[0-9a-fA-F]{8}', false],
+      ['\\+[1-9][0-9 ().-]{6}', false],
+      ['(?i)c\\+\\+', false],
+      ['[+*]{2}', false],
+      ['a\\{2,3\\}', false],
+    ];
+    for (const [p, want] of cases) expect(variableLength(p), p).toBe(want);
+  });
+
+  it('still enable the rules they belong to, beside keywords and fixed triggers', () => {
+    const rules = compileUserRules(
+      [
+        { id: 'spread', trigger: 'zq[0-9]+x', pattern: '(zq[0-9]+x)' },
+        { id: 'fixed', trigger: 'kv[0-9]{3}', pattern: '(kv[0-9]{3})' },
+        { id: 'word', keywords: ['plugh'], pattern: '(plugh[0-9])' },
+        { id: 'spread2', trigger: 'wy[a-f]{2,}!', pattern: '(wy[a-f]{2,}!)' },
+      ] as RuleSpec[],
+      'test.yaml',
+      (i) => i + 1,
+    );
+    const det = new Detector(rules);
+    const ids = (t: string) => [...det.enabled(t)].map((r) => r.id).sort();
+    expect(ids('a zq123x b')).toEqual(['spread']);
+    expect(ids('kv123 and PLUGH7')).toEqual(['fixed', 'word']);
+    expect(ids('wyabc! zq1x')).toEqual(['spread', 'spread2']);
+    expect(ids('nothing here')).toEqual([]);
+    expect(det.scan('zq42x kv999 plugh1 wyff!').map((f) => f.rule.id).sort()).toEqual(['fixed', 'spread', 'spread2', 'word']);
   });
 });
 
