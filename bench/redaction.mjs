@@ -143,6 +143,29 @@ function perMatch(det, text) {
 }
 
 /**
+ * The stage's work on one message (walk, prefilter, rules, replace, serialise if changed), for at least `minMs` and
+ * five runs: the median time, the runs made and the last run's counts. The stage works in place, so every run needs a
+ * freshly parsed message; the parse, which the proxy does for every message whether redaction is on or not, happens
+ * outside the timing. The median run counts: a collection of the parser's garbage landing in one run is not the
+ * engine's cost.
+ */
+function stageMs(red, raw, rawUtf8, minMs) {
+  const runs = [];
+  let counts = {};
+  const t0 = performance.now();
+  while (performance.now() - t0 < minMs || runs.length < 5) {
+    const msg = JSON.parse(raw);
+    const s = performance.now();
+    const r = red.outbound.redact(msg.result, { raw, rawUtf8 });
+    if (r.changed) JSON.stringify(msg);
+    runs.push(performance.now() - s);
+    counts = r.counts;
+  }
+  runs.sort((a, b) => a - b);
+  return { ms: runs[Math.floor(runs.length / 2)], runs: runs.length, counts };
+}
+
+/**
  * `redaction.decode_base64` off and on, on 1 MiB results (median time of the stage's work, the parse outside): the
  * clean log lines above (hex ids and digests: runs of one letter case, not decoded), a REST API's file (the dirty
  * text base64-encoded and wrapped at 60 characters, inside a JSON text), and short base64 texts side by side (every
@@ -165,19 +188,8 @@ function decodeBench(buildRedaction, defaults) {
     const rawUtf8 = Buffer.from(raw);
     const row = { kind, bytes: raw.length };
     for (const [mode, red] of [['off', off], ['on', on]]) {
-      const runs = [];
-      let counts = {};
-      const t0 = performance.now();
-      while (performance.now() - t0 < 400 || runs.length < 5) {
-        const msg = JSON.parse(raw);
-        const s = performance.now();
-        const r = red.outbound.redact(msg.result, { raw, rawUtf8 });
-        if (r.changed) JSON.stringify(msg);
-        runs.push(performance.now() - s);
-        counts = r.counts;
-      }
-      runs.sort((a, b) => a - b);
-      row[mode] = { ms: runs[Math.floor(runs.length / 2)], findings: Object.values(counts).reduce((a, b) => a + b, 0) };
+      const { ms, counts } = stageMs(red, raw, rawUtf8, 400);
+      row[mode] = { ms, findings: Object.values(counts).reduce((a, b) => a + b, 0) };
     }
     rows.push(row);
   }
@@ -196,22 +208,8 @@ export async function redactionBench() {
       const raw = JSON.stringify(result(make(size)));
       // The bytes the message arrived as: a transport keeps them with a message of 16 KiB or more (Frame.utf8).
       const rawUtf8 = Buffer.byteLength(raw) >= 16 * 1024 ? Buffer.from(raw) : undefined;
-      // The stage works in place, so every run needs a freshly parsed message; the parse, which the proxy does
-      // for every message whether redaction is on or not, happens outside the timing. The median run counts:
-      // a collection of the parser's garbage landing in one run is not the engine's cost.
-      const minMs = size > 5e6 ? 1500 : 400;
-      const runs = [];
-      const t0 = performance.now();
-      while (performance.now() - t0 < minMs || runs.length < 5) {
-        const msg = JSON.parse(raw);
-        const s = performance.now();
-        const r = red.outbound.redact(msg.result, { raw, rawUtf8 });
-        if (r.changed) JSON.stringify(msg);
-        runs.push(performance.now() - s);
-      }
-      runs.sort((a, b) => a - b);
-      const ms = runs[Math.floor(runs.length / 2)];
-      out.throughput.push({ kind, bytes: raw.length, ms, runs: runs.length, mbps: raw.length / 1e6 / (ms / 1000) });
+      const { ms, runs } = stageMs(red, raw, rawUtf8, size > 5e6 ? 1500 : 400);
+      out.throughput.push({ kind, bytes: raw.length, ms, runs, mbps: raw.length / 1e6 / (ms / 1000) });
     }
   }
   // The detector alone over plain text (what `mcp-warden redact` does).

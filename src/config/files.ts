@@ -79,7 +79,10 @@ export function othersCanChange(file: string, foldersOnly = false): string | und
         // The sticky bit keeps others from replacing what is yours or root's there, not what they put there themselves.
         // What is on a read-only mount nobody changes (a file bind-mounted `:ro`), but a link there can be replaced.
         const owner = foreignOwner(entry, me);
-        if (owner !== undefined) return `${entry === start ? 'it' : entry} is in ${dir}, a folder every user of this machine can write, and another user of this machine owns ${entry === start ? 'it' : 'that folder'} (uid ${owner}), so they can change ${entry === start ? 'it' : 'what is in it'}; use a copy in a folder of your own`;
+        if (owner !== undefined) {
+          const [what, whose, changes] = entry === start ? ['it', 'it', 'it'] : [entry, 'that folder', 'what is in it'];
+          return `${what} is in ${dir}, a folder every user of this machine can write, and another user of this machine owns ${whose} (uid ${owner}), so they can change ${changes}; use a copy in a folder of your own`;
+        }
       }
       if (path.dirname(dir) === dir) break;
     }

@@ -49,8 +49,11 @@ export interface Base64Run {
   lastLine: number;
 }
 
-/** Where the line of base64 characters from `i` ends (its padding after it, up to two `=`), and its letters' cases. */
-function line(text: string, i: number): { end: number; padded: boolean; cases: number } {
+/** The CLASS bits of the characters the last `charsEnd` passed over (nothing is made per call: most runs are words). */
+let scannedCases = 0;
+
+/** Where the base64 characters from `i` end; their letters' cases in `scannedCases`. */
+function charsEnd(text: string, i: number): number {
   const n = text.length;
   let cases = 0;
   let c = 0;
@@ -58,9 +61,14 @@ function line(text: string, i: number): { end: number; padded: boolean; cases: n
     cases |= CLASS[c]!;
     i++;
   }
-  let padded = false;
-  for (let k = 0; k < 2 && i < n && text.charCodeAt(i) === EQ; k++, i++) padded = true;
-  return { end: i, padded, cases };
+  scannedCases = cases;
+  return i;
+}
+
+/** Where the padding from `i` (up to two `=`) ends. */
+function paddingEnd(text: string, i: number): number {
+  for (let k = 0; k < 2 && text.charCodeAt(i) === EQ; k++) i++;
+  return i;
 }
 
 /**
@@ -81,37 +89,32 @@ export function base64Runs(text: string, first = false): Base64Run[] {
       continue;
     }
     const start = i;
-    // The first line inline: most runs in prose are words, and nothing is made for them.
-    let cases = 0;
-    let k = 0;
-    while (i < n && (k = text.charCodeAt(i)) < 128 && CLASS[k]! > 0) {
-      cases |= CLASS[k]!;
-      i++;
-    }
+    i = charsEnd(text, i);
     if (i - start < MIN_RUN) continue;
-    const head = line(text, start);
-    i = head.end;
-    const width = head.end - start;
-    let end = head.end;
+    let cases = scannedCases;
+    let end = paddingEnd(text, i);
+    const width = end - start;
     let lineBreak = '';
     let lastLine = 0;
     let lines = 1;
-    if (!head.padded && width % 4 === 0) {
+    if (end === i && width % 4 === 0) {
       for (;;) {
         const br = lineBreakAt(text, end);
         if (br === 0 || (lineBreak !== '' && text.slice(end, end + br) !== lineBreak)) break;
-        const next = line(text, end + br);
-        const len = next.end - (end + br);
+        const from = end + br;
+        const chars = charsEnd(text, from);
+        const next = paddingEnd(text, chars);
+        const len = next - from;
         if (len === 0 || len > width) break;
-        lineBreak = text.slice(end, end + br);
-        cases |= next.cases;
-        end = next.end;
+        lineBreak = text.slice(end, from);
+        cases |= scannedCases;
+        end = next;
         lastLine = len;
         lines++;
-        if (len < width || next.padded) break;
+        if (len < width || next > chars) break;
       }
-      i = end;
     }
+    i = end;
     if ((cases & 6) !== 6) continue;
     const raw = text.slice(start, end);
     runs.push({ start, end, b64: lines > 1 ? raw.split(lineBreak).join('') : raw, width: lines > 1 ? width : 0, lineBreak, lastLine });

@@ -350,10 +350,11 @@ export class Detector {
       if (r.trigger !== undefined && !r.key) add(r.trigger, r);
     }
     // A trigger of variable length (`{23,27}`, `+`) goes last, in a set of its own: see PatternSets.
-    const order = [...entries.keys()].sort((a, b) => Number(variableLength(a)) - Number(variableLength(b)));
-    const alone = order.findIndex(variableLength);
+    const keys = [...entries.keys()];
+    const fixed = keys.filter((p) => !variableLength(p));
+    const order = [...fixed, ...keys.filter(variableLength)];
     this.entryRules = order.map((p) => entries.get(p)!);
-    this.sets = entries.size ? new PatternSets(order, '', alone < 0 ? order.length : alone) : undefined;
+    this.sets = entries.size ? new PatternSets(order, '', fixed.length) : undefined;
     this.controlSafe = this.rules.every((r) => r.trigger === undefined || controlSafe(r.trigger));
   }
 

@@ -199,7 +199,7 @@ export class Redactor {
     // Base64 inside strings (redaction.decode_base64): what it holds is acted on first, and the string keeps the
     // run encoded again, so the rules below see the string as it will leave.
     let total = 0;
-    const recoded = new Set<number>();
+    const recoded: number[] = [];
     if (det.decodeBase64) {
       for (let i = 0; i < leaves.length; i++) {
         const leaf = leaves[i]!;
@@ -210,7 +210,7 @@ export class Redactor {
         blocked ??= r.blocked;
         if (r.text !== leaf.text) {
           leaf.text = r.text;
-          recoded.add(i);
+          recoded.push(i);
         }
       }
     }
@@ -265,9 +265,9 @@ export class Redactor {
     if (total === 0) return NOTHING;
     if (total > limit) blocked = { rule: 'too-many-findings', category: 'limit' };
     let changed = false;
+    // A string whose base64 was encoded again leaves as such; one with findings of its own is written below.
     if (!blocked) {
       for (const i of recoded) {
-        if (perLeaf.has(i)) continue;
         const leaf = leaves[i]!;
         (leaf.holder as Record<string | number, unknown>)[leaf.key] = leaf.text;
         changed = true;
@@ -288,14 +288,7 @@ export class Redactor {
         at = f.end;
         edits++;
       }
-      if (blocked) continue;
-      if (edits === 0) {
-        if (recoded.has(i)) {
-          (leaf.holder as Record<string | number, unknown>)[leaf.key] = leaf.text;
-          changed = true;
-        }
-        continue;
-      }
+      if (edits === 0 || blocked) continue;
       out += leaf.text.slice(at);
       const value = leaf.kind === 'blob' ? blobBytes(out, leaf.encoding!).toString('base64') : out;
       (leaf.holder as Record<string | number, unknown>)[leaf.key] = value;
