@@ -3,7 +3,9 @@
  *
  * text: the redacted text. json: `{text, findings: [{rule, category, action, start, end}]}` with offsets in
  * Unicode code points of the input; a finding never carries the matched value. When a finding's action is
- * `block`, nothing of the input is printed (json: `text: null`) and the exit code is 1.
+ * `block`, nothing of the input is printed (json: `text: null`) and the exit code is 1. With
+ * `redaction.decode_base64`, base64 runs are decoded and acted on as the proxy does in a text string; a finding in
+ * one spans the whole run and has `base64: true`.
  */
 import type { Command } from 'commander';
 import { findConfig } from '../config/config.js';
@@ -47,13 +49,13 @@ export function registerRedact(program: Command): void {
       const settings = redactionSettings(config) ?? { ...DEFAULT_SETTINGS, packs: [] };
       const redaction = buildRedaction(settings, config.file);
       const input = await readInput('-', MAX_INPUT, { fatal: true });
-      const r = redaction.outbound.redactText(input);
+      const r = redaction.outbound.redactTextAsSent(input);
       const actionOf = new Map(redaction.rules.map((x) => [x.id, x]));
       if (opts.format === 'json') {
         const cp = codePointOffsets(input);
         const findings = r.findings.map((f) => {
           const rule = actionOf.get(f.rule);
-          return { rule: f.rule, category: f.category, action: rule ? redaction.actionOf(rule) : 'mask', start: cp(f.start), end: cp(f.end) };
+          return { rule: f.rule, category: f.category, action: rule ? redaction.actionOf(rule) : 'mask', start: cp(f.start), end: cp(f.end), ...(f.base64 ? { base64: true } : {}) };
         });
         process.stdout.write(`${JSON.stringify({ text: r.blocked ? null : r.text, findings, ...(r.blocked ? { blocked: r.blocked } : {}) })}\n`);
       } else if (!r.blocked) process.stdout.write(r.text);

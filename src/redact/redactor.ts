@@ -35,6 +35,8 @@ export interface Finding {
   category: string;
   start: number;
   end: number;
+  /** Found in the decoded text of a base64 run (`decodeBase64`); start and end are the run's. */
+  base64?: true;
 }
 
 export interface RedactOutcome {
@@ -303,9 +305,27 @@ export class Redactor {
    * and a block finding's rule. Undefined when no run held a finding.
    */
   private inBase64(text: string, counts: Record<string, number>): { text: string; findings: number; blocked: RedactOutcome['blocked'] } | undefined {
+    const { edits, blocked } = this.base64Edits(text);
+    if (edits.length === 0) return undefined;
     let out = '';
     let at = 0;
     let findings = 0;
+    for (const e of edits) {
+      findings += e.findings.length;
+      for (const f of e.findings) counts[f.rule] = (counts[f.rule] ?? 0) + 1;
+      if (e.text === undefined) continue;
+      out += text.slice(at, e.start) + e.text;
+      at = e.end;
+    }
+    return { text: at === 0 ? text : out + text.slice(at), findings, blocked };
+  }
+
+  /**
+   * Each base64 run in `text` (offsets in it) whose decoded text holds findings: those findings (offsets in the decoded
+   * text), and the run encoded again when its text changed (undefined when it did not). One level deep.
+   */
+  private base64Edits(text: string): { edits: { start: number; end: number; text: string | undefined; findings: Finding[] }[]; blocked: RedactOutcome['blocked'] } {
+    const edits: { start: number; end: number; text: string | undefined; findings: Finding[] }[] = [];
     let blocked: RedactOutcome['blocked'];
     for (let run of base64Runs(text)) {
       let decoded = base64Text(run);
@@ -316,15 +336,54 @@ export class Redactor {
       }
       const r = this.redactText(decoded);
       if (r.findings.length === 0) continue;
-      findings += r.findings.length;
-      for (const f of r.findings) counts[f.rule] = (counts[f.rule] ?? 0) + 1;
       blocked ??= r.blocked;
-      if (r.text === decoded) continue;
-      out += text.slice(at, run.start) + encodeLike(run, r.text);
-      at = run.end;
+      edits.push({ start: run.start, end: run.end, text: r.text === decoded ? undefined : encodeLike(run, r.text), findings: r.findings });
     }
-    if (findings === 0) return undefined;
-    return { text: at === 0 ? text : out + text.slice(at), findings, blocked };
+    return { edits, blocked };
+  }
+
+  /**
+   * `redactText` as the proxy treats a text string, for `mcp-warden redact`: with `decodeBase64`, base64 runs are
+   * decoded and acted on first, then the rules run over the text with those runs encoded again. Findings carry offsets
+   * in the input: one inside a run spans the whole run and is marked `base64`.
+   */
+  redactTextAsSent(text: string): { text: string; findings: Finding[]; blocked: RedactOutcome['blocked'] } {
+    if (!this.detector.decodeBase64) return this.redactText(text);
+    const { edits, blocked } = this.base64Edits(text);
+    if (edits.length === 0) return this.redactText(text);
+    // The text as the rules see it, and where each changed run lies in it and in the input.
+    const changed = edits.filter((e) => e.text !== undefined);
+    const outStart: number[] = [];
+    const outEnd: number[] = [];
+    let sent = '';
+    let at = 0;
+    for (const e of changed) {
+      sent += text.slice(at, e.start);
+      outStart.push(sent.length);
+      sent += e.text!;
+      outEnd.push(sent.length);
+      at = e.end;
+    }
+    sent += text.slice(at);
+    // An offset in `sent` → the input's: inside a changed run, the run's own start (or end); past one, shifted back.
+    const toInput = (p: number, isEnd: boolean): number => {
+      let lo = 0;
+      let hi = changed.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (outEnd[mid]! <= p) lo = mid + 1;
+        else hi = mid;
+      }
+      // `lo`: the first changed run that ends after p; p is inside it past its first character (at the run's edges
+      // both ways give the same offset).
+      if (lo < changed.length && outStart[lo]! < p) return isEnd ? changed[lo]!.end : changed[lo]!.start;
+      return lo === 0 ? p : p - outEnd[lo - 1]! + changed[lo - 1]!.end;
+    };
+    const r = this.redactText(sent);
+    const findings: Finding[] = r.findings.map((f) => ({ ...f, start: toInput(f.start, false), end: toInput(f.end, true) }));
+    for (const e of edits) for (const f of e.findings) findings.push({ rule: f.rule, category: f.category, start: e.start, end: e.end, base64: true });
+    findings.sort((a, b) => a.start - b.start || a.end - b.end);
+    return { text: r.text, findings, blocked: blocked ?? r.blocked };
   }
 
   /** Findings in one text, for `mcp-warden redact` and tests. */

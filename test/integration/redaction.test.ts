@@ -659,6 +659,35 @@ describe('a detector RE2 cannot run stops the proxy at load', () => {
     expect(r.stdout).not.toContain(pat);
   });
 
+  it('redact decodes base64 as the proxy does with decode_base64, findings at offsets in the input', async () => {
+    const { spawnSync } = await import('node:child_process');
+    // A .env file base64-encoded in lines of 20, between two addresses: the run gets shorter once its token is
+    // masked, so the second address's offset in the input is not its offset in the text the rules see.
+    const run = Buffer.from(`export GITHUB_TOKEN=${pat}\nexport REGION=eu\n`).toString('base64').replace(/.{20}/g, '$&\n').trimEnd();
+    const input = `before ${email}\n${run}\nafter ${email} 😀\n`;
+    const redact = (yaml: string) => {
+      const r = spawnSync(NODE, [path.join(ROOT, 'dist/cli/index.js'), 'redact', '--config', writeConfig(yaml), '--format', 'json'], { env: isolatedEnv(), input, encoding: 'utf8', timeout: 20_000 });
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as { text: string; findings: { rule: string; start: number; end: number; base64?: boolean }[] };
+    };
+    const cps = [...input];
+    const on = redact('redaction: { decode_base64: true }\n');
+    expect(on.findings.map((f) => [f.rule, cps.slice(f.start, f.end).join(''), f.base64 ?? false])).toEqual([
+      ['email', email, false],
+      ['github-pat', run, true],
+      ['email', email, false],
+    ]);
+    const sentRun = on.text.split('\n').slice(1, -2).join('\n');
+    expect(sentRun).not.toBe(run);
+    expect(sentRun.split('\n').slice(0, -1).every((l) => l.length === 20)).toBe(true);
+    expect(Buffer.from(sentRun, 'base64').toString()).toBe('export GITHUB_TOKEN=[REDACTED:github-pat]\nexport REGION=eu\n');
+    expect(on.text).toBe(`before [REDACTED:email]\n${sentRun}\nafter [REDACTED:email] 😀\n`);
+    // Off (the default): the run is not decoded.
+    const off = redact('redaction: { decode_base64: false }\n');
+    expect(off.findings.map((f) => f.rule)).toEqual(['email', 'email']);
+    expect(off.text).toBe(`before [REDACTED:email]\n${run}\nafter [REDACTED:email] 😀\n`);
+  });
+
   it('redact --format json counts offsets in code points, past emoji, on every line', async () => {
     const { spawnSync } = await import('node:child_process');
     const line = `😀 key ${pat} 😀😀 ${email}\n`; // code points: 😀, space, "key ", the token, " 😀😀 ", the address, newline

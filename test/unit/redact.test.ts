@@ -266,6 +266,33 @@ describe('base64 inside text strings (redaction.decode_base64)', () => {
     expect(Buffer.from(m[1]!, 'base64').toString()).toBe(ENV.replace(PAT, '[REDACTED:github-pat]'));
   });
 
+  it('a text as `mcp-warden redact` sees it: findings around a run that changed length keep offsets in the input', () => {
+    // A rule whose match encloses the run, one that ends where the run starts and one that starts where it ends.
+    const r = buildRedaction(settings({ decodeBase64: true, rules: [{ id: 'framed', pattern: 'BEGIN[^<]*END', keywords: ['begin'] }, { id: 'edge', pattern: ':?(?:AT|TA)[0-9]{4}:?', keywords: ['at', 'ta'] }] })).outbound;
+    const run = b64(ENV);
+    const text = `BEGIN ${run} END | AT1234:${run}:TA5678 | ${PAT.slice(0, 10)}`;
+    const out = r.redactTextAsSent(text);
+    const spans = out.findings.map((f) => [f.rule, text.slice(f.start, f.end), f.base64 ?? false]);
+    expect(spans).toEqual([
+      ['framed', `BEGIN ${run} END`, false],
+      ['github-pat', run, true],
+      ['edge', 'AT1234:', false],
+      ['github-pat', run, true],
+      ['edge', ':TA5678', false],
+    ]);
+    expect(out.text).toMatch(/^\[REDACTED:framed\] \| \[REDACTED:edge\][A-Za-z0-9+/]+=*\[REDACTED:edge\] \| ghp_/);
+    // A finding inside the run as it was encoded again spans the whole run in the input.
+    const part = b64(ENV.replace(PAT, '[REDACTED:github-pat]')).slice(40, 52);
+    const inner = buildRedaction(settings({ decodeBase64: true, rules: [{ id: 'inner', pattern: part.replace(/[+/]/g, '\\$&'), keywords: [part.toLowerCase()] }] })).outbound;
+    const inside = `x ${run} y`;
+    expect(inner.redactTextAsSent(inside).findings.map((f) => [f.rule, inside.slice(f.start, f.end)])).toEqual([
+      ['inner', run],
+      ['github-pat', run],
+    ]);
+    // Off, the same call is redactText.
+    expect(red.outbound.redactTextAsSent(text)).toEqual(red.outbound.redactText(text));
+  });
+
   it('joins lines of one width, so a secret a line break cuts in two is found, and wraps the new run the same way', () => {
     // 60 characters a line (as a REST API returns a file), CRLF; the token crosses the first line break.
     const text = `${'x'.repeat(30)}${ENV}`;
