@@ -55,6 +55,21 @@ function result(text) {
   return { jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text }], structuredContent: { rows } } };
 }
 
+/**
+ * A database tool's answer: rows of numbers (an id, a millisecond timestamp, an amount) and a short name, as JSON text
+ * and as structured content, about `bytes` in all. Every number is scanned as its decimal text, and each 13-digit
+ * timestamp has the length of a card number.
+ */
+function numberRows(bytes) {
+  const rows = [];
+  for (let i = 0, size = 0; size < bytes / 2; i++) {
+    const row = { id: 100000 + i, ts: 1764000000000 + i * 37, user: `u${i % 97}`, amount: Math.round(rand() * 1e6) / 100 };
+    rows.push(row);
+    size += JSON.stringify(row).length + 1;
+  }
+  return { jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: JSON.stringify(rows) }], structuredContent: { rows } } };
+}
+
 function time(fn, minMs = 300) {
   let n = 0;
   const t0 = performance.now();
@@ -203,9 +218,10 @@ export async function redactionBench() {
   const out = { throughput: [], linear: [] };
 
   // Throughput: the stage's work on one message (parse, walk, prefilter, rules, replace, serialise if changed).
-  for (const [kind, make] of [['clean', cleanText], ['dirty', dirtyText], ["base64 file (a REST API's answer)", base64File]]) {
+  const texts = [['clean', cleanText], ['dirty', dirtyText], ["base64 file (a REST API's answer)", base64File]].map(([kind, make]) => [kind, (size) => result(make(size))]);
+  for (const [kind, message] of [...texts, ["rows of numbers (a database tool's answer)", numberRows]]) {
     for (const size of QUICK ? [10 * 1024, 1024 * 1024] : [10 * 1024, 1024 * 1024, 10 * 1024 * 1024]) {
-      const raw = JSON.stringify(result(make(size)));
+      const raw = JSON.stringify(message(size));
       // The bytes the message arrived as: a transport keeps them with a message of 16 KiB or more (Frame.utf8).
       const rawUtf8 = Buffer.byteLength(raw) >= 16 * 1024 ? Buffer.from(raw) : undefined;
       const { ms, runs } = stageMs(red, raw, rawUtf8, size > 5e6 ? 1500 : 400);

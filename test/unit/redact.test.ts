@@ -712,6 +712,32 @@ describe('redacting JSON payloads', () => {
     expect(red.outbound.redactText('a@bcd.io c@def.io, 4111111111111111 5500000000000004').text).toBe('[REDACTED:email] [REDACTED:email], [REDACTED:credit-card] [REDACTED:credit-card]');
   });
 
+  it('credit-card: a number no card network starts with is not even a candidate, and every network is found', () => {
+    // Every network the validator knows starts with 2-6; the pattern says so, so a millisecond timestamp (13 digits
+    // from 1) or an id from 7-9 costs no match and no validation (numbers fill structured results).
+    const rule = red.rules.find((r) => r.id === 'credit-card')!;
+    const candidate = (s: string) => {
+      rule.re!.lastIndex = 0;
+      return rule.re!.test(s);
+    };
+    for (const n of ['1733526000000', '9876543210123456', '0012345678901', '7012 3456 7890 1234']) expect(candidate(` ${n} `), n).toBe(false);
+    const luhn = (body: string) => {
+      let sum = 0;
+      for (let i = body.length - 1, double = true; i >= 0; i--, double = !double) {
+        let d = Number(body[i]) * (double ? 2 : 1);
+        if (d > 9) d -= 9;
+        sum += d;
+      }
+      return body + ((10 - (sum % 10)) % 10);
+    };
+    // Visa, Mastercard (51-55 and 2221-2720), Amex, Discover, JCB, Diners, UnionPay, Maestro, Mir.
+    for (const [prefix, length] of [['4', 16], ['4', 13], ['53', 16], ['2720', 16], ['37', 15], ['6011', 16], ['645', 19], ['3530', 16], ['305', 14], ['62', 17], ['6759', 18], ['2201', 16]] as const) {
+      const n = luhn(prefix.padEnd(length - 1, '7'));
+      const forms = [n, ...(length === 16 ? [n.replace(/(\d{4})(?=\d)/g, '$1 '), n.replace(/(\d{4})(?=\d)/g, '$1-')] : [])];
+      for (const form of forms) expect(red.outbound.redactText(`paid with ${form}.`).text, form).toBe('paid with [REDACTED:credit-card].');
+    }
+  });
+
   it('prefers a specific rule to a generic one on the same text', () => {
     const f = red.outbound.findings(`api_key = ${PAT}`);
     expect(f.map((x) => x.rule)).toEqual(['github-pat']);
