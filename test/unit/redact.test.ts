@@ -738,6 +738,36 @@ describe('redacting JSON payloads', () => {
     }
   });
 
+  it('finds a token whose last character is not a letter or digit (a - or = its alphabet allows)', () => {
+    // \b after such a character needs a word character next: a Figma, SendGrid or Docker Hub token ending in -
+    // (one in 64) passed whole. The packs end those patterns with "no word character next" instead.
+    const a = 'AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCdEfGhIjKlMnOpQrStUvWxYz0123456789';
+    const samples: [string, string][] = [
+      ['figma-pat', `figd_${a.slice(0, 39)}-`],
+      ['sendgrid-api-key', `SG.${a.slice(0, 22)}.${a.slice(0, 42)}-`],
+      ['dockerhub-pat', `dckr_pat_${a.slice(0, 26)}-`],
+      ['gitlab-oauth-app-secret', `gloas-${a.slice(0, 62)}--`],
+      ['intercom-access-token', `intercom token = ${a.slice(0, 58)}==`],
+    ];
+    for (const [rule, token] of samples) {
+      for (const text of [`see ${token} now`, token, `"${token}"`, `${token}\nnext`]) {
+        const f = red.outbound.findings(text);
+        expect(f.map((x) => x.rule), `${rule} in ${JSON.stringify(text)}`).toEqual([rule]);
+        expect(red.outbound.redactText(text).text).not.toContain(token.slice(-20));
+      }
+      // Still not a match inside a longer run of word characters.
+      expect(red.outbound.findings(`${token}abc`).filter((x) => x.rule === rule)).toEqual([]);
+    }
+    // No shipped pattern ends with \b right after a class that admits a character that is not a word character.
+    const shapes = /\[([^\]]*)\](?:\{[0-9,]+\}|\+|\*)?\)\\b$/;
+    for (const rule of red.rules) {
+      const m = rule.re && shapes.exec(rule.re.source);
+      if (!m) continue;
+      const literal = m[1]!.replace(/[A-Za-z0-9]-[A-Za-z0-9]/g, '').replace(/\\./g, '');
+      expect(literal.replace(/[A-Za-z0-9_]/g, ''), rule.id).toBe('');
+    }
+  });
+
   it('prefers a specific rule to a generic one on the same text', () => {
     const f = red.outbound.findings(`api_key = ${PAT}`);
     expect(f.map((x) => x.rule)).toEqual(['github-pat']);
