@@ -390,6 +390,43 @@ describe('labelled corpus', () => {
     for (const p of corpus.positives) expect(ids, `corpus rule ${p.rule}`).toContain(p.rule);
   });
 
+  it('every positive is still masked in markdown and in a sentence: inline code, bold, a query string, punctuation after it', () => {
+    // Tools answer in markdown; a value in backticks, in bold, before "&page=2" or at the end of a sentence was
+    // missed by rules whose label separator or closing boundary allowed only quotes, spaces and , ; }.
+    const wraps: Record<string, (s: string) => string> = {
+      code: (s) => `\`${s}\``,
+      bold: (s) => `**${s}**`,
+      sentence: (s) => `${s}.`,
+      comma: (s) => `${s},`,
+      query: (s) => `${s}&page=2`,
+      paren: (s) => `${s})`,
+      exclaim: (s) => `${s}!`,
+      colon: (s) => `${s}:`,
+    };
+    const missed: string[] = [];
+    for (const p of corpus.positives) {
+      const secret = p.secret;
+      const at = p.text.indexOf(secret);
+      const [before, after] = [p.text.slice(0, at), p.text.slice(at + secret.length)];
+      for (const [name, wrap] of Object.entries(wraps)) {
+        const text = `${before}${wrap(secret)}${after}`;
+        if (red.outbound.redactText(text).text.includes(secret)) missed.push(`${p.rule} (${name}): ${text.slice(0, 80)}`);
+      }
+    }
+    expect(missed).toEqual([]);
+    // A label in bold or in a table's cell next to its value.
+    for (const [text, rule] of [
+      ['| SSN | 304-68-9385 |', 'us-ssn'],
+      ['| SSN | 304689385 |', 'us-ssn-labelled'],
+      ['**SSN:** 304689385', 'us-ssn-labelled'],
+      ['| Date of birth | 1976-02-17 |', 'date-of-birth'],
+      ['**Routing number**: `021000021`', 'us-bank-routing'],
+      ['Call 646-852-0522.', 'phone-nanp'],
+    ] as const) {
+      expect(red.outbound.findings(text).map((f) => f.rule), text).toContain(rule);
+    }
+  });
+
   it('recall ≥ 95 % and false positives ≤ 2 %, and the masked text no longer holds the value', () => {
     const missed: string[] = [];
     const perRule = new Map<string, { n: number; hit: number; exact: number }>();
