@@ -678,6 +678,22 @@ describe('redacting JSON payloads', () => {
     expect(w.text).toBe('[REDACTED:github-pat]');
   });
 
+  it('ordinary words in prose and logs do not enable the session and Authorization rules', () => {
+    // A keyword is a literal every match must hold; a common word as one (session, authorization, the fc- of RFC-) sent every
+    // message mentioning it down the slow path: the bench's clean log lines (which say "session") lost the fast path.
+    for (const text of ['The user session expired and authorization failed for the request; sign in again.', 'Per RFC-6749 the session handling is simpler.']) {
+      const ids = [...red.detector.enabled(text)].map((r) => r.id);
+      expect(ids, text).not.toContain('session-cookie');
+      expect(ids, text).not.toContain('firecrawl-api-key');
+      expect(ids, text).not.toContain('bearer-authorization-header');
+    }
+    const logLine = '2026-11-23T10:00:00Z INFO request completed status ok user session file path value /srv/data/app/1.json';
+    expect([...red.detector.enabled(logLine)]).toEqual([]);
+    // The rules still run where their values can be.
+    expect([...red.detector.enabled('Cookie: sessionid=abc')].map((r) => r.id)).toContain('session-cookie');
+    expect([...red.detector.enabled('Authorization: Token abc')].map((r) => r.id)).toContain('bearer-authorization-header');
+  });
+
   it('scans the bytes a message was received as, when given, instead of encoding its text again', () => {
     const clean = JSON.stringify({ content: [{ type: 'text', text: 'The weather in Paris is mild. '.repeat(600) }] });
     const dirty = JSON.stringify({ content: [{ type: 'text', text: `The weather in Paris is mild. ${PAT}`.padEnd(clean.length - 40, ' ') }] });
