@@ -48,6 +48,15 @@ export interface RedactOutcome {
   blocked: { rule: string; category: string } | undefined;
 }
 
+/** A base64 run in a text (offsets in it) whose decoded text held findings (offsets in the decoded text). */
+interface RunEdit {
+  start: number;
+  end: number;
+  /** The run encoded again with its text changed; undefined when nothing in it was rewritten. */
+  text: string | undefined;
+  findings: Finding[];
+}
+
 interface Leaf {
   holder: Record<string, unknown> | unknown[];
   key: string | number;
@@ -324,8 +333,8 @@ export class Redactor {
    * Each base64 run in `text` (offsets in it) whose decoded text holds findings: those findings (offsets in the decoded
    * text), and the run encoded again when its text changed (undefined when it did not). One level deep.
    */
-  private base64Edits(text: string): { edits: { start: number; end: number; text: string | undefined; findings: Finding[] }[]; blocked: RedactOutcome['blocked'] } {
-    const edits: { start: number; end: number; text: string | undefined; findings: Finding[] }[] = [];
+  private base64Edits(text: string): { edits: RunEdit[]; blocked: RedactOutcome['blocked'] } {
+    const edits: RunEdit[] = [];
     let blocked: RedactOutcome['blocked'];
     for (let run of base64Runs(text)) {
       let decoded = base64Text(run);
