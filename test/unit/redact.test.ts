@@ -821,6 +821,18 @@ describe('redacting JSON payloads', () => {
     }
   });
 
+  it('finds secrets under the names .env files and compose files give them, and leaves other names alone', () => {
+    const v = 'Zq8vL2pW7xKd4RtY9bNc3MhJ6fGs1AeU';
+    const names = ['ENCRYPTION_KEY', 'SIGNING_KEY', 'MASTER_KEY', 'APP_KEY', 'HMAC_KEY', 'JWT_SIGNING_KEY', 'LICENSE_KEY', 'DB_PASS', 'SMTP_PASS', 'ROOT_PW', 'GITLAB_PAT', 'BASIC_AUTH', 'PASSPHRASE', 'GOOGLE_APPLICATION_CREDENTIALS_JSON', 'WEBHOOK_SIGNING_SECRET', 'OPENAI_API_KEY'];
+    for (const name of names) {
+      for (const line of [`${name}=${v}`, `export ${name}="${v}"`, `  ${name}: ${v}`, `      - ${name}=${v}`]) expect(red.outbound.redactText(line).text, line).not.toContain(v);
+    }
+    // Names of keys that are not secrets, and references to secrets kept elsewhere.
+    for (const line of ['PRIMARY_KEY: tenant_id_and_user_id', 'SORT_KEY=created_at_timestamp', 'CACHE_KEY: v2-deps-linux-node20', 'S3_KEY=uploads/2026/report.pdf', 'GITHUB_TOKEN: ${{secrets.GITHUB_TOKEN}}', 'DB_PASS=$(cat /run/secrets/db_pass)', '  - POSTGRES_PASSWORD_FILE=/run/secrets/pg', 'GOOGLE_APPLICATION_CREDENTIALS=/secrets/sa.json', 'SSH_AUTH_SOCK=/tmp/ssh-abc/agent.123']) {
+      expect(red.outbound.findings(line), line).toEqual([]);
+    }
+  });
+
   it('prefers a specific rule to a generic one on the same text', () => {
     const f = red.outbound.findings(`api_key = ${PAT}`);
     expect(f.map((x) => x.rule)).toEqual(['github-pat']);
