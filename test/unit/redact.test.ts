@@ -687,6 +687,10 @@ describe('redacting JSON payloads', () => {
       expect(ids, text).not.toContain('firecrawl-api-key');
       expect(ids, text).not.toContain('bearer-authorization-header');
     }
+    // Words that hold a short secret name's ending (_pat in file_path, _auth in first_author, _pass in tests_passed).
+    for (const text of ['{"file_path": "/srv/app/main.py", "first_author": "Ada", "tests_passed": 12, "by_pw_policy": "strict"}']) {
+      expect([...red.detector.enabled(text)].map((r) => r.id), text).not.toContain('env-secret-assignment');
+    }
     const logLine = '2026-11-23T10:00:00Z INFO request completed status ok user session file path value /srv/data/app/1.json';
     expect([...red.detector.enabled(logLine)]).toEqual([]);
     // The rules still run where their values can be.
