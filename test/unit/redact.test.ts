@@ -691,6 +691,11 @@ describe('redacting JSON payloads', () => {
     for (const text of ['{"file_path": "/srv/app/main.py", "first_author": "Ada", "tests_passed": 12, "by_pw_policy": "strict"}']) {
       expect([...red.detector.enabled(text)].map((r) => r.id), text).not.toContain('env-secret-assignment');
     }
+    // A token written as token=… (the bench's dirty text) is generic-api-key's: the .env and Authorization rules,
+    // which need NAME_TOKEN= at a line's start or "Token " after Authorization, are not run over it.
+    const dirty = `2026-11-23T10:00:00Z INFO request token=${PAT} owner=ada@analytical-engine.org`;
+    expect([...red.detector.enabled(dirty)].map((r) => r.id)).not.toContain('env-secret-assignment');
+    expect([...red.detector.enabled(dirty)].map((r) => r.id)).not.toContain('bearer-authorization-header');
     const logLine = '2026-11-23T10:00:00Z INFO request completed status ok user session file path value /srv/data/app/1.json';
     expect([...red.detector.enabled(logLine)]).toEqual([]);
     // The rules still run where their values can be.
