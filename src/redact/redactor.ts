@@ -57,6 +57,24 @@ interface RunEdit {
   findings: Finding[];
 }
 
+/**
+ * `text` with each run whose text changed in place of the original (the same string when none did), and where each
+ * such run lies in the result: `edits` in order, as base64Edits gives them.
+ */
+function spliceRuns(text: string, edits: RunEdit[]): { text: string; placed: { edit: RunEdit; start: number; end: number }[] } {
+  const placed: { edit: RunEdit; start: number; end: number }[] = [];
+  let out = '';
+  let at = 0;
+  for (const edit of edits) {
+    if (edit.text === undefined) continue;
+    out += text.slice(at, edit.start);
+    placed.push({ edit, start: out.length, end: out.length + edit.text.length });
+    out += edit.text;
+    at = edit.end;
+  }
+  return { text: placed.length === 0 ? text : out + text.slice(at), placed };
+}
+
 interface Leaf {
   holder: Record<string, unknown> | unknown[];
   key: string | number;
@@ -316,17 +334,12 @@ export class Redactor {
   private inBase64(text: string, counts: Record<string, number>): { text: string; findings: number; blocked: RedactOutcome['blocked'] } | undefined {
     const { edits, blocked } = this.base64Edits(text);
     if (edits.length === 0) return undefined;
-    let out = '';
-    let at = 0;
     let findings = 0;
     for (const e of edits) {
       findings += e.findings.length;
       for (const f of e.findings) counts[f.rule] = (counts[f.rule] ?? 0) + 1;
-      if (e.text === undefined) continue;
-      out += text.slice(at, e.start) + e.text;
-      at = e.end;
     }
-    return { text: at === 0 ? text : out + text.slice(at), findings, blocked };
+    return { text: spliceRuns(text, edits).text, findings, blocked };
   }
 
   /**
@@ -360,33 +373,23 @@ export class Redactor {
     if (!this.detector.decodeBase64) return this.redactText(text);
     const { edits, blocked } = this.base64Edits(text);
     if (edits.length === 0) return this.redactText(text);
-    // The text as the rules see it, and where each changed run lies in it and in the input.
-    const changed = edits.filter((e) => e.text !== undefined);
-    const outStart: number[] = [];
-    const outEnd: number[] = [];
-    let sent = '';
-    let at = 0;
-    for (const e of changed) {
-      sent += text.slice(at, e.start);
-      outStart.push(sent.length);
-      sent += e.text!;
-      outEnd.push(sent.length);
-      at = e.end;
-    }
-    sent += text.slice(at);
+    // The text as the rules see it, and where each changed run lies in it (and, through its edit, in the input).
+    const { text: sent, placed } = spliceRuns(text, edits);
     // An offset in `sent` → the input's: inside a changed run, the run's own start (or end); past one, shifted back.
     const toInput = (p: number, isEnd: boolean): number => {
       let lo = 0;
-      let hi = changed.length;
+      let hi = placed.length;
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        if (outEnd[mid]! <= p) lo = mid + 1;
+        if (placed[mid]!.end <= p) lo = mid + 1;
         else hi = mid;
       }
       // `lo`: the first changed run that ends after p; p is inside it past its first character (at the run's edges
       // both ways give the same offset).
-      if (lo < changed.length && outStart[lo]! < p) return isEnd ? changed[lo]!.end : changed[lo]!.start;
-      return lo === 0 ? p : p - outEnd[lo - 1]! + changed[lo - 1]!.end;
+      const run = placed[lo];
+      if (run && run.start < p) return isEnd ? run.edit.end : run.edit.start;
+      const before = placed[lo - 1];
+      return before ? p - before.end + before.edit.end : p;
     };
     const r = this.redactText(sent);
     const findings: Finding[] = r.findings.map((f) => ({ ...f, start: toInput(f.start, false), end: toInput(f.end, true) }));
