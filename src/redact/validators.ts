@@ -198,6 +198,21 @@ export function phone(s: string, country: CountryCode = 'US'): boolean {
   }
 }
 
+/**
+ * A value written where a label says it is a phone number (`Phone:`, `"mobile_number"`, `Tel.`), in whatever national
+ * form: 7 to 15 digits (E.164's longest), not a date (`2026-11-23`, `23.11.2026`) and not one digit repeated (`0000000`,
+ * a placeholder). libphonenumber cannot help without the country: a national number is valid in some region for almost
+ * any digit string (`2026-11-23` is one in Germany), so the label is the evidence and this only rules out look-alikes.
+ */
+export function phonelike(s: string): boolean {
+  const d = digitsOf(s);
+  if (d.length < 7 || d.length > 15) return false;
+  if (/^(\d)\1+$/.test(d)) return false;
+  const v = s.trim();
+  if (/^\d{4}[-./]\d{1,2}[-./]\d{1,2}$/.test(v) || /^\d{1,2}[-./]\d{1,2}[-./]\d{2,4}$/.test(v)) return false;
+  return true;
+}
+
 const FILE_TLDS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'js', 'mjs', 'cjs', 'ts', 'tsx', 'jsx', 'css', 'scss', 'html', 'htm', 'json', 'yaml', 'yml', 'md', 'txt', 'py', 'go', 'rs', 'java', 'kt', 'rb', 'php', 'lock', 'toml', 'xml', 'csv', 'log', 'map', 'wasm', 'zip', 'gz', 'tar', 'pdf', 'mp3', 'mp4', 'woff', 'woff2', 'ttf', 'so', 'dll', 'exe', 'bin', 'sh', 'c', 'h', 'cpp', 'hpp', 'cs', 'swift', 'vue', 'svelte', 'local', 'internal', 'invalid', 'test', 'localhost']);
 
 /** An e-mail address with a real-looking domain: not `icon@2x.png`, not `git@host` SSH syntax. */
@@ -236,7 +251,7 @@ export function ip(s: string): boolean {
   return v === 6 && s.includes(':') && s.replace(/[^:]/g, '').length >= 2 && s !== '::';
 }
 
-export type ValidatorName = 'luhn' | 'card' | 'iban' | 'ssn' | 'itin' | 'nino' | 'aba' | 'aadhaar' | 'phone' | 'email' | 'jwt' | 'ip';
+export type ValidatorName = 'luhn' | 'card' | 'iban' | 'ssn' | 'itin' | 'nino' | 'aba' | 'aadhaar' | 'phone' | 'phonelike' | 'email' | 'jwt' | 'ip';
 
 export const VALIDATORS: Record<ValidatorName, (s: string) => boolean> = {
   luhn,
@@ -248,6 +263,7 @@ export const VALIDATORS: Record<ValidatorName, (s: string) => boolean> = {
   aba,
   aadhaar,
   phone: (s) => phone(s),
+  phonelike,
   email,
   jwt,
   ip,

@@ -10,7 +10,7 @@ import { buildRedaction, DEFAULT_SETTINGS, type RedactionSettings } from '../../
 import { loadPackFile, bundledPackFile, compileUserRules, parsePackText, RedactionRuleError, type RuleSpec } from '../../src/redact/rules.js';
 import { Detector, literalPrefix, maxMatchBytes, SEPARATOR, variableLength, wholeGroup, type RawFinding } from '../../src/redact/detector.js';
 import { blobText } from '../../src/redact/redactor.js';
-import { aadhaar, aba, card, email, entropy, iban, ip, itin, jwt, luhn, nino, phone, ssn } from '../../src/redact/validators.js';
+import { aadhaar, aba, card, email, entropy, iban, ip, itin, jwt, luhn, nino, phone, phonelike, ssn } from '../../src/redact/validators.js';
 import { ROOT, writeTemp } from '../helpers/cli.js';
 
 interface Corpus {
@@ -564,6 +564,14 @@ describe('validators', () => {
     [phone, '+44 20 7946 0958', true],
     [phone, '(415) 555-2671', true],
     [phone, '123-456-7890', false],
+    [phonelike, '020 7946 0958', true],
+    [phonelike, '0171/2345678', true],
+    [phonelike, '(030) 1234567', true],
+    [phonelike, '123456', false],
+    [phonelike, '1234567890123456', false],
+    [phonelike, '2026-11-23', false],
+    [phonelike, '23.11.2026', false],
+    [phonelike, '0000000', false],
     [email, 'ada@analytical.engine.org', true],
     [email, 'icon@2x.png', false],
     [email, 'git@github.com', false],
@@ -676,6 +684,30 @@ describe('redacting JSON payloads', () => {
     const w = JSON.parse(escaped) as { text: string };
     expect(red.outbound.redact(w, { raw: escaped }).counts).toEqual({ 'github-pat': 1 });
     expect(w.text).toBe('[REDACTED:github-pat]');
+  });
+
+  it('finds phone numbers in national form next to their label, in text and in properties named so, and nothing else', () => {
+    // libphonenumber validates international and North American forms; a national number (a UK 020, a German 030, a
+    // French 06) is valid in some region for almost any digits, so its label is the evidence.
+    const labelled = ['Phone: 020 7946 0958', 'Tel. 030 12345678', 'Tél : 01 23 45 67 89', '{"mobile_number":"0612345678"}', '"phoneNumber": "(030) 1234567"', 'Mobile: 0412 345 678.',
+      'Telefon: 0171/2345678', 'GSM: 0470 12 34 56', '| Phone | `020 7946 0958` |', '**Phone:** 020 7946 0958', 'Teléfono: 612 345 678', 'Phone/Fax: 030 1234567', 'Call my mobile: 07700 900123 after six'];
+    for (const text of labelled) expect(red.outbound.findings(text).map((f) => f.rule), text).toEqual(['phone-labelled']);
+    const look = ['hotel: 1234567', 'phone: 2026-11-23', 'phone_verified: true', 'Phone: 0000000', 'telemetry: 12345678', 'cell A1: 1234567', 'phone: 12', 'mobile app build 1234567',
+      'phone_count: 1234567', 'iPhone 15 Pro', 'Intel 80386 12345678', 'Network: GSM 850/900/1800/1900', 'Tel 2 of 3', 'handy tool, open 24/7 at 1234567'];
+    for (const text of look) expect(red.outbound.findings(text), text).toEqual([]);
+    const v = {
+      content: [],
+      structuredContent: { customer: { homePhone: '020 7946 0958', fax: '030 1234567', tel: '06 12 34 56 78', mobileNumber: '0412 345 678', cell: 'B7', cell_count: '1234567', hotel: '1234567', born: '1980-01-02', phone: '2026-11-23', microphone: 'USB' } },
+    };
+    expect(red.outbound.redact(v, {}).counts).toEqual({ 'phone-by-key-name': 4 });
+    expect(v.structuredContent.customer).toEqual({
+      homePhone: '[REDACTED:phone-by-key-name]', fax: '[REDACTED:phone-by-key-name]', tel: '[REDACTED:phone-by-key-name]', mobileNumber: '[REDACTED:phone-by-key-name]',
+      cell: 'B7', cell_count: '1234567', hotel: '1234567', born: '1980-01-02', phone: '2026-11-23', microphone: 'USB',
+    });
+    // The bench's log lines and its dirty text do not enable either rule: they stay on the fast path.
+    const logLine = '2026-11-23T10:00:00Z INFO request completed status ok user session file path value /srv/data/app/1.json';
+    const dirty = `2026-11-23T10:00:00Z INFO request token=${PAT} owner=ada@analytical-engine.org`;
+    for (const text of [logLine, dirty]) expect([...red.detector.enabled(text)].map((r) => r.id).filter((id) => id.startsWith('phone-'))).toEqual([]);
   });
 
   it('ordinary words in prose and logs do not enable the session and Authorization rules', () => {
