@@ -213,6 +213,94 @@ export function phonelike(s: string): boolean {
   return true;
 }
 
+// ── National identifiers with a check character ─────────────────────────────────────────────────────────────────
+
+const CF_ODD = [1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23];
+/** The value of a codice fiscale character: a digit as itself, a letter by its place in the alphabet. */
+const cfIndex = (c: number) => (c <= 57 ? c - 48 : c - 65);
+/**
+ * Italy's codice fiscale: 16 characters whose last is a check letter over the first 15 (characters in odd places
+ * through a fixed table, in even places by their index; the sum modulo 26).
+ */
+export function codicefiscale(s: string): boolean {
+  if (!/^[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$/.test(s)) return false;
+  let sum = 0;
+  for (let i = 0; i < 15; i++) {
+    const v = cfIndex(s.charCodeAt(i));
+    sum += i % 2 === 0 ? CF_ODD[v]! : v;
+  }
+  return s.charCodeAt(15) - 65 === sum % 26;
+}
+
+/** Spain's DNI (8 digits) and NIE (X, Y or Z and 7 digits), each with its letter: the number modulo 23 in a fixed table. */
+export function dni(s: string): boolean {
+  const v = s.replace(/-/g, '');
+  const m = /^([XYZ]?)([0-9]{7,8})([A-Z])$/.exec(v);
+  if (!m || m[1]!.length + m[2]!.length !== 8) return false;
+  const n = Number((m[1] ? String('XYZ'.indexOf(m[1])) : '') + m[2]);
+  return 'TRWAGMYFPDXBNJZSQVHLCKE'[n % 23] === m[3];
+}
+
+/** Brazil's CPF: 9 digits and two check digits (weights 10..2, then 11..2, modulo 11); not one digit repeated. */
+export function cpf(s: string): boolean {
+  const d = digitsOf(s);
+  if (d.length !== 11 || /^(\d)\1+$/.test(d)) return false;
+  const check = (n: number) => {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += (d.charCodeAt(i) - 48) * (n + 1 - i);
+    return ((sum * 10) % 11) % 10;
+  };
+  return check(9) === d.charCodeAt(9) - 48 && check(10) === d.charCodeAt(10) - 48;
+}
+
+const CN_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+/** China's resident identity card number: 17 digits holding a real date of birth, and a check character (ISO 7064 mod 11-2). */
+export function cnid(s: string): boolean {
+  const v = s.toUpperCase();
+  if (!/^[1-9][0-9]{16}[0-9X]$/.test(v)) return false;
+  const y = Number(v.slice(6, 10));
+  const m = Number(v.slice(10, 12));
+  const day = Number(v.slice(12, 14));
+  const date = new Date(Date.UTC(y, m - 1, day));
+  if (y < 1900 || date.getUTCFullYear() !== y || date.getUTCMonth() !== m - 1 || date.getUTCDate() !== day) return false;
+  let sum = 0;
+  for (let i = 0; i < 17; i++) sum += (v.charCodeAt(i) - 48) * CN_WEIGHTS[i]!;
+  return '10X98765432'[sum % 11] === v[17];
+}
+
+/** Singapore's NRIC (S, T) and FIN (F, G): 7 digits weighted 2, 7, 6, 5, 4, 3, 2, and a check letter. */
+export function nric(s: string): boolean {
+  const m = /^([STFG])([0-9]{7})([A-Z])$/.exec(s);
+  if (!m) return false;
+  const w = [2, 7, 6, 5, 4, 3, 2];
+  let sum = m[1] === 'T' || m[1] === 'G' ? 4 : 0;
+  for (let i = 0; i < 7; i++) sum += (m[2]!.charCodeAt(i) - 48) * w[i]!;
+  const table = m[1] === 'S' || m[1] === 'T' ? 'JZIHGFEDCBA' : 'XWUTRQPNMLK';
+  return table[sum % 11] === m[3];
+}
+
+const CURP_CHARS = '0123456789ABCDEFGHIJKLMN\u00d1OPQRSTUVWXYZ';
+/** Mexico's CURP: 18 characters, the last a check digit over the first 17 (weights 18..2, modulo 10). */
+export function curp(s: string): boolean {
+  if (s.length !== 18) return false;
+  let sum = 0;
+  for (let i = 0; i < 17; i++) {
+    const v = CURP_CHARS.indexOf(s[i]!);
+    if (v < 0) return false;
+    sum += v * (18 - i);
+  }
+  return (10 - (sum % 10)) % 10 === s.charCodeAt(17) - 48;
+}
+
+/** France's NIR (numéro de sécurité sociale): 13 characters (Corsica's 2A and 2B read as 19 and 18) and a key, 97 less the number modulo 97. */
+export function nir(s: string): boolean {
+  const v = s.replace(/ /g, '').toUpperCase();
+  if (!/^[1-478][0-9]{4}(?:[0-9]{2}|2[AB])[0-9]{8}$/.test(v)) return false;
+  const body = v.slice(0, 13).replace('2A', '19').replace('2B', '18');
+  const key = Number(v.slice(13));
+  return key === 97 - Number(BigInt(body) % 97n);
+}
+
 const FILE_TLDS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'js', 'mjs', 'cjs', 'ts', 'tsx', 'jsx', 'css', 'scss', 'html', 'htm', 'json', 'yaml', 'yml', 'md', 'txt', 'py', 'go', 'rs', 'java', 'kt', 'rb', 'php', 'lock', 'toml', 'xml', 'csv', 'log', 'map', 'wasm', 'zip', 'gz', 'tar', 'pdf', 'mp3', 'mp4', 'woff', 'woff2', 'ttf', 'so', 'dll', 'exe', 'bin', 'sh', 'c', 'h', 'cpp', 'hpp', 'cs', 'swift', 'vue', 'svelte', 'local', 'internal', 'invalid', 'test', 'localhost']);
 
 /** An e-mail address with a real-looking domain: not `icon@2x.png`, not `git@host` SSH syntax. */
@@ -251,7 +339,7 @@ export function ip(s: string): boolean {
   return v === 6 && s.includes(':') && s.replace(/[^:]/g, '').length >= 2 && s !== '::';
 }
 
-export type ValidatorName = 'luhn' | 'card' | 'iban' | 'ssn' | 'itin' | 'nino' | 'aba' | 'aadhaar' | 'phone' | 'phonelike' | 'email' | 'jwt' | 'ip';
+export type ValidatorName = 'luhn' | 'card' | 'iban' | 'ssn' | 'itin' | 'nino' | 'aba' | 'aadhaar' | 'codicefiscale' | 'dni' | 'cpf' | 'cnid' | 'nric' | 'curp' | 'nir' | 'phone' | 'phonelike' | 'email' | 'jwt' | 'ip';
 
 export const VALIDATORS: Record<ValidatorName, (s: string) => boolean> = {
   luhn,
@@ -262,6 +350,13 @@ export const VALIDATORS: Record<ValidatorName, (s: string) => boolean> = {
   nino,
   aba,
   aadhaar,
+  codicefiscale,
+  dni,
+  cpf,
+  cnid,
+  nric,
+  curp,
+  nir,
   phone: (s) => phone(s),
   phonelike,
   email,

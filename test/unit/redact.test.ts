@@ -10,7 +10,7 @@ import { buildRedaction, DEFAULT_SETTINGS, type RedactionSettings } from '../../
 import { loadPackFile, bundledPackFile, compileUserRules, parsePackText, RedactionRuleError, type RuleSpec } from '../../src/redact/rules.js';
 import { Detector, literalPrefix, maxMatchBytes, SEPARATOR, variableLength, wholeGroup, type RawFinding } from '../../src/redact/detector.js';
 import { blobText } from '../../src/redact/redactor.js';
-import { aadhaar, aba, card, email, entropy, iban, ip, itin, jwt, luhn, nino, phone, phonelike, ssn } from '../../src/redact/validators.js';
+import { aadhaar, aba, card, email, entropy, iban, ip, itin, jwt, luhn, nino, phone, phonelike, ssn, codicefiscale, dni, cpf, cnid, nric, curp, nir } from '../../src/redact/validators.js';
 import { ROOT, writeTemp } from '../helpers/cli.js';
 
 interface Corpus {
@@ -564,6 +564,28 @@ describe('validators', () => {
     [phone, '+44 20 7946 0958', true],
     [phone, '(415) 555-2671', true],
     [phone, '123-456-7890', false],
+    // National identifiers: the public examples their issuers' and reference pages give, and each with its check changed.
+    [codicefiscale, 'RSSMRA85T10A562S', true],
+    [codicefiscale, 'RSSMRA85T10A562T', false],
+    [dni, '12345678Z', true],
+    [dni, '12345678A', false],
+    [dni, 'X1234567L', true],
+    [dni, 'X-1234567-L', true],
+    [dni, 'X1234567Z', false],
+    [cpf, '529.982.247-25', true],
+    [cpf, '529.982.247-26', false],
+    [cpf, '111.111.111-11', false],
+    [cnid, '11010519491231002X', true],
+    [cnid, '110105194912310021', false],
+    [cnid, '110105194902300020', false], // the check holds, but there is no 30 February
+    [nric, 'S1234567D', true],
+    [nric, 'T1234567J', true],
+    [nric, 'G1234567X', true],
+    [nric, 'S1234567A', false],
+    [curp, 'HEGG560427MVZRRL04', true],
+    [curp, 'HEGG560427MVZRRL05', false],
+    [nir, '2 55 08 14 168 025 38', true],
+    [nir, '2 55 08 14 168 025 39', false],
     [phonelike, '020 7946 0958', true],
     [phonelike, '0171/2345678', true],
     [phonelike, '(030) 1234567', true],
@@ -708,6 +730,20 @@ describe('redacting JSON payloads', () => {
     const logLine = '2026-11-23T10:00:00Z INFO request completed status ok user session file path value /srv/data/app/1.json';
     const dirty = `2026-11-23T10:00:00Z INFO request token=${PAT} owner=ada@analytical-engine.org`;
     for (const text of [logLine, dirty]) expect([...red.detector.enabled(text)].map((r) => r.id).filter((id) => id.startsWith('phone-'))).toEqual([]);
+  });
+
+  it('finds national identifiers by their check character, in text and in structured content', () => {
+    const v = {
+      content: [{ type: 'text', text: 'Cliente RSSMRA85T10A562S, DNI 12345678Z, NIE X-1234567-L, CPF 529.982.247-25, 身份证 11010519491231002X, NRIC S1234567D, CURP HEGG560427MVZRRL04, NIR 2 55 08 14 168 025 38.' }],
+      structuredContent: { customer: { cpf: '52998224725', taxCode: 'RSSMRA85T10A562S', order: '12345678A', ticket: 'S1234567A', cpf_count: '52998224725' } },
+    };
+    const r = red.outbound.redact(v, {});
+    expect(r.counts).toEqual({ 'it-codice-fiscale': 2, 'es-dni-nie': 2, 'br-cpf': 1, 'cn-resident-id': 1, 'sg-nric-fin': 1, 'mx-curp': 1, 'fr-nir': 1, 'br-cpf-by-key-name': 1 });
+    expect(v.content[0]!.text).toBe(
+      'Cliente [REDACTED:it-codice-fiscale], DNI [REDACTED:es-dni-nie], NIE [REDACTED:es-dni-nie], CPF [REDACTED:br-cpf], 身份证 [REDACTED:cn-resident-id], NRIC [REDACTED:sg-nric-fin], CURP [REDACTED:mx-curp], NIR [REDACTED:fr-nir].',
+    );
+    // A code that fails its check (order, ticket) is left alone; so is a CPF's digits under another name.
+    expect(v.structuredContent.customer).toEqual({ cpf: '[REDACTED:br-cpf-by-key-name]', taxCode: '[REDACTED:it-codice-fiscale]', order: '12345678A', ticket: 'S1234567A', cpf_count: '52998224725' });
   });
 
   it('ordinary words in prose and logs do not enable the session and Authorization rules', () => {
