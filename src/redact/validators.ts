@@ -301,6 +301,57 @@ export function nir(s: string): boolean {
   return key === 97 - Number(BigInt(body) % 97n);
 }
 
+/** The Netherlands' BSN: 9 digits passing the eleven test (weights 9..2 and -1 for the last); not all zeros. */
+export function bsn(s: string): boolean {
+  const d = digitsOf(s);
+  if (d.length !== 9 || /^0+$/.test(d)) return false;
+  let sum = 0;
+  for (let i = 0; i < 8; i++) sum += (d.charCodeAt(i) - 48) * (9 - i);
+  return (sum - (d.charCodeAt(8) - 48)) % 11 === 0;
+}
+
+/** Germany's tax identification number (Steuer-ID): 11 digits, not starting with 0, the last an ISO 7064 MOD 11,10 check. */
+export function detaxid(s: string): boolean {
+  const d = digitsOf(s);
+  if (d.length !== 11 || d[0] === '0') return false;
+  let product = 10;
+  for (let i = 0; i < 10; i++) {
+    let sum = (d.charCodeAt(i) - 48 + product) % 10;
+    if (sum === 0) sum = 10;
+    product = (sum * 2) % 11;
+  }
+  const check = 11 - product === 10 ? 0 : 11 - product;
+  return check === d.charCodeAt(10) - 48;
+}
+
+/** Poland's PESEL: 11 digits holding a real date of birth (the month carries the century) and a weighted check digit. */
+export function pesel(s: string): boolean {
+  const d = digitsOf(s);
+  if (d.length !== 11) return false;
+  const w = [1, 3, 7, 9, 1, 3, 7, 9, 1, 3];
+  let sum = 0;
+  for (let i = 0; i < 10; i++) sum += (d.charCodeAt(i) - 48) * w[i]!;
+  if ((10 - (sum % 10)) % 10 !== d.charCodeAt(10) - 48) return false;
+  const mm = Number(d.slice(2, 4));
+  const century = [1900, 2000, 2100, 2200, 1800][Math.floor(mm / 20)];
+  return century !== undefined && realDate(century + Number(d.slice(0, 2)), mm % 20, Number(d.slice(4, 6)));
+}
+
+/** Sweden's personnummer (and samordningsnummer, day + 60): a real date, YYMMDD-NNNC, the last digit a Luhn check over ten. */
+export function personnummer(s: string): boolean {
+  const d = digitsOf(s);
+  if (d.length !== 10 && d.length !== 12) return false;
+  const ten = d.slice(-10);
+  const day = Number(ten.slice(4, 6));
+  const year = d.length === 12 ? Number(d.slice(0, 4)) : 2000 + Number(ten.slice(0, 2));
+  return realDate(year, Number(ten.slice(2, 4)), day > 60 ? day - 60 : day) && luhn(ten);
+}
+
+function realDate(y: number, m: number, day: number): boolean {
+  const date = new Date(Date.UTC(y, m - 1, day));
+  return m >= 1 && m <= 12 && date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === day;
+}
+
 const FILE_TLDS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'js', 'mjs', 'cjs', 'ts', 'tsx', 'jsx', 'css', 'scss', 'html', 'htm', 'json', 'yaml', 'yml', 'md', 'txt', 'py', 'go', 'rs', 'java', 'kt', 'rb', 'php', 'lock', 'toml', 'xml', 'csv', 'log', 'map', 'wasm', 'zip', 'gz', 'tar', 'pdf', 'mp3', 'mp4', 'woff', 'woff2', 'ttf', 'so', 'dll', 'exe', 'bin', 'sh', 'c', 'h', 'cpp', 'hpp', 'cs', 'swift', 'vue', 'svelte', 'local', 'internal', 'invalid', 'test', 'localhost']);
 
 /** An e-mail address with a real-looking domain: not `icon@2x.png`, not `git@host` SSH syntax. */
@@ -339,7 +390,7 @@ export function ip(s: string): boolean {
   return v === 6 && s.includes(':') && s.replace(/[^:]/g, '').length >= 2 && s !== '::';
 }
 
-export type ValidatorName = 'luhn' | 'card' | 'iban' | 'ssn' | 'itin' | 'nino' | 'aba' | 'aadhaar' | 'codicefiscale' | 'dni' | 'cpf' | 'cnid' | 'nric' | 'curp' | 'nir' | 'phone' | 'phonelike' | 'email' | 'jwt' | 'ip';
+export type ValidatorName = 'luhn' | 'card' | 'iban' | 'ssn' | 'itin' | 'nino' | 'aba' | 'aadhaar' | 'codicefiscale' | 'dni' | 'cpf' | 'cnid' | 'nric' | 'curp' | 'nir' | 'bsn' | 'detaxid' | 'pesel' | 'personnummer' | 'phone' | 'phonelike' | 'email' | 'jwt' | 'ip';
 
 export const VALIDATORS: Record<ValidatorName, (s: string) => boolean> = {
   luhn,
@@ -357,6 +408,10 @@ export const VALIDATORS: Record<ValidatorName, (s: string) => boolean> = {
   nric,
   curp,
   nir,
+  bsn,
+  detaxid,
+  pesel,
+  personnummer,
   phone: (s) => phone(s),
   phonelike,
   email,

@@ -10,7 +10,7 @@ import { buildRedaction, DEFAULT_SETTINGS, type RedactionSettings } from '../../
 import { loadPackFile, bundledPackFile, compileUserRules, parsePackText, RedactionRuleError, type RuleSpec } from '../../src/redact/rules.js';
 import { Detector, literalPrefix, maxMatchBytes, SEPARATOR, variableLength, wholeGroup, type RawFinding } from '../../src/redact/detector.js';
 import { blobText } from '../../src/redact/redactor.js';
-import { aadhaar, aba, card, email, entropy, iban, ip, itin, jwt, luhn, nino, phone, phonelike, ssn, codicefiscale, dni, cpf, cnid, nric, curp, nir } from '../../src/redact/validators.js';
+import { aadhaar, aba, card, email, entropy, iban, ip, itin, jwt, luhn, nino, phone, phonelike, ssn, codicefiscale, dni, cpf, cnid, nric, curp, nir, bsn, detaxid, pesel, personnummer } from '../../src/redact/validators.js';
 import { ROOT, writeTemp } from '../helpers/cli.js';
 
 interface Corpus {
@@ -586,6 +586,21 @@ describe('validators', () => {
     [curp, 'HEGG560427MVZRRL05', false],
     [nir, '2 55 08 14 168 025 38', true],
     [nir, '2 55 08 14 168 025 39', false],
+    [bsn, '111222333', true],
+    [bsn, '1112.22.333', true],
+    [bsn, '111222334', false],
+    [bsn, '000000000', false],
+    [detaxid, '86095742719', true],
+    [detaxid, '86 095 742 719', true],
+    [detaxid, '86095742718', false],
+    [detaxid, '06095742719', false],
+    [pesel, '44051401359', true],
+    [pesel, '02070803628', true],
+    [pesel, '44051401358', false],
+    [personnummer, '811228-9874', true],
+    [personnummer, '19811228-9874', true],
+    [personnummer, '811228-9875', false],
+    [personnummer, '811328-9873', false], // the Luhn check holds, but there is no 13th month
     [phonelike, '020 7946 0958', true],
     [phonelike, '0171/2345678', true],
     [phonelike, '(030) 1234567', true],
