@@ -57,6 +57,13 @@ function digitsOf(s: string): string {
   return s.replace(/[^0-9]/g, '');
 }
 
+/** The sum of the first `weights.length` digits of `d`, each times its weight: what most national check digits start from. */
+function weightedSum(d: string, weights: readonly number[]): number {
+  let sum = 0;
+  for (let i = 0; i < weights.length; i++) sum += (d.charCodeAt(i) - 48) * weights[i]!;
+  return sum;
+}
+
 export function luhn(s: string): boolean {
   const d = digitsOf(s);
   if (d.length < 2) return false;
@@ -150,14 +157,12 @@ export function nino(s: string): boolean {
   return !['BG', 'GB', 'KN', 'NK', 'NT', 'TN', 'ZZ'].includes(v.slice(0, 2));
 }
 
+const ABA_WEIGHTS = [3, 7, 1, 3, 7, 1, 3, 7, 1];
 /** ABA routing number checksum (3-7-1 weights). */
 export function aba(s: string): boolean {
   const d = digitsOf(s);
   if (d.length !== 9 || /^0+$/.test(d)) return false;
-  const w = [3, 7, 1];
-  let sum = 0;
-  for (let i = 0; i < 9; i++) sum += (d.charCodeAt(i) - 48) * w[i % 3]!;
-  return sum % 10 === 0;
+  return weightedSum(d, ABA_WEIGHTS) % 10 === 0;
 }
 
 /** Verhoeff checksum (India Aadhaar). */
@@ -241,16 +246,14 @@ export function dni(s: string): boolean {
   return 'TRWAGMYFPDXBNJZSQVHLCKE'[n % 23] === m[3];
 }
 
+const CPF_WEIGHTS = [11, 10, 9, 8, 7, 6, 5, 4, 3, 2];
+const CPF_FIRST_WEIGHTS = CPF_WEIGHTS.slice(1);
 /** Brazil's CPF: 9 digits and two check digits (weights 10..2, then 11..2, modulo 11); not one digit repeated. */
 export function cpf(s: string): boolean {
   const d = digitsOf(s);
   if (d.length !== 11 || /^(\d)\1+$/.test(d)) return false;
-  const check = (n: number) => {
-    let sum = 0;
-    for (let i = 0; i < n; i++) sum += (d.charCodeAt(i) - 48) * (n + 1 - i);
-    return ((sum * 10) % 11) % 10;
-  };
-  return check(9) === d.charCodeAt(9) - 48 && check(10) === d.charCodeAt(10) - 48;
+  const check = (weights: readonly number[]) => ((weightedSum(d, weights) * 10) % 11) % 10;
+  return check(CPF_FIRST_WEIGHTS) === d.charCodeAt(9) - 48 && check(CPF_WEIGHTS) === d.charCodeAt(10) - 48;
 }
 
 const CN_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
@@ -259,22 +262,16 @@ export function cnid(s: string): boolean {
   const v = s.toUpperCase();
   if (!/^[1-9][0-9]{16}[0-9X]$/.test(v)) return false;
   const y = Number(v.slice(6, 10));
-  const m = Number(v.slice(10, 12));
-  const day = Number(v.slice(12, 14));
-  const date = new Date(Date.UTC(y, m - 1, day));
-  if (y < 1900 || date.getUTCFullYear() !== y || date.getUTCMonth() !== m - 1 || date.getUTCDate() !== day) return false;
-  let sum = 0;
-  for (let i = 0; i < 17; i++) sum += (v.charCodeAt(i) - 48) * CN_WEIGHTS[i]!;
-  return '10X98765432'[sum % 11] === v[17];
+  if (y < 1900 || !realDate(y, Number(v.slice(10, 12)), Number(v.slice(12, 14)))) return false;
+  return '10X98765432'[weightedSum(v, CN_WEIGHTS) % 11] === v[17];
 }
 
+const NRIC_WEIGHTS = [2, 7, 6, 5, 4, 3, 2];
 /** Singapore's NRIC (S, T) and FIN (F, G): 7 digits weighted 2, 7, 6, 5, 4, 3, 2, and a check letter. */
 export function nric(s: string): boolean {
   const m = /^([STFG])([0-9]{7})([A-Z])$/.exec(s);
   if (!m) return false;
-  const w = [2, 7, 6, 5, 4, 3, 2];
-  let sum = m[1] === 'T' || m[1] === 'G' ? 4 : 0;
-  for (let i = 0; i < 7; i++) sum += (m[2]!.charCodeAt(i) - 48) * w[i]!;
+  const sum = (m[1] === 'T' || m[1] === 'G' ? 4 : 0) + weightedSum(m[2]!, NRIC_WEIGHTS);
   const table = m[1] === 'S' || m[1] === 'T' ? 'JZIHGFEDCBA' : 'XWUTRQPNMLK';
   return table[sum % 11] === m[3];
 }
@@ -301,13 +298,12 @@ export function nir(s: string): boolean {
   return key === 97 - Number(BigInt(body) % 97n);
 }
 
+const BSN_WEIGHTS = [9, 8, 7, 6, 5, 4, 3, 2];
 /** The Netherlands' BSN: 9 digits passing the eleven test (weights 9..2 and -1 for the last); not all zeros. */
 export function bsn(s: string): boolean {
   const d = digitsOf(s);
   if (d.length !== 9 || /^0+$/.test(d)) return false;
-  let sum = 0;
-  for (let i = 0; i < 8; i++) sum += (d.charCodeAt(i) - 48) * (9 - i);
-  return (sum - (d.charCodeAt(8) - 48)) % 11 === 0;
+  return (weightedSum(d, BSN_WEIGHTS) - (d.charCodeAt(8) - 48)) % 11 === 0;
 }
 
 /** Germany's tax identification number (Steuer-ID): 11 digits, not starting with 0, the last an ISO 7064 MOD 11,10 check. */
@@ -324,14 +320,12 @@ export function detaxid(s: string): boolean {
   return check === d.charCodeAt(10) - 48;
 }
 
+const PESEL_WEIGHTS = [1, 3, 7, 9, 1, 3, 7, 9, 1, 3];
 /** Poland's PESEL: 11 digits holding a real date of birth (the month carries the century) and a weighted check digit. */
 export function pesel(s: string): boolean {
   const d = digitsOf(s);
   if (d.length !== 11) return false;
-  const w = [1, 3, 7, 9, 1, 3, 7, 9, 1, 3];
-  let sum = 0;
-  for (let i = 0; i < 10; i++) sum += (d.charCodeAt(i) - 48) * w[i]!;
-  if ((10 - (sum % 10)) % 10 !== d.charCodeAt(10) - 48) return false;
+  if ((10 - (weightedSum(d, PESEL_WEIGHTS) % 10)) % 10 !== d.charCodeAt(10) - 48) return false;
   const mm = Number(d.slice(2, 4));
   const century = [1900, 2000, 2100, 2200, 1800][Math.floor(mm / 20)];
   return century !== undefined && realDate(century + Number(d.slice(0, 2)), mm % 20, Number(d.slice(4, 6)));
